@@ -1,0 +1,5 @@
+import sys
+
+from samurai.cli import main
+
+sys.exit(main())

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up everything and run every test (the core, the SAM 2 backend on random-init tiny models,
+# datasets, training incl. 2-process DDP on CPU, the CLI end to end), then a smoke run of the
+# benchmark suites (each benchmark once, untimed) so they cannot rot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh full
+.venv/bin/python -m pytest tests "$@"
+.venv/bin/python -m pytest benchmarks -q -p no:cacheprovider -o python_files='bench_*.py' --benchmark-disable

@@ -1,0 +1,23 @@
+"""Strict test settings shared by every suite (see STYLE.md §7).
+
+- JAX rank promotion raises; warnings are errors (pyproject's filterwarnings).
+- Runtime shape checks: every jaxtyping annotation in ``samurai_core`` is checked by beartype
+  during the tests (the import hook must run before anything imports the core).
+- The directory of this file is on ``sys.path``, so tests share helpers with plain imports
+  (``import samurai_reference``, ``from fixtures_sam2 import ...``).
+"""
+
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import jax  # noqa: E402
+from jaxtyping import install_import_hook  # noqa: E402
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+with install_import_hook("samurai_core", "beartype.beartype"):
+    import samurai_core  # noqa: E402,F401
+
+from fixtures_sam2 import *  # noqa: E402,F401,F403
