@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import NamedTuple, Union
 
+import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
+# Public entry points also accept NumPy arrays (backends hand the core host arrays).
+AnyArray = Union[Array, np.ndarray]
 Scalar = Union[float, Float[Array, ""]]
 
 BoxXYXY = Float[Array, "*batch 4"]
@@ -87,6 +90,7 @@ class StepOutput(NamedTuple):
 
 
 __all__ = [
+    "AnyArray",
     "Array",
     "BoxXYXY",
     "Candidates",

@@ -1,0 +1,56 @@
+"""samurai_core: the pure JAX decision core of SAMURAI (motion-aware SAM 2 tracking).
+
+Imports jax and numpy only (no torch). See ``docs/core.md``.
+"""
+
+from samurai_core.boxes import (
+    box_iou,
+    box_valid,
+    cxcywh_to_xyxy,
+    pairwise_iou,
+    xyah_to_xyxy,
+    xywh_to_xyxy,
+    xyxy_to_cxcywh,
+    xyxy_to_xyah,
+    xyxy_to_xywh,
+)
+from samurai_core.config import MOTION_MODELS, PRESETS, SamuraiConfig, preset
+from samurai_core.kalman import (
+    gaussian_logpdf,
+    kf_box,
+    kf_initiate,
+    kf_innovation,
+    kf_predict,
+    kf_update,
+    measure,
+    motion_matrices,
+)
+from samurai_core.types import Candidates, NoiseParams, StepOutput, TrackState
+
+__all__ = [
+    "MOTION_MODELS",
+    "PRESETS",
+    "Candidates",
+    "NoiseParams",
+    "SamuraiConfig",
+    "StepOutput",
+    "TrackState",
+    "box_iou",
+    "box_valid",
+    "cxcywh_to_xyxy",
+    "gaussian_logpdf",
+    "kf_box",
+    "kf_initiate",
+    "kf_innovation",
+    "kf_predict",
+    "kf_update",
+    "measure",
+    "motion_matrices",
+    "pairwise_iou",
+    "preset",
+    "xyah_to_xyxy",
+    "xywh_to_xyxy",
+    "xyxy_to_cxcywh",
+    "xyxy_to_xyah",
+    "xyxy_to_xywh",
+]
