@@ -25,6 +25,7 @@ from samurai_core.kalman import (
     measure,
     motion_matrices,
 )
+from samurai_core.tracker import add_tracks, init, remove_tracks, step
 from samurai_core.types import Candidates, NoiseParams, StepOutput, TrackState
 
 __all__ = [
@@ -35,10 +36,12 @@ __all__ = [
     "SamuraiConfig",
     "StepOutput",
     "TrackState",
+    "add_tracks",
     "box_iou",
     "box_valid",
     "cxcywh_to_xyxy",
     "gaussian_logpdf",
+    "init",
     "kf_box",
     "kf_initiate",
     "kf_innovation",
@@ -48,6 +51,8 @@ __all__ = [
     "motion_matrices",
     "pairwise_iou",
     "preset",
+    "remove_tracks",
+    "step",
     "xyah_to_xyxy",
     "xywh_to_xyxy",
     "xyxy_to_cxcywh",
