@@ -1,0 +1,119 @@
+"""Generic layout: per case a folder of frames (or one video file) and a folder of PNG masks
+whose stems match the frames; mask values are object ids, frames without a mask are unlabelled.
+
+    root/                      root/
+      frames/0000.png   or       caseA/frames/...   caseA/masks/...
+      masks/0000.png             caseB/video.mp4    caseB/masks/00003.png  (stem = frame index)
+
+An optional ``labels.json`` (``{"1": "LV", ...}``) in a case folder or the root names the ids.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from samurai.data._base import DatasetError, EchoCase, EchoDataset, check_root
+from samurai.data.echonet import read_video
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+
+
+def _videos(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def _is_case(folder: Path) -> bool:
+    return (folder / "frames").is_dir() or len(_videos(folder)) == 1
+
+
+def _read_image(path: Path, grey: bool) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            if grey and image.mode not in ("L", "I", "I;16", "P"):
+                image = image.convert("L")
+            array = np.asarray(image)
+    except (OSError, UnidentifiedImageError) as err:
+        raise DatasetError(f"cannot read image {path}: {err}; replace or remove the file") from err
+    if array.ndim == 3:
+        array = array[..., 0]
+    return array
+
+
+def load_generic(root) -> EchoDataset:
+    """Cases in the generic frames + PNG-masks layout (see the module docstring)."""
+    root = check_root(root)
+    if _is_case(root):
+        folders = [root]
+    else:
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and _is_case(p))
+    if not folders:
+        raise DatasetError(
+            f"{root} holds no case: expected frames/ (or one video file) and masks/, directly or "
+            "in one subfolder per case"
+        )
+    entries, skipped = [], []
+    for folder in folders:
+        case_id = folder.name
+        if not (folder / "masks").is_dir():
+            skipped.append((case_id, "no masks/ folder"))
+            continue
+        entries.append((case_id, None, _generic_loader(case_id, folder, root)))
+    return EchoDataset("generic", root, entries, skipped)
+
+
+def _label_names(folder: Path, root: Path, ids: list[int]) -> dict[int, str]:
+    for path in (folder / "labels.json", root / "labels.json"):
+        if path.is_file():
+            try:
+                names = {int(k): str(v) for k, v in json.loads(path.read_text()).items()}
+            except (ValueError, AttributeError) as err:
+                raise DatasetError(f"{path} must map label ids to names, e.g. {{\"1\": \"LV\"}}") from err
+            return {i: names.get(i, str(i)) for i in ids}
+    return {i: str(i) for i in ids}
+
+
+def _generic_loader(case_id: str, folder: Path, root: Path):
+    def load() -> EchoCase:
+        mask_files = {p.stem: p for p in (folder / "masks").iterdir() if p.suffix.lower() == ".png"}
+        if (folder / "frames").is_dir():
+            frame_files = sorted(
+                p for p in (folder / "frames").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not frame_files:
+                raise DatasetError(f"{folder / 'frames'} holds no image")
+            frames = np.stack([_read_image(p, grey=True) for p in frame_files]).astype(np.uint8)
+            stems = [p.stem for p in frame_files]
+            keys = {stem: i for i, stem in enumerate(stems)}
+        else:
+            frames = read_video(_videos(folder)[0])
+            keys = {}
+            for stem in mask_files:
+                if not stem.isdigit():
+                    raise DatasetError(
+                        f"mask {stem}.png of a video case must be named by frame index (e.g. 00012.png)"
+                    )
+                keys[stem] = int(stem)
+        masks = np.zeros(frames.shape, dtype=np.uint8)
+        labelled = np.zeros(frames.shape[0], dtype=bool)
+        for stem, path in mask_files.items():
+            if stem not in keys or not 0 <= keys[stem] < frames.shape[0]:
+                raise DatasetError(f"mask {path} matches no frame of case {case_id}")
+            mask = _read_image(path, grey=False)
+            if mask.shape != frames.shape[1:]:
+                raise DatasetError(
+                    f"mask {path} is {mask.shape} but the frames are {frames.shape[1:]}"
+                )
+            if mask.max() > 255:
+                raise DatasetError(f"mask {path} has ids above 255; use 8-bit label PNGs")
+            masks[keys[stem]] = mask.astype(np.uint8)
+            labelled[keys[stem]] = True
+        ids = sorted(int(v) for v in np.unique(masks) if v != 0)
+        return EchoCase(case_id, frames, masks, labelled, _label_names(folder, root, ids), None, {})
+
+    return load
