@@ -1,0 +1,22 @@
+"""The echo phantom and a weight-free segmenter driven by the SAMURAI core (NumPy + JAX only).
+
+This package is the worked example of plugging ``samurai_core`` into a tracker that is not
+SAM 2: ``segmenter.PhantomSegmenter`` proposes candidate masks with a predicted quality,
+``tracker.track`` hands them to ``samurai_core.step`` once per frame. ``samurai demo`` runs it on
+the synthetic clip of ``phantom.make_phantom``.
+"""
+
+from backends.phantom.phantom import LABELS, Phantom, make_phantom
+from backends.phantom.segmenter import PhantomSegmenter, Proposals
+from backends.phantom.tracker import TrackRun, track, vanilla_config
+
+__all__ = [
+    "LABELS",
+    "Phantom",
+    "PhantomSegmenter",
+    "Proposals",
+    "TrackRun",
+    "make_phantom",
+    "track",
+    "vanilla_config",
+]

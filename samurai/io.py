@@ -1,0 +1,269 @@
+"""Output writers of the command line: masks, box files, score tables, overlay videos.
+
+Every file is written atomically (a temporary file in the same folder, then ``os.replace``),
+and a whole run's outputs go through ``OutputDir``: they are written into a sibling
+``OUT.partial-XXXX`` folder that is renamed to ``OUT`` only at the end, after a manifest,
+so that a run that fails never leaves an output that looks complete.
+
+Only NumPy, Pillow and (for MP4) OpenCV or imageio-ffmpeg are used: the demo imports this
+module on machines without torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+MANIFEST = "manifest.json"
+
+# Distinct overlay colours per object id (id 1 first); wraps around beyond eight objects.
+PALETTE = np.array(
+    [
+        [230, 25, 75],
+        [60, 180, 75],
+        [0, 130, 200],
+        [255, 225, 25],
+        [245, 130, 48],
+        [145, 30, 180],
+        [70, 240, 240],
+        [240, 50, 230],
+    ],
+    np.uint8,
+)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write a uint8 [H, W] or [H, W, 3] image as PNG, atomically."""
+    from PIL import Image
+
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"write_png needs uint8 pixels, got {image.dtype}")
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def read_mask_png(path: str | os.PathLike) -> np.ndarray:
+    """A label mask PNG as uint8 [H, W] (pixel value = object id)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode not in ("L", "P", "1", "I", "I;16"):
+            raise ValueError(
+                f"{path}: mask PNG has mode {im.mode}; save it as a single-channel (greyscale) "
+                "PNG whose pixel values are object ids"
+            )
+        arr = np.asarray(im)
+    if arr.max(initial=0) > 255:
+        raise ValueError(f"{path}: object ids above 255 are not supported; renumber them 1..255")
+    return arr.astype(np.uint8)
+
+
+def write_lasot_boxes(path: str | os.PathLike, boxes_xyxy: np.ndarray) -> None:
+    """Write one ``x,y,w,h`` line per frame (LaSOT ``groundtruth.txt`` style).
+
+    Frames where the object is absent (zero or non-finite box) are written as ``0,0,0,0``,
+    the convention of LaSOT-style result files.
+    """
+    b = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
+    w = b[:, 2] - b[:, 0]
+    h = b[:, 3] - b[:, 1]
+    ok = np.isfinite(b).all(axis=1) & (w > 0) & (h > 0)
+    rows = np.where(ok[:, None], np.stack([b[:, 0], b[:, 1], w, h], axis=1), 0.0)
+    text = "".join(",".join(f"{v:g}" for v in row) + "\n" for row in rows)
+    atomic_write_text(path, text)
+
+
+def read_lasot_boxes(path: str | os.PathLike) -> np.ndarray:
+    """Read a LaSOT / GOT-10k box file: float [T, 4] x,y,w,h (comma, tab or space separated)."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = line.replace(",", " ").replace("\t", " ").split()
+        if len(parts) != 4:
+            raise ValueError(f"{path}:{n}: expected 4 numbers x,y,w,h, got {line!r}")
+        rows.append([float(p) for p in parts])
+    return np.asarray(rows, np.float64).reshape(-1, 4)
+
+
+def write_csv(path: str | os.PathLike, rows: Sequence[dict], fieldnames: Sequence[str] | None = None) -> None:
+    """Write dict rows as CSV (header from ``fieldnames`` or the first row), atomically."""
+    fieldnames = list(fieldnames or (rows[0].keys() if rows else []))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fieldnames, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _fmt(v) for k, v in row.items()})
+    atomic_write_text(path, buf.getvalue())
+
+
+def _fmt(v):
+    if isinstance(v, (float, np.floating)):
+        return "" if not np.isfinite(v) else f"{float(v):.6g}"
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def overlay(frame: np.ndarray, labels: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """RGB uint8 [H, W, 3]: ``frame`` (grey or RGB) with each object id tinted and outlined."""
+    rgb = np.repeat(frame[..., None], 3, axis=2) if frame.ndim == 2 else frame
+    out = rgb.astype(np.float32)
+    for oid in np.unique(labels):
+        if oid == 0:
+            continue
+        m = labels == oid
+        colour = PALETTE[(int(oid) - 1) % len(PALETTE)].astype(np.float32)
+        out[m] = (1 - alpha) * out[m] + alpha * colour
+        edge = m & ~(
+            np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1)
+        )
+        out[edge] = colour
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def write_gif(path: str | os.PathLike, images: Iterable[np.ndarray], fps: float = 10.0) -> None:
+    """Write RGB uint8 frames as a looping GIF (Pillow), atomically."""
+    from PIL import Image
+
+    pil = [Image.fromarray(np.asarray(im)) for im in images]
+    if not pil:
+        raise ValueError("write_gif needs at least one frame")
+    buf = io.BytesIO()
+    pil[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=pil[1:],
+        duration=max(20, int(round(1000.0 / max(fps, 1e-3)))),
+        loop=0,
+        optimize=True,
+    )
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def mp4_available() -> bool:
+    """Whether an MP4 encoder (OpenCV or imageio-ffmpeg) is installed."""
+    import importlib.util
+
+    return any(importlib.util.find_spec(m) is not None for m in ("cv2", "imageio_ffmpeg"))
+
+
+def write_mp4(path: str | os.PathLike, images: Sequence[np.ndarray], fps: float = 10.0) -> None:
+    """Write RGB uint8 frames as MP4 (OpenCV's ``mp4v``, else imageio-ffmpeg), atomically.
+
+    Raises RuntimeError naming the package to install when neither encoder is present.
+    """
+    path = Path(path)
+    images = [np.asarray(im) for im in images]
+    if not images:
+        raise ValueError("write_mp4 needs at least one frame")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".mp4")
+    os.close(fd)
+    try:
+        try:
+            import cv2
+        except ImportError:
+            cv2 = None
+        if cv2 is not None:
+            h, w = images[0].shape[:2]
+            writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
+            if not writer.isOpened():
+                raise RuntimeError(f"OpenCV cannot open an MP4 writer for {path}")
+            for im in images:
+                writer.write(cv2.cvtColor(im, cv2.COLOR_RGB2BGR))
+            writer.release()
+        elif mp4_available():
+            import imageio.v2 as imageio
+
+            imageio.mimwrite(tmp, images, fps=fps, format="FFMPEG")
+        else:
+            raise RuntimeError(
+                "no MP4 encoder: install opencv-python-headless or imageio-ffmpeg "
+                "(the GIF is written without them)"
+            )
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class OutputDir:
+    """A run's output folder that appears complete or not at all.
+
+    Use as a context manager: files go into ``<out>.partial-XXXX`` (``self.path``); on a clean
+    exit a manifest listing every file is written last and the folder is renamed to ``out``
+    (replacing an existing one only when ``force``). On an exception the partial folder is
+    removed, so nothing that looks like a finished run is left behind.
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> with OutputDir(root / "run") as out:
+    ...     (out.path / "a.txt").write_text("hi")
+    2
+    >>> sorted(p.name for p in (root / "run").iterdir())
+    ['a.txt', 'manifest.json']
+    """
+
+    def __init__(self, out: str | os.PathLike, force: bool = False, info: dict | None = None):
+        self.out = Path(out)
+        self.force = force
+        self.info = dict(info or {})
+        if self.out.exists() and not force:
+            raise FileExistsError(
+                f"output folder {self.out} already exists; pass --force to overwrite it or "
+                "choose another --out"
+            )
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f"{self.out.name}.partial-"))
+
+    def __enter__(self) -> "OutputDir":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return False
+        files = sorted(
+            str(p.relative_to(self.path)) for p in self.path.rglob("*") if p.is_file()
+        )
+        manifest = {**self.info, "complete": True, "files": files}
+        atomic_write_text(self.path / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        if self.out.exists():
+            # Move the old run aside first so a crash between the two steps loses nothing.
+            old = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f"{self.out.name}.old-"))
+            os.replace(self.out, old / "previous")
+            os.replace(self.path, self.out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.path, self.out)
+        return False
