@@ -1,0 +1,354 @@
+"""Frame sources: read a video lazily from a file, a folder of images, or arrays in memory.
+
+``open_frames(source)`` returns a :class:`FrameSource`: ``len``, ``height``, ``width``, ``fps``
+(``None`` when unknown), ``source[i]`` (an ``H×W×3`` uint8 RGB array) and iteration. Frames are
+decoded on demand with a small cache, so a 1000-frame video costs a few frames of memory.
+
+>>> frames = open_frames("clip.mp4")           # or a folder of JPEG/PNG, or a list of arrays
+>>> frames.height, frames.width, len(frames)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+class FrameError(ValueError):
+    """A video or frame that cannot be read; the message names the frame and the fix."""
+
+
+class FrameSource:
+    """A video as a random-access sequence of ``H×W×3`` uint8 RGB frames (base class)."""
+
+    height: int
+    width: int
+    fps: float | None = None
+    name: str = "frames"
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _read(self, index: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        n = len(self)
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError(f"frame index must be an int, got {type(index).__name__}")
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"frame {index} is out of range for {self.name} ({n} frames)")
+        return self._read(int(index))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.name!r}, frames={len(self)}, "
+            f"{self.height}x{self.width}, fps={self.fps})"
+        )
+
+
+class _Cache:
+    """A tiny LRU of decoded frames (decoding again costs more than keeping a few)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.items: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def get(self, key: int):
+        item = self.items.get(key)
+        if item is not None:
+            self.items.move_to_end(key)
+        return item
+
+    def put(self, key: int, value: np.ndarray) -> None:
+        self.items[key] = value
+        self.items.move_to_end(key)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
+def _check_frame(frame: Any, where: str) -> np.ndarray:
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise FrameError(
+            f"{where} has shape {frame.shape}; frames must be H×W×3 RGB "
+            f"(for a grey H×W frame use np.repeat(frame[..., None], 3, axis=2))"
+        )
+    if frame.dtype != np.uint8:
+        raise FrameError(
+            f"{where} has dtype {frame.dtype}; frames must be uint8 "
+            f"(e.g. np.clip(frame * 255, 0, 255).astype(np.uint8) for floats in [0, 1])"
+        )
+    return frame
+
+
+def _frame_key(path: Path):
+    """Sort numerically when stems are numbers (00009 before 00010, 9 before 10)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.stem)]
+
+
+class FolderFrames(FrameSource):
+    """Frames stored as image files in one folder, in numeric order of their names."""
+
+    def __init__(self, folder: str | os.PathLike, cache_size: int = 4):
+        from PIL import Image
+
+        self._Image = Image
+        self.folder = Path(folder)
+        self.name = str(self.folder)
+        self.paths = sorted(
+            (p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
+            key=_frame_key,
+        )
+        if not self.paths:
+            raise FrameError(
+                f"no image frames in folder {self.name!r} (looked for {', '.join(IMAGE_SUFFIXES)}); "
+                f"extract frames first, e.g. ffmpeg -i video.mp4 -q:v 2 -start_number 0 "
+                f"'{self.name}/%05d.jpg', or pass the video file itself"
+            )
+        self._cache = _Cache(cache_size)
+        first = self._read(0)
+        self.height, self.width = first.shape[:2]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _read(self, index: int) -> np.ndarray:
+        frame = self._cache.get(index)
+        if frame is not None:
+            return frame
+        path = self.paths[index]
+        try:
+            with self._Image.open(path) as img:
+                frame = np.array(img.convert("RGB"))
+        except Exception as err:  # PIL raises several types for broken files
+            raise FrameError(
+                f"cannot read frame {index} ({str(path)!r}): {err}; re-export or remove that file"
+            ) from err
+        if index and frame.shape[:2] != (self.height, self.width):
+            raise FrameError(
+                f"frame {index} ({str(path)!r}) is {frame.shape[1]}x{frame.shape[0]} but frame 0 "
+                f"is {self.width}x{self.height}; all frames of a video must have one size"
+            )
+        self._cache.put(index, frame)
+        return frame
+
+
+class VideoFileFrames(FrameSource):
+    """Frames decoded from a video file with OpenCV, sequentially where possible."""
+
+    def __init__(self, path: str | os.PathLike, cache_size: int = 4):
+        import cv2
+
+        self._cv2 = cv2
+        self.path = Path(path)
+        self.name = str(self.path)
+        self._cap = cv2.VideoCapture(self.name)
+        if not self._cap.isOpened():
+            raise FrameError(
+                f"cannot open video {self.name!r} (OpenCV has no decoder for it or the file is "
+                f"damaged); convert it, e.g. ffmpeg -i in.avi -c:v libx264 out.mp4, or extract "
+                f"its frames into a folder"
+            )
+        fps = float(self._cap.get(cv2.CAP_PROP_FPS))
+        self.fps = fps if fps > 0 else None
+        self._pos = 0  # index of the frame the decoder returns next
+        self._cache = _Cache(cache_size)
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._len = count if count > 0 else self._count_frames()
+        if self._len == 0:
+            raise FrameError(f"video {self.name!r} has no frames; check the file")
+        first = self._read(0)
+        self.height, self.width = first.shape[:2]
+
+    def _count_frames(self) -> int:
+        """Some containers do not store a frame count: decode once to count."""
+        n = 0
+        while self._cap.grab():
+            n += 1
+        self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, 0)
+        self._pos = 0
+        return n
+
+    def __len__(self) -> int:
+        return self._len
+
+    def _read(self, index: int) -> np.ndarray:
+        frame = self._cache.get(index)
+        if frame is not None:
+            return frame
+        if index != self._pos:
+            self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, index)
+        ok, bgr = self._cap.read()
+        if not ok or bgr is None:
+            raise FrameError(
+                f"cannot decode frame {index} of {self.name!r} ({self._len} frames announced); "
+                f"the file may be truncated or its codec unsupported: re-encode it, e.g. "
+                f"ffmpeg -i in -c:v libx264 out.mp4"
+            )
+        self._pos = index + 1
+        frame = self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
+        self._cache.put(index, frame)
+        return frame
+
+    def close(self) -> None:
+        """Release the decoder."""
+        self._cap.release()
+
+
+class ArrayFrames(FrameSource):
+    """Frames already in memory: a ``T×H×W×3`` uint8 array or a sequence of ``H×W×3`` arrays."""
+
+    def __init__(self, frames: Sequence[np.ndarray] | np.ndarray, fps: float | None = None):
+        if len(frames) == 0:
+            raise FrameError("the frame sequence is empty; pass at least one H×W×3 uint8 frame")
+        self._frames = frames
+        self.fps = fps
+        self.name = f"<{type(frames).__name__} of frames>"
+        first = _check_frame(frames[0], "frame 0")
+        self.height, self.width = first.shape[:2]
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def _read(self, index: int) -> np.ndarray:
+        frame = _check_frame(self._frames[index], f"frame {index}")
+        if frame.shape[:2] != (self.height, self.width):
+            raise FrameError(
+                f"frame {index} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is "
+                f"{self.width}x{self.height}; all frames of a video must have one size"
+            )
+        return frame
+
+
+class IteratorFrames(FrameSource):
+    """Frames pulled from a Python iterator, forward only, keeping the last few in a cache.
+
+    The length must be known up front (SAM 2 plans a propagation from it): pass ``num_frames``.
+    Frames older than the cache cannot be read again (tracking in reverse needs a file, a folder
+    or a sequence).
+    """
+
+    def __init__(
+        self,
+        frames: Iterable[np.ndarray],
+        num_frames: int,
+        fps: float | None = None,
+        cache_size: int = 16,
+    ):
+        self._it = iter(frames)
+        self._len = int(num_frames)
+        if self._len <= 0:
+            raise FrameError(f"num_frames={num_frames} must be positive")
+        self.fps = fps
+        self.name = "<iterator of frames>"
+        self._next = 0
+        self._cache = _Cache(cache_size)
+        first = self._read(0)
+        self.height, self.width = first.shape[:2]
+
+    def __len__(self) -> int:
+        return self._len
+
+    def _read(self, index: int) -> np.ndarray:
+        frame = self._cache.get(index)
+        if frame is not None:
+            return frame
+        if index < self._next:
+            raise FrameError(
+                f"frame {index} was already consumed from the iterator (it keeps the last "
+                f"{self._cache.size}); iterator sources are forward-only: use a video file, a "
+                f"frame folder or a list of frames to revisit frames"
+            )
+        while self._next <= index:
+            try:
+                raw = next(self._it)
+            except StopIteration:
+                raise FrameError(
+                    f"the iterator ended after {self._next} frames but num_frames={self._len}; "
+                    f"pass its true length"
+                ) from None
+            frame = _check_frame(raw, f"frame {self._next}")
+            if self._next and frame.shape[:2] != (self.height, self.width):
+                raise FrameError(
+                    f"frame {self._next} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is "
+                    f"{self.width}x{self.height}; all frames of a video must have one size"
+                )
+            self._cache.put(self._next, frame)
+            self._next += 1
+        return frame
+
+
+def open_frames(
+    source: Any,
+    num_frames: int | None = None,
+    fps: float | None = None,
+) -> FrameSource:
+    """Open a video for lazy, random-access reading.
+
+    Args:
+      source: a video file path (decoded with OpenCV), a folder of image frames (sorted by the
+        numbers in their names), a ``T×H×W×3`` uint8 array or a sequence of ``H×W×3`` uint8 RGB
+        arrays, an iterator of such arrays (then ``num_frames`` is required), or a FrameSource.
+      num_frames: the length of an iterator source.
+      fps: frame rate to report for in-memory sources (files report their own).
+
+    Raises:
+      FileNotFoundError: the path does not exist.
+      FrameError: empty folder, unreadable video, frames of the wrong shape or type.
+    """
+    if isinstance(source, FrameSource):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"video {str(path)!r} does not exist; pass a video file or a folder of frames"
+            )
+        if path.is_dir():
+            return FolderFrames(path)
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            raise FrameError(
+                f"{str(path)!r} is a single image; pass the folder that holds the video's frames"
+            )
+        return VideoFileFrames(path)
+    if isinstance(source, np.ndarray) or (
+        isinstance(source, Sequence) and not isinstance(source, (bytes, str))
+    ):
+        return ArrayFrames(source, fps=fps)
+    if isinstance(source, Iterable):
+        if num_frames is None:
+            raise FrameError(
+                "an iterator source needs its length: call open_frames(iterator, num_frames=N), "
+                "or pass a list of frames"
+            )
+        return IteratorFrames(source, num_frames=num_frames, fps=fps)
+    raise TypeError(
+        f"cannot read frames from a {type(source).__name__}; pass a path, a folder, an array "
+        f"or an iterator of H×W×3 uint8 frames"
+    )
+
+
+__all__ = [
+    "ArrayFrames",
+    "FolderFrames",
+    "FrameError",
+    "FrameSource",
+    "IteratorFrames",
+    "VideoFileFrames",
+    "open_frames",
+]

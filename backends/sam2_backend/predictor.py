@@ -1,0 +1,827 @@
+"""``SamuraiVideoPredictor``: SAM 2's video predictor with SAMURAI's motion-aware decisions.
+
+A thin subclass of ``sam2.sam2_video_predictor.SAM2VideoPredictor`` (sam2 1.1.0) with the same
+public API. Per frame, for every object at once, it
+
+1. runs SAM 2 up to the mask decoder and keeps every candidate mask, its predicted IoU and the
+   object score (SAM 2 keeps only the argmax mask and drops the scores);
+2. computes the candidates' boxes in torch on the model's device and hands the core ONE small
+   packed batch (one device-to-host copy per frame);
+3. lets ``samurai_core.step`` choose each object's candidate and the memory frames for the next
+   frame (one jitted call for all objects);
+4. finishes each object with the chosen candidate (object pointer, memory encoder) and builds the
+   next frame's memory from the conditioning frames plus the core's ``memory_frames``.
+
+With ``samurai=False`` steps 2–3 are skipped: the argmax candidate and SAM 2's own memory rule
+are used, giving bitwise the masks of ``SAM2VideoPredictor``.
+
+Per-video state (the core's ``TrackState``, the object→slot map, the memory choice) lives in
+``inference_state["samurai"]``, never on the module. Per-frame outputs older than the look-back
+window are released as tracking goes, and frames can be streamed from a file, a folder or an
+iterator, so memory stays flat on long videos.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from collections import OrderedDict
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from sam2.modeling.sam2_base import NO_OBJ_SCORE
+from sam2.modeling.sam2_utils import get_1d_sine_pe, select_closest_cond_frames
+from sam2.sam2_video_predictor import SAM2VideoPredictor
+from sam2.utils.misc import fill_holes_in_mask_scores
+
+from backends.sam2_backend.boxes import boxes_from_masks
+from backends.sam2_backend.frames import FrameSource, open_frames
+
+# SAM 2's image normalisation (sam2.utils.misc.load_video_frames).
+IMG_MEAN = (0.485, 0.456, 0.406)
+IMG_STD = (0.229, 0.224, 0.225)
+
+_TRACKED_FORWARD = {"reverse": False}
+_TRACKED_REVERSE = {"reverse": True}
+
+
+class LazyVideoFrames:
+    """SAM 2's ``inference_state["images"]``, preprocessed on demand from a FrameSource.
+
+    ``frames[i]`` is the ``[3, S, S]`` float32 normalised image, computed exactly as SAM 2's
+    JPEG loader does (PIL resize, /255 in float64, then mean/std in float32) so streamed and
+    preloaded frames are bitwise equal. A small LRU keeps the last few.
+    """
+
+    def __init__(self, source: FrameSource, image_size: int, device, cache_size: int = 2):
+        from PIL import Image
+
+        self._Image = Image
+        self.source = source
+        self.image_size = int(image_size)
+        self.device = torch.device(device)
+        self.cache_size = cache_size
+        self._cache: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._mean = torch.tensor(IMG_MEAN, dtype=torch.float32)[:, None, None]
+        self._std = torch.tensor(IMG_STD, dtype=torch.float32)[:, None, None]
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        index = int(index)
+        img = self._cache.get(index)
+        if img is not None:
+            self._cache.move_to_end(index)
+            return img
+        rgb = self.source[index]
+        resized = self._Image.fromarray(rgb).resize((self.image_size, self.image_size))
+        img = torch.from_numpy(np.asarray(resized) / 255.0).permute(2, 0, 1).float()
+        img = ((img - self._mean) / self._std).to(self.device)
+        self._cache[index] = img
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return img
+
+
+@dataclasses.dataclass
+class _Candidates:
+    """One object's SAM 2 outputs on one tracking frame, before a candidate is chosen."""
+
+    vision_feats: list
+    feat_sizes: list
+    low_res: torch.Tensor  # [1, M, h, w] logits
+    high_res: torch.Tensor  # [1, M, S, S] logits
+    ious: torch.Tensor  # [1, M]
+    tokens: torch.Tensor  # [1, M or 1, C] decoder output tokens (object pointers)
+    object_score_logits: torch.Tensor  # [1, 1]
+    multimask: bool
+
+
+class SamuraiVideoPredictor(SAM2VideoPredictor):
+    """SAM 2 video predictor with SAMURAI (Kalman-filtered mask choice and memory selection).
+
+    Build it with :func:`backends.sam2_backend.build_samurai_video_predictor`; use it exactly as
+    SAM 2's predictor::
+
+        predictor = build_samurai_video_predictor("tiny", "sam2.1_hiera_tiny.pt")
+        state = predictor.init_state("video.mp4")
+        predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, box=[x0, y0, x1, y1])
+        for frame_idx, obj_ids, masks in predictor.propagate_in_video(state):
+            ...
+    """
+
+    def __init__(
+        self,
+        samurai: bool = True,  # SAMURAI decisions; False gives plain SAM 2 (bitwise)
+        release_old_frames: bool = True,  # drop per-frame outputs older than the look-back window
+        bf16_on_cuda: bool = True,  # autocast SAM 2 to bfloat16 on CUDA during propagation
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.samurai = bool(samurai)
+        self.samurai_config = None
+        self.release_old_frames = release_old_frames
+        self.bf16_on_cuda = bf16_on_cuda
+        import jax
+
+        # The core's arrays are tiny: it runs on the CPU unless told otherwise.
+        self.jax_device = jax.devices("cpu")[0]
+
+    # ------------------------------------------------------------------ configuration
+    def configure_samurai(self, enabled: bool = True, config=None, jax_device=None) -> None:
+        """Switch SAMURAI on/off and set its ``SamuraiConfig`` (default: the tiny preset).
+
+        Takes effect for videos initialised afterwards (``init_state``).
+        """
+        import samurai_core as sc
+
+        if config is None:
+            config = sc.preset("tiny")
+        if not isinstance(config, sc.SamuraiConfig):
+            raise TypeError(
+                f"samurai_config must be a samurai_core.SamuraiConfig (e.g. "
+                f"samurai_core.preset('tiny', stable_frames_threshold=10)); got "
+                f"{type(config).__name__}"
+            )
+        if config.num_maskmem != self.num_maskmem:
+            config = config._replace(num_maskmem=self.num_maskmem)
+        if config.max_obj_ptrs_in_encoder != self.max_obj_ptrs_in_encoder:
+            config = config._replace(max_obj_ptrs_in_encoder=self.max_obj_ptrs_in_encoder)
+        self.samurai = bool(enabled)
+        self.samurai_config = config.validate()
+        if jax_device is not None:
+            self.jax_device = jax_device
+
+    # ------------------------------------------------------------------ video state
+    @torch.inference_mode()
+    def init_state(
+        self,
+        video_path,
+        offload_video_to_cpu=False,
+        offload_state_to_cpu=False,
+        async_loading_frames=False,
+        stream: bool = True,  # decode/preprocess frames lazily (flat memory); False: SAM 2's loader
+        frame_cache_size: int = 2,  # preprocessed frames kept when streaming
+    ):
+        """Start a video: a path (video file or frame folder), a FrameSource, an array or list
+        of ``H×W×3`` uint8 RGB frames, or an iterator of them (``open_frames`` rules apply).
+
+        With ``stream=True`` (default) frames are read and preprocessed on demand; with
+        ``stream=False`` a JPEG folder is loaded up front by SAM 2's own loader.
+        """
+        if not stream:
+            if not isinstance(video_path, str):
+                raise ValueError(
+                    "stream=False uses SAM 2's loader, which needs a path (JPEG folder or .mp4); "
+                    "use stream=True for arrays, iterators and other video files"
+                )
+            inference_state = super().init_state(
+                video_path,
+                offload_video_to_cpu=offload_video_to_cpu,
+                offload_state_to_cpu=offload_state_to_cpu,
+                async_loading_frames=async_loading_frames,
+            )
+        else:
+            source = open_frames(video_path)
+            compute_device = self.device
+            image_device = torch.device("cpu") if offload_video_to_cpu else compute_device
+            inference_state = {
+                "images": LazyVideoFrames(source, self.image_size, image_device, frame_cache_size),
+                "num_frames": len(source),
+                "offload_video_to_cpu": offload_video_to_cpu,
+                "offload_state_to_cpu": offload_state_to_cpu,
+                "video_height": source.height,
+                "video_width": source.width,
+                "device": compute_device,
+                "storage_device": torch.device("cpu") if offload_state_to_cpu else compute_device,
+                "point_inputs_per_obj": {},
+                "mask_inputs_per_obj": {},
+                "cached_features": {},
+                "constants": {},
+                "obj_id_to_idx": OrderedDict(),
+                "obj_idx_to_id": OrderedDict(),
+                "obj_ids": [],
+                "output_dict_per_obj": {},
+                "temp_output_dict_per_obj": {},
+                "frames_tracked_per_obj": {},
+                "frame_source": source,
+            }
+            self._get_image_feature(inference_state, frame_idx=0, batch_size=1)
+        inference_state["samurai"] = self._new_samurai_state()
+        return inference_state
+
+    def _new_samurai_state(self) -> dict:
+        import jax
+        import samurai_core as sc
+
+        if self.samurai_config is None:
+            self.configure_samurai(self.samurai)
+        cfg = self.samurai_config
+        capacity = 4
+        return {
+            "enabled": self.samurai,
+            "config": cfg,
+            "state": jax.device_put(sc.init(cfg, capacity), self.jax_device),
+            "slot_of": {},  # obj_id -> track slot of the core
+            "last_frame": {},  # obj_id -> last frame visited in the current pass
+            "direction": {},  # obj_id -> +1 / -1 of that pass
+            "memory": {},  # obj_id -> memory frames (newest first) for the next frame
+        }
+
+    @torch.inference_mode()
+    def reset_state(self, inference_state):
+        """Remove all prompts, outputs and tracks (SAMURAI tracks included)."""
+        super().reset_state(inference_state)
+        if "samurai" in inference_state:
+            inference_state["samurai"] = self._new_samurai_state()
+
+    @torch.inference_mode()
+    def remove_object(self, inference_state, obj_id, strict=False, need_output=True):
+        """Remove an object (SAM 2 semantics) and free its SAMURAI track slot."""
+        out = super().remove_object(inference_state, obj_id, strict=strict, need_output=need_output)
+        sam = inference_state.get("samurai")
+        if sam is not None and obj_id in sam["slot_of"]:
+            import samurai_core as sc
+
+            slot = sam["slot_of"].pop(obj_id)
+            mask = np.zeros(sam["state"].active.shape[0], bool)
+            mask[slot] = True
+            sam["state"] = sc.remove_tracks(sam["config"], sam["state"], mask)
+            for key in ("last_frame", "direction", "memory"):
+                sam[key].pop(obj_id, None)
+        return out
+
+    # ------------------------------------------------------------------ prompts
+    def _check_frame_idx(self, inference_state, frame_idx) -> None:
+        n = inference_state["num_frames"]
+        if not isinstance(frame_idx, (int, np.integer)) or not 0 <= frame_idx < n:
+            raise ValueError(f"frame_idx={frame_idx!r} is not a frame of this video (0..{n - 1})")
+
+    def _check_coords(self, inference_state, what: str, xy: np.ndarray, normalize: bool) -> None:
+        W = inference_state["video_width"] if normalize else 1.0
+        H = inference_state["video_height"] if normalize else 1.0
+        if not np.all(np.isfinite(xy)):
+            raise ValueError(f"{what} has non-finite coordinates {xy.tolist()}")
+        x, y = xy[..., 0], xy[..., 1]
+        if np.any(x < 0) or np.any(y < 0) or np.any(x > W) or np.any(y > H):
+            raise ValueError(
+                f"{what} {xy.reshape(-1).tolist()} lies outside the {W}x{H} frame "
+                f"({'pixels' if normalize else 'normalised coordinates'}); clip it to the frame, "
+                f"e.g. np.clip(box, 0, [W, H, W, H]), or check x/y order"
+            )
+
+    @torch.inference_mode()
+    def add_new_points_or_box(
+        self,
+        inference_state,
+        frame_idx,
+        obj_id,
+        points=None,
+        labels=None,
+        clear_old_points=True,
+        normalize_coords=True,
+        box=None,
+    ):
+        """Add clicks and/or a box ``[x_min, y_min, x_max, y_max]`` (pixels) on a frame.
+
+        Same as SAM 2's, with input checks: a box must have positive width and height and lie
+        inside the frame, points must lie inside the frame.
+        """
+        self._check_frame_idx(inference_state, frame_idx)
+        if box is not None:
+            b = np.asarray(box.cpu() if isinstance(box, torch.Tensor) else box, dtype=np.float64)
+            if b.size != 4:
+                raise ValueError(
+                    f"box must have 4 numbers [x_min, y_min, x_max, y_max]; got shape {b.shape}"
+                )
+            b = b.reshape(2, 2)
+            self._check_coords(inference_state, "box", b, normalize_coords)
+            if not (b[1, 0] > b[0, 0] and b[1, 1] > b[0, 1]):
+                raise ValueError(
+                    f"box {b.reshape(-1).tolist()} has zero or negative width/height; a box is "
+                    f"[x_min, y_min, x_max, y_max] with x_max > x_min and y_max > y_min "
+                    f"(convert x,y,w,h boxes with [x, y, x + w, y + h])"
+                )
+        if points is not None:
+            p = np.asarray(points.cpu() if isinstance(points, torch.Tensor) else points, np.float64)
+            self._check_coords(inference_state, "points", p.reshape(-1, 2), normalize_coords)
+        return super().add_new_points_or_box(
+            inference_state,
+            frame_idx,
+            obj_id,
+            points=points,
+            labels=labels,
+            clear_old_points=clear_old_points,
+            normalize_coords=normalize_coords,
+            box=box,
+        )
+
+    @torch.inference_mode()
+    def add_new_mask(self, inference_state, frame_idx, obj_id, mask):
+        """Add a mask prompt (``H×W`` bool or 0/1) on a frame; same as SAM 2's, with checks."""
+        self._check_frame_idx(inference_state, frame_idx)
+        m = mask if isinstance(mask, torch.Tensor) else np.asarray(mask)
+        if m.ndim != 2:
+            raise ValueError(f"mask must be a 2-D H×W array; got shape {tuple(m.shape)}")
+        if not bool((m != 0).any()):
+            raise ValueError(
+                f"the mask for object {obj_id} on frame {frame_idx} is empty; give a mask with "
+                f"at least one foreground pixel (or use a box/points prompt)"
+            )
+        return super().add_new_mask(inference_state, frame_idx, obj_id, mask)
+
+    # ------------------------------------------------------------------ propagation
+    def _autocast(self, inference_state):
+        if self.bf16_on_cuda and inference_state["device"].type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @torch.inference_mode()
+    def propagate_in_video(
+        self,
+        inference_state,
+        start_frame_idx=None,
+        max_frame_num_to_track=None,
+        reverse=False,
+    ) -> Iterator[tuple[int, list, torch.Tensor]]:
+        """Track every object through the video; yields ``(frame_idx, obj_ids, masks)``.
+
+        Same arguments and outputs as SAM 2's: ``masks`` are ``[num_objects, 1, H, W]`` logits
+        at the video's resolution. Each frame's scores (predicted IoUs, object scores, motion
+        scores, chosen candidate, memory frames) are readable with :meth:`frame_scores` while
+        the frame is inside the look-back window.
+        """
+        with self._autocast(inference_state):
+            self.propagate_in_video_preflight(inference_state)
+        num_frames = inference_state["num_frames"]
+        if start_frame_idx is None:
+            start_frame_idx = min(
+                t
+                for obj_output_dict in inference_state["output_dict_per_obj"].values()
+                for t in obj_output_dict["cond_frame_outputs"]
+            )
+        if max_frame_num_to_track is None:
+            max_frame_num_to_track = num_frames
+        if reverse:
+            end_frame_idx = max(start_frame_idx - max_frame_num_to_track, 0)
+            order = range(start_frame_idx, end_frame_idx - 1, -1) if start_frame_idx > 0 else []
+        else:
+            end_frame_idx = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
+            order = range(start_frame_idx, end_frame_idx + 1)
+
+        for frame_idx in tqdm(order, desc="propagate in video (SAMURAI)", disable=len(order) < 2):
+            with self._autocast(inference_state):
+                masks = self._propagate_frame(inference_state, frame_idx, reverse)
+                _, video_res_masks = self._get_orig_video_res_output(inference_state, masks)
+            yield frame_idx, inference_state["obj_ids"], video_res_masks
+            if self.release_old_frames:
+                self._release_old_outputs(inference_state, frame_idx, reverse)
+
+    def _propagate_frame(self, inference_state, frame_idx: int, reverse: bool) -> torch.Tensor:
+        """Run one frame for all objects; returns their low-res mask logits ``[N, 1, h, w]``."""
+        batch_size = self._get_obj_num(inference_state)
+        sam = inference_state["samurai"]
+        use_samurai = sam["enabled"]
+        device = inference_state["device"]
+        tracked = _TRACKED_REVERSE if reverse else _TRACKED_FORWARD
+        pred_masks_per_obj: list = [None] * batch_size
+        pending: list[tuple[int, _Candidates]] = []
+        for obj_idx in range(batch_size):
+            obj_output_dict = inference_state["output_dict_per_obj"][obj_idx]
+            obj_id = self._obj_idx_to_id(inference_state, obj_idx)
+            if frame_idx in obj_output_dict["cond_frame_outputs"]:
+                out = obj_output_dict["cond_frame_outputs"][frame_idx]
+                pred_masks_per_obj[obj_idx] = out["pred_masks"].to(device, non_blocking=True)
+                if self.clear_non_cond_mem_around_input:
+                    self._clear_obj_non_cond_mem_around_input(inference_state, frame_idx, obj_idx)
+                if use_samurai:
+                    self._visit(sam, obj_id, frame_idx, reverse)
+            else:
+                memory_frames = None
+                if use_samurai:
+                    memory_frames = self._memory_frames_for(sam, obj_id, frame_idx, reverse)
+                cand = self._frame_candidates(
+                    inference_state, obj_output_dict, frame_idx, reverse, memory_frames
+                )
+                pending.append((obj_idx, cand))
+            inference_state["frames_tracked_per_obj"][obj_idx][frame_idx] = tracked
+
+        if pending:
+            if use_samurai:
+                chosen, records = self._samurai_decide(inference_state, frame_idx, reverse, pending)
+            else:
+                chosen = [torch.argmax(c.ious, dim=-1) for _, c in pending]
+                records = [None] * len(pending)
+            for (obj_idx, cand), idx, record in zip(pending, chosen, records):
+                out, pred_masks = self._finish_frame(inference_state, cand, idx, record)
+                inference_state["output_dict_per_obj"][obj_idx]["non_cond_frame_outputs"][
+                    frame_idx
+                ] = out
+                pred_masks_per_obj[obj_idx] = pred_masks
+        if batch_size > 1:
+            return torch.cat(pred_masks_per_obj, dim=0)
+        return pred_masks_per_obj[0]
+
+    # ------------------------------------------------------------------ SAM 2 pieces
+    def _frame_candidates(
+        self, inference_state, output_dict, frame_idx, reverse, memory_frames
+    ) -> _Candidates:
+        """SAM 2's tracking step for one object up to the mask decoder, keeping all candidates."""
+        (_, _, feats, pos, sizes) = self._get_image_feature(inference_state, frame_idx, 1)
+        if len(feats) > 1:
+            high_res_features = [
+                x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
+                for x, s in zip(feats[:-1], sizes[:-1])
+            ]
+        else:
+            high_res_features = None
+        memory_args = dict(
+            frame_idx=frame_idx,
+            is_init_cond_frame=False,
+            current_vision_feats=feats[-1:],
+            current_vision_pos_embeds=pos[-1:],
+            feat_sizes=sizes[-1:],
+            output_dict=output_dict,
+            num_frames=inference_state["num_frames"],
+            track_in_reverse=reverse,
+        )
+        if memory_frames is None:
+            memory_frames = self._sam2_memory_frames(frame_idx, reverse)
+        pix_feat = self._memory_conditioned_features(memory_frames=memory_frames, **memory_args)
+        multimask = self._use_multimask(False, None)
+        low, high, ious, tokens, obj_logits = self._sam_head_candidates(
+            pix_feat, high_res_features, multimask
+        )
+        return _Candidates(feats, sizes, low, high, ious, tokens, obj_logits, multimask)
+
+    def _sam_head_candidates(self, backbone_features, high_res_features, multimask: bool):
+        """The prompt-free SAM heads of a tracking frame: every candidate, nothing chosen.
+
+        Same computation as ``SAM2Base._forward_sam_heads`` without point or mask inputs, up to
+        (not including) its argmax over the predicted IoUs.
+        """
+        B = backbone_features.size(0)
+        device = backbone_features.device
+        no_points = torch.zeros(B, 1, 2, device=device)
+        no_labels = -torch.ones(B, 1, dtype=torch.int32, device=device)
+        sparse, dense = self.sam_prompt_encoder(points=(no_points, no_labels), boxes=None, masks=None)
+        low, ious, tokens, obj_logits = self.sam_mask_decoder(
+            image_embeddings=backbone_features,
+            image_pe=self.sam_prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask,
+            repeat_image=False,
+            high_res_features=high_res_features,
+        )
+        if self.pred_obj_scores:
+            # An absent object gets NO_OBJ_SCORE everywhere: its candidates are empty (zero box).
+            low = torch.where(obj_logits[:, :, None, None] > 0, low, NO_OBJ_SCORE)
+        low = low.float()
+        high = F.interpolate(
+            low, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
+        )
+        return low, high, ious, tokens, obj_logits
+
+    def _select_candidate(self, cand: _Candidates, idx: torch.Tensor):
+        """The chosen candidate's low/high-res masks and object pointer (as SAM 2 forms them)."""
+        if cand.multimask:
+            batch = torch.arange(cand.low_res.size(0), device=cand.low_res.device)
+            low = cand.low_res[batch, idx].unsqueeze(1)
+            high = cand.high_res[batch, idx].unsqueeze(1)
+            token = cand.tokens[batch, idx] if cand.tokens.size(1) > 1 else cand.tokens[:, 0]
+        else:
+            low, high, token = cand.low_res, cand.high_res, cand.tokens[:, 0]
+        obj_ptr = self.obj_ptr_proj(token)
+        if self.pred_obj_scores:
+            if self.soft_no_obj_ptr:
+                weight = cand.object_score_logits.sigmoid()
+            else:
+                weight = (cand.object_score_logits > 0).float()
+            if self.fixed_no_obj_ptr:
+                obj_ptr = weight * obj_ptr
+            obj_ptr = obj_ptr + (1 - weight) * self.no_obj_ptr
+        return low, high, obj_ptr
+
+    def _finish_frame(self, inference_state, cand: _Candidates, idx, record):
+        """Memory-encode the chosen candidate and store the frame's compact output."""
+        low, high, obj_ptr = self._select_candidate(cand, idx)
+        storage = inference_state["storage_device"]
+        maskmem_features, maskmem_pos_enc = None, None
+        if self.num_maskmem > 0:
+            maskmem_features, maskmem_pos_enc = self._encode_new_memory(
+                current_vision_feats=cand.vision_feats,
+                feat_sizes=cand.feat_sizes,
+                pred_masks_high_res=high,
+                object_score_logits=cand.object_score_logits,
+                is_mask_from_pts=False,
+            )
+            maskmem_features = maskmem_features.to(torch.bfloat16).to(storage, non_blocking=True)
+        pred_masks_gpu = low
+        if self.fill_hole_area > 0:
+            pred_masks_gpu = fill_holes_in_mask_scores(pred_masks_gpu, self.fill_hole_area)
+        out = {
+            "maskmem_features": maskmem_features,
+            "maskmem_pos_enc": self._get_maskmem_pos_enc(
+                inference_state, {"maskmem_pos_enc": maskmem_pos_enc}
+            ),
+            "pred_masks": pred_masks_gpu.to(storage, non_blocking=True),
+            "obj_ptr": obj_ptr,
+            "object_score_logits": cand.object_score_logits,
+            # Kept for SAMURAI and for users (SAM 2 drops them): all candidates' predicted IoUs.
+            "ious": cand.ious,
+            "chosen": idx,
+        }
+        if record is not None:
+            out["samurai"] = record
+        return out, pred_masks_gpu
+
+    def _sam2_memory_frames(self, frame_idx: int, reverse: bool) -> list[int]:
+        """SAM 2's own memory frames, newest first: the previous frame, then every
+        ``memory_temporal_stride_for_eval``-th frame before it (may name frames that do not
+        exist; those are skipped, keeping the temporal positions of the others)."""
+        r = 1 if self.training else self.memory_temporal_stride_for_eval
+        frames = [frame_idx + 1 if reverse else frame_idx - 1]
+        for t_rel in range(2, self.num_maskmem):
+            if reverse:
+                frames.append(-(-(frame_idx + 2) // r) * r + (t_rel - 2) * r)
+            else:
+                frames.append(((frame_idx - 2) // r) * r - (t_rel - 2) * r)
+        return frames
+
+    def _memory_conditioned_features(
+        self,
+        frame_idx,
+        is_init_cond_frame,
+        current_vision_feats,
+        current_vision_pos_embeds,
+        feat_sizes,
+        output_dict,
+        num_frames,
+        track_in_reverse,
+        memory_frames,
+    ):
+        """``_prepare_memory_conditioned_features`` with the spatial memory taken from
+        ``memory_frames`` (newest first) instead of the last ``num_maskmem - 1`` frames.
+
+        Conditioning frames and object pointers follow SAM 2's rules. The k-th newest chosen
+        frame gets temporal position ``num_maskmem - 1 - k`` (the slot SAM 2 gives the frame k+1
+        steps back), as in the official SAMURAI code.
+        """
+        B = current_vision_feats[-1].size(1)
+        C = self.hidden_dim
+        H, W = feat_sizes[-1]
+        device = current_vision_feats[-1].device
+        cond_outputs = output_dict["cond_frame_outputs"]
+        if not cond_outputs:
+            raise RuntimeError("an object without a conditioning frame cannot be tracked")
+        selected_cond, unselected_cond = select_closest_cond_frames(
+            frame_idx, cond_outputs, self.max_cond_frames_in_attn
+        )
+        non_cond = output_dict["non_cond_frame_outputs"]
+        t_pos_and_prevs = [(0, out) for out in selected_cond.values()]
+        chosen = list(memory_frames)[: self.num_maskmem - 1]
+        for k in range(len(chosen) - 1, -1, -1):  # oldest first, as SAM 2 orders its memory
+            f = chosen[k]
+            out = non_cond.get(f, None)
+            if out is None:
+                out = unselected_cond.get(f, None)
+            t_pos_and_prevs.append((self.num_maskmem - 1 - k, out))
+
+        memory, memory_pos = [], []
+        for t_pos, prev in t_pos_and_prevs:
+            if prev is None:
+                continue
+            memory.append(prev["maskmem_features"].to(device, non_blocking=True).flatten(2).permute(2, 0, 1))
+            enc = prev["maskmem_pos_enc"][-1].to(device).flatten(2).permute(2, 0, 1)
+            memory_pos.append(enc + self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1])
+
+        num_obj_ptr_tokens = 0
+        if self.use_obj_ptrs_in_encoder:
+            max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
+            sign = -1 if track_in_reverse else 1
+            if not self.training and self.only_obj_ptrs_in_the_past_for_eval:
+                ptr_cond = {
+                    t: out
+                    for t, out in selected_cond.items()
+                    if (t >= frame_idx if track_in_reverse else t <= frame_idx)
+                }
+            else:
+                ptr_cond = selected_cond
+            pos_and_ptrs = [
+                (
+                    (frame_idx - t) * sign if self.use_signed_tpos_enc_to_obj_ptrs else abs(frame_idx - t),
+                    out["obj_ptr"],
+                )
+                for t, out in ptr_cond.items()
+            ]
+            for t_diff in range(1, max_ptrs):
+                t = frame_idx + t_diff if track_in_reverse else frame_idx - t_diff
+                if t < 0 or (num_frames is not None and t >= num_frames):
+                    break
+                out = non_cond.get(t, unselected_cond.get(t, None))
+                if out is not None:
+                    pos_and_ptrs.append((t_diff, out["obj_ptr"]))
+            if pos_and_ptrs:
+                pos_list, ptrs_list = zip(*pos_and_ptrs)
+                obj_ptrs = torch.stack(ptrs_list, dim=0)
+                if self.add_tpos_enc_to_obj_ptrs:
+                    tpos_dim = C if self.proj_tpos_enc_in_obj_ptrs else self.mem_dim
+                    obj_pos = torch.tensor(pos_list).to(device=device, non_blocking=True)
+                    obj_pos = get_1d_sine_pe(obj_pos / (max_ptrs - 1), dim=tpos_dim)
+                    obj_pos = self.obj_ptr_tpos_proj(obj_pos)
+                    obj_pos = obj_pos.unsqueeze(1).expand(-1, B, self.mem_dim)
+                else:
+                    obj_pos = obj_ptrs.new_zeros(len(pos_list), B, self.mem_dim)
+                if self.mem_dim < C:
+                    # Split each C-dim pointer into C / mem_dim memory tokens.
+                    obj_ptrs = obj_ptrs.reshape(-1, B, C // self.mem_dim, self.mem_dim)
+                    obj_ptrs = obj_ptrs.permute(0, 2, 1, 3).flatten(0, 1)
+                    obj_pos = obj_pos.repeat_interleave(C // self.mem_dim, dim=0)
+                memory.append(obj_ptrs)
+                memory_pos.append(obj_pos)
+                num_obj_ptr_tokens = obj_ptrs.shape[0]
+
+        # Stored memories are bfloat16; SAM 2 relies on the float32 object pointers to promote
+        # the concatenation, and fails on CPU when there are none (an object whose prompt lies
+        # ahead). Promoting explicitly gives the same values in every other case.
+        dtype = functools.reduce(
+            torch.promote_types, [m.dtype for m in memory], current_vision_feats[-1].dtype
+        )
+        pix_feat = self.memory_attention(
+            curr=current_vision_feats,
+            curr_pos=current_vision_pos_embeds,
+            memory=torch.cat([m.to(dtype) for m in memory], dim=0),
+            memory_pos=torch.cat(memory_pos, dim=0),
+            num_obj_ptr_tokens=num_obj_ptr_tokens,
+        )
+        return pix_feat.permute(1, 2, 0).view(B, C, H, W)
+
+    # ------------------------------------------------------------------ SAMURAI glue
+    def _visit(self, sam: dict, obj_id, frame_idx: int, reverse: bool) -> None:
+        """Note that ``obj_id`` passed ``frame_idx``; restart its track if the pass jumped."""
+        direction = -1 if reverse else 1
+        last = sam["last_frame"].get(obj_id)
+        if last is not None and (last != frame_idx - direction or sam["direction"][obj_id] != direction):
+            self._restart_track(sam, obj_id)
+        sam["last_frame"][obj_id] = frame_idx
+        sam["direction"][obj_id] = direction
+
+    def _restart_track(self, sam: dict, obj_id) -> None:
+        """A new pass (other start or direction): the motion track and its history restart."""
+        import samurai_core as sc
+
+        slot = sam["slot_of"].get(obj_id)
+        if slot is not None:
+            mask = np.zeros(sam["state"].active.shape[0], bool)
+            mask[slot] = True
+            sam["state"] = sc.add_tracks(sam["config"], sam["state"], mask)
+        sam["memory"].pop(obj_id, None)
+        sam["last_frame"].pop(obj_id, None)
+
+    def _memory_frames_for(self, sam: dict, obj_id, frame_idx: int, reverse: bool) -> list[int]:
+        """The memory frames of ``obj_id`` for ``frame_idx``: the core's choice from the last
+        step of this pass, else the previous frame alone (official rule: it always enters)."""
+        self._visit(sam, obj_id, frame_idx, reverse)
+        memory = sam["memory"].get(obj_id)
+        if memory is None:
+            return [frame_idx + (1 if reverse else -1)]
+        return memory
+
+    def _slot(self, sam: dict, obj_id) -> int:
+        """The core slot of ``obj_id``, starting a track (and doubling capacity) when new."""
+        import jax
+        import samurai_core as sc
+
+        slot = sam["slot_of"].get(obj_id)
+        if slot is not None:
+            return slot
+        cfg, state = sam["config"], sam["state"]
+        capacity = state.active.shape[0]
+        used = set(sam["slot_of"].values())
+        free = [s for s in range(capacity) if s not in used]
+        if not free:
+            # Double the capacity so that the jitted step recompiles only log2(N) times.
+            bigger = jax.device_put(sc.init(cfg, 2 * capacity), self.jax_device)
+            state = jax.tree.map(lambda new, old: new.at[:capacity].set(old), bigger, state)
+            free = [capacity]
+        slot = free[0]
+        mask = np.zeros(state.active.shape[0], bool)
+        mask[slot] = True
+        sam["state"] = sc.add_tracks(cfg, state, mask)
+        sam["slot_of"][obj_id] = slot
+        return slot
+
+    def _samurai_decide(self, inference_state, frame_idx: int, reverse: bool, pending):
+        """One core step for every object tracked on this frame; returns chosen indices."""
+        import jax
+        import samurai_core as sc
+
+        sam = inference_state["samurai"]
+        obj_ids = [self._obj_idx_to_id(inference_state, obj_idx) for obj_idx, _ in pending]
+        slots = [self._slot(sam, obj_id) for obj_id in obj_ids]
+        M = pending[0][1].ious.shape[-1]
+        # Pack boxes, predicted IoUs and object scores of all objects: one device-to-host copy.
+        packed = torch.cat(
+            [
+                torch.cat(
+                    (
+                        boxes_from_masks(c.high_res).reshape(1, M * 4),
+                        c.ious.float().reshape(1, M),
+                        c.object_score_logits.float().reshape(1, 1),
+                    ),
+                    dim=1,
+                )
+                for _, c in pending
+            ],
+            dim=0,
+        )
+        host = packed.cpu().numpy()
+        capacity = sam["state"].active.shape[0]
+        boxes = np.zeros((capacity, M, 4), np.float32)
+        aff = np.zeros((capacity, M), np.float32)
+        obj = np.zeros((capacity,), np.float32)
+        stepped = np.zeros((capacity,), bool)
+        boxes[slots] = host[:, : M * 4].reshape(-1, M, 4)
+        aff[slots] = host[:, M * 4 : M * 5]
+        obj[slots] = host[:, M * 5]
+        stepped[slots] = True
+        cand = jax.device_put(
+            sc.Candidates(boxes, aff, obj, np.asarray(frame_idx, np.int32), stepped),
+            self.jax_device,
+        )
+        sam["state"], out = sc.step(sam["config"], sam["state"], cand)
+        res = jax.device_get(out)
+        chosen_host = np.ascontiguousarray(res.chosen[slots]).astype(np.int64)
+        chosen = torch.from_numpy(chosen_host).to(inference_state["device"], non_blocking=True)
+        records = []
+        for k, (obj_id, slot) in enumerate(zip(obj_ids, slots)):
+            memory = [int(f) for f in res.memory_frames[slot] if f >= 0]
+            sam["memory"][obj_id] = memory
+            records.append(
+                {
+                    "chosen": int(res.chosen[slot]),
+                    "aff": aff[slot].copy(),
+                    "obj": float(obj[slot]),
+                    "boxes": boxes[slot].copy(),
+                    "kf_iou": np.asarray(res.kf_iou[slot]),
+                    "kf_score": float(res.kf_score[slot]),
+                    "kf_score_valid": bool(res.kf_score_valid[slot]),
+                    "stable_frames": int(res.stable_frames[slot]),
+                    "kf_box": np.asarray(res.box[slot]),
+                    "memory_frames": memory,  # memory for the next frame, newest first
+                }
+            )
+        return [chosen[k : k + 1] for k in range(len(pending))], records
+
+    # ------------------------------------------------------------------ long videos
+    def look_back(self, inference_state) -> int:
+        """How many frames behind the current one may still be read (memory or pointers)."""
+        keep = max(
+            self.max_obj_ptrs_in_encoder,
+            self.memory_temporal_stride_for_eval * self.num_maskmem + 2,
+        )
+        sam = inference_state.get("samurai")
+        if sam is not None and sam["enabled"]:
+            keep = max(keep, sam["config"].memory_window + 1)
+        return keep
+
+    def _release_old_outputs(self, inference_state, frame_idx: int, reverse: bool) -> None:
+        """Drop non-conditioning outputs farther than the look-back window from ``frame_idx``.
+
+        Conditioning (prompted) frames are kept: SAM 2 attends to them on every frame.
+        """
+        keep = self.look_back(inference_state)
+        for obj_output_dict in inference_state["output_dict_per_obj"].values():
+            non_cond = obj_output_dict["non_cond_frame_outputs"]
+            stale = [t for t in non_cond if abs(t - frame_idx) > keep]
+            for t in stale:
+                del non_cond[t]
+
+    # ------------------------------------------------------------------ inspection
+    def frame_scores(self, inference_state, frame_idx: int) -> dict[Any, dict]:
+        """Per-object scores kept for a tracked (non-conditioning) frame still in memory.
+
+        Returns ``{obj_id: {"ious": [M] predicted IoUs, "object_score": float, "chosen": int,
+        and with SAMURAI on: "kf_iou", "kf_score", "kf_score_valid", "stable_frames", "boxes",
+        "kf_box", "memory_frames"}}``; objects without an output on that frame are absent.
+        """
+        scores = {}
+        for obj_idx, obj_output_dict in inference_state["output_dict_per_obj"].items():
+            out = obj_output_dict["non_cond_frame_outputs"].get(frame_idx)
+            if out is None or "ious" not in out:
+                continue
+            entry = {
+                "ious": out["ious"].float().reshape(-1).cpu().numpy(),
+                "object_score": float(out["object_score_logits"].float().reshape(-1)[0]),
+                "chosen": int(out["chosen"].reshape(-1)[0]),
+            }
+            entry.update(out.get("samurai", {}))
+            scores[self._obj_idx_to_id(inference_state, obj_idx)] = entry
+        return scores
