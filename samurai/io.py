@@ -47,10 +47,18 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -171,50 +179,89 @@ def write_gif(path: str | os.PathLike, images: Iterable[np.ndarray], fps: float 
     atomic_write_bytes(path, buf.getvalue())
 
 
-def mp4_available() -> bool:
-    """Whether an MP4 encoder (OpenCV or imageio-ffmpeg) is installed."""
-    import importlib.util
+class MP4Writer:
+    """Streams RGB uint8 frames into an MP4 file (OpenCV ``mp4v``, else imageio-ffmpeg).
 
-    return any(importlib.util.find_spec(m) is not None for m in ("cv2", "imageio_ffmpeg"))
-
-
-def write_mp4(path: str | os.PathLike, images: Sequence[np.ndarray], fps: float = 10.0) -> None:
-    """Write RGB uint8 frames as MP4 (OpenCV's ``mp4v``, else imageio-ffmpeg), atomically.
-
-    Raises RuntimeError naming the package to install when neither encoder is present.
+    Frames go to a temporary file in the same folder; ``close()`` renames it into place, so a
+    reader never sees a half-written video. Raises RuntimeError naming the package to install
+    when neither encoder is present.
     """
-    path = Path(path)
-    images = [np.asarray(im) for im in images]
-    if not images:
-        raise ValueError("write_mp4 needs at least one frame")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".mp4")
-    os.close(fd)
-    try:
+
+    def __init__(self, path: str | os.PathLike, fps: float = 10.0):
+        self.path = Path(path)
+        self.fps = float(fps)
+        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".mp4")
+        os.close(fd)
+        self._cv2 = self._ffmpeg = None
         try:
             import cv2
-        except ImportError:
-            cv2 = None
-        if cv2 is not None:
-            h, w = images[0].shape[:2]
-            writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
-            if not writer.isOpened():
-                raise RuntimeError(f"OpenCV cannot open an MP4 writer for {path}")
-            for im in images:
-                writer.write(cv2.cvtColor(im, cv2.COLOR_RGB2BGR))
-            writer.release()
-        elif mp4_available():
-            import imageio.v2 as imageio
 
-            imageio.mimwrite(tmp, images, fps=fps, format="FFMPEG")
+            self._cv2 = cv2
+        except ImportError:
+            if not mp4_available():
+                Path(self._tmp).unlink(missing_ok=True)
+                raise RuntimeError(
+                    "no MP4 encoder: install opencv-python-headless or imageio-ffmpeg "
+                    "(the GIF is written without them)"
+                ) from None
+        self._writer = None
+        self.frames = 0
+
+    def write(self, image: np.ndarray) -> None:
+        """Append one RGB uint8 [H, W, 3] frame (all frames must share the first one's size)."""
+        image = np.ascontiguousarray(image)
+        if self._writer is None:
+            h, w = image.shape[:2]
+            if self._cv2 is not None:
+                self._writer = self._cv2.VideoWriter(
+                    self._tmp, self._cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h)
+                )
+                if not self._writer.isOpened():
+                    raise RuntimeError(f"OpenCV cannot open an MP4 writer for {self.path}")
+            else:
+                import imageio.v2 as imageio
+
+                self._writer = imageio.get_writer(self._tmp, fps=self.fps, format="FFMPEG")
+        if self._cv2 is not None:
+            self._writer.write(self._cv2.cvtColor(image, self._cv2.COLOR_RGB2BGR))
         else:
-            raise RuntimeError(
-                "no MP4 encoder: install opencv-python-headless or imageio-ffmpeg "
-                "(the GIF is written without them)"
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            self._writer.append_data(image)
+        self.frames += 1
+
+    def close(self) -> None:
+        """Finish the file and move it into place (nothing is left if no frame was written)."""
+        if self._writer is not None:
+            if self._cv2 is not None:
+                self._writer.release()
+            else:
+                self._writer.close()
+            self._writer = None
+        if self.frames:
+            os.chmod(self._tmp, 0o666 & ~_umask())
+            os.replace(self._tmp, self.path)
+        else:
+            Path(self._tmp).unlink(missing_ok=True)
+
+
+def mp4_available() -> bool:
+    """Whether an MP4 encoder (OpenCV or imageio-ffmpeg) can be imported."""
+    for name in ("cv2", "imageio_ffmpeg"):
+        try:
+            __import__(name)
+            return True
+        except ImportError:
+            continue
+    return False
+
+
+def write_mp4(path: str | os.PathLike, images: Iterable[np.ndarray], fps: float = 10.0) -> None:
+    """Write RGB uint8 frames as an MP4 file, atomically (see ``MP4Writer``)."""
+    writer = MP4Writer(path, fps)
+    try:
+        for im in images:
+            writer.write(im)
+    finally:
+        writer.close()
 
 
 class OutputDir:
@@ -245,6 +292,7 @@ class OutputDir:
             )
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f"{self.out.name}.partial-"))
+        os.chmod(self.path, 0o777 & ~_umask())
 
     def __enter__(self) -> "OutputDir":
         return self

@@ -43,14 +43,6 @@ class TrackRun:
     stable: np.ndarray  # int [T, B] stable-frame count after the frame
     memory_frames: np.ndarray  # int [T, B, K] memory for the next frame, -1 padded
 
-    def label_maps(self) -> np.ndarray:
-        """uint8 [T, H, W] masks with pixel value = object id (later ids drawn on top)."""
-        t, _, h, w = self.masks.shape
-        out = np.zeros((t, h, w), np.uint8)
-        for i, oid in enumerate(self.obj_ids):
-            out[self.masks[:, i]] = oid
-        return out
-
 
 def track(
     frames: np.ndarray,

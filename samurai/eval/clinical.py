@@ -98,9 +98,16 @@ def disk_diameters(
     pixel = _pixel_extent(axis, spacing)
     lo = u.min() - pixel / 2
     length = u.max() - u.min() + pixel
-    slab = np.clip(((u - lo) / length * n_disks).astype(int), 0, n_disks - 1)
-    px_area = area(np.ones((1, 1), bool), spacing)
-    areas = np.bincount(slab, minlength=n_disks) * px_area
+    edges = lo + length * np.arange(n_disks + 1) / n_disks
+    # Spread each pixel over its extent along the axis and share it among the slabs it
+    # overlaps: binning pixel centres would alias (slabs of 9 or 11 pixel rows).
+    overlap = np.clip(
+        np.minimum(edges[None, 1:], u[:, None] + pixel / 2)
+        - np.maximum(edges[None, :-1], u[:, None] - pixel / 2),
+        0.0,
+        None,
+    )
+    areas = overlap.sum(axis=0) / pixel * area(np.ones((1, 1), bool), spacing)
     return areas / (length / n_disks), float(length)
 
 

@@ -1,0 +1,379 @@
+"""``samurai eval``: vanilla SAM 2 vs SAMURAI (vs SAMURAI + adapter) on a labelled dataset.
+
+Echo datasets (CAMUS 2023 / 2019, EchoNet-Dynamic, the generic frames + masks layout): every
+labelled structure is prompted on the first labelled frame (a box from its mask, or the mask
+itself) and tracked forward; the other labelled frames are scored (Dice, IoU, HD95 — mm where
+the spacing is known — and box metrics on the masks' boxes). The LV gets the clinical
+read-out (area curve, ED/ES, area-length EF per view, biplane disks EF when both apical views of
+a patient are present) and its EF error against the dataset's label.
+
+LaSOT-style data (``--lasot``): one folder per sequence with its frames (``img/`` or the folder
+itself, or one video file) and ``groundtruth.txt`` (``x,y,w,h`` per frame); the first box is
+the prompt and the box metrics are reported.
+
+See docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+import warnings
+from pathlib import Path
+
+from samurai.cli import CLIError
+
+SEG_COLUMNS = ["case", "method", "structure", "frames", "dice", "iou", "hd95", "hd95_unit",
+               "success_auc", "precision_20", "norm_precision"]
+EF_COLUMNS = ["case", "view", "method", "ed_frame", "es_frame", "ef_area_length", "ef_biplane",
+              "ef_label", "ef_error"]
+BOX_COLUMNS = ["case", "method", "frames", "success_auc", "precision_20", "norm_precision",
+               "norm_precision_auc"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="evaluate vanilla SAM 2 vs SAMURAI on CAMUS / EchoNet / generic / LaSOT-style data",
+        description=(
+            "Track every labelled structure of every case with vanilla SAM 2 and with SAMURAI "
+            "(and SAMURAI + a LoRA adapter), then write per-case CSVs, a summary table and plots."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("data", help="dataset folder")
+    p.add_argument("--kind", choices=("camus2023", "camus2019", "echonet", "generic"),
+                   help="dataset layout (default: detected)")
+    p.add_argument("--lasot", action="store_true",
+                   help="LaSOT/GOT-10k-style sequences (groundtruth.txt boxes) instead of an echo dataset")
+    p.add_argument("--split", help="train, val or test (default: all cases)")
+    p.add_argument("--max-cases", type=int, default=None, help="evaluate at most this many cases")
+    p.add_argument("--prompt", choices=("box", "mask"), default="box",
+                   help="first-frame prompt of each structure (echo datasets)")
+    p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
+    p.add_argument("--model", default="tiny", choices=("tiny", "small", "base_plus", "large", "medsam2"))
+    p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
+    p.add_argument("--out", default="samurai_eval", help="output folder")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    p.add_argument("--random-weights", action="store_true",
+                   help="TESTING ONLY: untrained model when no --checkpoint is given")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from samurai.commands.track import build_predictor
+    from samurai.io import OutputDir
+
+    if args.max_cases is not None and args.max_cases < 1:
+        raise CLIError("--max-cases must be at least 1")
+    out_dir = Path(args.out)
+    if out_dir.exists() and not args.force:
+        raise CLIError(f"output folder {out_dir} already exists; pass --force to overwrite it or choose another --out")
+    cases = _lasot_sequences(Path(args.data)) if args.lasot else _echo_dataset(args)
+    if args.max_cases is not None:
+        cases = cases[: args.max_cases]
+    methods = {"vanilla": (False, None), "samurai": (True, None)}
+    if args.adapter:
+        methods["samurai+adapter"] = (True, args.adapter)
+    predictors = {
+        name: build_predictor(args.model, args.checkpoint, args.device, args.image_size,
+                              samurai=on, adapter=adapter, random_weights=args.random_weights)
+        for name, (on, adapter) in methods.items()
+    }
+    info = {"command": "eval", "data": str(args.data), "model": args.model,
+            "checkpoint": args.checkpoint, "random_weights": args.checkpoint is None,
+            "adapter": args.adapter, "methods": list(methods)}
+    t0 = time.perf_counter()
+    with OutputDir(out_dir, force=args.force, info=info) as out:
+        if args.lasot:
+            summary = _eval_lasot(cases, predictors, out.path)
+        else:
+            summary = _eval_echo(cases, predictors, args.prompt, out.path)
+    print(summary)
+    print(f"wrote {out_dir}/ in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+# ----------------------------------------------------------------------------- echo
+
+
+def _echo_dataset(args):
+    from samurai.data import DatasetError, DatasetWarning, open_dataset
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DatasetWarning)
+        try:
+            ds = open_dataset(args.data, kind=args.kind, split=args.split)
+        except DatasetError as err:
+            raise CLIError(str(err)) from None
+    for w in caught:
+        print(f"warning: {w.message}")
+    if len(ds) == 0:
+        raise CLIError(f"no usable case in {args.data} (split {args.split}); check the folder and --split")
+    return [_Lazy(ds, i) for i in range(len(ds))]
+
+
+class _Lazy:
+    """One case of a dataset, loaded when evaluated (keeps memory flat over many cases)."""
+
+    def __init__(self, ds, i):
+        self.ds, self.i = ds, i
+        self.case_id = ds.case_ids[i]
+
+    def load(self):
+        return self.ds[self.i]
+
+
+def track_case(predictor, frames, prompts, start: int):
+    """Masks bool [T, B, H, W] for prompts on frame ``start``, tracked forward; NaN-free."""
+    import numpy as np
+
+    from samurai.commands.track import sam2_track
+
+    ids = sorted(prompts)
+    t_all, h, w = frames.shape[:3]
+    rgb = frames if frames.ndim == 4 else np.repeat(frames[..., None], 3, axis=3)
+    masks = np.zeros((t_all, len(ids), h, w), bool)
+    for t, frame_masks, _ in sam2_track(predictor, rgb[start:], prompts):
+        for i, k in enumerate(ids):
+            if k in frame_masks:
+                masks[start + t, i] = frame_masks[k]
+    return masks
+
+
+def _seg_scores(pred, gt, spacing):
+    """Mean Dice / IoU / HD95 and box metrics over frames for one structure."""
+    import numpy as np
+
+    from samurai.eval.metrics import box_metrics, dice, hd95, iou, masks_to_xywh
+
+    d = [dice(p, g) for p, g in zip(pred, gt)]
+    j = [iou(p, g) for p, g in zip(pred, gt)]
+    h = [hd95(p, g, spacing) for p, g in zip(pred, gt)]
+    row = {"frames": len(d), "dice": float(np.mean(d)), "iou": float(np.mean(j)),
+           "hd95": float(np.nanmean(h)) if np.isfinite(h).any() else float("nan"),
+           "hd95_unit": "mm" if spacing is not None else "px"}
+    if any(g.any() for g in gt):
+        boxes = box_metrics(masks_to_xywh(pred), masks_to_xywh(gt))
+        row.update({k: v for k, v in boxes.items() if k != "frames"})
+    return row
+
+
+def _patient(case_id: str) -> tuple[str, str | None]:
+    m = re.match(r"(.+)_(2CH|4CH)$", case_id)
+    return (m.group(1), m.group(2)) if m else (case_id, None)
+
+
+def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
+    import numpy as np
+
+    from backends.phantom.segmenter import mask_box
+    from samurai.eval import clinical
+    from samurai.eval.report import format_table, plot_bars, plot_curves
+    from samurai.io import atomic_write_text, write_csv
+
+    seg_rows, ef_rows, lv_store = [], [], {}
+    area_plots = {}
+    for lazy in cases:
+        case = lazy.load()
+        labelled = np.flatnonzero(case.labelled)
+        if labelled.size == 0:
+            print(f"warning: case {case.case_id} has no labelled frame; skipped")
+            continue
+        start = int(labelled[0])
+        ids = [k for k in sorted(case.labels) if (case.masks[start] == k).any()]
+        if not ids:
+            print(f"warning: case {case.case_id}: no structure on its first labelled frame; skipped")
+            continue
+        prompts = {
+            k: ("box", mask_box(case.masks[start] == k)) if prompt_kind == "box"
+            else ("mask", case.masks[start] == k)
+            for k in ids
+        }
+        scored = [int(f) for f in labelled if f != start] or [start]
+        lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
+        for method, predictor in predictors.items():
+            masks = track_case(predictor, case.frames, prompts, start)
+            for i, k in enumerate(ids):
+                gt = case.masks[scored] == k
+                row = {"case": case.case_id, "method": method, "structure": case.labels[k]}
+                row.update(_seg_scores(masks[scored, i], gt, case.spacing))
+                seg_rows.append(row)
+            if lv_id is not None:
+                lv = masks[start:, ids.index(lv_id)]
+                lv_store[(case.case_id, method)] = (lv, case.spacing)
+                area_plots.setdefault(case.case_id, {})[method] = clinical.area_curve(lv, case.spacing)
+                ef_rows.append(_ef_row(case, method, lv))
+        if lv_id is not None:
+            gt_lv = case.masks[start:] == lv_id
+            if case.labelled[start:].all():
+                area_plots[case.case_id]["truth"] = clinical.area_curve(gt_lv, case.spacing)
+
+    _add_biplane(ef_rows, lv_store)
+    write_csv(folder / "per_case.csv", seg_rows, fieldnames=SEG_COLUMNS)
+    if ef_rows:
+        write_csv(folder / "ef.csv", ef_rows, fieldnames=EF_COLUMNS)
+
+    summary_rows = _summarise(seg_rows, ("method", "structure"),
+                              ("dice", "iou", "hd95", "success_auc", "precision_20", "norm_precision"))
+    ef_summary = []
+    for method in predictors:
+        errs = [r["ef_error"] for r in ef_rows if r["method"] == method and np.isfinite(r["ef_error"])]
+        ef_summary.append({"method": method, "cases": len(errs),
+                           "ef_mae": float(np.mean(np.abs(errs))) if errs else float("nan")})
+    table = format_table(summary_rows, ["method", "structure", "cases", "dice", "iou", "hd95",
+                                        "success_auc", "precision_20", "norm_precision"])
+    ef_table = format_table(ef_summary, ["method", "cases", "ef_mae"])
+    unit = "mm" if any(r["hd95_unit"] == "mm" for r in seg_rows) else "px"
+    text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n\n"
+            f"{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
+            f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n")
+    atomic_write_text(folder / "summary.md", text)
+    atomic_write_text(folder / "summary.json", json.dumps(
+        {"segmentation": summary_rows, "ef": ef_summary}, indent=2, default=float) + "\n")
+    plot_bars(folder / "dice_per_structure.png",
+              {m: {r["structure"]: r["dice"] for r in summary_rows if r["method"] == m} for m in predictors},
+              "Mean Dice per structure", "Dice")
+    for case_id, curves in list(area_plots.items())[:4]:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", case_id)
+        plot_curves(folder / f"lv_area_{safe}.png", curves, f"{case_id}: LV area",
+                    "frame (from the prompt)", "LV area (mm²)" if unit == "mm" else "LV area (px)")
+    return text
+
+
+def _ef_row(case, method, lv):
+    import numpy as np
+
+    from samurai.eval import clinical
+
+    row = {"case": case.case_id, "view": case.meta.get("view", ""), "method": method,
+           "ef_label": float(case.meta["ef"]) if "ef" in case.meta else float("nan"),
+           "ef_biplane": float("nan")}
+    try:
+        r = clinical.view_readout(lv, case.spacing)
+        row.update(ed_frame=r.ed_index, es_frame=r.es_index, ef_area_length=r.ef)
+    except ValueError:
+        row.update(ed_frame=-1, es_frame=-1, ef_area_length=float("nan"))
+    row["ef_error"] = row["ef_area_length"] - row["ef_label"]
+    return row
+
+
+def _add_biplane(ef_rows, lv_store) -> None:
+    """Biplane disks EF where a patient's 2CH and 4CH are both present; it replaces the error."""
+    import numpy as np
+
+    from samurai.eval import clinical
+
+    for row in ef_rows:
+        patient, view = _patient(row["case"])
+        if view is None:
+            continue
+        other = f"{patient}_{'4CH' if view == '2CH' else '2CH'}"
+        if (other, row["method"]) not in lv_store:
+            continue
+        (m_self, sp_self), (m_other, sp_other) = lv_store[(row["case"], row["method"])], lv_store[(other, row["method"])]
+        m2, s2, m4, s4 = (m_self, sp_self, m_other, sp_other) if view == "2CH" else (m_other, sp_other, m_self, sp_self)
+        try:
+            r2, r4 = clinical.view_readout(m2, s2), clinical.view_readout(m4, s4)
+            row["ef_biplane"] = clinical.biplane_ef(r2, m2, r4, m4, s2, s4)
+        except ValueError:
+            continue
+        if np.isfinite(row["ef_label"]):
+            row["ef_error"] = row["ef_biplane"] - row["ef_label"]
+
+
+def _summarise(rows, keys, metrics):
+    import numpy as np
+
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    out = []
+    for key, rs in groups.items():
+        entry = dict(zip(keys, key))
+        entry["cases"] = len(rs)
+        for m in metrics:
+            vals = np.array([r.get(m, np.nan) for r in rs], np.float64)
+            entry[m] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+        out.append(entry)
+    return out
+
+
+# ----------------------------------------------------------------------------- LaSOT-style
+
+
+def _lasot_sequences(root: Path):
+    if not root.is_dir():
+        raise CLIError(f"dataset folder {root} does not exist; check the path")
+    seqs = sorted(p.parent for p in root.rglob("groundtruth.txt"))
+    if not seqs:
+        raise CLIError(f"no groundtruth.txt under {root}; LaSOT-style data needs one folder per "
+                       "sequence with its frames (img/ or the folder itself) and groundtruth.txt")
+    return [_Sequence(p) for p in seqs]
+
+
+class _Sequence:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.case_id = folder.name
+
+    def source(self) -> str:
+        if (self.folder / "img").is_dir():
+            return str(self.folder / "img")
+        videos = [p for p in self.folder.iterdir() if p.suffix.lower() in (".mp4", ".avi", ".mov", ".mkv")]
+        return str(videos[0]) if videos else str(self.folder)
+
+
+def _eval_lasot(seqs, predictors, folder) -> str:
+    import numpy as np
+
+    from backends.sam2_backend.frames import FrameError, open_frames
+    from samurai.commands.track import sam2_track
+    from samurai.eval.metrics import box_metrics, masks_to_xywh, success_curve, box_iou_xywh
+    from samurai.eval.report import format_table, plot_curves
+    from samurai.io import atomic_write_text, read_lasot_boxes, write_csv, write_lasot_boxes
+
+    rows, curves = [], {m: [] for m in predictors}
+    (folder / "boxes").mkdir()
+    for seq in seqs:
+        gt = read_lasot_boxes(seq.folder / "groundtruth.txt")
+        try:
+            source = open_frames(seq.source())
+        except (FileNotFoundError, FrameError) as err:
+            raise CLIError(f"sequence {seq.case_id}: {err}") from None
+        if len(gt) != len(source):
+            raise CLIError(f"sequence {seq.case_id}: groundtruth.txt has {len(gt)} boxes for "
+                           f"{len(source)} frames; give one x,y,w,h line per frame")
+        x, y, w, h = gt[0]
+        if not (w > 0 and h > 0):
+            raise CLIError(f"sequence {seq.case_id}: the first ground-truth box is empty; the "
+                           "first frame must show the target")
+        prompt = {1: ("box", np.array([x, y, x + w, y + h], np.float32))}
+        for method, predictor in predictors.items():
+            masks = np.zeros((len(source), source.height, source.width), bool)
+            for t, fm, _ in sam2_track(predictor, source, prompt):
+                masks[t] = fm.get(1, masks[t])
+            pred = masks_to_xywh(masks)
+            rows.append({"case": seq.case_id, "method": method, **box_metrics(pred[1:], gt[1:])})
+            ok = np.isfinite(gt[1:]).all(axis=1) & (gt[1:, 2] > 0) & (gt[1:, 3] > 0)
+            curves[method].append(success_curve(box_iou_xywh(pred[1:][ok], gt[1:][ok])))
+            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{seq.case_id}_{method}")
+            xyxy = np.where(np.isfinite(pred), np.concatenate([pred[:, :2], pred[:, :2] + pred[:, 2:]], 1), 0)
+            write_lasot_boxes(folder / "boxes" / f"{safe}.txt", xyxy)
+    write_csv(folder / "per_case.csv", rows, fieldnames=BOX_COLUMNS)
+    summary = _summarise(rows, ("method",), ("success_auc", "precision_20", "norm_precision", "norm_precision_auc"))
+    table = format_table(summary, ["method", "cases", "success_auc", "precision_20", "norm_precision",
+                                   "norm_precision_auc"])
+    text = f"# samurai eval (LaSOT-style boxes, first frame = prompt, not scored)\n\n{table}\n"
+    atomic_write_text(folder / "summary.md", text)
+    atomic_write_text(folder / "summary.json", json.dumps({"boxes": summary}, indent=2) + "\n")
+    from samurai.eval.metrics import SUCCESS_THRESHOLDS
+
+    plot_curves(folder / "success.png", {m: np.mean(c, axis=0) for m, c in curves.items()},
+                "Success plot (mean over sequences)", "IoU threshold", "success rate",
+                x=SUCCESS_THRESHOLDS)
+    return text

@@ -1,0 +1,103 @@
+"""Tables and plots for evaluation reports (matplotlib, headless; written atomically)."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from samurai.io import atomic_write_bytes
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> None:
+    """Save a matplotlib figure as PNG atomically, then close it."""
+    plt = _pyplot()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_curves(
+    path: str | os.PathLike,
+    curves: Mapping[str, np.ndarray],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    marks: Mapping[str, Sequence[int]] | None = None,
+    shade: Sequence[int] | None = None,
+    x: np.ndarray | None = None,
+) -> None:
+    """Line plot of named curves (e.g. LV area over time), with optional frame marks.
+
+    Args:
+        marks: label -> frame indices drawn as vertical dotted lines (e.g. ED / ES).
+        shade: frame indices to shade (e.g. the phantom's dropout frames).
+        x: shared x values (default: frame index).
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    if shade is not None and len(shade):
+        ax.axvspan(min(shade) - 0.5, max(shade) + 0.5, color="0.85", label="target fades")
+    for name, y in curves.items():
+        y = np.asarray(y, np.float64)
+        ax.plot(np.arange(len(y)) if x is None else x, y, label=name, lw=1.6)
+    for j, (label, frames) in enumerate((marks or {}).items()):
+        for i, f in enumerate(frames):
+            ax.axvline(f, ls=(":", "--", "-.")[j % 3], color="0.3", label=label if i == 0 else None)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    save_figure(fig, path)
+
+
+def plot_bars(
+    path: str | os.PathLike,
+    values: Mapping[str, Mapping[str, float]],
+    title: str,
+    ylabel: str,
+) -> None:
+    """Grouped bar chart: ``values[method][group]`` (e.g. mean Dice per structure)."""
+    plt = _pyplot()
+    methods = list(values)
+    groups = sorted({g for v in values.values() for g in v})
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    width = 0.8 / max(1, len(methods))
+    for i, m in enumerate(methods):
+        ys = [values[m].get(g, np.nan) for g in groups]
+        ax.bar(np.arange(len(groups)) + i * width, ys, width, label=m)
+    ax.set_xticks(np.arange(len(groups)) + width * (len(methods) - 1) / 2, groups)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    save_figure(fig, path)
+
+
+def format_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
+    """A plain-text table (for the terminal and Markdown files) of dict rows."""
+
+    def cell(v):
+        if isinstance(v, (float, np.floating)):
+            return "-" if not np.isfinite(v) else f"{float(v):.3f}"
+        return str(v)
+
+    cells = [[cell(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    line = "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in cells]
+    return "\n".join([line, sep, *body])
