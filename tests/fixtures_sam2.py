@@ -27,3 +27,40 @@ def sam2_tiny_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "sam2.1_hiera_tiny_random.pt"
     torch.save({"model": model.state_dict()}, path)
     return path
+
+
+def make_synthetic_frames(num_frames: int = 8, height: int = 96, width: int = 128, seed: int = 0):
+    """``num_frames`` uint8 RGB frames: two bright ellipses moving over a noisy dark background.
+
+    Plain NumPy, so frame-source tests need neither torch nor sam2.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    frames = []
+    for t in range(num_frames):
+        img = rng.integers(0, 40, size=(height, width), dtype=np.int32)
+        for cx, cy, rx, ry, level in (
+            (30 + 4 * t, 40 + t, 16, 12, 220),
+            (95 - 3 * t, 60, 10, 14, 160),
+        ):
+            inside = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+            img[inside] = level
+        frames.append(np.repeat(np.clip(img, 0, 255).astype(np.uint8)[..., None], 3, axis=2))
+    return frames
+
+
+# Boxes (xyxy pixels, frame 0) around the two ellipses of make_synthetic_frames.
+SYNTHETIC_BOXES = {1: [14.0, 28.0, 46.0, 52.0], 2: [85.0, 46.0, 105.0, 74.0]}
+
+
+@pytest.fixture(scope="session")
+def synthetic_jpeg_video(tmp_path_factory):
+    """A folder of 8 JPEG frames named ``00000.jpg``... (SAM 2's layout) of a synthetic video."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("jpeg_video")
+    for i, frame in enumerate(make_synthetic_frames()):
+        Image.fromarray(frame).save(folder / f"{i:05d}.jpg", quality=95)
+    return folder

@@ -1,0 +1,46 @@
+"""Candidate boxes from masks (torch, vectorised) against a NumPy argwhere oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from backends.sam2_backend.boxes import boxes_from_masks  # noqa: E402
+
+
+def _oracle(logits: np.ndarray) -> np.ndarray:
+    """Per mask: min/max of np.argwhere(mask > 0), as the official SAMURAI code computes it."""
+    flat = logits.reshape(-1, *logits.shape[-2:])
+    out = np.zeros((flat.shape[0], 4), np.float32)
+    for i, m in enumerate(flat):
+        nz = np.argwhere(m > 0)
+        if len(nz):
+            (y0, x0), (y1, x1) = nz.min(0), nz.max(0)
+            out[i] = [x0, y0, x1, y1]
+    return out.reshape(*logits.shape[:-2], 4)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 32, 48), (1, 1, 7, 5), (4, 17, 9)])
+def test_boxes_match_argwhere_oracle(shape):
+    rng = np.random.default_rng(0)
+    logits = np.full(shape, -1.0, np.float32)
+    flat = logits.reshape(-1, *shape[-2:])
+    for i, m in enumerate(flat):
+        kind = i % 4
+        if kind == 0:
+            continue  # empty mask -> zero box
+        if kind == 1:
+            m[rng.integers(shape[-2]), rng.integers(shape[-1])] = 3.0  # one pixel
+        else:
+            m[rng.random(m.shape) > 0.9] = 1.0  # scattered pixels
+    got = boxes_from_masks(torch.from_numpy(logits))
+    assert got.dtype == torch.float32 and got.shape == (*shape[:-2], 4)
+    np.testing.assert_array_equal(got.numpy(), _oracle(logits))
+
+
+def test_zero_logit_is_background():
+    logits = torch.zeros(1, 4, 4)
+    logits[0, 1, 2] = 1e-6
+    assert boxes_from_masks(logits).tolist() == [[2.0, 1.0, 2.0, 1.0]]

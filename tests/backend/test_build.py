@@ -1,0 +1,140 @@
+"""Building models: names, image size, strict checkpoints with errors that name the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sam2")
+
+from backends.sam2_backend import (  # noqa: E402
+    MODEL_CONFIGS,
+    available_configs,
+    build_sam2_model,
+    build_samurai_video_predictor,
+    load_checkpoint,
+    model_size,
+    resolve_config,
+)
+from fixtures_sam2 import IMAGE_SIZE  # noqa: E402
+
+
+def test_short_names_resolve_to_shipped_configs():
+    shipped = set(available_configs())
+    assert len(shipped) == 8  # SAM 2 and 2.1, hiera t/s/b+/l
+    for name, config in MODEL_CONFIGS.items():
+        assert resolve_config(name) == config and config in shipped
+    assert resolve_config("configs/sam2.1/sam2.1_hiera_l.yaml").endswith("_l.yaml")
+    assert resolve_config("sam2/sam2_hiera_s.yaml") == "configs/sam2/sam2_hiera_s.yaml"
+    sizes = {n: model_size(n) for n in ("tiny", "small", "base_plus", "large", "sam2-large", "medsam2")}
+    assert sizes == {
+        "tiny": "tiny",
+        "small": "small",
+        "base_plus": "base_plus",
+        "large": "large",
+        "sam2-large": "large",
+        "medsam2": "tiny",
+    }
+
+
+def test_wrong_config_name_lists_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown SAM 2 model or config 'hiera_tiny'.*tiny, small.*sam2\.1_hiera_t\.yaml"):
+        resolve_config("hiera_tiny")
+
+
+def test_image_size_must_be_a_multiple_of_32():
+    with pytest.raises(ValueError, match="multiple of 32.*e.g. 256"):
+        build_sam2_model("tiny", image_size=270)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(sam2_tiny_checkpoint):
+    return build_sam2_model("tiny", sam2_tiny_checkpoint, image_size=IMAGE_SIZE)
+
+
+def test_checkpoint_loads_exactly(tiny_model, sam2_tiny_checkpoint):
+    saved = torch.load(sam2_tiny_checkpoint, weights_only=True)["model"]
+    got = tiny_model.state_dict()
+    assert tiny_model.image_size == IMAGE_SIZE and not tiny_model.training
+    assert set(got) == set(saved)
+    assert all(torch.equal(got[k], saved[k]) for k in saved)
+
+
+def test_official_format_round_trip(tiny_model, tmp_path):
+    path = tmp_path / "resaved.pt"
+    torch.save({"model": tiny_model.state_dict()}, path)
+    torch.manual_seed(123)  # a different random init, overwritten by the checkpoint
+    again = build_sam2_model("tiny", path, image_size=IMAGE_SIZE)
+    a, b = tiny_model.state_dict(), again.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_missing_checkpoint_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist.*ckpt_path=None for random weights"):
+        build_sam2_model("tiny", tmp_path / "sam2.1_hiera_tiny.pt", image_size=IMAGE_SIZE)
+
+
+def test_file_that_is_not_a_checkpoint(tiny_model, tmp_path):
+    path = tmp_path / "weights.pt"
+    path.write_text("these are not weights")
+    with pytest.raises(ValueError, match="not a loadable PyTorch checkpoint.*torch.save"):
+        load_checkpoint(tiny_model, path)
+    torch.save({"epoch": 3}, path)
+    with pytest.raises(ValueError, match=r"holds no SAM 2 weights \(found \['epoch'\]\)"):
+        load_checkpoint(tiny_model, path)
+
+
+def test_missing_and_unexpected_keys_are_listed(tiny_model, sam2_tiny_checkpoint, tmp_path):
+    sd = dict(torch.load(sam2_tiny_checkpoint, weights_only=True)["model"])
+    sd.pop("no_obj_ptr")
+    sd["adapter.lora_A.weight"] = torch.zeros(2, 2)
+    path = tmp_path / "mismatch.pt"
+    torch.save({"model": sd}, path)
+    with pytest.raises(
+        ValueError,
+        match=r"missing keys: no_obj_ptr; unexpected keys: adapter\.lora_A\.weight.*build the model from the config",
+    ):
+        load_checkpoint(tiny_model, path)
+
+
+def test_shape_mismatch_is_named(tiny_model, sam2_tiny_checkpoint, tmp_path):
+    sd = dict(torch.load(sam2_tiny_checkpoint, weights_only=True)["model"])
+    sd["no_obj_ptr"] = torch.zeros(1, 7)
+    path = tmp_path / "shape.pt"
+    torch.save({"model": sd}, path)
+    with pytest.raises(ValueError, match=r"no_obj_ptr \(1, 7\) vs model \(1, 256\).*model size and image_size"):
+        load_checkpoint(tiny_model, path)
+
+
+def test_sam2_checkpoint_into_sam21_model_fails_clearly(tmp_path):
+    torch.manual_seed(0)
+    old = build_sam2_model("sam2-tiny", image_size=IMAGE_SIZE)
+    path = tmp_path / "sam2_hiera_tiny.pt"
+    torch.save({"model": old.state_dict()}, path)
+    with pytest.raises(ValueError, match=r"missing keys: no_obj_embed_spatial, obj_ptr_tpos_proj\.bias.*sam2-tiny"):
+        build_sam2_model("tiny", path, image_size=IMAGE_SIZE)
+
+
+def test_predictor_builder_selects_our_class_and_preset(sam2_tiny_checkpoint):
+    import samurai_core as sc
+
+    from backends.sam2_backend import SamuraiVideoPredictor
+
+    pred = build_samurai_video_predictor(
+        "tiny", sam2_tiny_checkpoint, device="cpu", image_size=IMAGE_SIZE
+    )
+    assert isinstance(pred, SamuraiVideoPredictor) and pred.samurai
+    assert pred.samurai_config == sc.preset("tiny")
+    assert pred.fill_hole_area == 8  # SAM 2's inference post-processing is kept
+    custom = sc.preset("large", stable_frames_threshold=3)
+    off = build_samurai_video_predictor(
+        "configs/sam2.1/sam2.1_hiera_t.yaml",
+        sam2_tiny_checkpoint,
+        device="cpu",
+        samurai=False,
+        samurai_config=custom,
+        hydra_overrides_extra=[f"++model.image_size={IMAGE_SIZE}"],
+    )
+    assert not off.samurai and off.samurai_config == custom and off.image_size == IMAGE_SIZE
+    with pytest.raises(TypeError, match="must be a samurai_core.SamuraiConfig"):
+        off.configure_samurai(True, {"stable_frames_threshold": 3})

@@ -1,0 +1,124 @@
+"""Frame sources: every kind reads the same pixels, lazily; bad inputs fail with the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fixtures_sam2 import make_synthetic_frames
+from PIL import Image
+
+from backends.sam2_backend.frames import (
+    ArrayFrames,
+    FolderFrames,
+    FrameError,
+    IteratorFrames,
+    VideoFileFrames,
+    open_frames,
+)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return make_synthetic_frames(num_frames=6)
+
+
+@pytest.fixture(scope="module")
+def png_folder(tmp_path_factory, frames):
+    folder = tmp_path_factory.mktemp("png")
+    # Unpadded numeric names: 10 must sort after 9 (plain string order would not).
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"{i * 5}.png")
+    return folder
+
+
+def test_folder_reads_lossless_frames_in_numeric_order(png_folder, frames):
+    src = open_frames(png_folder)
+    assert isinstance(src, FolderFrames)
+    assert [p.stem for p in src.paths] == ["0", "5", "10", "15", "20", "25"]
+    assert (len(src), src.height, src.width, src.fps) == (6, 96, 128, None)
+    for i in (3, 0, 5, -1):
+        np.testing.assert_array_equal(src[i], frames[i])
+    assert sum(1 for _ in src) == 6
+
+
+def test_video_file_matches_its_own_decoding_and_seeks(tmp_path, frames):
+    cv2 = pytest.importorskip("cv2")
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (128, 96))
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    # Reference: decode the whole file sequentially with OpenCV.
+    cap = cv2.VideoCapture(str(path))
+    expected = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        expected.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    src = open_frames(path)
+    assert isinstance(src, VideoFileFrames)
+    assert (len(src), src.height, src.width) == (6, 96, 128)
+    assert src.fps == pytest.approx(25.0)
+    for i in (0, 1, 4, 2, 5, 3):  # forward, backward and forward again: seeks
+        np.testing.assert_array_equal(src[i], expected[i])
+    # MJPG is lossy, but the content is close to the source frames.
+    assert np.abs(src[2].astype(int) - frames[2].astype(int)).mean() < 6
+
+
+def test_arrays_and_iterators(frames):
+    seq = open_frames(np.stack(frames), fps=30.0)
+    assert isinstance(seq, ArrayFrames) and seq.fps == 30.0 and len(seq) == 6
+    np.testing.assert_array_equal(seq[4], frames[4])
+    it = open_frames(iter(frames), num_frames=6)
+    assert isinstance(it, IteratorFrames)
+    np.testing.assert_array_equal(it[0], frames[0])
+    np.testing.assert_array_equal(it[5], frames[5])
+    np.testing.assert_array_equal(it[4], frames[4])  # still cached
+    small = IteratorFrames(iter(frames), num_frames=6, cache_size=2)
+    small[5]
+    with pytest.raises(FrameError, match="already consumed.*forward-only"):
+        small[1]
+
+
+def test_iterator_errors(frames):
+    with pytest.raises(FrameError, match="num_frames=N"):
+        open_frames(f for f in frames)
+    with pytest.raises(FrameError, match="ended after 6 frames"):
+        open_frames(iter(frames), num_frames=8)[7]
+
+
+def test_missing_path_and_empty_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        open_frames(tmp_path / "nope.mp4")
+    (tmp_path / "notes.txt").write_text("not a frame")
+    with pytest.raises(FrameError, match="no image frames in folder.*ffmpeg"):
+        open_frames(tmp_path)
+
+
+def test_unreadable_frame_is_named(tmp_path, frames):
+    for i, frame in enumerate(frames[:3]):
+        Image.fromarray(frame).save(tmp_path / f"{i:05d}.jpg")
+    (tmp_path / "00001.jpg").write_bytes(b"\xff\xd8 this is not a jpeg")
+    src = open_frames(tmp_path)
+    with pytest.raises(FrameError, match=r"cannot read frame 1 .*00001\.jpg.*re-export or remove"):
+        src[1]
+
+
+def test_unopenable_video(tmp_path):
+    path = tmp_path / "broken.mp4"
+    path.write_bytes(b"definitely not a video" * 10)
+    with pytest.raises(FrameError, match="cannot open video .*ffmpeg"):
+        open_frames(path)
+
+
+def test_bad_arrays(frames):
+    with pytest.raises(FrameError, match="must be uint8"):
+        open_frames([f.astype(np.float32) for f in frames])
+    with pytest.raises(FrameError, match=r"H×W×3 RGB .*np.repeat"):
+        open_frames([f[..., 0] for f in frames])
+    with pytest.raises(FrameError, match="empty"):
+        open_frames([])
+    mixed = [frames[0], frames[1][:50]]
+    with pytest.raises(FrameError, match="all frames of a video must have one size"):
+        open_frames(mixed)[1]
