@@ -1,0 +1,465 @@
+"""LoRA fine-tuning of SAM 2 on echo clips, outside the predictor's inference-mode API.
+
+One step: the frozen image encoder embeds the clip's frames; frame 0 gets a jittered box prompt
+per object; every later frame goes through ``SAM2Base._track_step`` with the memory of the
+previous frames (all objects as one batch); SAM 2's losses are summed over the labelled frames.
+
+Resuming: the checkpoint holds the adapter, optimizer, scheduler, RNG states and the position
+(epoch, step). Data order is a pure function of ``(seed, epoch)`` and each clip's frame choice
+and box jitter of ``(seed, epoch, case)``, so a resumed run ends with the same weights as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import tempfile
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from samurai.train.clips import Clip, choose_frames, make_clip
+from samurai.train.losses import LossWeights, frame_losses
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved beside every adapter)."""
+
+    data: str = ""  # dataset folder
+    kind: str | None = None  # camus2023 | camus2019 | echonet | generic; None: detect
+    train_split: str | None = "train"
+    val_split: str | None = "val"  # None: no validation (the last adapter is the best)
+    out_dir: str = "runs/train"
+    model: str = "tiny"  # SAM 2 size or config path
+    checkpoint: str | None = None  # base SAM 2 / MedSAM2 weights ({"model": ...})
+    image_size: int = 256
+    device: str = "auto"  # auto: cuda if available (cuda:LOCAL_RANK under torchrun)
+    lora_r: int = 8
+    lora_alpha: float = 8.0
+    lora_targets: list[str] | None = None  # None: the 40 default modules
+    clip_len: int = 8
+    max_objects: int | None = None  # objects per clip (None: all labels on frame 0)
+    epochs: int = 10
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 10  # linear warm-up, then cosine decay to 0 over the run
+    grad_clip: float = 0.1  # max gradient norm (SAM 2's training value)
+    accum_steps: int = 1  # clips per optimizer step (per process)
+    box_jitter: float = 0.1  # prompt noise, fraction of the box side
+    loss_weights: dict = field(default_factory=lambda: LossWeights()._asdict())
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    seed: int = 0
+    checkpoint_every: int = 50  # optimizer steps between checkpoints (also at each epoch end)
+    max_train_cases: int | None = None  # use only the first N training cases
+    max_val_cases: int | None = None
+    progress: bool = True  # tqdm bar with the loss
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Build from a dict, naming unknown keys."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s) {unknown}; valid: {sorted(known)}")
+        return cls(**values).validate()
+
+    def validate(self) -> "TrainConfig":
+        """Return self or raise ValueError naming the bad option and the fix."""
+        if not self.data:
+            raise ValueError("no dataset: set `data` in the config or pass --data DIR")
+        if self.clip_len < 2:
+            raise ValueError(f"clip_len={self.clip_len}: clips need >= 2 frames to train memory")
+        for name in ("epochs", "accum_steps", "lora_r", "image_size", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.lr <= 0 or self.grad_clip <= 0:
+            raise ValueError("lr and grad_clip must be > 0")
+        if self.image_size % 16:
+            raise ValueError(f"image_size={self.image_size} must be a multiple of 16 (e.g. 256, 512, 1024)")
+        extra = sorted(set(self.loss_weights) - set(LossWeights._fields))
+        if extra:
+            raise ValueError(f"unknown loss weight(s) {extra}; use {LossWeights._fields}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def clip_forward(model, clip: Clip, weights: LossWeights = LossWeights(), need_loss: bool = True):
+    """Run SAM 2 over one clip with grad through whatever is trainable.
+
+    Returns ``(loss, terms, masks)``: the summed SAM 2 loss over labelled frames (None when
+    ``need_loss`` is False), the summed loss terms (floats), and the chosen masks' logits per
+    frame ``[T, N, S, S]`` (detached).
+    """
+    device = model.device
+    images = clip.images.to(device)
+    n = len(clip.object_ids)
+    num_frames = images.shape[0]
+    with torch.no_grad():
+        backbone = model.forward_image(images)
+    output_dict = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
+    box = clip.boxes.to(device)
+    point_inputs = {
+        "point_coords": box.view(n, 2, 2),
+        "point_labels": torch.tensor([[2, 3]], dtype=torch.int32, device=device).expand(n, 2),
+    }
+    total = None
+    terms_sum: dict[str, float] = {}
+    chosen = []
+    for t in range(num_frames):
+        frame_out = {
+            "backbone_fpn": [f[t : t + 1].expand(n, -1, -1, -1) for f in backbone["backbone_fpn"]],
+            "vision_pos_enc": [p[t : t + 1].expand(n, -1, -1, -1) for p in backbone["vision_pos_enc"]],
+        }
+        _, feats, pos, sizes = model._prepare_backbone_features(frame_out)
+        prompt = point_inputs if t == 0 else None
+        current, sam_outputs, _, _ = model._track_step(
+            t, t == 0, feats, pos, sizes, prompt, None, output_dict, num_frames, False, None
+        )
+        _, high_res_multimasks, ious, low_res_masks, high_res_masks, obj_ptr, obj_logits = sam_outputs
+        current["pred_masks"] = low_res_masks
+        current["pred_masks_high_res"] = high_res_masks
+        current["obj_ptr"] = obj_ptr
+        current["object_score_logits"] = obj_logits
+        model._encode_memory_in_output(feats, sizes, prompt, True, high_res_masks, obj_logits, current)
+        output_dict["cond_frame_outputs" if t == 0 else "non_cond_frame_outputs"][t] = current
+        chosen.append(high_res_masks.detach()[:, 0].float())
+        if need_loss and bool(clip.labelled[t]):
+            terms = frame_losses(
+                high_res_multimasks.float(), ious.float(), obj_logits.float(),
+                clip.targets[t].to(device), weights,
+            )
+            total = terms["total"] if total is None else total + terms["total"]
+            for k, v in terms.items():
+                terms_sum[k] = terms_sum.get(k, 0.0) + float(v.detach())
+    return total, terms_sum, torch.stack(chosen)
+
+
+class ClipLoss(torch.nn.Module):
+    """``forward(clip) -> loss``: the module DDP wraps (SAM2Base itself has no forward)."""
+
+    def __init__(self, model: torch.nn.Module, weights: LossWeights) -> None:
+        super().__init__()
+        self.model = model
+        self.weights = weights
+
+    def forward(self, clip: Clip | None):
+        if clip is None:
+            # An unusable case still takes part in the step (every process must run the
+            # same backward under DDP): a zero loss over the trainable parameters.
+            zero = sum(p.sum() * 0.0 for p in self.model.parameters() if p.requires_grad)
+            return zero, {}
+        loss, terms, _ = clip_forward(self.model, clip, self.weights)
+        return loss, terms
+
+
+def dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Dice of two binary masks; 1 when both are empty."""
+    denom = pred.sum() + truth.sum()
+    return 1.0 if denom == 0 else float(2 * np.logical_and(pred, truth).sum() / denom)
+
+
+def case_rng(seed: int, epoch: int, index: int) -> tuple[np.random.Generator, torch.Generator]:
+    """The generators of one clip: a pure function of (seed, epoch, case index)."""
+    np_rng = np.random.default_rng([seed, epoch, index])
+    torch_gen = torch.Generator().manual_seed(int(np_rng.integers(0, 2**62)))
+    return np_rng, torch_gen
+
+
+def evaluate(model, dataset, cfg: TrainConfig, indices: Sequence[int] | None = None) -> dict:
+    """Validation Dice per structure: each case's first clip from its first labelled frame,
+    box prompt without jitter, Dice on the labelled frames after the prompted one (or on it,
+    when it is the only one). Returns ``{"sums": {label_id: (dice_sum, count)}, "names": {...}}``.
+    """
+    was_training = model.training
+    model.eval()
+    sums: dict[int, list[float]] = {}
+    names: dict[int, str] = {}
+    try:
+        with torch.no_grad():
+            for i in (range(len(dataset)) if indices is None else indices):
+                case = dataset[i]
+                lab = np.nonzero(case.labelled)[0]
+                if len(lab) == 0 or len(case.frames) < 2:
+                    continue
+                frames = choose_frames(case.labelled, cfg.clip_len, np.random.default_rng(0))
+                frames = [f for f in frames if f >= lab[0]] if frames else None
+                if not frames or len(frames) < 2:
+                    continue
+                clip = make_clip(case, frames, cfg.image_size, max_objects=cfg.max_objects)
+                if clip is None:
+                    continue
+                _, _, logits = clip_forward(model, clip, need_loss=False)
+                pred = (logits > 0).cpu().numpy()
+                truth = clip.targets.numpy() > 0.5
+                scored = [t for t in range(1, len(frames)) if clip.labelled[t]] or [0]
+                for j, obj in enumerate(clip.object_ids):
+                    names[obj] = case.labels.get(obj, str(obj))
+                    for t in scored:
+                        entry = sums.setdefault(obj, [0.0, 0.0])
+                        entry[0] += dice(pred[t, j], truth[t, j])
+                        entry[1] += 1
+    finally:
+        model.train(was_training)
+    return {"sums": sums, "names": names}
+
+
+def _lr_lambda(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _atomic_json(obj, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(obj, fh, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """"auto" means the process's GPU when there is one, else the CPU."""
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} but CUDA is not available; use device='cpu' or 'auto'")
+    return device
+
+
+# Options that may change between a run and its resumption without changing its result.
+_RESUMABLE_CHANGES = {"out_dir", "device", "progress", "checkpoint_every", "data"}
+
+
+def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = None) -> dict:
+    """Fine-tune LoRA adapters on ``cfg.data``; returns a summary dict.
+
+    Writes to ``cfg.out_dir``: ``checkpoint.pt`` (full training state, atomically, every
+    ``checkpoint_every`` steps and each epoch), ``best_adapter/`` and ``adapter/`` (peft
+    adapters with ``train_config.json``) and ``history.json``. With ``resume`` an existing
+    checkpoint is continued. ``stop_after_steps`` stops (after checkpointing) once that many
+    optimizer steps are done in total, as a preempted job would.
+    """
+    from tqdm.auto import tqdm
+
+    from samurai.data import open_dataset
+    from samurai.train import ddp
+    from samurai.train.lora import DEFAULT_TARGETS, apply_lora, lora_state_dict, save_adapter, trainable_parameters
+    from samurai.train.model import build_model
+
+    cfg.validate()
+    info = ddp.setup()
+    try:
+        device = resolve_device(cfg.device, info.local_rank)
+        out = Path(cfg.out_dir)
+        if info.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+        weights = LossWeights(**cfg.loss_weights)
+        train_ds = open_dataset(cfg.data, cfg.kind, cfg.train_split)
+        train_idx = list(range(len(train_ds)))[: cfg.max_train_cases]
+        if not train_idx:
+            raise ValueError(f"no training case in {cfg.data} (split={cfg.train_split!r})")
+        val_ds = open_dataset(cfg.data, cfg.kind, cfg.val_split) if cfg.val_split else None
+        val_idx = list(range(len(val_ds)))[: cfg.max_val_cases] if val_ds is not None else []
+
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        random.seed(cfg.seed)
+        model = build_model(cfg.model, cfg.checkpoint, device, cfg.image_size)
+        peft_model = apply_lora(model, cfg.lora_targets or DEFAULT_TARGETS, cfg.lora_r, cfg.lora_alpha)
+        n_trainable, n_total = trainable_parameters(model)
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sampler = torch.utils.data.DistributedSampler(
+            train_idx, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed
+        )
+        steps_per_epoch = math.ceil(len(sampler) / cfg.accum_steps)
+        total_steps = cfg.epochs * steps_per_epoch
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg.warmup_steps, total_steps))
+        state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": [],
+                 "skipped_clips": 0}
+
+        ckpt_path = out / CHECKPOINT_NAME
+        if resume and ckpt_path.is_file():
+            ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+            changed = {
+                k: (ckpt["config"].get(k), v) for k, v in cfg.to_dict().items()
+                if k not in _RESUMABLE_CHANGES and ckpt["config"].get(k) != v
+            }
+            if changed:
+                raise ValueError(
+                    f"{ckpt_path} was made with other options {changed} (saved, now); resume with "
+                    "the same config, or start afresh with another out_dir (or resume=False)"
+                )
+            named = dict(model.named_parameters())
+            for name, value in ckpt["lora"].items():
+                named[name].data.copy_(value)
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+            _set_rng_state(ckpt["rng"])
+            state = ckpt["state"]
+
+        def save_checkpoint() -> None:
+            if info.is_main:
+                _atomic_torch_save(
+                    {"lora": lora_state_dict(model), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "rng": _rng_state(), "state": state,
+                     "config": cfg.to_dict()},
+                    ckpt_path,
+                )
+
+        module: torch.nn.Module = ClipLoss(model, weights)
+        if info.world_size > 1:
+            module = torch.nn.parallel.DistributedDataParallel(
+                module, device_ids=[device.index] if device.type == "cuda" else None,
+                broadcast_buffers=False,
+            )
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if cfg.amp and device.type == "cuda" else nullcontext()
+        )
+        bar = tqdm(total=total_steps, initial=state["global_step"], desc="train", unit="step",
+                   disable=not (info.is_main and cfg.progress), dynamic_ncols=True)
+        model.train()
+        stopped = False
+        while state["epoch"] < cfg.epochs and not stopped:
+            epoch = state["epoch"]
+            sampler.set_epoch(epoch)
+            order = list(sampler)
+            for step in range(state["step_in_epoch"], steps_per_epoch):
+                micro = order[step * cfg.accum_steps : (step + 1) * cfg.accum_steps]
+                optimizer.zero_grad(set_to_none=True)
+                step_loss = 0.0
+                for k, pos in enumerate(micro):
+                    case_index = train_idx[pos]
+                    clip = _training_clip(train_ds, case_index, cfg, epoch)
+                    state["skipped_clips"] += clip is None
+                    last = k == len(micro) - 1
+                    sync = module.no_sync() if info.world_size > 1 and not last else nullcontext()
+                    with sync:
+                        with autocast:
+                            loss, _ = module(clip)
+                        (loss / len(micro)).backward()
+                    step_loss += float(loss.detach()) / len(micro)
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                state["global_step"] += 1
+                state["step_in_epoch"] = step + 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{step_loss:.4f}", epoch=epoch)
+                if state["global_step"] % cfg.checkpoint_every == 0:
+                    save_checkpoint()
+                if stop_after_steps is not None and state["global_step"] >= stop_after_steps:
+                    stopped = True
+                    break
+            if stopped:
+                save_checkpoint()
+                break
+            record = {"epoch": epoch, "step": state["global_step"]}
+            if val_idx:
+                record.update(_validate(model, val_ds, val_idx, cfg, info, device))
+            score = record.get("mean_dice")
+            improved = (
+                not val_idx or state["best"] is None or (score is not None and score > state["best"])
+            )
+            if improved:
+                state["best"] = score
+                if info.is_main:
+                    save_adapter(peft_model, out / "best_adapter", {**cfg.to_dict(), "epoch": epoch, **record})
+            record["best"] = improved
+            state["history"].append(record)
+            state["epoch"] = epoch + 1
+            state["step_in_epoch"] = 0
+            if info.is_main:
+                bar.write(f"epoch {epoch}: " + ", ".join(
+                    f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()
+                ))
+                _atomic_json(state["history"], out / "history.json")
+            save_checkpoint()
+        bar.close()
+        if not stopped and info.is_main:
+            save_adapter(peft_model, out / "adapter", {**cfg.to_dict(), "epoch": cfg.epochs - 1})
+        ddp.barrier(info)
+        return {
+            "stopped": stopped, "global_step": state["global_step"], "history": state["history"],
+            "best": state["best"], "trainable_parameters": n_trainable, "total_parameters": n_total,
+            "skipped_clips": state["skipped_clips"], "out_dir": str(out), "model": model,
+            "peft_model": peft_model,
+        }
+    finally:
+        ddp.cleanup(info)
+
+
+def _training_clip(dataset, case_index: int, cfg: TrainConfig, epoch: int) -> Clip | None:
+    np_rng, torch_gen = case_rng(cfg.seed, epoch, case_index)
+    case = dataset[case_index]
+    frames = choose_frames(case.labelled, cfg.clip_len, np_rng)
+    if frames is None:
+        return None
+    return make_clip(case, frames, cfg.image_size, jitter=cfg.box_jitter, generator=torch_gen,
+                     max_objects=cfg.max_objects)
+
+
+def _validate(model, dataset, indices, cfg: TrainConfig, info, device) -> dict:
+    """Dice per structure over the validation cases, sharded over processes."""
+    from samurai.train import ddp
+
+    result = evaluate(model, dataset, cfg, indices[info.rank :: info.world_size])
+    table = torch.zeros(256, 2, dtype=torch.float64, device=device)
+    for obj, (total, count) in result["sums"].items():
+        table[obj] = torch.tensor([total, count], dtype=torch.float64)
+    ddp.all_reduce_sum(table, info)
+    names: dict[int, str] = {}
+    for part in ddp.all_gather_objects(result["names"], info):
+        names.update(part)
+    record = {}
+    for obj in sorted(names):
+        total, count = table[obj].tolist()
+        if count:
+            record[f"dice_{names[obj]}"] = total / count
+    if record:
+        record["mean_dice"] = float(np.mean(list(record.values())))
+    return record

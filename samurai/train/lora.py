@@ -1,0 +1,227 @@
+"""LoRA adapters on SAM 2 through peft: attach, save, load into a model or predictor, merge.
+
+Default targets are the 40 attention projections of the write-up: the two-way transformer of
+the mask decoder (layers 0-1: self, token→image and image→token attention) and the first two
+memory-attention layers (self and cross attention), each ``{q,k,v,out}_proj``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+_PROJ = ("q_proj", "k_proj", "v_proj", "out_proj")
+DEFAULT_TARGETS: tuple[str, ...] = tuple(
+    [
+        f"sam_mask_decoder.transformer.layers.{i}.{attn}.{p}"
+        for i in (0, 1)
+        for attn in ("self_attn", "cross_attn_token_to_image", "cross_attn_image_to_token")
+        for p in _PROJ
+    ]
+    + [
+        f"memory_attention.layers.{i}.{attn}.{p}"
+        for i in (0, 1)
+        for attn in ("self_attn", "cross_attn_image")
+        for p in _PROJ
+    ]
+)
+TRAIN_CONFIG_NAME = "train_config.json"
+
+
+class AdapterError(ValueError):
+    """An adapter does not fit the model it is loaded into (the message says why and what to do)."""
+
+
+def _unwrap(model_or_predictor: torch.nn.Module) -> torch.nn.Module:
+    from peft import PeftModel
+
+    if isinstance(model_or_predictor, PeftModel):
+        return model_or_predictor.base_model.model
+    return model_or_predictor
+
+
+def _check_targets(model: torch.nn.Module, targets) -> None:
+    modules = dict(model.named_modules())
+    missing = [t for t in targets if t not in modules]
+    if missing:
+        raise AdapterError(
+            f"{len(missing)} LoRA target module(s) are not in this model, e.g. {missing[:3]}; "
+            "the adapter was made for another SAM 2 architecture: use the model it was trained on"
+        )
+    not_linear = [t for t in targets if not isinstance(modules[t], torch.nn.Linear)]
+    if not_linear:
+        raise AdapterError(f"LoRA targets must be nn.Linear layers; these are not: {not_linear[:3]}")
+
+
+def apply_lora(model: torch.nn.Module, targets=DEFAULT_TARGETS, r: int = 8, alpha: float = 8.0):
+    """Freeze ``model`` and attach LoRA adapters (no dropout, no bias) to exactly ``targets``.
+
+    Returns the ``peft.PeftModel``; ``model`` itself is modified in place (its target layers
+    become LoRA layers), so code holding ``model`` runs with the adapters. The number of
+    trainable parameters is ``trainable_parameters(model)``.
+
+    >>> peft_model = apply_lora(build_model("tiny"))  # doctest: +SKIP
+    """
+    from peft import LoraConfig, get_peft_model
+
+    targets = list(targets)
+    _check_targets(model, targets)
+    # A full-match regex keeps the saved config exact (peft shortens name lists to suffixes).
+    pattern = "|".join(re.escape(t) for t in targets)
+    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, bias="none", target_modules=pattern)
+    peft_model = get_peft_model(model, config)
+    matched = sorted(_lora_layers(model))
+    if matched != sorted(targets):
+        raise AdapterError(f"LoRA matched {len(matched)} modules, expected {len(targets)}")
+    return peft_model
+
+
+def _lora_layers(model: torch.nn.Module) -> list[str]:
+    from peft.tuners.lora import LoraLayer
+
+    return [n for n, m in model.named_modules() if isinstance(m, LoraLayer)]
+
+
+def trainable_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    """``(trainable, total)`` parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, sum(p.numel() for p in model.parameters())
+
+
+def lora_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The adapter weights only (names as in ``model.named_parameters()``), detached copies."""
+    return {n: p.detach().clone() for n, p in _unwrap(model).named_parameters() if "lora_" in n}
+
+
+def _atomic_dir(target: Path, write) -> None:
+    """Write a directory under a temporary name then swap it in, so a crash never leaves a
+    half-written adapter at ``target``."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        write(tmp)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
+            os.replace(target, old / "x")
+            os.replace(tmp, target)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def save_adapter(peft_model, directory, train_config: dict | None = None) -> Path:
+    """Save the adapter with peft (``adapter_model.safetensors`` + ``adapter_config.json``) and
+    the training config beside it (``train_config.json``), atomically."""
+
+    def write(tmp: Path) -> None:
+        peft_model.save_pretrained(str(tmp), safe_serialization=True)
+        if train_config is not None:
+            (tmp / TRAIN_CONFIG_NAME).write_text(json.dumps(train_config, indent=2, default=str))
+
+    _atomic_dir(Path(directory), write)
+    return Path(directory)
+
+
+def load_adapter(model_or_predictor: torch.nn.Module, directory) -> torch.nn.Module:
+    """Load a saved adapter into a SAM 2 model or video predictor, in place, and return it.
+
+    Works on anything that is a ``SAM2Base`` (the backend's predictors are). Raises
+    :class:`AdapterError` when the adapter does not fit (missing modules, other shapes).
+
+    >>> predictor = load_adapter(predictor, "runs/camus/best_adapter")  # doctest: +SKIP
+    """
+    from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    weights = directory / "adapter_model.safetensors"
+    if not (directory / "adapter_config.json").is_file() or not weights.is_file():
+        raise AdapterError(
+            f"{directory} is not a saved adapter (needs adapter_config.json and "
+            "adapter_model.safetensors); pass the folder written by `samurai train`"
+        )
+    model = _unwrap(model_or_predictor)
+    if any("lora_" in n for n, _ in model.named_parameters()):
+        raise AdapterError("this model already carries a LoRA adapter; load into a fresh model")
+    config = LoraConfig.from_pretrained(str(directory))
+    state = load_file(str(weights))
+    modules = dict(model.named_modules())
+    layers = set()
+    for key, tensor in state.items():
+        name = key.removeprefix("base_model.model.")
+        layer_name, _, kind = name.rpartition(".lora_")
+        layer = modules.get(layer_name)
+        if not isinstance(layer, torch.nn.Linear):
+            raise AdapterError(
+                f"adapter weight {key} belongs to no Linear layer of this model; the adapter was "
+                "made for another SAM 2 architecture: use the model it was trained on"
+            )
+        layers.add(layer_name)
+        expected = (
+            (config.r, layer.in_features) if kind.startswith("A") else (layer.out_features, config.r)
+        )
+        if tuple(tensor.shape) != expected:
+            raise AdapterError(
+                f"adapter weight {key} has shape {tuple(tensor.shape)} but this model needs "
+                f"{expected}; the adapter was trained on a different model size"
+            )
+    device = next(model.parameters()).device
+    inject_adapter_in_model(config, model)
+    if sorted(_lora_layers(model)) != sorted(layers):
+        raise AdapterError(
+            f"the adapter config targets {len(_lora_layers(model))} layers of this model but its "
+            f"weights cover {len(layers)}; the adapter folder is inconsistent: re-save it"
+        )
+    result = set_peft_model_state_dict(model, {k: v.to(device) for k, v in state.items()})
+    lora_missing = [k for k in result.missing_keys if "lora_" in k]
+    if lora_missing or result.unexpected_keys:
+        raise AdapterError(
+            f"adapter does not match the model: missing {lora_missing[:3]}, unexpected "
+            f"{result.unexpected_keys[:3]}"
+        )
+    for name, param in model.named_parameters():
+        if "lora_" in name:
+            param.requires_grad_(False)
+    model.to(device)
+    return model_or_predictor
+
+
+def merge_adapter(model_or_peft: torch.nn.Module, path=None) -> dict[str, torch.Tensor]:
+    """A plain SAM 2 state dict with the adapter folded into the base weights (the input is not
+    modified). With ``path``, also save it atomically as an official ``{"model": ...}`` checkpoint
+    that ``build_sam2``/``samurai track --checkpoint`` load without peft."""
+    from peft.tuners.lora import LoraLayer
+
+    model = copy.deepcopy(_unwrap(model_or_peft))
+    replacements = [(n, m) for n, m in model.named_modules() if isinstance(m, LoraLayer)]
+    if not replacements:
+        raise AdapterError("the model carries no LoRA adapter to merge")
+    for name, layer in replacements:
+        layer.merge()
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, layer.get_base_layer())
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        os.close(fd)
+        try:
+            torch.save({"model": state}, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return state
