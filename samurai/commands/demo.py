@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
         help="track the chambers of a synthetic echo phantom: vanilla vs SAMURAI",
         description=(
             "Generate a synthetic apical four-chamber echo PHANTOM (beating chambers, speckle, "
-            "a look-alike neighbour beside the LV, an LV that fades for a few frames, fast "
+            "look-alike neighbours around the LV, an LV that fades for a few frames, fast "
             "contraction), track its chambers with SAMURAI and with plain argmax choice, and "
             "write overlays, metrics against the phantom's ground truth and the LV area / EF "
             "read-out. Needs no checkpoint and no torch."
@@ -265,7 +265,7 @@ def _captioned(tiles, titles, t, fading, scale):
 def _print_summary(summary, out, elapsed) -> None:
     print("samurai demo - synthetic echo PHANTOM (not patient data)")
     print(f"  {summary['frames']} frames, LV fades on frames {summary['dropout_frames'][0]}-"
-          f"{summary['dropout_frames'][-1]}, look-alike RV beside it")
+          f"{summary['dropout_frames'][-1]}; its neighbours (LA below, RV beside) look alike")
     print()
     print("Dice against the phantom's ground truth (lost = Dice < 0.1 on the last frame):")
     print(summary["table"])
