@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from samurai.cli import CLIError
 
@@ -63,6 +64,8 @@ def run(args) -> int:
         raise CLIError(f"--size {args.size} is out of range; use 64 to 512 pixels")
     if args.scale < 1 or args.scale > 8:
         raise CLIError(f"--scale {args.scale} is out of range; use 1 to 8")
+    if Path(args.out).exists() and not args.force:
+        raise CLIError(f"output folder {args.out} already exists; pass --force to overwrite it or choose another --out")
 
     t0 = time.perf_counter()
     ph = make_phantom(n_frames=args.frames, size=args.size, seed=args.seed)

@@ -1,0 +1,111 @@
+"""Output writers: atomic files, all-or-nothing output folders, box files, videos."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from samurai import io as sio
+
+
+def test_output_dir_appears_complete_with_manifest_last(tmp_path):
+    target = tmp_path / "run"
+    with sio.OutputDir(target, info={"command": "test"}) as out:
+        assert out.path != target and out.path.name.startswith("run.partial-")
+        assert not target.exists()
+        (out.path / "sub").mkdir()
+        sio.atomic_write_text(out.path / "sub" / "a.txt", "x")
+    manifest = json.loads((target / sio.MANIFEST).read_text())
+    assert manifest["complete"] is True and manifest["command"] == "test"
+    assert manifest["files"] == ["sub/a.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no partial left
+    assert (target / "sub" / "a.txt").stat().st_mode & 0o044  # readable like a normal file
+
+
+def test_output_dir_failure_leaves_nothing(tmp_path):
+    target = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="boom"):
+        with sio.OutputDir(target) as out:
+            (out.path / "half.txt").write_text("x")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_dir_refuses_to_overwrite_without_force(tmp_path):
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(FileExistsError, match="--force"):
+        sio.OutputDir(target)
+    with sio.OutputDir(target, force=True) as out:
+        (out.path / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_atomic_write_leaves_no_temp_on_error(tmp_path, monkeypatch):
+    def fail(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        sio.atomic_write_text(tmp_path / "a.txt", "x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lasot_boxes_round_trip(tmp_path):
+    xyxy = np.array([[10, 20, 30, 60], [0, 0, 0, 0], [1.5, 2.5, 4.0, 8.0]], np.float32)
+    sio.write_lasot_boxes(tmp_path / "b.txt", xyxy)
+    assert (tmp_path / "b.txt").read_text().splitlines() == ["10,20,20,40", "0,0,0,0", "1.5,2.5,2.5,5.5"]
+    np.testing.assert_allclose(
+        sio.read_lasot_boxes(tmp_path / "b.txt"), [[10, 20, 20, 40], [0, 0, 0, 0], [1.5, 2.5, 2.5, 5.5]]
+    )
+    (tmp_path / "bad.txt").write_text("1,2,3\n")
+    with pytest.raises(ValueError, match="bad.txt:1: expected 4 numbers"):
+        sio.read_lasot_boxes(tmp_path / "bad.txt")
+
+
+def test_mask_png_round_trip_and_rgb_refused(tmp_path):
+    labels = np.zeros((6, 7), np.uint8)
+    labels[1:3, 2:5] = 2
+    sio.write_png(tmp_path / "m.png", labels)
+    np.testing.assert_array_equal(sio.read_mask_png(tmp_path / "m.png"), labels)
+    Image.fromarray(np.zeros((6, 7, 3), np.uint8)).save(tmp_path / "rgb.png")
+    with pytest.raises(ValueError, match="single-channel"):
+        sio.read_mask_png(tmp_path / "rgb.png")
+
+
+def test_csv_formats_nan_as_empty(tmp_path):
+    sio.write_csv(tmp_path / "s.csv", [{"a": 1, "b": float("nan"), "c": np.float32(0.5)}])
+    assert (tmp_path / "s.csv").read_text() == "a,b,c\n1,,0.5\n"
+
+
+def test_overlay_tints_and_outlines_objects():
+    frame = np.full((8, 8), 100, np.uint8)
+    labels = np.zeros((8, 8), np.uint8)
+    labels[2:6, 2:6] = 1
+    out = sio.overlay(frame, labels)
+    assert out.shape == (8, 8, 3)
+    np.testing.assert_array_equal(out[0, 0], [100, 100, 100])
+    np.testing.assert_array_equal(out[2, 2], sio.PALETTE[0])  # outline in the object's colour
+    assert not np.array_equal(out[3, 3], [100, 100, 100])
+
+
+def test_gif_and_mp4_are_readable(tmp_path):
+    import imageio.v2 as imageio
+
+    frames = [np.full((16, 24, 3), 40 * i, np.uint8) for i in range(4)]
+    sio.write_gif(tmp_path / "a.gif", frames, fps=5)
+    gif = imageio.mimread(tmp_path / "a.gif")
+    assert len(gif) == 4 and gif[0].shape[:2] == (16, 24)
+    if not sio.mp4_available():
+        pytest.skip("no MP4 encoder installed")
+    import cv2
+
+    sio.write_mp4(tmp_path / "a.mp4", frames, fps=5)
+    cap = cv2.VideoCapture(str(tmp_path / "a.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+    cap.release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gif", "a.mp4"]
