@@ -61,8 +61,8 @@ FREE_FIELDS: dict[str, tuple[str, ...]] = {
     "xyxy": _NON_ASPECT,
 }
 
-DEFAULT_STEPS = 300
-DEFAULT_LEARNING_RATE = 0.05
+DEFAULT_STEPS = 200
+DEFAULT_LEARNING_RATE = 0.1
 # Stop early once the loss changes by less than rtol (relative) on this many steps in a row.
 _PATIENCE = 10
 
@@ -239,7 +239,8 @@ def _check_batch(boxes, valid) -> tuple[jnp.ndarray, jnp.ndarray]:
         raise ValueError(f"valid has shape {valid.shape}; expected {boxes.shape[:2]} to match boxes")
     if valid.dtype != bool:
         raise ValueError(f"valid has dtype {valid.dtype}; expected bool")
-    dtype = jnp.float64 if boxes.dtype == np.float64 and jax.config.jax_enable_x64 else jnp.float32
+    # float64 only where asked for (boxes in float64 and x64 enabled): the default float otherwise.
+    dtype = jnp.result_type(float) if boxes.dtype == np.float64 else jnp.float32
     return jnp.asarray(boxes, dtype), jnp.asarray(valid)
 
 
