@@ -245,7 +245,14 @@ def _atomic_json(obj, path: Path) -> None:
 
 
 def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    # numpy's state as a tensor and plain numbers, so that the checkpoint loads with
+    # weights_only=True (no arbitrary pickles).
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "python": random.getstate(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -253,7 +260,8 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -296,6 +304,19 @@ def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = 
         out = Path(cfg.out_dir)
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
+        ckpt_path = out / CHECKPOINT_NAME
+        ckpt = None
+        if resume and ckpt_path.is_file():
+            ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+            changed = {
+                k: (ckpt["config"].get(k), v) for k, v in cfg.to_dict().items()
+                if k not in _RESUMABLE_CHANGES and ckpt["config"].get(k) != v
+            }
+            if changed:
+                raise ValueError(
+                    f"{ckpt_path} was made with other options {changed} (saved, now); resume with "
+                    "the same config, or start afresh with another out_dir (or resume=False)"
+                )
         weights = LossWeights(**cfg.loss_weights)
         train_ds = open_dataset(cfg.data, cfg.kind, cfg.train_split)
         train_idx = list(range(len(train_ds)))[: cfg.max_train_cases]
@@ -321,18 +342,7 @@ def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = 
         state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": [],
                  "skipped_clips": 0}
 
-        ckpt_path = out / CHECKPOINT_NAME
-        if resume and ckpt_path.is_file():
-            ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-            changed = {
-                k: (ckpt["config"].get(k), v) for k, v in cfg.to_dict().items()
-                if k not in _RESUMABLE_CHANGES and ckpt["config"].get(k) != v
-            }
-            if changed:
-                raise ValueError(
-                    f"{ckpt_path} was made with other options {changed} (saved, now); resume with "
-                    "the same config, or start afresh with another out_dir (or resume=False)"
-                )
+        if ckpt is not None:
             named = dict(model.named_parameters())
             for name, value in ckpt["lora"].items():
                 named[name].data.copy_(value)

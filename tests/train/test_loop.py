@@ -1,0 +1,129 @@
+"""Training runs end to end on a tiny synthetic CAMUS dataset (random-init hiera-tiny, 256 px)."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from samurai.data import open_dataset  # noqa: E402
+from samurai.train.clips import make_clip  # noqa: E402
+from samurai.train.loop import CHECKPOINT_NAME, TrainConfig, clip_forward, train  # noqa: E402
+from samurai.train.lora import load_adapter, lora_state_dict  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def _cfg(camus_tiny, sam2_tiny_checkpoint, out, **kw):
+    base = dict(
+        data=str(camus_tiny["root"]), out_dir=str(out), checkpoint=str(sam2_tiny_checkpoint),
+        clip_len=2, max_objects=2, epochs=2, lr=2e-3, warmup_steps=1, progress=False,
+        val_split=None, device="cpu",
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _fixed_loss(model, clip) -> float:
+    model.eval()
+    with torch.no_grad():
+        return float(clip_forward(model, clip)[0])
+
+
+def test_short_run_lowers_the_loss_and_changes_only_lora(camus_tiny, sam2_tiny_checkpoint, tiny_model, tmp_path):
+    case = open_dataset(camus_tiny["root"], split="train")[0]
+    clip = make_clip(case, [0, 1], 256, max_objects=2)
+    before = _fixed_loss(copy.deepcopy(tiny_model), clip)
+    cfg = _cfg(camus_tiny, sam2_tiny_checkpoint, tmp_path / "run", epochs=3, box_jitter=0.0,
+               val_split="val", max_val_cases=1)
+    result = train(cfg)
+    model = result["model"]
+    after = _fixed_loss(model, clip)
+    assert after < 0.95 * before
+    base = tiny_model.state_dict()
+    for name, param in model.named_parameters():
+        if "lora_" in name:
+            continue
+        assert torch.equal(param, base[name.replace(".base_layer", "")]), name
+    assert any(p.abs().sum() > 0 for n, p in model.named_parameters() if "lora_B" in n)
+    out = tmp_path / "run"
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+    assert all(0.0 <= h["dice_LV"] <= 1.0 and "dice_MYO" in h for h in history)
+    best_epoch = max(range(3), key=lambda e: (history[e]["mean_dice"], -e))
+    saved = json.loads((out / "best_adapter" / "train_config.json").read_text())
+    assert saved["epoch"] == best_epoch and saved["lr"] == cfg.lr
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    reloaded = load_adapter(copy.deepcopy(tiny_model), out / "adapter")
+    assert _fixed_loss(reloaded, clip) == pytest.approx(after, rel=1e-6)
+
+
+def _cli_args(argv):
+    from samurai.commands import train as train_cmd
+
+    parser = argparse.ArgumentParser()
+    train_cmd.add_parser(parser.add_subparsers())
+    return train_cmd, parser.parse_args(["train", *argv])
+
+
+def test_resume_after_a_stop_ends_with_the_same_weights(camus_tiny, sam2_tiny_checkpoint, tmp_path, capsys):
+    """Uninterrupted run (through the CLI, config file + flags) vs stopped after 3 of 4 steps
+    and resumed: bitwise the same adapter."""
+    config = tmp_path / "train.json"
+    config.write_text(json.dumps({
+        "data": "overridden-below", "checkpoint": str(sam2_tiny_checkpoint), "clip_len": 2,
+        "max_objects": 1, "epochs": 2, "lr": 2e-3, "warmup_steps": 1, "val_split": None,
+        "checkpoint_every": 1, "device": "cpu",
+    }))
+    train_cmd, args = _cli_args([
+        "--config", str(config), "--data", str(camus_tiny["root"]), "--out", str(tmp_path / "a"),
+        "--no-progress",
+    ])
+    assert train_cmd.run(args) == 0
+    assert "done: 4 steps" in capsys.readouterr().out
+    state_a = torch.load(tmp_path / "a" / CHECKPOINT_NAME, weights_only=True)
+
+    cfg_b = TrainConfig.from_dict({**json.loads(config.read_text()), "data": str(camus_tiny["root"]),
+                                   "out_dir": str(tmp_path / "b"), "progress": False})
+    first = train(cfg_b, stop_after_steps=3)
+    assert first["stopped"] and first["global_step"] == 3
+    assert not (tmp_path / "b" / "adapter").exists()
+    with pytest.raises(ValueError, match="other options.*lr"):
+        train(TrainConfig.from_dict({**cfg_b.to_dict(), "lr": 1e-3}))
+    second = train(cfg_b)
+    assert not second["stopped"] and second["global_step"] == 4
+    state_b = torch.load(tmp_path / "b" / CHECKPOINT_NAME, weights_only=True)
+    assert state_a["lora"].keys() == state_b["lora"].keys()
+    for key in state_a["lora"]:
+        assert torch.equal(state_a["lora"][key], state_b["lora"][key]), key
+    assert torch.equal(state_a["rng"]["torch"], state_b["rng"]["torch"])
+    live = lora_state_dict(second["model"])
+    assert all(torch.equal(live[k], state_a["lora"][k]) for k in live)
+    steps = [s["step"] for s in state_b["optimizer"]["state"].values()]
+    assert np.all(np.asarray([float(s) for s in steps]) == 4)
+
+
+def test_recipes_parse():
+    from pathlib import Path
+
+    from samurai.commands.train import load_config_file
+
+    recipes = sorted(Path(__file__).resolve().parents[2].joinpath("examples").glob("train_*.yaml"))
+    assert {p.name for p in recipes} >= {"train_camus.yaml", "train_echonet.yaml"}
+    for path in recipes:
+        cfg = TrainConfig.from_dict({**load_config_file(path), "data": "x"})
+        assert cfg.lora_r == 8 and cfg.clip_len >= 2
+
+
+def test_bad_options_are_named():
+    with pytest.raises(ValueError, match="unknown training option.*lrate"):
+        TrainConfig.from_dict({"data": "x", "lrate": 1})
+    with pytest.raises(ValueError, match="--data"):
+        TrainConfig.from_dict({})
+    with pytest.raises(ValueError, match="clip_len"):
+        TrainConfig.from_dict({"data": "x", "clip_len": 1})
