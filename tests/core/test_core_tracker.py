@@ -1,0 +1,246 @@
+"""``samurai_core.step`` against the NumPy reference, jit vs no-jit, batched vs looped,
+retracing, track management, input validation and layering."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import samurai_core as sc
+import samurai_reference as ref
+from core_traces import make_traces, run_core
+from samurai_core import tracker
+
+EXACT = ["chosen", "stable_frames", "memory_frames", "updated", "kf_score_valid"]
+CLOSE = ["box", "pred_box", "kf_score", "kf_iou", "score"]
+REF_NAME = {"stable_frames": "stable", "kf_score_valid": "kf_valid"}
+
+# Each case: (config, seed). Small ring buffers (memory_window) wrap around within T = 40;
+# low stable thresholds keep most frames in the motion-scoring branch.
+CASES = [
+    (sc.SamuraiConfig(motion_model="xyah", stable_frames_threshold=3, memory_window=8,
+                      num_maskmem=4), 10),
+    (sc.SamuraiConfig(motion_model="xywh", stable_frames_threshold=3, memory_window=8,
+                      max_obj_ptrs_in_encoder=3), 11),
+    (sc.SamuraiConfig(motion_model="xyxy", stable_frames_threshold=5, memory_window=6), 12),
+    (sc.SamuraiConfig(motion_model="xyah", stable_frames_threshold=1, memory_window=16,
+                      kf_score_weight=1.0, memory_bank_kf_score_threshold=0.2), 13),
+    (sc.SamuraiConfig(motion_model="xyah", kf_score_weight=0.0, stable_frames_threshold=2,
+                      memory_window=7, min_obj_score_logits=0.5), 14),
+]
+SLOTS = 600  # per case: 200 traces of 3 tracks; 3000 tracks in all
+
+
+def compare(got, exp, rtol, atol):
+    for k in EXACT:
+        e = exp[REF_NAME.get(k, k)]
+        bad = np.argwhere(got[k] != e)
+        assert bad.size == 0, f"{k} differs at [t, b] = {bad[:5].tolist()}"
+    for k in CLOSE:
+        np.testing.assert_allclose(got[k], exp[k], rtol=rtol, atol=atol, err_msg=k)
+
+
+@pytest.mark.parametrize("cfg, seed", CASES, ids=[f"{c.motion_model}-{s}" for c, s in CASES])
+def test_step_matches_reference_on_random_traces(cfg, seed):
+    tr = make_traces(seed, T=40, B=SLOTS)
+    with jax.enable_x64(True):
+        got = run_core(cfg, tr, jnp.float64)
+    exp = ref.run_reference(cfg, **tr)
+    compare(got, exp, rtol=1e-9, atol=1e-7)
+
+    # The traces exercise every branch (else the comparison would prove little).
+    st, upd, stepped = exp["stable"], exp["updated"], tr["stepped"]
+    prev = np.concatenate([np.zeros((1, SLOTS), int), st[:-1]])
+    thr = cfg.stable_frames_threshold
+    assert ((prev == 0) & upd).sum() > 500  # rule 1 (re)initiations
+    assert thr == 1 or ((prev > 0) & (prev < thr) & (st == 0)).sum() > 20  # warm-up resets
+    assert ((prev >= thr) & (st == 0)).sum() > 50  # stable resets (rule 3)
+    assert ((prev > 0) & (st == prev) & ~upd & stepped).sum() > 50  # coasting
+    assert (exp["kf_valid"] & (exp["chosen"] != np.argmax(tr["aff"], -1))).sum() > 20
+    assert ((exp["memory_frames"] >= 0).sum(-1) < cfg.num_maskmem - 1).sum() > 100
+
+
+def test_float32_step_matches_reference():
+    cfg, seed = CASES[0]
+    tr = make_traces(seed + 100, T=40, B=200)
+    got = run_core(cfg, tr, jnp.float32)
+    assert got["box"].dtype == np.float32
+    exp = ref.run_reference(cfg, **tr)
+    compare(got, exp, rtol=2e-4, atol=2e-2)
+
+
+def test_memory_mask_agrees_with_memory_frames():
+    cfg = sc.SamuraiConfig(stable_frames_threshold=3, memory_window=8, num_maskmem=5)
+    tr = make_traces(7, T=30, B=50, events=False)
+    state = sc.add_tracks(cfg, sc.init(cfg, 50), np.ones(50, bool))
+    for t in range(30):
+        cand = sc.Candidates(
+            tr["cand_boxes"][t].astype(np.float32), tr["aff"][t].astype(np.float32),
+            tr["obj"][t].astype(np.float32), np.int32(tr["frame_idx"][t]), tr["stepped"][t],
+        )
+        state, out = sc.step(cfg, state, cand)
+        frames = np.asarray(state.hist_frame)
+        mask, mf = np.asarray(out.memory_mask), np.asarray(out.memory_frames)
+        for b in range(50):
+            expected = sorted(frames[b][mask[b]], reverse=True)
+            assert mf[b][: len(expected)].tolist() == expected
+            assert (mf[b][len(expected):] == -1).all()
+            if tr["stepped"][t, b]:
+                assert mf[b, 0] == tr["frame_idx"][t]  # the newest frame always enters memory
+
+
+def test_jit_matches_no_jit():
+    """From states in every branch (not started, warming up, stable), two eager steps
+    (``jax.disable_jit``, op by op) agree with the jitted ones."""
+    cfg = sc.SamuraiConfig(motion_model="xywh", stable_frames_threshold=3, memory_window=6)
+    tr = make_traces(21, T=10, B=6, events=False)
+    state = sc.add_tracks(cfg, sc.init(cfg, 6), np.ones(6, bool))
+
+    def cand(t):
+        return sc.Candidates(
+            tr["cand_boxes"][t].astype(np.float32), tr["aff"][t].astype(np.float32),
+            tr["obj"][t].astype(np.float32), np.int32(tr["frame_idx"][t]), tr["stepped"][t],
+        )
+
+    for t in range(8):
+        state, _ = sc.step(cfg, state, cand(t))
+    assert len(set(np.minimum(np.asarray(state.stable_frames), 3).tolist())) >= 2
+    jitted, eager = state, state
+    for t in (8, 9):
+        jitted, out_j = sc.step(cfg, jitted, cand(t))
+        with jax.disable_jit():
+            eager, out_e = sc.step(cfg, eager, cand(t))
+        for k in EXACT:
+            np.testing.assert_array_equal(getattr(out_j, k), getattr(out_e, k), err_msg=k)
+        for k in CLOSE:
+            np.testing.assert_allclose(
+                getattr(out_j, k), getattr(out_e, k), rtol=1e-5, atol=1e-4, err_msg=k
+            )
+    for name in state._fields:
+        np.testing.assert_allclose(
+            np.asarray(getattr(jitted, name)), np.asarray(getattr(eager, name)), rtol=1e-5,
+            atol=1e-3, err_msg=name,
+        )
+
+
+def test_batched_matches_looped_single_tracks():
+    cfg = sc.SamuraiConfig(stable_frames_threshold=3, memory_window=8)
+    tr = make_traces(22, T=30, B=5)
+    batched = run_core(cfg, tr, jnp.float32)
+    for b in range(5):
+        one = {k: v[:, b : b + 1] for k, v in tr.items() if k != "frame_idx"}
+        single = run_core(cfg, {**one, "frame_idx": tr["frame_idx"]}, jnp.float32)
+        for k in EXACT:
+            np.testing.assert_array_equal(single[k][:, 0], batched[k][:, b], err_msg=k)
+        for k in CLOSE:
+            np.testing.assert_allclose(
+                single[k][:, 0], batched[k][:, b], rtol=1e-6, atol=1e-5, err_msg=k
+            )
+
+
+def random_cand(rng, B, M, frame):
+    boxes = rng.uniform(0, 100, (B, M, 4)).astype(np.float32)
+    boxes[..., 2:] += boxes[..., :2]
+    return sc.Candidates(
+        boxes, rng.uniform(0, 1, (B, M)).astype(np.float32),
+        rng.normal(0, 2, B).astype(np.float32), np.int32(frame), np.ones(B, bool),
+    )
+
+
+def test_no_retrace_on_new_values_and_track_counts():
+    cfg = sc.SamuraiConfig(memory_window=9)  # a config no other test compiles
+    rng = np.random.default_rng(0)
+    state = sc.init(cfg, 4)
+    state = sc.add_tracks(cfg, state, np.array([True, False, False, False]))
+    state = sc.remove_tracks(cfg, state, np.array([False, False, False, True]))
+    state, _ = sc.step(cfg, state, random_cand(rng, 4, 3, 0))
+    steps, sets = tracker._step_jit._cache_size(), tracker._set_tracks._cache_size()
+    for t in range(1, 6):
+        add = rng.random(4) < 0.5  # a different number of tracks each time
+        state = sc.add_tracks(cfg, state, add)
+        state = sc.remove_tracks(cfg, state, rng.random(4) < 0.2)
+        state, out = sc.step(cfg, state, random_cand(rng, 4, 3, t))
+    assert tracker._step_jit._cache_size() == steps
+    assert tracker._set_tracks._cache_size() == sets
+
+
+def test_untouched_slots_are_identical():
+    cfg = sc.SamuraiConfig(stable_frames_threshold=2, memory_window=8)
+    rng = np.random.default_rng(1)
+    state = sc.add_tracks(cfg, sc.init(cfg, 4), np.array([True, True, True, False]))
+    for t in range(5):
+        state, _ = sc.step(cfg, state, random_cand(rng, 4, 3, t))
+    cand = random_cand(rng, 4, 3, 5)._replace(stepped=np.array([True, False, True, True]))
+    new, out = sc.step(cfg, state, cand)
+    for name in state._fields:
+        old_f, new_f = np.asarray(getattr(state, name)), np.asarray(getattr(new, name))
+        np.testing.assert_array_equal(old_f[[1, 3]], new_f[[1, 3]], err_msg=name)
+    o = {k: np.asarray(v) for k, v in out._asdict().items()}
+    assert o["chosen"][[1, 3]].tolist() == [0, 0]
+    assert not o["memory_mask"][[1, 3]].any() and (o["memory_frames"][[1, 3]] == -1).all()
+    assert not o["updated"][[1, 3]].any() and not o["box"][[1, 3]].any()
+
+
+def test_add_and_remove_tracks():
+    cfg = sc.SamuraiConfig(memory_window=8)
+    rng = np.random.default_rng(2)
+    state = sc.init(cfg, 3)
+    assert not np.asarray(state.active).any()
+    state = sc.add_tracks(cfg, state, np.array([True, True, False]))
+    for t in range(4):
+        state, _ = sc.step(cfg, state, random_cand(rng, 3, 3, t))
+    assert (np.asarray(state.hist_frame)[:2] >= 0).sum() == 8
+    state = sc.remove_tracks(cfg, state, np.array([False, True, False]))
+    assert np.asarray(state.active).tolist() == [True, False, False]
+    assert (np.asarray(state.hist_frame)[1] == -1).all() and int(state.stable_frames[1]) == 0
+    state = sc.add_tracks(cfg, state, np.array([True, False, True]))  # restart slot 0
+    assert np.asarray(state.active).tolist() == [True, False, True]
+    assert (np.asarray(state.hist_frame)[[0, 2]] == -1).all()
+    assert np.asarray(state.stable_frames).tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    "field, bad, message",
+    [
+        ("boxes", np.zeros((4, 3, 5), np.float32), r"cand.boxes: expected .*\(4, 3, 4\).*\(4, 3, 5\)"),
+        ("boxes", np.zeros((4, 2, 4), np.float32), r"cand.boxes: expected .*\(4, 3, 4\).*\(4, 2, 4\)"),
+        ("aff", np.zeros((3, 3), np.float32), r"cand.aff: expected .*\(4, 3\).*\(3, 3\)"),
+        ("obj", np.zeros((4, 1), np.float32), r"cand.obj: expected .*\(4,\).*\(4, 1\)"),
+        ("stepped", np.ones(4, np.float32), r"cand.stepped: expected bool.*float32"),
+        ("frame_idx", np.zeros(2, np.int32), r"cand.frame_idx: expected an int scalar.*\(2,\)"),
+        ("frame_idx", np.float32(3), r"cand.frame_idx: expected an int scalar.*float32"),
+        ("boxes", np.zeros((4, 3, 4), np.int32), r"cand.boxes: expected float.*int32"),
+    ],
+)
+def test_bad_candidates_raise_clear_errors(field, bad, message):
+    cfg = sc.SamuraiConfig(memory_window=8)
+    state = sc.add_tracks(cfg, sc.init(cfg, 4), np.ones(4, bool))
+    cand = random_cand(np.random.default_rng(0), 4, 3, 0)._replace(**{field: bad})
+    with pytest.raises(ValueError, match=message):
+        sc.step(cfg, state, cand)
+
+
+def test_bad_state_and_config_raise_clear_errors():
+    cfg = sc.SamuraiConfig(memory_window=8)
+    state = sc.init(cfg, 4)
+    cand = random_cand(np.random.default_rng(0), 4, 3, 0)
+    with pytest.raises(ValueError, match=r"state.hist_frame: expected .*\(4, 12\).*\(4, 8\)"):
+        sc.step(cfg._replace(memory_window=12), state, cand)
+    with pytest.raises(ValueError, match="motion_model='kalman'.*use one of"):
+        sc.step(cfg._replace(motion_model="kalman"), state, cand)
+    with pytest.raises(ValueError, match=r"mask must be a bool array of shape \(4,\)"):
+        sc.add_tracks(cfg, state, np.ones(3, bool))
+    with pytest.raises(ValueError, match="capacity=0 must be a positive int"):
+        sc.init(cfg, 0)
+
+
+def test_import_loads_no_torch():
+    code = "import sys, samurai_core; assert 'torch' not in sys.modules, 'torch'; " \
+           "assert 'sam2' not in sys.modules, 'sam2'; print('ok')"
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
