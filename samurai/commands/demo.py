@@ -49,8 +49,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import numpy as np
-
     import samurai_core as sc
     from backends.phantom import make_phantom, track
     from samurai.io import OutputDir
@@ -260,7 +258,7 @@ def _captioned(tiles, titles, t, fading, scale):
     draw = ImageDraw.Draw(bar)
     for i, title in enumerate(titles):
         draw.text((i * tile_w + 4, 1), title.replace("phantom-segmenter/", ""), fill=(255, 255, 255))
-        note = f"PHANTOM  frame {t}" + ("  LV fades" if fading else "")
+        note = f"PHANTOM f{t}" + (" LV fades" if fading else "")
         draw.text((i * tile_w + 4, 13), note, fill=(255, 200, 0) if fading else (170, 170, 170))
     return np.concatenate([np.asarray(bar), row], axis=0)
 

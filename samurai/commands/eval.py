@@ -26,7 +26,7 @@ from pathlib import Path
 from samurai.cli import CLIError
 
 SEG_COLUMNS = ["case", "method", "structure", "frames", "dice", "iou", "hd95", "hd95_unit",
-               "success_auc", "precision_20", "norm_precision"]
+               "success_auc", "precision_20", "norm_precision", "norm_precision_auc"]
 EF_COLUMNS = ["case", "view", "method", "ed_frame", "es_frame", "ef_area_length", "ef_biplane",
               "ef_label", "ef_error"]
 BOX_COLUMNS = ["case", "method", "frames", "success_auc", "precision_20", "norm_precision",
@@ -205,9 +205,11 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
                 seg_rows.append(row)
             if lv_id is not None:
                 lv = masks[start:, ids.index(lv_id)]
-                lv_store[(case.case_id, method)] = (lv, case.spacing)
                 area_plots.setdefault(case.case_id, {})[method] = clinical.area_curve(lv, case.spacing)
-                ef_rows.append(_ef_row(case, method, lv))
+                row = _ef_row(case, method, lv)
+                ef_rows.append(row)
+                if row["ed_frame"] >= 0:  # keep only ED and ES masks: memory stays flat
+                    lv_store[(case.case_id, method)] = (lv[row["ed_frame"]], lv[row["es_frame"]], case.spacing)
         if lv_id is not None:
             gt_lv = case.masks[start:] == lv_id
             if case.labelled[start:].all():
@@ -226,7 +228,7 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
         ef_summary.append({"method": method, "cases": len(errs),
                            "ef_mae": float(np.mean(np.abs(errs))) if errs else float("nan")})
     table = format_table(summary_rows, ["method", "structure", "cases", "dice", "iou", "hd95",
-                                        "success_auc", "precision_20", "norm_precision"])
+                                        "success_auc", "precision_20", "norm_precision", "norm_precision_auc"])
     ef_table = format_table(ef_summary, ["method", "cases", "ef_mae"])
     unit = "mm" if any(r["hd95_unit"] == "mm" for r in seg_rows) else "px"
     text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n\n"
@@ -246,8 +248,6 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
 
 
 def _ef_row(case, method, lv):
-    import numpy as np
-
     from samurai.eval import clinical
 
     row = {"case": case.case_id, "view": case.meta.get("view", ""), "method": method,
@@ -272,14 +272,12 @@ def _add_biplane(ef_rows, lv_store) -> None:
         patient, view = _patient(row["case"])
         if view is None:
             continue
-        other = f"{patient}_{'4CH' if view == '2CH' else '2CH'}"
-        if (other, row["method"]) not in lv_store:
+        two = lv_store.get((f"{patient}_2CH", row["method"]))
+        four = lv_store.get((f"{patient}_4CH", row["method"]))
+        if two is None or four is None:
             continue
-        (m_self, sp_self), (m_other, sp_other) = lv_store[(row["case"], row["method"])], lv_store[(other, row["method"])]
-        m2, s2, m4, s4 = (m_self, sp_self, m_other, sp_other) if view == "2CH" else (m_other, sp_other, m_self, sp_self)
         try:
-            r2, r4 = clinical.view_readout(m2, s2), clinical.view_readout(m4, s4)
-            row["ef_biplane"] = clinical.biplane_ef(r2, m2, r4, m4, s2, s4)
+            row["ef_biplane"] = clinical.biplane_ef(two[0], two[1], four[0], four[1], two[2], four[2])
         except ValueError:
             continue
         if np.isfinite(row["ef_label"]):

@@ -168,14 +168,14 @@ def view_readout(
 
 
 def biplane_ef(
-    two: ViewReadout,
-    masks_2ch: np.ndarray,
-    four: ViewReadout,
-    masks_4ch: np.ndarray,
-    spacing_2ch=None,
-    spacing_4ch=None,
+    ed_2ch: np.ndarray,
+    es_2ch: np.ndarray,
+    ed_4ch: np.ndarray,
+    es_4ch: np.ndarray,
+    spacing_2ch: tuple[float, float] | None = None,
+    spacing_4ch: tuple[float, float] | None = None,
 ) -> float:
-    """Biplane method-of-disks EF from two per-view read-outs (their own ED/ES frames)."""
-    edv = volume_biplane_disks(masks_2ch[two.ed_index], masks_4ch[four.ed_index], spacing_2ch, spacing_4ch)
-    esv = volume_biplane_disks(masks_2ch[two.es_index], masks_4ch[four.es_index], spacing_2ch, spacing_4ch)
+    """Biplane method-of-disks EF from each view's ED and ES LV masks (bool [H, W])."""
+    edv = volume_biplane_disks(ed_2ch, ed_4ch, spacing_2ch, spacing_4ch)
+    esv = volume_biplane_disks(es_2ch, es_4ch, spacing_2ch, spacing_4ch)
     return ejection_fraction(edv, esv)

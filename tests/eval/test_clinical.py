@@ -79,7 +79,8 @@ def test_biplane_ef_uses_each_views_frames():
     assert (r2.ed_index, r2.es_index) == (1, 0)
     edv = 4 / 3 * np.pi * 40 * 16 * 12
     esv = 4 / 3 * np.pi * 34 * 12 * 9
-    ef = clinical.biplane_ef(r2, two, r4, four, spacing, spacing)
+    ef = clinical.biplane_ef(two[r2.ed_index], two[r2.es_index], four[r4.ed_index], four[r4.es_index],
+                             spacing, spacing)
     assert ef == pytest.approx(100 * (edv - esv) / edv, abs=1.5)
 
 
