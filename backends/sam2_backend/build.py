@@ -220,6 +220,7 @@ def build_samurai_video_predictor(
     samurai: bool = True,  # False: plain SAM 2 (bitwise the same masks)
     samurai_config=None,  # samurai_core.SamuraiConfig; default: the preset of the model size
     image_size: int | None = None,  # overrides the config's image size (++model.image_size)
+    release_old_frames: bool = True,  # free per-frame outputs beyond the look-back window
     **kwargs,
 ):
     """Drop-in replacement for ``sam2.build_sam.build_sam2_video_predictor``.
@@ -244,6 +245,7 @@ def build_samurai_video_predictor(
     model = instantiate(_compose(config, overrides).model, _recursive_=True)
     load_checkpoint(model, ckpt_path)
     model.configure_samurai(enabled=samurai, config=samurai_config)
+    model.release_old_frames = release_old_frames
     model = model.to(default_device() if device is None else device)
     if mode == "eval":
         model.eval()

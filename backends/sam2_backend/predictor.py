@@ -379,9 +379,9 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             with self._autocast(inference_state):
                 masks = self._propagate_frame(inference_state, frame_idx, reverse)
                 _, video_res_masks = self._get_orig_video_res_output(inference_state, masks)
-            yield frame_idx, inference_state["obj_ids"], video_res_masks
             if self.release_old_frames:
                 self._release_old_outputs(inference_state, frame_idx, reverse)
+            yield frame_idx, inference_state["obj_ids"], video_res_masks
 
     def _propagate_frame(self, inference_state, frame_idx: int, reverse: bool) -> torch.Tensor:
         """Run one frame for all objects; returns their low-res mask logits ``[N, 1, h, w]``."""
@@ -782,25 +782,29 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
 
     # ------------------------------------------------------------------ long videos
     def look_back(self, inference_state) -> int:
-        """How many frames behind the current one may still be read (memory or pointers)."""
-        keep = max(
-            self.max_obj_ptrs_in_encoder,
-            self.memory_temporal_stride_for_eval * self.num_maskmem + 2,
-        )
+        """How far back from the frame being tracked SAM 2 may still read a per-frame output.
+
+        The largest of: object pointers (``max_obj_ptrs_in_encoder - 1`` frames), SAM 2's
+        memory rule (``1 + stride·(num_maskmem - 2)``) and, with SAMURAI, the core's ring of
+        ``memory_window`` stepped frames from which it picks the memory.
+        """
+        stride = self.memory_temporal_stride_for_eval
+        reach = max(self.max_obj_ptrs_in_encoder - 1, 1 + stride * (self.num_maskmem - 2))
         sam = inference_state.get("samurai")
         if sam is not None and sam["enabled"]:
-            keep = max(keep, sam["config"].memory_window + 1)
-        return keep
+            reach = max(reach, sam["config"].memory_window)
+        return reach
 
     def _release_old_outputs(self, inference_state, frame_idx: int, reverse: bool) -> None:
-        """Drop non-conditioning outputs farther than the look-back window from ``frame_idx``.
+        """Drop the non-conditioning outputs the next frame can no longer read.
 
-        Conditioning (prompted) frames are kept: SAM 2 attends to them on every frame.
+        Frames at distance ``look_back`` or more from ``frame_idx`` are beyond reach of the next
+        frame. Conditioning (prompted) frames are kept: SAM 2 attends to them on every frame.
         """
-        keep = self.look_back(inference_state)
+        reach = self.look_back(inference_state)
         for obj_output_dict in inference_state["output_dict_per_obj"].values():
             non_cond = obj_output_dict["non_cond_frame_outputs"]
-            stale = [t for t in non_cond if abs(t - frame_idx) > keep]
+            stale = [t for t in non_cond if abs(t - frame_idx) >= reach]
             for t in stale:
                 del non_cond[t]
 
