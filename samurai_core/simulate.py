@@ -47,9 +47,9 @@ def simulate_motion_tracks(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw box tracks from the constant-velocity model of ``motion_model`` with ``noise``.
 
-    The first state is drawn from the filter's initial distribution around a random box
-    (``kf_initiate``); then ``z_t = H x_t + v_t``, ``v_t ~ N(0, R(x_t))`` and
-    ``x_{t+1} = F x_t + w_t``, ``w_t ~ N(0, Q(x_t))`` with ``(F, H, Q, R) = motion_matrices``.
+    The first state is a random box at rest (``kf_initiate``'s mean: zero rates); then
+    ``z_t = H x_t + v_t``, ``v_t ~ N(0, R(x_t))`` and ``x_{t+1} = F x_t + w_t``,
+    ``w_t ~ N(0, Q(x_t))`` with ``(F, H, Q, R) = motion_matrices``.
     The noise therefore scales with the true box size, as the filter assumes it does.
 
     Args:
@@ -77,9 +77,7 @@ def simulate_motion_tracks(
 
 
 def _simulate_one(motion_model, noise, start_box, key, length):
-    mean0, cov0 = kf_initiate(motion_model, noise, start_box)
-    key, k0 = jax.random.split(key)
-    x0 = mean0 + jnp.linalg.cholesky(cov0) @ jax.random.normal(k0, (8,), mean0.dtype)
+    x0, _ = kf_initiate(motion_model, noise, start_box)
 
     def frame(x, k):
         f, h, q, r = motion_matrices(motion_model, noise, x)
