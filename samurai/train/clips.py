@@ -42,7 +42,14 @@ def choose_frames(labelled: np.ndarray, clip_len: int, rng: np.random.Generator)
     if labelled.all():
         start = int(rng.integers(0, n - clip_len + 1))
         return list(range(start, start + clip_len))
-    start = int(rng.choice(lab[:-1] if len(lab) > 1 else lab))
+    return frames_from(int(rng.choice(lab[:-1] if len(lab) > 1 else lab)), labelled, clip_len)
+
+
+def frames_from(start: int, labelled: np.ndarray, clip_len: int) -> list[int] | None:
+    """The clip starting on labelled frame ``start``: ``clip_len`` consecutive frames, or, when
+    they hold no other labelled frame, frames evenly spaced up to the next labelled one."""
+    n = len(labelled)
+    lab = np.nonzero(labelled)[0]
     window = list(range(start, min(start + clip_len, n)))
     later = lab[lab > start]
     if len(later) and not labelled[window[1:]].any():

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from samurai.train.clips import Clip, choose_frames, make_clip
+from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
 from samurai.train.losses import LossWeights, frame_losses
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -192,11 +192,10 @@ def evaluate(model, dataset, cfg: TrainConfig, indices: Sequence[int] | None = N
             for i in (range(len(dataset)) if indices is None else indices):
                 case = dataset[i]
                 lab = np.nonzero(case.labelled)[0]
-                if len(lab) == 0 or len(case.frames) < 2:
+                if len(lab) == 0:
                     continue
-                frames = choose_frames(case.labelled, cfg.clip_len, np.random.default_rng(0))
-                frames = [f for f in frames if f >= lab[0]] if frames else None
-                if not frames or len(frames) < 2:
+                frames = frames_from(int(lab[0]), case.labelled, cfg.clip_len)
+                if frames is None:
                     continue
                 clip = make_clip(case, frames, cfg.image_size, max_objects=cfg.max_objects)
                 if clip is None:
@@ -425,7 +424,8 @@ def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = 
             state["step_in_epoch"] = 0
             if info.is_main:
                 bar.write(f"epoch {epoch}: " + ", ".join(
-                    f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()
+                    f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                    for k, v in record.items() if k != "epoch"
                 ))
                 _atomic_json(state["history"], out / "history.json")
             save_checkpoint()

@@ -52,3 +52,13 @@ def test_make_clip_targets_and_boxes():
     delta = (jittered.boxes - clip.boxes).abs()
     assert (delta > 0).any() and (delta <= 20 * 128 / 1024 + 1e-6).all()
     assert make_clip(case, [1, 2], 128, max_objects=1).object_ids == [1]
+
+
+def test_validation_clip_starts_on_the_first_labelled_frame():
+    from samurai.train.clips import frames_from
+
+    assert frames_from(0, np.ones(6, bool), 3) == [0, 1, 2]
+    labelled = np.zeros(12, bool)
+    labelled[[1, 9]] = True
+    assert frames_from(1, labelled, 5) == [1, 3, 5, 7, 9]
+    assert frames_from(9, labelled, 5) == [9, 10, 11]
