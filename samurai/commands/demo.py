@@ -95,15 +95,16 @@ def _sam2_runs(args, ph, prompts) -> dict:
     from samurai.commands.track import build_predictor, sam2_track
 
     rgb = np.repeat(ph.frames[..., None], 3, axis=3)
+    predictor = build_predictor(
+        args.model, args.checkpoint, args.device, args.image_size,
+        samurai=True, adapter=None, random_weights=False,
+    )
+    ids = sorted(prompts)
+    mask_prompts = {k: ("mask", prompts[k]) for k in ids}
     runs = {}
     for method in METHODS:
-        predictor = build_predictor(
-            args.model, args.checkpoint, args.device, args.image_size,
-            samurai=method == "samurai", adapter=None, random_weights=False,
-        )
-        ids = sorted(prompts)
         masks = np.zeros((len(ph.frames), len(ids)) + ph.frames.shape[1:], bool)
-        for t, frame_masks, _ in sam2_track(predictor, rgb, {k: ("mask", prompts[k]) for k in ids}):
+        for t, frame_masks, _ in sam2_track(predictor, rgb, mask_prompts, samurai=method == "samurai"):
             for i, k in enumerate(ids):
                 masks[t, i] = frame_masks.get(k, masks[t, i])
         runs[f"sam2-{args.model}/{method}"] = (masks, None)

@@ -76,17 +76,18 @@ def run(args) -> int:
     cases = _lasot_sequences(Path(args.data)) if args.lasot else _echo_dataset(args)
     if args.max_cases is not None:
         cases = cases[: args.max_cases]
-    methods = {"vanilla": (False, None), "samurai": (True, None)}
+    def build(adapter):
+        return build_predictor(args.model, args.checkpoint, args.device, args.image_size,
+                               samurai=True, adapter=adapter, random_weights=args.random_weights)
+
+    # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
+    base = build(None)
+    predictors = {"vanilla": (base, False), "samurai": (base, True)}
     if args.adapter:
-        methods["samurai+adapter"] = (True, args.adapter)
-    predictors = {
-        name: build_predictor(args.model, args.checkpoint, args.device, args.image_size,
-                              samurai=on, adapter=adapter, random_weights=args.random_weights)
-        for name, (on, adapter) in methods.items()
-    }
+        predictors["samurai+adapter"] = (build(args.adapter), True)
     info = {"command": "eval", "data": str(args.data), "model": args.model,
             "checkpoint": args.checkpoint, "random_weights": args.checkpoint is None,
-            "adapter": args.adapter, "methods": list(methods)}
+            "adapter": args.adapter, "methods": list(predictors)}
     t0 = time.perf_counter()
     with OutputDir(out_dir, force=args.force, info=info) as out:
         if args.lasot:
@@ -128,8 +129,8 @@ class _Lazy:
         return self.ds[self.i]
 
 
-def track_case(predictor, frames, prompts, start: int):
-    """Masks bool [T, B, H, W] for prompts on frame ``start``, tracked forward; NaN-free."""
+def track_case(predictor, samurai: bool, frames, prompts, start: int):
+    """Masks bool [T, B, H, W] for prompts on frame ``start``, tracked forward."""
     import numpy as np
 
     from samurai.commands.track import sam2_track
@@ -138,7 +139,7 @@ def track_case(predictor, frames, prompts, start: int):
     t_all, h, w = frames.shape[:3]
     rgb = frames if frames.ndim == 4 else np.repeat(frames[..., None], 3, axis=3)
     masks = np.zeros((t_all, len(ids), h, w), bool)
-    for t, frame_masks, _ in sam2_track(predictor, rgb[start:], prompts):
+    for t, frame_masks, _ in sam2_track(predictor, rgb[start:], prompts, samurai):
         for i, k in enumerate(ids):
             if k in frame_masks:
                 masks[start + t, i] = frame_masks[k]
@@ -196,8 +197,8 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
         }
         scored = [int(f) for f in labelled if f != start] or [start]
         lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
-        for method, predictor in predictors.items():
-            masks = track_case(predictor, case.frames, prompts, start)
+        for method, (predictor, samurai) in predictors.items():
+            masks = track_case(predictor, samurai, case.frames, prompts, start)
             for i, k in enumerate(ids):
                 gt = case.masks[scored] == k
                 row = {"case": case.case_id, "method": method, "structure": case.labels[k]}
@@ -351,9 +352,9 @@ def _eval_lasot(seqs, predictors, folder) -> str:
             raise CLIError(f"sequence {seq.case_id}: the first ground-truth box is empty; the "
                            "first frame must show the target")
         prompt = {1: ("box", np.array([x, y, x + w, y + h], np.float32))}
-        for method, predictor in predictors.items():
+        for method, (predictor, samurai) in predictors.items():
             masks = np.zeros((len(source), source.height, source.width), bool)
-            for t, fm, _ in sam2_track(predictor, source, prompt):
+            for t, fm, _ in sam2_track(predictor, source, prompt, samurai):
                 masks[t] = fm.get(1, masks[t])
             pred = masks_to_xywh(masks)
             rows.append({"case": seq.case_id, "method": method, **box_metrics(pred[1:], gt[1:])})

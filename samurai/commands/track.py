@@ -164,14 +164,18 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
     return predictor
 
 
-def sam2_track(predictor, source, prompts: dict):
+def sam2_track(predictor, source, prompts: dict, samurai: bool | None = None):
     """Track prompted objects (frame 0) with a SAM 2 predictor.
 
     Yields ``(frame_idx, {obj_id: bool [H, W] mask}, {obj_id: scores})`` per frame, where the
-    scores are the predictor's ``frame_scores`` (empty on the prompt frame).
+    scores are the predictor's ``frame_scores`` (empty on the prompt frame). ``samurai``
+    switches SAMURAI on or off for this video (None: as the predictor is configured), so one
+    model serves both the vanilla and the SAMURAI run.
     """
     import numpy as np
 
+    if samurai is not None:
+        predictor.configure_samurai(enabled=samurai, config=predictor.samurai_config)
     state = predictor.init_state(source)
     for oid, (kind, value) in prompts.items():
         if kind == "box":
@@ -265,6 +269,8 @@ def run(args) -> int:
                     if t % gif_stride == 0:
                         gif_frames.append(_shrink(over, gif_scale))
                 seen += 1
+        except FrameError as err:
+            raise CLIError(f"cannot read frame {seen} of {video}: {err}") from None
         finally:
             if mp4 is not None:
                 mp4.close()
