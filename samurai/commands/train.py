@@ -49,7 +49,8 @@ def add_parser(sub) -> None:
     p.add_argument("--max-val-cases", type=int, help="validate on the first N cases only")
     p.add_argument("--checkpoint-every", type=int, help="optimizer steps between checkpoints")
     p.add_argument("--warmup-steps", type=int)
-    p.add_argument("--train-split", help="split to train on (default train)")
+    p.add_argument("--train-split", help="split to train on (default train; 'none': every case, "
+                   "e.g. for the generic layout)")
     p.add_argument("--val-split", help="split to validate on (default val; 'none' for none)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other option, value parsed as JSON (e.g. --set box_jitter=0.05)")
@@ -97,8 +98,9 @@ def resolve_config(args: argparse.Namespace):
             values[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
             values[key.strip()] = raw
-    if isinstance(values.get("val_split"), str) and values["val_split"].lower() == "none":
-        values["val_split"] = None
+    for key in ("train_split", "val_split"):
+        if isinstance(values.get(key), str) and values[key].lower() in ("none", ""):
+            values[key] = None
     if args.no_progress:
         values["progress"] = False
     try:

@@ -127,3 +127,27 @@ def test_bad_options_are_named():
         TrainConfig.from_dict({})
     with pytest.raises(ValueError, match="clip_len"):
         TrainConfig.from_dict({"data": "x", "clip_len": 1})
+
+
+def test_cli_user_errors_exit_2(tmp_path, capsys):
+    from samurai.cli import main
+
+    assert main(["train", "--data", str(tmp_path), "--set", "clip_len=1"]) == 2
+    assert "clip_len=1" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "missing"), "--no-progress"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: [1,\n")
+    assert main(["train", "--config", str(bad)]) == 2
+    assert "cannot parse" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+def test_short_run_on_cuda_with_bf16_autocast(camus_tiny, sam2_tiny_checkpoint, tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    cfg = _cfg(camus_tiny, sam2_tiny_checkpoint, tmp_path / "gpu", device="cuda", amp=True,
+               epochs=1, val_split="val", max_val_cases=1)
+    result = train(cfg)
+    assert result["global_step"] == 2 and 0.0 <= result["history"][0]["mean_dice"] <= 1.0
+    assert all(p.device.type == "cuda" for p in result["model"].parameters())

@@ -87,16 +87,31 @@ def test_merged_checkpoint_loads_without_peft(adapted, sam2_tiny_checkpoint, val
     assert any("lora_" in n for n, _ in model.named_parameters())  # the input was not modified
 
 
-def test_load_into_a_video_predictor(adapted, sam2_tiny_checkpoint):
-    from sam2.build_sam import build_sam2_video_predictor
+def _track(predictor, frames, box):
+    state = predictor.init_state(frames)
+    predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, box=box)
+    return torch.cat([m for _, _, m in predictor.propagate_in_video(state)])
+
+
+def test_load_into_the_samurai_video_predictor(adapted, sam2_tiny_checkpoint):
+    """`samurai track --adapter` path: the backend predictor runs with the adapter in place."""
+    import numpy as np
+    from backends.sam2_backend import build_samurai_video_predictor
+
+    from samurai.data.synthetic import phantom_sequence
 
     _, _, _, directory = adapted
-    predictor = build_sam2_video_predictor(
-        "configs/sam2.1/sam2.1_hiera_t.yaml", str(sam2_tiny_checkpoint), device="cpu",
-        hydra_overrides_extra=["++model.image_size=256"],
-    )
+    frames, masks = phantom_sequence(3, (64, 64), np.random.default_rng(0))
+    rgb = np.repeat(frames[..., None], 3, axis=-1)
+    rows, cols = np.nonzero(masks[0] == 1)
+    box = np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], dtype=np.float32)
+    predictor = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=256)
+    plain = _track(predictor, rgb, box)
     assert load_adapter(predictor, directory) is predictor
     assert {n.rsplit(".lora_", 1)[0] for n in lora_state_dict(predictor)} == set(DEFAULT_TARGETS)
+    adapted_masks = _track(predictor, rgb, box)
+    assert adapted_masks.shape == plain.shape == (3, 1, 64, 64)
+    assert not torch.equal(adapted_masks, plain)
 
 
 def test_adapter_that_does_not_fit_is_refused(adapted, tmp_path):
