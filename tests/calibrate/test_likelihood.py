@@ -97,11 +97,14 @@ def test_score_noise_iou_matches_numpy():
     np.testing.assert_allclose(score.nll_per_frame, nll / frames, rtol=1e-5)
 
 
-@pytest.mark.parametrize("model", MODELS)
+# xywh shares its noise terms with xyxy (scaled by w and h); its likelihood is checked above.
+@pytest.mark.parametrize("model", ["xyah", "xyxy"])
 def test_gradient_matches_finite_differences(model):
-    boxes, valid = _tracks_with_gaps(n=3, length=25)
+    boxes, valid = _tracks_with_gaps(n=4, length=25)
+    valid[3] = False  # a track with no box at all contributes nothing, and no NaN
+    boxes, valid = pad_tracks(list(boxes), list(valid), length=32)  # NaN padding
     with jax.enable_x64(True):
-        b, v = jnp.asarray(boxes), jnp.asarray(valid)
+        b, v = jnp.asarray(boxes, jnp.float64), jnp.asarray(valid)
         theta = jnp.log(jnp.asarray(NOISE, jnp.float64))
 
         @jax.jit
@@ -121,13 +124,3 @@ def test_gradient_matches_finite_differences(model):
     if model != "xyah":  # no aspect ratio in the state: those weights cannot matter
         assert np.all(grad[5:] == 0)
     assert np.all(np.abs(grad[:5]) > 1e-6)
-
-
-def test_gradient_finite_with_absent_sequences_and_padding():
-    boxes, valid = _tracks_with_gaps(n=3, length=20)
-    boxes = boxes.astype(np.float32)
-    valid[2] = False  # a sequence with no box at all contributes nothing, and no NaN
-    pb, pv = pad_tracks(list(boxes), list(valid), length=32)
-    theta = jnp.log(jnp.asarray(NoiseParams(), jnp.float32))
-    grad = jax.jit(jax.grad(lambda th: mean_nll("xyah", noise_from_log(th), pb, pv)))(theta)
-    assert np.all(np.isfinite(np.asarray(grad)))
