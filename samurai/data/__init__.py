@@ -57,7 +57,10 @@ def open_dataset(root, kind: str | None = None, split: str | None = None) -> Ech
         return load_echonet(root, split=split)
     if kind == "generic":
         if split is not None:
-            raise DatasetError("the generic layout has no splits; pass split=None")
+            raise DatasetError(
+                "the generic layout has no splits; pass split=None (samurai train: "
+                "--train-split none --val-split none, or split the cases into two folders)"
+            )
         return load_generic(root)
     raise DatasetError(f"unknown dataset kind {kind!r}; use one of {KINDS} or None to detect it")
 

@@ -151,3 +151,15 @@ def test_short_run_on_cuda_with_bf16_autocast(camus_tiny, sam2_tiny_checkpoint, 
     result = train(cfg)
     assert result["global_step"] == 2 and 0.0 <= result["history"][0]["mean_dice"] <= 1.0
     assert all(p.device.type == "cuda" for p in result["model"].parameters())
+
+
+def test_loss_ignores_unlabelled_frames(tiny_model, val_clip):
+    """Sparse supervision: targets on unlabelled frames do not enter the loss."""
+    model = copy.deepcopy(tiny_model).eval()
+    sparse = val_clip._replace(labelled=torch.tensor([True, False]))
+    scrambled = sparse._replace(targets=torch.stack([sparse.targets[0], 1 - sparse.targets[1]]))
+    with torch.no_grad():
+        full = float(clip_forward(model, val_clip)[0])
+        first = float(clip_forward(model, sparse)[0])
+        assert float(clip_forward(model, scrambled)[0]) == first
+        assert first < full
