@@ -5,9 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from samurai.cli import main
+from samurai.cli import build_parser, main
 from samurai.commands.calibrate import mask_boxes
-from samurai_core.calibrate import config_with_noise, load_calibration
+from samurai_core.calibrate import (
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_STEPS,
+    config_with_noise,
+    load_calibration,
+)
 from samurai_core.config import preset
 from samurai_core.simulate import simulate_cardiac_tracks
 
@@ -130,3 +135,8 @@ def test_user_errors(tmp_path, capsys, args, match):
     args = [a.format(tmp=tmp_path) for a in args]
     assert main(["calibrate", *args, "-o", str(tmp_path / "n.json")]) == 2
     assert match in capsys.readouterr().err
+
+
+def test_command_defaults_are_the_library_defaults():
+    args = build_parser().parse_args(["calibrate"])
+    assert (args.steps, args.lr, args.motion_model) == (DEFAULT_STEPS, DEFAULT_LEARNING_RATE, "xyah")
