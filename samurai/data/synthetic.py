@@ -81,11 +81,26 @@ def _atomic_text(path: Path, text: str) -> None:
 
 
 def _write_sitk(array: np.ndarray, path: Path, spacing_rc=(0.154, 0.308)) -> None:
+    """Write with SimpleITK into a temporary folder under the final name, then move the
+    file(s) in (a MetaImage header names its .raw file, so both keep their names)."""
     import SimpleITK as sitk
 
     image = sitk.GetImageFromArray(array)
     image.SetSpacing((spacing_rc[1], spacing_rc[0]) + ((1.0,) if array.ndim == 3 else ()))
-    sitk.WriteImage(image, str(path), useCompression=str(path).endswith(".gz"))
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".write.") as tmp:
+        sitk.WriteImage(image, str(Path(tmp) / path.name), useCompression=str(path).endswith(".gz"))
+        written = sorted(Path(tmp).iterdir(), key=lambda p: p.suffix == ".mhd")
+        for produced in written:  # the .raw before its .mhd header
+            os.replace(produced, path.parent / produced.name)
+
+
+def _save_png(array: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    Image.fromarray(array).save(tmp)
+    os.replace(tmp, path)
 
 
 def write_camus2023(root, n_patients: int = 2, n_frames: int = 6, size=(64, 56), seed: int = 0) -> dict:
@@ -227,8 +242,6 @@ def _write_csv(path: Path, header, rows) -> None:
 def write_generic(root, n_videos: int = 2, n_frames: int = 6, size=(64, 56), seed: int = 0) -> dict:
     """Write the generic layout: ``<case>/frames/NNNNN.png`` and ``<case>/masks/NNNNN.png`` on
     every other frame (values 1 LV, 2 MYO, 3 LA), plus ``labels.json`` at the root."""
-    from PIL import Image
-
     root = Path(root)
     rng = np.random.default_rng(seed)
     cases = {}
@@ -239,9 +252,9 @@ def write_generic(root, n_videos: int = 2, n_frames: int = 6, size=(64, 56), see
         (root / case_id / "masks").mkdir(parents=True, exist_ok=True)
         labelled = np.arange(n_frames) % 2 == 0
         for t in range(n_frames):
-            Image.fromarray(frames[t]).save(root / case_id / "frames" / f"{t:05d}.png")
+            _save_png(frames[t], root / case_id / "frames" / f"{t:05d}.png")
             if labelled[t]:
-                Image.fromarray(masks[t]).save(root / case_id / "masks" / f"{t:05d}.png")
+                _save_png(masks[t], root / case_id / "masks" / f"{t:05d}.png")
         cases[case_id] = {"frames": frames, "masks": np.where(labelled[:, None, None], masks, 0), "labelled": labelled}
     _atomic_text(root / "labels.json", json.dumps({"1": "LV", "2": "MYO", "3": "LA"}))
     return {"root": root, "cases": cases}
