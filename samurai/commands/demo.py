@@ -7,7 +7,6 @@ Runs with no checkpoint and without torch: the default path imports NumPy, JAX, 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -30,21 +29,20 @@ def add_parser(sub) -> None:
             "write overlays, metrics against the phantom's ground truth and the LV area / EF "
             "read-out. Needs no checkpoint and no torch."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--out", default="samurai_demo", help="output folder")
+    p.add_argument("--out", default="samurai_demo", help="output folder (default: samurai_demo)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
-    p.add_argument("--frames", type=int, default=48, help="phantom length (>= 32)")
-    p.add_argument("--size", type=int, default=128, help="phantom width and height in pixels")
-    p.add_argument("--seed", type=int, default=0, help="speckle seed of the phantom")
-    p.add_argument("--scale", type=int, default=2, help="upscaling of the overlay GIF/MP4")
+    p.add_argument("--frames", type=int, default=48, help="phantom length, >= 32 (default: 48)")
+    p.add_argument("--size", type=int, default=128, help="phantom width and height in pixels (default: 128, where the scenario is tuned)")
+    p.add_argument("--seed", type=int, default=0, help="speckle seed of the phantom (default: 0)")
+    p.add_argument("--scale", type=int, default=2, help="upscaling of the overlay GIF/MP4 (default: 2)")
     p.add_argument(
         "--checkpoint",
         help="also run SAM 2 (vanilla and SAMURAI) from this checkpoint (needs torch and sam2)",
     )
-    p.add_argument("--model", default="tiny", help="SAM 2 model for --checkpoint")
+    p.add_argument("--model", default="tiny", help="SAM 2 model for --checkpoint (default: tiny)")
     p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
-    p.add_argument("--device", default=None, help="torch device for SAM 2 (default: cuda if present)")
+    p.add_argument("--device", default=None, help="torch device for SAM 2 (default: cuda when present, else cpu)")
     p.set_defaults(run=run)
 
 

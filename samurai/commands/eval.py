@@ -16,7 +16,6 @@ See docs/evaluation.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import time
@@ -41,7 +40,6 @@ def add_parser(sub) -> None:
             "Track every labelled structure of every case with vanilla SAM 2 and with SAMURAI "
             "(and SAMURAI + a LoRA adapter), then write per-case CSVs, a summary table and plots."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("data", help="dataset folder")
     p.add_argument("--kind", choices=("camus2023", "camus2019", "echonet", "generic"),
@@ -51,13 +49,14 @@ def add_parser(sub) -> None:
     p.add_argument("--split", help="train, val or test (default: all cases)")
     p.add_argument("--max-cases", type=int, default=None, help="evaluate at most this many cases")
     p.add_argument("--prompt", choices=("box", "mask"), default="box",
-                   help="first-frame prompt of each structure (echo datasets)")
+                   help="first-frame prompt of each structure, echo datasets (default: box)")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
-    p.add_argument("--model", default="tiny", choices=("tiny", "small", "base_plus", "large", "medsam2"))
+    p.add_argument("--model", default="tiny", choices=("tiny", "small", "base_plus", "large", "medsam2"),
+                   help="SAM 2 model size (default: tiny)")
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
-    p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
     p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
-    p.add_argument("--out", default="samurai_eval", help="output folder")
+    p.add_argument("--out", default="samurai_eval", help="output folder (default: samurai_eval)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
     p.add_argument("--random-weights", action="store_true",
                    help="TESTING ONLY: untrained model when no --checkpoint is given")

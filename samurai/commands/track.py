@@ -8,7 +8,6 @@ candidate, memory frames), ``overlay.mp4`` (when an encoder is installed) and ``
 
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
@@ -27,7 +26,6 @@ def add_parser(sub) -> None:
             "Track one or more objects through a video file (mp4/avi) or a folder of frames, "
             "prompted on the first frame by boxes or a label mask. Frames are streamed."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("video", help="video file (mp4, avi, ...) or folder of frames")
     p.add_argument(
@@ -43,10 +41,10 @@ def add_parser(sub) -> None:
         help="first-frame label mask (single-channel PNG, pixel value = object id, 0 = background)",
     )
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
-    p.add_argument("--model", default="tiny", choices=MODELS, help="SAM 2 model size")
+    p.add_argument("--model", default="tiny", choices=MODELS, help="SAM 2 model size (default: tiny)")
     p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train`")
     p.add_argument("--vanilla", action="store_true", help="plain SAM 2 (SAMURAI off)")
-    p.add_argument("--device", default=None, help="torch device (default: cuda if present, else cpu)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
     p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
     p.add_argument("--out", default=None, help="output folder (default: <video name>_track)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
