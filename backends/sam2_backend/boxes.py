@@ -8,10 +8,11 @@ import torch
 def boxes_from_masks(mask_logits: torch.Tensor) -> torch.Tensor:
     """Tight ``xyxy`` boxes of the foreground (logit > 0) of each mask; zeros for empty masks.
 
-    Vectorised over any leading axes: one ``any`` over rows and one over columns, then the
-    first and last set index of each (no ``argwhere``, no per-mask host round trip).
-    Coordinates are pixel indices with inclusive maxima (a one-pixel mask at (x, y) gives
-    ``[x, y, x, y]``), as in the official SAMURAI code.
+    Vectorised over any leading axes: the row-wise and column-wise maxima of the logits (two
+    float reductions, faster than reducing a boolean mask in torch), then the first and last
+    positive index of each (no ``argwhere``, no per-mask host round trip). Coordinates are pixel
+    indices with inclusive maxima (a one-pixel mask at (x, y) gives ``[x, y, x, y]``), as in
+    the official SAMURAI code.
 
     Args:
       mask_logits: ``[..., H, W]`` mask logits.
@@ -19,9 +20,8 @@ def boxes_from_masks(mask_logits: torch.Tensor) -> torch.Tensor:
     Returns:
       ``[..., 4]`` float32 boxes ``[x_min, y_min, x_max, y_max]``.
     """
-    fg = mask_logits > 0
-    rows = fg.any(dim=-1)  # [..., H]
-    cols = fg.any(dim=-2)  # [..., W]
+    rows = mask_logits.amax(dim=-1) > 0  # [..., H]
+    cols = mask_logits.amax(dim=-2) > 0  # [..., W]
     H, W = rows.shape[-1], cols.shape[-1]
     # argmax returns the first maximal index: the first set row/column; flipped, the last.
     y0 = rows.to(torch.uint8).argmax(dim=-1)

@@ -103,6 +103,35 @@ class _Candidates:
     multimask: bool
 
 
+class _StepRecord:
+    """One object's SAMURAI decision on one frame, kept with its per-frame output.
+
+    Holds references to the frame's step output and inputs (shared by all objects of the
+    frame); :meth:`as_dict` reads this object's row on demand.
+    """
+
+    __slots__ = ("out", "slot", "boxes", "aff", "obj", "memory_frames")
+
+    def __init__(self, out, slot, boxes, aff, obj, memory_frames):
+        self.out, self.slot = out, slot
+        self.boxes, self.aff, self.obj = boxes, aff, obj
+        self.memory_frames = memory_frames
+
+    def as_dict(self) -> dict:
+        s, out = self.slot, self.out
+        return {
+            "boxes": self.boxes[s].copy(),  # candidate boxes, xyxy in model-input pixels
+            "aff": self.aff[s].copy(),
+            "obj": float(self.obj[s]),
+            "kf_iou": np.asarray(out.kf_iou)[s].copy(),
+            "kf_score": float(np.asarray(out.kf_score)[s]),
+            "kf_score_valid": bool(np.asarray(out.kf_score_valid)[s]),
+            "stable_frames": int(np.asarray(out.stable_frames)[s]),
+            "kf_box": np.asarray(out.box)[s].copy(),
+            "memory_frames": list(self.memory_frames),  # memory for the next frame, newest first
+        }
+
+
 class SamuraiVideoPredictor(SAM2VideoPredictor):
     """SAM 2 video predictor with SAMURAI (Kalman-filtered mask choice and memory selection).
 
@@ -752,32 +781,20 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         aff[slots] = host[:, M * 4 : M * 5]
         obj[slots] = host[:, M * 5]
         stepped[slots] = True
-        cand = jax.device_put(
-            sc.Candidates(boxes, aff, obj, np.asarray(frame_idx, np.int32), stepped),
-            self.jax_device,
-        )
+        cand = sc.Candidates(boxes, aff, obj, np.asarray(frame_idx, np.int32), stepped)
+        if self.jax_device != jax.devices()[0]:
+            cand = jax.device_put(cand, self.jax_device)
         sam["state"], out = sc.step(sam["config"], sam["state"], cand)
-        res = jax.device_get(out)
-        chosen_host = np.ascontiguousarray(res.chosen[slots]).astype(np.int64)
+        # Only what drives SAM 2 is read now (zero-copy on the CPU); the rest of the step's
+        # output stays in the record and is read on demand by frame_scores.
+        chosen_host = np.asarray(out.chosen)[slots].astype(np.int64)
+        memory_host = np.asarray(out.memory_frames)
         chosen = torch.from_numpy(chosen_host).to(inference_state["device"], non_blocking=True)
         records = []
-        for k, (obj_id, slot) in enumerate(zip(obj_ids, slots)):
-            memory = [int(f) for f in res.memory_frames[slot] if f >= 0]
+        for obj_id, slot in zip(obj_ids, slots):
+            memory = [int(f) for f in memory_host[slot] if f >= 0]
             sam["memory"][obj_id] = memory
-            records.append(
-                {
-                    "chosen": int(res.chosen[slot]),
-                    "aff": aff[slot].copy(),
-                    "obj": float(obj[slot]),
-                    "boxes": boxes[slot].copy(),
-                    "kf_iou": np.asarray(res.kf_iou[slot]),
-                    "kf_score": float(res.kf_score[slot]),
-                    "kf_score_valid": bool(res.kf_score_valid[slot]),
-                    "stable_frames": int(res.stable_frames[slot]),
-                    "kf_box": np.asarray(res.box[slot]),
-                    "memory_frames": memory,  # memory for the next frame, newest first
-                }
-            )
+            records.append(_StepRecord(out, slot, boxes, aff, obj, memory))
         return [chosen[k : k + 1] for k in range(len(pending))], records
 
     # ------------------------------------------------------------------ long videos
@@ -826,6 +843,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 "object_score": float(out["object_score_logits"].float().reshape(-1)[0]),
                 "chosen": int(out["chosen"].reshape(-1)[0]),
             }
-            entry.update(out.get("samurai", {}))
+            if "samurai" in out:
+                entry.update(out["samurai"].as_dict())
             scores[self._obj_idx_to_id(inference_state, obj_idx)] = entry
         return scores
