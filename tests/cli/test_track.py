@@ -187,3 +187,18 @@ def test_adapter_that_does_not_fit_the_model(frame_folder, sam2_tiny_checkpoint,
     err = capsys.readouterr().err
     assert "does not fit the tiny model" in err and "another SAM 2 architecture" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_adapter_from_samurai_train_is_applied(frame_folder, sam2_tiny_checkpoint, tmp_path):
+    pytest.importorskip("peft")
+    from backends.sam2_backend import build_sam2_model
+    from samurai.train.lora import apply_lora, save_adapter
+
+    peft_model = apply_lora(build_sam2_model("tiny", sam2_tiny_checkpoint, image_size=256))
+    save_adapter(peft_model, tmp_path / "adapter")
+    out = tmp_path / "run"
+    rc = _track(frame_folder, "--box", BOXES[0], "--adapter", tmp_path / "adapter", "--out", out,
+                "--no-video", ckpt=sam2_tiny_checkpoint)
+    assert rc == 0
+    assert json.loads((out / "manifest.json").read_text())["adapter"] == str(tmp_path / "adapter")
+    assert len(list((out / "masks").iterdir())) == N
