@@ -62,6 +62,8 @@ def run(args) -> int:
         raise CLIError(f"--scale {args.scale} is out of range; use 1 to 8")
     if Path(args.out).exists() and not args.force:
         raise CLIError(f"output folder {args.out} already exists; pass --force to overwrite it or choose another --out")
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise CLIError(f"checkpoint {args.checkpoint} does not exist; pass the path of a SAM 2 .pt file")
 
     t0 = time.perf_counter()
     ph = make_phantom(n_frames=args.frames, size=args.size, seed=args.seed)
@@ -270,7 +272,8 @@ def _print_summary(summary, out, elapsed) -> None:
     print("Dice against the phantom's ground truth (lost = Dice < 0.1 on the last frame):")
     print(summary["table"])
     print()
-    print(f"LV ejection fraction, area-length (ellipsoid truth {summary['true_ef_ellipsoid']:.1f} %):")
+    print(f"LV ejection fraction, area-length, ED/ES = largest/smallest LV area "
+          f"(ellipsoid truth {summary['true_ef_ellipsoid']:.1f} %):")
     print(summary["ef_table"])
     print()
     mp4 = "overlay.mp4, " if summary["mp4"] else ""

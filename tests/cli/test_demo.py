@@ -82,7 +82,11 @@ def test_demo_reports_samurai_keeping_the_lv(demo_run):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--frames", "10"], "--frames 32 or more"), (["--size", "20"], "64 to 512")],
+    [
+        (["--frames", "10"], "--frames 32 or more"),
+        (["--size", "20"], "64 to 512"),
+        (["--checkpoint", "missing.pt"], "does not exist"),
+    ],
 )
 def test_demo_argument_errors(args, message, tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "o"), *args]) == 2
