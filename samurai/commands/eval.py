@@ -178,7 +178,8 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
 
     seg_rows, ef_rows, lv_store = [], [], {}
     area_plots = {}
-    for lazy in cases:
+    for n, lazy in enumerate(cases, 1):
+        print(f"[{n}/{len(cases)}] {lazy.case_id}", flush=True)
         case = lazy.load()
         labelled = np.flatnonzero(case.labelled)
         if labelled.size == 0:
@@ -337,7 +338,8 @@ def _eval_lasot(seqs, predictors, folder) -> str:
 
     rows, curves = [], {m: [] for m in predictors}
     (folder / "boxes").mkdir()
-    for seq in seqs:
+    for n, seq in enumerate(seqs, 1):
+        print(f"[{n}/{len(seqs)}] {seq.case_id}", flush=True)
         gt = read_lasot_boxes(seq.folder / "groundtruth.txt")
         try:
             source = open_frames(seq.source())
