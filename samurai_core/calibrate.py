@@ -44,14 +44,7 @@ from jaxtyping import Bool, Float
 
 from samurai_core.boxes import box_iou, box_valid
 from samurai_core.config import MOTION_MODELS, SamuraiConfig
-from samurai_core.kalman import (
-    gaussian_logpdf,
-    kf_box,
-    kf_initiate,
-    kf_innovation,
-    kf_predict,
-    kf_update,
-)
+from samurai_core.kalman import kf_box, kf_initiate, measure, motion_matrices
 from samurai_core.types import AnyArray, Array, NoiseParams
 
 _NON_ASPECT = ("std_position", "std_size", "std_velocity", "std_size_velocity", "std_measurement")
@@ -107,6 +100,13 @@ class Calibration(NamedTuple):
     provenance: dict[str, Any]
 
 
+def _diagonal_noise(motion_model: str, noise: NoiseParams, p, v):
+    """Process variances (positions[4], rates[4]) and measurement variances[4] at mean [p, v]."""
+    _, _, q, r = motion_matrices(motion_model, noise, jnp.concatenate([p, v]))
+    q = jnp.diagonal(q)
+    return q[:4], q[4:], jnp.diagonal(r)
+
+
 def filter_sequence(
     motion_model: str,
     noise: NoiseParams,
@@ -136,27 +136,44 @@ def filter_sequence(
         jnp.any(valid), boxes[jnp.argmax(valid)], jnp.asarray([0.0, 0.0, 1.0, 1.0], boxes.dtype)
     )
     boxes = jnp.where(valid[:, None], boxes, stand_in)
+    z_all = jax.vmap(lambda box: measure(motion_model, box))(boxes)
     start_mean, start_cov = kf_initiate(motion_model, noise, stand_in)
+    start_var = jnp.diagonal(start_cov)
+    start = (start_mean[:4], start_mean[4:], start_var[:4], jnp.zeros(4, boxes.dtype), start_var[4:])
+    log_2pi = jnp.log(2.0 * jnp.pi).astype(boxes.dtype)
 
     def frame(carry, inputs):
-        mean, cov, started = carry
-        box, present = inputs
-        pred_mean, pred_cov = kf_predict(motion_model, noise, mean, cov)
-        innov, S = kf_innovation(motion_model, noise, pred_mean, pred_cov, box)
-        upd_mean, upd_cov = kf_update(motion_model, noise, pred_mean, pred_cov, box)
-        scored = started & present
+        (p, v, pp, pv, vv), started = carry
+        z, present = inputs
+        # Predict: per coordinate, [p, v] <- [p + v, v], P <- F P Fᵀ + Q (Q from the prior mean).
+        q_p, q_v, _ = _diagonal_noise(motion_model, noise, p, v)
+        p1, pp1, pv1, vv1 = p + v, pp + 2.0 * pv + vv + q_p, pv + vv, vv + q_v
+        # Innovation (R from the predicted mean): y = z - p, s = P_pp + R, S diagonal.
+        _, _, r = _diagonal_noise(motion_model, noise, p1, v)
+        y = z - p1
+        s = pp1 + r
+        loglik = -0.5 * jnp.sum(y * y / s + jnp.log(s) + log_2pi)
+        # Update: K = [P_pp, P_pv] / s, P <- P - K s Kᵀ.
+        k_p, k_v = pp1 / s, pv1 / s
+        updated = (p1 + k_p * y, v + k_v * y, pp1 - k_p * pp1, pv1 - k_p * pv1, vv1 - k_v * pv1)
+        predicted = (p1, v, pp1, pv1, vv1)
         # Before the start the carry is the track initiated at the first present box.
-        new_mean = jnp.where(started, jnp.where(present, upd_mean, pred_mean), mean)
-        new_cov = jnp.where(started, jnp.where(present, upd_cov, pred_cov), cov)
-        out = (
-            jnp.where(scored, gaussian_logpdf(innov, S), 0.0),
-            scored,
-            jnp.where(started, kf_box(motion_model, pred_mean), 0.0),
+        new = jax.tree.map(
+            lambda u, pr, old: jnp.where(started, jnp.where(present, u, pr), old),
+            updated,
+            predicted,
+            (p, v, pp, pv, vv),
         )
-        return (new_mean, new_cov, started | present), out
+        scored = started & present
+        out = (
+            jnp.where(scored, loglik, 0.0),
+            scored,
+            jnp.where(started, kf_box(motion_model, jnp.concatenate([p1, v])), 0.0),
+        )
+        return (new, started | present), out
 
     _, (loglik, scored, pred_box) = jax.lax.scan(
-        frame, (start_mean, start_cov, jnp.zeros((), bool)), (boxes, valid)
+        frame, (start, jnp.zeros((), bool)), (z_all, valid)
     )
     return FilterOutput(loglik, scored, pred_box)
 

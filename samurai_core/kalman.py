@@ -25,6 +25,7 @@ them (this is how ``samurai_core.calibrate`` fits them).
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 from jaxtyping import Float
 
@@ -154,8 +155,11 @@ def kf_predict(
 ) -> tuple[State, StateCov]:
     """One constant-velocity step: ``x' = F x``, ``P' = F P Fᵀ + Q(x)``.
 
-    With ``P = [[A, B], [Bᵀ, C]]`` in 4×4 blocks, ``F P Fᵀ = [[A+B+Bᵀ+C, B+C], [Bᵀ+C, C]]``;
-    written out by blocks instead of two dense 8×8 products.
+    With ``P = [[A, B], [Bᵀ, C]]`` in 4×4 blocks, ``F P Fᵀ = [[(A+C) + (B+Bᵀ), B+C], [Bᵀ+C, C]]``,
+    written out by blocks instead of two dense 8×8 products. ``Bᵀ`` is read from the lower
+    block of ``P``, and every sum pairs terms symmetrically, so a symmetric ``P`` stays
+    symmetric (up to rounding) without a transpose (transposes of tiny matrices are slow
+    under ``vmap``).
     """
     _check_model(motion_model)
     pos, vel, _, _, _ = _noise_terms(motion_model, noise, mean[:4])
@@ -163,11 +167,11 @@ def kf_predict(
     new_mean = jnp.concatenate([p + v, v])
     A, B = cov[:4, :4], cov[:4, 4:]
     Bt, C = cov[4:, :4], cov[4:, 4:]
-    top = jnp.concatenate([A + B + Bt + C, B + C], axis=1)
+    top = jnp.concatenate([(A + C) + (B + Bt), B + C], axis=1)
     bottom = jnp.concatenate([Bt + C, C], axis=1)
     new_cov = jnp.concatenate([top, bottom], axis=0)
     new_cov = new_cov + jnp.diag(jnp.concatenate([pos, vel]) ** 2)
-    return new_mean, _symmetrise(new_cov)
+    return new_mean, new_cov
 
 
 def kf_innovation(
@@ -191,15 +195,23 @@ def kf_update(
 ) -> tuple[State, StateCov]:
     """Measurement update with the ``xyxy`` box.
 
-    ``K = P Hᵀ S⁻¹`` is obtained by a Cholesky solve of ``S Kᵀ = H P`` (never inverting ``S``);
-    ``P' = P − K S Kᵀ = P − (P Hᵀ) Kᵀ``, symmetrised.
+    ``K = P Hᵀ S⁻¹`` is obtained by a Cholesky solve of ``S Kᵀ = H P`` (never inverting ``S``).
+    ``P' = P − K S Kᵀ = P − ½ Σ_k (u_k v_kᵀ + v_k u_kᵀ)`` with ``u_k`` the rows of ``H P`` and
+    ``v_k`` the rows of ``Kᵀ``: the symmetrised form, symmetric by construction (up to
+    rounding), without a transpose.
     """
     innov, S = kf_innovation(motion_model, noise, mean, cov, box_xyxy)
-    PHt_T = cov[:4, :]  # H P: the first four rows of P.
-    Kt = _chol4_solve(_chol4(S), PHt_T)  # [4, 8] = S⁻¹ H P = Kᵀ
-    new_mean = mean + innov @ Kt
-    new_cov = cov - PHt_T.T @ Kt
-    return new_mean, _symmetrise(new_cov)
+    u = cov[:4, :]  # H P: the first four rows of P.
+    v = _chol4_solve(_chol4(S), u)  # [4, 8] = S⁻¹ H P = Kᵀ
+    # Materialise Kᵀ once: otherwise XLA fuses its sqrt/divide chain into every one of the 64
+    # covariance entries and recomputes it there.
+    v = jax.lax.optimization_barrier(v)
+    # Rank-1 terms instead of dots and transposes: both are slow for tiny matrices under vmap.
+    new_mean = mean + sum(innov[k] * v[k] for k in range(4))
+    new_cov = cov - 0.5 * sum(
+        u[k][:, None] * v[k][None, :] + v[k][:, None] * u[k][None, :] for k in range(4)
+    )
+    return new_mean, new_cov
 
 
 def gaussian_logpdf(innov: Float[Array, "4"], S: Float[Array, "4 4"]) -> Float[Array, ""]:
@@ -208,10 +220,6 @@ def gaussian_logpdf(innov: Float[Array, "4"], S: Float[Array, "4 4"]) -> Float[A
     y = _tri_solve_lower(L, innov[:, None])[:, 0]
     logdet = 2.0 * jnp.sum(jnp.log(jnp.stack([L[0][0], L[1][1], L[2][2], L[3][3]])))
     return -0.5 * (jnp.sum(y * y) + logdet + 4.0 * jnp.log(2.0 * jnp.pi).astype(innov.dtype))
-
-
-def _symmetrise(c: Float[Array, "8 8"]) -> Float[Array, "8 8"]:
-    return 0.5 * (c + c.T)
 
 
 def _chol4(S: Float[Array, "4 4"]):
