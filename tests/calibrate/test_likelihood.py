@@ -13,6 +13,7 @@ from samurai_core.calibrate import (
     pad_tracks,
     score_noise,
 )
+from samurai_core.kalman import gaussian_logpdf, kf_box, kf_initiate, kf_innovation, kf_predict, kf_update
 from samurai_core.simulate import simulate_cardiac_tracks
 from samurai_core.types import NoiseParams
 
@@ -45,6 +46,27 @@ def test_scan_loglik_matches_numpy_loop(model):
             started = ~np.isnan(want_pred[:, 0])
             np.testing.assert_allclose(np.asarray(out.pred_box)[started], want_pred[started], rtol=1e-10)
             assert np.all(np.asarray(out.pred_box)[~started] == 0)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_scan_matches_the_core_kalman_kernels(model):
+    """The scan's per-coordinate filter is the core's dense one (its P stays block-diagonal)."""
+    boxes, valid = _tracks_with_gaps(n=3, length=20)
+    with jax.enable_x64(True):
+        for b, v in zip(boxes, valid):
+            v = v & np.isfinite(b).all(axis=1) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+            first = int(np.argmax(v))
+            mean, cov = kf_initiate(model, NOISE, b[first])
+            want_ll, want_pred = [], []
+            for t in range(first + 1, len(b)):
+                mean, cov = kf_predict(model, NOISE, mean, cov)
+                want_pred.append(np.asarray(kf_box(model, mean)))
+                if v[t]:
+                    want_ll.append(float(gaussian_logpdf(*kf_innovation(model, NOISE, mean, cov, b[t]))))
+                    mean, cov = kf_update(model, NOISE, mean, cov, b[t])
+            out = _filter(model, NOISE, jnp.asarray(b), jnp.asarray(v))
+            np.testing.assert_allclose(np.asarray(out.loglik)[np.asarray(out.scored)], want_ll, rtol=1e-10)
+            np.testing.assert_allclose(np.asarray(out.pred_box)[first + 1 :], want_pred, rtol=1e-10)
 
 
 def test_loglik_float32_close_to_float64():
