@@ -264,32 +264,5 @@ def run_reference(cfg, cand_boxes, aff, obj, stepped, frame_idx, restart=None, r
                 continue
             d = decide(cfg, tracks[b], cand_boxes[t, b], aff[t, b], obj[t, b], int(frame_idx[t]))
             for k, v in d.items():
-                out["stable" if k == "stable" else k][t, b] = v
+                out[k][t, b] = v
     return out
-
-
-def batched_kf_step(model, noise, mean, cov, z_boxes):
-    """NumPy batched predict + update for ``N`` tracks (the NumPy baseline of the benchmarks).
-
-    mean [N, 8], cov [N, 8, 8], z_boxes [N, 4] xyxy. Vectorised over N with einsum and
-    ``np.linalg.solve``; "xyah" only.
-    """
-    assert model == "xyah"
-    h = np.maximum(np.abs(mean[:, 3]), MIN_NOISE_SCALE)
-    sp, sv = noise.std_position, noise.std_velocity
-    one = np.ones_like(h)
-    q = np.stack([sp * h, sp * h, noise.std_aspect * one, noise.std_size * h,
-                  sv * h, sv * h, noise.std_aspect_velocity * one, noise.std_size_velocity * h], 1)
-    mean = mean @ F.T
-    cov = np.einsum("ij,njk,lk->nil", F, cov, F) + q[:, :, None] * np.eye(8) * q[:, None, :]
-    h = np.maximum(np.abs(mean[:, 3]), MIN_NOISE_SCALE)
-    sm = noise.std_measurement
-    r = np.stack([sm * h, sm * h, noise.std_aspect_measurement * one, sm * h], 1)
-    S = cov[:, :4, :4] + r[:, :, None] * np.eye(4) * r[:, None, :]
-    Kt = np.linalg.solve(S, cov[:, :4, :])
-    x1, y1, x2, y2 = z_boxes.T
-    w, hh = x2 - x1, y2 - y1
-    z = np.stack([x1 + w / 2, y1 + hh / 2, w / hh, hh], 1)
-    mean = mean + np.einsum("ni,nij->nj", z - mean[:, :4], Kt)
-    cov = cov - np.einsum("nij,nik->njk", cov[:, :4, :], Kt)
-    return mean, cov
