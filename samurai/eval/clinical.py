@@ -58,14 +58,18 @@ def _principal_axes(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return centre, evecs[:, 1], evecs[:, 0]  # long axis, short axis
 
 
-def long_axis_length(mask: np.ndarray, spacing: tuple[float, float] | None = None) -> float:
-    """Extent of the mask along its principal (long) axis, plus one pixel of width."""
+def _long_axis_coords(mask: np.ndarray, spacing) -> tuple[np.ndarray, float]:
+    """Pixel positions along the long axis (mm, centred) and one pixel's extent along it."""
     pts = _coords_mm(mask, spacing)
     if len(pts) < 3:
         raise ValueError("mask too small to measure a long axis (fewer than 3 pixels)")
     centre, axis, _ = _principal_axes(pts)
-    u = (pts - centre) @ axis
-    pixel = _pixel_extent(axis, spacing)
+    return (pts - centre) @ axis, _pixel_extent(axis, spacing)
+
+
+def long_axis_length(mask: np.ndarray, spacing: tuple[float, float] | None = None) -> float:
+    """Extent of the mask along its principal (long) axis, plus one pixel of width."""
+    u, pixel = _long_axis_coords(mask, spacing)
     return float(u.max() - u.min() + pixel)
 
 
@@ -90,12 +94,7 @@ def disk_diameters(
     Each slab's diameter is its area divided by its height ``L / n_disks``, i.e. the mean
     width of the mask across the slab.
     """
-    pts = _coords_mm(mask, spacing)
-    if len(pts) < 3:
-        raise ValueError("mask too small for the method of disks (fewer than 3 pixels)")
-    centre, axis, _ = _principal_axes(pts)
-    u = (pts - centre) @ axis
-    pixel = _pixel_extent(axis, spacing)
+    u, pixel = _long_axis_coords(mask, spacing)
     lo = u.min() - pixel / 2
     length = u.max() - u.min() + pixel
     edges = lo + length * np.arange(n_disks + 1) / n_disks
