@@ -1,6 +1,7 @@
 """Calibration files: round trip, atomic write, clear errors on malformed files, config plumbing."""
 
 import json
+import os
 
 import pytest
 
@@ -40,6 +41,9 @@ def test_round_trip_keeps_values_and_provenance(tmp_path):
     assert {k: cal.provenance[k] for k in provenance} == provenance
     assert "created" in cal.provenance
     assert [p.name for p in path.parent.iterdir()] == ["noise.json"]  # no temp file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would create it
 
 
 def test_save_replaces_an_existing_file(tmp_path):
