@@ -244,3 +244,13 @@ def test_import_loads_no_torch():
     root = Path(__file__).resolve().parents[2]
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_docstring_examples():
+    import doctest
+
+    from samurai_core import config
+
+    for module in (tracker, config):
+        failed, attempted = doctest.testmod(module)
+        assert attempted > 0 and failed == 0, module.__name__
