@@ -161,6 +161,9 @@ def _step_one(cfg: SamuraiConfig, s: TrackState, boxes, aff, obj, stepped, frame
     present = obj_c > cfg.min_obj_score_logits
 
     stable = s.stable_frames
+    # Untouched slots keep their state: every write below is gated by `do` (one pass over
+    # the buffers instead of a second select over the whole state).
+    do = stepped & s.active
     started = stable > 0
     motion = stable >= cfg.stable_frames_threshold
 
@@ -198,15 +201,19 @@ def _step_one(cfg: SamuraiConfig, s: TrackState, boxes, aff, obj, stepped, frame
         jnp.where(keep, jnp.where(measurable & ~motion, stable + 1, stable), 0),
         jnp.where(measurable, 1, 0),
     ).astype(stable.dtype)
-    new_mean = jnp.where(initiate, im, jnp.where(update, um, jnp.where(started, pm, s.mean)))
-    new_cov = jnp.where(initiate, iP, jnp.where(update, uP, jnp.where(started, pP, s.cov)))
+    new_mean = jnp.where(
+        do & initiate, im, jnp.where(do & update, um, jnp.where(do & started, pm, s.mean))
+    )
+    new_cov = jnp.where(
+        do & initiate, iP, jnp.where(do & update, uP, jnp.where(do & started, pP, s.cov))
+    )
     has_kf = started | initiate
     out_pred = jnp.where(started, pred_box, 0.0)
     out_box = jnp.where(has_kf, kf.kf_box(mm, new_mean), 0.0)
 
     # Push this frame's scores into the ring buffer.
     head = s.hist_head
-    slot = jnp.arange(H) == head
+    slot = (jnp.arange(H) == head) & do
     hist_frame = jnp.where(slot, frame_idx.astype(s.hist_frame.dtype), s.hist_frame)
     hist_aff = jnp.where(slot, aff_ch, s.hist_aff)
     hist_obj = jnp.where(slot, obj_c, s.hist_obj)
@@ -229,7 +236,7 @@ def _step_one(cfg: SamuraiConfig, s: TrackState, boxes, aff, obj, stepped, frame
     cap = cfg.max_obj_ptrs_in_encoder - 1
     if cap < K:  # otherwise the cap never changes the newest K kept frames
         words, _ = _lowest_bits(words, cap)
-    words[0] = words[0] | jnp.uint32(1)  # the previous frame always enters memory
+    words[0] = words[0] | jnp.uint32(1)  # the previous frame (age 0) always enters memory
     mem_words, mem_ages = _lowest_bits(words, K)
     # Materialise the few words: the per-slot mask would otherwise redo the bit rounds per slot.
     mem_words, mem_ages = jax.lax.optimization_barrier((mem_words, mem_ages))
@@ -241,17 +248,17 @@ def _step_one(cfg: SamuraiConfig, s: TrackState, boxes, aff, obj, stepped, frame
     mem_slots = (head - mem_ages) % H
     memory_frames = jnp.where(mem_ages >= 0, hist_frame[mem_slots], -1)
 
-    new = TrackState(
+    state = TrackState(
         mean=new_mean,
         cov=new_cov,
-        stable_frames=new_stable,
+        stable_frames=jnp.where(do, new_stable, stable),
         active=s.active,
         hist_frame=hist_frame,
         hist_aff=hist_aff,
         hist_obj=hist_obj,
         hist_kf=hist_kf,
         hist_kf_valid=hist_kf_valid,
-        hist_head=((head + 1) % H).astype(s.hist_head.dtype),
+        hist_head=jnp.where(do, (head + 1) % H, head).astype(s.hist_head.dtype),
     )
     out = StepOutput(
         chosen=chosen,
@@ -266,8 +273,6 @@ def _step_one(cfg: SamuraiConfig, s: TrackState, boxes, aff, obj, stepped, frame
         memory_mask=memory_mask,
         memory_frames=memory_frames,
     )
-    do = stepped & s.active
-    state = jax.tree.map(lambda n, o: jnp.where(do, n, o), new, s)
     idle = StepOutput(
         chosen=jnp.zeros_like(chosen),
         score=jnp.zeros_like(score),
