@@ -67,6 +67,11 @@ def test_official_format_round_trip(tiny_model, tmp_path):
     again = build_sam2_model("tiny", path, image_size=IMAGE_SIZE)
     a, b = tiny_model.state_dict(), again.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    image = torch.randn(1, 3, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        out_a, out_b = tiny_model.forward_image(image), again.forward_image(image)
+    for fa, fb in zip(out_a["backbone_fpn"], out_b["backbone_fpn"]):
+        assert torch.equal(fa, fb)
 
 
 def test_missing_checkpoint_file(tmp_path):
