@@ -149,9 +149,10 @@ def numpy_step(mean, cov, boxes, aff, a):
     cov = np.einsum("ij,njk,lk->nil", F, cov, F)
     cov[:, np.arange(8), np.arange(8)] += q
     pred = _xyxy(mean[:, :4])[:, None, :]
-    iw = np.clip(np.minimum(pred[..., 2], boxes[..., 2]) - np.maximum(pred[..., 0], boxes[..., 0]), 0, None)
-    ih = np.clip(np.minimum(pred[..., 3], boxes[..., 3]) - np.maximum(pred[..., 1], boxes[..., 1]), 0, None)
-    inter = iw * ih
+    lo = np.maximum(pred[..., :2], boxes[..., :2])
+    hi = np.minimum(pred[..., 2:], boxes[..., 2:])
+    wh = np.clip(hi - lo, 0, None)
+    inter = wh[..., 0] * wh[..., 1]
     area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
     kf_iou = inter / (area(pred) + area(boxes) - inter)
     chosen = np.argmax(a * kf_iou + (1 - a) * aff, axis=1)

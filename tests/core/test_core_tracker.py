@@ -206,8 +206,10 @@ def test_add_and_remove_tracks():
 @pytest.mark.parametrize(
     "field, bad, message",
     [
-        ("boxes", np.zeros((4, 3, 5), np.float32), r"cand.boxes: expected .*\(4, 3, 4\).*\(4, 3, 5\)"),
-        ("boxes", np.zeros((4, 2, 4), np.float32), r"cand.boxes: expected .*\(4, 3, 4\).*\(4, 2, 4\)"),
+        ("boxes", np.zeros((4, 3, 5), np.float32),
+         r"cand.boxes: expected .*\(4, 3, 4\).*\(4, 3, 5\)"),
+        ("boxes", np.zeros((4, 2, 4), np.float32),
+         r"cand.boxes: expected .*\(4, 3, 4\).*\(4, 2, 4\)"),
         ("aff", np.zeros((3, 3), np.float32), r"cand.aff: expected .*\(4, 3\).*\(3, 3\)"),
         ("obj", np.zeros((4, 1), np.float32), r"cand.obj: expected .*\(4,\).*\(4, 1\)"),
         ("stepped", np.ones(4, np.float32), r"cand.stepped: expected bool.*float32"),
@@ -254,3 +256,19 @@ def test_docstring_examples():
     for module in (tracker, config):
         failed, attempted = doctest.testmod(module)
         assert attempted > 0 and failed == 0, module.__name__
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (dict(kf_score_weight=1.5), "kf_score_weight=1.5 must lie in"),
+        (dict(num_maskmem=1), "num_maskmem=1 must be >= 2"),
+        (dict(memory_window=4), "memory_window=4 must be >= num_maskmem-1=6"),
+        (dict(stable_frames_threshold=0), "stable_frames_threshold must be >= 1"),
+    ],
+)
+def test_bad_config_values(override, message):
+    with pytest.raises(ValueError, match=message):
+        sc.init(sc.SamuraiConfig(**override), 2)
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        sc.preset("huge")
