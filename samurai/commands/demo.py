@@ -16,9 +16,15 @@ from samurai.cli import CLIError
 
 METHODS = ("vanilla", "samurai")
 LOST_DICE = 0.1  # a track is "lost" when its Dice on the last frame is below this
+# The LV fades at frames 23-28, after SAMURAI's 15 stable frames; shorter clips are a smoke
+# check of the pipeline (no fade, and the two choices cannot differ yet).
+SCENARIO_FRAMES = 32
+MIN_FRAMES = 3
 
 
 def add_parser(sub) -> None:
+    from samurai.commands.track import add_motion_arguments
+
     p = sub.add_parser(
         "demo",
         help="track the chambers of a synthetic echo phantom: vanilla vs SAMURAI",
@@ -32,7 +38,13 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--out", default="samurai_demo", help="output folder (default: samurai_demo)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
-    p.add_argument("--frames", type=int, default=48, help="phantom length, >= 32 (default: 48)")
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=48,
+        help=f"phantom length (default: 48); under {SCENARIO_FRAMES} there is no fade and the "
+        "methods cannot differ: a quick check only (e.g. of --checkpoint)",
+    )
     p.add_argument("--size", type=int, default=128, help="phantom width and height in pixels (default: 128, where the scenario is tuned)")
     p.add_argument("--seed", type=int, default=0, help="speckle seed of the phantom (default: 0)")
     p.add_argument("--scale", type=int, default=2, help="upscaling of the overlay GIF/MP4 (default: 2)")
@@ -43,19 +55,18 @@ def add_parser(sub) -> None:
     p.add_argument("--model", default="tiny", help="SAM 2 model for --checkpoint (default: tiny)")
     p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
     p.add_argument("--device", default=None, help="torch device for SAM 2 (default: cuda when present, else cpu)")
+    add_motion_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    import samurai_core as sc
     from backends.phantom import make_phantom, track
+    from samurai.commands.track import samurai_config
     from samurai.io import OutputDir
 
-    if args.frames < 32:
-        raise CLIError(
-            f"--frames {args.frames} is too short: the LV fades at frames 23-28 and SAMURAI "
-            "needs 15 stable frames before that; use --frames 32 or more"
-        )
+    if args.frames < MIN_FRAMES:
+        raise CLIError(f"--frames {args.frames} is too short; use --frames {MIN_FRAMES} or more "
+                       f"(the scenario needs {SCENARIO_FRAMES})")
     if not 64 <= args.size <= 512:
         raise CLIError(f"--size {args.size} is out of range; use 64 to 512 pixels")
     if args.scale < 1 or args.scale > 8:
@@ -64,12 +75,18 @@ def run(args) -> int:
         raise CLIError(f"output folder {args.out} already exists; pass --force to overwrite it or choose another --out")
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise CLIError(f"checkpoint {args.checkpoint} does not exist; pass the path of a SAM 2 .pt file")
+    cfg = samurai_config("tiny", args.noise, args.motion_model)
 
     t0 = time.perf_counter()
-    ph = make_phantom(n_frames=args.frames, size=args.size, seed=args.seed)
+    short = args.frames < SCENARIO_FRAMES
+    if short:
+        print(f"note: {args.frames} frames is shorter than the scenario ({SCENARIO_FRAMES}): "
+              "no LV fade and too few frames for motion scoring, so vanilla and SAMURAI "
+              "cannot differ; a quick pipeline check only")
+    ph = make_phantom(n_frames=args.frames, size=args.size, seed=args.seed,
+                      **({"dropout": None} if short else {}))
     ids = sorted(ph.labels)
     prompts = {k: ph.masks[0] == k for k in ids}
-    cfg = sc.preset("tiny")
     runs = {}
     for method in METHODS:
         run_ = track(ph.frames, prompts, cfg, samurai=method == "samurai")
@@ -78,7 +95,9 @@ def run(args) -> int:
         runs.update(_sam2_runs(args, ph, prompts))
 
     try:
-        out = OutputDir(args.out, force=args.force, info={"command": "demo", "data": "synthetic phantom"})
+        info = {"command": "demo", "data": "synthetic phantom", "noise": args.noise,
+                "motion_model": cfg.motion_model}
+        out = OutputDir(args.out, force=args.force, info=info)
     except FileExistsError as err:
         raise CLIError(str(err)) from None
     with out:
@@ -98,6 +117,7 @@ def _sam2_runs(args, ph, prompts) -> dict:
     predictor = build_predictor(
         args.model, args.checkpoint, args.device, args.image_size,
         samurai=True, adapter=None, random_weights=False,
+        noise=args.noise, motion_model=args.motion_model,
     )
     ids = sorted(prompts)
     mask_prompts = {k: ("mask", prompts[k]) for k in ids}
@@ -207,7 +227,8 @@ def _write_outputs(folder, ph, runs, args) -> dict:
     write_gif(folder / "overlay.gif", frames_rgb, fps=ph.meta["fps"] / 2)
     if mp4_available():
         write_mp4(folder / "overlay.mp4", frames_rgb, fps=ph.meta["fps"] / 2)
-    stills = [f for f in (dropout[0] - 3, dropout[len(dropout) // 2], n_t - 1) if 0 <= f < n_t]
+    picks = (dropout[0] - 3, dropout[len(dropout) // 2], n_t - 1) if dropout else (0, n_t // 2, n_t - 1)
+    stills = sorted({f for f in picks if 0 <= f < n_t})
     write_png(folder / "stills.png", np.concatenate([frames_rgb[f] for f in stills], axis=0))
 
     summary = {
@@ -266,8 +287,9 @@ def _captioned(tiles, titles, t, fading, scale):
 
 def _print_summary(summary, out, elapsed) -> None:
     print("samurai demo - synthetic echo PHANTOM (not patient data)")
-    print(f"  {summary['frames']} frames, LV fades on frames {summary['dropout_frames'][0]}-"
-          f"{summary['dropout_frames'][-1]}; its neighbours (LA below, RV beside) look alike")
+    fade = summary["dropout_frames"]
+    fades = f"LV fades on frames {fade[0]}-{fade[-1]}" if fade else "no LV fade (short clip)"
+    print(f"  {summary['frames']} frames, {fades}; its neighbours (LA below, RV beside) look alike")
     print()
     print("Dice against the phantom's ground truth (lost = Dice < 0.1 on the last frame):")
     print(summary["table"])

@@ -33,6 +33,8 @@ BOX_COLUMNS = ["case", "method", "frames", "success_auc", "precision_20", "norm_
 
 
 def add_parser(sub) -> None:
+    from samurai.commands.track import add_motion_arguments
+
     p = sub.add_parser(
         "eval",
         help="evaluate vanilla SAM 2 vs SAMURAI on CAMUS / EchoNet / generic / LaSOT-style data",
@@ -54,6 +56,7 @@ def add_parser(sub) -> None:
     p.add_argument("--model", default="tiny", choices=("tiny", "small", "base_plus", "large", "medsam2"),
                    help="SAM 2 model size (default: tiny)")
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
+    add_motion_arguments(p)
     p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
     p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
     p.add_argument("--out", default="samurai_eval", help="output folder (default: samurai_eval)")
@@ -77,7 +80,8 @@ def run(args) -> int:
         cases = cases[: args.max_cases]
     def build(adapter):
         return build_predictor(args.model, args.checkpoint, args.device, args.image_size,
-                               samurai=True, adapter=adapter, random_weights=args.random_weights)
+                               samurai=True, adapter=adapter, random_weights=args.random_weights,
+                               noise=args.noise, motion_model=args.motion_model)
 
     # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
     base = build(None)
@@ -86,7 +90,8 @@ def run(args) -> int:
         predictors["samurai+adapter"] = (build(args.adapter), True)
     info = {"command": "eval", "data": str(args.data), "model": args.model,
             "checkpoint": args.checkpoint, "random_weights": args.checkpoint is None,
-            "adapter": args.adapter, "methods": list(predictors)}
+            "adapter": args.adapter, "methods": list(predictors), "noise": args.noise,
+            "motion_model": base.samurai_config.motion_model}
     t0 = time.perf_counter()
     with OutputDir(out_dir, force=args.force, info=info) as out:
         if args.lasot:

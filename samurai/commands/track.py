@@ -14,6 +14,7 @@ from pathlib import Path
 from samurai.cli import CLIError
 
 MODELS = ("tiny", "small", "base_plus", "large", "medsam2")
+MOTION_MODELS = ("xyah", "xywh", "xyxy")  # samurai_core.config.MOTION_MODELS, kept import-free
 GIF_MAX_FRAMES = 120
 GIF_MAX_WIDTH = 480
 
@@ -44,6 +45,7 @@ def add_parser(sub) -> None:
     p.add_argument("--model", default="tiny", choices=MODELS, help="SAM 2 model size (default: tiny)")
     p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train`")
     p.add_argument("--vanilla", action="store_true", help="plain SAM 2 (SAMURAI off)")
+    add_motion_arguments(p)
     p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
     p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
     p.add_argument("--out", default=None, help="output folder (default: <video name>_track)")
@@ -55,6 +57,55 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--no-video", action="store_true", help="skip the overlay MP4/GIF")
     p.set_defaults(run=run)
+
+
+def add_motion_arguments(p) -> None:
+    """``--noise`` and ``--motion-model``: the Kalman filter of SAMURAI (track, eval, demo)."""
+    p.add_argument(
+        "--noise",
+        metavar="JSON",
+        help="Kalman noise weights fitted by `samurai calibrate` (default: the official ones)",
+    )
+    p.add_argument(
+        "--motion-model",
+        choices=MOTION_MODELS,
+        default=None,
+        help="box state of the Kalman filter (default: the --noise file's model, else xyah)",
+    )
+
+
+def samurai_config(preset_name: str, noise=None, motion_model: str | None = None):
+    """The ``SamuraiConfig`` of a run: the preset, with ``--motion-model`` and ``--noise`` applied.
+
+    Without ``--motion-model`` a calibration brings its own motion model (its weights mean
+    nothing in another one); with it, the two must agree.
+    """
+    import samurai_core as sc
+    from samurai_core.calibrate import config_with_noise, load_calibration
+
+    cfg = sc.preset(preset_name)
+    if noise is None:
+        return cfg if motion_model is None else cfg._replace(motion_model=motion_model).validate()
+    path = Path(noise)
+    if not path.is_file():
+        raise CLIError(
+            f"noise file {path} does not exist or is not a file; pass the JSON written by "
+            "`samurai calibrate --out FILE`, or drop --noise for the default weights"
+        )
+    try:
+        cal = load_calibration(path)
+    except ValueError as err:
+        raise CLIError(f"--noise: {err}") from None
+    if motion_model is not None and motion_model != cal.motion_model:
+        raise CLIError(
+            f"--noise {path} was fitted for motion model {cal.motion_model!r} but --motion-model is "
+            f"{motion_model!r}; drop --motion-model (the file's model is then used) or calibrate "
+            f"again with `samurai calibrate --motion-model {motion_model}`"
+        )
+    try:
+        return config_with_noise(cfg._replace(motion_model=cal.motion_model), cal)
+    except ValueError as err:
+        raise CLIError(f"--noise {path}: {err}") from None
 
 
 # ----------------------------------------------------------------------------- prompts
@@ -123,8 +174,13 @@ def load_prompts(args, width: int, height: int) -> dict:
 # ----------------------------------------------------------------------------- model
 
 
-def build_predictor(model, checkpoint, device, image_size, samurai, adapter, random_weights):
-    """The SAM 2 video predictor for the CLI, with every user error turned into a CLIError."""
+def build_predictor(model, checkpoint, device, image_size, samurai, adapter, random_weights,
+                    noise=None, motion_model=None):
+    """The SAM 2 video predictor for the CLI, with every user error turned into a CLIError.
+
+    ``noise`` / ``motion_model`` (``--noise``, ``--motion-model``) set the SAMURAI config
+    (see ``samurai_config``); without them the backend uses the model size's preset.
+    """
     if checkpoint is None and not random_weights:
         raise CLIError(
             f"SAM 2 model {model!r} needs weights: pass --checkpoint PATH (e.g. "
@@ -139,16 +195,21 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
         import torch  # noqa: F401
 
         from backends.sam2_backend import build_samurai_video_predictor
+        from backends.sam2_backend.build import model_size
     except ImportError as err:
         raise CLIError(
             f"SAM 2 tracking needs torch and sam2 ({err}); install them with "
             "`bash scripts/setup.sh full` (the demo runs without them)"
         ) from None
+    config = None
+    if noise is not None or motion_model is not None:
+        config = samurai_config(model_size(model), noise, motion_model)
     if checkpoint is None:
         print("WARNING: --random-weights: the model is UNTRAINED; its masks are meaningless (testing only)")
     try:
         predictor = build_samurai_video_predictor(
-            model, checkpoint, device=device, samurai=samurai, image_size=image_size
+            model, checkpoint, device=device, samurai=samurai, image_size=image_size,
+            samurai_config=config,
         )
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
         raise CLIError(f"cannot build SAM 2 model {model!r} from {checkpoint}: {err}") from None
@@ -223,6 +284,7 @@ def run(args) -> int:
     predictor = build_predictor(
         args.model, args.checkpoint, args.device, args.image_size,
         samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
+        noise=args.noise, motion_model=args.motion_model,
     )
     n_frames = len(source)
     ids = sorted(prompts)
@@ -236,6 +298,8 @@ def run(args) -> int:
         "random_weights": args.checkpoint is None,
         "adapter": args.adapter,
         "samurai": not args.vanilla,
+        "noise": args.noise,
+        "motion_model": predictor.samurai_config.motion_model,
     }
     fps = source.fps or 25.0
     gif_stride = max(1, math.ceil(n_frames / GIF_MAX_FRAMES))

@@ -83,7 +83,7 @@ def test_demo_reports_samurai_keeping_the_lv(demo_run):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--frames", "10"], "--frames 32 or more"),
+        (["--frames", "2"], "--frames 3 or more"),
         (["--size", "20"], "64 to 512"),
         (["--checkpoint", "missing.pt"], "does not exist"),
     ],
@@ -92,6 +92,35 @@ def test_demo_argument_errors(args, message, tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "o"), *args]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_demo_with_a_sam2_checkpoint_on_a_short_clip(sam2_tiny_checkpoint, tmp_path, capsys):
+    """The SAM 2 path of the demo, end to end, on 3 frames (a pipeline check: no fade yet)."""
+    out = tmp_path / "o"
+    rc = main(["demo", "--checkpoint", str(sam2_tiny_checkpoint), "--image-size", "256",
+               "--frames", "3", "--size", "64", "--scale", "1", "--out", str(out)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "a quick pipeline check only" in printed and "no LV fade" in printed
+    methods = ["phantom-segmenter/vanilla", "phantom-segmenter/samurai", "sam2-tiny/vanilla", "sam2-tiny/samurai"]
+    rows = list(csv.DictReader((out / "metrics.csv").read_text().splitlines()))
+    assert [(r["method"], r["chamber"]) for r in rows] == [
+        (m, c) for m in methods for c in ("LV", "LA", "RV", "RA")
+    ]
+    assert all(0.0 <= float(r["mean_dice"]) <= 1.0 for r in rows)
+    per_frame = list(csv.DictReader((out / "per_frame.csv").read_text().splitlines()))
+    assert sum(r["method"].startswith("sam2-tiny/") for r in per_frame) == 2 * 3 * 4
+    ef_methods = [r["method"] for r in csv.DictReader((out / "lv_ef.csv").read_text().splitlines())]
+    assert ef_methods == ["truth (phantom masks)"] + methods
+    import imageio.v2 as imageio
+
+    gif = imageio.mimread(out / "overlay.gif")
+    assert len(gif) == 3 and gif[0].shape[1] == 64 * 5  # truth + 4 methods side by side
+    assert {"stills.png", "lv_area.png", "lv_dice.png", "dice_per_chamber.png", "summary.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert json.loads((out / "manifest.json").read_text())["complete"]
 
 
 def test_demo_refuses_to_overwrite(tmp_path, capsys):
