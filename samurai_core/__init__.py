@@ -14,6 +14,17 @@ from samurai_core.boxes import (
     xyxy_to_xyah,
     xyxy_to_xywh,
 )
+from samurai_core.calibrate import (
+    Calibration,
+    FitHistory,
+    MotionScore,
+    config_with_noise,
+    fit_noise,
+    load_calibration,
+    pad_tracks,
+    save_calibration,
+    score_noise,
+)
 from samurai_core.config import MOTION_MODELS, PRESETS, SamuraiConfig, preset
 from samurai_core.kalman import (
     gaussian_logpdf,
@@ -25,10 +36,22 @@ from samurai_core.kalman import (
     measure,
     motion_matrices,
 )
+from samurai_core.simulate import simulate_cardiac_tracks, simulate_motion_tracks
 from samurai_core.tracker import add_tracks, init, remove_tracks, step
 from samurai_core.types import Candidates, NoiseParams, StepOutput, TrackState
 
 __all__ = [
+    "Calibration",
+    "FitHistory",
+    "MotionScore",
+    "config_with_noise",
+    "fit_noise",
+    "load_calibration",
+    "pad_tracks",
+    "save_calibration",
+    "score_noise",
+    "simulate_cardiac_tracks",
+    "simulate_motion_tracks",
     "MOTION_MODELS",
     "PRESETS",
     "Candidates",

@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Bool, Float
+from jaxtyping import ArrayLike, Bool, Float
 
 from samurai_core.boxes import box_iou, box_valid
 from samurai_core.config import MOTION_MODELS, SamuraiConfig
@@ -305,8 +305,10 @@ def _fit_functions(motion_model: str, free_mask: tuple[bool, ...], learning_rate
 
 
 def fit_noise(
-    boxes: Float[AnyArray, "N T 4"],
-    valid: Bool[AnyArray, "N T"],
+    # User-facing: validated by _check_batch with a message that names the fix (shapes in the
+    # docstring); the shape-typed kernels it calls are checked at runtime in the tests.
+    boxes: ArrayLike,
+    valid: ArrayLike,
     motion_model: str = "xyah",
     init: NoiseParams = NoiseParams(),
     steps: int = DEFAULT_STEPS,
@@ -417,8 +419,8 @@ def _score(motion_model, noise, boxes, valid):
 def score_noise(
     motion_model: str,
     noise: NoiseParams,
-    boxes: Float[AnyArray, "N T 4"],
-    valid: Bool[AnyArray, "N T"],
+    boxes: ArrayLike,  # [N, T, 4], validated by _check_batch
+    valid: ArrayLike,  # [N, T]
 ) -> MotionScore:
     """Mean NLL per frame and mean one-step-ahead prediction IoU of a noise model on tracks.
 
