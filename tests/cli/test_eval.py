@@ -129,3 +129,108 @@ def test_eval_errors(args, message, tmp_path, capsys):
     assert rc == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_eval_camus2019_ed_es_frames_and_biplane_ef(sam2_tiny_checkpoint, tmp_path):
+    """CAMUS 2019: only ED (frame 0) and ES are labelled; ES is scored, EF from the tracked LV."""
+    from samurai.data.synthetic import write_camus2019
+
+    n = 4
+    write_camus2019(tmp_path / "camus", n_patients=1, n_testing=0, n_frames=n)
+    out = tmp_path / "eval"
+    assert _eval(tmp_path / "camus", "--kind", "camus2019", "--out", out, ckpt=sam2_tiny_checkpoint) == 0
+    rows = _rows(out / "per_case.csv")
+    assert {(r["case"], r["method"], r["structure"]) for r in rows} == {
+        (f"patient0001_{v}", m, s) for v in ("2CH", "4CH") for m in ("vanilla", "samurai") for s in ("LV", "MYO", "LA")
+    }
+    assert all(r["frames"] == "1" and r["hd95_unit"] == "mm" for r in rows)  # ES only: ED is the prompt
+    ef = _rows(out / "ef.csv")
+    assert len(ef) == 4
+    for r in ef:
+        assert float(r["ef_label"]) == 50.0  # LVef of Info_*.cfg
+        assert r["ed_frame"] in {str(t) for t in range(-1, n)}
+        if r["ef_biplane"]:
+            assert float(r["ef_error"]) == pytest.approx(float(r["ef_biplane"]) - 50.0, abs=1e-3)
+        elif r["ef_area_length"]:
+            assert float(r["ef_error"]) == pytest.approx(float(r["ef_area_length"]) - 50.0, abs=1e-3)
+    # Both views of the patient are there: biplane EF is filled wherever both views have ED/ES.
+    by_method = {}
+    for r in ef:
+        by_method.setdefault(r["method"], []).append(r)
+    for method, pair in by_method.items():
+        if all(r["ed_frame"] != "-1" for r in pair):  # one biplane EF per patient, on both rows
+            assert pair[0]["ef_biplane"] != "" and pair[0]["ef_biplane"] == pair[1]["ef_biplane"], method
+
+
+def _noise_recorder(monkeypatch):
+    from backends.sam2_backend.predictor import SamuraiVideoPredictor
+
+    seen = []
+    real = SamuraiVideoPredictor._new_samurai_state
+
+    def recording(self):
+        state = real(self)
+        seen.append((state["enabled"], state["config"]))
+        return state
+
+    monkeypatch.setattr(SamuraiVideoPredictor, "_new_samurai_state", recording)
+    return seen
+
+
+def test_eval_generic_with_adapter_and_noise(sam2_tiny_checkpoint, tmp_path, monkeypatch):
+    """Generic layout, a LoRA adapter (non-zero B: it changes the model) and a noise file: the
+    adapter column comes from the adapted model, and every SAMURAI run uses the fitted noise."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from backends.phantom.segmenter import mask_box
+    from backends.sam2_backend import build_sam2_model, build_samurai_video_predictor
+    from samurai.commands.eval import track_case
+    from samurai.data import open_dataset
+    from samurai.data.synthetic import write_generic
+    from samurai.eval.metrics import dice
+    from samurai.train.lora import apply_lora, load_adapter, save_adapter
+    from samurai_core.calibrate import Calibration, save_calibration
+    from samurai_core.types import NoiseParams
+
+    write_generic(tmp_path / "data", n_videos=1, n_frames=3)
+    peft_model = apply_lora(build_sam2_model("tiny", sam2_tiny_checkpoint, image_size=256))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:  # B = 0 (peft's init) would leave the model unchanged
+                param.copy_(0.5 * torch.randn(param.shape, generator=gen))
+    save_adapter(peft_model, tmp_path / "adapter")
+    fitted = NoiseParams(*(0.3 * (i + 1) for i in range(8)))
+    noise = save_calibration(tmp_path / "noise.json", Calibration("xyah", fitted, {}))
+
+    seen = _noise_recorder(monkeypatch)
+    out = tmp_path / "eval"
+    assert _eval(tmp_path / "data", "--kind", "generic", "--adapter", tmp_path / "adapter",
+                 "--noise", noise, "--out", out, ckpt=sam2_tiny_checkpoint) == 0
+    # One video, three methods (vanilla / samurai share a model; the adapter has its own).
+    assert [enabled for enabled, _ in seen] == [False, True, True]
+    assert all(cfg.noise == fitted and cfg.motion_model == "xyah" for _, cfg in seen)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["methods"] == ["vanilla", "samurai", "samurai+adapter"]
+    assert manifest["noise"] == str(noise)
+
+    rows = {(r["method"], r["structure"]): r for r in _rows(out / "per_case.csv")}
+    assert {m for m, _ in rows} == {"vanilla", "samurai", "samurai+adapter"}
+    assert all(r["frames"] == "1" for r in rows.values())  # frames 0 and 2 labelled; 0 is the prompt
+    summary = (out / "summary.md").read_text()
+    assert "samurai+adapter" in summary
+
+    # Independent run of the adapted model: it gives the adapter column, and differs from vanilla.
+    case = open_dataset(tmp_path / "data")[0]
+    prompts = {k: ("box", mask_box(case.masks[0] == k)) for k in (1, 2, 3)}
+    monkeypatch.undo()
+    adapted = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=256,
+                                            samurai_config=seen[-1][1])
+    load_adapter(adapted, tmp_path / "adapter")
+    masks = track_case(adapted, True, case.frames, prompts, 0)
+    for i, (k, name) in enumerate(((1, "LV"), (2, "MYO"), (3, "LA"))):
+        expected = dice(masks[2, i], case.masks[2] == k)
+        assert float(rows[("samurai+adapter", name)]["dice"]) == pytest.approx(expected, abs=1e-5)
+    differs = [abs(float(rows[("samurai+adapter", s)]["dice"]) - float(rows[("samurai", s)]["dice"])) > 1e-4
+               for s in ("LV", "MYO", "LA")]
+    assert any(differs)
