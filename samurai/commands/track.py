@@ -81,11 +81,12 @@ def samurai_config(preset_name: str, noise=None, motion_model: str | None = None
     nothing in another one); with it, the two must agree.
     """
     import samurai_core as sc
-    from samurai_core.calibrate import config_with_noise, load_calibration
 
     cfg = sc.preset(preset_name)
     if noise is None:
         return cfg if motion_model is None else cfg._replace(motion_model=motion_model).validate()
+    from samurai_core.calibrate import config_with_noise, load_calibration  # optax: only when used
+
     path = Path(noise)
     if not path.is_file():
         raise CLIError(
