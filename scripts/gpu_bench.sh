@@ -2,7 +2,10 @@
 # Runs the backend's CUDA benchmarks (SAMURAI vs vanilla per-frame time at 1024 px, bf16) on a
 # lent GPU machine, whose image has torch but lacks sam2 / hydra-core / omegaconf / antlr4 / iopath.
 #
-# Here, once:   bash /work/shared/tools/device-wheels.sh /work/venv/bin/python   (fills ./.whl)
+# Here, once, fill ./.whl with pure-Python wheels (with a Python that has torch, for sam2's build):
+#   pip download --no-deps -d .whl hydra-core==1.3.2 omegaconf==2.3.0 antlr4-python3-runtime==4.9.3 iopath==0.1.10
+#   SAM2_BUILD_CUDA=0 pip wheel --no-deps --no-build-isolation -w .whl sam2==1.1.0
+#   (and jax, jaxlib, jaxtyping, wadler-lindig if the GPU image lacks them)
 # Device run:   carry [".whl"], command: bash scripts/gpu_bench.sh
 # Results land in $OUT (bench_backend_gpu.json, bench_backend_gpu.txt) when $OUT is set.
 set -euo pipefail
@@ -12,7 +15,7 @@ mkdir -p "$out"
 if ! python3 -c "import sam2, hydra, omegaconf, iopath" 2>/dev/null; then
   if ! ls .whl/*.whl >/dev/null 2>&1; then
     echo "gpu_bench.sh: sam2 is not installed and ./.whl has no wheels; build them first with" \
-         "bash /work/shared/tools/device-wheels.sh <python with torch> and carry .whl" >&2
+         "as the header of scripts/gpu_bench.sh says, and carry .whl" >&2
     exit 2
   fi
   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
