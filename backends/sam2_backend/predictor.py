@@ -39,12 +39,21 @@ from sam2.modeling.sam2_utils import get_1d_sine_pe, select_closest_cond_frames
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 from sam2.utils.misc import fill_holes_in_mask_scores
 
-from backends.sam2_backend.boxes import boxes_from_masks
+from backends.sam2_backend.boxes import boxes_from_mask_list
 from backends.sam2_backend.frames import FrameSource, open_frames
 
 # SAM 2's image normalisation (sam2.utils.misc.load_video_frames).
 IMG_MEAN = (0.485, 0.456, 0.406)
 IMG_STD = (0.229, 0.224, 0.225)
+
+
+@functools.cache
+def _default_jax_device():
+    """JAX's default device (fixed for the process; looked up once, not per frame)."""
+    import jax
+
+    return jax.devices()[0]
+
 
 _TRACKED_FORWARD = {"reverse": False}
 _TRACKED_REVERSE = {"reverse": True}
@@ -757,19 +766,15 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         slots = [self._slot(sam, obj_id) for obj_id in obj_ids]
         M = pending[0][1].ious.shape[-1]
         # Pack boxes, predicted IoUs and object scores of all objects: one device-to-host copy.
+        cands = [c for _, c in pending]
+        N = len(cands)
         packed = torch.cat(
-            [
-                torch.cat(
-                    (
-                        boxes_from_masks(c.high_res).reshape(1, M * 4),
-                        c.ious.float().reshape(1, M),
-                        c.object_score_logits.float().reshape(1, 1),
-                    ),
-                    dim=1,
-                )
-                for _, c in pending
-            ],
-            dim=0,
+            (
+                boxes_from_mask_list([c.high_res for c in cands]).reshape(N, M * 4),
+                torch.cat([c.ious for c in cands]).float().reshape(N, M),
+                torch.cat([c.object_score_logits for c in cands]).float().reshape(N, 1),
+            ),
+            dim=1,
         )
         host = packed.cpu().numpy()
         capacity = sam["state"].active.shape[0]
@@ -782,17 +787,17 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         obj[slots] = host[:, M * 5]
         stepped[slots] = True
         cand = sc.Candidates(boxes, aff, obj, np.asarray(frame_idx, np.int32), stepped)
-        if self.jax_device != jax.devices()[0]:
+        if self.jax_device != _default_jax_device():
             cand = jax.device_put(cand, self.jax_device)
         sam["state"], out = sc.step(sam["config"], sam["state"], cand)
         # Only what drives SAM 2 is read now (zero-copy on the CPU); the rest of the step's
         # output stays in the record and is read on demand by frame_scores.
         chosen_host = np.asarray(out.chosen)[slots].astype(np.int64)
-        memory_host = np.asarray(out.memory_frames)
+        memory_host = np.asarray(out.memory_frames)[slots]
         chosen = torch.from_numpy(chosen_host).to(inference_state["device"], non_blocking=True)
         records = []
-        for obj_id, slot in zip(obj_ids, slots):
-            memory = [int(f) for f in memory_host[slot] if f >= 0]
+        for obj_id, slot, frames in zip(obj_ids, slots, memory_host):
+            memory = frames[frames >= 0].tolist()
             sam["memory"][obj_id] = memory
             records.append(_StepRecord(out, slot, boxes, aff, obj, memory))
         return [chosen[k : k + 1] for k in range(len(pending))], records

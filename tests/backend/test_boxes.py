@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from backends.sam2_backend.boxes import boxes_from_masks  # noqa: E402
+from backends.sam2_backend.boxes import boxes_from_mask_list, boxes_from_masks  # noqa: E402
 
 
 def _oracle(logits: np.ndarray) -> np.ndarray:
@@ -22,9 +22,8 @@ def _oracle(logits: np.ndarray) -> np.ndarray:
     return out.reshape(*logits.shape[:-2], 4)
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 32, 48), (1, 1, 7, 5), (4, 17, 9)])
-def test_boxes_match_argwhere_oracle(shape):
-    rng = np.random.default_rng(0)
+def _random_masks(shape, seed=0):
+    rng = np.random.default_rng(seed)
     logits = np.full(shape, -1.0, np.float32)
     flat = logits.reshape(-1, *shape[-2:])
     for i, m in enumerate(flat):
@@ -35,6 +34,12 @@ def test_boxes_match_argwhere_oracle(shape):
             m[rng.integers(shape[-2]), rng.integers(shape[-1])] = 3.0  # one pixel
         else:
             m[rng.random(m.shape) > 0.9] = 1.0  # scattered pixels
+    return logits
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 32, 48), (1, 1, 7, 5), (4, 17, 9), (2, 3, 16, 16)])
+def test_boxes_match_argwhere_oracle(shape):
+    logits = _random_masks(shape)
     got = boxes_from_masks(torch.from_numpy(logits))
     assert got.dtype == torch.float32 and got.shape == (*shape[:-2], 4)
     np.testing.assert_array_equal(got.numpy(), _oracle(logits))
@@ -44,3 +49,11 @@ def test_zero_logit_is_background():
     logits = torch.zeros(1, 4, 4)
     logits[0, 1, 2] = 1e-6
     assert boxes_from_masks(logits).tolist() == [[2.0, 1.0, 2.0, 1.0]]
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 16, 16), (1, 2, 9, 13)])
+def test_box_list_matches_oracle_per_tensor(shape):
+    parts = [_random_masks(shape, seed) for seed in range(3)]
+    got = boxes_from_mask_list([torch.from_numpy(p) for p in parts])
+    assert got.dtype == torch.float32 and got.shape == (3 * shape[0], *shape[1:-2], 4)
+    np.testing.assert_array_equal(got.numpy(), np.concatenate([_oracle(p) for p in parts]))
