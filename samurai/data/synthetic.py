@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from samurai.io import atomic_write_text
+
 LV, MYO, LA = 1, 2, 3
 
 
@@ -73,13 +75,6 @@ def _split_of(i: int, n: int) -> str:
     return "train"
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def _write_sitk(array: np.ndarray, path: Path, spacing_rc=(0.154, 0.308)) -> None:
     """Write with SimpleITK into a temporary folder under the final name, then move the
     file(s) in (a MetaImage header names its .raw file, so both keep their names)."""
@@ -127,7 +122,7 @@ def write_camus2023(root, n_patients: int = 2, n_frames: int = 6, size=(64, 56),
             for phase, idx in (("ED", 0), ("ES", n_frames - 1)):
                 _write_sitk(frames[idx], pdir / f"{stem}_{phase}.nii.gz")
                 _write_sitk(masks[idx], pdir / f"{stem}_{phase}_gt.nii.gz")
-            _atomic_text(
+            atomic_write_text(
                 pdir / f"Info_{view}.cfg",
                 f"ED: 1\nES: {n_frames}\nNbFrame: {n_frames}\nSex: F\nAge: {50 + i}\n"
                 f"ImageQuality: Good\nEF: {55 + i}\nFrameRate: 25.0\n",
@@ -137,7 +132,7 @@ def write_camus2023(root, n_patients: int = 2, n_frames: int = 6, size=(64, 56),
                 "es_index": n_frames - 1, "spacing": (0.154, 0.308),
             }
     for split, name in (("train", "training"), ("val", "validation"), ("test", "testing")):
-        _atomic_text(root / "database_split" / f"subgroup_{name}.txt", "".join(p + "\n" for p in splits[split]))
+        atomic_write_text(root / "database_split" / f"subgroup_{name}.txt", "".join(p + "\n" for p in splits[split]))
     return {"root": root, "cases": cases}
 
 
@@ -164,7 +159,7 @@ def write_camus2019(
                 _write_sitk(frames[idx], pdir / f"{stem}_{phase}.mhd")
                 if folder == "training":
                     _write_sitk(masks[idx], pdir / f"{stem}_{phase}_gt.mhd")
-            _atomic_text(
+            atomic_write_text(
                 pdir / f"Info_{view}.cfg",
                 f"ED: 1\nES: {es + 1}\nNbFrame: {n_frames}\nSex: M\nAge: {60 + i}\n"
                 f"ImageQuality: Medium\nLVef: {50 + i}\n",
@@ -256,7 +251,7 @@ def write_generic(root, n_videos: int = 2, n_frames: int = 6, size=(64, 56), see
             if labelled[t]:
                 _save_png(masks[t], root / case_id / "masks" / f"{t:05d}.png")
         cases[case_id] = {"frames": frames, "masks": np.where(labelled[:, None, None], masks, 0), "labelled": labelled}
-    _atomic_text(root / "labels.json", json.dumps({"1": "LV", "2": "MYO", "3": "LA"}))
+    atomic_write_text(root / "labels.json", json.dumps({"1": "LV", "2": "MYO", "3": "LA"}))
     return {"root": root, "cases": cases}
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from samurai.io import atomic_write_text
 from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
 from samurai.train.losses import LossWeights, frame_losses
 
@@ -236,13 +237,6 @@ def _atomic_torch_save(obj, path: Path) -> None:
             os.unlink(tmp)
 
 
-def _atomic_json(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2, default=str)
-    os.replace(tmp, path)
-
-
 def _rng_state() -> dict:
     # numpy's state as a tensor and plain numbers, so that the checkpoint loads with
     # weights_only=True (no arbitrary pickles).
@@ -427,7 +421,7 @@ def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = 
                     f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                     for k, v in record.items() if k != "epoch"
                 ))
-                _atomic_json(state["history"], out / "history.json")
+                atomic_write_text(out / "history.json", json.dumps(state["history"], indent=2, default=str))
             save_checkpoint()
         bar.close()
         if not stopped and info.is_main:
