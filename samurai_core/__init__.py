@@ -27,17 +27,21 @@ from samurai_core.calibrate import (
 )
 from samurai_core.config import MOTION_MODELS, PRESETS, SamuraiConfig, preset
 from samurai_core.kalman import (
+    blocks_to_cov,
     gaussian_logpdf,
     kf_box,
     kf_initiate,
+    kf_initiate_blocks,
     kf_innovation,
     kf_predict,
+    kf_predict_blocks,
     kf_update,
+    kf_update_blocks,
     measure,
     motion_matrices,
 )
 from samurai_core.simulate import simulate_cardiac_tracks, simulate_motion_tracks
-from samurai_core.tracker import add_tracks, init, remove_tracks, step
+from samurai_core.tracker import add_tracks, grow, init, remove_tracks, step
 from samurai_core.types import Candidates, NoiseParams, StepOutput, TrackState
 
 __all__ = [
@@ -60,16 +64,21 @@ __all__ = [
     "StepOutput",
     "TrackState",
     "add_tracks",
+    "blocks_to_cov",
     "box_iou",
     "box_valid",
     "cxcywh_to_xyxy",
     "gaussian_logpdf",
+    "grow",
     "init",
     "kf_box",
     "kf_initiate",
+    "kf_initiate_blocks",
     "kf_innovation",
     "kf_predict",
+    "kf_predict_blocks",
     "kf_update",
+    "kf_update_blocks",
     "measure",
     "motion_matrices",
     "pairwise_iou",

@@ -29,7 +29,7 @@ from jaxtyping import Bool
 from samurai_core import boxes as bx
 from samurai_core import kalman as kf
 from samurai_core.config import SamuraiConfig
-from samurai_core.types import AnyArray, Candidates, StepOutput, TrackState
+from samurai_core.types import AnyArray, Candidates, StepOutput, TrackState, memory_words
 
 
 def init(cfg: SamuraiConfig, capacity: int) -> TrackState:
@@ -38,48 +38,36 @@ def init(cfg: SamuraiConfig, capacity: int) -> TrackState:
     if not isinstance(capacity, (int, np.integer)) or capacity < 1:
         raise ValueError(f"capacity={capacity!r} must be a positive int (number of track slots)")
     B, H = int(capacity), cfg.memory_window
-    return _cleared(
-        TrackState(
-            mean=jnp.zeros((B, 8)),
-            cov=jnp.zeros((B, 8, 8)),
-            stable_frames=jnp.zeros((B,), jnp.int32),
-            active=jnp.zeros((B,), bool),
-            hist_frame=jnp.full((B, H), -1, jnp.int32),
-            hist_aff=jnp.zeros((B, H)),
-            hist_obj=jnp.zeros((B, H)),
-            hist_kf=jnp.zeros((B, H)),
-            hist_kf_valid=jnp.zeros((B, H), bool),
-            hist_head=jnp.zeros((B,), jnp.int32),
-        ),
-        jnp.ones((B,), bool),
-        active=False,
-    )
+    f = jnp.zeros((_FLOAT_ROWS, B))
+    i = jnp.broadcast_to(_fresh_column(H, active=False), (_int_rows(H), B))
+    return TrackState(f, i, (H,))
 
 
-def _cleared(state: TrackState, mask, active: bool) -> TrackState:
-    """``state`` with the slots in ``mask`` reset to a fresh track (``active``) or emptied."""
-    m1 = mask[:, None]
-    return TrackState(
-        mean=jnp.where(m1, 0.0, state.mean),
-        cov=jnp.where(mask[:, None, None], 0.0, state.cov),
-        stable_frames=jnp.where(mask, 0, state.stable_frames),
-        active=jnp.where(mask, active, state.active),
-        hist_frame=jnp.where(m1, -1, state.hist_frame),
-        hist_aff=jnp.where(m1, 0.0, state.hist_aff),
-        hist_obj=jnp.where(m1, 0.0, state.hist_obj),
-        hist_kf=jnp.where(m1, 0.0, state.hist_kf),
-        hist_kf_valid=jnp.where(m1, False, state.hist_kf_valid),
-        hist_head=jnp.where(mask, 0, state.hist_head),
-    )
+_FLOAT_ROWS = 8 + 12  # mean, covariance blocks (see TrackState)
+
+
+def _int_rows(H: int) -> int:
+    return 2 + memory_words(H) + H
+
+
+def _fresh_column(H: int, active: bool):
+    """The int rows of an empty slot: not started, ``active``, no history."""
+    col = np.full((_int_rows(H), 1), -1, np.int32)
+    col[: 2 + memory_words(H)] = 0
+    col[1] = int(active)
+    return jnp.asarray(col)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
 def _set_tracks(cfg, state, mask, active):
-    return _cleared(state, mask, active)
+    """``state`` with the slots in ``mask`` reset to a fresh track (``active``) or emptied."""
+    f = jnp.where(mask[None], 0.0, state.f)
+    i = jnp.where(mask[None], _fresh_column(cfg.memory_window, active), state.i)
+    return TrackState(f, i, state.sizes)
 
 
 def _check_mask(state: TrackState, mask) -> None:
-    B = state.active.shape[0]
+    B = state.capacity
     if np.shape(mask) != (B,) or np.asarray(mask).dtype != np.bool_:
         raise ValueError(
             f"mask must be a bool array of shape ({B},) (one entry per track slot); "
@@ -106,90 +94,142 @@ def remove_tracks(
     return _set_tracks(cfg, state, jnp.asarray(mask), False)
 
 
-def _age_words(flags, age, n_words: int):
-    """Pack per-slot flags into ``n_words`` uint32 words in age order (bit ``a`` = age ``a``).
+def grow(cfg: SamuraiConfig, state: TrackState, capacity: int) -> TrackState:
+    """``state`` with ``capacity`` slots: the existing slots first, the new ones inactive.
 
-    Age 0 is the newest slot. Distinct powers of two, so the sum is a bitwise OR.
+    ``step`` compiles once per capacity, so grow by doubling (log2 compiles for N tracks).
     """
-    bit = jnp.left_shift(jnp.uint32(1), (age % 32).astype(jnp.uint32))
-    word = age // 32
-    return [
-        jnp.sum(jnp.where(flags & (word == w), bit, jnp.uint32(0)), dtype=jnp.uint32)
-        for w in range(n_words)
-    ]
+    _check_state(cfg, state)
+    if not isinstance(capacity, (int, np.integer)) or capacity < state.capacity:
+        raise ValueError(
+            f"capacity={capacity!r} must be an int >= the current capacity {state.capacity}"
+        )
+    bigger = init(cfg, int(capacity))
+    f = bigger.f.at[:, : state.capacity].set(state.f)
+    i = bigger.i.at[:, : state.capacity].set(state.i)
+    return TrackState(f, i, state.sizes)
 
 
 def _lowest_bits(words, count: int):
-    """Keep the ``count`` lowest set bits (the ``count`` newest flagged slots).
+    """Keep the ``count`` lowest set bits (the ``count`` newest flagged frames).
 
-    Returns ``(kept_words, ages[count])`` with age -1 where fewer bits were set. Each round
-    clears the lowest set bit (``x & (x - 1)``) of the first non-empty word: ``count`` rounds
-    of elementwise ops, no sort, no cumsum.
+    Returns ``(kept_words, ages[count, ...])`` with age -1 where fewer bits were set. Each
+    round takes the lowest set bit of the first non-empty word and clears it
+    (``x & (x - 1)``): ``count`` rounds of a few elementwise ops, no sort, no cumsum.
     """
     rest = list(words)
     ages = []
+    one = jnp.uint32(1)
     for _ in range(count):
-        found = jnp.zeros((), bool)
-        age = jnp.full((), -1, jnp.int32)
-        for w in range(len(rest)):
-            x = rest[w]
-            take = ~found & (x != 0)
-            low = x & (~x + jnp.uint32(1))  # lowest set bit
-            pos = jax.lax.population_count(low - jnp.uint32(1)).astype(jnp.int32)
-            age = jnp.where(take, 32 * w + pos, age)
-            rest[w] = jnp.where(take, x & (x - jnp.uint32(1)), x)
-            found = found | take
-        ages.append(age)
+        x, w_of = rest[-1], jnp.full((), len(rest) - 1, jnp.int32)
+        for w in reversed(range(len(rest) - 1)):
+            nz = rest[w] != 0
+            x, w_of = jnp.where(nz, rest[w], x), jnp.where(nz, w, w_of)
+        pos = jax.lax.population_count((x & (~x + one)) - one).astype(jnp.int32)
+        ages.append(jnp.where(x != 0, 32 * w_of + pos, -1))
+        cleared = x & (x - one)
+        if len(rest) == 1:
+            rest = [cleared]
+        else:
+            rest = [jnp.where(w_of == w, cleared, r) for w, r in enumerate(rest)]
     kept = [w0 ^ w1 for w0, w1 in zip(words, rest)]
     return kept, jnp.stack(ages)
 
 
-def _step_one(cfg: SamuraiConfig, s: TrackState, boxes, aff, obj, stepped, frame_idx):
-    """Rules 1–5 for ONE track (every ``s`` field without the track axis). vmap me."""
+def _runtime_one(x, dtype):
+    """``1`` of ``dtype``, computed from the traced ``x`` so that XLA cannot fold it."""
+    return (jnp.asarray(x).astype(dtype) * 0.0 + 1.0).astype(dtype)
+
+
+def _materialise(one, tree):
+    """``tree`` unchanged, but computed ONCE by XLA.
+
+    XLA's CPU fuser copies cheap producers into every consumer kernel, so a per-track value
+    read by many entries (covariance entries, history rows) is recomputed per entry;
+    ``optimization_barrier`` does not stop that. A float division is "expensive" to the fuser
+    and is never duplicated, so the leaves are packed into one float vector and divided by a
+    traced 1 (exact: ``x / 1 == x`` for every float, inf and NaN included). Bools and small
+    ints (indices, counts, ages: all far below 2**24) travel as exact floats.
+    """
+    leaves, treedef = jax.tree.flatten(tree)
+    flat = jnp.concatenate([x.astype(one.dtype).ravel() for x in leaves]) / one
+    out, start = [], 0
+    for x in leaves:
+        out.append(flat[start : start + x.size].reshape(x.shape).astype(x.dtype))
+        start += x.size
+    return jax.tree.unflatten(treedef, out)
+
+
+def _pick(onehot, x):
+    """``x[chosen]`` per track from ``x [M, B, ...]`` and the rows of ``onehot`` ([M] of [B])."""
+    out = x[0]
+    for m in range(1, len(onehot)):
+        mask = onehot[m].reshape(onehot[m].shape + (1,) * (x.ndim - 2))
+        out = jnp.where(mask, x[m], out)
+    return out
+
+
+def _decide(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
+    """Rules 1–5 for every slot at once. Every per-track quantity is a row ``[B]`` (track axis
+    last), so the whole decision is elementwise work over the tracks: no reductions, no
+    per-track matrix ops, few XLA kernels."""
     mm, noise = cfg.motion_model, cfg.noise
-    dtype = s.mean.dtype
-    M = aff.shape[0]
-    H = s.hist_frame.shape[0]
-    boxes = boxes.astype(dtype)
-    aff = aff.astype(dtype)
-    obj = obj.astype(dtype)
+    H, K = cfg.memory_window, cfg.num_maskmem - 1
+    W = memory_words(H)
+    f, i = state.f, state.i
+    dtype = f.dtype
+    B = f.shape[-1]
+    M = cand.aff.shape[1]
+    mean, blocks = f[:8], f[8:_FLOAT_ROWS].reshape(3, 4, B)
+    stable, active = i[0], i[1] != 0
+    words = [jax.lax.bitcast_convert_type(i[2 + w], jnp.uint32) for w in range(W)]
+    hist = i[2 + W :]
+
+    boxes = jnp.swapaxes(cand.boxes.astype(dtype), 0, 1)  # [M, B, 4]
+    aff = cand.aff.astype(dtype).T  # [M, B]
+    obj = cand.obj.astype(dtype)
 
     # Sanitise: non-finite scores lose every comparison; unusable boxes never reach the KF.
-    usable = bx.box_valid(boxes) & jnp.isfinite(aff)
-    aff_c = jnp.where(jnp.isfinite(aff), aff, -jnp.inf)
+    finite = jnp.isfinite(aff)
+    usable = bx.box_valid(boxes) & finite
+    aff_c = jnp.where(finite, aff, -jnp.inf)
     obj_c = jnp.where(jnp.isfinite(obj), obj, -jnp.inf)
     present = obj_c > cfg.min_obj_score_logits
 
-    stable = s.stable_frames
-    # Untouched slots keep their state: every write below is gated by `do` (one pass over
-    # the buffers instead of a second select over the whole state).
-    do = stepped & s.active
+    # Untouched slots keep their state: every write below is gated by `do`.
+    do = cand.stepped & active
     started = stable > 0
     motion = stable >= cfg.stable_frames_threshold
 
-    pm, pP = kf.kf_predict(mm, noise, s.mean, s.cov)
-    pred_box = kf.kf_box(mm, pm)
-    kf_iou = jnp.where(usable & motion, bx.box_iou(pred_box[None, :], boxes), 0.0)
+    one = _runtime_one(cand.frame_idx, dtype)
+    # Materialise the prediction once: XLA would otherwise recompute it inside every entry
+    # of the update and of the selects below.
+    pm, pB = _materialise(one, kf.kf_predict_blocks(mm, noise, mean, blocks))
+    pred_box = kf.kf_box(mm, pm)  # [B, 4]
+    kf_iou = jnp.where(usable & motion[None], bx.box_iou(pred_box[None], boxes), 0.0)
     a = cfg.kf_score_weight
     # a == 1 would give 0·(-inf) = NaN for a non-finite aff; the aff term is then absent.
     aff_term = (1.0 - a) * aff_c if a < 1.0 else jnp.zeros_like(aff_c)
-    score = jnp.where(motion, a * kf_iou + aff_term, aff_c)
-    chosen = jnp.argmax(score).astype(jnp.int32)
+    score = jnp.where(motion[None], a * kf_iou + aff_term, aff_c)
+    score, kf_iou, usable, aff_c = _materialise(one, (score, kf_iou, usable, aff_c))
+    # argmax over the M candidates, unrolled; the first maximum wins (as jnp.argmax).
+    chosen = jnp.zeros((B,), jnp.int32)
+    best = score[0]
+    for m in range(1, M):
+        better = score[m] > best
+        chosen = jnp.where(better, m, chosen)
+        best = jnp.where(better, score[m], best)
 
-    onehot = jnp.arange(M) == chosen
-    aff_ch = jnp.max(jnp.where(onehot, aff_c, -jnp.inf))
-    usable_ch = jnp.any(onehot & usable)
-    measurable = usable_ch & present
-    unit_box = jnp.array([0.0, 0.0, 1.0, 1.0], dtype)
-    box_ch = jnp.sum(jnp.where(onehot[:, None] & usable[:, None], boxes, 0.0), axis=0)
-    box_ch = jnp.where(measurable, box_ch, unit_box)
-    kf_score = jnp.where(motion, jnp.sum(jnp.where(onehot, kf_iou, 0.0)), 0.0)
-
-    im, iP = kf.kf_initiate(mm, noise, box_ch)
-    um, uP = kf.kf_update(mm, noise, pm, pP, box_ch)
-    # Materialise the candidate states once; the selects below would otherwise recompute
-    # them per covariance entry.
-    pm, pP, um, uP = jax.lax.optimization_barrier((pm, pP, um, uP))
+    onehot = [chosen == m for m in range(M)]
+    aff_ch = _pick(onehot, aff_c)
+    measurable = _pick(onehot, usable) & present
+    unit_box = jnp.array([[0.0, 0.0, 1.0, 1.0]], dtype)
+    box_ch = jnp.where(measurable[:, None], _pick(onehot, boxes), unit_box)
+    kf_score = jnp.where(motion, _pick(onehot, kf_iou), 0.0)
+    # The choice, once ([B] each): everything below is cheap per-entry work on it.
+    chosen, aff_ch, measurable, box_ch, kf_score = _materialise(
+        one, (chosen, aff_ch, measurable, box_ch, kf_score)
+    )
 
     thr = cfg.stable_ious_threshold
     # Warm-up needs aff > thr; a stable track resets on aff < thr (official asymmetry).
@@ -200,107 +240,111 @@ def _step_one(cfg: SamuraiConfig, s: TrackState, boxes, aff, obj, stepped, frame
         started,
         jnp.where(keep, jnp.where(measurable & ~motion, stable + 1, stable), 0),
         jnp.where(measurable, 1, 0),
-    ).astype(stable.dtype)
-    new_mean = jnp.where(
-        do & initiate, im, jnp.where(do & update, um, jnp.where(do & started, pm, s.mean))
-    )
-    new_cov = jnp.where(
-        do & initiate, iP, jnp.where(do & update, uP, jnp.where(do & started, pP, s.cov))
-    )
-    has_kf = started | initiate
-    out_pred = jnp.where(started, pred_box, 0.0)
-    out_box = jnp.where(has_kf, kf.kf_box(mm, new_mean), 0.0)
-
-    # Push this frame's scores into the ring buffer.
-    head = s.hist_head
-    slot = (jnp.arange(H) == head) & do
-    hist_frame = jnp.where(slot, frame_idx.astype(s.hist_frame.dtype), s.hist_frame)
-    hist_aff = jnp.where(slot, aff_ch, s.hist_aff)
-    hist_obj = jnp.where(slot, obj_c, s.hist_obj)
-    hist_kf = jnp.where(slot, kf_score, s.hist_kf)
-    hist_kf_valid = jnp.where(slot, motion, s.hist_kf_valid)
-
-    # Rule 5: memory for the next frame. Flags are packed into bit words in age order
-    # (age 0 = the frame just pushed), so "the n newest flagged frames" is n rounds of
-    # lowest-set-bit extraction instead of a sort or a cumsum over the ring.
+    ).astype(jnp.int32)
     gate = (
-        (hist_frame >= 0)
-        & (hist_aff > cfg.memory_bank_iou_threshold)
-        & (hist_obj > cfg.memory_bank_obj_score_threshold)
-        & (~hist_kf_valid | (hist_kf > cfg.memory_bank_kf_score_threshold))
+        (cand.frame_idx >= 0)
+        & (aff_ch > cfg.memory_bank_iou_threshold)
+        & (obj_c > cfg.memory_bank_obj_score_threshold)
+        & (~motion | (kf_score > cfg.memory_bank_kf_score_threshold))
     )
-    age = (head - jnp.arange(H)) % H
-    n_words = -(-H // 32)
-    words = _age_words(gate, age, n_words)
-    K = cfg.num_maskmem - 1
+
+    # The per-track updates, once: the covariance entries and history rows select on them.
+    sel_init, sel_upd, sel_pred, do, new_stable, gate = _materialise(
+        one, (do & initiate, do & update, do & started, do, new_stable, gate)
+    )
+
+    im, iB = kf.kf_initiate_blocks(mm, noise, box_ch)
+    um, uB = kf.kf_update_blocks(mm, noise, pm, pB, box_ch)
+
+    def choose(n_axes, init_v, upd_v, pred_v, old_v):
+        def g(x):
+            return x.reshape((1,) * n_axes + (B,))
+
+        return jnp.where(
+            g(sel_init), init_v,
+            jnp.where(g(sel_upd), upd_v, jnp.where(g(sel_pred), pred_v, old_v)),
+        )
+
+    new_mean = choose(1, im, um, pm, mean)
+    new_blocks = choose(2, iB, uB, pB, blocks)
+    has_kf = started | initiate
+    out_pred = jnp.where(started[:, None], pred_box, 0.0)
+    out_box = jnp.where(has_kf[:, None], kf.kf_box(mm, new_mean), 0.0)
+
+    # Push this frame into the history, kept in age order (a shift register: age 0 = newest).
+    # Its memory gate (rule 5) was decided above, from the scores of this frame.
+    pushed = []
+    carry = gate.astype(jnp.uint32)
+    for x in words:
+        pushed.append((x << 1) | carry)
+        carry = x >> 31
+    top = H - 32 * (W - 1)  # bits used in the last word
+    if top < 32:
+        pushed[-1] = pushed[-1] & jnp.uint32((1 << top) - 1)
+    frame_row = jnp.broadcast_to(jnp.asarray(cand.frame_idx, jnp.int32), (1, B))
+    hist_pushed = jnp.concatenate([frame_row, hist[:-1]])
+
+    # Rule 5: memory for the next frame: the newest frame, then the newest gated frames,
+    # within the look-back budget. n rounds of lowest-set-bit extraction on the bit words.
+    sel = list(pushed)
     cap = cfg.max_obj_ptrs_in_encoder - 1
     if cap < K:  # otherwise the cap never changes the newest K kept frames
-        words, _ = _lowest_bits(words, cap)
-    words[0] = words[0] | jnp.uint32(1)  # the previous frame (age 0) always enters memory
-    mem_words, mem_ages = _lowest_bits(words, K)
-    # Materialise the few words: the per-slot mask would otherwise redo the bit rounds per slot.
-    mem_words, mem_ages = jax.lax.optimization_barrier((mem_words, mem_ages))
-    bit = jnp.left_shift(jnp.uint32(1), (age % 32).astype(jnp.uint32))
-    word_of = age // 32
-    memory_mask = jnp.zeros((H,), bool)
-    for w in range(n_words):
-        memory_mask = memory_mask | ((word_of == w) & ((mem_words[w] & bit) != 0))
-    mem_slots = (head - mem_ages) % H
-    memory_frames = jnp.where(mem_ages >= 0, hist_frame[mem_slots], -1)
+        sel, _ = _lowest_bits(sel, cap)
+    sel[0] = sel[0] | jnp.uint32(1)  # the previous frame (age 0) always enters memory
+    mem_words, mem_ages = _lowest_bits(sel, K)
+    # Words as 16-bit halves: exact in any float.
+    halves = [(w & 0xFFFF).astype(jnp.int32) for w in mem_words]
+    halves += [(w >> 16).astype(jnp.int32) for w in mem_words]
+    mem_ages, halves = _materialise(one, (mem_ages, jnp.stack(halves)))
+    mem_words = [
+        halves[w].astype(jnp.uint32) | (halves[W + w].astype(jnp.uint32) << 16) for w in range(W)
+    ]
+    mem_frames = jnp.take_along_axis(hist_pushed, jnp.maximum(mem_ages, 0), axis=0)
+    mem_frames = jnp.where(mem_ages >= 0, mem_frames, -1)
 
-    state = TrackState(
-        mean=new_mean,
-        cov=new_cov,
-        stable_frames=jnp.where(do, new_stable, stable),
-        active=s.active,
-        hist_frame=hist_frame,
-        hist_aff=hist_aff,
-        hist_obj=hist_obj,
-        hist_kf=hist_kf,
-        hist_kf_valid=hist_kf_valid,
-        hist_head=jnp.where(do, (head + 1) % H, head).astype(s.hist_head.dtype),
+    def as_int(x):
+        return jax.lax.bitcast_convert_type(x, jnp.int32)
+
+    new_state = TrackState(
+        jnp.concatenate([new_mean, new_blocks.reshape(12, B)]),
+        jnp.concatenate(
+            [
+                jnp.where(do, new_stable, stable)[None],
+                i[1:2],
+                jnp.stack([as_int(jnp.where(do, p, x)) for p, x in zip(pushed, words)]),
+                jnp.where(do[None], hist_pushed, hist),
+            ]
+        ),
+        state.sizes,
     )
-    out = StepOutput(
-        chosen=chosen,
-        score=score,
-        kf_iou=kf_iou,
-        kf_score=kf_score,
-        kf_score_valid=motion,
-        pred_box=out_pred,
-        box=out_box,
-        updated=initiate | update,
-        stable_frames=new_stable,
-        memory_mask=memory_mask,
-        memory_frames=memory_frames,
+    row = do[None]
+    out_f = jnp.concatenate(
+        [score, kf_iou, kf_score[None], out_pred.T, out_box.T]
     )
-    idle = StepOutput(
-        chosen=jnp.zeros_like(chosen),
-        score=jnp.zeros_like(score),
-        kf_iou=jnp.zeros_like(kf_iou),
-        kf_score=jnp.zeros_like(kf_score),
-        kf_score_valid=jnp.zeros_like(motion),
-        pred_box=jnp.zeros_like(out_pred),
-        box=jnp.zeros_like(out_box),
-        updated=jnp.zeros_like(initiate),
-        stable_frames=stable,
-        memory_mask=jnp.zeros_like(memory_mask),
-        memory_frames=jnp.full_like(memory_frames, -1),
+    out_i = jnp.concatenate(
+        [
+            chosen[None],
+            motion[None].astype(jnp.int32),
+            (initiate | update)[None].astype(jnp.int32),
+            jnp.zeros((1, B), jnp.int32),  # stable_frames, set below
+            mem_frames,
+            jnp.stack([as_int(w) for w in mem_words]),
+        ]
     )
-    out = jax.tree.map(lambda n, o: jnp.where(do, n, o), out, idle)
-    return state, out
+    idle_i = jnp.concatenate(
+        [
+            jnp.zeros((3, B), jnp.int32),
+            stable[None],
+            jnp.full((K, B), -1, jnp.int32),
+            jnp.zeros((W, B), jnp.int32),
+        ]
+    )
+    out_i = jnp.where(row, out_i.at[3].set(new_stable), idle_i)
+    out = StepOutput(jnp.where(row, out_f, 0.0), out_i, (M, H, K))
+    return new_state, out
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _step_jit(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
-    kernel = jax.vmap(functools.partial(_step_one, cfg), in_axes=(0, 0, 0, 0, 0, None))
-    return kernel(
-        state,
-        cand.boxes,
-        cand.aff,
-        cand.obj,
-        cand.stepped,
-        jnp.asarray(cand.frame_idx),
-    )
+_step_jit = jax.jit(_decide, static_argnums=0)
 
 
 def _describe(x) -> str:
@@ -336,30 +380,23 @@ def _check_state(cfg: SamuraiConfig, state: TrackState) -> None:
             f"state must be a TrackState (create it with samurai_core.init); got "
             f"{type(state).__name__}"
         )
-    B = np.shape(state.active)[0] if np.ndim(state.active) == 1 else -1
     H = cfg.memory_window
-    f, i, b = "f", "iu", "b"
-    _expect("state.active", state.active, (B,), b, "bool")
-    _expect("state.mean", state.mean, (B, 8), f, "float")
-    _expect("state.cov", state.cov, (B, 8, 8), f, "float")
-    _expect("state.stable_frames", state.stable_frames, (B,), i, "int")
-    _expect("state.hist_head", state.hist_head, (B,), i, "int")
-    for name in ("hist_frame", "hist_aff", "hist_obj", "hist_kf", "hist_kf_valid"):
-        kinds = {"hist_frame": i, "hist_kf_valid": b}.get(name, f)
-        _expect(
-            f"state.{name}",
-            getattr(state, name),
-            (B, H),
-            kinds,
-            f"{'int' if kinds == i else 'bool' if kinds == b else 'float'} "
-            f"(H = cfg.memory_window = {H})",
+    if state.sizes != (H,):
+        raise ValueError(
+            f"state was made for memory_window={state.sizes[0]} but cfg.memory_window={H}; "
+            "step a state with the config it was made with (samurai_core.init(cfg, capacity))"
         )
+    B = np.shape(state.f)[-1] if np.ndim(state.f) == 2 else -1
+    _expect("state.f", state.f, (_FLOAT_ROWS, B), "f", f"float [{_FLOAT_ROWS}, B]")
+    _expect("state.i", state.i, (_int_rows(H), B), "i", f"int32 (H = memory_window = {H})")
+    if np.dtype(state.i.dtype) != np.int32:
+        raise ValueError(f"state.i: expected int32; got {_describe(state.i)}")
 
 
 def _check_candidates(state: TrackState, cand: Candidates) -> None:
     if not isinstance(cand, Candidates):
         raise ValueError(f"cand must be a samurai_core.Candidates; got {type(cand).__name__}")
-    B = state.active.shape[0]
+    B = state.capacity
     M = np.shape(cand.aff)[1] if np.ndim(cand.aff) == 2 else -1
     _expect("cand.aff", cand.aff, (B, M if M > 0 else 3), "f", "float [B, M]")
     _expect("cand.boxes", cand.boxes, (B, M, 4), "f", "float xyxy [B, M, 4]")
@@ -372,8 +409,8 @@ _seen_signatures: set = set()
 
 
 def _signature(cfg, state, cand):
-    # Plain attribute reads only: this runs on every call (~3 µs for 25 fields).
-    return (cfg,) + tuple(
+    # Plain attribute reads only: this runs on every call.
+    return (cfg, type(state), getattr(state, "sizes", None)) + tuple(
         (getattr(x, "shape", None), getattr(x, "dtype", type(x))) for x in (*state, *cand)
     )
 
@@ -394,4 +431,4 @@ def step(cfg: SamuraiConfig, state: TrackState, cand: Candidates) -> tuple[Track
     return _step_jit(cfg, state, cand)
 
 
-__all__ = ["add_tracks", "init", "remove_tracks", "step"]
+__all__ = ["add_tracks", "grow", "init", "remove_tracks", "step"]

@@ -746,8 +746,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         free = [s for s in range(capacity) if s not in used]
         if not free:
             # Double the capacity so that the jitted step recompiles only log2(N) times.
-            bigger = jax.device_put(sc.init(cfg, 2 * capacity), self.jax_device)
-            state = jax.tree.map(lambda new, old: new.at[:capacity].set(old), bigger, state)
+            state = jax.device_put(sc.grow(cfg, state, 2 * capacity), self.jax_device)
             free = [capacity]
         slot = free[0]
         mask = np.zeros(state.active.shape[0], bool)
@@ -790,10 +789,11 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         if self.jax_device != _default_jax_device():
             cand = jax.device_put(cand, self.jax_device)
         sam["state"], out = sc.step(sam["config"], sam["state"], cand)
-        # Only what drives SAM 2 is read now (zero-copy on the CPU); the rest of the step's
-        # output stays in the record and is read on demand by frame_scores.
-        chosen_host = np.asarray(out.chosen)[slots].astype(np.int64)
-        memory_host = np.asarray(out.memory_frames)[slots]
+        # One host copy of the whole output (two small buffers); its fields are NumPy views.
+        # The record keeps it for frame_scores.
+        out = jax.device_get(out)
+        chosen_host = out.chosen[slots].astype(np.int64)
+        memory_host = out.memory_frames[slots]
         chosen = torch.from_numpy(chosen_host).to(inference_state["device"], non_blocking=True)
         records = []
         for obj_id, slot, frames in zip(obj_ids, slots, memory_host):

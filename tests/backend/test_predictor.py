@@ -311,7 +311,9 @@ def test_a_new_pass_restarts_the_motion_track(samurai_on):
     sam["memory"][7] = [4, 2]  # as the core would set after stepping frame 4
     assert samurai_on._memory_frames_for(sam, 7, 5, False) == [4, 2]  # continuing the pass
     sam["memory"][7] = [5, 4, 2]
-    sam["state"] = sam["state"]._replace(stable_frames=sam["state"].stable_frames.at[slot].set(9))
+    st = sam["state"]  # a stable track: stable_frames is int row 0 of the packed state
+    sam["state"] = type(st)(st.f, st.i.at[0, slot].set(9), st.sizes)
+    assert int(sam["state"].stable_frames[slot]) == 9
     # Reverse from frame 5: another direction, the track restarts (stability 0, no memory).
     assert samurai_on._memory_frames_for(sam, 7, 5, True) == [6]
     assert int(sam["state"].stable_frames[slot]) == 0 and bool(sam["state"].active[slot])

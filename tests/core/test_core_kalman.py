@@ -155,3 +155,69 @@ def test_collapsed_box_keeps_noise_positive():
 def test_unknown_motion_model():
     with pytest.raises(ValueError, match="motion_model='cxcy'.*use one of"):
         sc.kf_initiate("cxcy", sc.NoiseParams(), jnp.zeros(4))
+
+
+@pytest.mark.parametrize("model", sc.MOTION_MODELS)
+def test_block_form_matches_filterpy_and_dense_kernels(model):
+    """The step's block-form filter (four 2×2 covariance blocks) against filterpy with the
+    dense F, H, Q, R, and the dense kernels' covariance stays exactly block-diagonal (the
+    property the block form rests on)."""
+    rng = np.random.default_rng(5)
+    boxes = random_walk(rng, 200)
+    noise = sc.NoiseParams()
+    with jax.enable_x64(True):
+        predict = jax.jit(lambda m, b: sc.kf_predict_blocks(model, noise, m, b))
+        update = jax.jit(lambda m, b, z: sc.kf_update_blocks(model, noise, m, b, z))
+        matrices = jax.jit(lambda m: sc.motion_matrices(model, noise, m))
+        mean, blocks = sc.kf_initiate_blocks(model, noise, jnp.asarray(boxes[0]))
+        d_mean, d_cov = sc.kf_initiate(model, noise, jnp.asarray(boxes[0]))
+        f = KalmanFilter(dim_x=8, dim_z=4)
+        f.x, f.P = np.array(mean), np.array(sc.blocks_to_cov(blocks))
+        off_block = np.ones((8, 8), bool)
+        for k in range(4):
+            for r in (k, k + 4):
+                off_block[r, k] = off_block[r, k + 4] = False
+        for t in range(1, len(boxes)):
+            F, _, Q, _ = (np.asarray(x) for x in matrices(mean))
+            f.F, f.Q = F, Q
+            f.predict()
+            mean, blocks = predict(mean, blocks)
+            d_mean, d_cov = sc.kf_predict(model, noise, d_mean, d_cov)
+            if t % 5 != 0:  # coast now and then
+                _, H, _, R = (np.asarray(x) for x in matrices(mean))
+                f.H, f.R = H, R
+                f.update(np.asarray(sc.measure(model, jnp.asarray(boxes[t]))))
+                mean, blocks = update(mean, blocks, jnp.asarray(boxes[t]))
+                d_mean, d_cov = sc.kf_update(model, noise, d_mean, d_cov, jnp.asarray(boxes[t]))
+            cov = np.asarray(sc.blocks_to_cov(blocks))
+            np.testing.assert_allclose(np.asarray(mean), f.x, rtol=RTOL, atol=1e-9)
+            np.testing.assert_allclose(cov, f.P, rtol=RTOL, atol=1e-9 * np.abs(f.P).max())
+            np.testing.assert_allclose(np.asarray(d_mean), np.asarray(mean), rtol=RTOL)
+            assert (np.asarray(d_cov)[off_block] == 0).all()
+            assert (cov[off_block] == 0).all()
+
+
+@pytest.mark.parametrize("model", sc.MOTION_MODELS)
+def test_kernels_take_trailing_batch_axes(model):
+    """``[8, B]`` / ``[8, 8, B]`` states (what ``step`` passes) equal the vmapped one-track calls."""
+    rng = np.random.default_rng(6)
+    B = 5
+    boxes = np.stack([random_walk(rng, 3) for _ in range(B)], 1)  # [T, B, 4]
+    noise = sc.NoiseParams()
+    with jax.enable_x64(True):
+        one = jax.vmap(lambda b: sc.kf_initiate(model, noise, b))(jnp.asarray(boxes[0]))
+        batched = sc.kf_initiate(model, noise, jnp.asarray(boxes[0]))
+        np.testing.assert_allclose(np.moveaxis(np.asarray(batched[0]), -1, 0), one[0])
+        np.testing.assert_allclose(np.moveaxis(np.asarray(batched[1]), -1, 0), one[1])
+        m1, P1 = jax.vmap(lambda m, P: sc.kf_predict(model, noise, m, P))(*one)
+        m1, P1 = jax.vmap(lambda m, P, z: sc.kf_update(model, noise, m, P, z))(
+            m1, P1, jnp.asarray(boxes[1])
+        )
+        mb, Pb = sc.kf_predict(model, noise, *batched)
+        mb, Pb = sc.kf_update(model, noise, mb, Pb, jnp.asarray(boxes[1]))
+        np.testing.assert_allclose(np.moveaxis(np.asarray(mb), -1, 0), m1, rtol=1e-12)
+        np.testing.assert_allclose(np.moveaxis(np.asarray(Pb), -1, 0), P1, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            np.asarray(sc.kf_box(model, mb)), jax.vmap(lambda m: sc.kf_box(model, m))(m1),
+            rtol=1e-12,
+        )

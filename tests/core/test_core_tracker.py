@@ -230,7 +230,7 @@ def test_bad_state_and_config_raise_clear_errors():
     cfg = sc.SamuraiConfig(memory_window=8)
     state = sc.init(cfg, 4)
     cand = random_cand(np.random.default_rng(0), 4, 3, 0)
-    with pytest.raises(ValueError, match=r"state.hist_frame: expected .*\(4, 12\).*\(4, 8\)"):
+    with pytest.raises(ValueError, match=r"state was made for memory_window=8 but cfg.memory_window=12"):
         sc.step(cfg._replace(memory_window=12), state, cand)
     with pytest.raises(ValueError, match="motion_model='kalman'.*use one of"):
         sc.step(cfg._replace(motion_model="kalman"), state, cand)
@@ -272,3 +272,69 @@ def test_bad_config_values(override, message):
         sc.init(sc.SamuraiConfig(**override), 2)
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         sc.preset("huge")
+
+
+def test_grow_keeps_slots_and_adds_inactive_ones():
+    cfg = sc.SamuraiConfig(stable_frames_threshold=2, memory_window=8)
+    rng = np.random.default_rng(4)
+    state = sc.add_tracks(cfg, sc.init(cfg, 2), np.ones(2, bool))
+    for t in range(4):
+        state, _ = sc.step(cfg, state, random_cand(rng, 2, 3, t))
+    big = sc.grow(cfg, state, 5)
+    assert big.capacity == 5 and np.asarray(big.active).tolist() == [True, True] + [False] * 3
+    for name in state._fields:
+        np.testing.assert_array_equal(
+            np.asarray(getattr(big, name))[:2], np.asarray(getattr(state, name)), err_msg=name
+        )
+    assert (np.asarray(big.hist_frame)[2:] == -1).all()
+    # The grown state steps like the small one on the old slots.
+    cand = random_cand(rng, 2, 3, 4)
+    pad = sc.Candidates(
+        np.concatenate([cand.boxes, np.zeros((3, 3, 4), np.float32)]),
+        np.concatenate([cand.aff, np.zeros((3, 3), np.float32)]),
+        np.concatenate([cand.obj, np.zeros(3, np.float32)]), cand.frame_idx, np.ones(5, bool),
+    )
+    _, out_small = sc.step(cfg, state, cand)
+    _, out_big = sc.step(cfg, big, pad)
+    for k in EXACT:
+        np.testing.assert_array_equal(np.asarray(getattr(out_big, k))[:2], getattr(out_small, k))
+    with pytest.raises(ValueError, match="must be an int >= the current capacity 2"):
+        sc.grow(cfg, state, 1)
+
+
+def test_host_copy_gives_numpy_views_equal_to_device_views():
+    """One ``jax.device_get`` moves a whole output (two buffers); its fields are NumPy views."""
+    cfg = sc.SamuraiConfig(stable_frames_threshold=2, memory_window=40)  # two bit words
+    rng = np.random.default_rng(5)
+    state = sc.add_tracks(cfg, sc.init(cfg, 3), np.ones(3, bool))
+    for t in range(45):
+        state, out = sc.step(cfg, state, random_cand(rng, 3, 3, t))
+    host, host_state = jax.device_get(out), jax.device_get(state)
+    assert isinstance(host.i, np.ndarray) and isinstance(host.memory_frames, np.ndarray)
+    for obj, dev in ((host, out), (host_state, state)):
+        for name in obj._fields:
+            h, d = getattr(obj, name), getattr(dev, name)
+            assert isinstance(h, np.ndarray) and h.shape == d.shape, name
+            np.testing.assert_array_equal(h, np.asarray(d), err_msg=name)
+    # hist_gate: the memory gate of each pushed frame; memory frames come from gated ages.
+    gate, frames = host_state.hist_gate, host_state.hist_frame
+    for b in range(3):
+        kept = set(host.memory_frames[b][host.memory_frames[b] >= 0].tolist())
+        gated = set(frames[b][gate[b]].tolist()) | {int(frames[b][0])}
+        assert kept <= gated and int(frames[b][0]) in kept
+
+
+def test_materialise_is_exact():
+    x = jnp.array([1.5, -0.0, np.inf, -np.inf, 1e-30, 3.4e38, np.nan], jnp.float32)
+    flags = jnp.array([True, False, True])
+    ints = jnp.array([-1, 0, 7, 2**24 - 1], jnp.int32)
+
+    @jax.jit
+    def f(x, flags, ints, frame):
+        return tracker._materialise(tracker._runtime_one(frame, jnp.float32), (x, flags, ints))
+
+    gx, gf, gi = f(x, flags, ints, jnp.int32(12))
+    np.testing.assert_array_equal(np.asarray(gx), np.asarray(x))
+    assert np.signbit(np.asarray(gx)[1])
+    np.testing.assert_array_equal(np.asarray(gf), np.asarray(flags))
+    np.testing.assert_array_equal(np.asarray(gi), np.asarray(ints))
