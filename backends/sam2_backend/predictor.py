@@ -261,7 +261,9 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         if self.samurai_config is None:
             self.configure_samurai(self.samurai)
         cfg = self.samurai_config
-        capacity = 4
+        # One slot, doubled as objects arrive (one compile per capacity, ~0.6 s): one object,
+        # the common case, gets the cheapest step (XLA runs it inline on the calling thread).
+        capacity = 1
         return {
             "enabled": self.samurai,
             "config": cfg,
@@ -288,7 +290,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             import samurai_core as sc
 
             slot = sam["slot_of"].pop(obj_id)
-            mask = np.zeros(sam["state"].active.shape[0], bool)
+            mask = np.zeros(sam["state"].capacity, bool)
             mask[slot] = True
             sam["state"] = sc.remove_tracks(sam["config"], sam["state"], mask)
             for key in ("last_frame", "direction", "memory"):
@@ -717,7 +719,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
 
         slot = sam["slot_of"].get(obj_id)
         if slot is not None:
-            mask = np.zeros(sam["state"].active.shape[0], bool)
+            mask = np.zeros(sam["state"].capacity, bool)
             mask[slot] = True
             sam["state"] = sc.add_tracks(sam["config"], sam["state"], mask)
         sam["memory"].pop(obj_id, None)
@@ -741,7 +743,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         if slot is not None:
             return slot
         cfg, state = sam["config"], sam["state"]
-        capacity = state.active.shape[0]
+        capacity = state.capacity
         used = set(sam["slot_of"].values())
         free = [s for s in range(capacity) if s not in used]
         if not free:
@@ -749,7 +751,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             state = jax.device_put(sc.grow(cfg, state, 2 * capacity), self.jax_device)
             free = [capacity]
         slot = free[0]
-        mask = np.zeros(state.active.shape[0], bool)
+        mask = np.zeros(state.capacity, bool)
         mask[slot] = True
         sam["state"] = sc.add_tracks(cfg, state, mask)
         sam["slot_of"][obj_id] = slot
@@ -776,7 +778,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             dim=1,
         )
         host = packed.cpu().numpy()
-        capacity = sam["state"].active.shape[0]
+        capacity = sam["state"].capacity
         boxes = np.zeros((capacity, M, 4), np.float32)
         aff = np.zeros((capacity, M), np.float32)
         obj = np.zeros((capacity,), np.float32)
