@@ -1,4 +1,4 @@
-"""Constant-velocity Kalman filter kernels for ONE track (``jax.vmap`` them over tracks).
+"""Constant-velocity Kalman filter kernels for one track, or many along trailing batch axes.
 
 State ``x = [p, v]`` with four box coordinates ``p`` (in the motion model's measurement
 coordinates) and their rates ``v``; ``dt = 1``:

@@ -1,9 +1,10 @@
 """The per-frame SAMURAI decision for every track slot: ``init`` / ``add_tracks`` /
-``remove_tracks`` / ``step``, pure functions over a ``TrackState`` with a leading track axis.
+``remove_tracks`` / ``grow`` / ``step``, pure functions over a ``TrackState`` (packed, track
+axis last; its fields are track-first views).
 
-``step`` is one jitted call per frame (the config is static). The per-track kernel
-``_step_one`` states the rules of ``docs/algorithm.md`` for ONE track and is ``jax.vmap``-ed
-over the slots.
+``step`` is one jitted call per frame (the config is static). ``_decide`` states the rules of
+``docs/algorithm.md`` for all slots at once, as elementwise work over rows ``[B]`` (the
+Kalman kernels take trailing batch axes), so XLA compiles it to a few vectorised kernels.
 
 >>> import jax.numpy as jnp, samurai_core as sc
 >>> cfg = sc.SamuraiConfig()
