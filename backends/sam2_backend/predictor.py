@@ -39,7 +39,7 @@ from sam2.modeling.sam2_utils import get_1d_sine_pe, select_closest_cond_frames
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 from sam2.utils.misc import fill_holes_in_mask_scores
 
-from backends.sam2_backend.boxes import boxes_from_mask_list
+from backends.sam2_backend.boxes import boxes_from_extrema, mask_extrema
 from backends.sam2_backend.frames import FrameSource, open_frames
 
 # SAM 2's image normalisation (sam2.utils.misc.load_video_frames).
@@ -766,12 +766,16 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         obj_ids = [self._obj_idx_to_id(inference_state, obj_idx) for obj_idx, _ in pending]
         slots = [self._slot(sam, obj_id) for obj_id in obj_ids]
         M = pending[0][1].ious.shape[-1]
-        # Pack boxes, predicted IoUs and object scores of all objects: one device-to-host copy.
+        # Pack the masks' row/column maxima (the only big reductions, on the device), the
+        # predicted IoUs and object scores of all objects: one device-to-host copy. The boxes
+        # are then a few NumPy ops on the host.
         cands = [c for _, c in pending]
         N = len(cands)
+        S = cands[0].high_res.shape[-2]
+        E = S + cands[0].high_res.shape[-1]
         packed = torch.cat(
             (
-                boxes_from_mask_list([c.high_res for c in cands]).reshape(N, M * 4),
+                mask_extrema([c.high_res for c in cands]).float().reshape(N, M * E),
                 torch.cat([c.ious for c in cands]).float().reshape(N, M),
                 torch.cat([c.object_score_logits for c in cands]).float().reshape(N, 1),
             ),
@@ -783,17 +787,17 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         aff = np.zeros((capacity, M), np.float32)
         obj = np.zeros((capacity,), np.float32)
         stepped = np.zeros((capacity,), bool)
-        boxes[slots] = host[:, : M * 4].reshape(-1, M, 4)
-        aff[slots] = host[:, M * 4 : M * 5]
-        obj[slots] = host[:, M * 5]
+        boxes[slots] = boxes_from_extrema(host[:, : M * E].reshape(N, M, E), S)
+        aff[slots] = host[:, M * E : M * E + M]
+        obj[slots] = host[:, M * E + M]
         stepped[slots] = True
         cand = sc.Candidates(boxes, aff, obj, np.asarray(frame_idx, np.int32), stepped)
         if self.jax_device != _default_jax_device():
             cand = jax.device_put(cand, self.jax_device)
         sam["state"], out = sc.step(sam["config"], sam["state"], cand)
-        # One host copy of the whole output (two small buffers); its fields are NumPy views.
-        # The record keeps it for frame_scores.
-        out = jax.device_get(out)
+        # The whole output on the host (two small buffers; zero-copy on the CPU): its fields
+        # are NumPy views. The record keeps it for frame_scores.
+        out = out.to_host()
         chosen_host = out.chosen[slots].astype(np.int64)
         memory_host = out.memory_frames[slots]
         chosen = torch.from_numpy(chosen_host).to(inference_state["device"], non_blocking=True)

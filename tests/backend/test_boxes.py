@@ -7,7 +7,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from backends.sam2_backend.boxes import boxes_from_mask_list, boxes_from_masks  # noqa: E402
+from backends.sam2_backend.boxes import (  # noqa: E402
+    boxes_from_extrema,
+    boxes_from_mask_list,
+    boxes_from_masks,
+    mask_extrema,
+)
 
 
 def _oracle(logits: np.ndarray) -> np.ndarray:
@@ -57,3 +62,14 @@ def test_box_list_matches_oracle_per_tensor(shape):
     got = boxes_from_mask_list([torch.from_numpy(p) for p in parts])
     assert got.dtype == torch.float32 and got.shape == (3 * shape[0], *shape[1:-2], 4)
     np.testing.assert_array_equal(got.numpy(), np.concatenate([_oracle(p) for p in parts]))
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 16, 16), (1, 2, 9, 13), (2, 3, 7, 5)])
+def test_host_boxes_from_extrema_match_oracle(shape):
+    """The predictor's split path: extrema in torch, boxes in NumPy."""
+    parts = [_random_masks(shape, seed) for seed in range(3)]
+    extrema = mask_extrema([torch.from_numpy(p) for p in parts])
+    assert extrema.shape == (3 * shape[0], *shape[1:-2], shape[-2] + shape[-1])
+    got = boxes_from_extrema(extrema.numpy(), shape[-2])
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.concatenate([_oracle(p) for p in parts]))
