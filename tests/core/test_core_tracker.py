@@ -311,7 +311,8 @@ def test_host_copy_gives_numpy_views_equal_to_device_views():
         state, out = sc.step(cfg, state, random_cand(rng, 3, 3, t))
     host, host_state = jax.device_get(out), jax.device_get(state)
     assert isinstance(host.i, np.ndarray) and isinstance(host.memory_frames, np.ndarray)
-    for obj, dev in ((host, out), (host_state, state)):
+    pairs = [(host, out), (host_state, state), (out.to_host(), out), (state.to_host(), state)]
+    for obj, dev in pairs:
         for name in obj._fields:
             h, d = getattr(obj, name), getattr(dev, name)
             assert isinstance(h, np.ndarray) and h.shape == d.shape, name
