@@ -32,6 +32,8 @@ from samurai_core import kalman as kf
 from samurai_core.config import SamuraiConfig
 from samurai_core.types import AnyArray, Candidates, StepOutput, TrackState, memory_words
 
+_FLOAT_ROWS = 8 + 12  # mean, covariance blocks (see TrackState)
+
 
 def init(cfg: SamuraiConfig, capacity: int) -> TrackState:
     """A state of ``capacity`` track slots, all inactive (start them with ``add_tracks``)."""
@@ -42,9 +44,6 @@ def init(cfg: SamuraiConfig, capacity: int) -> TrackState:
     f = jnp.zeros((_FLOAT_ROWS, B))
     i = jnp.broadcast_to(_fresh_column(H, active=False), (_int_rows(H), B))
     return TrackState(f, i, (H,))
-
-
-_FLOAT_ROWS = 8 + 12  # mean, covariance blocks (see TrackState)
 
 
 def _int_rows(H: int) -> int:
