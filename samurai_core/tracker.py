@@ -149,14 +149,27 @@ def _materialise(one, tree):
     ``optimization_barrier`` does not stop that. A float division is "expensive" to the fuser
     and is never duplicated, so the leaves are packed into one float vector and divided by a
     traced 1 (exact: ``x / 1 == x`` for every float, inf and NaN included). Bools and small
-    ints (indices, counts, ages: all far below 2**24) travel as exact floats.
+    ints (indices, counts, ages: all far below 2**24) travel as exact floats; ``uint32`` bit
+    words as two 16-bit halves.
     """
     leaves, treedef = jax.tree.flatten(tree)
-    flat = jnp.concatenate([x.astype(one.dtype).ravel() for x in leaves]) / one
+    parts = []
+    for x in leaves:
+        if x.dtype == jnp.uint32:
+            parts += [(x & 0xFFFF).ravel(), (x >> 16).ravel()]
+        else:
+            parts.append(x.ravel())
+    flat = jnp.concatenate([p.astype(one.dtype) for p in parts]) / one
     out, start = [], 0
     for x in leaves:
-        out.append(flat[start : start + x.size].reshape(x.shape).astype(x.dtype))
-        start += x.size
+        if x.dtype == jnp.uint32:
+            lo, hi = (flat[start + k * x.size : start + (k + 1) * x.size] for k in (0, 1))
+            y = lo.astype(jnp.uint32) | (hi.astype(jnp.uint32) << 16)
+            start += 2 * x.size
+        else:
+            y = flat[start : start + x.size].astype(x.dtype)
+            start += x.size
+        out.append(y.reshape(x.shape))
     return jax.tree.unflatten(treedef, out)
 
 
@@ -291,14 +304,7 @@ def _decide(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
     if cap < K:  # otherwise the cap never changes the newest K kept frames
         sel, _ = _lowest_bits(sel, cap)
     sel[0] = sel[0] | jnp.uint32(1)  # the previous frame (age 0) always enters memory
-    mem_words, mem_ages = _lowest_bits(sel, K)
-    # Words as 16-bit halves: exact in any float.
-    halves = [(w & 0xFFFF).astype(jnp.int32) for w in mem_words]
-    halves += [(w >> 16).astype(jnp.int32) for w in mem_words]
-    mem_ages, halves = _materialise(one, (mem_ages, jnp.stack(halves)))
-    mem_words = [
-        halves[w].astype(jnp.uint32) | (halves[W + w].astype(jnp.uint32) << 16) for w in range(W)
-    ]
+    mem_words, mem_ages = _materialise(one, _lowest_bits(sel, K))
     mem_frames = jnp.take_along_axis(hist_pushed, jnp.maximum(mem_ages, 0), axis=0)
     mem_frames = jnp.where(mem_ages >= 0, mem_frames, -1)
 
@@ -326,7 +332,7 @@ def _decide(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
             chosen[None],
             motion[None].astype(jnp.int32),
             (initiate | update)[None].astype(jnp.int32),
-            jnp.zeros((1, B), jnp.int32),  # stable_frames, set below
+            new_stable[None],
             mem_frames,
             jnp.stack([as_int(w) for w in mem_words]),
         ]
@@ -339,7 +345,7 @@ def _decide(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
             jnp.zeros((W, B), jnp.int32),
         ]
     )
-    out_i = jnp.where(row, out_i.at[3].set(new_stable), idle_i)
+    out_i = jnp.where(row, out_i, idle_i)
     out = StepOutput(jnp.where(row, out_f, 0.0), out_i, (M, H, K))
     return new_state, out
 

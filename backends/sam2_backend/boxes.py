@@ -29,36 +29,9 @@ def boxes_from_masks(mask_logits: torch.Tensor) -> torch.Tensor:
     Returns:
       ``[..., 4]`` float32 boxes ``[x_min, y_min, x_max, y_max]``.
     """
-    return _boxes_from_extrema(mask_logits.amax(dim=-1), mask_logits.amax(dim=-2))
-
-
-def boxes_from_mask_list(mask_logits: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``boxes_from_masks`` of several same-shaped ``[..., H, W]`` tensors, concatenated on dim 0.
-
-    Only the two reductions run per tensor; the index work runs once for all of them (no
-    concatenation of the full-size masks).
-    """
-    if len(mask_logits) == 1:
-        return boxes_from_masks(mask_logits[0])
-    row_max = torch.cat([m.amax(dim=-1) for m in mask_logits], dim=0)
-    col_max = torch.cat([m.amax(dim=-2) for m in mask_logits], dim=0)
-    return _boxes_from_extrema(row_max, col_max)
-
-
-def _boxes_from_extrema(row_max: torch.Tensor, col_max: torch.Tensor) -> torch.Tensor:
-    """Boxes from the row-wise ``[..., H]`` and column-wise ``[..., W]`` maxima of the logits."""
-    H, W = row_max.shape[-1], col_max.shape[-1]
-    if H == W:
-        # Square masks (SAM 2's): columns and rows share one set of index ops, (x, y) order.
-        pos = (torch.stack((col_max, row_max), dim=-2) > 0).to(torch.uint8)  # [..., 2, H]
-        # argmax returns the first maximal index: the first set row/column; flipped, the last.
-        lo = pos.argmax(dim=-1)
-        hi = (H - 1) - pos.flip(-1).argmax(dim=-1)
-        boxes = torch.cat((lo, hi), dim=-1).to(torch.float32)
-        present = row_max.amax(dim=-1, keepdim=True) > 0
-        return torch.where(present, boxes, 0.0)
-    rows = row_max > 0  # [..., H]
-    cols = col_max > 0  # [..., W]
+    H, W = mask_logits.shape[-2:]
+    rows = mask_logits.amax(dim=-1) > 0  # [..., H]
+    cols = mask_logits.amax(dim=-2) > 0  # [..., W]
     y0 = rows.to(torch.uint8).argmax(dim=-1)
     y1 = (H - 1) - rows.flip(-1).to(torch.uint8).argmax(dim=-1)
     x0 = cols.to(torch.uint8).argmax(dim=-1)

@@ -115,8 +115,8 @@ class _Candidates:
 class _StepRecord:
     """One object's SAMURAI decision on one frame, kept with its per-frame output.
 
-    Holds references to the frame's step output and inputs (shared by all objects of the
-    frame); :meth:`as_dict` reads this object's row on demand.
+    Holds references to the frame's step output (on the host) and inputs, shared by all
+    objects of the frame; :meth:`as_dict` reads this object's row on demand.
     """
 
     __slots__ = ("out", "slot", "boxes", "aff", "obj", "memory_frames")
@@ -132,11 +132,11 @@ class _StepRecord:
             "boxes": self.boxes[s].copy(),  # candidate boxes, xyxy in model-input pixels
             "aff": self.aff[s].copy(),
             "obj": float(self.obj[s]),
-            "kf_iou": np.asarray(out.kf_iou)[s].copy(),
-            "kf_score": float(np.asarray(out.kf_score)[s]),
-            "kf_score_valid": bool(np.asarray(out.kf_score_valid)[s]),
-            "stable_frames": int(np.asarray(out.stable_frames)[s]),
-            "kf_box": np.asarray(out.box)[s].copy(),
+            "kf_iou": out.kf_iou[s].copy(),
+            "kf_score": float(out.kf_score[s]),
+            "kf_score_valid": bool(out.kf_score_valid[s]),
+            "stable_frames": int(out.stable_frames[s]),
+            "kf_box": out.box[s].copy(),
             "memory_frames": list(self.memory_frames),  # memory for the next frame, newest first
         }
 

@@ -9,7 +9,6 @@ torch = pytest.importorskip("torch")
 
 from backends.sam2_backend.boxes import (  # noqa: E402
     boxes_from_extrema,
-    boxes_from_mask_list,
     boxes_from_masks,
     mask_extrema,
 )
@@ -54,14 +53,6 @@ def test_zero_logit_is_background():
     logits = torch.zeros(1, 4, 4)
     logits[0, 1, 2] = 1e-6
     assert boxes_from_masks(logits).tolist() == [[2.0, 1.0, 2.0, 1.0]]
-
-
-@pytest.mark.parametrize("shape", [(1, 3, 16, 16), (1, 2, 9, 13)])
-def test_box_list_matches_oracle_per_tensor(shape):
-    parts = [_random_masks(shape, seed) for seed in range(3)]
-    got = boxes_from_mask_list([torch.from_numpy(p) for p in parts])
-    assert got.dtype == torch.float32 and got.shape == (3 * shape[0], *shape[1:-2], 4)
-    np.testing.assert_array_equal(got.numpy(), np.concatenate([_oracle(p) for p in parts]))
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 16, 16), (1, 2, 9, 13), (2, 3, 7, 5)])

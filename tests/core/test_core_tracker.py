@@ -329,12 +329,15 @@ def test_materialise_is_exact():
     x = jnp.array([1.5, -0.0, np.inf, -np.inf, 1e-30, 3.4e38, np.nan], jnp.float32)
     flags = jnp.array([True, False, True])
     ints = jnp.array([-1, 0, 7, 2**24 - 1], jnp.int32)
+    words = jnp.array([0, 1, 0xFFFF, 0x10000, 0x89ABCDEF, 0xFFFFFFFF], jnp.uint32)
 
     @jax.jit
-    def f(x, flags, ints, frame):
-        return tracker._materialise(tracker._runtime_one(frame, jnp.float32), (x, flags, ints))
+    def f(x, flags, ints, words, frame):
+        one = tracker._runtime_one(frame, jnp.float32)
+        return tracker._materialise(one, (x, flags, ints, words))
 
-    gx, gf, gi = f(x, flags, ints, jnp.int32(12))
+    gx, gf, gi, gw = f(x, flags, ints, words, jnp.int32(12))
+    np.testing.assert_array_equal(np.asarray(gw), np.asarray(words))
     np.testing.assert_array_equal(np.asarray(gx), np.asarray(x))
     assert np.signbit(np.asarray(gx)[1])
     np.testing.assert_array_equal(np.asarray(gf), np.asarray(flags))
