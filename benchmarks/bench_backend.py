@@ -28,8 +28,8 @@ psutil = pytest.importorskip("psutil")
 
 import samurai_core as sc  # noqa: E402
 
-from backends.sam2_backend import build_samurai_video_predictor  # noqa: E402
-from backends.sam2_backend.predictor import _Candidates  # noqa: E402
+from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
+from samurai_sam2.predictor import _Candidates  # noqa: E402
 
 THREADS = int(os.environ.get("SAMURAI_BENCH_THREADS", "2"))
 # The added work is a handful of small tensor ops: on a shared 2-core box an OpenMP pool of 2
@@ -154,7 +154,7 @@ def test_streaming_memory_flat(benchmark):
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
     pred = build_samurai_video_predictor("tiny", None, device="cpu", image_size=128)
-    from backends.sam2_backend.frames import open_frames
+    from samurai_common.frames import open_frames
 
     proc = psutil.Process()
     record = {}

@@ -1,7 +1,7 @@
 """``samurai demo``: SAMURAI against plain argmax choice on a synthetic echo phantom.
 
 Runs with no checkpoint and without torch: the default path imports NumPy, JAX, the core,
-``backends.phantom``, Pillow and matplotlib only. With ``--checkpoint`` it also runs SAM 2
+``samurai_phantom``, Pillow and matplotlib only. With ``--checkpoint`` it also runs SAM 2
 (vanilla and SAMURAI) on the same phantom.
 """
 
@@ -60,7 +60,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from backends.phantom import make_phantom, track
+    from samurai_phantom import make_phantom, track
     from samurai.commands.track import samurai_config
     from samurai.io import OutputDir
 

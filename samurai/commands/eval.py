@@ -176,7 +176,7 @@ def _patient(case_id: str) -> tuple[str, str | None]:
 def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
     import numpy as np
 
-    from backends.phantom.segmenter import mask_box
+    from samurai_phantom.segmenter import mask_box
     from samurai.eval import clinical
     from samurai.eval.report import format_table, plot_bars, plot_curves
     from samurai.io import atomic_write_text, write_csv
@@ -335,7 +335,7 @@ class _Sequence:
 def _eval_lasot(seqs, predictors, folder) -> str:
     import numpy as np
 
-    from backends.sam2_backend.frames import FrameError, open_frames
+    from samurai_common.frames import FrameError, open_frames
     from samurai.commands.track import sam2_track
     from samurai.eval.metrics import box_metrics, masks_to_xywh, success_curve, box_iou_xywh
     from samurai.eval.report import format_table, plot_curves

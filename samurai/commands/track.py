@@ -195,8 +195,8 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
     try:
         import torch  # noqa: F401
 
-        from backends.sam2_backend import build_samurai_video_predictor
-        from backends.sam2_backend.build import model_size
+        from samurai_sam2 import build_samurai_video_predictor
+        from samurai_sam2.build import model_size
     except ImportError as err:
         raise CLIError(
             f"SAM 2 tracking needs torch and sam2 ({err}); install them with "
@@ -253,7 +253,7 @@ def sam2_track(predictor, source, prompts: dict, samurai: bool | None = None):
 def run(args) -> int:
     import numpy as np
 
-    from backends.phantom.segmenter import mask_box
+    from samurai_phantom.segmenter import mask_box
     from samurai.io import (
         MP4Writer,
         OutputDir,
@@ -269,7 +269,7 @@ def run(args) -> int:
     if not video.exists():
         raise CLIError(f"video {video} does not exist; pass a video file (mp4/avi) or a folder of frames")
     try:
-        from backends.sam2_backend.frames import FrameError, open_frames
+        from samurai_common.frames import FrameError, open_frames
     except ImportError as err:
         raise CLIError(f"`samurai track` needs torch and sam2 ({err}); run `bash scripts/setup.sh full`") from None
     try:

@@ -16,7 +16,7 @@ def build_model(
     """A ``SAM2Base`` in eval mode without inference post-processing (training uses raw
     outputs), from the backend's builder: short names "tiny", "small", "base_plus", "large",
     "medsam2" or a config path; ``checkpoint`` in the official ``{"model": ...}`` format."""
-    from backends.sam2_backend import build_sam2_model
+    from samurai_sam2 import build_sam2_model
 
     return build_sam2_model(
         name_or_config, checkpoint, device=device, image_size=image_size,

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from backends.sam2_backend.boxes import (  # noqa: E402
+from samurai_common.boxes import (  # noqa: E402
     boxes_from_extrema,
     boxes_from_masks,
     mask_extrema,

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 
-from backends.sam2_backend import (  # noqa: E402
+from samurai_sam2 import (  # noqa: E402
     MODEL_CONFIGS,
     available_configs,
     build_sam2_model,
@@ -123,7 +123,7 @@ def test_sam2_checkpoint_into_sam21_model_fails_clearly(tmp_path):
 def test_predictor_builder_selects_our_class_and_preset(sam2_tiny_checkpoint):
     import samurai_core as sc
 
-    from backends.sam2_backend import SamuraiVideoPredictor
+    from samurai_sam2 import SamuraiVideoPredictor
 
     pred = build_samurai_video_predictor(
         "tiny", sam2_tiny_checkpoint, device="cpu", image_size=IMAGE_SIZE

@@ -7,7 +7,7 @@ import pytest
 from fixtures_sam2 import make_synthetic_frames
 from PIL import Image
 
-from backends.sam2_backend.frames import (
+from samurai_common.frames import (
     ArrayFrames,
     FolderFrames,
     FrameError,

@@ -16,7 +16,7 @@ import samurai_core as sc  # noqa: E402
 import samurai_reference  # noqa: E402
 from fixtures_sam2 import IMAGE_SIZE, SYNTHETIC_BOXES, TINY_CONFIG, make_synthetic_frames  # noqa: E402
 
-from backends.sam2_backend import build_samurai_video_predictor  # noqa: E402
+from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -231,7 +231,7 @@ def test_streaming_equals_preloaded(samurai_on, synthetic_jpeg_video):
     frames = [np.array(Image.open(p).convert("RGB")) for p in sorted(synthetic_jpeg_video.iterdir())]
     for source, stream in ((video, False), (video, True), (iter(frames), True)):
         if not isinstance(source, str):
-            from backends.sam2_backend.frames import open_frames
+            from samurai_common.frames import open_frames
 
             source = open_frames(source, num_frames=len(frames))
         state = samurai_on.init_state(source, stream=stream)

@@ -35,8 +35,8 @@ def test_eval_camus2023_per_structure_and_biplane_ef(sam2_tiny_checkpoint, tmp_p
     assert all(r["hd95_unit"] == "mm" and r["frames"] == "2" for r in rows)
 
     # Independent re-computation of one row: the backend's masks scored with the metrics.
-    from backends.sam2_backend import build_samurai_video_predictor
-    from backends.phantom.segmenter import mask_box
+    from samurai_sam2 import build_samurai_video_predictor
+    from samurai_phantom.segmenter import mask_box
     from samurai.data import open_dataset
     from samurai.eval.metrics import dice, hd95
 
@@ -84,7 +84,7 @@ def test_eval_echonet_reports_ef_error(sam2_tiny_checkpoint, tmp_path):
 
 
 def test_eval_lasot_style_boxes(sam2_tiny_checkpoint, tmp_path):
-    from backends.phantom import make_phantom
+    from samurai_phantom import make_phantom
 
     ph = make_phantom(n_frames=3, size=64, dropout=None)
     seq = tmp_path / "lasot" / "lv-1"
@@ -163,7 +163,7 @@ def test_eval_camus2019_ed_es_frames_and_biplane_ef(sam2_tiny_checkpoint, tmp_pa
 
 
 def _noise_recorder(monkeypatch):
-    from backends.sam2_backend.predictor import SamuraiVideoPredictor
+    from samurai_sam2.predictor import SamuraiVideoPredictor
 
     seen = []
     real = SamuraiVideoPredictor._new_samurai_state
@@ -182,8 +182,8 @@ def test_eval_generic_with_adapter_and_noise(sam2_tiny_checkpoint, tmp_path, mon
     adapter column comes from the adapted model, and every SAMURAI run uses the fitted noise."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("peft")
-    from backends.phantom.segmenter import mask_box
-    from backends.sam2_backend import build_sam2_model, build_samurai_video_predictor
+    from samurai_phantom.segmenter import mask_box
+    from samurai_sam2 import build_sam2_model, build_samurai_video_predictor
     from samurai.commands.eval import track_case
     from samurai.data import open_dataset
     from samurai.data.synthetic import write_generic

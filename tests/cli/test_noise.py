@@ -76,8 +76,8 @@ def test_bad_noise_file_exits_2_naming_the_fix(command, content, message, tmp_pa
 
 def test_noise_file_reaches_the_sam2_tracker(noise_file, sam2_tiny_checkpoint, tmp_path, monkeypatch):
     """The config of the video state (what the core steps with) carries the file's weights."""
-    from backends.phantom import make_phantom
-    from backends.sam2_backend.predictor import SamuraiVideoPredictor
+    from samurai_phantom import make_phantom
+    from samurai_sam2.predictor import SamuraiVideoPredictor
 
     seen = []
     real = SamuraiVideoPredictor._new_samurai_state
@@ -112,7 +112,7 @@ def _phantom_decisions(path, method):
 def test_demo_with_noise_file_tracks_with_the_fitted_filter(noise_file, tmp_path, monkeypatch):
     """End to end: the demo's per-frame motion IoUs are those of the phantom tracker run with the
     calibrated config (an independent run), and not those of the default filter."""
-    import backends.phantom as phantom
+    import samurai_phantom as phantom
 
     configs = []
     real = phantom.track

@@ -17,7 +17,7 @@ N = 3  # frames
 
 @pytest.fixture(scope="module")
 def clip():
-    from backends.phantom import make_phantom
+    from samurai_phantom import make_phantom
 
     return make_phantom(n_frames=N, size=64, dropout=None)
 
@@ -57,7 +57,7 @@ def test_track_frame_folder_with_boxes(frame_folder, sam2_tiny_checkpoint, tmp_p
     assert set(np.unique(masks)) <= {0, 1, 2}
 
     # The same prompts through the backend directly give the same masks (id 2 drawn over id 1).
-    from backends.sam2_backend import build_samurai_video_predictor
+    from samurai_sam2 import build_samurai_video_predictor
 
     predictor = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=256)
     state = predictor.init_state(str(frame_folder))
@@ -191,7 +191,7 @@ def test_adapter_that_does_not_fit_the_model(frame_folder, sam2_tiny_checkpoint,
 
 def test_adapter_from_samurai_train_is_applied(frame_folder, sam2_tiny_checkpoint, tmp_path):
     pytest.importorskip("peft")
-    from backends.sam2_backend import build_sam2_model
+    from samurai_sam2 import build_sam2_model
     from samurai.train.lora import apply_lora, save_adapter
 
     peft_model = apply_lora(build_sam2_model("tiny", sam2_tiny_checkpoint, image_size=256))

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from backends.phantom import PhantomSegmenter, make_phantom, track, vanilla_config
-from backends.phantom.phantom import cardiac_phase
-from backends.phantom.segmenter import dilate, label_components, mask_box
+from samurai_phantom import PhantomSegmenter, make_phantom, track, vanilla_config
+from samurai_phantom.phantom import cardiac_phase
+from samurai_phantom.segmenter import dilate, label_components, mask_box
 from samurai.eval.clinical import view_readout
 from samurai.eval.metrics import dice
 

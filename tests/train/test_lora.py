@@ -96,7 +96,7 @@ def _track(predictor, frames, box):
 def test_load_into_the_samurai_video_predictor(adapted, sam2_tiny_checkpoint):
     """`samurai track --adapter` path: the backend predictor runs with the adapter in place."""
     import numpy as np
-    from backends.sam2_backend import build_samurai_video_predictor
+    from samurai_sam2 import build_samurai_video_predictor
 
     from samurai.data.synthetic import phantom_sequence
 

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backends.phantom.phantom import box_blur
+from samurai_phantom.phantom import box_blur
 
 
 class Proposals(NamedTuple):

@@ -6,9 +6,9 @@ SAM 2: ``segmenter.PhantomSegmenter`` proposes candidate masks with a predicted 
 the synthetic clip of ``phantom.make_phantom``.
 """
 
-from backends.phantom.phantom import LABELS, Phantom, make_phantom
-from backends.phantom.segmenter import PhantomSegmenter, Proposals
-from backends.phantom.tracker import TrackRun, track, vanilla_config
+from samurai_phantom.phantom import LABELS, Phantom, make_phantom
+from samurai_phantom.segmenter import PhantomSegmenter, Proposals
+from samurai_phantom.tracker import TrackRun, track, vanilla_config
 
 __all__ = [
     "LABELS",

@@ -49,7 +49,7 @@ _POSTPROCESSING_PREDICTOR = _POSTPROCESSING_MODEL + (
     "++model.fill_hole_area=8",
 )
 
-PREDICTOR_TARGET = "backends.sam2_backend.predictor.SamuraiVideoPredictor"
+PREDICTOR_TARGET = "samurai_sam2.predictor.SamuraiVideoPredictor"
 
 
 def available_configs() -> list[str]:

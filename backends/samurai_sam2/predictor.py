@@ -39,8 +39,8 @@ from sam2.modeling.sam2_utils import get_1d_sine_pe, select_closest_cond_frames
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 from sam2.utils.misc import fill_holes_in_mask_scores
 
-from backends.sam2_backend.boxes import boxes_from_extrema, mask_extrema
-from backends.sam2_backend.frames import FrameSource, open_frames
+from samurai_common.boxes import boxes_from_extrema, mask_extrema
+from samurai_common.frames import FrameSource, open_frames
 
 # SAM 2's image normalisation (sam2.utils.misc.load_video_frames).
 IMG_MEAN = (0.485, 0.456, 0.406)
@@ -144,7 +144,7 @@ class _StepRecord:
 class SamuraiVideoPredictor(SAM2VideoPredictor):
     """SAM 2 video predictor with SAMURAI (Kalman-filtered mask choice and memory selection).
 
-    Build it with :func:`backends.sam2_backend.build_samurai_video_predictor`; use it exactly as
+    Build it with :func:`samurai_sam2.build_samurai_video_predictor`; use it exactly as
     SAM 2's predictor::
 
         predictor = build_samurai_video_predictor("tiny", "sam2.1_hiera_tiny.pt")

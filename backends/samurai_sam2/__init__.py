@@ -1,14 +1,14 @@
 """The SAM 2 backend: SAM 2's video predictor with SAMURAI's motion-aware decisions.
 
->>> from backends.sam2_backend import build_samurai_video_predictor
+>>> from samurai_sam2 import build_samurai_video_predictor
 >>> predictor = build_samurai_video_predictor("tiny", "sam2.1_hiera_tiny.pt")   # was: build_sam2_video_predictor
 >>> state = predictor.init_state("video.mp4")
 
 See ``docs/backend.md``.
 """
 
-from backends.sam2_backend.boxes import boxes_from_masks
-from backends.sam2_backend.build import (
+from samurai_common.boxes import boxes_from_masks
+from samurai_sam2.build import (
     MODEL_CONFIGS,
     available_configs,
     build_sam2_model,
@@ -17,8 +17,8 @@ from backends.sam2_backend.build import (
     model_size,
     resolve_config,
 )
-from backends.sam2_backend.frames import FrameError, FrameSource, open_frames
-from backends.sam2_backend.predictor import LazyVideoFrames, SamuraiVideoPredictor
+from samurai_common.frames import FrameError, FrameSource, open_frames
+from samurai_sam2.predictor import LazyVideoFrames, SamuraiVideoPredictor
 
 __all__ = [
     "MODEL_CONFIGS",

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import samurai_core as sc
-from backends.phantom.segmenter import PhantomSegmenter, mask_box
+from samurai_phantom.segmenter import PhantomSegmenter, mask_box
 
 
 def vanilla_config(cfg: sc.SamuraiConfig) -> sc.SamuraiConfig:
@@ -62,7 +62,7 @@ def track(
         segmenter: candidate proposer (default ``PhantomSegmenter()``).
         progress: optional wrapper around the frame iterator (e.g. ``tqdm``).
 
-    >>> from backends.phantom.phantom import make_phantom
+    >>> from samurai_phantom.phantom import make_phantom
     >>> ph = make_phantom(n_frames=3, size=64)
     >>> run = track(ph.frames, {1: ph.masks[0] == 1})
     >>> run.masks.shape

@@ -1,0 +1,17 @@
+"""Helpers every torch backend needs: candidate boxes from mask logits and frame sources.
+
+One copy, imported by ``samurai_sam2`` (Meta's ``sam2``) and by the other backends; it imports
+NumPy and torch only, never a segmenter's package.
+"""
+
+from samurai_common.boxes import boxes_from_extrema, boxes_from_masks, mask_extrema
+from samurai_common.frames import FrameError, FrameSource, open_frames
+
+__all__ = [
+    "FrameError",
+    "FrameSource",
+    "boxes_from_extrema",
+    "boxes_from_masks",
+    "mask_extrema",
+    "open_frames",
+]
