@@ -5,7 +5,9 @@ so that ``samurai --help`` stays fast."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
 
 COMMANDS = ("track", "eval", "demo", "train", "calibrate")
@@ -13,6 +15,28 @@ COMMANDS = ("track", "eval", "demo", "train", "calibrate")
 
 class CLIError(Exception):
     """A user-facing error: printed as ``samurai: error: <message>`` with exit status 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler ending the job, ``kill PID``), handled exactly as Ctrl-C:
+    every ``finally`` and output folder cleans up on the way out; exit status 143."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,11 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command line as typed, for the run's manifest.
+    args.argv = ["samurai", *(sys.argv[1:] if argv is None else [str(a) for a in argv])]
     try:
-        return int(args.run(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(args.run(args) or 0)
     except CLIError as err:
         print(f"samurai {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"samurai {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"samurai {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -40,7 +40,7 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 from sam2.utils.misc import fill_holes_in_mask_scores
 
 from samurai_common.boxes import boxes_from_extrema, mask_extrema
-from samurai_common.frames import FrameSource, open_frames
+from samurai_common.frames import FrameSource, VideoEndedEarly, open_frames
 
 # SAM 2's image normalisation (sam2.utils.misc.load_video_frames).
 IMG_MEAN = (0.485, 0.456, 0.406)
@@ -393,7 +393,9 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         """Track every object through the video; yields ``(frame_idx, obj_ids, masks)``.
 
         Same arguments and outputs as SAM 2's: ``masks`` are ``[num_objects, 1, H, W]`` logits
-        at the video's resolution. Each frame's scores (predicted IoUs, object scores, motion
+        at the video's resolution. A video file that decodes fewer frames than its container
+        announces ends the propagation at its last decodable frame (``len`` of the frame
+        source and ``inference_state["num_frames"]`` then give the frames read). Each frame's scores (predicted IoUs, object scores, motion
         scores, chosen candidate, memory frames) are readable with :meth:`frame_scores` while
         the frame is inside the look-back window.
         """
@@ -415,10 +417,17 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             end_frame_idx = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
             order = range(start_frame_idx, end_frame_idx + 1)
 
-        for frame_idx in tqdm(order, desc="propagate in video (SAMURAI)", disable=len(order) < 2):
-            with self._autocast(inference_state):
-                masks = self._propagate_frame(inference_state, frame_idx, reverse)
-                _, video_res_masks = self._get_orig_video_res_output(inference_state, masks)
+        desc = "propagate in video (" + ("SAMURAI" if inference_state["samurai"]["enabled"] else "SAM 2") + ")"
+        for frame_idx in tqdm(order, desc=desc, disable=len(order) < 2):
+            try:
+                with self._autocast(inference_state):
+                    masks = self._propagate_frame(inference_state, frame_idx, reverse)
+                    _, video_res_masks = self._get_orig_video_res_output(inference_state, masks)
+            except VideoEndedEarly as err:
+                # The container announced more frames than decode: the video ends here, and
+                # the frames already yielded stand (the source's len now says where it ended).
+                inference_state["num_frames"] = err.frames_read
+                return
             if self.release_old_frames:
                 self._release_old_outputs(inference_state, frame_idx, reverse)
             yield frame_idx, inference_state["obj_ids"], video_res_masks
