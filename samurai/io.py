@@ -124,9 +124,14 @@ def read_lasot_boxes(path: str | os.PathLike) -> np.ndarray:
         if not line:
             continue
         parts = line.replace(",", " ").replace("\t", " ").split()
-        if len(parts) != 4:
-            raise ValueError(f"{path}:{n}: expected 4 numbers x,y,w,h, got {line!r}")
-        rows.append([float(p) for p in parts])
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            values = []
+        if len(values) != 4:
+            raise ValueError(f"{path}:{n}: expected 4 numbers x,y,w,h, got {line!r}; fix that line "
+                             "(one x,y,w,h line per frame, 0,0,0,0 where the target is absent)")
+        rows.append(values)
     return np.asarray(rows, np.float64).reshape(-1, 4)
 
 
@@ -418,10 +423,9 @@ class OutputDir:
         self.out = Path(out)
         self.force = force
         self.info = dict(info or {})
-        self._check_target()
         try:
+            self._check_target()
             self.out.parent.mkdir(parents=True, exist_ok=True)
-            self.sweep_stale()
             self.path = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f"{self.out.name}.partial-"))
         except OSError as err:
             raise self._write_error(err) from None
@@ -441,6 +445,8 @@ class OutputDir:
                 f"--out {out} is the working directory or a folder above it; a run replaces its "
                 "output folder as a whole, so give it a folder of its own, e.g. --out results/run1"
             )
+        if out.parent.is_dir():
+            self.sweep_stale()  # first: it may put back a run that a killed process moved aside
         if out.is_symlink() or (out.exists() and not out.is_dir()):
             raise OutputError(
                 f"--out {out} is a file, not an output folder; samurai never replaces it: "

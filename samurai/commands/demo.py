@@ -62,7 +62,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from samurai_phantom import make_phantom, track
     from samurai.commands.track import samurai_config
-    from samurai.io import OutputDir
+    from samurai.io import OutputDir, fingerprint
 
     if args.frames < MIN_FRAMES:
         raise CLIError(f"--frames {args.frames} is too short; use --frames {MIN_FRAMES} or more "
@@ -71,36 +71,32 @@ def run(args) -> int:
         raise CLIError(f"--size {args.size} is out of range; use 64 to 512 pixels")
     if args.scale < 1 or args.scale > 8:
         raise CLIError(f"--scale {args.scale} is out of range; use 1 to 8")
-    if Path(args.out).exists() and not args.force:
-        raise CLIError(f"output folder {args.out} already exists; pass --force to overwrite it or choose another --out")
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise CLIError(f"checkpoint {args.checkpoint} does not exist; pass the path of a SAM 2 .pt file")
     cfg = samurai_config("tiny", args.noise, args.motion_model)
 
     t0 = time.perf_counter()
-    short = args.frames < SCENARIO_FRAMES
-    if short:
-        print(f"note: {args.frames} frames is shorter than the scenario ({SCENARIO_FRAMES}): "
-              "no LV fade and too few frames for motion scoring, so vanilla and SAMURAI "
-              "cannot differ; a quick pipeline check only")
-    ph = make_phantom(n_frames=args.frames, size=args.size, seed=args.seed,
-                      **({"dropout": None} if short else {}))
-    ids = sorted(ph.labels)
-    prompts = {k: ph.masks[0] == k for k in ids}
-    runs = {}
-    for method in METHODS:
-        run_ = track(ph.frames, prompts, cfg, samurai=method == "samurai")
-        runs[f"phantom-segmenter/{method}"] = (run_.masks, run_)
-    if args.checkpoint:
-        runs.update(_sam2_runs(args, ph, prompts))
-
-    try:
-        info = {"command": "demo", "data": "synthetic phantom", "noise": args.noise,
-                "motion_model": cfg.motion_model}
-        out = OutputDir(args.out, force=args.force, info=info)
-    except FileExistsError as err:
-        raise CLIError(str(err)) from None
-    with out:
+    with OutputDir(args.out, force=args.force) as out:
+        short = args.frames < SCENARIO_FRAMES
+        if short:
+            print(f"note: {args.frames} frames is shorter than the scenario ({SCENARIO_FRAMES}): "
+                  "no LV fade and too few frames for motion scoring, so vanilla and SAMURAI "
+                  "cannot differ; a quick pipeline check only")
+        ph = make_phantom(n_frames=args.frames, size=args.size, seed=args.seed,
+                          **({"dropout": None} if short else {}))
+        ids = sorted(ph.labels)
+        prompts = {k: ph.masks[0] == k for k in ids}
+        runs = {}
+        for method in METHODS:
+            run_ = track(ph.frames, prompts, cfg, samurai=method == "samurai")
+            runs[f"phantom-segmenter/{method}"] = (run_.masks, run_)
+        if args.checkpoint:
+            runs.update(_sam2_runs(args, ph, prompts))
+        out.info.update(command="demo", argv=getattr(args, "argv", None), data="synthetic phantom",
+                        frames=args.frames, size=args.size, seed=args.seed, noise=args.noise,
+                        noise_sha256=fingerprint(args.noise), motion_model=cfg.motion_model,
+                        checkpoint=args.checkpoint, checkpoint_sha256=fingerprint(args.checkpoint),
+                        model=args.model if args.checkpoint else None, image_size=args.image_size)
         summary = _write_outputs(out.path, ph, runs, args)
     elapsed = time.perf_counter() - t0
     _print_summary(summary, args.out, elapsed)
