@@ -71,4 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m samurai.cli` runs this file as __main__; the commands raise samurai.cli's
+    # CLIError, so run the package module's main (else user errors end in a traceback).
+    from samurai.cli import main as package_main
+
+    sys.exit(package_main())

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _start(args, cwd):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "backends")]))
-    return subprocess.Popen([sys.executable, "-m", "samurai.cli", *map(str, args)], cwd=cwd, env=env,
+    return subprocess.Popen([sys.executable, "-m", "samurai", *map(str, args)], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
