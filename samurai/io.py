@@ -449,7 +449,8 @@ class OutputDir:
             self.sweep_stale()  # first: it may put back a run that a killed process moved aside
         if out.is_symlink() or (out.exists() and not out.is_dir()):
             raise OutputError(
-                f"--out {out} is a file, not an output folder; samurai never replaces it: "
+                f"--out {out} is a file or a symbolic link, not an output folder; samurai never "
+                "replaces it: "
                 "choose another --out"
             )
         if not out.exists():
