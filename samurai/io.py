@@ -450,8 +450,7 @@ class OutputDir:
         if out.is_symlink() or (out.exists() and not out.is_dir()):
             raise OutputError(
                 f"--out {out} is a file or a symbolic link, not an output folder; samurai never "
-                "replaces it: "
-                "choose another --out"
+                "replaces it: choose another --out"
             )
         if not out.exists():
             return

@@ -22,29 +22,13 @@ N = 6  # frames written; the truncated file decodes N - 1
 def truncated_avi(tmp_path_factory):
     """An MJPG AVI written by OpenCV whose last frame is cut off (a download cut short): the
     container still announces N frames, N - 1 decode. Returns (path, the decodable frames)."""
-    cv2 = pytest.importorskip("cv2")
+    pytest.importorskip("cv2")
+    from fixtures_sam2 import write_truncated_avi
     from samurai_phantom import make_phantom
 
-    folder = tmp_path_factory.mktemp("avi")
-    full = folder / "full.avi"
+    path = tmp_path_factory.mktemp("avi") / "cut.avi"
     ph = make_phantom(n_frames=N, size=64, dropout=None)
-    writer = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 64))
-    for f in ph.frames:
-        writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
-    writer.release()
-    data = full.read_bytes()
-    last_chunk = data.rfind(b"00dc", 0, data.rfind(b"idx1"))  # the last frame's chunk in 'movi'
-    path = folder / "cut.avi"
-    path.write_bytes(data[:last_chunk])
-    cap = cv2.VideoCapture(str(path))
-    announced = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    decoded = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        decoded.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    cap.release()
+    announced, decoded = write_truncated_avi(path, [np.repeat(f[..., None], 3, axis=2) for f in ph.frames])
     assert (announced, len(decoded)) == (N, N - 1)  # the premise, checked with OpenCV itself
     return path, decoded
 
