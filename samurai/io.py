@@ -3,7 +3,9 @@
 Every file is written atomically (a temporary file in the same folder, then ``os.replace``),
 and a whole run's outputs go through ``OutputDir``: they are written into a sibling
 ``OUT.partial-XXXX`` folder that is renamed to ``OUT`` only at the end, after a manifest,
-so that a run that fails never leaves an output that looks complete.
+so that a run that fails never leaves an output that looks complete, never replaces what this
+project did not write, and a run killed outright leaves a partial folder that the next run
+recognises as abandoned (docs/cli.md, "Exit codes and output guarantees").
 
 Only NumPy, Pillow and (for MP4) OpenCV or imageio-ffmpeg are used: the demo imports this
 module on machines without torch.
@@ -191,8 +193,8 @@ def stamp(image: np.ndarray, text: str) -> np.ndarray:
 
     pil = Image.fromarray(np.ascontiguousarray(image))
     draw = ImageDraw.Draw(pil)
-    x1, y1, x2, y2 = draw.textbbox((2, 2), text)
-    draw.rectangle([0, 0, x2 + 2, y2 + 2], fill=(0, 0, 0))
+    _, _, right, bottom = draw.textbbox((2, 2), text)
+    draw.rectangle([0, 0, right + 2, bottom + 2], fill=(0, 0, 0))
     draw.text((2, 2), text, fill=(255, 255, 255))
     return np.asarray(pil)
 
@@ -316,8 +318,8 @@ class OutputError(CLIError):
     """An output folder that cannot be used or written: the message names it and the fix."""
 
 
-# Names of the files OutputDir itself writes: the manifest (last, so it marks a finished run) and
-# the owner marker of a folder under construction (who may remove it when it is abandoned).
+# The owner marker of a folder under construction (host, pid, process start): it tells the next
+# run whether the folder is abandoned, and that it is this project's to remove.
 PARTIAL_MARKER = ".samurai-partial.json"
 _SPACE_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
@@ -432,9 +434,11 @@ class OutputDir:
         try:
             os.chmod(self.path, 0o777 & ~_umask())
             self._mark(self.path)
-        except OSError as err:
+        except BaseException as err:  # an unmarked partial folder would never be swept
             shutil.rmtree(self.path, ignore_errors=True)
-            raise self._write_error(err) from None
+            if isinstance(err, OSError):
+                raise self._write_error(err) from None
+            raise
 
     # ------------------------------------------------------------------ checks before work
     def _check_target(self) -> None:
@@ -555,6 +559,9 @@ class OutputDir:
             written = _tree_size(self.path) if self.path.exists() else None
             shutil.rmtree(self.path, ignore_errors=True)
             raise self._write_error(err, written) from None
+        except BaseException:  # Ctrl-C / SIGTERM while finishing: no unmarked folder stays
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
         return False
 
     def _finish(self) -> None:
@@ -574,9 +581,16 @@ class OutputDir:
             # Move the old run aside first (marked, so that a run killed between the two steps
             # gets it back at the next start) and only then put the new one in place.
             old = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f"{self.out.name}.old-"))
-            self._mark(old)
-            os.replace(self.out, old / "previous")
-            os.replace(self.path, self.out)
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                self._mark(old)
+                os.replace(self.out, old / "previous")
+                try:
+                    os.replace(self.path, self.out)
+                except BaseException:
+                    os.replace(old / "previous", self.out)
+                    raise
+            finally:
+                if self.out.exists():  # never while it holds the only copy of the earlier run
+                    shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(self.path, self.out)

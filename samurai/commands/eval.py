@@ -90,6 +90,7 @@ def run(args) -> int:
     with OutputDir(out_dir, force=args.force) as out:
         # Every case's files are read once before any tracking, so that a bad file stops the
         # run in seconds (all problems listed), not after hours with the earlier cases lost.
+        print(f"checking the files of {len(cases)} case(s) before tracking", flush=True)
         problems = [f"{c.case_id}: {msg}" for c in cases for msg in c.problems()]
         if problems:
             shown = "\n  ".join(problems[:50])

@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -213,3 +214,23 @@ def test_gif_and_mp4_are_readable(tmp_path):
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
     cap.release()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gif", "a.mp4"]
+
+
+def test_output_dir_interrupted_while_replacing_keeps_the_earlier_run(tmp_path, monkeypatch):
+    target = tmp_path / "run"
+    with sio.OutputDir(target) as out:
+        (out.path / "result.txt").write_text("earlier result")
+    real_replace = os.replace
+
+    def interrupted(src, dst):  # Ctrl-C just as the new run is moved into place
+        if Path(src).name.startswith("run.partial-"):
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(sio.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with sio.OutputDir(target, force=True) as out:
+            (out.path / "result.txt").write_text("new result")
+    monkeypatch.undo()
+    assert (target / "result.txt").read_text() == "earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
