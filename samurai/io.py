@@ -522,9 +522,9 @@ class OutputDir:
         text = f"cannot write output folder {where}: {os.strerror(err.errno) if err.errno else err}"
         if err.errno in _SPACE_ERRNOS:
             free = shutil.disk_usage(self.out.parent).free
-            needed = f"this run had written {_human(written)} and needed more; " if written else ""
-            text += (f" ({needed}{_human(free)} left on that file system); free some space or "
-                     "choose an --out on another disk")
+            wrote = f"the run had written {_human(written)} when it filled up; " if written else ""
+            text += (f" ({wrote}{_human(free)} left on that file system, its partial output "
+                     "removed); free some space or choose an --out on another disk")
         elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             text += "; choose an --out in a folder you can write to"
         else:
