@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
         ),
     )
     p.add_argument("--out", default="samurai_demo", help="output folder (default: samurai_demo)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output folder written by samurai (or an empty one)")
     p.add_argument(
         "--frames",
         type=int,

@@ -62,7 +62,8 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
     p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
     p.add_argument("--out", default="samurai_eval", help="output folder (default: samurai_eval)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output folder written by samurai (or an empty one)")
     p.add_argument("--random-weights", action="store_true",
                    help="TESTING ONLY: untrained model when no --checkpoint is given")
     p.set_defaults(run=run)
