@@ -24,7 +24,7 @@ SAM2_METHODS = ("vanilla", "samurai")
 LOST_DICE = 0.1  # a track is "lost" when its Dice on the last frame is below this
 # The LV fades at frames 23-28 and the RV drops out at frames 33-38, after SAMURAI's 15 stable
 # frames; 44 frames leave five to see who comes back. Shorter clips are a smoke check of the
-# pipeline (no events, and the methods cannot differ yet).
+# pipeline (no events, so nothing separates the methods).
 SCENARIO_FRAMES = 44
 MIN_FRAMES = 3
 # One colour per method in every plot (the overlays colour chambers, not methods).
@@ -54,7 +54,7 @@ def add_parser(sub) -> None:
         type=int,
         default=48,
         help=f"phantom length (default: 48); under {SCENARIO_FRAMES} there is no fade or dropout "
-        "and the methods cannot differ: a quick check only (e.g. of --checkpoint)",
+        "and nothing separates the methods: a quick check only (e.g. of --checkpoint)",
     )
     p.add_argument("--size", type=int, default=128, help="phantom width and height in pixels (default: 128, where the scenario is tuned)")
     p.add_argument("--seed", type=int, default=0, help="speckle seed of the phantom (default: 0)")
@@ -92,8 +92,8 @@ def run(args) -> int:
     short = args.frames < SCENARIO_FRAMES
     if short:
         print(f"note: {args.frames} frames is shorter than the scenario ({SCENARIO_FRAMES}): "
-              "no LV fade, no RV dropout and too few frames for motion scoring, so the methods "
-              "cannot differ; a quick pipeline check only")
+              "no LV fade, no RV dropout and little or no time for motion scoring, so nothing "
+              "separates the methods; a quick pipeline check only")
     ph = make_phantom(n_frames=args.frames, size=args.size, seed=args.seed,
                       **({"dropout": None, "rv_dropout": None} if short else {}))
     ids = sorted(ph.labels)

@@ -172,3 +172,40 @@ def test_demo_refuses_to_overwrite(tmp_path, capsys):
     (tmp_path / "o").mkdir()
     assert main(["demo", "--out", str(tmp_path / "o"), "--frames", "3", "--size", "64"]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+def test_demo_plots_keep_one_colour_per_method_and_the_tables_order(tmp_path, monkeypatch):
+    """Every plot gives a method the same colour, the bars follow the tables' chamber order,
+    and no legend overlaps the data area."""
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    from samurai.eval import report
+
+    figures = {}
+
+    def keep(fig, path, dpi=100):
+        figures[path.name] = fig
+
+    monkeypatch.setattr(report, "save_figure", keep)
+    assert main(["demo", "--out", str(tmp_path / "o"), "--frames", "3", "--size", "64", "--scale", "1"]) == 0
+    assert set(figures) == {"lv_area.png", "lv_dice.png", "rv_dice.png", "dice_per_chamber.png"}
+    colours = {}
+    for name, fig in figures.items():
+        ax = fig.axes[0]
+        if name == "dice_per_chamber.png":
+            assert [t.get_text() for t in ax.get_xticklabels()] == ["LV", "LA", "RV", "RA"]
+            drawn = {c.get_label(): c.patches[0].get_facecolor() for c in ax.containers}
+        else:
+            drawn = {line.get_label(): line.get_color() for line in ax.get_lines() if not line.get_label().startswith("_")}
+            drawn = {k: v for k, v in drawn.items() if k not in ("ED", "ES")}
+        for label, colour in drawn.items():
+            colours.setdefault(label, set()).add(mcolors.to_hex(colour))
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.get_window_extent(renderer)), name
+        plt.close(fig)
+    methods = ["vanilla", "motion-only", "memory-only", "samurai"]
+    assert set(methods) <= set(colours)
+    assert all(len(colours[m]) == 1 for m in colours)  # one colour per method across the plots
+    assert len({next(iter(colours[m])) for m in methods}) == len(methods)  # and distinct methods differ
