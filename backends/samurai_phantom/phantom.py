@@ -132,7 +132,10 @@ def make_phantom(
     t = np.arange(n_frames)
     phase = cardiac_phase(t, period)
     # Per chamber: (fade per frame, blood level at full fade).
-    fades = {1: (fade_curve(n_frames, dropout), dropout_level), 3: (fade_curve(n_frames, rv_dropout), _TISSUE)}
+    fades = {
+        1: (fade_curve(n_frames, dropout), dropout_level),
+        3: (fade_curve(n_frames, rv_dropout), _TISSUE),
+    }
 
     frames = np.zeros((n_frames, size, size), np.uint8)
     masks = np.zeros((n_frames, size, size), np.uint8)

@@ -19,7 +19,12 @@ from pathlib import Path
 from samurai.cli import CLIError
 
 # Phantom tracker variants: method name -> samurai_phantom.VARIANTS key.
-PHANTOM_METHODS = {"vanilla": "vanilla", "motion-only": "motion", "memory-only": "memory", "samurai": "samurai"}
+PHANTOM_METHODS = {
+    "vanilla": "vanilla",
+    "motion-only": "motion",
+    "memory-only": "memory",
+    "samurai": "samurai",
+}
 SAM2_METHODS = ("vanilla", "samurai")
 LOST_DICE = 0.1  # a track is "lost" when its Dice on the last frame is below this
 # The LV fades at frames 23-28 and the RV drops out at frames 33-38, after SAMURAI's 15 stable
@@ -281,11 +286,12 @@ def _write_plots(folder, ph, runs, gt, dice_t, rows) -> None:
     colours = {_short(name): c for name, c in zip(runs, METHOD_COLOURS)}
     colours["truth"] = "black"
     events = _events(ph)
-    truth_area = clinical.area_curve(gt[:, lv], ph.spacing)
+    areas = {"truth": clinical.area_curve(gt[:, lv], ph.spacing)}
+    areas.update({_short(n): clinical.area_curve(m[:, lv], ph.spacing) for n, (m, _) in runs.items()})
     truth = clinical.view_readout(gt[:, lv], ph.spacing)
     plot_curves(
         folder / "lv_area.png",
-        {"truth": truth_area, **{_short(n): clinical.area_curve(m[:, lv], ph.spacing) for n, (m, _) in runs.items()}},
+        areas,
         "PHANTOM - LV area over time (ED/ES of the truth marked)",
         "frame", "LV area (mm²)",
         marks={"ED": [truth.ed_index], "ES": [truth.es_index]}, shade=events, colors=colours,
@@ -399,7 +405,8 @@ def _print_summary(summary, out, elapsed) -> None:
     events = []
     if summary["dropout_frames"]:
         f = summary["dropout_frames"]
-        events.append(f"the LV fades on frames {f[0]}-{f[-1]} (its neighbours, LA below and RV beside, look alike)")
+        events.append(f"the LV fades on frames {f[0]}-{f[-1]} "
+                      "(its neighbours, LA below and RV beside, look alike)")
     if summary["rv_dropout_frames"]:
         f = summary["rv_dropout_frames"]
         events.append(f"the RV drops out on frames {f[0]}-{f[-1]}")
