@@ -363,12 +363,12 @@ def _captioned(tiles, titles, t, note, scale):
     row = np.concatenate(tiles, axis=1)
     row = np.kron(row, np.ones((scale, scale, 1), np.uint8)) if scale > 1 else row
     tile_w = row.shape[1] // len(tiles)
-    bar = Image.new("RGB", (row.shape[1], 26), (0, 0, 0))
+    bar = Image.new("RGB", (row.shape[1], 38), (0, 0, 0))
     draw = ImageDraw.Draw(bar)
     for i, title in enumerate(titles):
         draw.text((i * tile_w + 4, 1), title, fill=(255, 255, 255))
-        draw.text((i * tile_w + 4, 13), f"PHANTOM f{t} {note}".rstrip(),
-                  fill=(255, 200, 0) if note else (170, 170, 170))
+        draw.text((i * tile_w + 4, 13), f"PHANTOM f{t}", fill=(170, 170, 170))
+        draw.text((i * tile_w + 4, 25), note, fill=(255, 200, 0))
     return np.concatenate([np.asarray(bar), row], axis=0)
 
 
