@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import samurai_core as sc
-from samurai_phantom.segmenter import PhantomSegmenter, mask_box
+from samurai_phantom.segmenter import PhantomSegmenter
 
 
 def vanilla_config(cfg: sc.SamuraiConfig) -> sc.SamuraiConfig:
@@ -90,7 +90,7 @@ def track(
 
     for i, oid in enumerate(obj_ids):
         masks[0, i] = np.asarray(prompts[oid], bool)
-        boxes[0, i] = mask_box(masks[0, i])
+        boxes[0, i] = sc.mask_to_box(masks[0, i])
     state = sc.add_tracks(cfg, sc.init(cfg, b), jnp.ones(b, bool))
     # The segmenter's memory: the last non-empty mask of each track.
     prior = masks[0].copy()

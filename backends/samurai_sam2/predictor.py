@@ -34,13 +34,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from sam2.modeling.sam2_base import NO_OBJ_SCORE
-from sam2.modeling.sam2_utils import get_1d_sine_pe, select_closest_cond_frames
-from sam2.sam2_video_predictor import SAM2VideoPredictor
-from sam2.utils.misc import fill_holes_in_mask_scores
-
 from samurai_common.boxes import boxes_from_extrema, mask_extrema
 from samurai_common.frames import FrameSource, open_frames
+from samurai_sam2.compat import check_sam2
+
+try:  # sam2 internals (listed in samurai_sam2.compat)
+    from sam2.modeling.sam2_base import NO_OBJ_SCORE
+    from sam2.modeling.sam2_utils import get_1d_sine_pe, select_closest_cond_frames
+    from sam2.sam2_video_predictor import SAM2VideoPredictor
+    from sam2.utils.misc import fill_holes_in_mask_scores
+except ImportError:
+    check_sam2()  # another sam2 release: name the supported one
+    raise
 
 # SAM 2's image normalisation (sam2.utils.misc.load_video_frames).
 IMG_MEAN = (0.485, 0.456, 0.406)
@@ -162,6 +167,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        check_sam2(self)
         self.samurai = bool(samurai)
         self.samurai_config = None
         self.release_old_frames = release_old_frames
@@ -172,25 +178,44 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         self.jax_device = jax.devices("cpu")[0]
 
     # ------------------------------------------------------------------ configuration
-    def configure_samurai(self, enabled: bool = True, config=None, jax_device=None) -> None:
-        """Switch SAMURAI on/off and set its ``SamuraiConfig`` (default: the tiny preset).
+    # Config fields that describe the SAM 2 model's memory bank, not a SAMURAI choice.
+    MODEL_MEMORY_FIELDS = ("num_maskmem", "max_obj_ptrs_in_encoder")
 
-        Takes effect for videos initialised afterwards (``init_state``).
+    def samurai_preset(self, size: str = "tiny"):
+        """``samurai_core.preset(size)`` with this model's memory sizes (``MODEL_MEMORY_FIELDS``)."""
+        import samurai_core as sc
+
+        return sc.preset(size, **{name: getattr(self, name) for name in self.MODEL_MEMORY_FIELDS})
+
+    def configure_samurai(self, enabled: bool = True, config=None, jax_device=None) -> None:
+        """Switch SAMURAI on/off and set its ``SamuraiConfig`` (default: ``samurai_preset()``).
+
+        Takes effect for videos initialised afterwards (``init_state``). A config whose
+        ``num_maskmem`` / ``max_obj_ptrs_in_encoder`` differ from the model's is refused
+        (``ValueError``): the core picks memory frames for the model's own memory bank.
         """
         import samurai_core as sc
 
         if config is None:
-            config = sc.preset("tiny")
+            config = self.samurai_preset()
         if not isinstance(config, sc.SamuraiConfig):
             raise TypeError(
                 f"samurai_config must be a samurai_core.SamuraiConfig (e.g. "
                 f"samurai_core.preset('tiny', stable_frames_threshold=10)); got "
                 f"{type(config).__name__}"
             )
-        if config.num_maskmem != self.num_maskmem:
-            config = config._replace(num_maskmem=self.num_maskmem)
-        if config.max_obj_ptrs_in_encoder != self.max_obj_ptrs_in_encoder:
-            config = config._replace(max_obj_ptrs_in_encoder=self.max_obj_ptrs_in_encoder)
+        differ = [
+            f"{name}={getattr(config, name)} (the model has {getattr(self, name)})"
+            for name in self.MODEL_MEMORY_FIELDS
+            if getattr(config, name) != getattr(self, name)
+        ]
+        if differ:
+            raise ValueError(
+                f"samurai_config {', '.join(differ)} does not match the SAM 2 model, whose memory "
+                f"bank SAMURAI fills; set them to the model's values, e.g. "
+                f"predictor.samurai_preset(size) or config._replace(num_maskmem="
+                f"{self.num_maskmem}, max_obj_ptrs_in_encoder={self.max_obj_ptrs_in_encoder})"
+            )
         self.samurai = bool(enabled)
         self.samurai_config = config.validate()
         if jax_device is not None:
@@ -206,12 +231,15 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         async_loading_frames=False,
         stream: bool = True,  # decode/preprocess frames lazily (flat memory); False: SAM 2's loader
         frame_cache_size: int = 2,  # preprocessed frames kept when streaming
+        samurai: bool | None = None,  # SAMURAI on/off for this video; None: the predictor's setting
     ):
         """Start a video: a path (video file or frame folder), a FrameSource, an array or list
         of ``H×W×3`` uint8 RGB frames, or an iterator of them (``open_frames`` rules apply).
 
         With ``stream=True`` (default) frames are read and preprocessed on demand; with
-        ``stream=False`` a JPEG folder is loaded up front by SAM 2's own loader.
+        ``stream=False`` a JPEG folder is loaded up front by SAM 2's own loader. ``samurai``
+        switches SAMURAI for this video only (one model serves vanilla and SAMURAI runs
+        without changing the predictor).
         """
         if not stream:
             if not isinstance(video_path, str):
@@ -251,10 +279,10 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 "frame_source": source,
             }
             self._get_image_feature(inference_state, frame_idx=0, batch_size=1)
-        inference_state["samurai"] = self._new_samurai_state()
+        inference_state["samurai"] = self._new_samurai_state(samurai)
         return inference_state
 
-    def _new_samurai_state(self) -> dict:
+    def _new_samurai_state(self, enabled: bool | None = None) -> dict:
         import jax
         import samurai_core as sc
 
@@ -265,7 +293,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         # the common case, gets the cheapest step (XLA runs it inline on the calling thread).
         capacity = 1
         return {
-            "enabled": self.samurai,
+            "enabled": self.samurai if enabled is None else bool(enabled),
             "config": cfg,
             "state": jax.device_put(sc.init(cfg, capacity), self.jax_device),
             "slot_of": {},  # obj_id -> track slot of the core
@@ -279,7 +307,8 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         """Remove all prompts, outputs and tracks (SAMURAI tracks included)."""
         super().reset_state(inference_state)
         if "samurai" in inference_state:
-            inference_state["samurai"] = self._new_samurai_state()
+            enabled = inference_state["samurai"]["enabled"]
+            inference_state["samurai"] = self._new_samurai_state(enabled)
 
     @torch.inference_mode()
     def remove_object(self, inference_state, obj_id, strict=False, need_output=True):

@@ -176,7 +176,7 @@ def _patient(case_id: str) -> tuple[str, str | None]:
 def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
     import numpy as np
 
-    from samurai_phantom.segmenter import mask_box
+    from samurai_core.boxes import mask_to_box
     from samurai.eval import clinical
     from samurai.eval.report import format_table, plot_bars, plot_curves
     from samurai.io import atomic_write_text, write_csv
@@ -196,7 +196,7 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
             print(f"warning: case {case.case_id}: no structure on its first labelled frame; skipped")
             continue
         prompts = {
-            k: ("box", mask_box(case.masks[start] == k)) if prompt_kind == "box"
+            k: ("box", mask_to_box(case.masks[start] == k)) if prompt_kind == "box"
             else ("mask", case.masks[start] == k)
             for k in ids
         }
@@ -338,6 +338,7 @@ def _eval_lasot(seqs, predictors, folder) -> str:
     from samurai_common.frames import FrameError, open_frames
     from samurai.commands.track import sam2_track
     from samurai.eval.metrics import box_metrics, masks_to_xywh, success_curve, box_iou_xywh
+    from samurai_core.boxes import lasot_present, lasot_to_xyxy, mask_to_box
     from samurai.eval.report import format_table, plot_curves
     from samurai.io import atomic_write_text, read_lasot_boxes, write_csv, write_lasot_boxes
 
@@ -353,22 +354,20 @@ def _eval_lasot(seqs, predictors, folder) -> str:
         if len(gt) != len(source):
             raise CLIError(f"sequence {seq.case_id}: groundtruth.txt has {len(gt)} boxes for "
                            f"{len(source)} frames; give one x,y,w,h line per frame")
-        x, y, w, h = gt[0]
-        if not (w > 0 and h > 0):
+        if not lasot_present(gt[0]):
             raise CLIError(f"sequence {seq.case_id}: the first ground-truth box is empty; the "
                            "first frame must show the target")
-        prompt = {1: ("box", np.array([x, y, x + w, y + h], np.float32))}
+        prompt = {1: ("box", lasot_to_xyxy(gt[0]).astype(np.float32))}
         for method, (predictor, samurai) in predictors.items():
             masks = np.zeros((len(source), source.height, source.width), bool)
             for t, fm, _ in sam2_track(predictor, source, prompt, samurai):
                 masks[t] = fm.get(1, masks[t])
             pred = masks_to_xywh(masks)
             rows.append({"case": seq.case_id, "method": method, **box_metrics(pred[1:], gt[1:])})
-            ok = np.isfinite(gt[1:]).all(axis=1) & (gt[1:, 2] > 0) & (gt[1:, 3] > 0)
+            ok = lasot_present(gt[1:])
             curves[method].append(success_curve(box_iou_xywh(pred[1:][ok], gt[1:][ok])))
             safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{seq.case_id}_{method}")
-            xyxy = np.where(np.isfinite(pred), np.concatenate([pred[:, :2], pred[:, :2] + pred[:, 2:]], 1), 0)
-            write_lasot_boxes(folder / "boxes" / f"{safe}.txt", xyxy)
+            write_lasot_boxes(folder / "boxes" / f"{safe}.txt", mask_to_box(masks))
     write_csv(folder / "per_case.csv", rows, fieldnames=BOX_COLUMNS)
     summary = _summarise(rows, ("method",), ("success_auc", "precision_20", "norm_precision", "norm_precision_auc"))
     table = format_table(summary, ["method", "cases", "success_auc", "precision_20", "norm_precision",

@@ -240,12 +240,51 @@ def test_bad_state_and_config_raise_clear_errors():
         sc.init(cfg, 0)
 
 
-def test_import_loads_no_torch():
-    code = "import sys, samurai_core; assert 'torch' not in sys.modules, 'torch'; " \
-           "assert 'sam2' not in sys.modules, 'sam2'; print('ok')"
+def _run_python(code: str) -> None:
     root = Path(__file__).resolve().parents[2]
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_import_loads_no_torch():
+    """Every public name of the core (all its modules) loads neither torch nor sam2."""
+    _run_python(
+        "import sys, samurai_core as sc\n"
+        "for name in sc.__all__: getattr(sc, name)\n"
+        "assert 'torch' not in sys.modules, 'torch'; assert 'sam2' not in sys.modules, 'sam2'\n"
+        "print('ok')"
+    )
+
+
+def test_tracking_loads_no_optax():
+    """Importing the core and tracking with it leave optax unloaded; it loads with the
+    calibration names only (``docs/core.md``: optax only for fitting)."""
+    _run_python(
+        "import sys\n"
+        "import numpy as np, samurai_core as sc\n"
+        "assert 'optax' not in sys.modules, 'optax on import'\n"
+        "cfg = sc.preset('tiny')\n"
+        "state = sc.add_tracks(cfg, sc.init(cfg, 1), np.array([True]))\n"
+        "box = sc.mask_to_box(np.ones((4, 5), bool))\n"
+        "cand = sc.Candidates(np.tile(box, (1, 3, 1)), np.ones((1, 3), np.float32),\n"
+        "                     np.ones(1, np.float32), np.int32(0), np.array([True]))\n"
+        "sc.step(cfg, state, cand)\n"
+        "sc.kf_initiate('xyah', cfg.noise, box)\n"
+        "assert 'optax' not in sys.modules, 'optax while tracking'\n"
+        "sc.fit_noise\n"
+        "assert 'optax' in sys.modules, 'calibration did not load optax'\n"
+        "print('ok')"
+    )
+
+
+def test_package_names_resolve_and_unknown_names_fail():
+    import samurai_core as sc
+
+    assert sorted(sc.__all__) == sc.__all__ and set(sc.__all__) <= set(dir(sc))
+    for name in sc.__all__:
+        assert getattr(sc, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        sc.not_a_name
 
 
 def test_docstring_examples():
