@@ -375,7 +375,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 raise ValueError(
                     f"box {b.reshape(-1).tolist()} has zero or negative width/height; a box is "
                     f"[x_min, y_min, x_max, y_max] with x_max > x_min and y_max > y_min "
-                    f"(convert x,y,w,h boxes with [x, y, x + w, y + h])"
+                    f"(convert LaSOT x,y,w,h boxes with samurai_core.lasot_to_xyxy)"
                 )
         if points is not None:
             p = np.asarray(points.cpu() if isinstance(points, torch.Tensor) else points, np.float64)
@@ -636,12 +636,23 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         track_in_reverse,
         memory_frames,
     ):
-        """``_prepare_memory_conditioned_features`` with the spatial memory taken from
-        ``memory_frames`` (newest first) instead of the last ``num_maskmem - 1`` frames.
+        """sam2 1.1.0's ``SAM2Base._prepare_memory_conditioned_features`` for a tracking frame,
+        with the spatial memory taken from ``memory_frames``.
 
-        Conditioning frames and object pointers follow SAM 2's rules. The k-th newest chosen
-        frame gets temporal position ``num_maskmem - 1 - k`` (the slot SAM 2 gives the frame k+1
-        steps back), as in the official SAMURAI code.
+        Differences from upstream (keep this list current):
+
+        - Spatial memory: the frames of ``memory_frames`` (newest first; the core's choice with
+          SAMURAI on, ``_sam2_memory_frames`` — upstream's own rule — with it off) instead of
+          the previous frame plus every ``memory_temporal_stride_for_eval``-th frame computed
+          inline. The k-th newest gets temporal position ``num_maskmem - 1 - k`` (the slot
+          upstream gives the frame k+1 steps back), as in the official SAMURAI code.
+        - Tracking frames only: no ``is_init_cond_frame`` branch (``no_mem_embed``) and no
+          ``num_maskmem == 0`` shortcut; the caller never asks for those. A missing
+          conditioning frame raises ``RuntimeError`` (upstream: ``assert``).
+        - The memory concatenation is promoted to one dtype explicitly (upstream relies on the
+          float32 object pointers, and fails on CPU when there are none).
+
+        Conditioning frames and object pointers follow upstream's rules unchanged.
         """
         B = current_vision_feats[-1].size(1)
         C = self.hidden_dim
@@ -654,6 +665,38 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             frame_idx, cond_outputs, self.max_cond_frames_in_attn
         )
         non_cond = output_dict["non_cond_frame_outputs"]
+        memory, memory_pos = self._spatial_memory(
+            selected_cond, unselected_cond, non_cond, memory_frames, device
+        )
+        num_obj_ptr_tokens = 0
+        if self.use_obj_ptrs_in_encoder:
+            pointers = self._object_pointer_memory(
+                frame_idx, selected_cond, unselected_cond, non_cond, num_frames,
+                track_in_reverse, B, device,
+            )
+            if pointers is not None:
+                memory.append(pointers[0])
+                memory_pos.append(pointers[1])
+                num_obj_ptr_tokens = pointers[0].shape[0]
+
+        # Stored memories are bfloat16; SAM 2 relies on the float32 object pointers to promote
+        # the concatenation, and fails on CPU when there are none (an object whose prompt lies
+        # ahead). Promoting explicitly gives the same values in every other case.
+        dtype = functools.reduce(
+            torch.promote_types, [m.dtype for m in memory], current_vision_feats[-1].dtype
+        )
+        pix_feat = self.memory_attention(
+            curr=current_vision_feats,
+            curr_pos=current_vision_pos_embeds,
+            memory=torch.cat([m.to(dtype) for m in memory], dim=0),
+            memory_pos=torch.cat(memory_pos, dim=0),
+            num_obj_ptr_tokens=num_obj_ptr_tokens,
+        )
+        return pix_feat.permute(1, 2, 0).view(B, C, H, W)
+
+    def _spatial_memory(self, selected_cond, unselected_cond, non_cond, memory_frames, device):
+        """Memory tokens and position encodings ``([HW, B, mem_dim], ...)`` of the selected
+        conditioning frames (temporal position 0) and of ``memory_frames`` (see above)."""
         t_pos_and_prevs = [(0, out) for out in selected_cond.values()]
         chosen = list(memory_frames)[: self.num_maskmem - 1]
         for k in range(len(chosen) - 1, -1, -1):  # oldest first, as SAM 2 orders its memory
@@ -670,67 +713,58 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             memory.append(prev["maskmem_features"].to(device, non_blocking=True).flatten(2).permute(2, 0, 1))
             enc = prev["maskmem_pos_enc"][-1].to(device).flatten(2).permute(2, 0, 1)
             memory_pos.append(enc + self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1])
+        return memory, memory_pos
 
-        num_obj_ptr_tokens = 0
-        if self.use_obj_ptrs_in_encoder:
-            max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
-            sign = -1 if track_in_reverse else 1
-            if not self.training and self.only_obj_ptrs_in_the_past_for_eval:
-                ptr_cond = {
-                    t: out
-                    for t, out in selected_cond.items()
-                    if (t >= frame_idx if track_in_reverse else t <= frame_idx)
-                }
-            else:
-                ptr_cond = selected_cond
-            pos_and_ptrs = [
-                (
-                    (frame_idx - t) * sign if self.use_signed_tpos_enc_to_obj_ptrs else abs(frame_idx - t),
-                    out["obj_ptr"],
-                )
-                for t, out in ptr_cond.items()
-            ]
-            for t_diff in range(1, max_ptrs):
-                t = frame_idx + t_diff if track_in_reverse else frame_idx - t_diff
-                if t < 0 or (num_frames is not None and t >= num_frames):
-                    break
-                out = non_cond.get(t, unselected_cond.get(t, None))
-                if out is not None:
-                    pos_and_ptrs.append((t_diff, out["obj_ptr"]))
-            if pos_and_ptrs:
-                pos_list, ptrs_list = zip(*pos_and_ptrs)
-                obj_ptrs = torch.stack(ptrs_list, dim=0)
-                if self.add_tpos_enc_to_obj_ptrs:
-                    tpos_dim = C if self.proj_tpos_enc_in_obj_ptrs else self.mem_dim
-                    obj_pos = torch.tensor(pos_list).to(device=device, non_blocking=True)
-                    obj_pos = get_1d_sine_pe(obj_pos / (max_ptrs - 1), dim=tpos_dim)
-                    obj_pos = self.obj_ptr_tpos_proj(obj_pos)
-                    obj_pos = obj_pos.unsqueeze(1).expand(-1, B, self.mem_dim)
-                else:
-                    obj_pos = obj_ptrs.new_zeros(len(pos_list), B, self.mem_dim)
-                if self.mem_dim < C:
-                    # Split each C-dim pointer into C / mem_dim memory tokens.
-                    obj_ptrs = obj_ptrs.reshape(-1, B, C // self.mem_dim, self.mem_dim)
-                    obj_ptrs = obj_ptrs.permute(0, 2, 1, 3).flatten(0, 1)
-                    obj_pos = obj_pos.repeat_interleave(C // self.mem_dim, dim=0)
-                memory.append(obj_ptrs)
-                memory_pos.append(obj_pos)
-                num_obj_ptr_tokens = obj_ptrs.shape[0]
-
-        # Stored memories are bfloat16; SAM 2 relies on the float32 object pointers to promote
-        # the concatenation, and fails on CPU when there are none (an object whose prompt lies
-        # ahead). Promoting explicitly gives the same values in every other case.
-        dtype = functools.reduce(
-            torch.promote_types, [m.dtype for m in memory], current_vision_feats[-1].dtype
-        )
-        pix_feat = self.memory_attention(
-            curr=current_vision_feats,
-            curr_pos=current_vision_pos_embeds,
-            memory=torch.cat([m.to(dtype) for m in memory], dim=0),
-            memory_pos=torch.cat(memory_pos, dim=0),
-            num_obj_ptr_tokens=num_obj_ptr_tokens,
-        )
-        return pix_feat.permute(1, 2, 0).view(B, C, H, W)
+    def _object_pointer_memory(
+        self, frame_idx, selected_cond, unselected_cond, non_cond, num_frames, track_in_reverse, B,
+        device,
+    ):
+        """Upstream's object-pointer tokens and their temporal encodings, or None without any:
+        the conditioning frames' pointers (past ones only, at eval), then those of the last
+        ``max_obj_ptrs_in_encoder - 1`` frames."""
+        C = self.hidden_dim
+        max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
+        sign = -1 if track_in_reverse else 1
+        if not self.training and self.only_obj_ptrs_in_the_past_for_eval:
+            ptr_cond = {
+                t: out
+                for t, out in selected_cond.items()
+                if (t >= frame_idx if track_in_reverse else t <= frame_idx)
+            }
+        else:
+            ptr_cond = selected_cond
+        pos_and_ptrs = [
+            (
+                (frame_idx - t) * sign if self.use_signed_tpos_enc_to_obj_ptrs else abs(frame_idx - t),
+                out["obj_ptr"],
+            )
+            for t, out in ptr_cond.items()
+        ]
+        for t_diff in range(1, max_ptrs):
+            t = frame_idx + t_diff if track_in_reverse else frame_idx - t_diff
+            if t < 0 or (num_frames is not None and t >= num_frames):
+                break
+            out = non_cond.get(t, unselected_cond.get(t, None))
+            if out is not None:
+                pos_and_ptrs.append((t_diff, out["obj_ptr"]))
+        if not pos_and_ptrs:
+            return None
+        pos_list, ptrs_list = zip(*pos_and_ptrs)
+        obj_ptrs = torch.stack(ptrs_list, dim=0)
+        if self.add_tpos_enc_to_obj_ptrs:
+            tpos_dim = C if self.proj_tpos_enc_in_obj_ptrs else self.mem_dim
+            obj_pos = torch.tensor(pos_list).to(device=device, non_blocking=True)
+            obj_pos = get_1d_sine_pe(obj_pos / (max_ptrs - 1), dim=tpos_dim)
+            obj_pos = self.obj_ptr_tpos_proj(obj_pos)
+            obj_pos = obj_pos.unsqueeze(1).expand(-1, B, self.mem_dim)
+        else:
+            obj_pos = obj_ptrs.new_zeros(len(pos_list), B, self.mem_dim)
+        if self.mem_dim < C:
+            # Split each C-dim pointer into C / mem_dim memory tokens.
+            obj_ptrs = obj_ptrs.reshape(-1, B, C // self.mem_dim, self.mem_dim)
+            obj_ptrs = obj_ptrs.permute(0, 2, 1, 3).flatten(0, 1)
+            obj_pos = obj_pos.repeat_interleave(C // self.mem_dim, dim=0)
+        return obj_ptrs, obj_pos
 
     # ------------------------------------------------------------------ SAMURAI glue
     def _visit(self, sam: dict, obj_id, frame_idx: int, reverse: bool) -> None:

@@ -133,6 +133,16 @@ class _Lazy:
         return self.ds[self.i]
 
 
+def echo_prompts(labels, ids, prompt_kind: str) -> dict:
+    """Object id -> ``("box", samurai_core.mask_to_box of its mask)`` or ``("mask", mask)``
+    from a label map ``[H, W]`` (the prompt frame's ground truth)."""
+    from samurai_core.boxes import mask_to_box
+
+    if prompt_kind == "box":
+        return {k: ("box", mask_to_box(labels == k)) for k in ids}
+    return {k: ("mask", labels == k) for k in ids}
+
+
 def track_case(predictor, samurai: bool, frames, prompts, start: int):
     """Masks bool [T, B, H, W] for prompts on frame ``start``, tracked forward."""
     import numpy as np
@@ -176,7 +186,6 @@ def _patient(case_id: str) -> tuple[str, str | None]:
 def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
     import numpy as np
 
-    from samurai_core.boxes import mask_to_box
     from samurai.eval import clinical
     from samurai.eval.report import format_table, plot_bars, plot_curves
     from samurai.io import atomic_write_text, write_csv
@@ -195,11 +204,7 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
         if not ids:
             print(f"warning: case {case.case_id}: no structure on its first labelled frame; skipped")
             continue
-        prompts = {
-            k: ("box", mask_to_box(case.masks[start] == k)) if prompt_kind == "box"
-            else ("mask", case.masks[start] == k)
-            for k in ids
-        }
+        prompts = echo_prompts(case.masks[start], ids, prompt_kind)
         scored = [int(f) for f in labelled if f != start] or [start]
         lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
         for method, (predictor, samurai) in predictors.items():

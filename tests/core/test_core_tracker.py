@@ -64,6 +64,45 @@ def test_step_matches_reference_on_random_traces(cfg, seed):
     assert ((exp["memory_frames"] >= 0).sum(-1) < cfg.num_maskmem - 1).sum() > 100
 
 
+def test_frame_idx_is_a_label_the_rules_never_compare():
+    """Rule 5 records ``frame_idx``; no rule looks at its value (docs/algorithm.md). Any int
+    labels but -1 (the filler of ``memory_frames``), negative, unordered or reversed, give the
+    decisions of ``0..T-1`` with the frames renamed, and agree with the reference."""
+    cfg, seed = CASES[0]
+    tr = make_traces(seed + 200, T=30, B=120)
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(np.arange(-10**6, 10**6), size=30, replace=False)
+    labels[labels == -1] = -2
+    labels[:10] = -np.arange(10, 0, -1) - 5  # negative frames early, when memory is filling
+    relabelled = dict(tr, frame_idx=labels)
+    base = run_core(cfg, dict(tr, frame_idx=np.arange(30)), jnp.float32)
+    got = run_core(cfg, relabelled, jnp.float32)
+    for k in EXACT + CLOSE:
+        if k != "memory_frames":
+            np.testing.assert_array_equal(got[k], base[k], err_msg=k)
+    mem = base["memory_frames"]
+    np.testing.assert_array_equal(got["memory_frames"], np.where(mem >= 0, labels[mem], -1))
+    assert (got["memory_frames"] < -1).sum() > 100  # negative labels did enter memory
+    compare(got, ref.run_reference(cfg, **relabelled), rtol=2e-4, atol=2e-2)
+
+
+def test_checked_signatures_stay_bounded(monkeypatch):
+    """``step`` remembers the signatures it has checked in a bounded LRU, not a growing set."""
+    monkeypatch.setattr(tracker, "_CHECKED_SIGNATURES_MAX", 2)
+    monkeypatch.setattr(tracker, "_checked_signatures", type(tracker._checked_signatures)())
+    cfg = sc.SamuraiConfig(memory_window=8, num_maskmem=4)
+    for capacity in (1, 2, 3, 1):
+        state = sc.add_tracks(cfg, sc.init(cfg, capacity), np.ones(capacity, bool))
+        cand = sc.Candidates(np.zeros((capacity, 3, 4), np.float32), np.zeros((capacity, 3), np.float32),
+                             np.zeros(capacity, np.float32), np.int32(0), np.ones(capacity, bool))
+        sc.step(cfg, state, cand)
+        assert len(tracker._checked_signatures) <= 2
+    # The newest two are kept, in use order; a bad input is still refused after eviction.
+    assert [s[-1][0] for s in tracker._checked_signatures] == [(3,), (1,)]  # stepped: [B]
+    with pytest.raises(ValueError, match="cand.obj"):
+        sc.step(cfg, state, cand._replace(obj=np.zeros(capacity + 1, np.float32)))
+
+
 def test_float32_step_matches_reference():
     cfg, seed = CASES[0]
     tr = make_traces(seed + 100, T=40, B=200)
