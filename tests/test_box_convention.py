@@ -98,3 +98,12 @@ def test_backend_kalman_measurement_is_the_prompt_box(sam2_tiny_checkpoint):
     handed = records[0].as_dict()["boxes"]
     np.testing.assert_array_equal(handed, [_oracle(m) for m in masks])
     np.testing.assert_array_equal(handed, sc.mask_to_box(masks))
+
+    # A one-pixel-wide structure's box (x_min == x_max) is a valid prompt.
+    video = pred.init_state(np.zeros((2, 64, 64, 3), np.uint8))
+    thin = np.zeros((64, 64), bool)
+    thin[10:30, 7] = True
+    box = sc.mask_to_box(thin)
+    assert box[0] == box[2]
+    _, obj_ids, _ = pred.add_new_points_or_box(video, frame_idx=0, obj_id=1, box=box)
+    assert obj_ids == [1]

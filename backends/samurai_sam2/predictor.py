@@ -359,8 +359,10 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
     ):
         """Add clicks and/or a box ``[x_min, y_min, x_max, y_max]`` (pixels) on a frame.
 
-        Same as SAM 2's, with input checks: a box must have positive width and height and lie
-        inside the frame, points must lie inside the frame.
+        Same as SAM 2's, with input checks: a box must lie inside the frame with
+        ``x_max >= x_min`` and ``y_max >= y_min`` (the corners' pixel indices, the project's box
+        convention: a one-pixel object is ``[x, y, x, y]``) and not be all zeros (an empty
+        mask's box); points must lie inside the frame.
         """
         self._check_frame_idx(inference_state, frame_idx)
         if box is not None:
@@ -371,11 +373,12 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 )
             b = b.reshape(2, 2)
             self._check_coords(inference_state, "box", b, normalize_coords)
-            if not (b[1, 0] > b[0, 0] and b[1, 1] > b[0, 1]):
+            if not (b[1, 0] >= b[0, 0] and b[1, 1] >= b[0, 1]) or not b.any():
                 raise ValueError(
-                    f"box {b.reshape(-1).tolist()} has zero or negative width/height; a box is "
-                    f"[x_min, y_min, x_max, y_max] with x_max > x_min and y_max > y_min "
-                    f"(convert LaSOT x,y,w,h boxes with samurai_core.lasot_to_xyxy)"
+                    f"box {b.reshape(-1).tolist()} is empty (all zeros: the box of an empty mask) "
+                    f"or has negative width/height; a box is [x_min, y_min, x_max, y_max] with "
+                    f"x_max >= x_min and y_max >= y_min (samurai_core.mask_to_box of a mask; "
+                    f"convert LaSOT x,y,w,h boxes with samurai_core.lasot_to_xyxy)"
                 )
         if points is not None:
             p = np.asarray(points.cpu() if isinstance(points, torch.Tensor) else points, np.float64)
