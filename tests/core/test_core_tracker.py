@@ -329,9 +329,9 @@ def test_package_names_resolve_and_unknown_names_fail():
 def test_docstring_examples():
     import doctest
 
-    from samurai_core import config
+    from samurai_core import boxes, config
 
-    for module in (tracker, config):
+    for module in (tracker, config, boxes):
         failed, attempted = doctest.testmod(module)
         assert attempted > 0 and failed == 0, module.__name__
 
