@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from samurai_core.boxes import mask_to_box
 from samurai_phantom.phantom import box_blur
 
 
@@ -33,7 +34,7 @@ class Proposals(NamedTuple):
     """Candidates for one frame, for every track."""
 
     masks: np.ndarray  # bool [B, M, H, W]; all False for an empty slot
-    boxes: np.ndarray  # float32 [B, M, 4] xyxy pixels (x2, y2 exclusive); zeros if empty
+    boxes: np.ndarray  # float32 [B, M, 4] samurai_core.mask_to_box of each mask; zeros if empty
     aff: np.ndarray  # float32 [B, M] predicted quality in [0, 1]; 0 if empty
     obj: np.ndarray  # float32 [B] object score logit (> 0: present)
 
@@ -87,15 +88,6 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return out, n
 
 
-def mask_box(mask: np.ndarray) -> np.ndarray:
-    """xyxy box of a 2-D mask (x2, y2 exclusive), zeros when empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return np.zeros(4, np.float32)
-    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], np.float32)
-
-
 class PhantomSegmenter:
     """Proposes ``num_candidates`` dark-region masks per track near each track's memory.
 
@@ -140,10 +132,10 @@ class PhantomSegmenter:
             areas = np.bincount(labels.ravel(), minlength=n + 1)
             for k in np.flatnonzero(areas[1:] >= min_px) + 1:
                 region = labels == k
-                x1, y1, x2, y2 = mask_box(region).astype(int)
+                x1, y1, x2, y2 = mask_to_box(region).astype(int)
                 ring = dilate(region, 3) & ~region
                 contrast = img[ring].mean() - img[region].mean()
-                fill = areas[k] / (np.pi / 4 * (x2 - x1) * (y2 - y1))
+                fill = areas[k] / (np.pi / 4 * (x2 - x1 + 1) * (y2 - y1 + 1))
                 regions.append(region)
                 quality.append(np.clip(contrast / 0.5, 0.0, 1.0) * min(fill, 1.0))
         return regions, np.asarray(quality, np.float64)
@@ -188,7 +180,7 @@ class PhantomSegmenter:
                 # Nested thresholds give near-identical regions: keep distinct ones only.
                 if any(_iou(region, masks[i, k]) > 0.9 for k in range(j)):
                     continue
-                masks[i, j], boxes[i, j], aff[i, j] = region, mask_box(region), score
+                masks[i, j], boxes[i, j], aff[i, j] = region, mask_to_box(region), score
                 j += 1
                 if j == m:
                     break

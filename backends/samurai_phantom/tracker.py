@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import samurai_core as sc
-from samurai_phantom.segmenter import PhantomSegmenter, mask_box, memory_map
+from samurai_phantom.segmenter import PhantomSegmenter, memory_map
 
 # The four ways to run the tracker: name -> (motion scoring, memory selection).
 VARIANTS = {
@@ -119,7 +119,7 @@ def track(
 
     for i, oid in enumerate(obj_ids):
         masks[0, i] = np.asarray(prompts[oid], bool)
-        boxes[0, i] = mask_box(masks[0, i])
+        boxes[0, i] = sc.mask_to_box(masks[0, i])
     state = sc.add_tracks(cfg, sc.init(cfg, b), jnp.ones(b, bool))
     # Frame 1 is conditioned on the prompts alone.
     prior = masks[0].astype(np.float64)

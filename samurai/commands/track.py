@@ -12,9 +12,9 @@ import math
 from pathlib import Path
 
 from samurai.cli import CLIError
+from samurai_core.motion_models import MOTION_MODELS
 
 MODELS = ("tiny", "small", "base_plus", "large", "medsam2")
-MOTION_MODELS = ("xyah", "xywh", "xyxy")  # samurai_core.config.MOTION_MODELS, kept import-free
 GIF_MAX_FRAMES = 120
 GIF_MAX_WIDTH = 480
 
@@ -86,7 +86,8 @@ def samurai_config(preset_name: str, noise=None, motion_model: str | None = None
     cfg = sc.preset(preset_name)
     if noise is None:
         return cfg if motion_model is None else cfg._replace(motion_model=motion_model).validate()
-    from samurai_core.calibrate import config_with_noise, load_calibration  # optax: only when used
+    from samurai.io import load_calibration
+    from samurai_core.calibrate import config_with_noise  # optax: only when used
 
     path = Path(noise)
     if not path.is_file():
@@ -230,14 +231,12 @@ def sam2_track(predictor, source, prompts: dict, samurai: bool | None = None):
 
     Yields ``(frame_idx, {obj_id: bool [H, W] mask}, {obj_id: scores})`` per frame, where the
     scores are the predictor's ``frame_scores`` (empty on the prompt frame). ``samurai``
-    switches SAMURAI on or off for this video (None: as the predictor is configured), so one
-    model serves both the vanilla and the SAMURAI run.
+    switches SAMURAI on or off for this video only (None: as the predictor is configured), so
+    one model serves both the vanilla and the SAMURAI run and the predictor is left unchanged.
     """
     import numpy as np
 
-    if samurai is not None:
-        predictor.configure_samurai(enabled=samurai, config=predictor.samurai_config)
-    state = predictor.init_state(source)
+    state = predictor.init_state(source, samurai=samurai)
     for oid, (kind, value) in prompts.items():
         if kind == "box":
             predictor.add_new_points_or_box(state, frame_idx=0, obj_id=oid, box=value)
@@ -256,7 +255,7 @@ def run(args) -> int:
 
     import numpy as np
 
-    from samurai_phantom.segmenter import mask_box
+    from samurai_core.boxes import mask_to_box
     from samurai.io import (
         PALETTE,
         MP4Writer,
@@ -317,7 +316,7 @@ def run(args) -> int:
                     if m is None:
                         continue
                     labels[m] = k
-                    boxes[k][t] = mask_box(m)
+                    boxes[k][t] = mask_to_box(m)
                     found[k] += bool(m.any())
                     rows.append(_score_row(t, k, scores.get(k)))
                 write_png(out.path / "masks" / f"{t:05d}.png", labels)

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from samurai.cli import CLIError, main
-from samurai_core.calibrate import Calibration, config_with_noise, save_calibration
+from samurai.io import load_calibration, save_calibration
+from samurai_core.calibrate import Calibration, config_with_noise
 from samurai_core.config import MOTION_MODELS, preset
 from samurai_core.types import NoiseParams
 
@@ -82,8 +83,8 @@ def test_noise_file_reaches_the_sam2_tracker(noise_file, sam2_tiny_checkpoint, t
     seen = []
     real = SamuraiVideoPredictor._new_samurai_state
 
-    def recording(self):
-        state = real(self)
+    def recording(self, *args):
+        state = real(self, *args)
         seen.append(state["config"])
         return state
 
@@ -126,7 +127,7 @@ def test_demo_with_noise_file_tracks_with_the_fitted_filter(noise_file, tmp_path
     n = 32
     assert main(["demo", "--frames", str(n), "--size", "64", "--scale", "1", "--noise", str(noise_file),
                  "--out", str(out)]) == 0
-    expected_cfg = config_with_noise(preset("tiny")._replace(motion_model="xywh"), noise_file)
+    expected_cfg = config_with_noise(preset("tiny")._replace(motion_model="xywh"), load_calibration(noise_file))
     assert configs == [(expected_cfg, False, False), (expected_cfg, True, False),
                        (expected_cfg, False, True), (expected_cfg, True, True)]
     manifest = json.loads((out / "manifest.json").read_text())

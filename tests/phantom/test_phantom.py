@@ -6,7 +6,8 @@ from scipy import ndimage
 
 from samurai_phantom import VARIANTS, PhantomSegmenter, make_phantom, track, vanilla_config, variant_config
 from samurai_phantom.phantom import cardiac_phase
-from samurai_phantom.segmenter import dilate, label_components, mask_box, memory_map
+from samurai_core import mask_to_box
+from samurai_phantom.segmenter import dilate, label_components, memory_map
 from samurai.eval.clinical import view_readout
 from samurai.eval.metrics import dice
 
@@ -105,7 +106,7 @@ def test_segmenter_proposes_distinct_scored_candidates(phantom):
         assert dice(props.masks[b, 0], gt) > 0.9  # the visible target is the best candidate
         for j in range(3):
             if props.masks[b, j].any():
-                np.testing.assert_array_equal(props.boxes[b, j], mask_box(props.masks[b, j]))
+                np.testing.assert_array_equal(props.boxes[b, j], mask_to_box(props.masks[b, j]))
     assert (props.obj > 0).all()
     # The same proposals from a precomputed region list (shared between runs).
     again = seg.propose(phantom.frames[10], prev, seg.regions(phantom.frames[10]))
