@@ -51,10 +51,18 @@ class HFVideoPredictor:
         session = self.processor.init_video_session(inference_device=self.device)
         return {"session": session, "frames": frames, "size": (frames.height, frames.width)}
 
+    def _add_inputs(self, state, **inputs) -> None:
+        session = state["session"]
+        waiting = list(session.obj_with_new_inputs)
+        self.processor.add_inputs_to_inference_session(session, **inputs)
+        # The processor replaces the list of objects awaiting their prompt with this call's;
+        # objects prompted by earlier calls (one call per object here) still await theirs.
+        session.obj_with_new_inputs = waiting + [o for o in session.obj_with_new_inputs if o not in waiting]
+
     def add_new_points_or_box(self, state, frame_idx: int, obj_id, box) -> None:
         """A box ``[x0, y0, x1, y1]`` (pixels of the video) for ``obj_id`` on ``frame_idx``."""
-        self.processor.add_inputs_to_inference_session(
-            state["session"],
+        self._add_inputs(
+            state,
             frame_idx=frame_idx,
             obj_ids=obj_id,
             input_boxes=[[[float(v) for v in np.asarray(box).reshape(4)]]],
@@ -63,9 +71,7 @@ class HFVideoPredictor:
 
     def add_new_mask(self, state, frame_idx: int, obj_id, mask) -> None:
         """A ``H×W`` mask (the video's resolution) for ``obj_id`` on ``frame_idx``."""
-        self.processor.add_inputs_to_inference_session(
-            state["session"], frame_idx=frame_idx, obj_ids=obj_id, input_masks=np.asarray(mask, bool)
-        )
+        self._add_inputs(state, frame_idx=frame_idx, obj_ids=obj_id, input_masks=np.asarray(mask, bool))
 
     def look_back(self) -> int:
         """How many frames back a tracked frame may read a per-frame output: object pointers,

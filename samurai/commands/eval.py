@@ -33,7 +33,7 @@ BOX_COLUMNS = ["case", "method", "frames", "success_auc", "precision_20", "norm_
 
 
 def add_parser(sub) -> None:
-    from samurai.commands.track import add_motion_arguments
+    from samurai.commands.track import MODEL_HELP, add_motion_arguments, model_name
 
     p = sub.add_parser(
         "eval",
@@ -53,8 +53,7 @@ def add_parser(sub) -> None:
     p.add_argument("--prompt", choices=("box", "mask"), default="box",
                    help="first-frame prompt of each structure, echo datasets (default: box)")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
-    p.add_argument("--model", default="tiny", choices=("tiny", "small", "base_plus", "large", "medsam2"),
-                   help="SAM 2 model size (default: tiny)")
+    p.add_argument("--model", default="tiny", type=model_name, metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
     add_motion_arguments(p)
     p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
@@ -89,7 +88,8 @@ def run(args) -> int:
     if args.adapter:
         predictors["samurai+adapter"] = (build(args.adapter), True)
     info = {"command": "eval", "data": str(args.data), "model": args.model,
-            "checkpoint": args.checkpoint, "random_weights": args.checkpoint is None,
+            "checkpoint": args.checkpoint,
+            "random_weights": args.checkpoint is None and not args.model.startswith("hf:"),
             "adapter": args.adapter, "methods": list(predictors), "noise": args.noise,
             "motion_model": base.samurai_config.motion_model}
     t0 = time.perf_counter()

@@ -1,0 +1,107 @@
+"""`samurai track --model hf:DIR` end to end: a tiny random-init EdgeTAM saved with
+``save_pretrained`` (and its processor) and loaded back by the CLI."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fixtures_hf import hf_tiny_folders  # noqa: F401
+from samurai.cli import main
+from samurai.io import read_mask_png
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("transformers")
+
+BOXES = ["6,8,30,44", "34,10,58,40"]
+N = 4  # frames
+
+
+@pytest.fixture(scope="module")
+def frame_folder(tmp_path_factory):
+    from samurai_phantom import make_phantom
+
+    folder = tmp_path_factory.mktemp("frames")
+    for t, f in enumerate(make_phantom(n_frames=N, size=64, dropout=None).frames):
+        Image.fromarray(f).convert("RGB").save(folder / f"{t:05d}.png")
+    return folder
+
+
+def _library_streaming_masks(folder, frame_folder):
+    """transformers' own streaming loop (as its docs write it) on the same frames and boxes."""
+    import torch
+    from transformers import AutoProcessor, EdgeTamVideoModel
+
+    model = EdgeTamVideoModel.from_pretrained(str(folder)).eval()
+    processor = AutoProcessor.from_pretrained(str(folder))
+    frames = [np.array(Image.open(frame_folder / f"{t:05d}.png").convert("RGB")) for t in range(N)]
+    session = processor.init_video_session(inference_device="cpu")
+    boxes = [[float(v) for v in b.split(",")] for b in BOXES]
+    processor.add_inputs_to_inference_session(session, frame_idx=0, obj_ids=[1, 2], input_boxes=[boxes],
+                                              original_size=(64, 64))
+    labels = np.zeros((N, 64, 64), np.uint8)
+    with torch.inference_mode():
+        for t, frame in enumerate(frames):
+            pixels = processor(images=frame, return_tensors="pt").pixel_values[0]
+            out = model(inference_session=session, frame_idx=t, frame=pixels)
+            masks = processor.post_process_masks([out.pred_masks], original_sizes=[[64, 64]], binarize=False)[0]
+            for i, oid in enumerate(out.object_ids):
+                labels[t][(masks[i, 0] > 0).numpy()] = oid
+    return labels
+
+
+def test_track_with_a_transformers_edgetam_folder(hf_tiny_folders, frame_folder, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    folder = hf_tiny_folders["edgetam_video"]
+    model = f"hf:{folder}"
+    out = tmp_path / "samurai"
+    rc = main(["track", str(frame_folder), "--box", BOXES[0], "--box", BOXES[1], "--model", model,
+               "--out", str(out), "--no-video", "--device", "cpu"])
+    assert rc == 0 and "wrote" in capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["samurai"] is True and manifest["model"] == model
+    assert manifest["random_weights"] is False
+    with (out / "scores.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    tracked = [r for r in rows if r["prompt"] == "0"]
+    assert len(tracked) == 2 * (N - 1)  # SAMURAI's decision on every tracking frame, both objects
+    assert all(r["chosen"] in {"0", "1", "2"} and r["stable_frames"] for r in tracked)
+
+    # SAMURAI off: exactly transformers' own streaming tracker.
+    vanilla = tmp_path / "vanilla"
+    rc = main(["track", str(frame_folder), "--box", BOXES[0], "--box", BOXES[1], "--model", model,
+               "--vanilla", "--out", str(vanilla), "--no-video", "--device", "cpu"])
+    assert rc == 0
+    got = np.stack([read_mask_png(vanilla / "masks" / f"{t:05d}.png") for t in range(N)])
+    want = _library_streaming_masks(folder, frame_folder)
+    assert (want > 0).any()
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--model", "hf:{missing}"], "is not a folder"),
+        (["--model", "hf:{folder}", "--checkpoint", "x.pt"], "--checkpoint is for SAM 2 models"),
+        (["--model", "hf:{folder}", "--image-size", "128"], "--image-size is for SAM 2 models"),
+        (["--model", "hf:{notmodel}"], "no config.json"),
+    ],
+)
+def test_hf_model_errors_name_the_fix(extra, message, hf_tiny_folders, frame_folder, tmp_path, capsys):
+    names = {"missing": tmp_path / "nope", "folder": hf_tiny_folders["edgetam_video"], "notmodel": tmp_path}
+    extra = [e.format(**names) for e in extra]
+    rc = main(["track", str(frame_folder), "--box", BOXES[0], *extra, "--out", str(tmp_path / "out")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("samurai track: error:") and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_model_name_is_a_usage_error(frame_folder, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["track", str(frame_folder), "--box", BOXES[0], "--model", "huge"])
+    assert exit_info.value.code == 2
+    assert "or hf:DIR" in capsys.readouterr().err
