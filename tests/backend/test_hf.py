@@ -230,3 +230,22 @@ def test_the_package_pins_the_release_the_backend_checks():
 
     project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
     assert f"transformers=={samurai_hf.TRANSFORMERS_VERSION}" in project["optional-dependencies"]["hf"]
+
+
+def test_streamed_tracking_keeps_memory_flat(hf_tiny_folders):
+    """HFVideoPredictor drops each frame once tracked and every output beyond the look-back."""
+    from samurai_hf import HFVideoPredictor
+
+    folder = hf_tiny_folders["sam2_video"]
+    predictor = HFVideoPredictor(build_samurai_hf_model(folder, samurai=None), load_processor(folder))
+    reach = predictor.look_back()
+    assert reach == 15  # object pointers: max_object_pointers_in_encoder - 1
+    frames = make_synthetic_frames(num_frames=reach + 5)
+    state = predictor.init_state(frames)
+    predictor.add_new_points_or_box(state, 0, 1, SYNTHETIC_BOXES[1])
+    session = state["session"]
+    for t, ids, logits in predictor.propagate_in_video(state):
+        assert ids == [1] and logits.shape == (1, 1, 96, 128)
+        assert len(session.processed_frames) == 0
+        kept = sorted(session.output_dict_per_obj[0]["non_cond_frame_outputs"])
+        assert kept == list(range(max(1, t - reach + 1), t + 1))
