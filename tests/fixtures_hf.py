@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 FAMILY_NAMES = ("sam2_video", "edgetam_video", "sam3_tracker_video")
-OBJECT_SCORE_BIAS = 0.6
+OBJECT_SCORE_BIAS = 1.0
 
 
 def _hiera(size: int) -> dict:
@@ -41,7 +41,7 @@ def _common(size: int) -> dict:
         prompt_encoder_config=dict(hidden_size=128, image_size=size),
         mask_decoder_config=dict(hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32),
         memory_attention_hidden_size=128,
-        memory_attention_num_layers=1,
+        memory_attention_num_layers=2,  # the LoRA targets include layers 0 and 1
         memory_attention_rope_feat_sizes=[size // 16] * 2,
         memory_encoder_hidden_size=128,
         memory_encoder_output_channels=64,

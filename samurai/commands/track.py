@@ -255,8 +255,6 @@ def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter,
         if value is not None:
             raise CLIError(f"{flag} is for SAM 2 models; --model hf:DIR takes the weights and input "
                            "size from the folder (drop the flag)")
-    if adapter is not None:
-        raise CLIError("--adapter is not supported with --model hf:DIR yet; drop it or use a SAM 2 model")
     if not Path(folder).is_dir():
         raise CLIError(f"--model hf:{folder}: {folder} is not a folder; pass a transformers model "
                        "folder written by save_pretrained")
@@ -274,6 +272,13 @@ def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter,
     except (TransformersVersionError, ValueError, OSError) as err:
         raise CLIError(f"cannot load --model hf:{folder}: {err}") from None
     model.to(torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")))
+    if adapter is not None:
+        from samurai.train.lora import AdapterError, load_adapter
+
+        try:
+            load_adapter(model, adapter)
+        except AdapterError as err:
+            raise CLIError(f"adapter {adapter} does not fit the model in {folder}: {err}") from None
     predictor = HFVideoPredictor(model, processor, config)
     predictor.configure_samurai(enabled=samurai)
     return predictor

@@ -105,3 +105,41 @@ def test_an_unknown_model_name_is_a_usage_error(frame_folder, capsys):
         main(["track", str(frame_folder), "--box", BOXES[0], "--model", "huge"])
     assert exit_info.value.code == 2
     assert "or hf:DIR" in capsys.readouterr().err
+
+
+def test_track_hf_with_an_adapter(hf_tiny_folders, frame_folder, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from fixtures_hf import tiny_model
+
+    from samurai.train.lora import apply_lora, save_adapter
+
+    folder = hf_tiny_folders["edgetam_video"]
+    peft_model = apply_lora(tiny_model("edgetam_video"))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.fill_(0.05)
+    save_adapter(peft_model, tmp_path / "adapter")
+    runs = {}
+    for name, extra in (("plain", []), ("adapted", ["--adapter", str(tmp_path / "adapter")])):
+        out = tmp_path / name
+        rc = main(["track", str(frame_folder), "--box", BOXES[0], "--model", f"hf:{folder}", *extra,
+                   "--out", str(out), "--no-video", "--device", "cpu"])
+        assert rc == 0
+        runs[name] = np.stack([read_mask_png(out / "masks" / f"{t:05d}.png") for t in range(N)])
+    assert json.loads((tmp_path / "adapted" / "manifest.json").read_text())["adapter"] == str(tmp_path / "adapter")
+    assert not np.array_equal(runs["plain"], runs["adapted"])
+
+    # An adapter for another architecture is refused with the reason.
+    (tmp_path / "bad").mkdir()
+    from peft import LoraConfig
+    from safetensors.torch import save_file
+
+    LoraConfig(r=8, lora_alpha=8, target_modules=["not_a_layer"]).save_pretrained(str(tmp_path / "bad"))
+    save_file({"base_model.model.not_a_layer.lora_A.weight": torch.zeros(8, 16)},
+              str(tmp_path / "bad" / "adapter_model.safetensors"))
+    capsys.readouterr()
+    rc = main(["track", str(frame_folder), "--box", BOXES[0], "--model", f"hf:{folder}",
+               "--adapter", str(tmp_path / "bad"), "--out", str(tmp_path / "out")])
+    assert rc == 2 and "does not fit the model" in capsys.readouterr().err
