@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import samurai_core as sc  # noqa: E402
-from fixtures_hf import FAMILY_NAMES, tiny_model  # noqa: E402
+from fixtures_hf import FAMILY_NAMES, tiny_hf_model  # noqa: E402
 from fixtures_sam2 import SYNTHETIC_BOXES, make_synthetic_frames  # noqa: E402
 
 from samurai_common.tracks import VideoTracks  # noqa: E402
@@ -41,7 +41,7 @@ ADDED_COST_THREADS = int(os.environ.get("SAMURAI_BENCH_ADDED_COST_THREADS", "1")
 @pytest.mark.parametrize("num_objects", [1, 4])
 def test_samurai_added_cost(benchmark, image_size, num_objects):
     """Boxes from masks + one host transfer + core step + memory choice, per frame."""
-    model = build_samurai_hf_model(tiny_model("sam2_video"), samurai=sc.preset("tiny", stable_frames_threshold=2))
+    model = build_samurai_hf_model(tiny_hf_model("sam2_video"), samurai=sc.preset("tiny", stable_frames_threshold=2))
     torch.set_num_threads(ADDED_COST_THREADS)
     rng = torch.Generator().manual_seed(0)
     pending = []
@@ -96,7 +96,7 @@ def test_frame_time(benchmark, family):
     """Per-frame time, SAMURAI on vs off, interleaved runs of the same 6-frame video."""
     torch.set_num_threads(THREADS)
     frames = make_synthetic_frames(6)
-    model = build_samurai_hf_model(tiny_model(family), samurai="tiny")
+    model = build_samurai_hf_model(tiny_hf_model(family), samurai="tiny")
     processor = default_processor(family, model.config.image_size)
     config = model.samurai_config
 

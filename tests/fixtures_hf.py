@@ -94,7 +94,7 @@ def tiny_config(family: str):
     )
 
 
-def tiny_model(family: str, seed: int = 0):
+def tiny_hf_model(family: str, seed: int = 0):
     """The library's random-init model of ``family`` (eval mode)."""
     import torch
 
@@ -138,7 +138,7 @@ def hf_tiny_folders(tmp_path_factory):
 
     folders = {}
     for family in FAMILY_NAMES:
-        model = tiny_model(family)
+        model = tiny_hf_model(family)
         folder = tmp_path_factory.mktemp(f"hf_{family}")
         model.save_pretrained(folder)
         if family == "sam3_tracker_video":

@@ -95,17 +95,21 @@ class SamuraiVideoMixin:
     """SAMURAI for a transformers SAM-family video model; put it before the model class.
 
     Family differences are class attributes of the concrete classes below:
-    ``_output_class`` (the family's segmentation output) and ``_batched_memory`` (SAM 2 and
+    ``_output_class`` and ``_session_class`` (the family's segmentation output and inference
+    session) and ``_batched_memory`` (SAM 2 and
     SAM 3 encode all objects' memories in one batch after the object loop,
     ``_batch_encode_memories``; EdgeTAM encodes each object's inside
     ``_run_single_frame_inference``).
     """
 
     _output_class: type
+    _session_class: type
     _batched_memory: bool
 
     samurai_config = None  # a samurai_core.SamuraiConfig, or None: SAMURAI off
-    samurai_jax_device = None  # where the core runs (default: the CPU)
+    # Where the core runs, as (platform, id): a JAX Device object would make the model
+    # impossible to deep-copy (training copies models).
+    samurai_jax_device_key: tuple[str, int] = ("cpu", 0)
 
     # ------------------------------------------------------------------ configuration
     def configure_samurai(self, config=None, jax_device=None) -> None:
@@ -113,7 +117,6 @@ class SamuraiVideoMixin:
 
         ``num_maskmem`` and ``max_obj_ptrs_in_encoder`` are taken from the model's config.
         """
-        import jax
         import samurai_core as sc
 
         if config is not None:
@@ -127,7 +130,16 @@ class SamuraiVideoMixin:
                 max_obj_ptrs_in_encoder=self.config.max_object_pointers_in_encoder,
             ).validate()
         self.samurai_config = config
-        self.samurai_jax_device = jax_device if jax_device is not None else jax.devices("cpu")[0]
+        if jax_device is not None:
+            self.samurai_jax_device_key = (jax_device.platform, jax_device.id)
+
+    @property
+    def samurai_jax_device(self):
+        """The JAX device the core runs on (default: the first CPU)."""
+        import jax
+
+        platform, index = self.samurai_jax_device_key
+        return next(d for d in jax.devices(platform) if d.id == index)
 
     def _samurai_tracks(self, session) -> VideoTracks | None:
         """The session's SAMURAI state (created on first use), or None when SAMURAI is off.
@@ -212,7 +224,7 @@ class SamuraiVideoMixin:
         if pending:
             chosen, records = self._decide(tracks, frame_idx, pending)
             for (obj_idx, _, cand), idx, record in zip(pending, chosen, records):
-                current_out = self._finish(session, cand, idx, record, run_mem_encoder)
+                current_out, _ = self._finish(session, cand, idx, record, run_mem_encoder)
                 session.store_output(obj_idx, frame_idx, output_value=current_out, is_conditioning_frame=False)
                 if run_mem_encoder and self.num_maskmem > 0 and self._batched_memory:
                     to_encode.append((obj_idx, current_out["high_res_masks"], cand.object_score_logits, False))
@@ -283,21 +295,26 @@ class SamuraiVideoMixin:
         return gathered
 
     # ------------------------------------------------------------------ candidates
-    def _candidates(self, session, obj_idx, frame_idx, reverse, streaming, memory_frames) -> _Candidates:
-        """``_run_single_frame_inference`` of a prompt-free tracking frame up to the mask
-        decoder: every candidate kept, nothing chosen."""
+    def _candidates(
+        self, session, obj_idx, frame_idx, reverse, streaming, memory_frames=None, point_inputs=None
+    ) -> _Candidates:
+        """``_run_single_frame_inference`` up to the mask decoder: every candidate kept, nothing
+        chosen. A tracking frame attends to ``memory_frames`` (None: the library's rule); with
+        ``point_inputs`` (the session's form of clicks/boxes) it is a new conditioning frame."""
         feats, pos = self._prepare_vision_features(session, frame_idx, 1)
         high_res_features = [
             x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
             for x, s in zip(feats[:-1], self.backbone_feature_sizes[:-1])
         ]
-        session.samurai_attend = (obj_idx, frame_idx, memory_frames)
+        conditioning = point_inputs is not None
+        if memory_frames is not None:
+            session.samurai_attend = (obj_idx, frame_idx, memory_frames)
         try:
             pix_feat = self._prepare_memory_conditioned_features(
                 inference_session=session,
                 frame_idx=frame_idx,
                 obj_idx=obj_idx,
-                is_initial_conditioning_frame=False,
+                is_initial_conditioning_frame=conditioning,
                 current_vision_features=feats[-1],
                 current_vision_positional_embeddings=pos[-1],
                 num_total_frames=session.num_frames,
@@ -306,13 +323,16 @@ class SamuraiVideoMixin:
             )
         finally:
             session.samurai_attend = None
-        multimask = self._use_multimask(False, None)
-        # _single_frame_forward with image embeddings and no prompt, up to its argmax.
+        multimask = self._use_multimask(conditioning, point_inputs)
+        # _single_frame_forward with image embeddings (and no mask prompt), up to its argmax.
         image_embeddings = high_res_features + [pix_feat]
         image_pe = self.get_image_wide_positional_embeddings().repeat(1, 1, 1, 1)
         device, dtype = image_embeddings[-1].device, image_embeddings[-1].dtype
-        points = torch.zeros(1, 1, 1, 2, dtype=dtype, device=device)
-        labels = -torch.ones(1, 1, 1, dtype=torch.int32, device=device)
+        if conditioning:
+            points, labels = point_inputs["point_coords"], point_inputs["point_labels"]
+        else:
+            points = torch.zeros(1, 1, 1, 2, dtype=dtype, device=device)
+            labels = -torch.ones(1, 1, 1, dtype=torch.int32, device=device)
         sparse, dense = self.prompt_encoder(input_points=points, input_labels=labels, input_boxes=None, input_masks=None)
         low, ious, tokens, obj_logits = self.mask_decoder(
             image_embeddings=image_embeddings[-1],
@@ -357,9 +377,14 @@ class SamuraiVideoMixin:
         chosen_t = torch.from_numpy(chosen).to(device, non_blocking=True)
         return [chosen_t[k : k + 1].reshape(1, 1) for k in range(N)], records
 
-    def _finish(self, session, cand: _Candidates, idx: torch.Tensor, record, run_mem_encoder: bool) -> dict:
+    def _finish(
+        self, session, cand: _Candidates, idx: torch.Tensor, record, run_mem_encoder: bool, from_points: bool = False
+    ) -> tuple[dict, torch.Tensor]:
         """The chosen candidate's masks and object pointer (as ``_single_frame_forward`` forms
-        them), memory-encoded as the family does, as the frame's output dict."""
+        them), memory-encoded as the family does: the frame's output dict and the chosen
+        high-res mask logits ``[1, 1, S, S]``. ``record``: the
+        SAMURAI decision (None: the library's argmax); ``from_points``: a prompted frame (its
+        mask is binarised for memory, as the library does)."""
         token = cand.tokens[:, :, 0]
         if cand.multimask:
             batch = torch.arange(1, device=cand.low_res.device)
@@ -382,16 +407,17 @@ class SamuraiVideoMixin:
                     current_vision_feats=cand.vision_feats[-1],
                     pred_masks_high_res=high,
                     object_score_logits=cand.object_score_logits,
-                    is_mask_from_pts=False,
+                    is_mask_from_pts=from_points,
                 )
             out["maskmem_features"] = features
             out["maskmem_pos_enc"] = pos_enc
         out["object_score_logits"] = cand.object_score_logits
         # Kept for SAMURAI and for users (the library drops them): every candidate's IoU.
         out["iou_scores"] = cand.ious
-        out["chosen"] = int(record.out.chosen[record.slot])
-        out["samurai"] = record
-        return out
+        if record is not None:
+            out["chosen"] = int(record.out.chosen[record.slot])
+            out["samurai"] = record
+        return out, high
 
     # ------------------------------------------------------------------ inspection
     def frame_scores(self, inference_session, frame_idx: int) -> dict[Any, dict]:
@@ -422,6 +448,7 @@ class SamuraiSam2VideoModel(SamuraiVideoMixin, _sam2.Sam2VideoModel):
     """transformers' ``Sam2VideoModel`` with SAMURAI."""
 
     _output_class = _sam2.Sam2VideoSegmentationOutput
+    _session_class = _sam2.Sam2VideoInferenceSession
     _batched_memory = True
 
 
@@ -429,6 +456,7 @@ class SamuraiEdgeTamVideoModel(SamuraiVideoMixin, _edgetam.EdgeTamVideoModel):
     """transformers' ``EdgeTamVideoModel`` with SAMURAI."""
 
     _output_class = _edgetam.EdgeTamVideoSegmentationOutput
+    _session_class = _edgetam.EdgeTamVideoInferenceSession
     _batched_memory = False
 
 
@@ -436,6 +464,7 @@ class SamuraiSam3TrackerVideoModel(SamuraiVideoMixin, _sam3.Sam3TrackerVideoMode
     """transformers' ``Sam3TrackerVideoModel`` with SAMURAI."""
 
     _output_class = _sam3.Sam3TrackerVideoSegmentationOutput
+    _session_class = _sam3.Sam3TrackerVideoInferenceSession
     _batched_memory = True
 
 

@@ -110,12 +110,12 @@ def test_an_unknown_model_name_is_a_usage_error(frame_folder, capsys):
 def test_track_hf_with_an_adapter(hf_tiny_folders, frame_folder, tmp_path, capsys):
     torch = pytest.importorskip("torch")
     pytest.importorskip("peft")
-    from fixtures_hf import tiny_model
+    from fixtures_hf import tiny_hf_model
 
     from samurai.train.lora import apply_lora, save_adapter
 
     folder = hf_tiny_folders["edgetam_video"]
-    peft_model = apply_lora(tiny_model("edgetam_video"))
+    peft_model = apply_lora(tiny_hf_model("edgetam_video"))
     with torch.no_grad():
         for name, param in peft_model.named_parameters():
             if "lora_B" in name:

@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("transformers")
 
-from fixtures_hf import FAMILY_NAMES, hf_tiny_folders, tiny_model  # noqa: E402,F401
+from fixtures_hf import FAMILY_NAMES, hf_tiny_folders, tiny_hf_model  # noqa: E402,F401
 from fixtures_sam2 import SYNTHETIC_BOXES, make_synthetic_frames  # noqa: E402
 
 from samurai.train.lora import (  # noqa: E402
@@ -38,7 +38,7 @@ def test_the_mapping_names_the_same_layers():
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_lora_attaches_to_the_40_layers_of_each_family(family):
-    model = tiny_model(family)
+    model = tiny_hf_model(family)
     apply_lora(model)
     lora = sorted({n.rsplit(".lora_", 1)[0] for n, p in model.named_parameters() if p.requires_grad})
     assert lora == sorted(TRANSFORMERS_TARGETS)
