@@ -146,3 +146,51 @@ def hf_tiny_folders(tmp_path_factory):
         default_processor(family, model.config.image_size).save_pretrained(folder)
         folders[family] = folder
     return folders
+
+
+def tiny_sam3_detector():
+    """A random-init ``Sam3Model`` (text/concept prompts) at 224 px and its processor, with a
+    26-letter CLIP tokenizer (every word spelled out letter by letter)."""
+    import torch
+    from transformers import CLIPTokenizer, Sam3Config, Sam3ImageProcessor, Sam3Model, Sam3Processor
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in "abcdefghijklmnopqrstuvwxyz":
+        vocab[c] = len(vocab)
+        vocab[c + "</w>"] = len(vocab)
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
+    vit = dict(
+        model_type="sam3_vit_model", hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, image_size=224, patch_size=14, window_size=8, global_attn_indexes=[1],
+        pretrain_image_size=224,
+    )
+    small = dict(hidden_size=32, num_attention_heads=2, intermediate_size=64)
+    config = Sam3Config(
+        vision_config=dict(backbone_config=vit, fpn_hidden_size=32, backbone_feature_sizes=[[64, 64], [32, 32], [16, 16]]),
+        text_config=dict(
+            vocab_size=len(vocab), hidden_size=32, intermediate_size=64, projection_dim=32, num_hidden_layers=1,
+            num_attention_heads=2, max_position_embeddings=32, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+        ),
+        geometry_encoder_config=dict(num_layers=1, **small),
+        detr_encoder_config=dict(num_layers=1, **small),
+        detr_decoder_config=dict(num_layers=1, num_queries=8, **small),
+        mask_decoder_config=dict(hidden_size=32, num_upsampling_stages=3, num_attention_heads=2),
+    )
+    torch.manual_seed(0)
+    model = Sam3Model(config).eval()
+    processor = Sam3Processor(
+        image_processor=Sam3ImageProcessor(size={"height": 224, "width": 224}, mask_size={"height": 56, "width": 56}),
+        tokenizer=tokenizer,
+    )
+    return model, processor
+
+
+@pytest.fixture(scope="session")
+def hf_tiny_sam3_detector_folder(tmp_path_factory):
+    """A folder holding the tiny ``Sam3Model`` and its processor (save_pretrained)."""
+    pytest.importorskip("transformers")
+    model, processor = tiny_sam3_detector()
+    folder = tmp_path_factory.mktemp("hf_sam3_detector")
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
