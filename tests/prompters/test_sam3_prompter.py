@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from fixtures_hf import hf_tiny_sam3_detector_folder  # noqa: E402,F401
+from fixtures_hf import hf_tiny_folders, hf_tiny_sam3_detector_folder  # noqa: E402,F401
 from fixtures_sam2 import make_synthetic_frames  # noqa: E402
 
 from samurai.prompters import CHAMBER_PHRASES, PrompterError, available_prompters, make_prompter  # noqa: E402
@@ -81,3 +81,29 @@ def test_bad_uses_are_explained(hf_tiny_sam3_detector_folder, tmp_path):
         prompter.find(FRAME[..., 0], ["lv"])
     with pytest.raises(PrompterError, match="no config.json"):
         make_prompter("sam3", model=tmp_path)
+
+
+def test_prompted_chambers_are_tracked_with_samurai(hf_tiny_sam3_detector_folder, hf_tiny_folders):
+    """The text-only route end to end: SAM 3 finds the chambers on frame 0, a SAMURAI SAM 3
+    tracker follows every present one (as docs/backend.md shows)."""
+    from samurai_hf import build_samurai_hf_model, load_processor
+
+    frames = make_synthetic_frames(num_frames=4)
+    prompter = make_prompter("sam3", model=hf_tiny_sam3_detector_folder, threshold=0.0, device="cpu")
+    found = prompter.find(frames[0], ["lv", "la", "rv", "ra"])
+    present = [r for r in found.values() if r.present]
+    assert len(present) == 4
+
+    folder = hf_tiny_folders["sam3_tracker_video"]
+    model = build_samurai_hf_model(folder, samurai="tiny")
+    processor = load_processor(folder)
+    session = processor.init_video_session(video=frames, inference_device="cpu")
+    ids = list(range(1, len(present) + 1))
+    processor.add_inputs_to_inference_session(
+        session, frame_idx=0, obj_ids=list(ids), input_masks=[r.mask for r in present]
+    )
+    with torch.inference_mode():
+        first = model(inference_session=session, frame_idx=0)
+        outs = list(model.propagate_in_video_iterator(session))
+    assert first.object_ids == ids and [o.frame_idx for o in outs] == [0, 1, 2, 3]
+    assert sorted(model.frame_scores(session, 3)) == ids  # SAMURAI decided every chamber
