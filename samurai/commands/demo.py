@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from samurai.cli import CLIError
+from samurai.commands.track import HF_PREFIX
 
 METHODS = ("vanilla", "samurai")
 LOST_DICE = 0.1  # a track is "lost" when its Dice on the last frame is below this
@@ -52,7 +53,9 @@ def add_parser(sub) -> None:
         "--checkpoint",
         help="also run SAM 2 (vanilla and SAMURAI) from this checkpoint (needs torch and sam2)",
     )
-    p.add_argument("--model", default="tiny", help="SAM 2 model for --checkpoint (default: tiny)")
+    p.add_argument("--model", default="tiny",
+                   help="SAM 2 model for --checkpoint (default: tiny), or hf:DIR: also run a transformers "
+                   "SAM 2 / EdgeTAM / SAM 3 tracker folder (vanilla and SAMURAI; no --checkpoint)")
     p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
     p.add_argument("--device", default=None, help="torch device for SAM 2 (default: cuda when present, else cpu)")
     add_motion_arguments(p)
@@ -91,7 +94,7 @@ def run(args) -> int:
     for method in METHODS:
         run_ = track(ph.frames, prompts, cfg, samurai=method == "samurai")
         runs[f"phantom-segmenter/{method}"] = (run_.masks, run_)
-    if args.checkpoint:
+    if args.checkpoint or args.model.startswith(HF_PREFIX):
         runs.update(_sam2_runs(args, ph, prompts))
 
     try:
@@ -127,8 +130,15 @@ def _sam2_runs(args, ph, prompts) -> dict:
         for t, frame_masks, _ in sam2_track(predictor, rgb, mask_prompts, samurai=method == "samurai"):
             for i, k in enumerate(ids):
                 masks[t, i] = frame_masks.get(k, masks[t, i])
-        runs[f"sam2-{args.model}/{method}"] = (masks, None)
+        runs[f"{_model_label(args.model)}/{method}"] = (masks, None)
     return runs
+
+
+def _model_label(model: str) -> str:
+    """The method prefix of a model's runs: ``sam2-tiny``, or ``hf-<folder name>``."""
+    if model.startswith(HF_PREFIX):
+        return f"hf-{Path(model[len(HF_PREFIX):]).name}"
+    return f"sam2-{model}"
 
 
 def _lost(d) -> bool:

@@ -143,3 +143,17 @@ def test_track_hf_with_an_adapter(hf_tiny_folders, frame_folder, tmp_path, capsy
     rc = main(["track", str(frame_folder), "--box", BOXES[0], "--model", f"hf:{folder}",
                "--adapter", str(tmp_path / "bad"), "--out", str(tmp_path / "out")])
     assert rc == 2 and "does not fit the model" in capsys.readouterr().err
+
+
+def test_demo_runs_a_transformers_tracker(hf_tiny_folders, tmp_path, capsys):
+    """`samurai demo --model hf:DIR` adds the folder's tracker (vanilla and SAMURAI) to the
+    phantom comparison (3 frames: a pipeline check)."""
+    folder = hf_tiny_folders["edgetam_video"]
+    out = tmp_path / "demo"
+    rc = main(["demo", "--model", f"hf:{folder}", "--frames", "3", "--size", "64", "--scale", "1",
+               "--out", str(out), "--device", "cpu"])
+    assert rc == 0
+    label = f"hf-{folder.name}"
+    with (out / "metrics.csv").open() as f:
+        methods = {r["method"] for r in csv.DictReader(f)}
+    assert {f"{label}/vanilla", f"{label}/samurai"} <= methods
