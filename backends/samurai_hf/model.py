@@ -23,8 +23,9 @@ Per-video state (:class:`samurai_common.tracks.VideoTracks`) lives on the infere
 
 transformers internals relied upon (checked by the parity tests; the version is checked at
 construction, see ``TRANSFORMERS_VERSION``): the session's ``output_dict_per_obj``,
-``obj_with_new_inputs``, ``point_inputs_per_obj``, ``mask_inputs_per_obj``,
-``frames_tracked_per_obj``, ``store_output``, ``get_output``, ``add_new_frame``; the model's
+``_obj_id_to_idx``, ``obj_with_new_inputs``, ``point_inputs_per_obj``, ``mask_inputs_per_obj``,
+``frames_tracked_per_obj``, ``store_output``, ``get_output``, ``add_new_frame`` (and, in
+``samurai_hf.video``, ``processed_frames``); the model's
 ``_prepare_vision_features``, ``_prepare_memory_conditioned_features``,
 ``_gather_memory_frame_outputs``, ``_select_closest_cond_frames``, ``_run_single_frame_inference``,
 ``_use_multimask``, ``_encode_new_memory``, ``_batch_encode_memories`` (SAM 2, SAM 3),
