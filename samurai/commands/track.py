@@ -420,6 +420,8 @@ def _score_row(t: int, obj_id: int, s: dict | None) -> dict:
 
     if s is None:  # a prompted (conditioning) frame: SAM 2 makes one mask, no choice
         return {"frame": t, "obj_id": obj_id, "prompt": 1}
+    if "chosen" not in s:  # a tracked frame whose tracker keeps only the object score
+        return {"frame": t, "obj_id": obj_id, "prompt": 0, "object_score": float(s["object_score"])}
     chosen = int(s["chosen"])
     kf_ok = bool(s.get("kf_score_valid", False))
     memory = s.get("memory_frames")

@@ -75,6 +75,10 @@ def test_track_with_a_transformers_edgetam_folder(hf_tiny_folders, frame_folder,
     rc = main(["track", str(frame_folder), "--box", BOXES[0], "--box", BOXES[1], "--model", model,
                "--vanilla", "--out", str(vanilla), "--no-video", "--device", "cpu"])
     assert rc == 0
+    with (vanilla / "scores.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["prompt"] for r in rows] == ["1", "1"] + ["0"] * (2 * (N - 1))
+    assert all(r["object_score"] and not r["chosen"] for r in rows[2:])  # no candidate scores kept
     got = np.stack([read_mask_png(vanilla / "masks" / f"{t:05d}.png") for t in range(N)])
     want = _library_streaming_masks(folder, frame_folder)
     assert (want > 0).any()
