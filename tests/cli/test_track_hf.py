@@ -161,3 +161,23 @@ def test_demo_runs_a_transformers_tracker(hf_tiny_folders, tmp_path, capsys):
     with (out / "metrics.csv").open() as f:
         methods = {r["method"] for r in csv.DictReader(f)}
     assert {f"{label}/vanilla", f"{label}/samurai"} <= methods
+
+
+def test_track_hf_from_a_label_mask(hf_tiny_folders, frame_folder, tmp_path):
+    """Mask prompts (one per label) go through the processor's mask path for every object."""
+    from samurai_phantom import make_phantom
+
+    from samurai.io import write_png
+
+    labels = make_phantom(n_frames=N, size=64, dropout=None).masks[0].astype(np.uint8)
+    ids = sorted(int(v) for v in np.unique(labels) if v)
+    write_png(tmp_path / "first.png", labels)
+    out = tmp_path / "run"
+    rc = main(["track", str(frame_folder), "--mask", str(tmp_path / "first.png"), "--model",
+               f"hf:{hf_tiny_folders['sam2_video']}", "--out", str(out), "--no-video", "--device", "cpu"])
+    assert rc == 0
+    with (out / "scores.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    # Every labelled object was prompted on frame 0 and decided by SAMURAI on the others.
+    assert sorted(int(r["obj_id"]) for r in rows if r["prompt"] == "1") == ids
+    assert len([r for r in rows if r["prompt"] == "0" and r["chosen"]]) == len(ids) * (N - 1)
