@@ -66,7 +66,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from samurai.commands.track import build_predictor
+    from samurai.commands.track import HF_PREFIX, build_predictor
     from samurai.io import OutputDir
 
     if args.max_cases is not None and args.max_cases < 1:
@@ -89,7 +89,7 @@ def run(args) -> int:
         predictors["samurai+adapter"] = (build(args.adapter), True)
     info = {"command": "eval", "data": str(args.data), "model": args.model,
             "checkpoint": args.checkpoint,
-            "random_weights": args.checkpoint is None and not args.model.startswith("hf:"),
+            "random_weights": args.checkpoint is None and not args.model.startswith(HF_PREFIX),
             "adapter": args.adapter, "methods": list(predictors), "noise": args.noise,
             "motion_model": base.samurai_config.motion_model}
     t0 = time.perf_counter()

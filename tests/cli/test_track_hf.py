@@ -181,3 +181,18 @@ def test_track_hf_from_a_label_mask(hf_tiny_folders, frame_folder, tmp_path):
     # Every labelled object was prompted on frame 0 and decided by SAMURAI on the others.
     assert sorted(int(r["obj_id"]) for r in rows if r["prompt"] == "1") == ids
     assert len([r for r in rows if r["prompt"] == "0" and r["chosen"]]) == len(ids) * (N - 1)
+
+
+def test_eval_with_a_transformers_folder(hf_tiny_folders, tmp_path, capsys):
+    """`samurai eval --model hf:DIR`: vanilla and SAMURAI rows for every structure."""
+    from samurai.data.synthetic import write_camus2023
+
+    write_camus2023(tmp_path / "camus", n_patients=1, n_frames=3)
+    out = tmp_path / "eval"
+    rc = main(["eval", str(tmp_path / "camus"), "--model", f"hf:{hf_tiny_folders['edgetam_video']}",
+               "--out", str(out), "--device", "cpu"])
+    assert rc == 0
+    with (out / "per_case.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 12 and {r["method"] for r in rows} == {"vanilla", "samurai"}
+    assert json.loads((out / "manifest.json").read_text())["random_weights"] is False
