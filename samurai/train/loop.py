@@ -286,7 +286,7 @@ def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = 
     from tqdm.auto import tqdm
 
     from samurai.data import open_dataset
-    from samurai.train import ddp
+    from samurai import distributed as ddp
     from samurai.train.lora import DEFAULT_TARGETS, apply_lora, lora_state_dict, save_adapter, trainable_parameters
     from samurai.train.model import build_model
 
@@ -449,7 +449,7 @@ def _training_clip(dataset, case_index: int, cfg: TrainConfig, epoch: int) -> Cl
 
 def _validate(model, dataset, indices, cfg: TrainConfig, info, device) -> dict:
     """Dice per structure over the validation cases, sharded over processes."""
-    from samurai.train import ddp
+    from samurai import distributed as ddp
 
     result = evaluate(model, dataset, cfg, indices[info.rank :: info.world_size])
     table = torch.zeros(256, 2, dtype=torch.float64, device=device)

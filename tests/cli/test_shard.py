@@ -1,0 +1,166 @@
+"""`samurai eval` over 2 gloo processes on CPU: torchrun's output equals one process's; a rank
+killed mid-run loses only its case in flight, and the rerun resumes from the finished cases."""
+
+import csv
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ENV = dict(os.environ, OMP_NUM_THREADS="1",
+           PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "backends")]))
+
+
+# ----------------------------------------------------------------------------- balance
+
+
+def test_balance_is_a_partition_within_the_greedy_bound_of_the_optimum():
+    """Every case on exactly one rank, each shard in dataset order, and the largest load within
+    Graham's longest-first bound (4/3 - 1/(3m)) of the optimum found by brute force."""
+    import numpy as np
+
+    from samurai.shard import balance
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        n, m = int(rng.integers(1, 8)), int(rng.integers(2, 4))
+        frames = [int(f) for f in rng.integers(1, 200, n)]
+        shards = balance(frames, m)
+        assert sorted(itertools.chain(*shards)) == list(range(n))
+        assert all(s == sorted(s) for s in shards)
+        assert balance(frames, m) == shards
+        best = min(max(sum(f for f, r in zip(frames, a) if r == k) for k in range(m))
+                   for a in itertools.product(range(m), repeat=n))
+        largest = max(sum(frames[i] for i in s) for s in shards)
+        assert largest <= (4 / 3 - 1 / (3 * m)) * best + 1e-9, (frames, m, shards)
+
+
+# ----------------------------------------------------------------------------- eval on 2 ranks
+
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _eval_args(data, out, ckpt, *extra):
+    return ["eval", str(data), "--out", str(out), "--checkpoint", str(ckpt), "--image-size", "256",
+            *extra]
+
+
+def _start_ranks(args, cwd, world=2):
+    """``world`` processes joined as torchrun joins its workers (env:// rendezvous)."""
+    port = str(_free_port())
+    procs = []
+    for rank in range(world):
+        env = dict(ENV, MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE=str(world),
+                   RANK=str(rank), LOCAL_RANK=str(rank))
+        procs.append(subprocess.Popen([sys.executable, "-m", "samurai", *args], cwd=cwd, env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return procs
+
+
+def _files(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "manifest.json"}
+
+
+def _assert_same_output(got: Path, reference: Path):
+    assert not Path(f"{got}.cases").exists()  # the work folder goes once the output is in place
+    a, b = _files(got), _files(reference)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        assert a[name] == b[name], name
+    rows = list(csv.DictReader((got / "per_case.csv").read_text().splitlines()))
+    assert len(rows) == 24 and all(r["status"] == "ok" for r in rows)  # 4 cases x 2 methods x 3
+    ma, mb = (json.loads((f / "manifest.json").read_text()) for f in (got, reference))
+    assert ma["cases"] == mb["cases"] and ma["checkpoint_sha256"] == mb["checkpoint_sha256"]
+
+
+@pytest.fixture(scope="module")
+def camus4(tmp_path_factory):
+    from samurai.data.synthetic import write_camus2023
+
+    root = tmp_path_factory.mktemp("shard") / "camus"
+    write_camus2023(root, n_patients=2, n_frames=3)  # 4 cases: 2 patients x 2CH / 4CH
+    return root
+
+
+@pytest.fixture(scope="module")
+def single_run(camus4, sam2_tiny_checkpoint):
+    """The reference: one process, as without torchrun."""
+    out = camus4.parent / "single"
+    done = subprocess.run([sys.executable, "-m", "samurai",
+                           *_eval_args(camus4, out, sam2_tiny_checkpoint)],
+                          env=ENV, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_torchrun_two_gloo_ranks_write_what_one_process_writes(camus4, single_run,
+                                                                 sam2_tiny_checkpoint, tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "samurai", *_eval_args(camus4, tmp_path / "two", sam2_tiny_checkpoint)]
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # Each rank tracked its own shard (2 cases of 3 frames each) and said so.
+    for rank in (0, 1):
+        assert f"rank {rank}: 2 done, 0 failed, 0 left" in done.stdout
+    _assert_same_output(tmp_path / "two", single_run)
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert manifest["ranks"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_a_killed_rank_loses_only_its_case_in_flight_and_the_rerun_resumes(
+        camus4, single_run, sam2_tiny_checkpoint, tmp_path):
+    args = _eval_args(camus4, "run", sam2_tiny_checkpoint)
+    work = tmp_path / "run.cases"
+    procs = _start_ranks(args, tmp_path)
+    deadline = time.monotonic() + 300
+    while True:  # rank 1's first finished case
+        records = [json.loads(p.read_text()) for p in work.glob("*.json") if p.name != "settings.json"]
+        if any(r["rank"] == 1 for r in records):
+            break
+        assert procs[1].poll() is None, procs[1].communicate()
+        assert time.monotonic() < deadline, "rank 1 finished no case"
+        time.sleep(0.02)
+    procs[1].send_signal(signal.SIGKILL)
+    procs[1].communicate(timeout=60)
+    try:  # rank 0 finds its peer gone at the latest at the final barrier
+        procs[0].communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        procs[0].kill()
+        procs[0].communicate()
+    assert procs[0].returncode != 0
+    assert not (tmp_path / "run").exists()  # no output that looks finished
+    kept = {json.loads(p.read_text())["case_id"] for p in work.glob("*.json") if p.name != "settings.json"}
+    assert 1 <= len(kept) <= 3
+
+    # Other settings are refused before any tracking, naming what changed.
+    refused = subprocess.run([sys.executable, "-m", "samurai", *args, "--prompt", "mask"],
+                             cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and "prompt (was 'box', now 'mask')" in refused.stderr
+    assert "Traceback" not in refused.stderr and work.is_dir()
+
+    procs = _start_ranks(args, tmp_path)
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[-3000:] for _, e in outs]
+    assert f"resuming: {len(kept)} finished case(s)" in outs[0][0]
+    tracked = "".join(o for o, _ in outs)
+    for case_id in kept:  # finished cases are not tracked again
+        assert f"] {case_id}\n" not in tracked
+    _assert_same_output(tmp_path / "run", single_run)
