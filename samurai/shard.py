@@ -289,25 +289,43 @@ class Progress:
               f"{fps:.1f} frames/s | ETA {eta_text}", flush=True)
 
 
-def run_cases(cases: Sequence, frames: Sequence[int], store: CaseStore, info,
-              work: Callable) -> list[tuple[dict, dict]] | None:
-    """Work through this rank's shard of the unfinished cases; rank 0 returns every case's
-    stored ``(record, arrays)`` in the dataset's order, the other ranks None.
+def run_shard(cases: Sequence, frames: Sequence[int], finished: set, info,
+              work: Callable) -> list[str]:
+    """Work through this rank's shard of the cases not in ``finished`` (rank 0's set counts),
+    then wait for every rank; returns the ids of the cases that failed, on every rank.
 
-    ``work(case) -> (record, arrays)``: the record is JSON-able and says ``"failed"``.
+    ``work(case) -> bool`` does one case, stores its result and says whether it failed.
     """
     from samurai.distributed import all_gather_objects, barrier
 
-    finished = all_gather_objects(store.finished() if info.is_main else None, info)[0]
+    finished = all_gather_objects(finished if info.is_main else None, info)[0]
     todo = [i for i, c in enumerate(cases) if c.case_id not in finished]
     shard = [todo[j] for j in balance([frames[i] for i in todo], info.world_size)[info.rank]]
     progress = Progress(info, [frames[i] for i in shard])
+    failed = []
     for i in shard:
         progress.start(cases[i].case_id)
-        record, arrays = work(cases[i])
-        store.write(cases[i].case_id, {**record, "rank": info.rank}, arrays)
-        progress.finish(frames[i], bool(record.get("failed")))
+        if work(cases[i]):
+            failed.append(cases[i].case_id)
+        progress.finish(frames[i], cases[i].case_id in failed)
     barrier(info)
+    everyone = set().union(*all_gather_objects(failed, info))
+    return [c.case_id for c in cases if c.case_id in everyone]
+
+
+def run_cases(cases: Sequence, frames: Sequence[int], store: CaseStore, info,
+              work: Callable) -> list[tuple[dict, dict]] | None:
+    """``run_shard`` with each result kept in ``store``; rank 0 returns every case's stored
+    ``(record, arrays)`` in the dataset's order, the other ranks None.
+
+    ``work(case) -> (record, arrays)``: the record is JSON-able and says ``"failed"``.
+    """
+    def one(case) -> bool:
+        record, arrays = work(case)
+        store.write(case.case_id, {**record, "rank": info.rank}, arrays)
+        return bool(record.get("failed"))
+
+    run_shard(cases, frames, store.finished() if info.is_main else set(), info, one)
     if not info.is_main:
         return None
     return [store.read(c.case_id) for c in cases]

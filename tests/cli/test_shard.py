@@ -164,3 +164,64 @@ def test_a_killed_rank_loses_only_its_case_in_flight_and_the_rerun_resumes(
     for case_id in kept:  # finished cases are not tracked again
         assert f"] {case_id}\n" not in tracked
     _assert_same_output(tmp_path / "run", single_run)
+
+
+# ----------------------------------------------------------------------------- track, many videos
+
+
+def test_a_folder_of_video_files_or_a_txt_list_means_many_videos(tmp_path):
+    from samurai.track_many import is_many
+
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "a.avi").touch()
+    (tmp_path / "frames").mkdir()
+    (tmp_path / "frames" / "00000.png").touch()
+    (tmp_path / "list.txt").write_text("videos/a.avi\n")
+    (tmp_path / "one.avi").touch()
+    assert is_many(tmp_path / "videos") and is_many(tmp_path / "list.txt")
+    assert not is_many(tmp_path / "frames") and not is_many(tmp_path / "one.avi")
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_track_many_videos_on_two_ranks_writes_what_one_video_runs_write_and_resumes(
+        sam2_tiny_checkpoint, tmp_path):
+    from PIL import Image
+
+    from samurai.cli import main
+    from samurai_phantom import make_phantom
+
+    lengths = {"v1": 3, "v2": 5, "v3": 4}
+    lines, rows = [], ["video,obj_id,x1,y1,x2,y2"]
+    for name, n in lengths.items():
+        ph = make_phantom(n_frames=n, size=64, dropout=None)
+        (tmp_path / name).mkdir()
+        for t, f in enumerate(ph.frames):
+            Image.fromarray(f).convert("RGB").save(tmp_path / name / f"{t:05d}.png")
+        lines.append(name)
+        rows.append(f"{name},1,6,8,30,44")
+    (tmp_path / "videos.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "boxes.csv").write_text("\n".join(rows) + "\n")
+    common = ["--checkpoint", str(sam2_tiny_checkpoint), "--image-size", "256", "--no-video"]
+    args = ["track", "videos.txt", "--boxes", "boxes.csv", "--out", "many", *common]
+    procs = _start_ranks(args, tmp_path)
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[-3000:] for _, e in outs]
+    # Balanced by frames: v2 (5) on rank 0, v3 (4) then v1 (3) on rank 1.
+    assert "rank 0: 1 done, 0 failed, 0 left" in outs[0][0]
+    assert "rank 1: 2 done, 0 failed, 0 left" in outs[1][0]
+
+    for name in lengths:  # the reference: each video tracked on its own, as without torchrun
+        assert main(["track", str(tmp_path / name), "--box", "6,8,30,44", "--out",
+                     str(tmp_path / f"one_{name}"), *common]) == 0
+        a, b = _files(tmp_path / "many" / name), _files(tmp_path / f"one_{name}")
+        assert sorted(a) == sorted(b) and len(a) == lengths[name] + 2  # masks, box file, scores
+        assert all(a[k] == b[k] for k in a), name
+
+    again = subprocess.run([sys.executable, "-m", "samurai", *args], cwd=tmp_path, env=ENV,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "resuming: 3 video(s)" in again.stdout and "] v1\n" not in again.stdout
+    changed = subprocess.run([sys.executable, "-m", "samurai", *args, "--vanilla"], cwd=tmp_path,
+                             env=ENV, capture_output=True, text=True, timeout=600)
+    assert changed.returncode == 2 and "samurai (was True, now False)" in changed.stderr
