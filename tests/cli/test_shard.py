@@ -43,6 +43,54 @@ def test_balance_is_a_partition_within_the_greedy_bound_of_the_optimum():
         assert largest <= (4 / 3 - 1 / (3 * m)) * best + 1e-9, (frames, m, shards)
 
 
+# ----------------------------------------------------------------------------- work folder, progress
+
+
+def test_case_store_keeps_finished_cases_refuses_other_settings_and_foreign_folders(tmp_path, capsys):
+    import numpy as np
+
+    from samurai.cli import CLIError
+    from samurai.shard import CaseStore
+
+    store = CaseStore(tmp_path / "run.cases")
+    assert store.open({"model": "tiny", "image_size": 256}, force=False) == 0
+    store.write("p1/2CH", {"failed": False, "rows": [{"dice": 0.1 + 0.2, "hd95": float("nan")}]},
+                {"ed/samurai": np.eye(3, dtype=bool)})
+    store.write("p1_2CH", {"failed": True})  # same safe name, another case: its own files
+    assert store.finished() == {"p1/2CH"}  # a failed case is tried again
+    record, arrays = store.read("p1/2CH")
+    assert record["rows"][0]["dice"] == 0.1 + 0.2 and np.isnan(record["rows"][0]["hd95"])
+    assert np.array_equal(arrays["ed/samurai"], np.eye(3, dtype=bool))
+
+    assert CaseStore(store.folder).open({"model": "tiny", "image_size": 256}, force=False) == 1
+    with pytest.raises(CLIError, match=r"image_size \(was 256, now 512\).*--force"):
+        CaseStore(store.folder).open({"model": "tiny", "image_size": 512}, force=False)
+    assert CaseStore(store.folder).open({"model": "tiny", "image_size": 512}, force=True) == 0
+    assert "discarded 2 case(s)" in capsys.readouterr().err  # the failed one too
+
+    (store.folder / "notes.txt").write_text("mine")
+    store.remove()  # a file samurai did not write is kept, and so is its folder
+    assert sorted(p.name for p in store.folder.iterdir()) == ["notes.txt"]
+    with pytest.raises(CLIError, match="samurai did not write it"):
+        CaseStore(store.folder).open({}, force=True)
+
+
+def test_progress_line_counts_the_shard_and_projects_the_eta_from_frames_left(monkeypatch, capsys):
+    from samurai import shard
+    from samurai.distributed import DistInfo
+
+    clock = iter([100.0, 104.0, 110.0])
+    monkeypatch.setattr(shard.time, "perf_counter", lambda: next(clock))
+    progress = shard.Progress(DistInfo(1, 2, 1, False), [20, 40, 60])
+    progress.start("a")
+    progress.finish(20, failed=False)  # 20 frames in 4 s: 5 frames/s, 100 frames left: 20 s
+    progress.finish(40, failed=True)  # 60 frames in 10 s: 6 frames/s, 60 left: 10 s
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["rank 1: [1/3] a",
+                     "rank 1: 1 done, 0 failed, 2 left | 5.0 frames/s | ETA 0:00:20",
+                     "rank 1: 1 done, 1 failed, 1 left | 6.0 frames/s | ETA 0:00:10"]
+
+
 # ----------------------------------------------------------------------------- eval on 2 ranks
 
 
