@@ -147,6 +147,9 @@ def run_many(args) -> int:
         raise CLIError(f"several videos are named {', '.join(twice)}; each video's output folder is "
                        "named after it: rename them or list them in separate runs")
     out_root = Path(args.out) if args.out else Path(f"{root.stem or root.name}_track")
+    if out_root.exists() and not out_root.is_dir():
+        raise CLIError(f"--out {out_root} is a file; many videos need a folder for their output "
+                       "folders: choose another --out")
     info = distributed.setup(timeout=shard.RANK_TIMEOUT)
     try:
         return _run(args, videos, out_root, info)
