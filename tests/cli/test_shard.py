@@ -174,7 +174,7 @@ def test_torchrun_two_gloo_ranks_write_what_one_process_writes(camus4, single_ru
 @pytest.mark.slow
 @pytest.mark.ddp
 def test_a_killed_rank_loses_only_its_case_in_flight_and_the_rerun_resumes(
-        camus4, single_run, sam2_tiny_checkpoint, tmp_path):
+        camus4, single_run, sam2_tiny_checkpoint, tmp_path, monkeypatch):
     args = _eval_args(camus4, "run", sam2_tiny_checkpoint)
     work = tmp_path / "run.cases"
     procs = _start_ranks(args, tmp_path)
@@ -199,10 +199,12 @@ def test_a_killed_rank_loses_only_its_case_in_flight_and_the_rerun_resumes(
     assert 1 <= len(kept) <= 3
 
     # Other settings are refused before any tracking, naming what changed.
-    refused = subprocess.run([sys.executable, "-m", "samurai", *args, "--prompt", "mask"],
-                             cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600)
-    assert refused.returncode == 2 and "prompt (was 'box', now 'mask')" in refused.stderr
-    assert "Traceback" not in refused.stderr and work.is_dir()
+    from user_errors import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    refused = run_cli([*args, "--prompt", "mask"])
+    assert refused.code == 2 and "prompt (was 'box', now 'mask')" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(list(work.glob("*.json"))) == len(kept) + 1
 
     procs = _start_ranks(args, tmp_path)
     outs = [p.communicate(timeout=600) for p in procs]
