@@ -256,6 +256,9 @@ def open_store(info, out: str | Path, settings: dict, force: bool) -> CaseStore:
     agree(info, visible)
     if info.is_main and reused:
         print(f"resuming: {reused} finished case(s) in {store.folder} are kept", flush=True)
+    elif info.is_main:
+        print(f"each finished case is kept in {store.folder} until the output is written: after "
+              "a crash, the same command resumes from them", flush=True)
     return store
 
 
