@@ -275,3 +275,33 @@ def test_track_many_videos_on_two_ranks_writes_what_one_video_runs_write_and_res
     changed = subprocess.run([sys.executable, "-m", "samurai", *args, "--vanilla"], cwd=tmp_path,
                              env=ENV, capture_output=True, text=True, timeout=600)
     assert changed.returncode == 2 and "samurai (was True, now False)" in changed.stderr
+
+
+@pytest.mark.slow
+def test_one_process_interrupted_resumes_from_its_finished_cases(camus4, single_run,
+                                                                 sam2_tiny_checkpoint, tmp_path,
+                                                                 monkeypatch):
+    """Without torchrun: Ctrl-C during the third case keeps the first two; the rerun tracks the
+    other two only and writes what an uninterrupted run writes."""
+    from samurai.commands import eval as eval_cmd
+    from user_errors import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    real, calls = eval_cmd._echo_case, []
+
+    def interrupted_on_the_third(case, *a):
+        calls.append(case.case_id)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(case, *a)
+
+    monkeypatch.setattr(eval_cmd, "_echo_case", interrupted_on_the_third)
+    first = run_cli(_eval_args(camus4, "run", sam2_tiny_checkpoint))
+    assert first.code == 130 and not (tmp_path / "run").exists()
+    monkeypatch.setattr(eval_cmd, "_echo_case", real)
+    again = run_cli(_eval_args(camus4, "run", sam2_tiny_checkpoint))
+    assert again.code == 0, again.stderr
+    assert "resuming: 2 finished case(s)" in again.stdout
+    assert all(f"] {c}\n" not in again.stdout for c in calls[:2])
+    assert f"[1/2] {calls[2]}\n" in again.stdout
+    _assert_same_output(tmp_path / "run", single_run)
