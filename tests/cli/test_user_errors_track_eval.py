@@ -137,6 +137,10 @@ CASES = [
                                 "--out", "{root}/o"], ["frames: box 1", "outside the 64x64 frame"]),
     ("track-many-video-missing", [*MANY, "{root}/videos_missing.txt", "--boxes", "{root}/boxes.csv",
                                   "--out", "{root}/o"], ["nope: ", "nothing was tracked"]),
+    ("track-many-mask-missing", [*MANY, "{root}/videos.txt", "--masks", "{root}", "--out", "{root}/o"],
+     ["frames.png does not exist", "PNG label mask"]),
+    ("track-many-out-is-a-file", [*MANY, "{root}/videos.txt", "--boxes", "{root}/boxes.csv",
+                                  "--out", "{root}/notes.txt"], ["notes.txt is a file", "another --out"]),
     ("track-one-video-with-boxes-csv", [*TRACK, "--boxes", "{root}/boxes.csv", "--out", "{root}/o"],
      ["prompt many videos", "--box X1,Y1,X2,Y2"]),
     # ---- eval
