@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from samurai.io import atomic_write_text
-from samurai.train import ddp
+from samurai import distributed as ddp
 from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
 from samurai.train.losses import LossWeights, frame_losses
 
