@@ -7,6 +7,11 @@ the spacing is known — and box metrics on the masks' boxes). The LV gets the c
 read-out (area curve, ED/ES, area-length EF per view, biplane disks EF when both apical views of
 a patient are present) and its EF error against the dataset's label.
 
+Per-frame image baselines (``--methods sam2-image,medsam``): SAM 2's image predictor and MedSAM
+segment every frame on its own from a box, under two protocols reported side by side
+(``sam2-image/oracle-box``: the truth box on every labelled frame; ``sam2-image/first-box``: the
+truth box on the first labelled frame, then the box of the method's own previous mask).
+
 LaSOT-style data (``--lasot``): one folder per sequence with its frames (``img/`` or the folder
 itself, or one video file) and ``groundtruth.txt`` (``x,y,w,h`` per frame); the first box is
 the prompt and the box metrics are reported.
@@ -20,6 +25,7 @@ import json
 import re
 import time
 import warnings
+from itertools import chain
 from pathlib import Path
 
 from samurai.cli import CLIError
@@ -30,6 +36,9 @@ EF_COLUMNS = ["case", "view", "method", "ed_frame", "es_frame", "ef_area_length"
               "ef_label", "ef_error"]
 BOX_COLUMNS = ["case", "method", "status", "frames", "frames_announced", "success_auc",
                "precision_20", "norm_precision", "norm_precision_auc", "error"]
+# --methods: the trackers, then the per-frame baselines (each scored under every protocol).
+TRACKERS = ("vanilla", "samurai")
+BASELINES = ("sam2-image", "medsam")
 # Exit status when some cases failed while tracking (recorded in per_case.csv, the others scored).
 EXIT_SOME_FAILED = 3
 
@@ -58,6 +67,15 @@ def add_parser(sub) -> None:
     p.add_argument("--model", default="tiny", choices=("tiny", "small", "base_plus", "large", "medsam2"),
                    help="SAM 2 model size (default: tiny)")
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
+    p.add_argument("--methods", default="vanilla,samurai",
+                   help="comma-separated methods: vanilla, samurai (SAM 2 video), and the per-frame "
+                        "baselines sam2-image, medsam, each scored under the oracle-box and first-box "
+                        "protocols (default: vanilla,samurai)")
+    p.add_argument("--medsam", metavar="PATH",
+                   help="MedSAM weights for --methods medsam: the official medsam_vit_b.pth or a "
+                        "transformers SamModel folder")
+    p.add_argument("--frame-batch", type=int, default=8,
+                   help="frames per image-encoder call of the per-frame baselines (default: 8)")
     add_motion_arguments(p)
     p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
     p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
@@ -77,6 +95,7 @@ def run(args) -> int:
 
     if args.max_cases is not None and args.max_cases < 1:
         raise CLIError("--max-cases must be at least 1")
+    methods = _parse_methods(args)
     out_dir = Path(args.out)
     cases = _lasot_sequences(Path(args.data)) if args.lasot else _echo_dataset(args)
     if args.max_cases is not None:
@@ -100,16 +119,23 @@ def run(args) -> int:
                            f"cases, then run again (nothing was tracked):\n  {shown}{more}")
         # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
         base = build(None)
-        predictors = {"vanilla": (base, False), "samurai": (base, True)}
+        predictors = {m: (base, m == "samurai") for m in TRACKERS if m in methods}
         if args.adapter:
             predictors["samurai+adapter"] = (build(args.adapter), True)
-        out.info.update(run_info(args, base), data=str(args.data), methods=list(predictors),
+        baselines = _build_baselines(args, methods, base)
+        out.info.update(run_info(args, base), data=str(args.data),
+                        methods=list(predictors) + _baseline_methods(baselines),
                         prompt="box (groundtruth.txt, first frame)" if args.lasot else args.prompt,
                         cases=[c.case_id for c in cases])
+        if args.medsam:
+            from samurai.io import fingerprint
+
+            out.info.update(medsam=args.medsam, medsam_sha256=fingerprint(args.medsam))
         if args.lasot:
             summary, failed = _eval_lasot(cases, predictors, out.path)
         else:
-            summary, failed = _eval_echo(cases, predictors, args.prompt, out.path)
+            summary, failed = _eval_echo(cases, predictors, args.prompt, out.path, baselines,
+                                         args.frame_batch)
         out.info.update(failed_cases=failed)
     print(summary)
     print(f"wrote {out_dir}/ in {time.perf_counter() - t0:.1f} s")
@@ -119,6 +145,53 @@ def run(args) -> int:
               file=sys.stderr)
         return EXIT_SOME_FAILED
     return 0
+
+
+def _parse_methods(args) -> list[str]:
+    """``--methods`` as a list, checked against the known names and the data kind."""
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in TRACKERS + BASELINES]
+    if unknown or not methods:
+        raise CLIError(f"--methods {args.methods!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; "
+                       f"choose from {', '.join(TRACKERS + BASELINES)}")
+    if args.lasot and any(m in BASELINES for m in methods):
+        raise CLIError("the per-frame baselines (sam2-image, medsam) are scored on echo datasets "
+                       "with masks; drop them from --methods for --lasot")
+    if "medsam" in methods and not args.medsam:
+        from samurai.baselines.medsam import WEIGHTS_HELP
+
+        raise CLIError(f"--methods medsam: {WEIGHTS_HELP}")
+    if "medsam" in methods and not Path(args.medsam).exists():
+        from samurai.baselines.medsam import WEIGHTS_HELP
+
+        raise CLIError(f"--medsam {args.medsam} does not exist; {WEIGHTS_HELP}")
+    if args.frame_batch < 1:
+        raise CLIError("--frame-batch must be at least 1")
+    return methods
+
+
+def _build_baselines(args, methods, sam2_model) -> dict:
+    """Baseline name -> FrameSegmenter, in --methods order (MedSAM loaded before any tracking)."""
+    baselines = {}
+    for m in methods:
+        if m == "sam2-image":
+            from samurai.baselines.sam2_image import Sam2ImageSegmenter
+
+            baselines[m] = Sam2ImageSegmenter(sam2_model)
+        elif m == "medsam":
+            from samurai.baselines.medsam import MedSamError, MedSamSegmenter, load_medsam
+
+            try:
+                baselines[m] = MedSamSegmenter(load_medsam(args.medsam, str(sam2_model.device)))
+            except MedSamError as err:
+                raise CLIError(f"--medsam: {err}") from None
+    return baselines
+
+
+def _baseline_methods(baselines) -> list[str]:
+    from samurai.baselines import PROTOCOLS
+
+    return [f"{name}/{protocol}" for name in baselines for protocol in PROTOCOLS]
 
 
 def _failure(err: Exception) -> str:
@@ -223,7 +296,7 @@ def _patient(case_id: str) -> tuple[str, str | None]:
     return (m.group(1), m.group(2)) if m else (case_id, None)
 
 
-def _echo_case(case, predictors, prompt_kind):
+def _echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
     """One echo case tracked by every method: (seg rows, EF rows, ED/ES LV store, area curves)."""
     import numpy as np
 
@@ -241,14 +314,17 @@ def _echo_case(case, predictors, prompt_kind):
     }
     scored = [int(f) for f in labelled if f != start] or [start]
     lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
-    for method, (predictor, samurai) in predictors.items():
-        masks = track_case(predictor, samurai, case.frames, prompts, start)
+    runs = ((method, track_case(predictor, samurai, case.frames, prompts, start), True)
+            for method, (predictor, samurai) in predictors.items())
+    if baselines:
+        runs = chain(runs, _baseline_runs(case, baselines, ids, start, frame_batch))
+    for method, masks, every_frame in runs:
         for i, k in enumerate(ids):
             gt = case.masks[scored] == k
             row = {"case": case.case_id, "method": method, "structure": case.labels[k], "status": "ok"}
             row.update(_seg_scores(masks[scored, i], gt, case.spacing))
             seg_rows.append(row)
-        if lv_id is not None:
+        if lv_id is not None and every_frame:
             lv = masks[start:, ids.index(lv_id)]
             area_plots.setdefault(case.case_id, {})[method] = clinical.area_curve(lv, case.spacing)
             row = _ef_row(case, method, lv)
@@ -262,22 +338,46 @@ def _echo_case(case, predictors, prompt_kind):
     return seg_rows, ef_rows, lv_store, area_plots
 
 
-def _eval_echo(cases, predictors, prompt_kind, folder) -> tuple[str, list[str]]:
+def _baseline_runs(case, baselines, ids, start, frame_batch):
+    """(method, masks [T, K, H, W], masks on every frame from ``start``) per baseline and protocol.
+
+    ``oracle-box`` segments the labelled frames only, so the LV area curve (and EF) exists only
+    when every frame from the first labelled one is labelled.
+    """
+    from tqdm.auto import tqdm
+
+    from samurai.baselines import PROTOCOLS, segment_case
+
+    labelled = int(case.labelled[start:].sum())
+    per_run = {"oracle-box": labelled, "first-box": len(case.frames) - start}
+    with tqdm(total=len(baselines) * sum(per_run.values()), desc=f"{case.case_id} baselines",
+              unit="frame", leave=False, disable=None) as bar:
+        for name, segmenter in baselines.items():
+            for protocol in PROTOCOLS:
+                masks = segment_case(segmenter, case.frames, case.masks, case.labelled, ids, start,
+                                     protocol, frame_batch, on_frames=bar.update)
+                every = protocol == "first-box" or labelled == len(case.frames) - start
+                yield f"{name}/{protocol}", masks, every
+
+
+def _eval_echo(cases, predictors, prompt_kind, folder, baselines=None,
+               frame_batch=8) -> tuple[str, list[str]]:
     import numpy as np
 
     from samurai.eval.report import format_table, plot_bars, plot_curves
     from samurai.io import atomic_write_text, write_csv
 
+    methods = list(predictors) + _baseline_methods(baselines or {})
     seg_rows, ef_rows, lv_store = [], [], {}
     area_plots, failed = {}, []
     for n, lazy in enumerate(cases, 1):
         print(f"[{n}/{len(cases)}] {lazy.case_id}", flush=True)
         try:
-            case_rows = _echo_case(lazy.load(), predictors, prompt_kind)
+            case_rows = _echo_case(lazy.load(), predictors, prompt_kind, baselines, frame_batch)
         except Exception as err:  # noqa: BLE001  one bad case must not lose the others
             failed.append(lazy.case_id)
             seg_rows += [{"case": lazy.case_id, "method": m, "status": "failed",
-                          "error": _failure(err)} for m in predictors]
+                          "error": _failure(err)} for m in methods]
             print(f"warning: case {lazy.case_id} failed and is recorded as failed: "
                   f"{_failure(err)}", flush=True)
             continue
@@ -296,7 +396,7 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> tuple[str, list[str]]:
                               ("dice", "iou", "hd95", "success_auc", "precision_20", "norm_precision",
                                "norm_precision_auc"))
     ef_summary = []
-    for method in predictors:
+    for method in methods:
         errs = [r["ef_error"] for r in ef_rows if r["method"] == method and np.isfinite(r["ef_error"])]
         ef_summary.append({"method": method, "cases": len(errs),
                            "ef_mae": float(np.mean(np.abs(errs))) if errs else float("nan")})
@@ -304,7 +404,12 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> tuple[str, list[str]]:
                                         "success_auc", "precision_20", "norm_precision", "norm_precision_auc"])
     ef_table = format_table(ef_summary, ["method", "cases", "ef_mae"])
     unit = "mm" if any(r.get("hd95_unit") == "mm" for r in seg_rows) else "px"
-    text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n"
+    protocols = ("\nPer-frame baselines (NAME/PROTOCOL): oracle-box prompts every labelled frame with "
+                 "its truth box (an upper bound no tracker gets; no EF unless every frame is "
+                 "labelled); first-box prompts the first labelled frame with its truth box and each "
+                 "later frame with the box of the method's own previous mask (the fair comparison "
+                 "with tracking). See docs/evaluation.md.\n") if baselines else ""
+    text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n{protocols}"
             f"{_failed_note(failed, len(cases))}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
             f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n")
     atomic_write_text(folder / "summary.md", text)
@@ -312,7 +417,7 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> tuple[str, list[str]]:
         {"segmentation": summary_rows, "ef": ef_summary, "failed_cases": failed},
         indent=2, default=float) + "\n")
     plot_bars(folder / "dice_per_structure.png",
-              {m: {r["structure"]: r["dice"] for r in summary_rows if r["method"] == m} for m in predictors},
+              {m: {r["structure"]: r["dice"] for r in summary_rows if r["method"] == m} for m in methods},
               "Mean Dice per structure", "Dice")
     for case_id, curves in list(area_plots.items())[:4]:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", case_id)

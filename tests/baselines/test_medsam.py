@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from fixtures_medsam import medsam_recipe, tiny_sam
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -33,24 +34,6 @@ OFFICIAL_KEYS = {
     "mask_decoder.iou_prediction_head.layers.1.weight",
     "mask_decoder.iou_prediction_head.layers.2.weight",
 }
-
-
-def tiny_sam(seed=0):
-    from transformers import SamConfig, SamModel
-
-    torch.manual_seed(seed)
-    cfg = SamConfig(
-        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, image_size=128,
-                           global_attn_indexes=[1], output_channels=32, mlp_dim=64, window_size=4,
-                           num_pos_feats=16),
-        prompt_encoder_config=dict(image_size=128, hidden_size=32),
-        mask_decoder_config=dict(hidden_size=32, mlp_dim=64, num_attention_heads=8, iou_head_hidden_dim=32),
-    )
-    model = SamModel(cfg).eval()
-    with torch.no_grad():  # SAM's init leaves some tensors at 0/1: make every one distinct
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    return model
 
 
 def to_official(state: dict) -> dict:
@@ -126,29 +109,6 @@ def test_official_checkpoint_loads_bitwise_and_folder_too(tmp_path):
         seg = MedSamSegmenter(model)
         seg.encode(list(frames))
         assert seg.segment(1, boxes).shape == (2, 48, 64)
-
-
-def medsam_recipe(model, frame, box):
-    """MedSAM_Inference.py's steps, one frame and one box, written out from the published script."""
-    import torch.nn.functional as F
-    from PIL import Image
-
-    h, w = frame.shape[:2]
-    s = model.config.vision_config.image_size
-    img = np.asarray(Image.fromarray(frame).resize((s, s), Image.BICUBIC)).astype(np.float64)
-    img = (img - img.min()) / np.clip(img.max() - img.min(), 1e-8, None)
-    x = torch.tensor(img, dtype=torch.float32).permute(2, 0, 1)[None]
-    box_s = box / np.array([w, h, w, h]) * s
-    with torch.no_grad():
-        emb = model.vision_encoder(x).last_hidden_state
-        sparse, dense = model.prompt_encoder(input_points=None, input_labels=None,
-                                             input_boxes=torch.tensor(box_s, dtype=torch.float32)[None, None],
-                                             input_masks=None)
-        low, _ = model.mask_decoder(image_embeddings=emb, image_positional_embeddings=model.get_image_wide_positional_embeddings(),
-                                       sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-                                       multimask_output=False)
-        prob = F.interpolate(torch.sigmoid(low[0, :, :1]), size=(h, w), mode="bilinear", align_corners=False)
-    return (prob[0, 0] > 0.5).numpy()
 
 
 def test_segmenter_matches_the_published_recipe_per_frame(tmp_path):
