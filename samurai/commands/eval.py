@@ -11,6 +11,8 @@ Per-frame image baselines (``--methods sam2-image,medsam``): SAM 2's image predi
 segment every frame on its own from a box, under two protocols reported side by side
 (``sam2-image/oracle-box``: the truth box on every labelled frame; ``sam2-image/first-box``: the
 truth box on the first labelled frame, then the box of the method's own previous mask).
+``--methods florence2`` adds a Florence-2 (``--florence2 DIR``, ``--florence2-adapter DIR``) that
+segments each structure by its name on every labelled frame, with no box.
 
 LaSOT-style data (``--lasot``): one folder per sequence with its frames (``img/`` or the folder
 itself, or one video file) and ``groundtruth.txt`` (``x,y,w,h`` per frame); the first box is
@@ -39,6 +41,7 @@ BOX_COLUMNS = ["case", "method", "status", "frames", "frames_announced", "succes
 # --methods: the trackers, then the per-frame baselines (each scored under every protocol).
 TRACKERS = ("vanilla", "samurai")
 BASELINES = ("sam2-image", "medsam")
+BY_WORDS = ("florence2",)
 # Exit status when some cases failed while tracking (recorded in per_case.csv, the others scored).
 EXIT_SOME_FAILED = 3
 
@@ -70,10 +73,13 @@ def add_parser(sub) -> None:
     p.add_argument("--methods", default="vanilla,samurai",
                    help="comma-separated methods: vanilla, samurai (SAM 2 video), and the per-frame "
                         "baselines sam2-image, medsam, each scored under the oracle-box and first-box "
-                        "protocols (default: vanilla,samurai)")
+                        "protocols, and florence2 (by name, no box) (default: vanilla,samurai)")
     p.add_argument("--medsam", metavar="PATH",
                    help="MedSAM weights for --methods medsam: the official medsam_vit_b.pth or a "
                         "transformers SamModel folder")
+    p.add_argument("--florence2", metavar="DIR", help="Florence-2 folder for --methods florence2")
+    p.add_argument("--florence2-adapter", metavar="DIR",
+                   help="its LoRA adapter from `samurai train --model florence2`")
     p.add_argument("--frame-batch", type=int, default=8,
                    help="frames per image-encoder call of the per-frame baselines (default: 8)")
     add_motion_arguments(p)
@@ -127,10 +133,11 @@ def run(args) -> int:
                         methods=list(predictors) + _baseline_methods(baselines),
                         prompt="box (groundtruth.txt, first frame)" if args.lasot else args.prompt,
                         cases=[c.case_id for c in cases])
-        if args.medsam:
-            from samurai.io import fingerprint
+        from samurai.io import fingerprint
 
-            out.info.update(medsam=args.medsam, medsam_sha256=fingerprint(args.medsam))
+        for key in ("medsam", "florence2", "florence2_adapter"):  # the baselines' weights
+            if getattr(args, key):
+                out.info.update({key: getattr(args, key), f"{key}_sha256": fingerprint(getattr(args, key))})
         if args.lasot:
             summary, failed = _eval_lasot(cases, predictors, out.path)
         else:
@@ -150,12 +157,13 @@ def run(args) -> int:
 def _parse_methods(args) -> list[str]:
     """``--methods`` as a list, checked against the known names and the data kind."""
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in TRACKERS + BASELINES]
+    known = TRACKERS + BASELINES + BY_WORDS
+    unknown = [m for m in methods if m not in known]
     if unknown or not methods:
         raise CLIError(f"--methods {args.methods!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; "
-                       f"choose from {', '.join(TRACKERS + BASELINES)}")
-    if args.lasot and any(m in BASELINES for m in methods):
-        raise CLIError("the per-frame baselines (sam2-image, medsam) are scored on echo datasets "
+                       f"choose from {', '.join(known)}")
+    if args.lasot and any(m in BASELINES + BY_WORDS for m in methods):
+        raise CLIError("the per-frame baselines (sam2-image, medsam, florence2) are scored on echo datasets "
                        "with masks; drop them from --methods for --lasot")
     if "medsam" in methods and not args.medsam:
         from samurai.baselines.medsam import WEIGHTS_HELP
@@ -165,6 +173,11 @@ def _parse_methods(args) -> list[str]:
         from samurai.baselines.medsam import WEIGHTS_HELP
 
         raise CLIError(f"--medsam {args.medsam} does not exist; {WEIGHTS_HELP}")
+    if "florence2" in methods and not (args.florence2 and (Path(args.florence2) / "config.json").is_file()):
+        from samurai.florence.model import WEIGHTS_HELP
+
+        raise CLIError(f"--methods florence2 needs --florence2 DIR, a Florence-2 folder with config.json "
+                       f"(got {args.florence2}). {WEIGHTS_HELP}")
     if args.frame_batch < 1:
         raise CLIError("--frame-batch must be at least 1")
     return methods
@@ -185,13 +198,22 @@ def _build_baselines(args, methods, sam2_model) -> dict:
                 baselines[m] = MedSamSegmenter(load_medsam(args.medsam, str(sam2_model.device)))
             except MedSamError as err:
                 raise CLIError(f"--medsam: {err}") from None
+        elif m == "florence2":
+            from samurai.florence import FlorenceError, FlorenceFinder, load_florence
+
+            try:
+                baselines[m] = FlorenceFinder(*load_florence(args.florence2, args.florence2_adapter,
+                                                             str(sam2_model.device)))
+            except FlorenceError as err:
+                raise CLIError(f"--florence2: {err}") from None
     return baselines
 
 
 def _baseline_methods(baselines) -> list[str]:
     from samurai.baselines import PROTOCOLS
 
-    return [f"{name}/{protocol}" for name in baselines for protocol in PROTOCOLS]
+    return [name if name in BY_WORDS else f"{name}/{protocol}"
+            for name in baselines for protocol in ((None,) if name in BY_WORDS else PROTOCOLS)]
 
 
 def _failure(err: Exception) -> str:
@@ -341,23 +363,31 @@ def _echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
 def _baseline_runs(case, baselines, ids, start, frame_batch):
     """(method, masks [T, K, H, W], masks on every frame from ``start``) per baseline and protocol.
 
-    ``oracle-box`` segments the labelled frames only, so the LV area curve (and EF) exists only
-    when every frame from the first labelled one is labelled.
+    ``oracle-box`` and ``florence2`` segment the labelled frames only, so the LV area curve (and
+    EF) exists only when every frame from the first labelled one is labelled.
     """
     from tqdm.auto import tqdm
 
     from samurai.baselines import PROTOCOLS, segment_case
+    from samurai.baselines.florence2 import segment_case_by_words
 
     labelled = int(case.labelled[start:].sum())
     per_run = {"oracle-box": labelled, "first-box": len(case.frames) - start}
-    with tqdm(total=len(baselines) * sum(per_run.values()), desc=f"{case.case_id} baselines",
-              unit="frame", leave=False, disable=None) as bar:
+    total = sum(labelled if name in BY_WORDS else sum(per_run.values()) for name in baselines)
+    every_labelled = labelled == len(case.frames) - start
+    with tqdm(total=total, desc=f"{case.case_id} baselines", unit="frame", leave=False,
+              disable=None) as bar:
         for name, segmenter in baselines.items():
+            if name in BY_WORDS:
+                masks = segment_case_by_words(segmenter, case.frames, case.labelled,
+                                              [case.labels[k] for k in ids], start, frame_batch,
+                                              on_frames=bar.update)
+                yield name, masks, every_labelled
+                continue
             for protocol in PROTOCOLS:
                 masks = segment_case(segmenter, case.frames, case.masks, case.labelled, ids, start,
                                      protocol, frame_batch, on_frames=bar.update)
-                every = protocol == "first-box" or labelled == len(case.frames) - start
-                yield f"{name}/{protocol}", masks, every
+                yield f"{name}/{protocol}", masks, protocol == "first-box" or every_labelled
 
 
 def _eval_echo(cases, predictors, prompt_kind, folder, baselines=None,
@@ -408,7 +438,8 @@ def _eval_echo(cases, predictors, prompt_kind, folder, baselines=None,
                  "its truth box (an upper bound no tracker gets; no EF unless every frame is "
                  "labelled); first-box prompts the first labelled frame with its truth box and each "
                  "later frame with the box of the method's own previous mask (the fair comparison "
-                 "with tracking). See docs/evaluation.md.\n") if baselines else ""
+                 "with tracking). florence2 segments each structure by its name alone, on the "
+                 "labelled frames. See docs/evaluation.md.\n") if baselines else ""
     text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n{protocols}"
             f"{_failed_note(failed, len(cases))}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
             f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n")

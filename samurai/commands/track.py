@@ -41,6 +41,12 @@ def add_parser(sub) -> None:
         metavar="PNG",
         help="first-frame label mask (single-channel PNG, pixel value = object id, 0 = background)",
     )
+    p.add_argument("--chambers", metavar="NAMES",
+                   help="no box: find these structures (comma-separated, e.g. lv,la) on the first "
+                        "frame with --prompter, and track each one found (ids 1, 2, ... in this order)")
+    p.add_argument("--prompter", help="what finds --chambers: a registered prompter (florence2)")
+    p.add_argument("--prompter-model", metavar="DIR", help="the prompter's model folder")
+    p.add_argument("--prompter-adapter", metavar="DIR", help="the prompter's LoRA adapter folder")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     p.add_argument("--model", default="tiny", choices=MODELS, help="SAM 2 model size (default: tiny)")
     p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train`")
@@ -140,6 +146,47 @@ def check_box(box, width: int, height: int, number: int) -> None:
         )
 
 
+def chamber_prompts(args, frame, device=None) -> tuple[dict, dict]:
+    """``--chambers`` found on ``frame`` by ``--prompter``: (object id -> ("box", xyxy), record).
+
+    Ids follow the order of ``--chambers``; a structure the prompter does not find is left out
+    (said on stderr), and none found is an error."""
+    import sys
+
+    import numpy as np
+
+    from samurai.prompters import PrompterError, make_prompter
+
+    if args.box or args.mask:
+        raise CLIError("--chambers replaces --box / --mask; give one kind of first-frame prompt")
+    names = [c.strip() for c in args.chambers.split(",") if c.strip()]
+    if not names or args.prompter is None:
+        raise CLIError("--chambers needs class names (e.g. --chambers lv,la) and --prompter NAME "
+                       "(e.g. --prompter florence2 --prompter-model DIR)")
+    try:
+        prompter = make_prompter(args.prompter, model=args.prompter_model, adapter=args.prompter_adapter,
+                                 device=device)
+        found = prompter.find(frame, names)
+    except PrompterError as err:
+        raise CLIError(f"--prompter {args.prompter}: {err}") from None
+    prompts, record = {}, []
+    for i, name in enumerate(names, 1):
+        r = found[name]
+        record.append({"name": name, "id": i, "present": r.present, "score": r.score,
+                       "box": None if r.box is None else [float(v) for v in r.box]})
+        if r.present:
+            prompts[i] = ("box", np.asarray(r.box, np.float32))
+        else:
+            print(f"warning: {args.prompter} did not find {name!r} on the first frame; it is not tracked",
+                  file=sys.stderr)
+    if not prompts:
+        raise CLIError(f"{args.prompter} found none of {', '.join(names)} on the first frame; check "
+                       "--prompter-model / --prompter-adapter (a model fine-tuned on echo data), or "
+                       "prompt with --box")
+    return prompts, {"frame": 0, "prompter": args.prompter, "prompter_model": args.prompter_model,
+                     "prompter_adapter": args.prompter_adapter, "chambers": record}
+
+
 def load_prompts(args, width: int, height: int) -> dict:
     """Object id -> ("box", xyxy) or ("mask", bool [H, W]) from ``--box`` / ``--mask``."""
     import numpy as np
@@ -147,7 +194,8 @@ def load_prompts(args, width: int, height: int) -> dict:
     from samurai.io import read_mask_png
 
     if bool(args.box) == bool(args.mask):
-        raise CLIError("give the first-frame prompt as --box X1,Y1,X2,Y2 (repeatable) or as --mask PNG, not both and not neither")
+        raise CLIError("give the first-frame prompt as --box X1,Y1,X2,Y2 (repeatable), as --mask PNG, "
+                       "or as --chambers lv,la --prompter NAME; one of them, not several")
     if args.box:
         prompts = {}
         for i, text in enumerate(args.box, 1):
@@ -284,7 +332,11 @@ def run(args) -> int:
     except (FileNotFoundError, FrameError) as err:
         raise CLIError(f"cannot read {video}: {err}") from None
     height, width = first.shape[:2]
-    prompts = load_prompts(args, width, height)
+    if args.chambers:
+        prompts, found = chamber_prompts(args, first if first.ndim == 3 else np.repeat(first[..., None], 3, 2),
+                                         args.device)
+    else:
+        prompts, found = load_prompts(args, width, height), None
     out_dir = Path(args.out) if args.out else Path(f"{video.stem or video.name}_track")
     ids = sorted(prompts)
     untrained = args.checkpoint is None
@@ -296,7 +348,7 @@ def run(args) -> int:
         )
         announced = len(source)
         out.info.update(run_info(args, predictor), video=str(video), objects=ids,
-                        prompts=prompt_info(args), samurai=not args.vanilla)
+                        prompts=found or prompt_info(args), samurai=not args.vanilla)
         fps = source.fps or 25.0
         gif_stride = max(1, math.ceil(announced / GIF_MAX_FRAMES))
         gif_scale = min(1.0, GIF_MAX_WIDTH / width)

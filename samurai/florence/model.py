@@ -139,7 +139,9 @@ class FlorenceFinder:
     def _generate(self, frames, phrases, task):
         import torch
 
-        inputs = self.processor(text=[task + p for p in phrases], images=list(frames),
+        # Copies: the image processor hands arrays to torch, which warns on read-only ones
+        # (decoded video frames often are).
+        inputs = self.processor(text=[task + p for p in phrases], images=[np.array(f) for f in frames],
                                 return_tensors="pt", padding=True).to(self.device)
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from samurai.florence.model import MAX_POLYGON_POINTS
 from samurai.io import atomic_write_text
 from samurai.train.loop import (
     CHECKPOINT_NAME,
@@ -61,6 +62,7 @@ class FlorenceTrainConfig:
     lora_alpha: float = 32.0
     lora_targets: list[str] | None = None  # None: DEFAULT_FLORENCE_TARGETS, in the text model
     tasks: list[str] = dataclasses.field(default_factory=lambda: list(TASKS))
+    polygon_points: int = MAX_POLYGON_POINTS  # most vertices of a target outline (2 tokens each)
     epochs: int = 10
     lr: float = 1e-4
     weight_decay: float = 0.01
@@ -91,6 +93,8 @@ class FlorenceTrainConfig:
         if not (Path(self.checkpoint) / "config.json").is_file():
             raise ValueError(f"--checkpoint {self.checkpoint} is not a Florence-2 folder (no config.json). "
                              f"{WEIGHTS_HELP}")
+        if self.polygon_points < 3:
+            raise ValueError(f"polygon_points={self.polygon_points} must be >= 3 (a polygon)")
         for name in ("epochs", "accum_steps", "lora_r", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
@@ -112,7 +116,8 @@ def lora_targets(model, suffixes=DEFAULT_FLORENCE_TARGETS) -> list[str]:
             and n.rsplit(".", 1)[-1] in suffixes]
 
 
-def frame_examples(case, frame: int, processor, tasks=TASKS) -> list[tuple[np.ndarray, str, str]]:
+def frame_examples(case, frame: int, processor, tasks=TASKS,
+                   polygon_points: int = MAX_POLYGON_POINTS) -> list[tuple[np.ndarray, str, str]]:
     """``(rgb frame, prompt, answer)`` for every structure on ``frame`` and every task."""
     from samurai.florence.model import TASK_BOX, TASK_POLYGON, box_target, phrase_for, polygon_target
 
@@ -126,7 +131,7 @@ def frame_examples(case, frame: int, processor, tasks=TASKS) -> list[tuple[np.nd
         if "box" in tasks:
             out.append((rgb, TASK_BOX + phrase, box_target(mask, phrase, processor)))
         if "polygon" in tasks:
-            out.append((rgb, TASK_POLYGON + phrase, polygon_target(mask, processor)))
+            out.append((rgb, TASK_POLYGON + phrase, polygon_target(mask, processor, polygon_points)))
     return out
 
 
@@ -159,7 +164,7 @@ def _training_examples(dataset, case_index: int, cfg, epoch: int, processor):
     usable = [int(t) for t in np.flatnonzero(case.labelled) if case.masks[t].any()]
     if not usable:
         return []
-    return frame_examples(case, int(np_rng.choice(usable)), processor, cfg.tasks)
+    return frame_examples(case, int(np_rng.choice(usable)), processor, cfg.tasks, cfg.polygon_points)
 
 
 def box_iou_xyxy(a, b) -> float:
