@@ -195,7 +195,7 @@ def load_prompts(args, width: int, height: int) -> dict:
 
     if bool(args.box) == bool(args.mask):
         raise CLIError("give the first-frame prompt as --box X1,Y1,X2,Y2 (repeatable), as --mask PNG, "
-                       "or as --chambers lv,la --prompter NAME; one of them, not several")
+                       "or as --chambers lv,la --prompter NAME: one kind, not both and not neither")
     if args.box:
         prompts = {}
         for i, text in enumerate(args.box, 1):
