@@ -106,22 +106,31 @@ def read_mask_png(path: str | os.PathLike) -> np.ndarray:
 def write_lasot_boxes(path: str | os.PathLike, boxes_xyxy: np.ndarray) -> None:
     """Write one ``x,y,w,h`` line per frame (LaSOT ``groundtruth.txt`` style).
 
-    Frames where the object is absent (zero or non-finite box) are written as ``0,0,0,0``,
-    the convention of LaSOT-style result files.
+    ``boxes_xyxy`` are mask boxes (``samurai_core.mask_to_box``: inclusive corners), converted
+    by ``samurai_core.xyxy_to_lasot`` (``w = x_max - x_min + 1``). Frames where the object is
+    absent (zero or non-finite box) are written as ``0,0,0,0``, the convention of LaSOT-style
+    result files.
     """
-    b = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
-    w = b[:, 2] - b[:, 0]
-    h = b[:, 3] - b[:, 1]
-    ok = np.isfinite(b).all(axis=1) & (w > 0) & (h > 0)
-    rows = np.where(ok[:, None], np.stack([b[:, 0], b[:, 1], w, h], axis=1), 0.0)
+    from samurai_core.boxes import xyxy_to_lasot
+
+    rows = xyxy_to_lasot(np.asarray(boxes_xyxy, np.float64).reshape(-1, 4))
     text = "".join(",".join(f"{v:g}" for v in row) + "\n" for row in rows)
     atomic_write_text(path, text)
 
 
 def read_lasot_boxes(path: str | os.PathLike) -> np.ndarray:
-    """Read a LaSOT / GOT-10k box file: float [T, 4] x,y,w,h (comma, tab or space separated)."""
+    """Read a LaSOT / GOT-10k box file: float [T, 4] x,y,w,h (comma, tab or space separated).
+
+    Blank lines are skipped; an absent target is a line with a non-finite value or a
+    non-positive width/height (``samurai_core.lasot_present``). Raises ``ValueError`` naming the
+    file and line for anything else.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text box file; give one x,y,w,h line per frame") from None
     rows = []
-    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line:
             continue
@@ -132,7 +141,8 @@ def read_lasot_boxes(path: str | os.PathLike) -> np.ndarray:
             values = []
         if len(values) != 4:
             raise ValueError(f"{path}:{n}: expected 4 numbers x,y,w,h, got {line!r}; fix that line "
-                             "(one x,y,w,h line per frame, 0,0,0,0 where the target is absent)")
+                             "(one x,y,w,h line per frame, 0,0,0,0 or NaN,NaN,NaN,NaN where the "
+                             "target is absent)")
         rows.append(values)
     return np.asarray(rows, np.float64).reshape(-1, 4)
 
@@ -594,3 +604,61 @@ class OutputDir:
                     shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(self.path, self.out)
+
+
+# ----------------------------------------------------------------------------- JSON files
+
+
+def write_json(path: str | os.PathLike, obj) -> Path:
+    """Write ``obj`` as indented JSON, atomically, creating the parent folders.
+
+    Raises ``ValueError`` for NaN / inf (not JSON) before anything is written.
+    """
+    path = Path(path)
+    text = json.dumps(obj, indent=2, allow_nan=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text)
+    return path
+
+
+def save_calibration(path: str | os.PathLike, calibration) -> Path:
+    """Write a ``samurai_core.Calibration`` as a calibration file (``samurai calibrate -o``),
+    stamping ``provenance["created"]`` (UTC) unless it is set.
+
+    >>> import tempfile, pathlib, samurai_core as sc
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "noise.json"
+    >>> _ = save_calibration(p, sc.Calibration("xyah", sc.NoiseParams(), {"data": "example"}))
+    >>> load_calibration(p).noise == sc.NoiseParams()
+    True
+    """
+    import datetime
+
+    from samurai_core.calibrate import calibration_to_dict
+
+    data = calibration_to_dict(calibration)
+    data["provenance"].setdefault(
+        "created", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    )
+    return write_json(path, data)
+
+
+def load_calibration(path: str | os.PathLike):
+    """Read a calibration file written by ``save_calibration`` / ``samurai calibrate``.
+
+    Raises ``FileNotFoundError`` / ``ValueError`` naming the file, the problem and the fix.
+    """
+    from samurai_core.calibrate import calibration_from_dict
+
+    path = Path(path)
+    fix = "re-run `samurai calibrate` to write it again"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"calibration file {path} does not exist; {fix}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text (JSON) calibration file; {fix}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); {fix}") from None
+    return calibration_from_dict(data, str(path))

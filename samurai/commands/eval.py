@@ -278,6 +278,16 @@ class _Lazy:
         return []
 
 
+def echo_prompts(labels, ids, prompt_kind: str) -> dict:
+    """Object id -> ``("box", samurai_core.mask_to_box of its mask)`` or ``("mask", mask)``
+    from a label map ``[H, W]`` (the prompt frame's ground truth)."""
+    from samurai_core.boxes import mask_to_box
+
+    if prompt_kind == "box":
+        return {k: ("box", mask_to_box(labels == k)) for k in ids}
+    return {k: ("mask", labels == k) for k in ids}
+
+
 def track_case(predictor, samurai: bool, frames, prompts, start: int):
     """Masks bool [T, B, H, W] for prompts on frame ``start``, tracked forward."""
     import numpy as np
@@ -322,18 +332,13 @@ def _echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
     """One echo case tracked by every method: (seg rows, EF rows, ED/ES LV store, area curves)."""
     import numpy as np
 
-    from samurai_phantom.segmenter import mask_box
     from samurai.eval import clinical
 
     seg_rows, ef_rows, lv_store, area_plots = [], [], {}, {}
     labelled = np.flatnonzero(case.labelled)
     start = int(labelled[0])
     ids = [k for k in sorted(case.labels) if (case.masks[start] == k).any()]
-    prompts = {
-        k: ("box", mask_box(case.masks[start] == k)) if prompt_kind == "box"
-        else ("mask", case.masks[start] == k)
-        for k in ids
-    }
+    prompts = echo_prompts(case.masks[start], ids, prompt_kind)
     scored = [int(f) for f in labelled if f != start] or [start]
     lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
     runs = ((method, track_case(predictor, samurai, case.frames, prompts, start), True)
@@ -540,6 +545,7 @@ class _Sequence:
         import numpy as np
 
         from samurai_common.frames import FrameError, VideoEndedEarly, VideoFileFrames, open_frames
+        from samurai_core.boxes import lasot_present
         from samurai.io import read_lasot_boxes
 
         found = []
@@ -565,7 +571,7 @@ class _Sequence:
         if len(gt) != len(source):
             found.append(f"groundtruth.txt has {len(gt)} boxes for {len(source)} frames; give one "
                          "x,y,w,h line per frame")
-        if len(gt) and not (gt[0, 2] > 0 and gt[0, 3] > 0 and np.isfinite(gt[0]).all()):
+        if len(gt) and not lasot_present(gt[0]):
             found.append("the first ground-truth box is empty; the first frame must show the target")
         return found
 
@@ -578,6 +584,7 @@ def _eval_lasot(seqs, predictors, folder) -> tuple[str, list[str]]:
     from samurai_common.frames import open_frames
     from samurai.commands.track import sam2_track
     from samurai.eval.metrics import box_metrics, masks_to_xywh, success_curve, box_iou_xywh
+    from samurai_core.boxes import lasot_present, lasot_to_xyxy, mask_to_box
     from samurai.eval.report import format_table, plot_curves
     from samurai.io import atomic_write_text, read_lasot_boxes, write_csv, write_lasot_boxes
 
@@ -589,8 +596,7 @@ def _eval_lasot(seqs, predictors, folder) -> tuple[str, list[str]]:
             case_rows, boxes = [], {}
             gt = read_lasot_boxes(seq.folder / "groundtruth.txt")
             source = open_frames(seq.source())
-            x, y, w, h = gt[0]
-            prompt = {1: ("box", np.array([x, y, x + w, y + h], np.float32))}
+            prompt = {1: ("box", lasot_to_xyxy(gt[0]).astype(np.float32))}
             for method, (predictor, samurai) in predictors.items():
                 masks = np.zeros((len(source), source.height, source.width), bool)
                 for t, fm, _ in sam2_track(predictor, source, prompt, samurai):
@@ -600,10 +606,10 @@ def _eval_lasot(seqs, predictors, folder) -> tuple[str, list[str]]:
                 case_rows.append({"case": seq.case_id, "method": method, "status": "ok",
                                   "frames_announced": source.frames_announced,
                                   **box_metrics(pred[1:], g[1:])})
-                ok = np.isfinite(g[1:]).all(axis=1) & (g[1:, 2] > 0) & (g[1:, 3] > 0)
+                ok = lasot_present(g[1:])
                 curves[method].append(success_curve(box_iou_xywh(pred[1:][ok], g[1:][ok])))
                 safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{seq.case_id}_{method}")
-                boxes[safe] = np.where(np.isfinite(pred), np.concatenate([pred[:, :2], pred[:, :2] + pred[:, 2:]], 1), 0)
+                boxes[safe] = mask_to_box(masks[:read])
         except Exception as err:  # noqa: BLE001  one bad sequence must not lose the others
             failed.append(seq.case_id)
             rows += [{"case": seq.case_id, "method": m, "status": "failed", "error": _failure(err)}

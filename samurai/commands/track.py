@@ -12,9 +12,9 @@ import math
 from pathlib import Path
 
 from samurai.cli import CLIError
+from samurai_core.motion_models import MOTION_MODELS
 
 MODELS = ("tiny", "small", "base_plus", "large", "medsam2")
-MOTION_MODELS = ("xyah", "xywh", "xyxy")  # samurai_core.config.MOTION_MODELS, kept import-free
 GIF_MAX_FRAMES = 120
 GIF_MAX_WIDTH = 480
 
@@ -92,7 +92,8 @@ def samurai_config(preset_name: str, noise=None, motion_model: str | None = None
     cfg = sc.preset(preset_name)
     if noise is None:
         return cfg if motion_model is None else cfg._replace(motion_model=motion_model).validate()
-    from samurai_core.calibrate import config_with_noise, load_calibration  # optax: only when used
+    from samurai.io import load_calibration
+    from samurai_core.calibrate import config_with_noise  # optax: only when used
 
     path = Path(noise)
     if not path.is_file():
@@ -132,17 +133,23 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 
 def check_box(box, width: int, height: int, number: int) -> None:
-    """Raise CLIError when a box is empty or leaves the ``width`` x ``height`` frame."""
+    """Raise CLIError when a box is empty or leaves the ``width`` x ``height`` frame.
+
+    Boxes follow the project's convention (``samurai_core.mask_to_box``): X1,Y1,X2,Y2 are the
+    pixel indices of the first and last column and row, so a one-pixel box has X2 == X1 and the
+    frame's last column is ``width - 1``.
+    """
     x1, y1, x2, y2 = box
-    if not (x2 > x1 and y2 > y1):
+    if not (x2 >= x1 and y2 >= y1):
         raise CLIError(
-            f"box {number} ({x1:g},{y1:g},{x2:g},{y2:g}) is empty: X2 must exceed X1 and Y2 exceed Y1 "
-            "(boxes are corners X1,Y1,X2,Y2, not X,Y,W,H)"
+            f"box {number} ({x1:g},{y1:g},{x2:g},{y2:g}) is empty: X2 must not be below X1 nor Y2 "
+            "below Y1 (boxes are corners X1,Y1,X2,Y2, not X,Y,W,H)"
         )
-    if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
+    if x1 < 0 or y1 < 0 or x2 > width - 1 or y2 > height - 1:
         raise CLIError(
             f"box {number} ({x1:g},{y1:g},{x2:g},{y2:g}) lies outside the {width}x{height} frame; "
-            f"keep 0 <= X1 < X2 <= {width} and 0 <= Y1 < Y2 <= {height}"
+            f"keep 0 <= X1 <= X2 <= {width - 1} and 0 <= Y1 <= Y2 <= {height - 1} (X2, Y2 are the "
+            "last column and row inside the box)"
         )
 
 
@@ -278,14 +285,12 @@ def sam2_track(predictor, source, prompts: dict, samurai: bool | None = None):
 
     Yields ``(frame_idx, {obj_id: bool [H, W] mask}, {obj_id: scores})`` per frame, where the
     scores are the predictor's ``frame_scores`` (empty on the prompt frame). ``samurai``
-    switches SAMURAI on or off for this video (None: as the predictor is configured), so one
-    model serves both the vanilla and the SAMURAI run.
+    switches SAMURAI on or off for this video only (None: as the predictor is configured), so
+    one model serves both the vanilla and the SAMURAI run and the predictor is left unchanged.
     """
     import numpy as np
 
-    if samurai is not None:
-        predictor.configure_samurai(enabled=samurai, config=predictor.samurai_config)
-    state = predictor.init_state(source)
+    state = predictor.init_state(source, samurai=samurai)
     for oid, (kind, value) in prompts.items():
         if kind == "box":
             predictor.add_new_points_or_box(state, frame_idx=0, obj_id=oid, box=value)
@@ -304,7 +309,7 @@ def run(args) -> int:
 
     import numpy as np
 
-    from samurai_phantom.segmenter import mask_box
+    from samurai_core.boxes import mask_to_box
     from samurai.io import (
         PALETTE,
         MP4Writer,
@@ -369,7 +374,7 @@ def run(args) -> int:
                     if m is None:
                         continue
                     labels[m] = k
-                    boxes[k][t] = mask_box(m)
+                    boxes[k][t] = mask_to_box(m)
                     found[k] += bool(m.any())
                     rows.append(_score_row(t, k, scores.get(k)))
                 write_png(out.path / "masks" / f"{t:05d}.png", labels)

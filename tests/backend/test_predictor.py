@@ -268,7 +268,8 @@ def test_video_ending_before_its_announced_count_stops_cleanly(samurai_on, tmp_p
 
 def test_old_outputs_are_released_without_changing_masks(sam2_tiny_checkpoint):
     # A small look-back (4 object pointers, a 6-frame ring) so that a 14-frame video exceeds it.
-    cfg = sc.preset("tiny", memory_window=6, stable_frames_threshold=2)
+    # The config states the model's pointer budget (a mismatch is refused, not rewritten).
+    cfg = sc.preset("tiny", memory_window=6, stable_frames_threshold=2, max_obj_ptrs_in_encoder=4)
     frames = make_synthetic_frames(num_frames=14, height=64, width=80)
     runs, sizes = [], []
     for release in (True, False):
@@ -307,8 +308,9 @@ def small_state(samurai_on):
     [
         ({"box": [-30.0, 10.0, 50.0, 60.0]}, r"lies outside the 128x96 frame.*np\.clip"),
         ({"box": [10.0, 10.0, 200.0, 60.0]}, r"lies outside the 128x96 frame"),
-        ({"box": [40.0, 10.0, 40.0, 60.0]}, r"zero or negative width/height.*x \+ w"),
-        ({"box": [40.0, 60.0, 50.0, 10.0]}, r"zero or negative width/height"),
+        ({"box": [40.0, 10.0, 39.0, 60.0]}, r"negative width/height.*lasot_to_xyxy"),
+        ({"box": [40.0, 60.0, 50.0, 10.0]}, r"negative width/height"),
+        ({"box": [0.0, 0.0, 0.0, 0.0]}, r"is empty \(all zeros: the box of an empty mask\)"),
         ({"box": [1.0, 2.0, 3.0]}, r"box must have 4 numbers"),
         ({"points": [[500.0, 20.0]], "labels": [1]}, r"points .* lies outside"),
     ],

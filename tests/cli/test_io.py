@@ -161,11 +161,15 @@ def test_atomic_write_leaves_no_temp_on_error(tmp_path, monkeypatch):
 
 
 def test_lasot_boxes_round_trip(tmp_path):
-    xyxy = np.array([[10, 20, 30, 60], [0, 0, 0, 0], [1.5, 2.5, 4.0, 8.0]], np.float32)
+    """Mask boxes (inclusive corners) are written as pixel counts: w = x_max - x_min + 1."""
+    xyxy = np.array([[10, 20, 30, 60], [0, 0, 0, 0], [1.5, 2.5, 4.0, 8.0], [7, 3, 7, 3]], np.float32)
     sio.write_lasot_boxes(tmp_path / "b.txt", xyxy)
-    assert (tmp_path / "b.txt").read_text().splitlines() == ["10,20,20,40", "0,0,0,0", "1.5,2.5,2.5,5.5"]
+    assert (tmp_path / "b.txt").read_text().splitlines() == [
+        "10,20,21,41", "0,0,0,0", "1.5,2.5,3.5,6.5", "7,3,1,1"
+    ]
     np.testing.assert_allclose(
-        sio.read_lasot_boxes(tmp_path / "b.txt"), [[10, 20, 20, 40], [0, 0, 0, 0], [1.5, 2.5, 2.5, 5.5]]
+        sio.read_lasot_boxes(tmp_path / "b.txt"),
+        [[10, 20, 21, 41], [0, 0, 0, 0], [1.5, 2.5, 3.5, 6.5], [7, 3, 1, 1]],
     )
     (tmp_path / "bad.txt").write_text("1,2,3\n")
     with pytest.raises(ValueError, match="bad.txt:1: expected 4 numbers"):
