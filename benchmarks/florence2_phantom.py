@@ -37,9 +37,7 @@ def main(argv=None) -> int:
     from samurai.data import open_dataset
     from samurai.data.synthetic import write_generic
     from samurai.florence import FlorenceFinder, load_florence, write_tiny_florence
-    from samurai_phantom.segmenter import mask_box
-
-    from samurai.train.florence import box_iou_xyxy, evaluate_boxes
+    from samurai.train.florence import evaluate_boxes
 
     torch.set_num_threads(args.threads)
     out = args.out
@@ -54,7 +52,7 @@ def main(argv=None) -> int:
         return code
     train_s = time.perf_counter() - t0
     test = open_dataset(out / "test")
-    rows = {"mean_training_box": _mean_box_rows(open_dataset(out / "train"), test, mask_box, box_iou_xyxy)}
+    rows = {"mean_training_box": _mean_box_rows(open_dataset(out / "train"), test)}
     for name, adapter in (("untrained", None), ("lora", out / "run" / "adapter")):
         finder = FlorenceFinder(*load_florence(model, adapter))
         ious = evaluate_boxes(finder, test, range(len(test)))
@@ -70,21 +68,25 @@ def _summary(ious: dict) -> dict:
                 "n": len(v)} for k, v in sorted(ious.items())}
 
 
-def _first_boxes(dataset, mask_box) -> dict:
+def _first_boxes(dataset) -> dict:
     """{structure: [box of its mask on each case's first labelled frame]}."""
+    from samurai_core.boxes import mask_to_box
+
     boxes: dict = {}
     for i in range(len(dataset)):
         case = dataset[i]
         t = int(np.flatnonzero(case.labelled)[0])
         for k, name in case.labels.items():
             if (case.masks[t] == k).any():
-                boxes.setdefault(name, []).append(mask_box(case.masks[t] == k))
+                boxes.setdefault(name, []).append(mask_to_box(case.masks[t] == k))
     return boxes
 
 
-def _mean_box_rows(train, test, mask_box, box_iou) -> dict:
-    mean = {k: np.mean(v, axis=0) for k, v in _first_boxes(train, mask_box).items()}
-    return _summary({k: [box_iou(mean[k], b) for b in v] for k, v in _first_boxes(test, mask_box).items()})
+def _mean_box_rows(train, test) -> dict:
+    from samurai.train.florence import box_iou
+
+    mean = {k: np.mean(v, axis=0) for k, v in _first_boxes(train).items()}
+    return _summary({k: [box_iou(mean[k], b) for b in v] for k, v in _first_boxes(test).items()})
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ class FrameSegmenter(Protocol):
         ...
 
     def segment(self, index: int, boxes: np.ndarray) -> np.ndarray:
-        """bool ``[K, H, W]`` masks on frame ``index`` of the encoded batch, one per ``xyxy``
-        box of ``boxes`` (``float32 [K, 4]``, pixels, ``x2, y2`` exclusive)."""
+        """bool ``[K, H, W]`` masks on frame ``index`` of the encoded batch, one per box of
+        ``boxes`` (``float32 [K, 4]``, ``samurai_core.mask_to_box``'s inclusive pixel corners)."""
         ...
 
 
@@ -48,7 +48,7 @@ def segment_case(segmenter: FrameSegmenter, frames: np.ndarray, truth: np.ndarra
       batch_size: frames per image-encoder call.
       on_frames: called with the number of frames just segmented (a progress bar).
     """
-    from samurai_phantom.segmenter import mask_box
+    from samurai_core.boxes import mask_to_box
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
@@ -57,26 +57,26 @@ def segment_case(segmenter: FrameSegmenter, frames: np.ndarray, truth: np.ndarra
     t_all, h, w = truth.shape
     rgb = frames if frames.ndim == 4 else np.repeat(frames[..., None], 3, axis=3)
     masks = np.zeros((t_all, len(ids), h, w), bool)
+    ids_axis = np.asarray(ids)[:, None, None]
     if protocol == "oracle-box":
         order = [int(t) for t in np.flatnonzero(labelled) if t >= start]
     else:
         order = list(range(start, t_all))
-    last = np.stack([mask_box(truth[start] == k) for k in ids])
+    last = mask_to_box(truth[start] == ids_axis)
     for b in range(0, len(order), batch_size):
         chunk = order[b: b + batch_size]
         segmenter.encode([rgb[t] for t in chunk])
         for i, t in enumerate(chunk):
             if protocol == "oracle-box":
-                boxes = np.stack([mask_box(truth[t] == k) for k in ids])
+                structures = truth[t] == ids_axis
+                boxes, present = mask_to_box(structures), np.flatnonzero(structures.any(axis=(1, 2)))
             else:
-                boxes = last
-            present = np.flatnonzero(boxes[:, 2] > boxes[:, 0])
+                boxes, present = last, np.arange(len(ids))
             if present.size:
                 masks[t, present] = segmenter.segment(i, boxes[present])
             if protocol == "first-box":
-                found = np.stack([mask_box(m) for m in masks[t]])
-                keep = found[:, 2] > found[:, 0]
-                last = np.where(keep[:, None], found, last)
+                keep = masks[t].any(axis=(1, 2))
+                last = np.where(keep[:, None], mask_to_box(masks[t]), last)
         if on_frames is not None:
             on_frames(len(chunk))
     return masks

@@ -92,11 +92,11 @@ def _loc_text(bins) -> str:
 
 def box_target(mask: np.ndarray, phrase: str, processor) -> str:
     """The grounding answer for one structure: ``"left ventricle<loc_x1><loc_y1><loc_x2><loc_y2>"``
-    (its mask's box: ``samurai_phantom.segmenter.mask_box``, as eval prompts)."""
-    from samurai_phantom.segmenter import mask_box
+    (its mask's box, ``samurai_core.mask_to_box``: inclusive pixel corners, as eval prompts)."""
+    from samurai_core.boxes import mask_to_box
 
     h, w = mask.shape
-    return phrase + _loc_text(_quantize(processor, mask_box(mask)[None], w, h))
+    return phrase + _loc_text(_quantize(processor, mask_to_box(mask)[None], w, h))
 
 
 def polygon_target(mask: np.ndarray, processor, max_points: int = MAX_POLYGON_POINTS) -> str:

@@ -28,7 +28,7 @@ class Florence2Prompter:
         found = self.finder.boxes([frame] * len(classes), [phrase_for(c) for c in classes])
         results = {}
         for name, (box, score) in zip(classes, found):
-            present = box is not None and bool(box[2] > box[0] and box[3] > box[1])
+            present = box is not None and bool(box[2] >= box[0] and box[3] >= box[1])
             results[name] = PromptResult(name=name, present=present, score=score,
                                          box=np.asarray(box, np.float32) if present else None)
         return results

@@ -167,21 +167,23 @@ def _training_examples(dataset, case_index: int, cfg, epoch: int, processor):
     return frame_examples(case, int(np_rng.choice(usable)), processor, cfg.tasks, cfg.polygon_points)
 
 
-def box_iou_xyxy(a, b) -> float:
-    """IoU of two ``xyxy`` boxes; 0 when either is missing or empty."""
-    if a is None or b is None:
+def box_iou(pred, truth) -> float:
+    """IoU of two ``samurai_core.mask_to_box`` boxes as eval's box metrics count it; 0 when
+    ``pred`` is None (nothing found)."""
+    from samurai_core.boxes import xyxy_to_lasot
+
+    from samurai.eval.metrics import box_iou_xywh
+
+    if pred is None:
         return 0.0
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
+    return float(box_iou_xywh(xyxy_to_lasot(np.asarray(pred, np.float64))[None],
+                              xyxy_to_lasot(np.asarray(truth, np.float64))[None])[0])
 
 
 def evaluate_boxes(finder, dataset, indices) -> dict:
     """Grounding box IoU per structure on each case's first labelled frame:
     ``{name: [iou, ...]}`` (truth box: the mask's box, as the targets)."""
-    from samurai_phantom.segmenter import mask_box
+    from samurai_core.boxes import mask_to_box
 
     from samurai.florence.model import phrase_for
 
@@ -196,7 +198,7 @@ def evaluate_boxes(finder, dataset, indices) -> dict:
         ids = [k for k in sorted(case.labels) if (case.masks[t] == k).any()]
         found = finder.boxes([rgb] * len(ids), [phrase_for(case.labels[k]) for k in ids])
         for k, (box, _) in zip(ids, found):
-            ious.setdefault(case.labels[k], []).append(box_iou_xyxy(box, mask_box(case.masks[t] == k)))
+            ious.setdefault(case.labels[k], []).append(box_iou(box, mask_to_box(case.masks[t] == k)))
     return ious
 
 

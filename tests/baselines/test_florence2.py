@@ -61,10 +61,10 @@ def _first_frame(data):
 
 
 def test_prompter_finds_the_chambers_as_transformers_does(florence):
-    from samurai_phantom.segmenter import mask_box
+    from samurai_core.boxes import mask_to_box
 
     from samurai.prompters import make_prompter
-    from samurai.train.florence import box_iou_xyxy
+    from samurai.train.florence import box_iou
 
     model_dir, adapter, data = florence
     case, frame = _first_frame(data)
@@ -76,7 +76,7 @@ def test_prompter_finds_the_chambers_as_transformers_does(florence):
         assert want["labels"] == [phrase]
         assert found[name].present and np.array_equal(found[name].box, np.float32(want["bboxes"][0]))
         assert 0 < found[name].score <= 1
-        assert box_iou_xyxy(found[name].box, mask_box(case.masks[0] == label)) > 0.5  # it learned
+        assert box_iou(found[name].box, mask_to_box(case.masks[0] == label)) > 0.5  # it learned
 
 
 def test_track_chambers_with_the_florence2_prompter(florence, sam2_tiny_checkpoint, tmp_path):

@@ -9,7 +9,7 @@ from samurai.baselines import segment_case
 
 
 class ShrinkingBoxes:
-    """A segmenter whose mask is its box shrunk by one pixel on the right and bottom, except on
+    """A segmenter whose mask is its (inclusive) box less its last column and row, except on
     frames listed in ``blank`` (empty masks): a known answer for every prompt."""
 
     name = "shrink"
@@ -27,7 +27,7 @@ class ShrinkingBoxes:
         out = np.zeros((len(boxes), *self.shape), bool)
         if t not in self.blank:
             for k, (x1, y1, x2, y2) in enumerate(boxes.astype(int)):
-                out[k, y1:y2 - 1, x1:x2 - 1] = True
+                out[k, y1:y2, x1:x2] = True
         return out
 
 
@@ -48,7 +48,7 @@ def test_oracle_box_prompts_each_labelled_frame_with_its_truth_box():
     seg = ShrinkingBoxes(truth.shape[1:])
     masks = segment_case(seg, frames, truth, labelled, [1, 2], start=1, protocol="oracle-box", batch_size=2)
     assert [t for t, _ in seg.calls] == [1, 3, 5] and seg.batches == [2, 1]
-    assert np.array_equal(seg.calls[0][1], [[3, 2, 12, 10], [14, 12, 22, 18]])
+    assert np.array_equal(seg.calls[0][1], [[3, 2, 11, 9], [14, 12, 21, 17]])
     assert len(seg.calls[1][1]) == 1
     assert not masks[[0, 2, 4]].any() and not masks[3, 1].any()
     assert masks[5, 0].sum() == 8 * 7 and masks[5, 1].sum() == 7 * 5
@@ -60,11 +60,11 @@ def test_first_box_follows_its_own_masks_and_keeps_the_last_box_when_empty():
     masks = segment_case(seg, frames, truth, labelled, [1, 2], start=1, protocol="first-box", batch_size=4)
     assert [t for t, _ in seg.calls] == [1, 2, 3, 4, 5] and seg.batches == [4, 1]
     boxes = {t: b for t, b in seg.calls}
-    assert np.array_equal(boxes[1][0], [3, 2, 12, 10])
-    assert np.array_equal(boxes[2][0], [3, 2, 11, 9])  # frame 1's mask, one pixel smaller
-    assert np.array_equal(boxes[3][0], [3, 2, 10, 8])
-    assert np.array_equal(boxes[4][0], [3, 2, 10, 8])  # frame 3 came back empty: its box again
-    assert np.array_equal(boxes[5][0], [3, 2, 9, 7])
+    assert np.array_equal(boxes[1][0], [3, 2, 11, 9])
+    assert np.array_equal(boxes[2][0], [3, 2, 10, 8])  # frame 1's mask, one pixel smaller
+    assert np.array_equal(boxes[3][0], [3, 2, 9, 7])
+    assert np.array_equal(boxes[4][0], [3, 2, 9, 7])  # frame 3 came back empty: its box again
+    assert np.array_equal(boxes[5][0], [3, 2, 8, 6])
     assert not masks[0].any() and not masks[3].any() and masks[5, 0].sum() == 4 * 5
 
 
@@ -72,7 +72,7 @@ def test_first_box_follows_its_own_masks_and_keeps_the_last_box_when_empty():
 def test_sam2_image_matches_sam2_image_predictor(sam2_tiny_checkpoint):
     from fixtures_sam2 import make_synthetic_frames
     from sam2.sam2_image_predictor import SAM2ImagePredictor
-    from samurai_phantom.segmenter import mask_box
+    from samurai_core.boxes import mask_to_box
     from samurai_sam2 import build_samurai_video_predictor
 
     from samurai.baselines.sam2_image import Sam2ImageSegmenter
@@ -97,18 +97,17 @@ def test_sam2_image_matches_sam2_image_predictor(sam2_tiny_checkpoint):
     ref._bb_feat_sizes = [(64, 64), (32, 32), (16, 16)]  # sam2 assumes 1024 px; this model is 256
     with torch.inference_mode():
         ref.set_image_batch([frames[t] for t in (0, 2, 3)])
-        got, _, _ = ref.predict_batch(box_batch=[np.stack([mask_box(truth[t] == k) for k in (1, 2)])
+        got, _, _ = ref.predict_batch(box_batch=[mask_to_box(truth[t] == np.array([1, 2])[:, None, None])
                                                  for t in (0, 2, 3)], multimask_output=False)
     for t, m in zip((0, 2, 3), got):
         assert np.array_equal(oracle[t], m[:, 0] > 0)
     assert not oracle[1].any()
-    boxes = np.stack([mask_box(truth[0] == k) for k in (1, 2)])
+    boxes = mask_to_box(truth[0] == np.array([1, 2])[:, None, None])
     for t in range(4):
         with torch.inference_mode():
             ref.set_image(frames[t])
             m, _, _ = ref.predict(box=boxes, multimask_output=False)
         m = m[:, 0] > 0
         assert np.array_equal(first[t], m), t
-        new = np.stack([mask_box(x) for x in m])
-        boxes = np.where((new[:, 2] > new[:, 0])[:, None], new, boxes)
+        boxes = np.where(m.any(axis=(1, 2))[:, None], mask_to_box(m), boxes)
     assert 0 < first.mean() < 1

@@ -34,7 +34,7 @@ def test_one_table_with_every_method_and_both_protocols(sam2_tiny_checkpoint, me
     import torch
     from sam2.sam2_image_predictor import SAM2ImagePredictor
     from fixtures_medsam import medsam_recipe
-    from samurai_phantom.segmenter import mask_box
+    from samurai_core.boxes import mask_to_box
     from samurai_sam2 import build_samurai_video_predictor
     from transformers import SamModel
 
@@ -67,15 +67,15 @@ def test_one_table_with_every_method_and_both_protocols(sam2_tiny_checkpoint, me
         warnings.simplefilter("ignore", FutureWarning)
         image = SAM2ImagePredictor(model)
     image._bb_feat_sizes = [(64, 64), (32, 32), (16, 16)]  # sam2 assumes 1024 px; this model is 256
-    box, first = mask_box(lv[0]), []
+    box, first = mask_to_box(lv[0]), []
     for t in range(4):  # first-box: the previous frame's own mask gives the next box
         with torch.inference_mode():
             image.set_image(rgb[t])
             m = image.predict(box=box, multimask_output=False)[0][0] > 0
         first.append(m)
-        box = mask_box(m) if m.any() else box
+        box = mask_to_box(m) if m.any() else box
     medsam = SamModel.from_pretrained(medsam_folder, local_files_only=True).eval()
-    oracle = {t: medsam_recipe(medsam, rgb[t], mask_box(lv[t])) for t in scored}
+    oracle = {t: medsam_recipe(medsam, rgb[t], mask_to_box(lv[t])) for t in scored}
 
     def row(method):
         return next(r for r in rows if r["case"] == case.case_id and r["method"] == method and r["structure"] == "LV")
