@@ -130,3 +130,29 @@ def test_cli_train_without_florence_weights_names_what_to_get(tmp_path, capsys):
                  str(tmp_path / "data"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("Florence-2-base") == 2 and "--checkpoint" in err
+
+
+@pytest.mark.ddp
+def test_two_process_ddp_keeps_ranks_identical(florence_dir, camus_tiny, tmp_path):
+    import json
+    import socket
+
+    import torch.multiprocessing as mp
+
+    import ddp_florence_worker
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = dict(data=str(camus_tiny["root"]), out_dir=str(tmp_path / "run"), checkpoint=str(florence_dir),
+               epochs=1, lr=1e-3, warmup_steps=1, progress=False, device="cpu", lora_r=4)
+    mp.spawn(ddp_florence_worker.run, args=(2, port, cfg, str(tmp_path)), nprocs=2, join=True)
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert rank0["steps"] == rank1["steps"] == 1  # 2 training cases over 2 ranks
+    assert rank0["lora"].keys() == rank1["lora"].keys()
+    assert all(torch.equal(rank0["lora"][k], rank1["lora"][k]) for k in rank0["lora"])
+    assert any(v.abs().sum() > 0 for k, v in rank0["lora"].items() if "lora_B" in k)
+    # Validation sharded over the ranks and gathered: one record, a box IoU per structure.
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history) == 1 and {"box_iou_LV", "box_iou_MYO", "box_iou_LA"} <= set(history[0])
