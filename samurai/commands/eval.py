@@ -47,7 +47,7 @@ EXIT_SOME_FAILED = 3
 
 
 def add_parser(sub) -> None:
-    from samurai.commands.track import add_motion_arguments
+    from samurai.commands.track import MODEL_HELP, add_motion_arguments, model_name
 
     p = sub.add_parser(
         "eval",
@@ -67,8 +67,7 @@ def add_parser(sub) -> None:
     p.add_argument("--prompt", choices=("box", "mask"), default="box",
                    help="first-frame prompt of each structure, echo datasets (default: box)")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
-    p.add_argument("--model", default="tiny", choices=("tiny", "small", "base_plus", "large", "medsam2"),
-                   help="SAM 2 model size (default: tiny)")
+    p.add_argument("--model", default="tiny", type=model_name, metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
     p.add_argument("--methods", default="vanilla,samurai",
                    help="comma-separated methods: vanilla, samurai (SAM 2 video), and the per-frame "

@@ -44,11 +44,14 @@ def add_parser(sub) -> None:
     p.add_argument("--chambers", metavar="NAMES",
                    help="no box: find these structures (comma-separated, e.g. lv,la) on the first "
                         "frame with --prompter, and track each one found (ids 1, 2, ... in this order)")
-    p.add_argument("--prompter", help="what finds --chambers: a registered prompter (florence2)")
+    from samurai.prompters import available_prompters
+
+    p.add_argument("--prompter", help="what finds --chambers: a registered prompter "
+                   f"({', '.join(available_prompters())})")
     p.add_argument("--prompter-model", metavar="DIR", help="the prompter's model folder")
     p.add_argument("--prompter-adapter", metavar="DIR", help="the prompter's LoRA adapter folder")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
-    p.add_argument("--model", default="tiny", choices=MODELS, help="SAM 2 model size (default: tiny)")
+    p.add_argument("--model", default="tiny", type=model_name, metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train`")
     p.add_argument("--vanilla", action="store_true", help="plain SAM 2 (SAMURAI off)")
     add_motion_arguments(p)
@@ -64,6 +67,24 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--no-video", action="store_true", help="skip the overlay MP4/GIF")
     p.set_defaults(run=run)
+
+
+MODEL_HELP = (
+    f"SAM 2 model size ({', '.join(MODELS)}; default: tiny), or hf:DIR for a transformers SAM 2 / "
+    "EdgeTAM / SAM 3 tracker folder (save_pretrained output; the family is read from its config)"
+)
+HF_PREFIX = "hf:"
+
+
+def model_name(text: str) -> str:
+    """``--model``: a SAM 2 size or ``hf:DIR`` (argparse turns the error into exit 2)."""
+    import argparse
+
+    if text in MODELS or (text.startswith(HF_PREFIX) and len(text) > len(HF_PREFIX)):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a model; use one of {', '.join(MODELS)} or hf:DIR (a transformers folder)"
+    )
 
 
 def add_motion_arguments(p) -> None:
@@ -170,9 +191,18 @@ def chamber_prompts(args, frame, device=None) -> tuple[dict, dict]:
     if not names or args.prompter is None:
         raise CLIError("--chambers needs class names (e.g. --chambers lv,la) and --prompter NAME "
                        "(e.g. --prompter florence2 --prompter-model DIR)")
+    options = {"model": args.prompter_model, "device": device}
+    if args.prompter_adapter:
+        options["adapter"] = args.prompter_adapter
     try:
-        prompter = make_prompter(args.prompter, model=args.prompter_model, adapter=args.prompter_adapter,
-                                 device=device)
+        prompter = make_prompter(args.prompter, **options)
+    except TypeError:
+        if "adapter" not in options:
+            raise
+        raise CLIError(f"--prompter {args.prompter} takes no --prompter-adapter; drop it") from None
+    except PrompterError as err:
+        raise CLIError(f"--prompter {args.prompter}: {err}") from None
+    try:
         found = prompter.find(frame, names)
     except PrompterError as err:
         raise CLIError(f"--prompter {args.prompter}: {err}") from None
@@ -237,7 +267,11 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
 
     ``noise`` / ``motion_model`` (``--noise``, ``--motion-model``) set the SAMURAI config
     (see ``samurai_config``); without them the backend uses the model size's preset.
+    ``hf:DIR`` models go to the transformers backend (:func:`build_hf_predictor`).
     """
+    if model.startswith(HF_PREFIX):
+        return build_hf_predictor(model[len(HF_PREFIX):], checkpoint, device, image_size, samurai,
+                                  adapter, random_weights, noise, motion_model)
     if checkpoint is None and not random_weights:
         raise CLIError(
             f"SAM 2 model {model!r} needs weights: pass --checkpoint PATH (e.g. "
@@ -277,6 +311,44 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
             load_adapter(predictor, adapter)
         except AdapterError as err:
             raise CLIError(f"adapter {adapter} does not fit the {model} model: {err}") from None
+    return predictor
+
+
+def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter, random_weights,
+                       noise=None, motion_model=None):
+    """The transformers backend's predictor for ``--model hf:DIR`` (SAM 2, EdgeTAM or SAM 3
+    tracker, read from the folder's config), with user errors as CLIErrors."""
+    for flag, value in (("--checkpoint", checkpoint), ("--image-size", image_size),
+                        ("--random-weights", random_weights or None)):
+        if value is not None:
+            raise CLIError(f"{flag} is for SAM 2 models; --model hf:DIR takes the weights and input "
+                           "size from the folder (drop the flag)")
+    if not Path(folder).is_dir():
+        raise CLIError(f"--model hf:{folder}: {folder} is not a folder; pass a transformers model "
+                       "folder written by save_pretrained")
+    try:
+        import torch
+
+        from samurai_hf import HFVideoPredictor, TransformersVersionError, build_samurai_hf_model, load_processor
+    except ImportError as err:
+        raise CLIError(f"--model hf:DIR needs torch and transformers ({err}); install them with "
+                       "pip install 'samurai-track[hf]'") from None
+    config = samurai_config("tiny", noise, motion_model)
+    try:
+        model = build_samurai_hf_model(folder, samurai=config)
+        processor = load_processor(folder)
+    except (TransformersVersionError, ValueError, OSError) as err:
+        raise CLIError(f"cannot load --model hf:{folder}: {err}") from None
+    model.to(torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")))
+    if adapter is not None:
+        from samurai.train.lora import AdapterError, load_adapter
+
+        try:
+            load_adapter(model, adapter)
+        except AdapterError as err:
+            raise CLIError(f"adapter {adapter} does not fit the model in {folder}: {err}") from None
+    predictor = HFVideoPredictor(model, processor, config)
+    predictor.configure_samurai(enabled=samurai)
     return predictor
 
 
@@ -344,7 +416,7 @@ def run(args) -> int:
         prompts, found = load_prompts(args, width, height), None
     out_dir = Path(args.out) if args.out else Path(f"{video.stem or video.name}_track")
     ids = sorted(prompts)
-    untrained = args.checkpoint is None
+    untrained = args.checkpoint is None and not args.model.startswith(HF_PREFIX)
     with OutputDir(out_dir, force=args.force) as out:
         predictor = build_predictor(
             args.model, args.checkpoint, args.device, args.image_size,
@@ -440,7 +512,7 @@ def run_info(args, predictor) -> dict:
         "image_size": int(predictor.image_size),
         "checkpoint": args.checkpoint,
         "checkpoint_sha256": fingerprint(args.checkpoint),
-        "random_weights": args.checkpoint is None,
+        "random_weights": args.checkpoint is None and not args.model.startswith(HF_PREFIX),
         "seed": getattr(args, "seed", None),
         "adapter": args.adapter,
         "adapter_sha256": fingerprint(args.adapter),
@@ -471,6 +543,8 @@ def _score_row(t: int, obj_id: int, s: dict | None) -> dict:
 
     if s is None:  # a prompted (conditioning) frame: SAM 2 makes one mask, no choice
         return {"frame": t, "obj_id": obj_id, "prompt": 1}
+    if "chosen" not in s:  # a tracked frame whose tracker keeps only the object score
+        return {"frame": t, "obj_id": obj_id, "prompt": 0, "object_score": float(s["object_score"])}
     chosen = int(s["chosen"])
     kf_ok = bool(s.get("kf_score_valid", False))
     memory = s.get("memory_frames")

@@ -34,8 +34,9 @@ def add_parser(sub) -> None:
     p.add_argument("--kind", choices=["camus2023", "camus2019", "echonet", "generic"],
                    help="dataset layout (default: detected)")
     p.add_argument("--out", dest="out_dir", help="output folder (default runs/train)")
-    p.add_argument("--model", help="SAM 2 size (tiny, small, base_plus, large, medsam2) or config; "
-                   "florence2: fine-tune Florence-2 to find chambers by name (docs/training.md)")
+    p.add_argument("--model", help="SAM 2 size (tiny, small, base_plus, large, medsam2) or config, "
+                   "or hf:DIR (a transformers SAM 2 / EdgeTAM / SAM 3 tracker folder); florence2: "
+                   "fine-tune Florence-2 to find chambers by name (docs/training.md)")
     p.add_argument("--checkpoint", help="base weights in the official {'model': ...} format; with "
                    "--model florence2 the Florence-2 folder (transformers format, with its processor)")
     p.add_argument("--image-size", type=int, help="model input size (default 256)")
