@@ -164,6 +164,11 @@ def _parse_methods(args) -> list[str]:
     if args.lasot and any(m in BASELINES + BY_WORDS for m in methods):
         raise CLIError("the per-frame baselines (sam2-image, medsam, florence2) are scored on echo datasets "
                        "with masks; drop them from --methods for --lasot")
+    from samurai.commands.track import HF_PREFIX
+
+    if "sam2-image" in methods and args.model.startswith(HF_PREFIX):
+        raise CLIError("--methods sam2-image runs the sam2 package's image predictor on the SAM 2 "
+                       "model; give a SAM 2 --model and --checkpoint, not hf:DIR")
     if "medsam" in methods and not args.medsam:
         from samurai.baselines.medsam import WEIGHTS_HELP
 

@@ -134,6 +134,8 @@ CASES = [
                                      "{root}/medsam_vit_b.pth", "--out", "{root}/o"], ["does not exist", "MedSAM release"]),
     ("eval-medsam-not-a-checkpoint", [*EVAL, "{root}/generic_ok", "--methods", "medsam", "--medsam",
                                       "{root}/notes.txt", "--out", "{root}/o"], ["not a PyTorch checkpoint", "medsam_vit_b.pth"]),
+    ("eval-sam2-image-on-hf-model", [*EVAL, "{root}/generic_ok", "--methods", "sam2-image", "--model",
+                                     "hf:{root}/thesis", "--out", "{root}/o"], ["sam2-image", "not hf:DIR"]),
     ("eval-baselines-on-lasot", [*EVAL, "{root}/lasot", "--lasot", "--methods", "sam2-image", "--out", "{root}/o"],
      ["echo datasets", "--methods"]),
     # ---- demo
