@@ -1,5 +1,6 @@
-"""``samurai train``: LoRA fine-tuning of SAM 2 on an echo dataset, from a YAML/JSON config
-file with command-line overrides. Under ``torchrun --nproc_per_node N`` it trains with DDP."""
+"""``samurai train``: LoRA fine-tuning of SAM 2 (or, with ``--model florence2``, of Florence-2 as a
+chamber finder) on an echo dataset, from a YAML/JSON config file with command-line overrides.
+Under ``torchrun --nproc_per_node N`` it trains with DDP."""
 
 from __future__ import annotations
 
@@ -34,8 +35,10 @@ def add_parser(sub) -> None:
                    help="dataset layout (default: detected)")
     p.add_argument("--out", dest="out_dir", help="output folder (default runs/train)")
     p.add_argument("--model", help="SAM 2 size (tiny, small, base_plus, large, medsam2) or config, "
-                   "or hf:DIR (a transformers SAM 2 / EdgeTAM / SAM 3 tracker folder)")
-    p.add_argument("--checkpoint", help="base weights in the official {'model': ...} format")
+                   "or hf:DIR (a transformers SAM 2 / EdgeTAM / SAM 3 tracker folder); florence2: "
+                   "fine-tune Florence-2 to find chambers by name (docs/training.md)")
+    p.add_argument("--checkpoint", help="base weights in the official {'model': ...} format; with "
+                   "--model florence2 the Florence-2 folder (transformers format, with its processor)")
     p.add_argument("--image-size", type=int, help="model input size (default 256)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--epochs", type=int)
@@ -84,6 +87,7 @@ def load_config_file(path: Path) -> dict:
 def resolve_config(args: argparse.Namespace):
     """The TrainConfig from the file, then the flags; relative paths in the file are taken
     relative to the current directory."""
+    from samurai.train.florence import FlorenceTrainConfig
     from samurai.train.loop import TrainConfig
 
     values = load_config_file(args.config) if args.config else {}
@@ -105,19 +109,22 @@ def resolve_config(args: argparse.Namespace):
     if args.no_progress:
         values["progress"] = False
     try:
-        return TrainConfig.from_dict(values)
+        config_class = FlorenceTrainConfig if values.get("model") == "florence2" else TrainConfig
+        return config_class.from_dict(values)
     except (TypeError, ValueError) as err:
         raise CLIError(str(err)) from err
 
 
 def run(args: argparse.Namespace) -> int:
     from samurai.data import DatasetError
+    from samurai.train.florence import FlorenceTrainConfig, train_florence
     from samurai.train.lora import AdapterError
     from samurai.train.loop import train
 
     cfg = resolve_config(args)
+    run_training = train_florence if isinstance(cfg, FlorenceTrainConfig) else train
     try:
-        result = train(cfg, resume=not args.no_resume, stop_after_steps=args.stop_after_steps)
+        result = run_training(cfg, resume=not args.no_resume, stop_after_steps=args.stop_after_steps)
     except (DatasetError, AdapterError, ValueError) as err:
         raise CLIError(str(err)) from err
     out = Path(result["out_dir"])
@@ -129,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"stopped after {result['global_step']} steps; resume with the same command ({out / 'checkpoint.pt'})")
     else:
         best = result["best"]
-        print(f"done: {result['global_step']} steps; best mean Dice "
+        score = "mean box IoU" if isinstance(cfg, FlorenceTrainConfig) else "mean Dice"
+        print(f"done: {result['global_step']} steps; best {score} "
               f"{'n/a' if best is None else f'{best:.4f}'}; adapters in {out / 'best_adapter'} and {out / 'adapter'}")
     return 0
