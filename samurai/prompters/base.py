@@ -1,4 +1,4 @@
-"""The prompter interface and its registry (DESIGN.md, "Prompters")."""
+"""The prompter interface and its registry (docs/architecture.md, "Prompters")."""
 
 from __future__ import annotations
 
