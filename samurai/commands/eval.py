@@ -50,8 +50,10 @@ def add_parser(sub) -> None:
                    help="LaSOT/GOT-10k-style sequences (groundtruth.txt boxes) instead of an echo dataset")
     p.add_argument("--split", help="train, val or test (default: all cases)")
     p.add_argument("--max-cases", type=int, default=None, help="evaluate at most this many cases")
-    p.add_argument("--prompt", choices=("box", "mask"), default="box",
-                   help="first-frame prompt of each structure, echo datasets (default: box)")
+    p.add_argument("--prompt", choices=("box", "mask", "learned"), default="box",
+                   help="first-frame prompt of each structure, echo datasets (default: box); "
+                   "learned: no box, the --adapter's class prompts find each structure by name "
+                   "(methods vanilla+learned and samurai+learned)")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     p.add_argument("--model", default="tiny", choices=("tiny", "small", "base_plus", "large", "medsam2"),
                    help="SAM 2 model size (default: tiny)")
@@ -84,10 +86,20 @@ def run(args) -> int:
                                noise=args.noise, motion_model=args.motion_model)
 
     # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
-    base = build(None)
-    predictors = {"vanilla": (base, False), "samurai": (base, True)}
-    if args.adapter:
-        predictors["samurai+adapter"] = (build(args.adapter), True)
+    if args.prompt == "learned":
+        if args.lasot or not args.adapter:
+            raise CLIError("--prompt learned needs an echo dataset and --adapter DIR trained with "
+                           "`samurai train --prompts learned`")
+        base = build(args.adapter)
+        if base.class_prompts is None:
+            raise CLIError(f"adapter {args.adapter} has no class prompts (class_prompts.safetensors); "
+                           "train one with `samurai train --prompts learned`")
+        predictors = {"vanilla+learned": (base, False), "samurai+learned": (base, True)}
+    else:
+        base = build(None)
+        predictors = {"vanilla": (base, False), "samurai": (base, True)}
+        if args.adapter:
+            predictors["samurai+adapter"] = (build(args.adapter), True)
     info = {"command": "eval", "data": str(args.data), "model": args.model,
             "checkpoint": args.checkpoint, "random_weights": args.checkpoint is None,
             "adapter": args.adapter, "methods": list(predictors), "noise": args.noise,
@@ -150,6 +162,25 @@ def track_case(predictor, samurai: bool, frames, prompts, start: int):
     return masks
 
 
+def track_case_learned(predictor, samurai: bool, frames, names: dict[int, str], start: int):
+    """Masks bool [T, B, H, W] of the structures ``names`` (label id -> class name, ids in
+    order), found by the predictor's class prompts from frame ``start`` on, with no box."""
+    import numpy as np
+
+    from samurai.prompters.learned import track_chambers
+
+    ids = sorted(names)
+    classes = [names[k] for k in ids]
+    t_all, h, w = frames.shape[:3]
+    rgb = frames if frames.ndim == 4 else np.repeat(frames[..., None], 3, axis=3)
+    masks = np.zeros((t_all, len(ids), h, w), bool)
+    for t, frame_masks, _ in track_chambers(predictor, rgb[start:], classes, samurai=samurai):
+        for i in range(len(ids)):
+            if i + 1 in frame_masks:
+                masks[start + t, i] = frame_masks[i + 1]
+    return masks
+
+
 def _seg_scores(pred, gt, spacing):
     """Mean Dice / IoU / HD95 and box metrics over frames for one structure."""
     import numpy as np
@@ -202,8 +233,18 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
         }
         scored = [int(f) for f in labelled if f != start] or [start]
         lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
+        known = set(getattr(next(iter(predictors.values()))[0].class_prompts, "class_names", ()))
+        names = {k: case.labels[k].lower() for k in sorted(case.labels) if case.labels[k].lower() in known}
         for method, (predictor, samurai) in predictors.items():
-            masks = track_case(predictor, samurai, case.frames, prompts, start)
+            if prompt_kind == "learned":
+                # Every structure the prompts know is looked for; the labelled ones are scored.
+                found = track_case_learned(predictor, samurai, case.frames, names, start)
+                masks = np.zeros(found.shape[:1] + (len(ids),) + found.shape[2:], bool)
+                for i, k in enumerate(ids):
+                    if k in names:
+                        masks[:, i] = found[:, sorted(names).index(k)]
+            else:
+                masks = track_case(predictor, samurai, case.frames, prompts, start)
             for i, k in enumerate(ids):
                 gt = case.masks[scored] == k
                 row = {"case": case.case_id, "method": method, "structure": case.labels[k]}

@@ -41,6 +41,18 @@ def add_parser(sub) -> None:
         metavar="PNG",
         help="first-frame label mask (single-channel PNG, pixel value = object id, 0 = background)",
     )
+    p.add_argument(
+        "--chambers",
+        metavar="NAMES",
+        help="track these structures with no box, e.g. lv,la,rv,ra: each is found by the "
+        "prompter (ids 1, 2, ... in this order), re-seeded when its track is lost; needs an "
+        "--adapter trained with `samurai train --prompts learned`",
+    )
+    p.add_argument("--prompter", choices=("learned",), default=None,
+                   help="how --chambers finds the structures (default: learned)")
+    p.add_argument("--lost-frames", type=int, default=3, metavar="K",
+                   help="with --chambers: frames of low object score (or a reset motion track) "
+                   "before a chamber is looked for again (default 3)")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     p.add_argument("--model", default="tiny", choices=MODELS, help="SAM 2 model size (default: tiny)")
     p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train`")
@@ -137,6 +149,20 @@ def check_box(box, width: int, height: int, number: int) -> None:
             f"box {number} ({x1:g},{y1:g},{x2:g},{y2:g}) lies outside the {width}x{height} frame; "
             f"keep 0 <= X1 < X2 <= {width} and 0 <= Y1 < Y2 <= {height}"
         )
+
+
+def parse_chambers(args) -> list[str]:
+    """``--chambers lv,la`` -> ``["lv", "la"]``, or CLIError for a bad combination."""
+    if args.box or args.mask:
+        raise CLIError("--chambers finds the structures itself: drop --box/--mask (or drop --chambers)")
+    if args.lost_frames < 1:
+        raise CLIError(f"--lost-frames {args.lost_frames} must be at least 1")
+    names = [c.strip().lower() for c in args.chambers.split(",") if c.strip()]
+    if not names or len(set(names)) != len(names):
+        raise CLIError(f"--chambers {args.chambers!r}: give distinct comma-separated names, e.g. lv,la,rv,ra")
+    if args.adapter is None:
+        raise CLIError("--chambers needs --adapter DIR: an adapter trained with `samurai train --prompts learned`")
+    return names
 
 
 def load_prompts(args, width: int, height: int) -> dict:
@@ -278,7 +304,10 @@ def run(args) -> int:
     except (FileNotFoundError, FrameError) as err:
         raise CLIError(f"cannot read {video}: {err}") from None
     height, width = first.shape[:2]
-    prompts = load_prompts(args, width, height)
+    if args.prompter is not None and not args.chambers:
+        raise CLIError("--prompter is used with --chambers NAMES; add --chambers (e.g. lv,la,rv,ra)")
+    chambers = parse_chambers(args) if args.chambers else None
+    prompts = None if chambers else load_prompts(args, width, height)
     out_dir = Path(args.out) if args.out else Path(f"{video.stem or video.name}_track")
     if out_dir.exists() and not args.force:
         raise CLIError(f"output folder {out_dir} already exists; pass --force to overwrite it or choose another --out")
@@ -288,7 +317,26 @@ def run(args) -> int:
         noise=args.noise, motion_model=args.motion_model,
     )
     n_frames = len(source)
-    ids = sorted(prompts)
+    if chambers:
+        from samurai.prompters.learned import track_chambers
+
+        if predictor.class_prompts is None:
+            raise CLIError(
+                f"adapter {args.adapter} has no class prompts (class_prompts.safetensors); "
+                "train one with `samurai train --prompts learned`"
+            )
+        unknown = [c for c in chambers if c not in predictor.class_prompts.class_names]
+        if unknown:
+            raise CLIError(
+                f"--chambers {unknown} unknown to adapter {args.adapter}, which knows "
+                f"{list(predictor.class_prompts.class_names)}"
+            )
+        ids = list(range(1, len(chambers) + 1))
+        events: list = []
+        frames_iter = track_chambers(predictor, source, chambers, lost_frames=args.lost_frames, events=events)
+    else:
+        ids = sorted(prompts)
+        frames_iter = sam2_track(predictor, source, prompts)
     info = {
         "command": "track",
         "video": str(video),
@@ -302,6 +350,8 @@ def run(args) -> int:
         "noise": args.noise,
         "motion_model": predictor.samurai_config.motion_model,
     }
+    if chambers:
+        info.update(prompter=args.prompter or "learned", names={k: c for k, c in zip(ids, chambers)})
     fps = source.fps or 25.0
     gif_stride = max(1, math.ceil(n_frames / GIF_MAX_FRAMES))
     gif_scale = min(1.0, GIF_MAX_WIDTH / width)
@@ -315,7 +365,7 @@ def run(args) -> int:
             mp4 = MP4Writer(out.path / "overlay.mp4", fps)
         seen = 0
         try:
-            for t, masks, scores in sam2_track(predictor, source, prompts):
+            for t, masks, scores in frames_iter:
                 labels = np.zeros((height, width), np.uint8)
                 for k in ids:
                     m = masks.get(k)
@@ -339,6 +389,12 @@ def run(args) -> int:
                 mp4.close()
         if seen != n_frames:
             raise CLIError(f"tracked {seen} of {n_frames} frames; the video ended early or is damaged")
+        if chambers:
+            # Seeds, losses and re-seeds, in the manifest beside the names.
+            out.info["events"] = [
+                {"frame": e.frame, "obj_id": chambers.index(e.name) + 1, "name": e.name,
+                 "event": e.kind, "score": round(e.score, 4)} for e in events
+            ]
         for k in ids:
             write_lasot_boxes(out.path / "boxes" / f"obj_{k}.txt", boxes[k])
         write_csv(out.path / "scores.csv", rows, fieldnames=SCORE_FIELDS)

@@ -103,18 +103,22 @@ def track_chambers(
     present_threshold: float = 0.0,
     recheck_every: int = 4,
     events: list | None = None,
+    samurai: bool | None = None,
 ) -> Iterator[tuple[int, dict[int, np.ndarray], dict[int, dict]]]:
     """Track the named chambers through ``source`` with no box, all in one pass.
 
     Yields ``(frame_idx, {obj_id: bool [H, W]}, {obj_id: frame_scores entry})`` for every frame,
     as ``samurai.commands.track.sam2_track`` does; ``obj_id`` is the class's position in
     ``classes`` plus one. ``events`` (a list) receives :class:`ChamberEvent` records.
+    ``samurai`` switches SAMURAI on or off for this video (None: as the predictor is set).
     """
     if lost_frames < 1 or recheck_every < 1:
         raise PrompterError("lost_frames and recheck_every must be >= 1")
     prompter = LearnedPrompter(predictor, present_threshold)
     prompter.predictor.class_prompts.index(classes)  # unknown names fail before any work
     events = [] if events is None else events
+    if samurai is not None:
+        predictor.configure_samurai(enabled=samurai, config=predictor.samurai_config)
     ids = {name: k + 1 for k, name in enumerate(classes)}
     state = predictor.init_state(source)
     n = state["num_frames"]
