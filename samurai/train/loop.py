@@ -124,7 +124,9 @@ def clip_forward(
     images = clip.images.to(device)
     n = len(clip.object_ids)
     num_frames = images.shape[0]
-    with torch.no_grad():
+    # The image encoder is frozen unless part of it is trained in full (train_modules).
+    encoder_trains = any(p.requires_grad for p in model.image_encoder.parameters())
+    with torch.set_grad_enabled(encoder_trains and torch.is_grad_enabled()):
         backbone = model.forward_image(images)
     output_dict = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
     box = clip.boxes.to(device)
