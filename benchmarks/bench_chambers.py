@@ -34,7 +34,7 @@ CLASSES = ["lv", "la", "rv", "ra"]
 PHANTOM_ONLY_MODULES = ["sam_mask_decoder", "image_encoder.neck"]
 
 # The documented run (docs/benchmarks.md); the pytest case runs a smaller one.
-FULL = dict(n_train=16, n_test=4, n_frames=16, size=128, image_size=128, epochs=20, lr=3e-3,
+FULL = dict(n_train=16, n_test=4, n_frames=16, size=128, image_size=128, epochs=20, lr=2e-3,
             clip_len=4, train_modules=PHANTOM_ONLY_MODULES)
 
 
