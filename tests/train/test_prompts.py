@@ -27,12 +27,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def learned_run(camus_tiny, sam2_tiny_checkpoint, tmp_path_factory):
-    """Two epochs of `train --prompts learned` on the tiny CAMUS set (classes lv, myo, la)."""
+    """Two epochs of `train --prompts learned` on the tiny CAMUS set (classes lv, myo, la),
+    with one small module trained in full beside LoRA."""
     out = tmp_path_factory.mktemp("learned_run")
     cfg = TrainConfig(
         data=str(camus_tiny["root"]), out_dir=str(out), checkpoint=str(sam2_tiny_checkpoint),
         clip_len=2, epochs=2, lr=5e-3, warmup_steps=1, progress=False, val_split=None,
-        device="cpu", prompts="learned",
+        device="cpu", prompts="learned", train_modules=["sam_mask_decoder.iou_prediction_head"],
     )
     torch.set_num_threads(1)
     return train(cfg), out
@@ -125,6 +126,13 @@ def test_an_absent_class_is_trained_as_absent(tiny_model, camus_tiny):
         assert torch.allclose(terms[name], both[name] * 2 / 3), name
 
 
+def test_unknown_train_module_is_named(tiny_model):
+    from samurai.train.lora import AdapterError, set_trainable_modules
+
+    with pytest.raises(AdapterError, match="no_such_module"):
+        set_trainable_modules(copy.deepcopy(tiny_model), ["no_such_module"])
+
+
 def test_no_class_on_frame0_means_no_clip(camus_tiny):
     case = open_dataset(camus_tiny["root"], split="val")[0]
     assert class_clip(case, [0, 1], 256, ["rv", "ra"]) is None
@@ -141,6 +149,12 @@ def test_predictor_uses_the_loaded_prompts(learned_run, sam2_tiny_checkpoint):
     load_adapter(predictor, out / "adapter")
     assert torch.equal(predictor.class_prompts.tokens.detach(), result["class_prompts"].tokens.detach())
     assert not any("class_prompts" in k for k in predictor.state_dict())
+    trained = dict(result["model"].named_parameters())
+    loaded = dict(predictor.named_parameters())
+    head = [n for n in trained if n.startswith("sam_mask_decoder.iou_prediction_head.")]
+    assert head and all(torch.equal(loaded[n], trained[n]) for n in head)
+    base = torch.load(sam2_tiny_checkpoint, weights_only=True)["model"]
+    assert not all(torch.equal(trained[n], base[n]) for n in head)
     frames = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
     state = predictor.init_state(frames)
     masks, scores = predictor.find_classes(state, 0, ["lv", "la"])
