@@ -155,14 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/bench_chambers")
     parser.add_argument("--epochs", type=int, default=FULL["epochs"])
-    parser.add_argument("--lora-only", action="store_true", help="train LoRA + prompts only (no extra modules)")
+    parser.add_argument("--lr", type=float, default=FULL["lr"])
+    parser.add_argument("--train-modules", default=",".join(PHANTOM_ONLY_MODULES),
+                        help="comma-separated modules trained in full beside LoRA ('' for LoRA + prompts only)")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(int(os.environ.get("SAMURAI_BENCH_THREADS", "1")))
-    params = {**FULL, "epochs": args.epochs}
-    if args.lora_only:
-        params["train_modules"] = None
+    modules = [m for m in args.train_modules.split(",") if m]
+    params = {**FULL, "epochs": args.epochs, "lr": args.lr, "train_modules": modules or None}
     result = run(args.out, **params)
     print(markdown(result))
     print(json.dumps({k: result[k] for k in ("reseeds", "train_seconds", "trainable_parameters")}))
