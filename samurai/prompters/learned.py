@@ -20,6 +20,10 @@ import numpy as np
 from samurai.prompters.base import PrompterError, PromptResult
 
 
+def _probability(logit: float) -> float:
+    return float(0.5 * (1.0 + np.tanh(0.5 * logit)))  # the sigmoid, without overflow
+
+
 def _box(mask: np.ndarray) -> np.ndarray | None:
     from samurai.train.clips import mask_box
 
@@ -61,7 +65,7 @@ class LearnedPrompter:
         for name, mask, score in zip(classes, masks, scores.tolist()):
             present = score > self.threshold and bool(mask.any())
             results[name] = PromptResult(
-                name, present, float(1.0 / (1.0 + np.exp(-score))),
+                name, present, _probability(score),
                 mask if present else None, _box(mask) if present else None,
             )
         return results
@@ -76,7 +80,8 @@ def build_learned_prompter(predictor=None, threshold: float = 0.0) -> LearnedPro
 
 @dataclass(frozen=True)
 class ChamberEvent:
-    """A prompt-free tracking event: ``kind`` is "seed" (first found), "lost" or "reseed"."""
+    """A prompt-free tracking event: ``kind`` is "seed" (first found), "lost" or "reseed";
+    ``score`` the chamber's presence probability (sigmoid of its object score) on that frame."""
 
     frame: int
     name: str
@@ -156,7 +161,8 @@ def track_chambers(
                 if is_bad_frame(scores.get(ids[name]), lost_threshold):
                     bad[name] += 1
                     if bad[name] == lost_frames:
-                        events.append(ChamberEvent(t, name, "lost", float(scores[ids[name]]["object_score"])))
+                        logit = float(scores[ids[name]]["object_score"])
+                        events.append(ChamberEvent(t, name, "lost", _probability(logit)))
                         newly_lost = True
                 else:
                     bad[name] = 0
