@@ -90,6 +90,8 @@ def make_phantom(
     rv_dropout: tuple[int, int] | None = (33, 39),
     mm_per_pixel: float = 0.9,
     seed: int = 0,
+    shift: tuple[float, float] = (0.0, 0.0),
+    scale: float = 1.0,
 ) -> Phantom:
     """Generate an apical four-chamber phantom clip.
 
@@ -108,6 +110,8 @@ def make_phantom(
             nothing where it was looks like a chamber; None for none.
         mm_per_pixel: isotropic pixel spacing reported in ``spacing``.
         seed: speckle seed.
+        shift: ``(x, y)`` displacement of the whole heart, in units of the image size.
+        scale: factor on every chamber's radii (the wall keeps its thickness).
 
     Returns:
         A ``Phantom`` whose ``meta["ef"]`` is the true LV ejection fraction (%) of the
@@ -144,6 +148,7 @@ def make_phantom(
         label = np.zeros((size, size), np.uint8)
         geometry = {}
         for k, (cx, cy, rx, ry, blood, sx, sy) in _CHAMBERS.items():
+            cx, cy, rx, ry = cx + shift[0], cy + shift[1], rx * scale, ry * scale
             rx_i = rx * (1.0 + (sx - 1.0) * phase[i])
             ry_i = ry * (1.0 + (sy - 1.0) * phase[i])
             # Ventricles contract towards the valve plane; atria grow around theirs.

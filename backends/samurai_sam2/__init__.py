@@ -18,10 +18,13 @@ from samurai_sam2.build import (
     resolve_config,
 )
 from samurai_common.frames import FrameError, FrameSource, open_frames
+from samurai_sam2.class_prompts import ClassPromptError, ClassPrompts
 from samurai_sam2.predictor import LazyVideoFrames, SamuraiVideoPredictor
 
 __all__ = [
     "MODEL_CONFIGS",
+    "ClassPromptError",
+    "ClassPrompts",
     "FrameError",
     "FrameSource",
     "LazyVideoFrames",

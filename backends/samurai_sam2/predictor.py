@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from samurai_common.boxes import boxes_from_extrema, mask_extrema
 from samurai_common.frames import FrameSource, VideoEndedEarly, open_frames
+from samurai_sam2.class_prompts import ClassPromptError, class_prompt_heads, first_frame_features
 from samurai_sam2.compat import check_sam2
 
 try:  # sam2 internals (listed in samurai_sam2.compat)
@@ -407,6 +408,79 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 f"at least one foreground pixel (or use a box/points prompt)"
             )
         return super().add_new_mask(inference_state, frame_idx, obj_id, mask)
+
+    # ------------------------------------------------------------------ class prompts
+    # Learned class prompts (ClassPrompts) are model weights, not per-video state; they are
+    # kept outside the module tree so that the model's state_dict stays SAM 2's (official
+    # checkpoints, merge_adapter).
+    _class_prompts = None
+
+    @property
+    def class_prompts(self):
+        """The learned class prompts in use (``samurai_sam2.ClassPrompts``), or None."""
+        return self._class_prompts
+
+    def set_class_prompts(self, prompts) -> None:
+        """Use ``prompts`` (a ``ClassPrompts``, e.g. ``ClassPrompts.load(adapter_dir)``) for
+        :meth:`find_classes` and :meth:`add_new_class_prompt`; ``load_adapter`` calls this when
+        the adapter folder holds class prompts."""
+        object.__setattr__(self, "_class_prompts", None if prompts is None else prompts.to(self.device))
+
+    def _class_heads(self, inference_state, frame_idx: int, class_names):
+        if self._class_prompts is None:
+            raise ClassPromptError(
+                "this predictor has no learned class prompts: load an adapter trained with "
+                "`samurai train --prompts learned` (load_adapter / --adapter DIR)"
+            )
+        self._check_frame_idx(inference_state, frame_idx)
+        tokens = self._class_prompts.tokens_for(list(class_names)).to(self.device)
+        _, _, feats, pos, sizes = self._get_image_feature(inference_state, frame_idx, len(class_names))
+        pix_feat, high_res = first_frame_features(self, feats, pos, sizes)
+        return class_prompt_heads(self, pix_feat, high_res, tokens)
+
+    @torch.inference_mode()
+    def find_classes(self, inference_state, frame_idx, class_names):
+        """Where each named class is on ``frame_idx``, from its learned prompt alone (no memory,
+        no state change): ``(masks [K, 1, H, W] logits at video resolution, object_scores [K]
+        logits)``; a class counts as present when its object score is above 0."""
+        _, _, _, low, _, _, obj_logits = self._class_heads(inference_state, frame_idx, class_names)
+        _, video_res = self._get_orig_video_res_output(inference_state, low)
+        return video_res, obj_logits.float().reshape(-1)
+
+    @torch.inference_mode()
+    def add_new_class_prompt(self, inference_state, frame_idx, obj_id, class_name):
+        """Prompt ``obj_id`` on ``frame_idx`` with the learned prompt of ``class_name`` (no box,
+        no click): the frame becomes a conditioning frame of that object, as a box would.
+
+        On a frame after the object's earlier prompts this re-seeds it: the new conditioning
+        frame joins its memory and its SAMURAI motion track restarts. Call it between passes
+        of :meth:`propagate_in_video` (stop after frame ``t - 1``, prompt frame ``t``, resume
+        with ``start_frame_idx=t``). Returns ``(frame_idx, obj_ids, masks, object_score)``:
+        SAM 2's three outputs plus this object's object-score logit on the frame.
+        """
+        _, _, _, low, _, obj_ptr, obj_logits = self._class_heads(inference_state, frame_idx, [class_name])
+        obj_idx = self._obj_id_to_idx(inference_state, obj_id)
+        inference_state["point_inputs_per_obj"][obj_idx].pop(frame_idx, None)
+        inference_state["mask_inputs_per_obj"][obj_idx].pop(frame_idx, None)
+        pred_masks = low
+        if self.fill_hole_area > 0:
+            pred_masks = fill_holes_in_mask_scores(pred_masks, self.fill_hole_area)
+        # The memory encoder runs in propagate_in_video's preflight, as for SAM 2's prompts.
+        inference_state["temp_output_dict_per_obj"][obj_idx]["cond_frame_outputs"][frame_idx] = {
+            "maskmem_features": None,
+            "maskmem_pos_enc": None,
+            "pred_masks": pred_masks.to(inference_state["storage_device"]),
+            "obj_ptr": obj_ptr,
+            "object_score_logits": obj_logits,
+        }
+        sam = inference_state.get("samurai")
+        if sam is not None and obj_id in sam["slot_of"]:
+            self._restart_track(sam, obj_id)
+        consolidated = self._consolidate_temp_output_across_obj(
+            inference_state, frame_idx, is_cond=True, consolidate_at_video_res=True
+        )
+        _, video_res = self._get_orig_video_res_output(inference_state, consolidated["pred_masks_video_res"])
+        return frame_idx, inference_state["obj_ids"], video_res, float(obj_logits.float().reshape(-1)[0])
 
     # ------------------------------------------------------------------ propagation
     def _autocast(self, inference_state):

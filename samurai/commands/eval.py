@@ -64,8 +64,10 @@ def add_parser(sub) -> None:
                    help="LaSOT/GOT-10k-style sequences (groundtruth.txt boxes) instead of an echo dataset")
     p.add_argument("--split", help="train, val or test (default: all cases)")
     p.add_argument("--max-cases", type=int, default=None, help="evaluate at most this many cases")
-    p.add_argument("--prompt", choices=("box", "mask"), default="box",
-                   help="first-frame prompt of each structure, echo datasets (default: box)")
+    p.add_argument("--prompt", choices=("box", "mask", "learned"), default="box",
+                   help="first-frame prompt of each structure, echo datasets (default: box); "
+                   "learned: no box, the --adapter's class prompts find each structure by name "
+                   "(methods vanilla+learned and samurai+learned)")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     p.add_argument("--model", default="tiny", type=model_name, metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
@@ -101,6 +103,9 @@ def run(args) -> int:
     if args.max_cases is not None and args.max_cases < 1:
         raise CLIError("--max-cases must be at least 1")
     methods = _parse_methods(args)
+    if args.prompt == "learned" and (args.lasot or not args.adapter):
+        raise CLIError("--prompt learned needs an echo dataset and --adapter DIR trained with "
+                       "`samurai train --prompts learned`")
     cases = _lasot_sequences(Path(args.data)) if args.lasot else _echo_dataset(args)
     if args.max_cases is not None:
         cases = cases[: args.max_cases]
@@ -139,10 +144,14 @@ def _run(args, cases, methods, info) -> int:
             raise CLIError(f"{len(problems)} problem(s) in {args.data}; fix or remove these "
                            f"cases, then run again (nothing was tracked):\n  {shown}{more}")
         # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
-        base = shard.agree(info, lambda: build(None))
-        predictors = {m: (base, m == "samurai") for m in TRACKERS if m in methods}
-        if args.adapter:
-            predictors["samurai+adapter"] = (shard.agree(info, lambda: build(args.adapter)), True)
+        if args.prompt == "learned":  # the adapter's class prompts find every structure
+            base = shard.agree(info, lambda: _learned_predictor(args, build))
+            predictors = {f"{m}+learned": (base, m == "samurai") for m in TRACKERS if m in methods}
+        else:
+            base = shard.agree(info, lambda: build(None))
+            predictors = {m: (base, m == "samurai") for m in TRACKERS if m in methods}
+            if args.adapter:
+                predictors["samurai+adapter"] = (shard.agree(info, lambda: build(args.adapter)), True)
         baselines = shard.agree(info, lambda: _build_baselines(args, methods, base))
         weights = _baseline_weights(args)
         prompt = "box (groundtruth.txt, first frame)" if args.lasot else args.prompt
@@ -188,6 +197,15 @@ def _settings(args, base, methods, prompt, weights) -> dict:
     info = {k: v for k, v in run_info(args, base).items() if k not in _NOT_SETTINGS}
     return {**info, "data": str(Path(args.data).resolve()), "kind": args.kind, "lasot": args.lasot,
             "methods": methods, "prompt": prompt, **weights}
+
+
+def _learned_predictor(args, build):
+    """The predictor with the ``--adapter`` whose class prompts ``--prompt learned`` uses."""
+    predictor = build(args.adapter)
+    if getattr(predictor, "class_prompts", None) is None:
+        raise CLIError(f"adapter {args.adapter} has no class prompts (class_prompts.safetensors); "
+                       "train one with `samurai train --prompts learned`")
+    return predictor
 
 
 def _parse_methods(args) -> list[str]:
@@ -359,6 +377,40 @@ def track_case(predictor, samurai: bool, frames, prompts, start: int):
     return masks
 
 
+def track_case_learned(predictor, samurai: bool, frames, names: dict[int, str], start: int):
+    """Masks bool [T, B, H, W] of the structures ``names`` (label id -> class name, ids in
+    order), found by the predictor's class prompts from frame ``start`` on, with no box."""
+    import numpy as np
+
+    from samurai.prompters.learned import track_chambers
+
+    ids = sorted(names)
+    classes = [names[k] for k in ids]
+    t_all, h, w = frames.shape[:3]
+    rgb = frames if frames.ndim == 4 else np.repeat(frames[..., None], 3, axis=3)
+    masks = np.zeros((t_all, len(ids), h, w), bool)
+    for t, frame_masks, _ in track_chambers(predictor, rgb[start:], classes, samurai=samurai):
+        for i in range(len(ids)):
+            if i + 1 in frame_masks:
+                masks[start + t, i] = frame_masks[i + 1]
+    return masks
+
+
+def _learned_masks(predictor, samurai: bool, case, ids, start: int):
+    """Masks bool [T, len(ids), H, W]: every structure the class prompts know is looked for on
+    its own (no box); the labelled ones (``ids``) are returned for scoring."""
+    import numpy as np
+
+    known = set(predictor.class_prompts.class_names)
+    names = {k: case.labels[k].lower() for k in sorted(case.labels) if case.labels[k].lower() in known}
+    found = track_case_learned(predictor, samurai, case.frames, names, start)
+    masks = np.zeros(found.shape[:1] + (len(ids),) + found.shape[2:], bool)
+    for i, k in enumerate(ids):
+        if k in names:
+            masks[:, i] = found[:, sorted(names).index(k)]
+    return masks
+
+
 def _seg_scores(pred, gt, spacing):
     """Mean Dice / IoU / HD95 and box metrics over frames for one structure."""
     import numpy as np
@@ -395,8 +447,12 @@ def _echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
     prompts = echo_prompts(case.masks[start], ids, prompt_kind)
     scored = [int(f) for f in labelled if f != start] or [start]
     lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
-    runs = ((method, track_case(predictor, samurai, case.frames, prompts, start), True)
-            for method, (predictor, samurai) in predictors.items())
+    if prompt_kind == "learned":
+        runs = ((method, _learned_masks(predictor, samurai, case, ids, start), True)
+                for method, (predictor, samurai) in predictors.items())
+    else:
+        runs = ((method, track_case(predictor, samurai, case.frames, prompts, start), True)
+                for method, (predictor, samurai) in predictors.items())
     if baselines:
         runs = chain(runs, _baseline_runs(case, baselines, ids, start, frame_batch))
     for method, masks, every_frame in runs:

@@ -49,12 +49,17 @@ def add_parser(sub) -> None:
     p.add_argument("--masks", metavar="DIR",
                    help="many videos: first-frame label masks, DIR/<video name>.png per video")
     p.add_argument("--chambers", metavar="NAMES",
-                   help="no box: find these structures (comma-separated, e.g. lv,la) on the first "
-                        "frame with --prompter, and track each one found (ids 1, 2, ... in this order)")
+                   help="no box: find these structures (comma-separated, e.g. lv,la,rv,ra) with "
+                        "--prompter and track each one found (ids 1, 2, ... in this order); with "
+                        "the learned prompter lost ones are re-seeded")
     from samurai.prompters import available_prompters
 
     p.add_argument("--prompter", help="what finds --chambers: a registered prompter "
-                   f"({', '.join(available_prompters())})")
+                   f"({', '.join(available_prompters())}; default: learned, the class prompts of "
+                   "an --adapter trained with `samurai train --prompts learned`)")
+    p.add_argument("--lost-frames", type=int, default=3, metavar="K",
+                   help="with --chambers and the learned prompter: frames of low object score (or a "
+                        "reset motion track) before a chamber is looked for again (default: 3)")
     p.add_argument("--prompter-model", metavar="DIR", help="the prompter's model folder")
     p.add_argument("--prompter-adapter", metavar="DIR", help="the prompter's LoRA adapter folder")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
@@ -229,6 +234,42 @@ def chamber_prompts(args, frame, device=None) -> tuple[dict, dict]:
                        "prompt with --box")
     return prompts, {"frame": 0, "prompter": args.prompter, "prompter_model": args.prompter_model,
                      "prompter_adapter": args.prompter_adapter, "chambers": record}
+
+
+def parse_chambers(args) -> list[str]:
+    """``--chambers lv,la`` for the learned prompter -> ``["lv", "la"]``, or CLIError for a bad
+    combination."""
+    if args.box or args.mask:
+        raise CLIError("--chambers finds the structures itself: drop --box/--mask (or drop --chambers)")
+    if args.lost_frames < 1:
+        raise CLIError(f"--lost-frames {args.lost_frames} must be at least 1")
+    names = [c.strip().lower() for c in args.chambers.split(",") if c.strip()]
+    if not names or len(set(names)) != len(names):
+        raise CLIError(f"--chambers {args.chambers!r}: give distinct comma-separated names, e.g. lv,la,rv,ra")
+    if args.adapter is None:
+        raise CLIError("--chambers needs --adapter DIR: an adapter trained with `samurai train --prompts "
+                       "learned` (the default prompter), or another --prompter (florence2, sam3) with "
+                       "--prompter-model DIR")
+    return names
+
+
+def learned_chambers(predictor, source, chambers: list[str], args, events: list):
+    """The learned prompter's frames (as ``sam2_track`` yields them) for ``chambers``, checked
+    against the adapter's class prompts."""
+    from samurai.prompters.learned import track_chambers
+
+    if getattr(predictor, "class_prompts", None) is None:
+        raise CLIError(
+            f"adapter {args.adapter} has no class prompts (class_prompts.safetensors); "
+            "train one with `samurai train --prompts learned`"
+        )
+    unknown = [c for c in chambers if c not in predictor.class_prompts.class_names]
+    if unknown:
+        raise CLIError(
+            f"--chambers {unknown} unknown to adapter {args.adapter}, which knows "
+            f"{list(predictor.class_prompts.class_names)}"
+        )
+    return track_chambers(predictor, source, chambers, lost_frames=args.lost_frames, events=events)
 
 
 def load_prompts(args, width: int, height: int) -> dict:
@@ -420,11 +461,19 @@ def run(args) -> int:
     except (FileNotFoundError, FrameError) as err:
         raise CLIError(f"cannot read {video}: {err}") from None
     height, width = first.shape[:2]
-    if args.chambers:
+    if args.prompter is not None and not args.chambers:
+        raise CLIError("--prompter is used with --chambers NAMES; add --chambers (e.g. lv,la,rv,ra)")
+    learned = bool(args.chambers) and args.prompter in (None, "learned")
+    chambers, chamber_record = None, None
+    if learned:
+        chambers = parse_chambers(args)
+        prompts = {}
+        chamber_record = {"prompter": "learned", "chambers": chambers, "lost_frames": args.lost_frames}
+    elif args.chambers:
         prompts, chamber_record = chamber_prompts(
             args, first if first.ndim == 3 else np.repeat(first[..., None], 3, 2), args.device)
     else:
-        prompts, chamber_record = load_prompts(args, width, height), None
+        prompts = load_prompts(args, width, height)
     out_dir = Path(args.out) if args.out else Path(f"{video.stem or video.name}_track")
     with OutputDir(out_dir, force=args.force) as out:
         predictor = build_predictor(
@@ -432,23 +481,39 @@ def run(args) -> int:
             samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
             noise=args.noise, motion_model=args.motion_model,
         )
-        out.info.update(run_info(args, predictor), video=str(video), objects=sorted(prompts),
+        frames, events = None, []
+        if learned:
+            ids = list(range(1, len(chambers) + 1))
+            frames = learned_chambers(predictor, source, chambers, args, events)
+            out.info.update(prompter="learned", names=dict(zip(ids, chambers)))
+        else:
+            ids = sorted(prompts)
+        out.info.update(run_info(args, predictor), video=str(video), objects=ids,
                         prompts=chamber_record or prompt_info(args), samurai=not args.vanilla)
-        seen, found, mp4 = track_into(out, args, video, source, prompts, predictor)
+        seen, found, mp4 = track_into(out, args, video, source, prompts, predictor, ids, frames)
+        if learned:  # seeds, losses and re-seeds, beside the names
+            out.info["events"] = [
+                {"frame": e.frame, "obj_id": chambers.index(e.name) + 1, "name": e.name,
+                 "event": e.kind, "score": round(e.score, 4)} for e in events
+            ]
     if seen < source.frames_announced:
         print(f"warning: {video}: read {seen} of {source.frames_announced} announced frames (the "
               f"video ends early: truncated or damaged tail); the {seen} frames read are tracked "
               "and written, and manifest.json records frames_read / frames_announced",
               file=sys.stderr)
     report_empty(found, seen, args.checkpoint is None)
-    print(f"wrote {out_dir}/ ({seen} frames, {len(prompts)} object(s)): masks/, boxes/, scores.csv"
+    print(f"wrote {out_dir}/ ({seen} frames, {len(found)} object(s)): masks/, boxes/, scores.csv"
           + ("" if args.no_video else ", overlay.gif" + (", overlay.mp4" if mp4 else "")))
     return 0
 
 
-def track_into(out, args, video, source, prompts: dict, predictor) -> tuple[int, dict, bool]:
+def track_into(out, args, video, source, prompts: dict, predictor, ids=None,
+               frames=None) -> tuple[int, dict, bool]:
     """Track ``prompts`` through ``source`` and write masks, boxes, scores and overlays into the
-    ``OutputDir`` ``out``; returns (frames read, object id -> frames with a mask, MP4 written)."""
+    ``OutputDir`` ``out``; returns (frames read, object id -> frames with a mask, MP4 written).
+
+    ``frames``: the tracked frames when they do not come from ``prompts`` (the learned chamber
+    prompter's, for objects ``ids``), as ``sam2_track`` yields them."""
     import numpy as np
 
     from samurai_common.frames import FrameError
@@ -467,7 +532,9 @@ def track_into(out, args, video, source, prompts: dict, predictor) -> tuple[int,
     )
 
     height, width = source.height, source.width
-    ids = sorted(prompts)
+    ids = sorted(prompts) if ids is None else ids
+    if frames is None:
+        frames = sam2_track(predictor, source, prompts)
     untrained = args.checkpoint is None and not args.model.startswith(HF_PREFIX)
     announced = len(source)
     fps = source.fps or 25.0
@@ -483,7 +550,7 @@ def track_into(out, args, video, source, prompts: dict, predictor) -> tuple[int,
         mp4 = MP4Writer(out.path / "overlay.mp4", fps)
     seen = 0
     try:
-        for t, masks, scores in sam2_track(predictor, source, prompts):
+        for t, masks, scores in frames:
             labels = np.zeros((height, width), np.uint8)
             for k in ids:
                 m = masks.get(k)

@@ -16,7 +16,7 @@ _FLAGS = {
     "image_size": int, "device": str, "epochs": int, "lr": float, "clip_len": int,
     "accum_steps": int, "lora_r": int, "lora_alpha": float, "seed": int,
     "max_objects": int, "max_train_cases": int, "max_val_cases": int, "checkpoint_every": int,
-    "warmup_steps": int, "train_split": str, "val_split": str,
+    "warmup_steps": int, "train_split": str, "val_split": str, "prompts": str, "prompt_tokens": int,
 }
 
 
@@ -56,6 +56,12 @@ def add_parser(sub) -> None:
     p.add_argument("--train-split", help="split to train on (default train; 'none': every case, "
                    "e.g. for the generic layout)")
     p.add_argument("--val-split", help="split to validate on (default val; 'none' for none)")
+    p.add_argument("--prompts", choices=["box", "learned"],
+                   help="first-frame prompt: box (from the mask, default) or learned class prompts "
+                   "trained with the adapter (see docs/chambers.md)")
+    p.add_argument("--prompt-tokens", type=int, help="tokens per class with --prompts learned (default 2)")
+    p.add_argument("--classes", help="comma-separated class names for --prompts learned "
+                   "(default: the dataset's label names, e.g. lv,myo,la)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other option, value parsed as JSON (e.g. --set box_jitter=0.05)")
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint.pt in --out")
@@ -95,6 +101,8 @@ def resolve_config(args: argparse.Namespace):
         value = getattr(args, key, None)
         if value is not None:
             values[key] = value
+    if getattr(args, "classes", None):
+        values["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
     for item in args.set:
         key, sep, raw = item.partition("=")
         if not sep:

@@ -57,6 +57,7 @@ class Prompter(Protocol):
 _REGISTRY: dict[str, str] = {
     "florence2": "samurai.prompters.florence2:make_florence2_prompter",
     "sam3": "samurai.prompters.sam3:make_sam3_prompter",
+    "learned": "samurai.prompters.learned:build_learned_prompter",
 }
 
 

@@ -26,6 +26,7 @@ class Clip(NamedTuple):
     object_ids: list[int]  # label value of each object
     boxes: torch.Tensor  # [N, 4] box prompt on frame 0 (samurai_core.mask_to_box), input pixels
     frame_indices: list[int]  # frames of the case the clip was cut from
+    class_index: list[int] | None = None  # learned-prompt row of each object (None: box prompts)
 
 
 def choose_frames(labelled: np.ndarray, clip_len: int, rng: np.random.Generator) -> list[int] | None:

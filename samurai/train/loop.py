@@ -29,8 +29,10 @@ from samurai.io import atomic_write_text
 from samurai import distributed as ddp
 from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
 from samurai.train.losses import LossWeights, frame_losses
+from samurai.train.prompts import class_clip, class_prompted_first_frame
 
 CHECKPOINT_NAME = "checkpoint.pt"
+PROMPT_KINDS = ("box", "learned")
 
 
 @dataclass
@@ -58,6 +60,10 @@ class TrainConfig:
     grad_clip: float = 0.1  # max gradient norm (SAM 2's training value)
     accum_steps: int = 1  # clips per optimizer step (per process)
     box_jitter: float = 0.1  # prompt noise, fraction of the box side
+    prompts: str = "box"  # first-frame prompt: "box" (from the mask) or "learned" (class tokens)
+    prompt_tokens: int = 2  # tokens per class with prompts="learned"
+    classes: list[str] | None = None  # learned-prompt classes; None: the training data's labels
+    train_modules: list[str] | None = None  # modules trained in full besides LoRA (phantom-only)
     loss_weights: dict = field(default_factory=lambda: LossWeights()._asdict())
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     seed: int = 0
@@ -86,6 +92,10 @@ class TrainConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         if self.lr <= 0 or self.grad_clip <= 0:
             raise ValueError("lr and grad_clip must be > 0")
+        if self.prompts not in PROMPT_KINDS:
+            raise ValueError(f"prompts={self.prompts!r}; use one of {PROMPT_KINDS}")
+        if self.prompt_tokens < 1:
+            raise ValueError(f"prompt_tokens={self.prompt_tokens} must be >= 1")
         if self.image_size % 16:
             raise ValueError(f"image_size={self.image_size} must be a multiple of 16 (e.g. 256, 512, 1024)")
         extra = sorted(set(self.loss_weights) - set(LossWeights._fields))
@@ -97,8 +107,14 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def clip_forward(model, clip: Clip, weights: LossWeights = LossWeights(), need_loss: bool = True):
+def clip_forward(
+    model, clip: Clip, weights: LossWeights = LossWeights(), need_loss: bool = True,
+    class_prompts=None,
+):
     """Run SAM 2 over one clip with grad through whatever is trainable.
+
+    Frame 0 is prompted by ``clip.boxes``, or, with ``class_prompts`` (a ``ClassPrompts``),
+    by the tokens of each object's class (``clip.class_index``).
 
     Returns ``(loss, terms, masks)``: the summed SAM 2 loss over labelled frames (None when
     ``need_loss`` is False), the summed loss terms (floats), and the chosen masks' logits per
@@ -112,7 +128,9 @@ def clip_forward(model, clip: Clip, weights: LossWeights = LossWeights(), need_l
     images = clip.images.to(device)
     n = len(clip.object_ids)
     num_frames = images.shape[0]
-    with torch.no_grad():
+    # The image encoder is frozen unless part of it is trained in full (train_modules).
+    encoder_trains = any(p.requires_grad for p in model.image_encoder.parameters())
+    with torch.set_grad_enabled(encoder_trains and torch.is_grad_enabled()):
         backbone = model.forward_image(images)
     output_dict = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
     box = clip.boxes.to(device)
@@ -129,10 +147,13 @@ def clip_forward(model, clip: Clip, weights: LossWeights = LossWeights(), need_l
             "vision_pos_enc": [p[t : t + 1].expand(n, -1, -1, -1) for p in backbone["vision_pos_enc"]],
         }
         _, feats, pos, sizes = model._prepare_backbone_features(frame_out)
-        prompt = point_inputs if t == 0 else None
-        current, sam_outputs, _, _ = model._track_step(
-            t, t == 0, feats, pos, sizes, prompt, None, output_dict, num_frames, False, None
-        )
+        prompt = point_inputs if t == 0 and class_prompts is None else None
+        if t == 0 and class_prompts is not None:
+            current, sam_outputs = class_prompted_first_frame(model, class_prompts, clip, feats, pos, sizes)
+        else:
+            current, sam_outputs, _, _ = model._track_step(
+                t, t == 0, feats, pos, sizes, prompt, None, output_dict, num_frames, False, None
+            )
         _, high_res_multimasks, ious, low_res_masks, high_res_masks, obj_ptr, obj_logits = sam_outputs
         current["pred_masks"] = low_res_masks
         current["pred_masks_high_res"] = high_res_masks
@@ -155,18 +176,19 @@ def clip_forward(model, clip: Clip, weights: LossWeights = LossWeights(), need_l
 class ClipLoss(torch.nn.Module):
     """``forward(clip) -> loss``: the module DDP wraps (SAM2Base itself has no forward)."""
 
-    def __init__(self, model: torch.nn.Module, weights: LossWeights) -> None:
+    def __init__(self, model: torch.nn.Module, weights: LossWeights, class_prompts=None) -> None:
         super().__init__()
         self.model = model
         self.weights = weights
+        self.class_prompts = class_prompts
 
     def forward(self, clip: Clip | None):
         if clip is None:
             # An unusable case still takes part in the step (every process must run the
             # same backward under DDP): a zero loss over the trainable parameters.
-            zero = sum(p.sum() * 0.0 for p in self.model.parameters() if p.requires_grad)
+            zero = sum(p.sum() * 0.0 for p in self.parameters() if p.requires_grad)
             return zero, {}
-        loss, terms, _ = clip_forward(self.model, clip, self.weights)
+        loss, terms, _ = clip_forward(self.model, clip, self.weights, class_prompts=self.class_prompts)
         return loss, terms
 
 
@@ -183,10 +205,13 @@ def case_rng(seed: int, epoch: int, index: int) -> tuple[np.random.Generator, to
     return np_rng, torch_gen
 
 
-def evaluate(model, dataset, cfg: TrainConfig, indices: Sequence[int] | None = None) -> dict:
+def evaluate(
+    model, dataset, cfg: TrainConfig, indices: Sequence[int] | None = None, class_prompts=None
+) -> dict:
     """Validation Dice per structure: each case's first clip from its first labelled frame,
-    box prompt without jitter, Dice on the labelled frames after the prompted one (or on it,
-    when it is the only one). Returns ``{"sums": {label_id: (dice_sum, count)}, "names": {...}}``.
+    box prompt without jitter (or, with ``class_prompts``, every class's learned prompt), Dice
+    on the labelled frames after the prompted one (or on it, when it is the only one).
+    Returns ``{"sums": {label_id: (dice_sum, count)}, "names": {...}}``.
     """
     was_training = model.training
     model.eval()
@@ -202,14 +227,19 @@ def evaluate(model, dataset, cfg: TrainConfig, indices: Sequence[int] | None = N
                 frames = frames_from(int(lab[0]), case.labelled, cfg.clip_len)
                 if frames is None:
                     continue
-                clip = make_clip(case, frames, cfg.image_size, max_objects=cfg.max_objects)
+                if class_prompts is None:
+                    clip = make_clip(case, frames, cfg.image_size, max_objects=cfg.max_objects)
+                else:
+                    clip = class_clip(case, frames, cfg.image_size, class_prompts.class_names)
                 if clip is None:
                     continue
-                _, _, logits = clip_forward(model, clip, need_loss=False)
+                _, _, logits = clip_forward(model, clip, need_loss=False, class_prompts=class_prompts)
                 pred = (logits > 0).cpu().numpy()
                 truth = clip.targets.numpy() > 0.5
                 scored = [t for t in range(1, len(frames)) if clip.labelled[t]] or [0]
                 for j, obj in enumerate(clip.object_ids):
+                    if obj < 0:  # a class this case does not label: nothing to score
+                        continue
                     names[obj] = case.labels.get(obj, str(obj))
                     for t in scored:
                         entry = sums.setdefault(obj, [0.0, 0.0])
@@ -314,17 +344,27 @@ class _Run:
     val_ds: object
     val_idx: list[int]
     state: dict  # epoch, step_in_epoch, global_step, best, history, skipped_clips
+    trained: dict  # name -> parameter of the modules trained in full (train_modules)
+    class_prompts: object  # ClassPrompts with prompts="learned", else None
 
     def save_checkpoint(self) -> None:
         from samurai.train.lora import lora_state_dict
 
         if self.info.is_main:
+            tokens = {} if self.class_prompts is None else {
+                "class_tokens": self.class_prompts.tokens.detach().clone()}
             _atomic_torch_save(
                 {"lora": lora_state_dict(self.model), "optimizer": self.optimizer.state_dict(),
+                 "trained": {n: p.detach().clone() for n, p in self.trained.items()}, **tokens,
                  "scheduler": self.scheduler.state_dict(), "rng": _rng_state(),
                  "state": self.state, "config": self.cfg.to_dict()},
                 self.out / CHECKPOINT_NAME,
             )
+
+    def save_adapter(self, folder: str, info: dict) -> None:
+        from samurai.train.lora import save_adapter
+
+        save_adapter(self.peft_model, self.out / folder, info, self.class_prompts, self.trained)
 
 
 def _train(cfg: TrainConfig, info, resume: bool, stop_after_steps: int | None) -> dict:
@@ -345,15 +385,13 @@ def _train(cfg: TrainConfig, info, resume: bool, stop_after_steps: int | None) -
         _end_epoch(run, bar)
     bar.close()
     if not stopped and info.is_main:
-        from samurai.train.lora import save_adapter
-
-        save_adapter(run.peft_model, run.out / "adapter", {**cfg.to_dict(), "epoch": cfg.epochs - 1})
+        run.save_adapter("adapter", {**cfg.to_dict(), "epoch": cfg.epochs - 1})
     ddp.barrier(info)
     return {
         "stopped": stopped, "global_step": state["global_step"], "history": state["history"],
         "best": state["best"], "trainable_parameters": n_params[0], "total_parameters": n_params[1],
         "skipped_clips": state["skipped_clips"], "out_dir": str(run.out), "model": run.model,
-        "peft_model": run.peft_model,
+        "peft_model": run.peft_model, "class_prompts": run.class_prompts,
     }
 
 
@@ -378,7 +416,7 @@ def _setup(cfg: TrainConfig, info, resume: bool):
     """Datasets, model with LoRA, optimizer, schedule and sampler; restored from the checkpoint
     when resuming. Returns ``(run, sampler, steps_per_epoch, (n_trainable, n_total))``."""
     from samurai.data import open_dataset
-    from samurai.train.lora import apply_lora, trainable_parameters
+    from samurai.train.lora import apply_lora, set_trainable_modules, trainable_parameters
     from samurai.train.model import build_model
 
     device = resolve_device(cfg.device, info.local_rank)
@@ -395,8 +433,21 @@ def _setup(cfg: TrainConfig, info, resume: bool):
 
     model = build_model(cfg.model, cfg.checkpoint, device, cfg.image_size)
     peft_model = apply_lora(model, cfg.lora_targets or None, cfg.lora_r, cfg.lora_alpha)
+    trained = set_trainable_modules(model, cfg.train_modules)
+    class_prompts = None
+    if cfg.prompts == "learned":
+        from samurai.train.prompts import dataset_class_names
+        from samurai_sam2.class_prompts import ClassPrompts
+
+        class_prompts = ClassPrompts.for_model(
+            model, cfg.classes or dataset_class_names(train_ds), cfg.prompt_tokens,
+            generator=torch.Generator().manual_seed(cfg.seed),
+        )
     n_params = trainable_parameters(model)
     params = [p for p in model.parameters() if p.requires_grad]
+    if class_prompts is not None:
+        params.append(class_prompts.tokens)
+        n_params = (n_params[0] + class_prompts.tokens.numel(), n_params[1] + class_prompts.tokens.numel())
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sampler = torch.utils.data.DistributedSampler(
         train_idx, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed
@@ -409,14 +460,16 @@ def _setup(cfg: TrainConfig, info, resume: bool):
              "skipped_clips": 0}
     if ckpt is not None:
         named = dict(model.named_parameters())
-        for name, value in ckpt["lora"].items():
+        for name, value in {**ckpt["lora"], **ckpt.get("trained", {})}.items():
             named[name].data.copy_(value)
+        if class_prompts is not None:
+            class_prompts.tokens.data.copy_(ckpt["class_tokens"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         _set_rng_state(ckpt["rng"])
         state = ckpt["state"]
 
-    module: torch.nn.Module = ClipLoss(model, LossWeights(**cfg.loss_weights))
+    module: torch.nn.Module = ClipLoss(model, LossWeights(**cfg.loss_weights), class_prompts)
     if info.world_size > 1:
         module = torch.nn.parallel.DistributedDataParallel(
             module, device_ids=[device.index] if device.type == "cuda" else None,
@@ -427,7 +480,7 @@ def _setup(cfg: TrainConfig, info, resume: bool):
         if cfg.amp and device.type == "cuda" else nullcontext()
     )
     run = _Run(cfg, info, device, out, model, peft_model, module, params, optimizer, scheduler,
-               autocast, train_ds, train_idx, val_ds, val_idx, state)
+               autocast, train_ds, train_idx, val_ds, val_idx, state, trained, class_prompts)
     return run, sampler, steps_per_epoch, n_params
 
 
@@ -441,7 +494,7 @@ def _run_epoch_steps(run: _Run, order: list[int], steps_per_epoch: int, bar, sto
         run.optimizer.zero_grad(set_to_none=True)
         step_loss = 0.0
         for k, pos in enumerate(micro):
-            clip = _training_clip(run.train_ds, run.train_idx[pos], cfg, epoch)
+            clip = _training_clip(run.train_ds, run.train_idx[pos], cfg, epoch, run.class_prompts)
             state["skipped_clips"] += clip is None
             last = k == len(micro) - 1
             sync = run.module.no_sync() if info.world_size > 1 and not last else nullcontext()
@@ -466,19 +519,18 @@ def _run_epoch_steps(run: _Run, order: list[int], steps_per_epoch: int, bar, sto
 
 def _end_epoch(run: _Run, bar) -> None:
     """Validate, keep the best adapter, record the history, checkpoint; next epoch."""
-    from samurai.train.lora import save_adapter
-
     cfg, state, info = run.cfg, run.state, run.info
     epoch = state["epoch"]
     record = {"epoch": epoch, "step": state["global_step"]}
     if run.val_idx:
-        record.update(_validate(run.model, run.val_ds, run.val_idx, cfg, info, run.device))
+        record.update(_validate(run.model, run.val_ds, run.val_idx, cfg, info, run.device,
+                                run.class_prompts))
     score = record.get("mean_dice")
     improved = not run.val_idx or state["best"] is None or (score is not None and score > state["best"])
     if improved:
         state["best"] = score
         if info.is_main:
-            save_adapter(run.peft_model, run.out / "best_adapter", {**cfg.to_dict(), "epoch": epoch, **record})
+            run.save_adapter("best_adapter", {**cfg.to_dict(), "epoch": epoch, **record})
     record["best"] = improved
     state["history"].append(record)
     state["epoch"] = epoch + 1
@@ -492,19 +544,21 @@ def _end_epoch(run: _Run, bar) -> None:
     run.save_checkpoint()
 
 
-def _training_clip(dataset, case_index: int, cfg: TrainConfig, epoch: int) -> Clip | None:
+def _training_clip(dataset, case_index: int, cfg: TrainConfig, epoch: int, class_prompts=None) -> Clip | None:
     np_rng, torch_gen = case_rng(cfg.seed, epoch, case_index)
     case = dataset[case_index]
     frames = choose_frames(case.labelled, cfg.clip_len, np_rng)
     if frames is None:
         return None
+    if class_prompts is not None:
+        return class_clip(case, frames, cfg.image_size, class_prompts.class_names)
     return make_clip(case, frames, cfg.image_size, jitter=cfg.box_jitter, generator=torch_gen,
                      max_objects=cfg.max_objects)
 
 
-def _validate(model, dataset, indices, cfg: TrainConfig, info, device) -> dict:
+def _validate(model, dataset, indices, cfg: TrainConfig, info, device, class_prompts=None) -> dict:
     """Dice per structure over the validation cases, sharded over processes."""
-    result = evaluate(model, dataset, cfg, indices[info.rank :: info.world_size])
+    result = evaluate(model, dataset, cfg, indices[info.rank :: info.world_size], class_prompts)
     table = torch.zeros(256, 2, dtype=torch.float64, device=device)
     for obj, (total, count) in result["sums"].items():
         table[obj] = torch.tensor([total, count], dtype=torch.float64)

@@ -36,6 +36,8 @@ DEFAULT_TARGETS: tuple[str, ...] = tuple(
     ]
 )
 TRAIN_CONFIG_NAME = "train_config.json"
+# Base-model weights trained in full beside LoRA (``train_modules``, a phantom-only setting).
+TRAINED_MODULES_NAME = "trained_modules.safetensors"
 
 # The same 40 layers in transformers' SAM-family video models (Sam2VideoModel, EdgeTamVideoModel,
 # Sam3TrackerVideoModel: the same module tree there): sam2's name with these renames.
@@ -152,14 +154,42 @@ def _atomic_dir(target: Path, write) -> None:
             shutil.rmtree(tmp)
 
 
-def save_adapter(peft_model, directory, train_config: dict | None = None) -> Path:
+def set_trainable_modules(model: torch.nn.Module, prefixes) -> dict[str, torch.nn.Parameter]:
+    """Make every parameter under the module names ``prefixes`` trainable (besides LoRA);
+    returns them by name. Raises AdapterError naming a prefix that matches no module."""
+    named = dict(_unwrap(model).named_parameters())
+    chosen = {}
+    for prefix in prefixes or ():
+        hits = {n: p for n, p in named.items() if n.startswith(prefix + ".") and "lora_" not in n}
+        if not hits:
+            raise AdapterError(f"train_modules: {prefix!r} names no module of this model (e.g. 'sam_mask_decoder')")
+        chosen.update(hits)
+    for p in chosen.values():
+        p.requires_grad_(True)
+    return chosen
+
+
+def save_adapter(
+    peft_model, directory, train_config: dict | None = None, class_prompts=None,
+    trained_modules: dict[str, torch.Tensor] | None = None,
+) -> Path:
     """Save the adapter with peft (``adapter_model.safetensors`` + ``adapter_config.json``) and
-    the training config beside it (``train_config.json``), atomically."""
+    the training config beside it (``train_config.json``), atomically; with ``class_prompts``
+    also ``class_prompts.safetensors``, with ``trained_modules`` (name -> weight) also
+    ``trained_modules.safetensors``."""
+    from safetensors.torch import save_file
 
     def write(tmp: Path) -> None:
         peft_model.save_pretrained(str(tmp), safe_serialization=True)
         if train_config is not None:
             (tmp / TRAIN_CONFIG_NAME).write_text(json.dumps(train_config, indent=2, default=str))
+        if class_prompts is not None:
+            from samurai_sam2.class_prompts import CLASS_PROMPTS_NAME
+
+            class_prompts.save(tmp / CLASS_PROMPTS_NAME)
+        if trained_modules:
+            weights = {n: t.detach().cpu().contiguous() for n, t in trained_modules.items()}
+            save_file(weights, str(tmp / TRAINED_MODULES_NAME))
 
     _atomic_dir(Path(directory), write)
     return Path(directory)
@@ -222,11 +252,33 @@ def load_adapter(model_or_predictor: torch.nn.Module, directory) -> torch.nn.Mod
             f"adapter does not match the model: missing {lora_missing[:3]}, unexpected "
             f"{result.unexpected_keys[:3]}"
         )
+    if (directory / TRAINED_MODULES_NAME).is_file():
+        _load_trained_modules(model, directory / TRAINED_MODULES_NAME)
     for name, param in model.named_parameters():
         if "lora_" in name:
             param.requires_grad_(False)
     model.to(device)
+    from samurai_sam2.class_prompts import CLASS_PROMPTS_NAME, ClassPrompts
+
+    if (directory / CLASS_PROMPTS_NAME).is_file() and hasattr(model_or_predictor, "set_class_prompts"):
+        model_or_predictor.set_class_prompts(ClassPrompts.load(directory, device))
     return model_or_predictor
+
+
+def _load_trained_modules(model: torch.nn.Module, path: Path) -> None:
+    from safetensors.torch import load_file
+
+    named = dict(model.named_parameters())
+    state = load_file(str(path))
+    unknown = [k for k in state if k not in named or named[k].shape != state[k].shape]
+    if unknown:
+        raise AdapterError(
+            f"{path.name} holds weights this model lacks or shapes it does not have, e.g. "
+            f"{unknown[:3]}; the adapter was trained on another SAM 2 architecture"
+        )
+    with torch.no_grad():
+        for k, v in state.items():
+            named[k].copy_(v.to(named[k].device, named[k].dtype))
 
 
 def merge_adapter(model_or_peft: torch.nn.Module, path=None) -> dict[str, torch.Tensor]:
