@@ -13,8 +13,8 @@ See docs/calibration.md.
 
 from __future__ import annotations
 
-import argparse
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,6 @@ def add_parser(sub) -> None:
             "as JSON, and report one-step prediction IoU and NLL per frame before vs after on "
             "held-out tracks."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "boxes",
@@ -46,15 +45,16 @@ def add_parser(sub) -> None:
     p.add_argument("--kind", choices=("camus2023", "camus2019", "echonet", "generic"),
                    help="dataset layout (default: detected)")
     p.add_argument("--split", help="dataset split to use: train, val or test (default: all)")
-    p.add_argument("--label", type=int, default=1, help="mask label whose box is tracked (1 = LV)")
+    p.add_argument("--label", type=int, default=1, help="mask label whose box is tracked (default: 1, the LV)")
     p.add_argument("--motion-model", choices=MOTION_MODELS, default="xyah",
-                   help="Kalman state: xyah (official SAMURAI), xywh or xyxy")
+                   help="Kalman state: xyah (official SAMURAI), xywh or xyxy (default: xyah)")
     p.add_argument("--holdout", type=float, default=0.2,
-                   help="fraction of tracks held out for the report (0: report on the fit set)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fit / held-out split")
-    p.add_argument("--steps", type=int, default=200, help="maximum number of Adam steps")
-    p.add_argument("--lr", type=float, default=0.1, help="Adam learning rate (log-weight units)")
-    p.add_argument("-o", "--out", default="noise.json", help="calibration file to write")
+                   help="fraction of tracks held out for the report; 0 reports on the fit set "
+                   "(default: 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fit / held-out split (default: 0)")
+    p.add_argument("--steps", type=int, default=200, help="maximum number of Adam steps (default: 200)")
+    p.add_argument("--lr", type=float, default=0.1, help="Adam learning rate, log-weight units (default: 0.1)")
+    p.add_argument("-o", "--out", default="noise.json", help="calibration file to write (default: noise.json)")
     p.add_argument("--report", default=None,
                    help="report JSON to write (default: OUT with the suffix .report.json)")
     p.set_defaults(run=run)
@@ -149,6 +149,17 @@ def _split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[n_hold:]), np.sort(order[:n_hold])
 
 
+def _check_output_file(path: Path, option: str) -> None:
+    """Raise CLIError unless ``path`` can be written as a file (checked before the fit)."""
+    if path.is_dir():
+        raise CLIError(f"{option} {path} is a folder; give a file name, e.g. {path / 'noise.json'}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise CLIError(f"{option} {path}: the folder {folder} does not exist; create it or choose another path")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CLIError(f"{option} {path} cannot be written (permission denied); choose a path in a writable folder")
+
+
 def run(args) -> int:
     from samurai_core.calibrate import (
         Calibration,
@@ -169,6 +180,10 @@ def run(args) -> int:
         raise CLIError(f"--lr {args.lr} must be a positive number")
     if not args.boxes and not args.dataset:
         raise CLIError("give box files / folders of groundtruth.txt, or --dataset FOLDER")
+    out = Path(args.out)
+    report_path = Path(args.report) if args.report else out.with_suffix(".report.json")
+    _check_output_file(out, "-o/--out")
+    _check_output_file(report_path, "--report")
 
     tracks = []
     for path in _box_files(args.boxes):
@@ -220,9 +235,7 @@ def run(args) -> int:
             "prediction_iou_after": after.prediction_iou,
         },
     }
-    out = Path(args.out)
     save_calibration(out, Calibration(args.motion_model, fitted, provenance))
-    report_path = Path(args.report) if args.report else out.with_suffix(".report.json")
     report = {
         "motion_model": args.motion_model,
         "calibration": str(out),

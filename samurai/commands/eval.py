@@ -33,7 +33,7 @@ BOX_COLUMNS = ["case", "method", "frames", "success_auc", "precision_20", "norm_
 
 
 def add_parser(sub) -> None:
-    from samurai.commands.track import add_motion_arguments
+    from samurai.commands.track import add_model_arguments, add_motion_arguments, add_random_weights_arguments
 
     p = sub.add_parser(
         "eval",
@@ -53,16 +53,12 @@ def add_parser(sub) -> None:
     p.add_argument("--prompt", choices=("box", "mask"), default="box",
                    help="first-frame prompt of each structure, echo datasets (default: box)")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
-    p.add_argument("--model", default="tiny", choices=("tiny", "small", "base_plus", "large", "medsam2"),
-                   help="SAM 2 model size (default: tiny)")
+    add_model_arguments(p)
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
     add_motion_arguments(p)
-    p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
-    p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
     p.add_argument("--out", default="samurai_eval", help="output folder (default: samurai_eval)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
-    p.add_argument("--random-weights", action="store_true",
-                   help="TESTING ONLY: untrained model when no --checkpoint is given")
+    add_random_weights_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -81,7 +77,7 @@ def run(args) -> int:
     def build(adapter):
         return build_predictor(args.model, args.checkpoint, args.device, args.image_size,
                                samurai=True, adapter=adapter, random_weights=args.random_weights,
-                               noise=args.noise, motion_model=args.motion_model)
+                               noise=args.noise, motion_model=args.motion_model, seed=args.seed)
 
     # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
     base = build(None)
@@ -90,6 +86,7 @@ def run(args) -> int:
         predictors["samurai+adapter"] = (build(args.adapter), True)
     info = {"command": "eval", "data": str(args.data), "model": args.model,
             "checkpoint": args.checkpoint, "random_weights": args.checkpoint is None,
+            "seed": args.seed if args.checkpoint is None else None,
             "adapter": args.adapter, "methods": list(predictors), "noise": args.noise,
             "motion_model": base.samurai_config.motion_model}
     t0 = time.perf_counter()

@@ -9,6 +9,7 @@ candidate, memory frames), ``overlay.mp4`` (when an encoder is installed) and ``
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 from samurai.cli import CLIError
@@ -42,21 +43,45 @@ def add_parser(sub) -> None:
         help="first-frame label mask (single-channel PNG, pixel value = object id, 0 = background)",
     )
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
-    p.add_argument("--model", default="tiny", choices=MODELS, help="SAM 2 model size (default: tiny)")
+    add_model_arguments(p)
     p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train`")
     p.add_argument("--vanilla", action="store_true", help="plain SAM 2 (SAMURAI off)")
     add_motion_arguments(p)
-    p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
-    p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
     p.add_argument("--out", default=None, help="output folder (default: <video name>_track)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    add_random_weights_arguments(p)
+    p.add_argument("--no-video", action="store_true", help="skip the overlay MP4/GIF")
+    p.set_defaults(run=run)
+
+
+IMAGE_SIZE_HELP = (
+    "SAM 2 input size in pixels, a multiple of 32 (default: the model's, 1024; 512 for "
+    "medsam2); smaller is faster and coarser: on a CPU try 512 or 256"
+)
+
+
+def add_model_arguments(p) -> None:
+    """``--model``, ``--image-size`` and ``--device``: the SAM 2 model of a run (track, eval, demo)."""
+    p.add_argument("--model", default="tiny", choices=MODELS, help="SAM 2 model size (default: tiny)")
+    p.add_argument("--image-size", type=int, default=None, metavar="PX", help=IMAGE_SIZE_HELP)
+    p.add_argument(
+        "--device", default=None,
+        help="torch device: cpu, cuda, cuda:N (default: cuda when a GPU is visible, else cpu)",
+    )
+
+
+def add_random_weights_arguments(p) -> None:
+    """``--random-weights`` and its ``--seed`` (track, eval)."""
     p.add_argument(
         "--random-weights",
         action="store_true",
         help="TESTING ONLY: run an untrained model when no --checkpoint is given",
     )
-    p.add_argument("--no-video", action="store_true", help="skip the overlay MP4/GIF")
-    p.set_defaults(run=run)
+    p.add_argument(
+        "--seed", type=int, default=0,
+        help="seed of the untrained model's weights with --random-weights, so that pipeline "
+        "checks repeat exactly (default: 0)",
+    )
 
 
 def add_motion_arguments(p) -> None:
@@ -176,42 +201,56 @@ def load_prompts(args, width: int, height: int) -> dict:
 
 
 def build_predictor(model, checkpoint, device, image_size, samurai, adapter, random_weights,
-                    noise=None, motion_model=None):
+                    noise=None, motion_model=None, seed=0):
     """The SAM 2 video predictor for the CLI, with every user error turned into a CLIError.
 
     ``noise`` / ``motion_model`` (``--noise``, ``--motion-model``) set the SAMURAI config
-    (see ``samurai_config``); without them the backend uses the model size's preset.
+    (see ``samurai_config``); without them the backend uses the model size's preset. Random
+    weights (no ``checkpoint``) are drawn from ``seed``, so that two runs are identical.
     """
     if checkpoint is None and not random_weights:
         raise CLIError(
             f"SAM 2 model {model!r} needs weights: pass --checkpoint PATH (e.g. "
-            "sam2.1_hiera_tiny.pt from the SAM 2 release; medsam2 needs a MedSAM2 .pt); "
-            "--random-weights runs an untrained model, for testing only"
+            "sam2.1_hiera_tiny.pt from the SAM 2 release; medsam2 needs a MedSAM2 .pt such as "
+            "MedSAM2_US_Heart.pt); --random-weights runs an untrained model, for testing only"
         )
     if checkpoint is not None and not Path(checkpoint).is_file():
         raise CLIError(f"checkpoint {checkpoint} does not exist; pass the path of a SAM 2 .pt file")
-    if image_size is not None and (image_size < 64 or image_size % 16):
-        raise CLIError(f"--image-size {image_size} must be a multiple of 16 and at least 64 (SAM 2 uses 1024)")
     try:
-        import torch  # noqa: F401
+        import torch
 
+        from samurai_common.devices import resolve_device
         from samurai_sam2 import build_samurai_video_predictor
-        from samurai_sam2.build import model_size
+        from samurai_sam2.build import check_image_size, model_size
     except ImportError as err:
         raise CLIError(
             f"SAM 2 tracking needs torch and sam2 ({err}); install them with "
             "`bash scripts/setup.sh full` (the demo runs without them)"
         ) from None
+    try:
+        if image_size is not None:
+            check_image_size(image_size)
+    except ValueError as err:
+        raise CLIError(f"--image-size: {err}") from None
+    try:
+        device = resolve_device(device)
+    except ValueError as err:
+        raise CLIError(f"--device: {err}") from None
     config = None
     if noise is not None or motion_model is not None:
         config = samurai_config(model_size(model), noise, motion_model)
     if checkpoint is None:
-        print("WARNING: --random-weights: the model is UNTRAINED; its masks are meaningless (testing only)")
+        print(f"WARNING: --random-weights: the model is UNTRAINED (seed {seed}); its masks are "
+              "meaningless (testing only)")
     try:
-        predictor = build_samurai_video_predictor(
-            model, checkpoint, device=device, samurai=samurai, image_size=image_size,
-            samurai_config=config,
-        )
+        # Random-init weights come from torch's global generator: draw them from the seed, and
+        # leave the caller's generator as it was.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            predictor = build_samurai_video_predictor(
+                model, checkpoint, device=device, samurai=samurai, image_size=image_size,
+                samurai_config=config,
+            )
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
         raise CLIError(f"cannot build SAM 2 model {model!r} from {checkpoint}: {err}") from None
     if adapter is not None:
@@ -220,8 +259,54 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
         try:
             load_adapter(predictor, adapter)
         except AdapterError as err:
-            raise CLIError(f"adapter {adapter} does not fit the {model} model: {err}") from None
+            raise CLIError(f"adapter {adapter}: {err}") from None
     return predictor
+
+
+# Seconds per frame of SAM 2.1 hiera-tiny with one object on one CPU core, by input size
+# (DESIGN.md, docs/benchmarks.md), and the other sizes' cost relative to tiny (measured at
+# 256 px, see docs/benchmarks.md "Model sizes on CPU"). Estimates: machines differ by 2-3x.
+CPU_SECONDS_PER_FRAME = {256: 0.15, 512: 0.6, 1024: 4.0}
+CPU_MODEL_FACTOR = {"tiny": 1.0, "small": 1.4, "base_plus": 2.3, "large": 12.0}
+
+
+def cpu_seconds_per_frame(model: str, image_size: int) -> float:
+    """Rough CPU time per frame and object (log-log interpolation of the measured sizes)."""
+    import numpy as np
+
+    from samurai_sam2.build import model_size
+
+    sizes = sorted(CPU_SECONDS_PER_FRAME)
+    tiny = np.exp(np.interp(np.log(image_size), np.log(sizes),
+                            np.log([CPU_SECONDS_PER_FRAME[s] for s in sizes])))
+    return float(tiny) * CPU_MODEL_FACTOR[model_size(model)]
+
+
+def cpu_notice(predictor, model: str, n_frames: int, n_objects: int = 1) -> str | None:
+    """One line for CPU runs: the estimated time and a smaller ``--image-size`` to try."""
+    if predictor.device.type != "cpu":
+        return None
+    size = int(predictor.image_size)
+    # sam2 runs memory attention and the decoder once per object: 4 objects cost ~1.8x one.
+    objects = 1.0 + 0.27 * (max(n_objects, 1) - 1)
+
+    def total(px: int) -> str:
+        return _duration(cpu_seconds_per_frame(model, px) * objects * n_frames)
+
+    line = (f"note: running on the CPU at {size} px: about {total(size)} for {n_frames} frames "
+            "(a rough estimate; machines differ)")
+    smaller = [px for px in (512, 256) if px < size]
+    if smaller:
+        line += "; " + ", ".join(f"--image-size {px}: ~{total(px)}" for px in smaller) + " (coarser masks)"
+    return line
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def sam2_track(predictor, source, prompts: dict, samurai: bool | None = None):
@@ -285,9 +370,12 @@ def run(args) -> int:
     predictor = build_predictor(
         args.model, args.checkpoint, args.device, args.image_size,
         samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
-        noise=args.noise, motion_model=args.motion_model,
+        noise=args.noise, motion_model=args.motion_model, seed=args.seed,
     )
     n_frames = len(source)
+    notice = cpu_notice(predictor, args.model, n_frames, len(prompts))
+    if notice:
+        print(notice, file=sys.stderr)
     ids = sorted(prompts)
     info = {
         "command": "track",
@@ -297,6 +385,7 @@ def run(args) -> int:
         "model": args.model,
         "checkpoint": args.checkpoint,
         "random_weights": args.checkpoint is None,
+        "seed": args.seed if args.checkpoint is None else None,
         "adapter": args.adapter,
         "samurai": not args.vanilla,
         "noise": args.noise,
