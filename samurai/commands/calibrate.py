@@ -150,14 +150,17 @@ def _split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_output_file(path: Path, option: str) -> None:
-    """Raise CLIError unless ``path`` can be written as a file (checked before the fit)."""
+    """Raise CLIError unless ``path`` can be written as a file (checked before the fit; missing
+    folders are made when it is written)."""
     if path.is_dir():
         raise CLIError(f"{option} {path} is a folder; give a file name, e.g. {path / 'noise.json'}")
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
     if not folder.is_dir():
-        raise CLIError(f"{option} {path}: the folder {folder} does not exist; create it or choose another path")
+        raise CLIError(f"{option} {path}: {folder} is a file, not a folder; choose another path")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise CLIError(f"{option} {path} cannot be written (permission denied); choose a path in a writable folder")
+        raise CLIError(f"{option} {path} cannot be written (permission denied in {folder}); choose a path in a writable folder")
 
 
 def run(args) -> int:

@@ -259,13 +259,14 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
         try:
             load_adapter(predictor, adapter)
         except AdapterError as err:
-            raise CLIError(f"adapter {adapter}: {err}") from None
+            raise CLIError(f"adapter {adapter} cannot be loaded into the {model} model: {err}") from None
     return predictor
 
 
-# Seconds per frame of SAM 2.1 hiera-tiny with one object on one CPU core, by input size
-# (DESIGN.md, docs/benchmarks.md), and the other sizes' cost relative to tiny (measured at
-# 256 px, see docs/benchmarks.md "Model sizes on CPU"). Estimates: machines differ by 2-3x.
+# Seconds per frame of SAM 2.1 hiera-tiny with one object on one core of a 2-core CPU box, by
+# input size (docs/benchmarks.md), and the other sizes' cost relative to tiny at 256 px
+# (benchmarks/bench_backend.py::test_model_size_frame_time, on a shared box). Estimates only:
+# machines differ by 2-3x; docs/cli.md quotes both tables.
 CPU_SECONDS_PER_FRAME = {256: 0.15, 512: 0.6, 1024: 4.0}
 CPU_MODEL_FACTOR = {"tiny": 1.0, "small": 1.4, "base_plus": 2.3, "large": 12.0}
 

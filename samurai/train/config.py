@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 KINDS = ("camus2023", "camus2019", "echonet", "generic")
@@ -75,6 +76,11 @@ class TrainConfig:
             setattr(self, f.name, _coerce(f.name, f.type, getattr(self, f.name)))
         if not self.data:
             raise ValueError("no dataset: set `data` in the config or pass --data DIR")
+        if self.checkpoint is not None and not Path(self.checkpoint).is_file():
+            raise ValueError(
+                f"checkpoint={self.checkpoint!r} does not exist; pass the path of a SAM 2 .pt file "
+                "(official format), or leave it out for random weights (testing only)"
+            )
         if self.kind is not None and self.kind not in KINDS:
             raise ValueError(f"kind={self.kind!r} is not a dataset layout; use one of {KINDS} or omit it")
         if self.clip_len < 2:

@@ -47,6 +47,9 @@ def env(tmp_path_factory, sam2_tiny_checkpoint):
         Image.fromarray((rng.random((64, 64, 3)) * 255).astype(np.uint8)).save(lasot / "img" / f"{t:05d}.png")
     (lasot / "groundtruth.txt").write_text("6,8,30,30\n7,8,30,30\n8,9,30,30\n")
 
+    from samurai.data.synthetic import write_generic
+
+    generic = write_generic(root / "generic", n_videos=1, n_frames=4)["root"]
     ckpt = {"good": Path(sam2_tiny_checkpoint)}
     ckpt["text"] = root / "notes.pt"
     ckpt["text"].write_text("these are not weights")
@@ -82,7 +85,7 @@ def env(tmp_path_factory, sam2_tiny_checkpoint):
     assert result.code == 0, result.stderr
     (root / "work" / "noise.json").write_text('{"an": "earlier calibration"}\n')
     (root / "work" / "a_folder").mkdir()
-    return {"root": root, "work": root / "work", "frames": frames, "lasot": lasot.parent,
+    return {"root": root, "work": root / "work", "frames": frames, "lasot": lasot.parent, "generic": generic,
             "ckpt": ckpt, "adapter": adapters, "boxes": boxes, "earlier": earlier}
 
 
@@ -152,10 +155,13 @@ CASES = {
     "train-targets-not-list": Case(lambda e: _train(e, "--set", "lora_targets=5"), ("lora_targets=5", "list of module names")),
     "train-kind-unknown": Case(lambda e: _train(e, "--set", "kind=camus2000"), ("kind='camus2000'", "camus2023")),
     "train-max-objects-0": Case(lambda e: _train(e, "--max-objects", "0"), ("max_objects=0", ">= 1")),
+    "train-checkpoint-missing": Case(lambda e: _train(e, "--checkpoint", e["root"] / "nope.pt"), ("nope.pt' does not exist", "SAM 2 .pt file")),
+    # ... and one that fails after the run folder was made: the folder goes again
+    "train-checkpoint-nan": Case(lambda e: ["train", "--data", e["generic"], "--kind", "generic", "--train-split", "none", "--val-split", "none", "--checkpoint", e["ckpt"]["nan"], "--out", e["work"] / "run", "--no-progress"], ("NaN or infinite weights", "no_obj_ptr")),
     "train-config-yaml-types": Case(lambda e: ["train", "--config", _yaml(e, "epochs: many\n"), "--data", e["frames"], "--out", e["work"] / "run"], ("epochs='many'", "whole number")),
     # calibrate: the output paths are checked before fitting; tracks that cannot identify the noise
     "calibrate-out-is-folder": Case(lambda e: _calibrate(e, e["lasot"] / "seq1" / "groundtruth.txt", "--holdout", "0", "-o", e["work"] / "a_folder"), ("is a folder", "give a file name")),
-    "calibrate-out-missing-folder": Case(lambda e: _calibrate(e, e["lasot"] / "seq1" / "groundtruth.txt", "--holdout", "0", "-o", e["work"] / "nowhere" / "n.json"), ("does not exist", "create it")),
+    "calibrate-out-under-a-file": Case(lambda e: _calibrate(e, e["lasot"] / "seq1" / "groundtruth.txt", "--holdout", "0", "-o", e["work"] / "noise.json" / "n.json"), ("noise.json is a file, not a folder", "choose another path")),
     "calibrate-report-is-folder": Case(lambda e: _calibrate(e, e["lasot"] / "seq1" / "groundtruth.txt", "--holdout", "0", "-o", e["work"] / "new.json", "--report", e["work"] / "a_folder"), ("--report", "is a folder")),
     "calibrate-two-rows": Case(lambda e: _calibrate(e, e["boxes"]["two_rows"], "--holdout", "0", "-o", e["work"] / "noise.json"), ("too few to identify", "8 noise weights", "at least 3 boxes")),
     "calibrate-still-box": Case(lambda e: _calibrate(e, e["boxes"]["still"], "--holdout", "0", "-o", e["work"] / "noise.json"), ("do not vary enough to identify the noise", "real motion")),
@@ -287,3 +293,20 @@ def test_training_outputs_get_the_modes_of_track_outputs(tmp_path):
     mode = os.stat(tmp_path / "reference.txt").st_mode & 0o777
     assert os.stat(tmp_path / "checkpoint.pt").st_mode & 0o777 == mode
     assert os.stat(tmp_path / "adapter").st_mode & 0o777 == os.stat(tmp_path / "reference_dir").st_mode & 0o777
+
+
+def test_training_options_are_coerced_once_in_the_loader(tmp_path):
+    """PyYAML reads ``lr: 1e-4`` (no dot) as a string: number options accept numeric strings;
+    ints are accepted for float options; the Python API goes through the same checks."""
+    from samurai.commands.train import load_config_file
+    from samurai.train.config import TrainConfig
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text("lr: 1e-4\nlora_alpha: 16\nepochs: '3'\nloss_weights: {dice: 2}\n")
+    values = load_config_file(path)
+    assert values["lr"] == "1e-4"  # what PyYAML gives
+    cfg = TrainConfig.from_dict({**values, "data": "x"})
+    assert (cfg.lr, cfg.lora_alpha, cfg.epochs, cfg.loss_weights) == (1e-4, 16.0, 3, {"dice": 2.0})
+    assert type(cfg.lr) is float and type(cfg.lora_alpha) is float and type(cfg.epochs) is int
+    with pytest.raises(ValueError, match=r"clip_len=2\.5 must be a whole number"):
+        TrainConfig(data="x", clip_len=2.5).validate()
