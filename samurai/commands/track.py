@@ -268,7 +268,7 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
 # (benchmarks/bench_backend.py::test_model_size_frame_time, on a shared box). Estimates only:
 # machines differ by 2-3x; docs/cli.md quotes both tables.
 CPU_SECONDS_PER_FRAME = {256: 0.15, 512: 0.6, 1024: 4.0}
-CPU_MODEL_FACTOR = {"tiny": 1.0, "small": 1.4, "base_plus": 2.3, "large": 12.0}
+CPU_MODEL_FACTOR = {"tiny": 1.0, "small": 1.3, "base_plus": 2.6, "large": 4.1}
 
 
 def cpu_seconds_per_frame(model: str, image_size: int) -> float:

@@ -62,17 +62,18 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        """Build from a dict: unknown keys named, each value coerced to its field's type
-        (numbers written as strings, as PyYAML reads ``1e-4``, are accepted), then validated."""
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(known))
+        """Build from a dict (unknown keys named), then ``validate``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown training option(s) {unknown}; valid: {sorted(known)}")
-        return cls(**{k: _coerce(k, known[k].type, v) for k, v in values.items()}).validate()
+        return cls(**values).validate()
 
     def validate(self) -> "TrainConfig":
-        """Return self or raise ValueError naming the bad option and the fix."""
-        for f in dataclasses.fields(self):  # the Python API (TrainConfig(...)) skips from_dict
+        """Coerce each option to its field's type (numbers written as strings, as PyYAML reads
+        ``1e-4``, are accepted) and return self, or raise ValueError naming the bad option, the
+        expected type or range, and an example."""
+        for f in dataclasses.fields(self):
             setattr(self, f.name, _coerce(f.name, f.type, getattr(self, f.name)))
         if not self.data:
             raise ValueError("no dataset: set `data` in the config or pass --data DIR")

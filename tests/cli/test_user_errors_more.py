@@ -310,3 +310,13 @@ def test_training_options_are_coerced_once_in_the_loader(tmp_path):
     assert type(cfg.lr) is float and type(cfg.lora_alpha) is float and type(cfg.epochs) is int
     with pytest.raises(ValueError, match=r"clip_len=2\.5 must be a whole number"):
         TrainConfig(data="x", clip_len=2.5).validate()
+
+
+def test_the_training_options_module_loads_no_torch():
+    """``samurai train --help`` shows TrainConfig's defaults without loading torch."""
+    import subprocess
+    import sys
+
+    code = "import sys, samurai.train.config, samurai.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
