@@ -20,6 +20,8 @@ from hydra import compose
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from samurai_common.devices import resolve_device
+
 # Short name -> config inside the sam2 package. SAM 2.1 by default; "sam2-*" are SAM 2.0.
 # MedSAM2 checkpoints are fine-tuned SAM 2.1 hiera-tiny models.
 MODEL_CONFIGS: dict[str, str] = {
@@ -238,8 +240,8 @@ def load_checkpoint(model: torch.nn.Module, ckpt_path: str | os.PathLike | None)
 
 
 def default_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """CUDA when available, else CPU (``samurai_common.resolve_device(None)``)."""
+    return resolve_device(None)
 
 
 def _compose(config: str, overrides: Sequence[str]):
@@ -262,6 +264,7 @@ def build_sam2_model(
     >>> model = build_sam2_model("tiny", image_size=256)  # random weights
     """
     config = resolve_config(model_name_or_config)
+    device = resolve_device(device)
     overrides = list(hydra_overrides_extra) + _image_size_override(model_name_or_config, image_size)
     if apply_postprocessing:
         overrides += list(_POSTPROCESSING_MODEL)
@@ -301,6 +304,7 @@ def build_samurai_video_predictor(
     import samurai_core as sc
 
     config = resolve_config(config_file)
+    device = resolve_device(device)
     if samurai_config is None:
         samurai_config = sc.preset(model_size(config_file))
     overrides = [f"++model._target_={PREDICTOR_TARGET}"]
@@ -311,7 +315,7 @@ def build_samurai_video_predictor(
     load_checkpoint(model, ckpt_path)
     model.configure_samurai(enabled=samurai, config=samurai_config)
     model.release_old_frames = release_old_frames
-    model = model.to(default_device() if device is None else device)
+    model = model.to(device)
     if mode == "eval":
         model.eval()
     return model

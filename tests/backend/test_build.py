@@ -220,3 +220,19 @@ def test_official_samurai_config_names_are_aliases(suffix, size, weight):
     import samurai_core as sc
 
     assert sc.preset(size).kf_score_weight == weight
+
+
+def test_one_device_rule():
+    from samurai_common.devices import resolve_device
+
+    visible = torch.cuda.is_available()
+    assert resolve_device(None) == resolve_device("auto") == torch.device("cuda:0" if visible else "cpu")
+    assert resolve_device("cpu") == resolve_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ValueError, match="'banana' is not a torch device; pass cpu, cuda"):
+        resolve_device("banana")
+    beyond = f"cuda:{torch.cuda.device_count() if visible else 0}"
+    with pytest.raises(ValueError, match="only .* CUDA device|no CUDA device is visible.*--device cpu"):
+        resolve_device(beyond if visible else "cuda")
+    if not visible:  # the builders refuse it before building anything
+        with pytest.raises(ValueError, match="no CUDA device is visible"):
+            build_samurai_video_predictor("tiny", device="cuda", image_size=IMAGE_SIZE)
