@@ -5,7 +5,9 @@ so that ``samurai --help`` stays fast."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
 import warnings
 
@@ -14,6 +16,28 @@ COMMANDS = ("track", "eval", "demo", "train", "calibrate")
 
 class CLIError(Exception):
     """A user-facing error: printed as ``samurai: error: <message>`` with exit status 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler ending the job, ``kill PID``), handled exactly as Ctrl-C:
+    every ``finally`` and output folder cleans up on the way out; exit status 143."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,13 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:  # a bare `samurai`: show what there is to run
         parser.print_help()
         return 0
+    # The command line as typed, for the run's manifest.
+    args.argv = ["samurai", *(sys.argv[1:] if argv is None else [str(a) for a in argv])]
     try:
-        with warnings.catch_warnings():  # restores the display hook below on exit
-            warnings.showwarning = _one_line_warning(args.command)
+        with _sigterm_as_interrupt(), warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)  # restored on exit
             return int(args.run(args) or 0)
     except CLIError as err:
         print(f"samurai {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"samurai {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"samurai {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -60,4 +89,8 @@ def _one_line_warning(command: str):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m samurai.cli` runs this file as __main__; the commands raise samurai.cli's
+    # CLIError, so run the package module's main (else user errors end in a traceback).
+    from samurai.cli import main as package_main
+
+    sys.exit(package_main())

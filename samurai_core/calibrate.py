@@ -21,19 +21,16 @@ Free fields per motion model (``FREE_FIELDS``): every weight that the motion mod
 ``std_size_velocity`` and ``std_measurement``; their aspect fields keep the ``init`` values.
 
 The fitted weights are Python floats: they drop straight into ``SamuraiConfig(noise=...)``
-(``config_with_noise``) and are saved as a small JSON file (``save_calibration``).
+(``config_with_noise``). ``calibration_to_dict`` / ``calibration_from_dict`` give and check the
+content of a calibration file; the app reads and writes the file itself
+(``samurai.io.save_calibration`` / ``load_calibration``), so the core does no file I/O.
 """
 
 from __future__ import annotations
 
-import datetime
 import functools
-import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NamedTuple, Union
 
 import jax
@@ -186,16 +183,6 @@ def filter_sequence(
         frame, (start, jnp.zeros((), bool)), (z_all, valid)
     )
     return FilterOutput(loglik, scored, pred_box)
-
-
-def sequence_loglik(
-    motion_model: str,
-    noise: NoiseParams,
-    boxes: Float[AnyArray, "T 4"],
-    valid: Bool[AnyArray, " T"],
-) -> Float[Array, ""]:
-    """Innovation log-likelihood ``Σ_t log N(z_t − H x_{t|t-1}; 0, S_t)`` of ONE sequence."""
-    return jnp.sum(filter_sequence(motion_model, noise, boxes, valid).loglik)
 
 
 def mean_nll(
@@ -458,110 +445,73 @@ def score_noise(
     return MotionScore(float(nll), float(iou), int(n))
 
 
-# ---- calibration files -------------------------------------------------------------------
+# ---- calibration records (the app reads and writes the files: samurai.io) -----------------
 
 
-def write_json_atomic(path: Union[str, os.PathLike], obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically (temp file in the same dir + replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, sort_keys=False, allow_nan=False)
-            f.write("\n")
-        # mkstemp creates the file private (0600); give it the permissions open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+def calibration_to_dict(calibration: Calibration) -> dict[str, Any]:
+    """The JSON-ready content of a calibration file: format tag, motion model, the eight
+    weights, provenance. Raises ``ValueError`` for an unknown model or a bad weight.
 
-
-def save_calibration(path: Union[str, os.PathLike], calibration: Calibration) -> Path:
-    """Save a calibration as JSON: format tag, motion model, the eight weights, provenance.
-
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "noise.json"
-    >>> _ = save_calibration(p, Calibration("xyah", NoiseParams(), {"data": "example"}))
-    >>> load_calibration(p).noise == NoiseParams()
+    >>> d = calibration_to_dict(Calibration("xyah", NoiseParams(), {"data": "example"}))
+    >>> calibration_from_dict(d).noise == NoiseParams()
     True
     """
     _check_model(calibration.motion_model)
     noise = _check_noise(calibration.noise, "noise")
-    provenance = dict(calibration.provenance)
-    provenance.setdefault(
-        "created", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    )
-    return write_json_atomic(
-        path,
-        {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "motion_model": calibration.motion_model,
-            "noise": noise._asdict(),
-            "provenance": provenance,
-        },
-    )
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "motion_model": calibration.motion_model,
+        "noise": noise._asdict(),
+        "provenance": dict(calibration.provenance),
+    }
 
 
-def load_calibration(path: Union[str, os.PathLike]) -> Calibration:
-    """Read a calibration file written by ``save_calibration`` / ``samurai calibrate``.
+def calibration_from_dict(data: Any, source: str = "calibration") -> Calibration:
+    """Check and read the content of a calibration file (``calibration_to_dict``'s output).
 
-    Raises ``ValueError`` naming the file and the problem if it is not such a file.
+    Raises ``ValueError`` naming ``source`` (e.g. the file) and the problem.
     """
-    path = Path(path)
     fix = "re-run `samurai calibrate` to write it again"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"calibration file {path} does not exist; {fix}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not a text (JSON) calibration file; {fix}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); {fix}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a samurai noise calibration (no \"format\": \"{FORMAT}\"); {fix}")
+        raise ValueError(
+            f"{source} is not a samurai noise calibration (no \"format\": \"{FORMAT}\"); {fix}"
+        )
     if data.get("version") != FORMAT_VERSION:
         raise ValueError(
-            f"{path} has format version {data.get('version')!r}; this samurai reads version "
+            f"{source} has format version {data.get('version')!r}; this samurai reads version "
             f"{FORMAT_VERSION}; {fix}"
         )
     model = data.get("motion_model")
     if model not in MOTION_MODELS:
-        raise ValueError(f"{path}: motion_model={model!r} is not one of {MOTION_MODELS}; {fix}")
+        raise ValueError(f"{source}: motion_model={model!r} is not one of {MOTION_MODELS}; {fix}")
     noise = data.get("noise")
     if not isinstance(noise, dict):
-        raise ValueError(f"{path}: \"noise\" must be an object with the fields {NoiseParams._fields}")
+        raise ValueError(
+            f"{source}: \"noise\" must be an object with the fields {NoiseParams._fields}"
+        )
     missing = [f for f in NoiseParams._fields if f not in noise]
     extra = sorted(set(noise) - set(NoiseParams._fields))
     if missing or extra:
         raise ValueError(
-            f"{path}: \"noise\" is missing {missing} / has unknown {extra}; it needs exactly "
+            f"{source}: \"noise\" is missing {missing} / has unknown {extra}; it needs exactly "
             f"{NoiseParams._fields}"
         )
     values = []
     for name in NoiseParams._fields:
         v = noise[name]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
-            raise ValueError(f"{path}: noise.{name}={v!r} must be a finite positive number")
+            raise ValueError(f"{source}: noise.{name}={v!r} must be a finite positive number")
         values.append(float(v))
     provenance = data.get("provenance", {})
     if not isinstance(provenance, dict):
-        raise ValueError(f"{path}: \"provenance\" must be an object")
+        raise ValueError(f"{source}: \"provenance\" must be an object")
     return Calibration(model, NoiseParams(*values), provenance)
 
 
-def config_with_noise(
-    cfg: SamuraiConfig,
-    source: Union[NoiseParams, Calibration, str, os.PathLike],
-) -> SamuraiConfig:
-    """``cfg`` with its noise weights replaced by fitted ones (from params, a Calibration or a file).
+def config_with_noise(cfg: SamuraiConfig, source: Union[NoiseParams, Calibration]) -> SamuraiConfig:
+    """``cfg`` with its noise weights replaced by fitted ones (from params or a Calibration;
+    read a calibration file with ``samurai.io.load_calibration``).
 
     A calibration carries its motion model: it must match ``cfg.motion_model`` (the weights mean
     different things in different models).
@@ -574,7 +524,12 @@ def config_with_noise(
     if isinstance(source, NoiseParams):
         noise = _check_noise(source, "noise")
     else:
-        cal = source if isinstance(source, Calibration) else load_calibration(source)
+        if not isinstance(source, Calibration):
+            raise TypeError(
+                f"config_with_noise takes NoiseParams or a Calibration, not "
+                f"{type(source).__name__}; read a file with samurai.io.load_calibration(path)"
+            )
+        cal = source
         if cal.motion_model != cfg.motion_model:
             raise ValueError(
                 f"the calibration was fitted for motion_model={cal.motion_model!r} but the config "
@@ -593,15 +548,13 @@ __all__ = [
     "FilterOutput",
     "FitHistory",
     "MotionScore",
+    "calibration_from_dict",
+    "calibration_to_dict",
     "config_with_noise",
     "filter_sequence",
     "fit_noise",
-    "load_calibration",
     "mean_nll",
     "noise_from_log",
     "pad_tracks",
-    "save_calibration",
     "score_noise",
-    "sequence_loglik",
-    "write_json_atomic",
 ]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from samurai_core.motion_models import MOTION_MODELS
 from samurai_core.types import NoiseParams
-
-MOTION_MODELS = ("xyah", "xywh", "xyxy")
 
 
 class SamuraiConfig(NamedTuple):

@@ -21,6 +21,8 @@ Kalman kernels take trailing batch axes), so XLA compiles it to a few vectorised
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -185,19 +187,101 @@ def _pick(onehot, x):
 def _decide(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
     """Rules 1–5 for every slot at once. Every per-track quantity is a row ``[B]`` (track axis
     last), so the whole decision is elementwise work over the tracks: no reductions, no
-    per-track matrix ops, few XLA kernels."""
-    mm, noise = cfg.motion_model, cfg.noise
-    H, K = cfg.memory_window, cfg.num_maskmem - 1
-    W = memory_words(H)
+    per-track matrix ops, few XLA kernels.
+
+    ``one`` (a traced 1) feeds ``_materialise``, which makes XLA compute each shared
+    intermediate once instead of inside every consumer."""
     f, i = state.f, state.i
-    dtype = f.dtype
-    B = f.shape[-1]
-    M = cand.aff.shape[1]
+    B, W = f.shape[-1], memory_words(cfg.memory_window)
     mean, blocks = f[:8], f[8:_FLOAT_ROWS].reshape(3, 4, B)
     stable, active = i[0], i[1] != 0
     words = [jax.lax.bitcast_convert_type(i[2 + w], jnp.uint32) for w in range(W)]
     hist = i[2 + W :]
+    one = _runtime_one(cand.frame_idx, f.dtype)
 
+    motion = stable >= cfg.stable_frames_threshold
+    c = _choose(cfg, mean, blocks, motion, cand, one)
+    started = stable > 0
+    # Untouched slots keep their state: every write below is gated by `do`.
+    do = cand.stepped & active
+    initiate, update, new_stable, gate = _stability(cfg, c, stable, started, motion)
+    # The per-track updates, once: the covariance entries and history rows select on them.
+    sel_init, sel_upd, sel_pred, do, new_stable, gate = _materialise(
+        one, (do & initiate, do & update, do & started, do, new_stable, gate)
+    )
+    new_mean, new_blocks = _kalman_step(
+        cfg, c, mean, blocks, (sel_init, sel_upd, sel_pred)
+    )
+    pushed, hist_pushed = _push_history(cfg, words, hist, gate, cand.frame_idx)
+    mem_words, mem_frames = _memory_frames(cfg, pushed, hist_pushed, one)
+
+    has_kf = started | initiate
+    out_pred = jnp.where(started[:, None], c.pred_box, 0.0)
+    out_box = jnp.where(has_kf[:, None], kf.kf_box(cfg.motion_model, new_mean), 0.0)
+    new_state = TrackState(
+        jnp.concatenate([new_mean, new_blocks.reshape(12, B)]),
+        jnp.concatenate(
+            [
+                jnp.where(do, new_stable, stable)[None],
+                i[1:2],
+                jnp.stack([_as_int(jnp.where(do, p, x)) for p, x in zip(pushed, words)]),
+                jnp.where(do[None], hist_pushed, hist),
+            ]
+        ),
+        state.sizes,
+    )
+    out_f = jnp.concatenate([c.score, c.kf_iou, c.kf_score[None], out_pred.T, out_box.T])
+    out_i = jnp.concatenate(
+        [
+            c.chosen[None],
+            motion[None].astype(jnp.int32),
+            (initiate | update)[None].astype(jnp.int32),
+            new_stable[None],
+            mem_frames,
+            jnp.stack([_as_int(w) for w in mem_words]),
+        ]
+    )
+    K = cfg.num_maskmem - 1
+    idle_i = jnp.concatenate(
+        [
+            jnp.zeros((3, B), jnp.int32),
+            stable[None],
+            jnp.full((K, B), -1, jnp.int32),
+            jnp.zeros((W, B), jnp.int32),
+        ]
+    )
+    row = do[None]
+    out_i = jnp.where(row, out_i, idle_i)
+    out = StepOutput(jnp.where(row, out_f, 0.0), out_i, (cand.aff.shape[1], cfg.memory_window, K))
+    return new_state, out
+
+
+def _as_int(x):
+    return jax.lax.bitcast_convert_type(x, jnp.int32)
+
+
+class _Choice(NamedTuple):
+    """One frame's candidate choice for every slot (rows ``[B]``, or ``[M, B]``)."""
+
+    chosen: jnp.ndarray  # int32 [B]
+    aff_ch: jnp.ndarray  # [B] predicted IoU of the chosen candidate (-inf if not finite)
+    measurable: jnp.ndarray  # bool [B]: the chosen box may reach the Kalman filter
+    box_ch: jnp.ndarray  # [B, 4] the chosen box (a unit box where not measurable)
+    kf_score: jnp.ndarray  # [B] kf_iou of the chosen candidate (0 outside rule 3)
+    obj: jnp.ndarray  # [B] object logit (-inf if not finite)
+    score: jnp.ndarray  # [M, B]
+    kf_iou: jnp.ndarray  # [M, B]
+    pred_mean: jnp.ndarray  # [8, B] Kalman prediction
+    pred_blocks: jnp.ndarray  # [3, 4, B]
+    pred_box: jnp.ndarray  # [B, 4]
+
+
+def _choose(cfg: SamuraiConfig, mean, blocks, motion, cand: Candidates, one) -> _Choice:
+    """Sanitise the candidates, predict, score (rule 3's motion-aware score where ``motion``,
+    else the affinity) and pick each slot's candidate."""
+    mm, noise = cfg.motion_model, cfg.noise
+    dtype = mean.dtype
+    B, M = cand.aff.shape
     boxes = jnp.swapaxes(cand.boxes.astype(dtype), 0, 1)  # [M, B, 4]
     aff = cand.aff.astype(dtype).T  # [M, B]
     obj = cand.obj.astype(dtype)
@@ -209,12 +293,6 @@ def _decide(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
     obj_c = jnp.where(jnp.isfinite(obj), obj, -jnp.inf)
     present = obj_c > cfg.min_obj_score_logits
 
-    # Untouched slots keep their state: every write below is gated by `do`.
-    do = cand.stepped & active
-    started = stable > 0
-    motion = stable >= cfg.stable_frames_threshold
-
-    one = _runtime_one(cand.frame_idx, dtype)
     # Materialise the prediction once: XLA would otherwise recompute it inside every entry
     # of the update and of the selects below.
     pm, pB = _materialise(one, kf.kf_predict_blocks(mm, noise, mean, blocks))
@@ -239,35 +317,45 @@ def _decide(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
     unit_box = jnp.array([[0.0, 0.0, 1.0, 1.0]], dtype)
     box_ch = jnp.where(measurable[:, None], _pick(onehot, boxes), unit_box)
     kf_score = jnp.where(motion, _pick(onehot, kf_iou), 0.0)
-    # The choice, once ([B] each): everything below is cheap per-entry work on it.
+    # The choice, once ([B] each): everything after it is cheap per-entry work on it.
     chosen, aff_ch, measurable, box_ch, kf_score = _materialise(
         one, (chosen, aff_ch, measurable, box_ch, kf_score)
     )
+    return _Choice(
+        chosen, aff_ch, measurable, box_ch, kf_score, obj_c, score, kf_iou, pm, pB, pred_box
+    )
 
+
+def _stability(cfg: SamuraiConfig, c: _Choice, stable, started, motion):
+    """Rules 1–3's bookkeeping and rule 5's memory gate of this frame.
+
+    Returns ``(initiate, update, new_stable, gate)`` rows ``[B]``."""
     thr = cfg.stable_ious_threshold
     # Warm-up needs aff > thr; a stable track resets on aff < thr (official asymmetry).
-    keep = jnp.where(motion, ~(aff_ch < thr), aff_ch > thr)
-    initiate = ~started & measurable
-    update = started & keep & measurable
+    keep = jnp.where(motion, ~(c.aff_ch < thr), c.aff_ch > thr)
+    initiate = ~started & c.measurable
+    update = started & keep & c.measurable
     new_stable = jnp.where(
         started,
-        jnp.where(keep, jnp.where(measurable & ~motion, stable + 1, stable), 0),
-        jnp.where(measurable, 1, 0),
+        jnp.where(keep, jnp.where(c.measurable & ~motion, stable + 1, stable), 0),
+        jnp.where(c.measurable, 1, 0),
     ).astype(jnp.int32)
     gate = (
-        (cand.frame_idx >= 0)
-        & (aff_ch > cfg.memory_bank_iou_threshold)
-        & (obj_c > cfg.memory_bank_obj_score_threshold)
-        & (~motion | (kf_score > cfg.memory_bank_kf_score_threshold))
+        (c.aff_ch > cfg.memory_bank_iou_threshold)
+        & (c.obj > cfg.memory_bank_obj_score_threshold)
+        & (~motion | (c.kf_score > cfg.memory_bank_kf_score_threshold))
     )
+    return initiate, update, new_stable, gate
 
-    # The per-track updates, once: the covariance entries and history rows select on them.
-    sel_init, sel_upd, sel_pred, do, new_stable, gate = _materialise(
-        one, (do & initiate, do & update, do & started, do, new_stable, gate)
-    )
 
-    im, iB = kf.kf_initiate_blocks(mm, noise, box_ch)
-    um, uB = kf.kf_update_blocks(mm, noise, pm, pB, box_ch)
+def _kalman_step(cfg: SamuraiConfig, c: _Choice, mean, blocks, selects):
+    """The new Kalman mean and covariance blocks: initiated, updated, predicted only, or
+    unchanged, as ``selects = (sel_init, sel_upd, sel_pred)`` say per slot."""
+    mm, noise = cfg.motion_model, cfg.noise
+    B = mean.shape[-1]
+    sel_init, sel_upd, sel_pred = selects
+    im, iB = kf.kf_initiate_blocks(mm, noise, c.box_ch)
+    um, uB = kf.kf_update_blocks(mm, noise, c.pred_mean, c.pred_blocks, c.box_ch)
 
     def choose(n_axes, init_v, upd_v, pred_v, old_v):
         def g(x):
@@ -278,14 +366,14 @@ def _decide(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
             jnp.where(g(sel_upd), upd_v, jnp.where(g(sel_pred), pred_v, old_v)),
         )
 
-    new_mean = choose(1, im, um, pm, mean)
-    new_blocks = choose(2, iB, uB, pB, blocks)
-    has_kf = started | initiate
-    out_pred = jnp.where(started[:, None], pred_box, 0.0)
-    out_box = jnp.where(has_kf[:, None], kf.kf_box(mm, new_mean), 0.0)
+    return choose(1, im, um, c.pred_mean, mean), choose(2, iB, uB, c.pred_blocks, blocks)
 
-    # Push this frame into the history, kept in age order (a shift register: age 0 = newest).
-    # Its memory gate (rule 5) was decided above, from the scores of this frame.
+
+def _push_history(cfg: SamuraiConfig, words, hist, gate, frame_idx):
+    """This frame pushed into the history, kept in age order (a shift register: age 0 =
+    newest): its gate bit into the bit words, its index into the frame rows."""
+    H, W = cfg.memory_window, len(words)
+    B = hist.shape[-1]
     pushed = []
     carry = gate.astype(jnp.uint32)
     for x in words:
@@ -294,11 +382,16 @@ def _decide(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
     top = H - 32 * (W - 1)  # bits used in the last word
     if top < 32:
         pushed[-1] = pushed[-1] & jnp.uint32((1 << top) - 1)
-    frame_row = jnp.broadcast_to(jnp.asarray(cand.frame_idx, jnp.int32), (1, B))
-    hist_pushed = jnp.concatenate([frame_row, hist[:-1]])
+    frame_row = jnp.broadcast_to(jnp.asarray(frame_idx, jnp.int32), (1, B))
+    return pushed, jnp.concatenate([frame_row, hist[:-1]])
 
-    # Rule 5: memory for the next frame: the newest frame, then the newest gated frames,
-    # within the look-back budget. n rounds of lowest-set-bit extraction on the bit words.
+
+def _memory_frames(cfg: SamuraiConfig, pushed, hist_pushed, one):
+    """Rule 5: memory for the next frame: the newest frame, then the newest gated frames,
+    within the look-back budget; ``K`` rounds of lowest-set-bit extraction on the bit words.
+
+    Returns ``(mem_words, mem_frames [K, B])`` (frame -1 where fewer were kept)."""
+    K = cfg.num_maskmem - 1
     sel = list(pushed)
     cap = cfg.max_obj_ptrs_in_encoder - 1
     if cap < K:  # otherwise the cap never changes the newest K kept frames
@@ -306,48 +399,7 @@ def _decide(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
     sel[0] = sel[0] | jnp.uint32(1)  # the previous frame (age 0) always enters memory
     mem_words, mem_ages = _materialise(one, _lowest_bits(sel, K))
     mem_frames = jnp.take_along_axis(hist_pushed, jnp.maximum(mem_ages, 0), axis=0)
-    mem_frames = jnp.where(mem_ages >= 0, mem_frames, -1)
-
-    def as_int(x):
-        return jax.lax.bitcast_convert_type(x, jnp.int32)
-
-    new_state = TrackState(
-        jnp.concatenate([new_mean, new_blocks.reshape(12, B)]),
-        jnp.concatenate(
-            [
-                jnp.where(do, new_stable, stable)[None],
-                i[1:2],
-                jnp.stack([as_int(jnp.where(do, p, x)) for p, x in zip(pushed, words)]),
-                jnp.where(do[None], hist_pushed, hist),
-            ]
-        ),
-        state.sizes,
-    )
-    row = do[None]
-    out_f = jnp.concatenate(
-        [score, kf_iou, kf_score[None], out_pred.T, out_box.T]
-    )
-    out_i = jnp.concatenate(
-        [
-            chosen[None],
-            motion[None].astype(jnp.int32),
-            (initiate | update)[None].astype(jnp.int32),
-            new_stable[None],
-            mem_frames,
-            jnp.stack([as_int(w) for w in mem_words]),
-        ]
-    )
-    idle_i = jnp.concatenate(
-        [
-            jnp.zeros((3, B), jnp.int32),
-            stable[None],
-            jnp.full((K, B), -1, jnp.int32),
-            jnp.zeros((W, B), jnp.int32),
-        ]
-    )
-    out_i = jnp.where(row, out_i, idle_i)
-    out = StepOutput(jnp.where(row, out_f, 0.0), out_i, (M, H, K))
-    return new_state, out
+    return mem_words, jnp.where(mem_ages >= 0, mem_frames, -1)
 
 
 _step_jit = jax.jit(_decide, static_argnums=0)
@@ -411,7 +463,10 @@ def _check_candidates(state: TrackState, cand: Candidates) -> None:
     _expect("cand.frame_idx", cand.frame_idx, (), "iu", "an int scalar")
 
 
-_seen_signatures: set = set()
+# Signatures whose shapes and dtypes ``step`` has checked: a bounded LRU (like jit's own
+# cache), so a long-lived process that sees many shapes does not grow it without bound.
+_CHECKED_SIGNATURES_MAX = 64
+_checked_signatures: OrderedDict = OrderedDict()
 
 
 def _signature(cfg, state, cand):
@@ -425,15 +480,20 @@ def step(cfg: SamuraiConfig, state: TrackState, cand: Candidates) -> tuple[Track
     """Decide one frame for every track slot (rules 1–5 of ``docs/algorithm.md``).
 
     One jitted call (``cfg`` static; new values never retrace). Shapes and dtypes are checked
-    once per signature, outside the traced function; a mismatch raises ``ValueError`` naming
-    the field, the expected and the given shape. Slots that are inactive or not ``stepped``
-    are left untouched (outputs: chosen 0, masks False, frames -1).
+    once per signature (while it is among the last ``_CHECKED_SIGNATURES_MAX`` seen), outside
+    the traced function; a mismatch raises ``ValueError`` naming the field, the expected and
+    the given shape. Slots that are inactive or not ``stepped`` are left untouched (outputs:
+    chosen 0, masks False, frames -1).
     """
     sig = _signature(cfg, state, cand)
-    if sig not in _seen_signatures:
+    if sig in _checked_signatures:
+        _checked_signatures.move_to_end(sig)
+    else:
         _check_state(cfg, state)
         _check_candidates(state, cand)
-        _seen_signatures.add(sig)
+        _checked_signatures[sig] = None
+        if len(_checked_signatures) > _CHECKED_SIGNATURES_MAX:
+            _checked_signatures.popitem(last=False)
     return _step_jit(cfg, state, cand)
 
 

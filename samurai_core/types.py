@@ -20,10 +20,6 @@ from jaxtyping import Array, Bool, Float, Int
 AnyArray = Union[Array, np.ndarray]
 Scalar = Union[float, Float[Array, ""]]
 
-BoxXYXY = Float[Array, "*batch 4"]
-Mean = Float[Array, "B 8"]
-Cov = Float[Array, "B 8 8"]
-
 
 class NoiseParams(NamedTuple):
     """Kalman noise weights, relative to the box size (official SAMURAI defaults).
@@ -259,10 +255,7 @@ class StepOutput(_Packed):
 __all__ = [
     "AnyArray",
     "Array",
-    "BoxXYXY",
     "Candidates",
-    "Cov",
-    "Mean",
     "NoiseParams",
     "StepOutput",
     "TrackState",

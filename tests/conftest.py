@@ -2,7 +2,8 @@
 
 - JAX rank promotion raises; warnings are errors (pyproject's filterwarnings).
 - Runtime shape checks: every jaxtyping annotation in ``samurai_core`` is checked by beartype
-  during the tests (the import hook must run before anything imports the core).
+  during the tests (the import hook must run before anything imports the core, and every
+  submodule is imported under it: the package itself loads them lazily).
 - The directory of this file is on ``sys.path``, so tests share helpers with plain imports
   (``import samurai_reference``, ``from fixtures_sam2 import ...``).
 """
@@ -18,6 +19,13 @@ from jaxtyping import install_import_hook  # noqa: E402
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 with install_import_hook("samurai_core", "beartype.beartype"):
-    import samurai_core  # noqa: E402,F401
+    import importlib  # noqa: E402
+    import pkgutil  # noqa: E402
+
+    import samurai_core  # noqa: E402
+
+    # The package loads its modules on first use: load them all here, under the hook.
+    for _module in pkgutil.iter_modules(samurai_core.__path__):
+        importlib.import_module(f"samurai_core.{_module.name}")
 
 from fixtures_sam2 import *  # noqa: E402,F401,F403

@@ -5,6 +5,8 @@ Torch and sam2 are imported inside the fixtures so that core-only test runs neve
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 TINY_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
@@ -64,3 +66,33 @@ def synthetic_jpeg_video(tmp_path_factory):
     for i, frame in enumerate(make_synthetic_frames()):
         Image.fromarray(frame).save(folder / f"{i:05d}.jpg", quality=95)
     return folder
+
+
+def write_truncated_avi(path, frames, fps: float = 10.0):
+    """Write ``frames`` (``H×W×3`` uint8 RGB) as an MJPG AVI with OpenCV, then cut the file off
+    where the last frame's data begins, as a download cut short would: the container still
+    announces every frame (its header), the last one no longer decodes.
+
+    Returns ``(announced, decoded RGB frames)`` as OpenCV itself reads the cut file.
+    """
+    import cv2
+    import numpy as np
+
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    for f in frames:
+        writer.write(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2BGR))
+    writer.release()
+    data = Path(path).read_bytes()
+    last_chunk = data.rfind(b"00dc", 0, data.rfind(b"idx1"))  # the last frame's chunk in 'movi'
+    Path(path).write_bytes(data[:last_chunk])
+    cap = cv2.VideoCapture(str(path))
+    announced = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    decoded = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        decoded.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return announced, decoded

@@ -7,11 +7,12 @@ NumPy and torch only, never a segmenter's package.
 
 from samurai_common.boxes import boxes_from_extrema, boxes_from_masks, mask_extrema
 from samurai_common.devices import resolve_device
-from samurai_common.frames import FrameError, FrameSource, open_frames
+from samurai_common.frames import FrameError, FrameSource, VideoEndedEarly, open_frames
 
 __all__ = [
     "FrameError",
     "FrameSource",
+    "VideoEndedEarly",
     "boxes_from_extrema",
     "boxes_from_masks",
     "mask_extrema",

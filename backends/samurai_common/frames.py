@@ -26,6 +26,24 @@ class FrameError(ValueError):
     """A video or frame that cannot be read; the message names the frame and the fix."""
 
 
+class VideoEndedEarly(FrameError):
+    """A video file stopped decoding before the frame count its container announces.
+
+    Common and often harmless (the count is an estimate of the container; a download cut short
+    loses the tail): every frame before ``frames_read`` decoded, and the source's ``len`` is
+    now ``frames_read``. Consumers stop there and keep what they have.
+    """
+
+    def __init__(self, name: str, frames_read: int, frames_announced: int):
+        super().__init__(
+            f"{name!r} decodes {frames_read} of the {frames_announced} frames its container "
+            f"announces (truncated or damaged tail); re-encode it to recover what is left, e.g. "
+            f"ffmpeg -i in -c:v libx264 out.mp4"
+        )
+        self.frames_read = frames_read
+        self.frames_announced = frames_announced
+
+
 class FrameSource:
     """A video as a random-access sequence of ``H×W×3`` uint8 RGB frames (base class)."""
 
@@ -36,6 +54,12 @@ class FrameSource:
 
     def __len__(self) -> int:
         raise NotImplementedError
+
+    @property
+    def frames_announced(self) -> int:
+        """The frame count the source announced when opened (a video container's may be
+        larger than ``len`` once decoding has ended early, see :class:`VideoEndedEarly`)."""
+        return len(self)
 
     def _read(self, index: int) -> np.ndarray:
         raise NotImplementedError
@@ -149,7 +173,12 @@ class FolderFrames(FrameSource):
 
 
 class VideoFileFrames(FrameSource):
-    """Frames decoded from a video file with OpenCV, sequentially where possible."""
+    """Frames decoded from a video file with OpenCV, sequentially where possible.
+
+    ``len`` starts as the container's announced count, an estimate that can exceed what
+    decodes; when sequential decoding ends before it, ``len`` shrinks to the frames read and
+    :class:`VideoEndedEarly` is raised (``frames_announced`` keeps the container's count).
+    """
 
     def __init__(self, path: str | os.PathLike, cache_size: int = 4):
         import cv2
@@ -170,6 +199,7 @@ class VideoFileFrames(FrameSource):
         self._cache = _Cache(cache_size)
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self._len = count if count > 0 else self._count_frames()
+        self._announced = self._len
         if self._len == 0:
             raise FrameError(f"video {self.name!r} has no frames; check the file")
         first = self._read(0)
@@ -187,14 +217,23 @@ class VideoFileFrames(FrameSource):
     def __len__(self) -> int:
         return self._len
 
+    @property
+    def frames_announced(self) -> int:
+        return self._announced
+
     def _read(self, index: int) -> np.ndarray:
         frame = self._cache.get(index)
         if frame is not None:
             return frame
-        if index != self._pos:
+        sequential = index == self._pos
+        if not sequential:
             self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, index)
         ok, bgr = self._cap.read()
         if not ok or bgr is None:
+            if sequential and index > 0:
+                # Every frame before this one decoded in order: the stream ends here.
+                self._len = index
+                raise VideoEndedEarly(self.name, index, self._announced)
             raise FrameError(
                 f"cannot decode frame {index} of {self.name!r} ({self._len} frames announced); "
                 f"the file may be truncated or its codec unsupported: re-encode it, e.g. "
@@ -349,6 +388,7 @@ __all__ = [
     "FrameError",
     "FrameSource",
     "IteratorFrames",
+    "VideoEndedEarly",
     "VideoFileFrames",
     "open_frames",
 ]

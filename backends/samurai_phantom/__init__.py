@@ -8,7 +8,7 @@ the synthetic clip of ``phantom.make_phantom``.
 
 from samurai_phantom.phantom import LABELS, Phantom, make_phantom
 from samurai_phantom.segmenter import PhantomSegmenter, Proposals
-from samurai_phantom.tracker import TrackRun, track, vanilla_config
+from samurai_phantom.tracker import VARIANTS, TrackRun, track, vanilla_config, variant_config
 
 __all__ = [
     "LABELS",
@@ -16,7 +16,9 @@ __all__ = [
     "PhantomSegmenter",
     "Proposals",
     "TrackRun",
+    "VARIANTS",
     "make_phantom",
     "track",
     "vanilla_config",
+    "variant_config",
 ]

@@ -1,8 +1,9 @@
 """A synthetic apical four-chamber echo phantom with ground truth (NumPy only).
 
 The phantom is built to contain the situations SAMURAI was made for: a neighbouring chamber
-that looks like the target (the LA below the LV and the RV beside it, almost as dark), a target that fades for a few
-frames (acoustic shadowing over the LV), and a fast systolic contraction. Chambers are ellipses
+that looks like the target (the LA below the LV and the RV beside it, almost as dark), a target
+that fades for a few frames (acoustic shadowing over the LV), a chamber that drops out of the
+picture for a few frames (the RV), and a fast systolic contraction. Chambers are ellipses
 whose radii follow a cardiac-phase curve; the picture is a fan-shaped sector with multiplicative
 speckle. Everything it returns is labelled as a phantom.
 """
@@ -69,12 +70,24 @@ def box_blur(img: np.ndarray, r: int) -> np.ndarray:
     return out
 
 
+def fade_curve(n_frames: int, window: tuple[int, int] | None) -> np.ndarray:
+    """Fade in [0, 1] per frame: 1 inside ``[start, stop)`` with a two-frame ramp in and out
+    (the fade is gradual, as shadowing is); all zeros for None."""
+    fade = np.zeros(n_frames)
+    if window is not None:
+        start, stop = window
+        i = np.arange(n_frames)
+        fade = np.clip(np.minimum(i - start + 1, stop - i) / 2.0, 0.0, 1.0)
+    return fade
+
+
 def make_phantom(
     n_frames: int = 48,
     size: int = 128,
     period: float = 20.0,
     dropout: tuple[int, int] | None = (23, 29),
-    dropout_level: float = 0.25,
+    dropout_level: float = 0.22,
+    rv_dropout: tuple[int, int] | None = (33, 39),
     mm_per_pixel: float = 0.9,
     seed: int = 0,
 ) -> Phantom:
@@ -84,22 +97,28 @@ def make_phantom(
         n_frames: number of frames ``T``.
         size: image height and width in pixels.
         period: frames per cardiac cycle (the clip starts at end-diastole).
-        dropout: frames ``[start, stop)`` during which the LV fades into the background
-            (shadowing); None for none. The fade ramps in and out over two frames.
+        dropout: frames ``[start, stop)`` during which the LV fades (shadowing): its blood
+            pool brightens to ``dropout_level`` and its wall dims to the tissue level, so the
+            LV stays visible but faint; None for none. The fade ramps in and out over two
+            frames.
         dropout_level: brightness of the LV blood pool at the depth of the fade (0-1 scale;
-            tissue is 0.34, the myocardium 0.68).
+            tissue is 0.44, the myocardium 0.68).
+        rv_dropout: frames ``[start, stop)`` during which the RV drops out of the picture
+            entirely (blood pool and wall at the tissue level, with the same ramps), so
+            nothing where it was looks like a chamber; None for none.
         mm_per_pixel: isotropic pixel spacing reported in ``spacing``.
         seed: speckle seed.
 
     Returns:
         A ``Phantom`` whose ``meta["ef"]`` is the true LV ejection fraction (%) of the
         ellipsoid the LV is drawn from (prolate: long axis = y radius, the two short axes =
-        x radius), and ``meta["ed_index"]``/``["es_index"]`` the first end-diastolic and
-        end-systolic frames.
+        x radius), ``meta["ed_index"]``/``["es_index"]`` the first end-diastolic and
+        end-systolic frames, and ``meta["dropout_frames"]``/``["rv_dropout_frames"]`` the
+        frames of the two fades.
 
     >>> ph = make_phantom(n_frames=4, size=64)
-    >>> ph.frames.shape, ph.masks.max()
-    ((4, 64, 64), 4)
+    >>> ph.frames.shape, int(ph.masks.max()), ph.meta["rv_dropout_frames"]
+    ((4, 64, 64), 4, [])
     """
     if n_frames < 1 or size < 32:
         raise ValueError("make_phantom needs n_frames >= 1 and size >= 32")
@@ -112,13 +131,11 @@ def make_phantom(
 
     t = np.arange(n_frames)
     phase = cardiac_phase(t, period)
-    fade = np.zeros(n_frames)
-    if dropout is not None:
-        start, stop = dropout
-        for i in range(n_frames):
-            # Two-frame ramp in and out: the fade is gradual, as shadowing is.
-            ramp = min(i - start + 1, stop - i) / 2.0
-            fade[i] = np.clip(ramp, 0.0, 1.0)
+    # Per chamber: (fade per frame, blood level at full fade).
+    fades = {
+        1: (fade_curve(n_frames, dropout), dropout_level),
+        3: (fade_curve(n_frames, rv_dropout), _TISSUE),
+    }
 
     frames = np.zeros((n_frames, size, size), np.uint8)
     masks = np.zeros((n_frames, size, size), np.uint8)
@@ -132,12 +149,14 @@ def make_phantom(
             # Ventricles contract towards the valve plane; atria grow around theirs.
             cy_i = cy + (ry - ry_i) * (1.0 if k in (1, 3) else -1.0)
             geometry[k] = (cx, cy_i, rx_i, ry_i, blood)
-        for cx, cy, rx, ry, _ in geometry.values():
-            img[_ellipse(yy, xx, cx, cy, rx + _WALL, ry + _WALL) & sector] = _MYOCARDIUM
+        for k, (cx, cy, rx, ry, _) in geometry.items():
+            fade = fades[k][0][i] if k in fades else 0.0
+            wall = _MYOCARDIUM + (_TISSUE - _MYOCARDIUM) * fade
+            img[_ellipse(yy, xx, cx, cy, rx + _WALL, ry + _WALL) & sector] = wall
         for k, (cx, cy, rx, ry, blood) in geometry.items():
             inside = _ellipse(yy, xx, cx, cy, rx, ry) & sector
-            level = blood + (dropout_level - blood) * fade[i] if k == 1 else blood
-            img[inside] = level
+            fade, faded = fades.get(k, (np.zeros(n_frames), blood))
+            img[inside] = blood + (faded - blood) * fade[i]
             label[inside] = k
         # Speckle: multiplicative Rayleigh noise with a short correlation length, plus a
         # little additive noise so the blood pools are not uniformly black.
@@ -155,7 +174,8 @@ def make_phantom(
         "ed_index": 0,
         "es_index": int(np.argmax(phase[: int(period)])),
         "ef": 100.0 * (edv - esv) / edv,
-        "dropout_frames": list(range(*dropout)) if dropout is not None else [],
+        "dropout_frames": [int(i) for i in np.flatnonzero(fades[1][0])],
+        "rv_dropout_frames": [int(i) for i in np.flatnonzero(fades[3][0])],
         "phantom": True,
     }
     return Phantom(frames, masks, dict(LABELS), (mm_per_pixel, mm_per_pixel), meta)

@@ -1,19 +1,23 @@
 """A weight-free candidate segmenter: SAM 2's role in the demo, in NumPy.
 
-Given a frame and each track's previous mask (its "memory"), it proposes ``M`` candidate
-masks per track with a predicted quality, as SAM 2's mask decoder proposes three masks with
-predicted IoUs. Candidates are dark connected regions (blood pools) found at several
-thresholds near the previous mask. The quality score never sees ground truth:
+Given a frame and each track's memory, it proposes ``M`` candidate masks per track with a
+predicted quality, as SAM 2's mask decoder proposes three masks with predicted IoUs.
+Candidates are dark connected regions (blood pools) found at several thresholds near the
+memory. The quality score never sees ground truth:
 
-    quality = contrast · fill · (0.6 + 0.4 · overlap)
+    quality = contrast · fill · (1 − w + w · overlap)
 
 - contrast: how much darker the region is than a ring around it (smoothed image),
 - fill: area over the area of the ellipse inscribed in its bounding box (blood pools are round),
-- overlap: fraction of the region inside the search zone around the previous mask (the stand-in
-  for SAM 2's memory attention, which favours where the object was).
+- overlap: the region's mean of the track's memory map, the per-pixel fraction of its memory
+  frames (the conditioning frame and the frames the tracker put in memory) whose mask covers
+  the pixel; w = ``memory_weight``. This is the stand-in for SAM 2's memory attention, which
+  conditions the current frame on the masks of the memory frames: a memory that holds wrong
+  masks drags the next frames towards them.
 
 Like SAM 2's predicted IoU, the score is blind to identity: a dark, round neighbour can outscore
-a faded target. That is the failure SAMURAI's motion score is for.
+a faded target (the failure SAMURAI's motion score is for), and what entered memory decides
+where the track looks next (the failure its memory selection is for).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from samurai_core.boxes import mask_to_box
 from samurai_phantom.phantom import box_blur
 
 
@@ -29,7 +34,7 @@ class Proposals(NamedTuple):
     """Candidates for one frame, for every track."""
 
     masks: np.ndarray  # bool [B, M, H, W]; all False for an empty slot
-    boxes: np.ndarray  # float32 [B, M, 4] xyxy pixels (x2, y2 exclusive); zeros if empty
+    boxes: np.ndarray  # float32 [B, M, 4] samurai_core.mask_to_box of each mask; zeros if empty
     aff: np.ndarray  # float32 [B, M] predicted quality in [0, 1]; 0 if empty
     obj: np.ndarray  # float32 [B] object score logit (> 0: present)
 
@@ -83,26 +88,19 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return out, n
 
 
-def mask_box(mask: np.ndarray) -> np.ndarray:
-    """xyxy box of a 2-D mask (x2, y2 exclusive), zeros when empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return np.zeros(4, np.float32)
-    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], np.float32)
-
-
 class PhantomSegmenter:
-    """Proposes ``num_candidates`` dark-region masks per track near each previous mask.
+    """Proposes ``num_candidates`` dark-region masks per track near each track's memory.
 
     Args:
         thresholds: darkness thresholds on the smoothed image (0-1 scale); each gives one
             segmentation, and its components are candidates.
         num_candidates: ``M``, candidates per track (3, as SAM 2).
-        search_radius: the search zone is the previous mask dilated by this fraction of the
-            image size.
+        search_radius: the search zone is the union of the memory masks dilated by this
+            fraction of the image size.
         min_area: smallest candidate, as a fraction of the image area.
         smooth_radius: radius of the mean filter that tames the speckle.
+        memory_weight: ``w``, the share of the quality that depends on the overlap with the
+            memory map.
     """
 
     def __init__(
@@ -112,12 +110,14 @@ class PhantomSegmenter:
         search_radius: float = 0.09,
         min_area: float = 0.002,
         smooth_radius: int = 2,
+        memory_weight: float = 0.65,
     ):
         self.thresholds = tuple(thresholds)
         self.num_candidates = num_candidates
         self.search_radius = search_radius
         self.min_area = min_area
         self.smooth_radius = smooth_radius
+        self.memory_weight = memory_weight
 
     def regions(self, frame: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """All candidate regions of a frame and their appearance quality (contrast · fill)."""
@@ -132,47 +132,67 @@ class PhantomSegmenter:
             areas = np.bincount(labels.ravel(), minlength=n + 1)
             for k in np.flatnonzero(areas[1:] >= min_px) + 1:
                 region = labels == k
-                x1, y1, x2, y2 = mask_box(region).astype(int)
+                x1, y1, x2, y2 = mask_to_box(region).astype(int)
                 ring = dilate(region, 3) & ~region
                 contrast = img[ring].mean() - img[region].mean()
-                fill = areas[k] / (np.pi / 4 * (x2 - x1) * (y2 - y1))
+                fill = areas[k] / (np.pi / 4 * (x2 - x1 + 1) * (y2 - y1 + 1))
                 regions.append(region)
                 quality.append(np.clip(contrast / 0.5, 0.0, 1.0) * min(fill, 1.0))
         return regions, np.asarray(quality, np.float64)
 
-    def propose(self, frame: np.ndarray, prev_masks: np.ndarray) -> Proposals:
-        """Candidates for every track of ``frame`` (uint8 [H, W]) from ``prev_masks`` (bool [B, H, W])."""
-        b = prev_masks.shape[0]
+    def propose(
+        self,
+        frame: np.ndarray,
+        memory: np.ndarray,
+        found: tuple[list[np.ndarray], np.ndarray] | None = None,
+    ) -> Proposals:
+        """Candidates for every track of ``frame`` (uint8 [H, W]).
+
+        Args:
+            frame: the frame.
+            memory: float [B, H, W] in [0, 1], each track's memory map (see ``memory_map``);
+                a bool mask is a memory of one frame.
+            found: ``self.regions(frame)`` when the caller has it already (it depends on the
+                frame only, so runs over the same clip can share it).
+        """
+        memory = np.asarray(memory, np.float64)
+        b = memory.shape[0]
         h, w = frame.shape
         m = self.num_candidates
         masks = np.zeros((b, m, h, w), bool)
         boxes = np.zeros((b, m, 4), np.float32)
         aff = np.zeros((b, m), np.float32)
-        regions, quality = self.regions(frame)
+        regions, quality = found if found is not None else self.regions(frame)
         radius = max(1, int(round(self.search_radius * max(h, w))))
+        w = self.memory_weight
         for i in range(b):
-            if not prev_masks[i].any():
+            if not memory[i].any():
                 continue
-            zone = dilate(prev_masks[i], radius)
+            zone = dilate(memory[i] > 0, radius)
             scored = []
             for region, q in zip(regions, quality):
-                inside = np.count_nonzero(region & zone)
-                if inside:
-                    overlap = inside / np.count_nonzero(region)
-                    scored.append((q * (0.6 + 0.4 * overlap), region))
+                if (region & zone).any():
+                    overlap = memory[i][region].mean()
+                    scored.append((q * (1.0 - w + w * overlap), region))
             scored.sort(key=lambda s: -s[0])
             j = 0
             for score, region in scored:
                 # Nested thresholds give near-identical regions: keep distinct ones only.
                 if any(_iou(region, masks[i, k]) > 0.9 for k in range(j)):
                     continue
-                masks[i, j], boxes[i, j], aff[i, j] = region, mask_box(region), score
+                masks[i, j], boxes[i, j], aff[i, j] = region, mask_to_box(region), score
                 j += 1
                 if j == m:
                     break
         # Object logit: present when the best candidate looks like a blood pool at all.
         obj = (10.0 * (aff.max(axis=1) - 0.15)).astype(np.float32)
         return Proposals(masks, boxes, aff, obj)
+
+
+def memory_map(masks: np.ndarray, frames: list[int]) -> np.ndarray:
+    """Per pixel, the fraction of the memory ``frames`` whose mask (``masks``: bool [T, H, W])
+    covers it: float [H, W] in [0, 1]."""
+    return masks[frames].mean(axis=0)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

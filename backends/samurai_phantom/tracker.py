@@ -1,32 +1,58 @@
 """Tracking with the SAMURAI core and the weight-free segmenter: the core in another tracker.
 
 The loop is the whole integration a segmenter needs: per frame, propose ``M`` candidates per
-track (boxes, predicted qualities, an object logit), hand them to ``samurai_core.step`` in one
-batch, keep the candidate it chose. The vanilla baseline is the same loop with the motion
-weight set to zero and the memory gates open, which reduces the choice to SAM 2's
-argmax of the predicted quality.
+track (boxes, predicted qualities, an object logit) from each track's memory, hand them to
+``samurai_core.step`` in one batch, keep the candidate it chose, and condition the next frame
+on the memory frames it chose (the conditioning frame plus ``out.memory_frames``), as SAM 2's
+memory attention does.
+
+SAMURAI has two halves, and each can be switched off through the config alone (see
+``variant_config``): motion scoring (``kf_score_weight``) and memory selection (the
+``memory_bank_*`` gates). With both off the loop is vanilla SAM 2's rule: argmax of the
+predicted quality, and the last frames enter memory unconditionally.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import jax.numpy as jnp
 import numpy as np
 
 import samurai_core as sc
-from samurai_phantom.segmenter import PhantomSegmenter, mask_box
+from samurai_phantom.segmenter import PhantomSegmenter, memory_map
+
+# The four ways to run the tracker: name -> (motion scoring, memory selection).
+VARIANTS = {
+    "vanilla": (False, False),
+    "motion": (True, False),
+    "memory": (False, True),
+    "samurai": (True, True),
+}
+
+
+def variant_config(cfg: sc.SamuraiConfig, motion: bool, memory: bool) -> sc.SamuraiConfig:
+    """``cfg`` with SAMURAI's motion scoring and/or memory selection switched off.
+
+    Motion off: ``kf_score_weight = 0``, so the choice is the argmax of the predicted quality
+    (the Kalman filter still runs, and its motion IoU still gates memory when memory is on).
+    Memory off: the memory gates open, so the newest frames enter memory unconditionally.
+    """
+    if not motion:
+        cfg = cfg._replace(kf_score_weight=0.0)
+    if not memory:
+        cfg = cfg._replace(
+            memory_bank_iou_threshold=float("-inf"),
+            memory_bank_obj_score_threshold=float("-inf"),
+            memory_bank_kf_score_threshold=float("-inf"),
+        )
+    return cfg
 
 
 def vanilla_config(cfg: sc.SamuraiConfig) -> sc.SamuraiConfig:
     """``cfg`` with SAMURAI switched off: argmax of the predicted quality, ungated memory."""
-    return cfg._replace(
-        kf_score_weight=0.0,
-        memory_bank_iou_threshold=float("-inf"),
-        memory_bank_obj_score_threshold=float("-inf"),
-        memory_bank_kf_score_threshold=float("-inf"),
-    )
+    return variant_config(cfg, motion=False, memory=False)
 
 
 @dataclass
@@ -41,16 +67,18 @@ class TrackRun:
     obj: np.ndarray  # float32 [T, B] object logit (NaN on frame 0)
     kf_iou: np.ndarray  # float32 [T, B] motion IoU of the chosen candidate (NaN if unused)
     stable: np.ndarray  # int [T, B] stable-frame count after the frame
-    memory_frames: np.ndarray  # int [T, B, K] memory for the next frame, -1 padded
+    memory_frames: np.ndarray  # int [T, B, K] memory for the next frame (besides frame 0), -1 padded
 
 
 def track(
     frames: np.ndarray,
     prompts: dict[int, np.ndarray],
     cfg: sc.SamuraiConfig | None = None,
-    samurai: bool = True,
+    motion: bool = True,
+    memory: bool = True,
     segmenter: PhantomSegmenter | None = None,
     progress: Callable[[Iterable], Iterable] | None = None,
+    regions: Sequence | None = None,
 ) -> TrackRun:
     """Track every prompted object through ``frames`` (uint8 [T, H, W]).
 
@@ -58,9 +86,12 @@ def track(
         frames: the clip.
         prompts: object id -> bool [H, W] mask on frame 0 (the conditioning frame).
         cfg: SAMURAI configuration (default ``samurai_core.preset("tiny")``).
-        samurai: False runs the vanilla choice (see ``vanilla_config``).
+        motion: False switches motion scoring off (see ``variant_config``).
+        memory: False switches memory selection off; both False is vanilla SAM 2's rule.
         segmenter: candidate proposer (default ``PhantomSegmenter()``).
         progress: optional wrapper around the frame iterator (e.g. ``tqdm``).
+        regions: per frame, ``segmenter.regions(frames[t])`` (entry 0 unused), to share the
+            candidate regions between runs over the same clip; None finds them here.
 
     >>> from samurai_phantom.phantom import make_phantom
     >>> ph = make_phantom(n_frames=3, size=64)
@@ -70,9 +101,7 @@ def track(
     """
     if not prompts:
         raise ValueError("track needs at least one prompt mask (object id -> mask on frame 0)")
-    cfg = cfg or sc.preset("tiny")
-    if not samurai:
-        cfg = vanilla_config(cfg)
+    cfg = variant_config(cfg or sc.preset("tiny"), motion, memory)
     segmenter = segmenter or PhantomSegmenter()
     obj_ids = sorted(prompts)
     n_t, h, w = frames.shape
@@ -86,17 +115,17 @@ def track(
     obj = np.full((n_t, b), np.nan, np.float32)
     kf_iou = np.full((n_t, b), np.nan, np.float32)
     stable = np.zeros((n_t, b), np.int64)
-    memory = np.full((n_t, b, k), -1, np.int64)
+    mem_frames = np.full((n_t, b, k), -1, np.int64)
 
     for i, oid in enumerate(obj_ids):
         masks[0, i] = np.asarray(prompts[oid], bool)
-        boxes[0, i] = mask_box(masks[0, i])
+        boxes[0, i] = sc.mask_to_box(masks[0, i])
     state = sc.add_tracks(cfg, sc.init(cfg, b), jnp.ones(b, bool))
-    # The segmenter's memory: the last non-empty mask of each track.
-    prior = masks[0].copy()
+    # Frame 1 is conditioned on the prompts alone.
+    prior = masks[0].astype(np.float64)
     steps = range(1, n_t)
     for t in progress(steps) if progress else steps:
-        props = segmenter.propose(frames[t], prior)
+        props = segmenter.propose(frames[t], prior, regions[t] if regions is not None else None)
         cand = sc.Candidates(
             boxes=jnp.asarray(props.boxes),
             aff=jnp.asarray(props.aff),
@@ -115,7 +144,8 @@ def track(
         obj[t] = props.obj
         kf_iou[t] = np.where(np.asarray(out.kf_score_valid), np.asarray(out.kf_score), np.nan)
         stable[t] = np.asarray(out.stable_frames)
-        memory[t] = np.asarray(out.memory_frames)
-        keep = masks[t].any(axis=(1, 2))
-        prior[keep] = masks[t][keep]
-    return TrackRun(obj_ids, masks, boxes, chosen, aff, obj, kf_iou, stable, memory)
+        mem_frames[t] = np.asarray(out.memory_frames)
+        # The conditioning frame is always in memory (as in SAM 2); the core chose the rest.
+        for i in range(b):
+            prior[i] = memory_map(masks[:, i], [0, *(f for f in mem_frames[t, i] if f >= 0)])
+    return TrackRun(obj_ids, masks, boxes, chosen, aff, obj, kf_iou, stable, mem_frames)

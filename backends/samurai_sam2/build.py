@@ -21,6 +21,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from samurai_common.devices import resolve_device
+from samurai_sam2.compat import check_sam2
+from samurai_sam2.predictor import SamuraiVideoPredictor
 
 # Short name -> config inside the sam2 package. SAM 2.1 by default; "sam2-*" are SAM 2.0.
 # MedSAM2 checkpoints are fine-tuned SAM 2.1 hiera-tiny models.
@@ -301,18 +303,17 @@ def build_samurai_video_predictor(
     >>> predictor.samurai
     True
     """
-    import samurai_core as sc
-
+    check_sam2(SamuraiVideoPredictor)  # before building: an unsupported sam2 fails fast
     config = resolve_config(config_file)
     device = resolve_device(device)
-    if samurai_config is None:
-        samurai_config = sc.preset(model_size(config_file))
     overrides = [f"++model._target_={PREDICTOR_TARGET}"]
     overrides += list(hydra_overrides_extra) + _image_size_override(config_file, image_size)
     if apply_postprocessing:
         overrides += list(_POSTPROCESSING_PREDICTOR)
     model = instantiate(_compose(config, overrides).model, _recursive_=True)
     load_checkpoint(model, ckpt_path)
+    if samurai_config is None:
+        samurai_config = model.samurai_preset(model_size(config_file))
     model.configure_samurai(enabled=samurai, config=samurai_config)
     model.release_old_frames = release_old_frames
     model = model.to(device)

@@ -35,13 +35,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from sam2.modeling.sam2_base import NO_OBJ_SCORE
-from sam2.modeling.sam2_utils import get_1d_sine_pe, select_closest_cond_frames
-from sam2.sam2_video_predictor import SAM2VideoPredictor
-from sam2.utils.misc import fill_holes_in_mask_scores
-
 from samurai_common.boxes import boxes_from_extrema, mask_extrema
-from samurai_common.frames import FrameSource, open_frames
+from samurai_common.frames import FrameSource, VideoEndedEarly, open_frames
+from samurai_sam2.compat import check_sam2
+
+try:  # sam2 internals (listed in samurai_sam2.compat)
+    from sam2.modeling.sam2_base import NO_OBJ_SCORE
+    from sam2.modeling.sam2_utils import get_1d_sine_pe, select_closest_cond_frames
+    from sam2.sam2_video_predictor import SAM2VideoPredictor
+    from sam2.utils.misc import fill_holes_in_mask_scores
+except ImportError:
+    check_sam2()  # another sam2 release: name the supported one
+    raise
 
 # SAM 2's image normalisation (sam2.utils.misc.load_video_frames).
 IMG_MEAN = (0.485, 0.456, 0.406)
@@ -177,6 +182,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        check_sam2(self)
         if self.fill_hole_area > 0 and not _hole_filling_available():
             # Exactly what sam2 does when the kernel is missing (the masks are left as they
             # are), said once in one line instead of sam2's warning on every video.
@@ -197,25 +203,44 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         self.jax_device = jax.devices("cpu")[0]
 
     # ------------------------------------------------------------------ configuration
-    def configure_samurai(self, enabled: bool = True, config=None, jax_device=None) -> None:
-        """Switch SAMURAI on/off and set its ``SamuraiConfig`` (default: the tiny preset).
+    # Config fields that describe the SAM 2 model's memory bank, not a SAMURAI choice.
+    MODEL_MEMORY_FIELDS = ("num_maskmem", "max_obj_ptrs_in_encoder")
 
-        Takes effect for videos initialised afterwards (``init_state``).
+    def samurai_preset(self, size: str = "tiny"):
+        """``samurai_core.preset(size)`` with this model's memory sizes (``MODEL_MEMORY_FIELDS``)."""
+        import samurai_core as sc
+
+        return sc.preset(size, **{name: getattr(self, name) for name in self.MODEL_MEMORY_FIELDS})
+
+    def configure_samurai(self, enabled: bool = True, config=None, jax_device=None) -> None:
+        """Switch SAMURAI on/off and set its ``SamuraiConfig`` (default: ``samurai_preset()``).
+
+        Takes effect for videos initialised afterwards (``init_state``). A config whose
+        ``num_maskmem`` / ``max_obj_ptrs_in_encoder`` differ from the model's is refused
+        (``ValueError``): the core picks memory frames for the model's own memory bank.
         """
         import samurai_core as sc
 
         if config is None:
-            config = sc.preset("tiny")
+            config = self.samurai_preset()
         if not isinstance(config, sc.SamuraiConfig):
             raise TypeError(
                 f"samurai_config must be a samurai_core.SamuraiConfig (e.g. "
                 f"samurai_core.preset('tiny', stable_frames_threshold=10)); got "
                 f"{type(config).__name__}"
             )
-        if config.num_maskmem != self.num_maskmem:
-            config = config._replace(num_maskmem=self.num_maskmem)
-        if config.max_obj_ptrs_in_encoder != self.max_obj_ptrs_in_encoder:
-            config = config._replace(max_obj_ptrs_in_encoder=self.max_obj_ptrs_in_encoder)
+        differ = [
+            f"{name}={getattr(config, name)} (the model has {getattr(self, name)})"
+            for name in self.MODEL_MEMORY_FIELDS
+            if getattr(config, name) != getattr(self, name)
+        ]
+        if differ:
+            raise ValueError(
+                f"samurai_config {', '.join(differ)} does not match the SAM 2 model, whose memory "
+                f"bank SAMURAI fills; set them to the model's values, e.g. "
+                f"predictor.samurai_preset(size) or config._replace(num_maskmem="
+                f"{self.num_maskmem}, max_obj_ptrs_in_encoder={self.max_obj_ptrs_in_encoder})"
+            )
         self.samurai = bool(enabled)
         self.samurai_config = config.validate()
         if jax_device is not None:
@@ -231,12 +256,15 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         async_loading_frames=False,
         stream: bool = True,  # decode/preprocess frames lazily (flat memory); False: SAM 2's loader
         frame_cache_size: int = 2,  # preprocessed frames kept when streaming
+        samurai: bool | None = None,  # SAMURAI on/off for this video; None: the predictor's setting
     ):
         """Start a video: a path (video file or frame folder), a FrameSource, an array or list
         of ``H×W×3`` uint8 RGB frames, or an iterator of them (``open_frames`` rules apply).
 
         With ``stream=True`` (default) frames are read and preprocessed on demand; with
-        ``stream=False`` a JPEG folder is loaded up front by SAM 2's own loader.
+        ``stream=False`` a JPEG folder is loaded up front by SAM 2's own loader. ``samurai``
+        switches SAMURAI for this video only (one model serves vanilla and SAMURAI runs
+        without changing the predictor).
         """
         if not stream:
             if not isinstance(video_path, str):
@@ -276,10 +304,10 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 "frame_source": source,
             }
             self._get_image_feature(inference_state, frame_idx=0, batch_size=1)
-        inference_state["samurai"] = self._new_samurai_state()
+        inference_state["samurai"] = self._new_samurai_state(samurai)
         return inference_state
 
-    def _new_samurai_state(self) -> dict:
+    def _new_samurai_state(self, enabled: bool | None = None) -> dict:
         import jax
         import samurai_core as sc
 
@@ -290,7 +318,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         # the common case, gets the cheapest step (XLA runs it inline on the calling thread).
         capacity = 1
         return {
-            "enabled": self.samurai,
+            "enabled": self.samurai if enabled is None else bool(enabled),
             "config": cfg,
             "state": jax.device_put(sc.init(cfg, capacity), self.jax_device),
             "slot_of": {},  # obj_id -> track slot of the core
@@ -304,7 +332,8 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         """Remove all prompts, outputs and tracks (SAMURAI tracks included)."""
         super().reset_state(inference_state)
         if "samurai" in inference_state:
-            inference_state["samurai"] = self._new_samurai_state()
+            enabled = inference_state["samurai"]["enabled"]
+            inference_state["samurai"] = self._new_samurai_state(enabled)
 
     @torch.inference_mode()
     def remove_object(self, inference_state, obj_id, strict=False, need_output=True):
@@ -355,8 +384,10 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
     ):
         """Add clicks and/or a box ``[x_min, y_min, x_max, y_max]`` (pixels) on a frame.
 
-        Same as SAM 2's, with input checks: a box must have positive width and height and lie
-        inside the frame, points must lie inside the frame.
+        Same as SAM 2's, with input checks: a box must lie inside the frame with
+        ``x_max >= x_min`` and ``y_max >= y_min`` (the corners' pixel indices, the project's box
+        convention: a one-pixel object is ``[x, y, x, y]``) and not be all zeros (an empty
+        mask's box); points must lie inside the frame.
         """
         self._check_frame_idx(inference_state, frame_idx)
         if box is not None:
@@ -367,11 +398,12 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 )
             b = b.reshape(2, 2)
             self._check_coords(inference_state, "box", b, normalize_coords)
-            if not (b[1, 0] > b[0, 0] and b[1, 1] > b[0, 1]):
+            if not (b[1, 0] >= b[0, 0] and b[1, 1] >= b[0, 1]) or not b.any():
                 raise ValueError(
-                    f"box {b.reshape(-1).tolist()} has zero or negative width/height; a box is "
-                    f"[x_min, y_min, x_max, y_max] with x_max > x_min and y_max > y_min "
-                    f"(convert x,y,w,h boxes with [x, y, x + w, y + h])"
+                    f"box {b.reshape(-1).tolist()} is empty (all zeros: the box of an empty mask) "
+                    f"or has negative width/height; a box is [x_min, y_min, x_max, y_max] with "
+                    f"x_max >= x_min and y_max >= y_min (samurai_core.mask_to_box of a mask; "
+                    f"convert LaSOT x,y,w,h boxes with samurai_core.lasot_to_xyxy)"
                 )
         if points is not None:
             p = np.asarray(points.cpu() if isinstance(points, torch.Tensor) else points, np.float64)
@@ -418,7 +450,9 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         """Track every object through the video; yields ``(frame_idx, obj_ids, masks)``.
 
         Same arguments and outputs as SAM 2's: ``masks`` are ``[num_objects, 1, H, W]`` logits
-        at the video's resolution. Each frame's scores (predicted IoUs, object scores, motion
+        at the video's resolution. A video file that decodes fewer frames than its container
+        announces ends the propagation at its last decodable frame (``len`` of the frame
+        source and ``inference_state["num_frames"]`` then give the frames read). Each frame's scores (predicted IoUs, object scores, motion
         scores, chosen candidate, memory frames) are readable with :meth:`frame_scores` while
         the frame is inside the look-back window.
         """
@@ -440,10 +474,17 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             end_frame_idx = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
             order = range(start_frame_idx, end_frame_idx + 1)
 
-        for frame_idx in tqdm(order, desc="propagate in video (SAMURAI)", disable=len(order) < 2):
-            with self._autocast(inference_state):
-                masks = self._propagate_frame(inference_state, frame_idx, reverse)
-                _, video_res_masks = self._get_orig_video_res_output(inference_state, masks)
+        desc = "propagate in video (" + ("SAMURAI" if inference_state["samurai"]["enabled"] else "SAM 2") + ")"
+        for frame_idx in tqdm(order, desc=desc, disable=len(order) < 2):
+            try:
+                with self._autocast(inference_state):
+                    masks = self._propagate_frame(inference_state, frame_idx, reverse)
+                    _, video_res_masks = self._get_orig_video_res_output(inference_state, masks)
+            except VideoEndedEarly as err:
+                # The container announced more frames than decode: the video ends here, and
+                # the frames already yielded stand (the source's len now says where it ended).
+                inference_state["num_frames"] = err.frames_read
+                return
             if self.release_old_frames:
                 self._release_old_outputs(inference_state, frame_idx, reverse)
             yield frame_idx, inference_state["obj_ids"], video_res_masks
@@ -632,12 +673,23 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         track_in_reverse,
         memory_frames,
     ):
-        """``_prepare_memory_conditioned_features`` with the spatial memory taken from
-        ``memory_frames`` (newest first) instead of the last ``num_maskmem - 1`` frames.
+        """sam2 1.1.0's ``SAM2Base._prepare_memory_conditioned_features`` for a tracking frame,
+        with the spatial memory taken from ``memory_frames``.
 
-        Conditioning frames and object pointers follow SAM 2's rules. The k-th newest chosen
-        frame gets temporal position ``num_maskmem - 1 - k`` (the slot SAM 2 gives the frame k+1
-        steps back), as in the official SAMURAI code.
+        Differences from upstream (keep this list current):
+
+        - Spatial memory: the frames of ``memory_frames`` (newest first; the core's choice with
+          SAMURAI on, ``_sam2_memory_frames`` — upstream's own rule — with it off) instead of
+          the previous frame plus every ``memory_temporal_stride_for_eval``-th frame computed
+          inline. The k-th newest gets temporal position ``num_maskmem - 1 - k`` (the slot
+          upstream gives the frame k+1 steps back), as in the official SAMURAI code.
+        - Tracking frames only: no ``is_init_cond_frame`` branch (``no_mem_embed``) and no
+          ``num_maskmem == 0`` shortcut; the caller never asks for those. A missing
+          conditioning frame raises ``RuntimeError`` (upstream: ``assert``).
+        - The memory concatenation is promoted to one dtype explicitly (upstream relies on the
+          float32 object pointers, and fails on CPU when there are none).
+
+        Conditioning frames and object pointers follow upstream's rules unchanged.
         """
         B = current_vision_feats[-1].size(1)
         C = self.hidden_dim
@@ -650,6 +702,38 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             frame_idx, cond_outputs, self.max_cond_frames_in_attn
         )
         non_cond = output_dict["non_cond_frame_outputs"]
+        memory, memory_pos = self._spatial_memory(
+            selected_cond, unselected_cond, non_cond, memory_frames, device
+        )
+        num_obj_ptr_tokens = 0
+        if self.use_obj_ptrs_in_encoder:
+            pointers = self._object_pointer_memory(
+                frame_idx, selected_cond, unselected_cond, non_cond, num_frames,
+                track_in_reverse, B, device,
+            )
+            if pointers is not None:
+                memory.append(pointers[0])
+                memory_pos.append(pointers[1])
+                num_obj_ptr_tokens = pointers[0].shape[0]
+
+        # Stored memories are bfloat16; SAM 2 relies on the float32 object pointers to promote
+        # the concatenation, and fails on CPU when there are none (an object whose prompt lies
+        # ahead). Promoting explicitly gives the same values in every other case.
+        dtype = functools.reduce(
+            torch.promote_types, [m.dtype for m in memory], current_vision_feats[-1].dtype
+        )
+        pix_feat = self.memory_attention(
+            curr=current_vision_feats,
+            curr_pos=current_vision_pos_embeds,
+            memory=torch.cat([m.to(dtype) for m in memory], dim=0),
+            memory_pos=torch.cat(memory_pos, dim=0),
+            num_obj_ptr_tokens=num_obj_ptr_tokens,
+        )
+        return pix_feat.permute(1, 2, 0).view(B, C, H, W)
+
+    def _spatial_memory(self, selected_cond, unselected_cond, non_cond, memory_frames, device):
+        """Memory tokens and position encodings ``([HW, B, mem_dim], ...)`` of the selected
+        conditioning frames (temporal position 0) and of ``memory_frames`` (see above)."""
         t_pos_and_prevs = [(0, out) for out in selected_cond.values()]
         chosen = list(memory_frames)[: self.num_maskmem - 1]
         for k in range(len(chosen) - 1, -1, -1):  # oldest first, as SAM 2 orders its memory
@@ -666,67 +750,58 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             memory.append(prev["maskmem_features"].to(device, non_blocking=True).flatten(2).permute(2, 0, 1))
             enc = prev["maskmem_pos_enc"][-1].to(device).flatten(2).permute(2, 0, 1)
             memory_pos.append(enc + self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1])
+        return memory, memory_pos
 
-        num_obj_ptr_tokens = 0
-        if self.use_obj_ptrs_in_encoder:
-            max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
-            sign = -1 if track_in_reverse else 1
-            if not self.training and self.only_obj_ptrs_in_the_past_for_eval:
-                ptr_cond = {
-                    t: out
-                    for t, out in selected_cond.items()
-                    if (t >= frame_idx if track_in_reverse else t <= frame_idx)
-                }
-            else:
-                ptr_cond = selected_cond
-            pos_and_ptrs = [
-                (
-                    (frame_idx - t) * sign if self.use_signed_tpos_enc_to_obj_ptrs else abs(frame_idx - t),
-                    out["obj_ptr"],
-                )
-                for t, out in ptr_cond.items()
-            ]
-            for t_diff in range(1, max_ptrs):
-                t = frame_idx + t_diff if track_in_reverse else frame_idx - t_diff
-                if t < 0 or (num_frames is not None and t >= num_frames):
-                    break
-                out = non_cond.get(t, unselected_cond.get(t, None))
-                if out is not None:
-                    pos_and_ptrs.append((t_diff, out["obj_ptr"]))
-            if pos_and_ptrs:
-                pos_list, ptrs_list = zip(*pos_and_ptrs)
-                obj_ptrs = torch.stack(ptrs_list, dim=0)
-                if self.add_tpos_enc_to_obj_ptrs:
-                    tpos_dim = C if self.proj_tpos_enc_in_obj_ptrs else self.mem_dim
-                    obj_pos = torch.tensor(pos_list).to(device=device, non_blocking=True)
-                    obj_pos = get_1d_sine_pe(obj_pos / (max_ptrs - 1), dim=tpos_dim)
-                    obj_pos = self.obj_ptr_tpos_proj(obj_pos)
-                    obj_pos = obj_pos.unsqueeze(1).expand(-1, B, self.mem_dim)
-                else:
-                    obj_pos = obj_ptrs.new_zeros(len(pos_list), B, self.mem_dim)
-                if self.mem_dim < C:
-                    # Split each C-dim pointer into C / mem_dim memory tokens.
-                    obj_ptrs = obj_ptrs.reshape(-1, B, C // self.mem_dim, self.mem_dim)
-                    obj_ptrs = obj_ptrs.permute(0, 2, 1, 3).flatten(0, 1)
-                    obj_pos = obj_pos.repeat_interleave(C // self.mem_dim, dim=0)
-                memory.append(obj_ptrs)
-                memory_pos.append(obj_pos)
-                num_obj_ptr_tokens = obj_ptrs.shape[0]
-
-        # Stored memories are bfloat16; SAM 2 relies on the float32 object pointers to promote
-        # the concatenation, and fails on CPU when there are none (an object whose prompt lies
-        # ahead). Promoting explicitly gives the same values in every other case.
-        dtype = functools.reduce(
-            torch.promote_types, [m.dtype for m in memory], current_vision_feats[-1].dtype
-        )
-        pix_feat = self.memory_attention(
-            curr=current_vision_feats,
-            curr_pos=current_vision_pos_embeds,
-            memory=torch.cat([m.to(dtype) for m in memory], dim=0),
-            memory_pos=torch.cat(memory_pos, dim=0),
-            num_obj_ptr_tokens=num_obj_ptr_tokens,
-        )
-        return pix_feat.permute(1, 2, 0).view(B, C, H, W)
+    def _object_pointer_memory(
+        self, frame_idx, selected_cond, unselected_cond, non_cond, num_frames, track_in_reverse, B,
+        device,
+    ):
+        """Upstream's object-pointer tokens and their temporal encodings, or None without any:
+        the conditioning frames' pointers (past ones only, at eval), then those of the last
+        ``max_obj_ptrs_in_encoder - 1`` frames."""
+        C = self.hidden_dim
+        max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
+        sign = -1 if track_in_reverse else 1
+        if not self.training and self.only_obj_ptrs_in_the_past_for_eval:
+            ptr_cond = {
+                t: out
+                for t, out in selected_cond.items()
+                if (t >= frame_idx if track_in_reverse else t <= frame_idx)
+            }
+        else:
+            ptr_cond = selected_cond
+        pos_and_ptrs = [
+            (
+                (frame_idx - t) * sign if self.use_signed_tpos_enc_to_obj_ptrs else abs(frame_idx - t),
+                out["obj_ptr"],
+            )
+            for t, out in ptr_cond.items()
+        ]
+        for t_diff in range(1, max_ptrs):
+            t = frame_idx + t_diff if track_in_reverse else frame_idx - t_diff
+            if t < 0 or (num_frames is not None and t >= num_frames):
+                break
+            out = non_cond.get(t, unselected_cond.get(t, None))
+            if out is not None:
+                pos_and_ptrs.append((t_diff, out["obj_ptr"]))
+        if not pos_and_ptrs:
+            return None
+        pos_list, ptrs_list = zip(*pos_and_ptrs)
+        obj_ptrs = torch.stack(ptrs_list, dim=0)
+        if self.add_tpos_enc_to_obj_ptrs:
+            tpos_dim = C if self.proj_tpos_enc_in_obj_ptrs else self.mem_dim
+            obj_pos = torch.tensor(pos_list).to(device=device, non_blocking=True)
+            obj_pos = get_1d_sine_pe(obj_pos / (max_ptrs - 1), dim=tpos_dim)
+            obj_pos = self.obj_ptr_tpos_proj(obj_pos)
+            obj_pos = obj_pos.unsqueeze(1).expand(-1, B, self.mem_dim)
+        else:
+            obj_pos = obj_ptrs.new_zeros(len(pos_list), B, self.mem_dim)
+        if self.mem_dim < C:
+            # Split each C-dim pointer into C / mem_dim memory tokens.
+            obj_ptrs = obj_ptrs.reshape(-1, B, C // self.mem_dim, self.mem_dim)
+            obj_ptrs = obj_ptrs.permute(0, 2, 1, 3).flatten(0, 1)
+            obj_pos = obj_pos.repeat_interleave(C // self.mem_dim, dim=0)
+        return obj_ptrs, obj_pos
 
     # ------------------------------------------------------------------ SAMURAI glue
     def _visit(self, sam: dict, obj_id, frame_idx: int, reverse: bool) -> None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from samurai.cli import CLIError
-
-MOTION_MODELS = ("xyah", "xywh", "xyxy")  # samurai_core.config.MOTION_MODELS, kept import-free
+from samurai_core.motion_models import MOTION_MODELS
 
 
 def add_parser(sub) -> None:
@@ -64,8 +64,12 @@ def read_box_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read a LaSOT-style box file: ``(boxes_xyxy float64[T, 4], present bool[T])``.
 
     Lines hold ``x,y,w,h`` (top-left corner, pixels) separated by commas and/or whitespace.
-    A line with a non-finite value or a non-positive width/height marks the object absent.
+    A line with a non-finite value or a non-positive width/height marks the object absent
+    (NaN box). Boxes are converted with ``samurai_core.lasot_to_xyxy`` (the mask-box
+    convention, as for ``--dataset`` masks).
     """
+    from samurai_core.boxes import lasot_present, lasot_to_xyxy
+
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -88,9 +92,8 @@ def read_box_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not rows:
         raise CLIError(f"{path} is empty; a box file needs one x,y,w,h line per frame")
     xywh = np.asarray(rows, np.float64)
-    present = np.isfinite(xywh).all(axis=1) & (xywh[:, 2] > 0) & (xywh[:, 3] > 0)
-    xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-    return np.where(present[:, None], xyxy, np.nan), present
+    present = lasot_present(xywh)
+    return np.where(present[:, None], lasot_to_xyxy(xywh), np.nan), present
 
 
 def _box_files(paths: list[str]) -> list[Path]:
@@ -110,17 +113,13 @@ def _box_files(paths: list[str]) -> list[Path]:
 
 
 def mask_boxes(masks: np.ndarray, labelled: np.ndarray, label: int) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (xyxy, pixel edges) of ``label`` in a label map ``[T, H, W]``; absent where unlabelled."""
+    """Boxes (``samurai_core.mask_to_box``) of ``label`` in a label map ``[T, H, W]``, and
+    where it is present; NaN boxes where the label is absent or the frame unlabelled."""
+    from samurai_core.boxes import mask_to_box
+
     m = masks == label
-    rows, cols = m.any(axis=2), m.any(axis=1)
-    present = np.asarray(labelled, bool) & rows.any(axis=1)
-    h, w = rows.shape[1], cols.shape[1]
-    y1 = rows.argmax(axis=1)
-    y2 = h - rows[:, ::-1].argmax(axis=1)
-    x1 = cols.argmax(axis=1)
-    x2 = w - cols[:, ::-1].argmax(axis=1)
-    boxes = np.stack([x1, y1, x2, y2], axis=1).astype(np.float64)
-    return np.where(present[:, None], boxes, np.nan), present
+    present = np.asarray(labelled, bool) & m.any(axis=(1, 2))
+    return np.where(present[:, None], mask_to_box(m).astype(np.float64), np.nan), present
 
 
 def _dataset_tracks(args) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -149,6 +148,10 @@ def _split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[n_hold:]), np.sort(order[:n_hold])
 
 
+def _report_path(args) -> Path:
+    return Path(args.report) if args.report else Path(args.out).with_suffix(".report.json")
+
+
 def _check_output_file(path: Path, option: str) -> None:
     """Raise CLIError unless ``path`` can be written as a file (checked before the fit; missing
     folders are made when it is written)."""
@@ -164,17 +167,59 @@ def _check_output_file(path: Path, option: str) -> None:
 
 
 def run(args) -> int:
-    from samurai_core.calibrate import (
-        Calibration,
-        FREE_FIELDS,
-        fit_noise,
-        pad_tracks,
-        save_calibration,
-        score_noise,
-        write_json_atomic,
-    )
-    from samurai_core.types import NoiseParams
+    from samurai.io import save_calibration, write_json
+    from samurai_core.calibrate import Calibration
 
+    _check_args(args)
+    tracks = _read_tracks(args)
+    usable = [t for t in tracks if t[2].sum() >= 2]
+    if len(usable) < len(tracks):
+        print(f"skipped {len(tracks) - len(usable)} track(s) with fewer than 2 present boxes")
+    if not usable:
+        raise CLIError("no track has 2 or more present boxes; nothing to fit")
+    fit_idx, hold_idx = _split(len(usable), args.holdout, args.seed)
+    eval_idx = hold_idx if len(hold_idx) else fit_idx
+    result = _fit_and_score(args, [usable[i] for i in fit_idx], [usable[i] for i in eval_idx])
+
+    out = Path(args.out)
+    provenance = _provenance(args, result, n_held_out=len(hold_idx))
+    save_calibration(out, Calibration(args.motion_model, result.fitted, provenance))
+    report_path = _report_path(args)
+    names = [t[0] for t in usable]
+    evaluated_on = "held-out" if len(hold_idx) else "fit (no held-out tracks)"
+    report = {
+        "motion_model": args.motion_model,
+        "calibration": str(out),
+        "evaluated_on": evaluated_on,
+        "fit": {
+            "sequences": [names[i] for i in fit_idx],
+            "frames": result.history.n_frames,
+            "nll_before": result.history.nll_before,
+            "nll_after": result.history.nll_after,
+            "steps": result.history.steps,
+            "converged": result.history.converged,
+        },
+        "eval": {
+            "sequences": [names[i] for i in eval_idx],
+            "frames": result.after.n_frames,
+            "default": result.before._asdict(),
+            "calibrated": result.after._asdict(),
+        },
+        "noise": {"default": result.init._asdict(), "calibrated": result.fitted._asdict()},
+        "skipped_tracks": [t[0] for t in tracks if t[2].sum() < 2],
+    }
+    write_json(report_path, report)
+    print(
+        f"{len(usable)} tracks: {len(fit_idx)} fit, {len(hold_idx)} held out; motion model "
+        f"{args.motion_model}"
+    )
+    _print_result(args.motion_model, result, f"{evaluated_on} ({len(eval_idx)} tracks")
+    print(f"wrote {out} and {report_path}")
+    return 0
+
+
+def _check_args(args) -> None:
+    """Refuse bad options before any file is read."""
     if not 0.0 <= args.holdout < 1.0:
         raise CLIError(f"--holdout {args.holdout} must lie in [0, 1)")
     if args.steps < 1:
@@ -183,29 +228,36 @@ def run(args) -> int:
         raise CLIError(f"--lr {args.lr} must be a positive number")
     if not args.boxes and not args.dataset:
         raise CLIError("give box files / folders of groundtruth.txt, or --dataset FOLDER")
-    out = Path(args.out)
-    report_path = Path(args.report) if args.report else out.with_suffix(".report.json")
-    _check_output_file(out, "-o/--out")
-    _check_output_file(report_path, "--report")
+    _check_output_file(Path(args.out), "-o/--out")
+    _check_output_file(_report_path(args), "--report")
 
+
+def _read_tracks(args) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, boxes_xyxy [T, 4], present [T])`` of every box file, then of the dataset."""
     tracks = []
     for path in _box_files(args.boxes):
         boxes, present = read_box_file(path)
         tracks.append((str(path), boxes, present))
     if args.dataset:
         tracks.extend(_dataset_tracks(args))
-    usable = [t for t in tracks if t[2].sum() >= 2]
-    if len(usable) < len(tracks):
-        print(f"skipped {len(tracks) - len(usable)} track(s) with fewer than 2 present boxes")
-    if not usable:
-        raise CLIError("no track has 2 or more present boxes; nothing to fit")
+    return tracks
 
-    fit_idx, hold_idx = _split(len(usable), args.holdout, args.seed)
-    fit_boxes, fit_valid = pad_tracks([usable[i][1] for i in fit_idx], [usable[i][2] for i in fit_idx])
-    eval_idx = hold_idx if len(hold_idx) else fit_idx
-    eval_boxes, eval_valid = pad_tracks(
-        [usable[i][1] for i in eval_idx], [usable[i][2] for i in eval_idx]
-    )
+
+class _Fit(NamedTuple):
+    init: Any  # NoiseParams: the default weights
+    fitted: Any  # NoiseParams
+    history: Any  # samurai_core.FitHistory
+    before: Any  # samurai_core.MotionScore of the default weights on the evaluation tracks
+    after: Any  # the same for the fitted weights
+
+
+def _fit_and_score(args, fit_tracks, eval_tracks) -> _Fit:
+    """Fit the noise weights on ``fit_tracks``; score default and fitted on ``eval_tracks``."""
+    from samurai_core.calibrate import fit_noise, pad_tracks, score_noise
+    from samurai_core.types import NoiseParams
+
+    fit_boxes, fit_valid = pad_tracks([t[1] for t in fit_tracks], [t[2] for t in fit_tracks])
+    eval_boxes, eval_valid = pad_tracks([t[1] for t in eval_tracks], [t[2] for t in eval_tracks])
     init = NoiseParams()
     try:
         fitted, history = fit_noise(
@@ -215,10 +267,16 @@ def run(args) -> int:
         raise CLIError(str(err)) from None
     before = score_noise(args.motion_model, init, eval_boxes, eval_valid)
     after = score_noise(args.motion_model, fitted, eval_boxes, eval_valid)
+    return _Fit(init, fitted, history, before, after)
 
-    evaluated_on = "held-out" if len(hold_idx) else "fit (no held-out tracks)"
+
+def _provenance(args, result: _Fit, n_held_out: int) -> dict:
+    """What the calibration file records about its data and fit."""
+    from samurai_core.calibrate import FREE_FIELDS
+
+    history = result.history
     data = list(args.boxes) + ([f"dataset {args.dataset} label {args.label}"] if args.dataset else [])
-    provenance = {
+    return {
         "data": data,
         "n_sequences": history.n_sequences,
         "n_frames": history.n_frames,
@@ -231,50 +289,26 @@ def run(args) -> int:
         "holdout": {
             "fraction": args.holdout,
             "seed": args.seed,
-            "n_sequences": int(len(hold_idx)),
-            "nll_before": before.nll_per_frame,
-            "nll_after": after.nll_per_frame,
-            "prediction_iou_before": before.prediction_iou,
-            "prediction_iou_after": after.prediction_iou,
+            "n_sequences": int(n_held_out),
+            "nll_before": result.before.nll_per_frame,
+            "nll_after": result.after.nll_per_frame,
+            "prediction_iou_before": result.before.prediction_iou,
+            "prediction_iou_after": result.after.prediction_iou,
         },
     }
-    save_calibration(out, Calibration(args.motion_model, fitted, provenance))
-    report = {
-        "motion_model": args.motion_model,
-        "calibration": str(out),
-        "evaluated_on": evaluated_on,
-        "fit": {
-            "sequences": [usable[i][0] for i in fit_idx],
-            "frames": history.n_frames,
-            "nll_before": history.nll_before,
-            "nll_after": history.nll_after,
-            "steps": history.steps,
-            "converged": history.converged,
-        },
-        "eval": {
-            "sequences": [usable[i][0] for i in eval_idx],
-            "frames": after.n_frames,
-            "default": before._asdict(),
-            "calibrated": after._asdict(),
-        },
-        "noise": {"default": init._asdict(), "calibrated": fitted._asdict()},
-        "skipped_tracks": [t[0] for t in tracks if t[2].sum() < 2],
-    }
-    write_json_atomic(report_path, report)
 
-    print(
-        f"{len(usable)} tracks: {len(fit_idx)} fit, {len(hold_idx)} held out; motion model "
-        f"{args.motion_model}"
-    )
+
+def _print_result(motion_model: str, result: _Fit, evaluated: str) -> None:
+    from samurai_core.calibrate import FREE_FIELDS
+
+    history, before, after = result.history, result.before, result.after
     print(
         f"fit: {history.steps} Adam steps{' (converged)' if history.converged else ''}, "
         f"NLL/frame {history.nll_before:.4f} -> {history.nll_after:.4f} on {history.n_frames} frames"
     )
-    print(f"{evaluated_on} ({len(eval_idx)} tracks, {after.n_frames} frames)   default  calibrated")
+    print(f"{evaluated}, {after.n_frames} frames)   default  calibrated")
     print(f"  NLL per frame                {before.nll_per_frame:10.4f} {after.nll_per_frame:10.4f}")
     print(f"  one-step prediction IoU      {before.prediction_iou:10.4f} {after.prediction_iou:10.4f}")
     print("noise weights (default -> calibrated):")
-    for name in FREE_FIELDS[args.motion_model]:
-        print(f"  {name:24s} {getattr(init, name):.4g} -> {getattr(fitted, name):.4g}")
-    print(f"wrote {out} and {report_path}")
-    return 0
+    for name in FREE_FIELDS[motion_model]:
+        print(f"  {name:24s} {getattr(result.init, name):.4g} -> {getattr(result.fitted, name):.4g}")

@@ -24,12 +24,14 @@ from pathlib import Path
 
 from samurai.cli import CLIError
 
-SEG_COLUMNS = ["case", "method", "structure", "frames", "dice", "iou", "hd95", "hd95_unit",
-               "success_auc", "precision_20", "norm_precision", "norm_precision_auc"]
+SEG_COLUMNS = ["case", "method", "structure", "status", "frames", "dice", "iou", "hd95", "hd95_unit",
+               "success_auc", "precision_20", "norm_precision", "norm_precision_auc", "error"]
 EF_COLUMNS = ["case", "view", "method", "ed_frame", "es_frame", "ef_area_length", "ef_biplane",
               "ef_label", "ef_error"]
-BOX_COLUMNS = ["case", "method", "frames", "success_auc", "precision_20", "norm_precision",
-               "norm_precision_auc"]
+BOX_COLUMNS = ["case", "method", "status", "frames", "frames_announced", "success_auc",
+               "precision_20", "norm_precision", "norm_precision_auc", "error"]
+# Exit status when some cases failed while tracking (recorded in per_case.csv, the others scored).
+EXIT_SOME_FAILED = 3
 
 
 def add_parser(sub) -> None:
@@ -57,47 +59,73 @@ def add_parser(sub) -> None:
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
     add_motion_arguments(p)
     p.add_argument("--out", default="samurai_eval", help="output folder (default: samurai_eval)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output folder written by samurai (or an empty one)")
     add_random_weights_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from samurai.commands.track import build_predictor
+    import sys
+
+    from samurai.commands.track import build_predictor, run_info
     from samurai.io import OutputDir
 
     if args.max_cases is not None and args.max_cases < 1:
         raise CLIError("--max-cases must be at least 1")
     out_dir = Path(args.out)
-    if out_dir.exists() and not args.force:
-        raise CLIError(f"output folder {out_dir} already exists; pass --force to overwrite it or choose another --out")
     cases = _lasot_sequences(Path(args.data)) if args.lasot else _echo_dataset(args)
     if args.max_cases is not None:
         cases = cases[: args.max_cases]
+
     def build(adapter):
         return build_predictor(args.model, args.checkpoint, args.device, args.image_size,
                                samurai=True, adapter=adapter, random_weights=args.random_weights,
                                noise=args.noise, motion_model=args.motion_model, seed=args.seed)
 
-    # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
-    base = build(None)
-    predictors = {"vanilla": (base, False), "samurai": (base, True)}
-    if args.adapter:
-        predictors["samurai+adapter"] = (build(args.adapter), True)
-    info = {"command": "eval", "data": str(args.data), "model": args.model,
-            "checkpoint": args.checkpoint, "random_weights": args.checkpoint is None,
-            "seed": args.seed if args.checkpoint is None else None,
-            "adapter": args.adapter, "methods": list(predictors), "noise": args.noise,
-            "motion_model": base.samurai_config.motion_model}
     t0 = time.perf_counter()
-    with OutputDir(out_dir, force=args.force, info=info) as out:
+    with OutputDir(out_dir, force=args.force) as out:
+        # Every case's files are read once before any tracking, so that a bad file stops the
+        # run in seconds (all problems listed), not after hours with the earlier cases lost.
+        print(f"checking the files of {len(cases)} case(s) before tracking", flush=True)
+        problems = [f"{c.case_id}: {msg}" for c in cases for msg in c.problems()]
+        if problems:
+            shown = "\n  ".join(problems[:50])
+            more = f"\n  ... ({len(problems)} in all)" if len(problems) > 50 else ""
+            raise CLIError(f"{len(problems)} problem(s) in {args.data}; fix or remove these "
+                           f"cases, then run again (nothing was tracked):\n  {shown}{more}")
+        # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
+        base = build(None)
+        predictors = {"vanilla": (base, False), "samurai": (base, True)}
+        if args.adapter:
+            predictors["samurai+adapter"] = (build(args.adapter), True)
+        out.info.update(run_info(args, base), data=str(args.data), methods=list(predictors),
+                        prompt="box (groundtruth.txt, first frame)" if args.lasot else args.prompt,
+                        cases=[c.case_id for c in cases])
         if args.lasot:
-            summary = _eval_lasot(cases, predictors, out.path)
+            summary, failed = _eval_lasot(cases, predictors, out.path)
         else:
-            summary = _eval_echo(cases, predictors, args.prompt, out.path)
+            summary, failed = _eval_echo(cases, predictors, args.prompt, out.path)
+        out.info.update(failed_cases=failed)
     print(summary)
     print(f"wrote {out_dir}/ in {time.perf_counter() - t0:.1f} s")
+    if failed:
+        print(f"warning: {len(failed)} of {len(cases)} case(s) failed while tracking and are "
+              f"recorded as failed in {out_dir}/per_case.csv (status, error): {', '.join(failed)}",
+              file=sys.stderr)
+        return EXIT_SOME_FAILED
     return 0
+
+
+def _failure(err: Exception) -> str:
+    return f"{type(err).__name__}: {err}".replace("\n", " ")
+
+
+def _failed_note(failed: list, total: int) -> str:
+    if not failed:
+        return ""
+    return (f"\n**{len(failed)} of {total} case(s) failed** while tracking and are not in the "
+            f"means (per_case.csv: status, error): {', '.join(failed)}.\n")
 
 
 # ----------------------------------------------------------------------------- echo
@@ -128,6 +156,37 @@ class _Lazy:
 
     def load(self):
         return self.ds[self.i]
+
+    def problems(self) -> list[str]:
+        """What keeps this case from being evaluated (read from its files), [] when usable."""
+        import numpy as np
+
+        from samurai.data import DatasetError
+
+        try:
+            case = self.load()
+        except (DatasetError, OSError) as err:
+            return [str(err)]
+        labelled = np.flatnonzero(case.labelled)
+        if labelled.size == 0:
+            return ["no labelled frame (its masks are missing); add a label mask PNG per "
+                    "labelled frame"]
+        if not case.masks[labelled].any():
+            return ["every mask is empty (all 0); paint each structure with its label id"]
+        if not case.masks[labelled[0]].any():
+            return [f"the first labelled frame ({int(labelled[0])}) has no structure to prompt; "
+                    "it must show every structure to track"]
+        return []
+
+
+def echo_prompts(labels, ids, prompt_kind: str) -> dict:
+    """Object id -> ``("box", samurai_core.mask_to_box of its mask)`` or ``("mask", mask)``
+    from a label map ``[H, W]`` (the prompt frame's ground truth)."""
+    from samurai_core.boxes import mask_to_box
+
+    if prompt_kind == "box":
+        return {k: ("box", mask_to_box(labels == k)) for k in ids}
+    return {k: ("mask", labels == k) for k in ids}
 
 
 def track_case(predictor, samurai: bool, frames, prompts, start: int):
@@ -170,61 +229,73 @@ def _patient(case_id: str) -> tuple[str, str | None]:
     return (m.group(1), m.group(2)) if m else (case_id, None)
 
 
-def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
+def _echo_case(case, predictors, prompt_kind):
+    """One echo case tracked by every method: (seg rows, EF rows, ED/ES LV store, area curves)."""
     import numpy as np
 
-    from samurai_phantom.segmenter import mask_box
     from samurai.eval import clinical
+
+    seg_rows, ef_rows, lv_store, area_plots = [], [], {}, {}
+    labelled = np.flatnonzero(case.labelled)
+    start = int(labelled[0])
+    ids = [k for k in sorted(case.labels) if (case.masks[start] == k).any()]
+    prompts = echo_prompts(case.masks[start], ids, prompt_kind)
+    scored = [int(f) for f in labelled if f != start] or [start]
+    lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
+    for method, (predictor, samurai) in predictors.items():
+        masks = track_case(predictor, samurai, case.frames, prompts, start)
+        for i, k in enumerate(ids):
+            gt = case.masks[scored] == k
+            row = {"case": case.case_id, "method": method, "structure": case.labels[k], "status": "ok"}
+            row.update(_seg_scores(masks[scored, i], gt, case.spacing))
+            seg_rows.append(row)
+        if lv_id is not None:
+            lv = masks[start:, ids.index(lv_id)]
+            area_plots.setdefault(case.case_id, {})[method] = clinical.area_curve(lv, case.spacing)
+            row = _ef_row(case, method, lv)
+            ef_rows.append(row)
+            if row["ed_frame"] >= 0:  # keep only ED and ES masks: memory stays flat
+                lv_store[(case.case_id, method)] = (lv[row["ed_frame"]], lv[row["es_frame"]], case.spacing)
+    if lv_id is not None:
+        gt_lv = case.masks[start:] == lv_id
+        if case.labelled[start:].all():
+            area_plots[case.case_id]["truth"] = clinical.area_curve(gt_lv, case.spacing)
+    return seg_rows, ef_rows, lv_store, area_plots
+
+
+def _eval_echo(cases, predictors, prompt_kind, folder) -> tuple[str, list[str]]:
+    import numpy as np
+
     from samurai.eval.report import format_table, plot_bars, plot_curves
     from samurai.io import atomic_write_text, write_csv
 
     seg_rows, ef_rows, lv_store = [], [], {}
-    area_plots = {}
+    area_plots, failed = {}, []
     for n, lazy in enumerate(cases, 1):
         print(f"[{n}/{len(cases)}] {lazy.case_id}", flush=True)
-        case = lazy.load()
-        labelled = np.flatnonzero(case.labelled)
-        if labelled.size == 0:
-            print(f"warning: case {case.case_id} has no labelled frame; skipped")
+        try:
+            case_rows = _echo_case(lazy.load(), predictors, prompt_kind)
+        except Exception as err:  # noqa: BLE001  one bad case must not lose the others
+            failed.append(lazy.case_id)
+            seg_rows += [{"case": lazy.case_id, "method": m, "status": "failed",
+                          "error": _failure(err)} for m in predictors]
+            print(f"warning: case {lazy.case_id} failed and is recorded as failed: "
+                  f"{_failure(err)}", flush=True)
             continue
-        start = int(labelled[0])
-        ids = [k for k in sorted(case.labels) if (case.masks[start] == k).any()]
-        if not ids:
-            print(f"warning: case {case.case_id}: no structure on its first labelled frame; skipped")
-            continue
-        prompts = {
-            k: ("box", mask_box(case.masks[start] == k)) if prompt_kind == "box"
-            else ("mask", case.masks[start] == k)
-            for k in ids
-        }
-        scored = [int(f) for f in labelled if f != start] or [start]
-        lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
-        for method, (predictor, samurai) in predictors.items():
-            masks = track_case(predictor, samurai, case.frames, prompts, start)
-            for i, k in enumerate(ids):
-                gt = case.masks[scored] == k
-                row = {"case": case.case_id, "method": method, "structure": case.labels[k]}
-                row.update(_seg_scores(masks[scored, i], gt, case.spacing))
-                seg_rows.append(row)
-            if lv_id is not None:
-                lv = masks[start:, ids.index(lv_id)]
-                area_plots.setdefault(case.case_id, {})[method] = clinical.area_curve(lv, case.spacing)
-                row = _ef_row(case, method, lv)
-                ef_rows.append(row)
-                if row["ed_frame"] >= 0:  # keep only ED and ES masks: memory stays flat
-                    lv_store[(case.case_id, method)] = (lv[row["ed_frame"]], lv[row["es_frame"]], case.spacing)
-        if lv_id is not None:
-            gt_lv = case.masks[start:] == lv_id
-            if case.labelled[start:].all():
-                area_plots[case.case_id]["truth"] = clinical.area_curve(gt_lv, case.spacing)
+        seg, ef, lv, plots = case_rows
+        seg_rows += seg
+        ef_rows += ef
+        lv_store.update(lv)
+        area_plots.update(plots)
 
     _add_biplane(ef_rows, lv_store)
     write_csv(folder / "per_case.csv", seg_rows, fieldnames=SEG_COLUMNS)
     if ef_rows:
         write_csv(folder / "ef.csv", ef_rows, fieldnames=EF_COLUMNS)
 
-    summary_rows = _summarise(seg_rows, ("method", "structure"),
-                              ("dice", "iou", "hd95", "success_auc", "precision_20", "norm_precision"))
+    summary_rows = _summarise([r for r in seg_rows if r["status"] == "ok"], ("method", "structure"),
+                              ("dice", "iou", "hd95", "success_auc", "precision_20", "norm_precision",
+                               "norm_precision_auc"))
     ef_summary = []
     for method in predictors:
         errs = [r["ef_error"] for r in ef_rows if r["method"] == method and np.isfinite(r["ef_error"])]
@@ -233,13 +304,14 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
     table = format_table(summary_rows, ["method", "structure", "cases", "dice", "iou", "hd95",
                                         "success_auc", "precision_20", "norm_precision", "norm_precision_auc"])
     ef_table = format_table(ef_summary, ["method", "cases", "ef_mae"])
-    unit = "mm" if any(r["hd95_unit"] == "mm" for r in seg_rows) else "px"
-    text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n\n"
-            f"{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
+    unit = "mm" if any(r.get("hd95_unit") == "mm" for r in seg_rows) else "px"
+    text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n"
+            f"{_failed_note(failed, len(cases))}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
             f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n")
     atomic_write_text(folder / "summary.md", text)
     atomic_write_text(folder / "summary.json", json.dumps(
-        {"segmentation": summary_rows, "ef": ef_summary}, indent=2, default=float) + "\n")
+        {"segmentation": summary_rows, "ef": ef_summary, "failed_cases": failed},
+        indent=2, default=float) + "\n")
     plot_bars(folder / "dice_per_structure.png",
               {m: {r["structure"]: r["dice"] for r in summary_rows if r["method"] == m} for m in predictors},
               "Mean Dice per structure", "Dice")
@@ -247,7 +319,7 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> str:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", case_id)
         plot_curves(folder / f"lv_area_{safe}.png", curves, f"{case_id}: LV area",
                     "frame (from the prompt)", "LV area (mm²)" if unit == "mm" else "LV area (px)")
-    return text
+    return text, failed
 
 
 def _ef_row(case, method, lv):
@@ -328,54 +400,103 @@ class _Sequence:
         videos = [p for p in self.folder.iterdir() if p.suffix.lower() in (".mp4", ".avi", ".mov", ".mkv")]
         return str(videos[0]) if videos else str(self.folder)
 
+    def problems(self) -> list[str]:
+        """What keeps this sequence from being evaluated, [] when usable."""
+        import numpy as np
 
-def _eval_lasot(seqs, predictors, folder) -> str:
+        from samurai_common.frames import FrameError, VideoEndedEarly, VideoFileFrames, open_frames
+        from samurai_core.boxes import lasot_present
+        from samurai.io import read_lasot_boxes
+
+        found = []
+        try:
+            gt = read_lasot_boxes(self.folder / "groundtruth.txt")
+        except (ValueError, OSError) as err:
+            found.append(str(err))
+            gt = None
+        try:
+            source = open_frames(self.source())
+        except (FileNotFoundError, FrameError) as err:
+            return found + [str(err)]
+        if gt is None:
+            return found
+        if len(gt) < len(source) and isinstance(source, VideoFileFrames):
+            try:  # a container's announced count is an estimate: count what decodes, in order
+                for i in range(len(source)):
+                    source[i]
+            except VideoEndedEarly:
+                pass
+            except FrameError as err:
+                found.append(str(err))
+        if len(gt) != len(source):
+            found.append(f"groundtruth.txt has {len(gt)} boxes for {len(source)} frames; give one "
+                         "x,y,w,h line per frame")
+        if len(gt) and not lasot_present(gt[0]):
+            found.append("the first ground-truth box is empty; the first frame must show the target")
+        return found
+
+
+def _eval_lasot(seqs, predictors, folder) -> tuple[str, list[str]]:
+    import sys
+
     import numpy as np
 
-    from samurai_common.frames import FrameError, open_frames
+    from samurai_common.frames import open_frames
     from samurai.commands.track import sam2_track
     from samurai.eval.metrics import box_metrics, masks_to_xywh, success_curve, box_iou_xywh
+    from samurai_core.boxes import lasot_present, lasot_to_xyxy, mask_to_box
     from samurai.eval.report import format_table, plot_curves
     from samurai.io import atomic_write_text, read_lasot_boxes, write_csv, write_lasot_boxes
 
-    rows, curves = [], {m: [] for m in predictors}
+    rows, curves, failed = [], {m: [] for m in predictors}, []
     (folder / "boxes").mkdir()
     for n, seq in enumerate(seqs, 1):
         print(f"[{n}/{len(seqs)}] {seq.case_id}", flush=True)
-        gt = read_lasot_boxes(seq.folder / "groundtruth.txt")
         try:
+            case_rows, boxes = [], {}
+            gt = read_lasot_boxes(seq.folder / "groundtruth.txt")
             source = open_frames(seq.source())
-        except (FileNotFoundError, FrameError) as err:
-            raise CLIError(f"sequence {seq.case_id}: {err}") from None
-        if len(gt) != len(source):
-            raise CLIError(f"sequence {seq.case_id}: groundtruth.txt has {len(gt)} boxes for "
-                           f"{len(source)} frames; give one x,y,w,h line per frame")
-        x, y, w, h = gt[0]
-        if not (w > 0 and h > 0):
-            raise CLIError(f"sequence {seq.case_id}: the first ground-truth box is empty; the "
-                           "first frame must show the target")
-        prompt = {1: ("box", np.array([x, y, x + w, y + h], np.float32))}
-        for method, (predictor, samurai) in predictors.items():
-            masks = np.zeros((len(source), source.height, source.width), bool)
-            for t, fm, _ in sam2_track(predictor, source, prompt, samurai):
-                masks[t] = fm.get(1, masks[t])
-            pred = masks_to_xywh(masks)
-            rows.append({"case": seq.case_id, "method": method, **box_metrics(pred[1:], gt[1:])})
-            ok = np.isfinite(gt[1:]).all(axis=1) & (gt[1:, 2] > 0) & (gt[1:, 3] > 0)
-            curves[method].append(success_curve(box_iou_xywh(pred[1:][ok], gt[1:][ok])))
-            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{seq.case_id}_{method}")
-            xyxy = np.where(np.isfinite(pred), np.concatenate([pred[:, :2], pred[:, :2] + pred[:, 2:]], 1), 0)
+            prompt = {1: ("box", lasot_to_xyxy(gt[0]).astype(np.float32))}
+            for method, (predictor, samurai) in predictors.items():
+                masks = np.zeros((len(source), source.height, source.width), bool)
+                for t, fm, _ in sam2_track(predictor, source, prompt, samurai):
+                    masks[t] = fm.get(1, masks[t])
+                read = len(source)  # fewer than announced when the video ends early
+                pred, g = masks_to_xywh(masks[:read]), gt[:read]
+                case_rows.append({"case": seq.case_id, "method": method, "status": "ok",
+                                  "frames_announced": source.frames_announced,
+                                  **box_metrics(pred[1:], g[1:])})
+                ok = lasot_present(g[1:])
+                curves[method].append(success_curve(box_iou_xywh(pred[1:][ok], g[1:][ok])))
+                safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{seq.case_id}_{method}")
+                boxes[safe] = mask_to_box(masks[:read])
+        except Exception as err:  # noqa: BLE001  one bad sequence must not lose the others
+            failed.append(seq.case_id)
+            rows += [{"case": seq.case_id, "method": m, "status": "failed", "error": _failure(err)}
+                     for m in predictors]
+            print(f"warning: sequence {seq.case_id} failed and is recorded as failed: "
+                  f"{_failure(err)}", flush=True)
+            continue
+        if read < source.frames_announced:
+            print(f"warning: sequence {seq.case_id}: read {read} of {source.frames_announced} "
+                  f"announced frames (the video ends early); scored on the {read} frames read",
+                  file=sys.stderr)
+        rows += case_rows
+        for safe, xyxy in boxes.items():
             write_lasot_boxes(folder / "boxes" / f"{safe}.txt", xyxy)
     write_csv(folder / "per_case.csv", rows, fieldnames=BOX_COLUMNS)
-    summary = _summarise(rows, ("method",), ("success_auc", "precision_20", "norm_precision", "norm_precision_auc"))
+    summary = _summarise([r for r in rows if r["status"] == "ok"], ("method",),
+                         ("success_auc", "precision_20", "norm_precision", "norm_precision_auc"))
     table = format_table(summary, ["method", "cases", "success_auc", "precision_20", "norm_precision",
                                    "norm_precision_auc"])
-    text = f"# samurai eval (LaSOT-style boxes, first frame = prompt, not scored)\n\n{table}\n"
+    text = (f"# samurai eval (LaSOT-style boxes, first frame = prompt, not scored)\n"
+            f"{_failed_note(failed, len(seqs))}\n{table}\n")
     atomic_write_text(folder / "summary.md", text)
-    atomic_write_text(folder / "summary.json", json.dumps({"boxes": summary}, indent=2) + "\n")
+    atomic_write_text(folder / "summary.json", json.dumps({"boxes": summary, "failed_cases": failed},
+                                                          indent=2) + "\n")
     from samurai.eval.metrics import SUCCESS_THRESHOLDS
 
-    plot_curves(folder / "success.png", {m: np.mean(c, axis=0) for m, c in curves.items()},
+    plot_curves(folder / "success.png", {m: np.mean(c, axis=0) for m, c in curves.items() if c},
                 "Success plot (mean over sequences)", "IoU threshold", "success rate",
                 x=SUCCESS_THRESHOLDS)
-    return text
+    return text, failed

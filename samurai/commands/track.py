@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from samurai.cli import CLIError
+from samurai_core.motion_models import MOTION_MODELS
 
 MODELS = ("tiny", "small", "base_plus", "large", "medsam2")
-MOTION_MODELS = ("xyah", "xywh", "xyxy")  # samurai_core.config.MOTION_MODELS, kept import-free
 GIF_MAX_FRAMES = 120
 GIF_MAX_WIDTH = 480
 
@@ -48,7 +48,8 @@ def add_parser(sub) -> None:
     p.add_argument("--vanilla", action="store_true", help="plain SAM 2 (SAMURAI off)")
     add_motion_arguments(p)
     p.add_argument("--out", default=None, help="output folder (default: <video name>_track)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output folder written by samurai (or an empty one)")
     add_random_weights_arguments(p)
     p.add_argument("--no-video", action="store_true", help="skip the overlay MP4/GIF")
     p.set_defaults(run=run)
@@ -110,7 +111,8 @@ def samurai_config(preset_name: str, noise=None, motion_model: str | None = None
     cfg = sc.preset(preset_name)
     if noise is None:
         return cfg if motion_model is None else cfg._replace(motion_model=motion_model).validate()
-    from samurai_core.calibrate import config_with_noise, load_calibration  # optax: only when used
+    from samurai.io import load_calibration
+    from samurai_core.calibrate import config_with_noise  # optax: only when used
 
     path = Path(noise)
     if not path.is_file():
@@ -315,14 +317,12 @@ def sam2_track(predictor, source, prompts: dict, samurai: bool | None = None):
 
     Yields ``(frame_idx, {obj_id: bool [H, W] mask}, {obj_id: scores})`` per frame, where the
     scores are the predictor's ``frame_scores`` (empty on the prompt frame). ``samurai``
-    switches SAMURAI on or off for this video (None: as the predictor is configured), so one
-    model serves both the vanilla and the SAMURAI run.
+    switches SAMURAI on or off for this video only (None: as the predictor is configured), so
+    one model serves both the vanilla and the SAMURAI run and the predictor is left unchanged.
     """
     import numpy as np
 
-    if samurai is not None:
-        predictor.configure_samurai(enabled=samurai, config=predictor.samurai_config)
-    state = predictor.init_state(source)
+    state = predictor.init_state(source, samurai=samurai)
     for oid, (kind, value) in prompts.items():
         if kind == "box":
             predictor.add_new_points_or_box(state, frame_idx=0, obj_id=oid, box=value)
@@ -337,14 +337,19 @@ def sam2_track(predictor, source, prompts: dict, samurai: bool | None = None):
 
 
 def run(args) -> int:
+    import sys
+
     import numpy as np
 
-    from samurai_phantom.segmenter import mask_box
+    from samurai_core.boxes import mask_to_box
     from samurai.io import (
+        PALETTE,
         MP4Writer,
         OutputDir,
+        draw_box,
         mp4_available,
         overlay,
+        stamp,
         write_csv,
         write_gif,
         write_lasot_boxes,
@@ -366,39 +371,27 @@ def run(args) -> int:
     height, width = first.shape[:2]
     prompts = load_prompts(args, width, height)
     out_dir = Path(args.out) if args.out else Path(f"{video.stem or video.name}_track")
-    if out_dir.exists() and not args.force:
-        raise CLIError(f"output folder {out_dir} already exists; pass --force to overwrite it or choose another --out")
-    predictor = build_predictor(
-        args.model, args.checkpoint, args.device, args.image_size,
-        samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
-        noise=args.noise, motion_model=args.motion_model, seed=args.seed,
-    )
-    n_frames = len(source)
-    notice = cpu_notice(predictor, args.model, n_frames, len(prompts))
-    if notice:
-        print(notice, file=sys.stderr)
     ids = sorted(prompts)
-    info = {
-        "command": "track",
-        "video": str(video),
-        "frames": n_frames,
-        "objects": ids,
-        "model": args.model,
-        "checkpoint": args.checkpoint,
-        "random_weights": args.checkpoint is None,
-        "seed": args.seed if args.checkpoint is None else None,
-        "adapter": args.adapter,
-        "samurai": not args.vanilla,
-        "noise": args.noise,
-        "motion_model": predictor.samurai_config.motion_model,
-    }
-    fps = source.fps or 25.0
-    gif_stride = max(1, math.ceil(n_frames / GIF_MAX_FRAMES))
-    gif_scale = min(1.0, GIF_MAX_WIDTH / width)
-    with OutputDir(out_dir, force=args.force, info=info) as out:
+    untrained = args.checkpoint is None
+    with OutputDir(out_dir, force=args.force) as out:
+        predictor = build_predictor(
+            args.model, args.checkpoint, args.device, args.image_size,
+            samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
+            noise=args.noise, motion_model=args.motion_model, seed=args.seed,
+        )
+        announced = len(source)
+        notice = cpu_notice(predictor, args.model, announced, len(ids))
+        if notice:
+            print(notice, file=sys.stderr)
+        out.info.update(run_info(args, predictor), video=str(video), objects=ids,
+                        prompts=prompt_info(args), samurai=not args.vanilla)
+        fps = source.fps or 25.0
+        gif_stride = max(1, math.ceil(announced / GIF_MAX_FRAMES))
+        gif_scale = min(1.0, GIF_MAX_WIDTH / width)
         (out.path / "masks").mkdir()
         (out.path / "boxes").mkdir()
-        boxes = {k: np.zeros((n_frames, 4), np.float32) for k in ids}
+        boxes = {k: np.zeros((announced, 4), np.float32) for k in ids}
+        found = dict.fromkeys(ids, 0)  # frames on which each object has a mask
         rows, gif_frames = [], []
         mp4 = None
         if not args.no_video and mp4_available():
@@ -412,11 +405,18 @@ def run(args) -> int:
                     if m is None:
                         continue
                     labels[m] = k
-                    boxes[k][t] = mask_box(m)
+                    boxes[k][t] = mask_to_box(m)
+                    found[k] += bool(m.any())
                     rows.append(_score_row(t, k, scores.get(k)))
                 write_png(out.path / "masks" / f"{t:05d}.png", labels)
                 if not args.no_video:
                     over = overlay(source[t], labels)
+                    if t == 0:  # the prompt, so that a reader can judge where tracking began
+                        for k, (kind, value) in prompts.items():
+                            if kind == "box":
+                                over = draw_box(over, value, PALETTE[(k - 1) % len(PALETTE)])
+                    if untrained:
+                        over = stamp(over, "UNTRAINED (--random-weights)")
                     if mp4 is not None:
                         mp4.write(over)
                     if t % gif_stride == 0:
@@ -427,16 +427,68 @@ def run(args) -> int:
         finally:
             if mp4 is not None:
                 mp4.close()
-        if seen != n_frames:
-            raise CLIError(f"tracked {seen} of {n_frames} frames; the video ended early or is damaged")
+        out.info.update(frames=seen, frames_read=seen, frames_announced=source.frames_announced,
+                        empty_objects=[k for k in ids if not found[k]])
         for k in ids:
-            write_lasot_boxes(out.path / "boxes" / f"obj_{k}.txt", boxes[k])
+            write_lasot_boxes(out.path / "boxes" / f"obj_{k}.txt", boxes[k][:seen])
         write_csv(out.path / "scores.csv", rows, fieldnames=SCORE_FIELDS)
         if gif_frames:
             write_gif(out.path / "overlay.gif", gif_frames, fps=fps / gif_stride)
-    print(f"wrote {out_dir}/ ({n_frames} frames, {len(ids)} object(s)): masks/, boxes/, scores.csv"
+    if seen < source.frames_announced:
+        print(f"warning: {video}: read {seen} of {source.frames_announced} announced frames (the "
+              f"video ends early: truncated or damaged tail); the {seen} frames read are tracked "
+              "and written, and manifest.json records frames_read / frames_announced",
+              file=sys.stderr)
+    report_empty(found, seen, untrained)
+    print(f"wrote {out_dir}/ ({seen} frames, {len(ids)} object(s)): masks/, boxes/, scores.csv"
           + ("" if args.no_video else ", overlay.gif" + (", overlay.mp4" if mp4 is not None else "")))
     return 0
+
+
+def report_empty(found: dict, frames: int, untrained: bool, where: str = "") -> None:
+    """Say on stderr which objects have no mask on any frame (``found``: id -> frames with one)."""
+    import sys
+
+    empty = [str(k) for k, n in found.items() if n == 0]
+    if not empty:
+        return
+    why = ("expected with --random-weights: the model is untrained" if untrained else
+           "check the prompt (a box around the object on frame 0) and that the checkpoint fits --model")
+    print(f"warning: {where}object(s) {', '.join(empty)} empty on every one of the {frames} frames "
+          f"(nothing was segmented; {why})", file=sys.stderr)
+
+
+def run_info(args, predictor) -> dict:
+    """What a run's manifest records so that it can be reproduced: the command line, the model
+    and every input file's SHA-256 (checkpoint, adapter files, noise calibration)."""
+    from samurai.io import fingerprint
+
+    cfg = predictor.samurai_config
+    return {
+        "command": args.command,
+        "argv": getattr(args, "argv", None),
+        "model": args.model,
+        "image_size": int(predictor.image_size),
+        "checkpoint": args.checkpoint,
+        "checkpoint_sha256": fingerprint(args.checkpoint),
+        "random_weights": args.checkpoint is None,
+        "seed": getattr(args, "seed", None),
+        "adapter": args.adapter,
+        "adapter_sha256": fingerprint(args.adapter),
+        "noise": args.noise,
+        "noise_sha256": fingerprint(args.noise),
+        "motion_model": cfg.motion_model,
+        "device": str(predictor.device),
+    }
+
+
+def prompt_info(args) -> dict:
+    """The first-frame prompts of ``track`` as given: boxes, or the mask file and its SHA-256."""
+    from samurai.io import file_sha256
+
+    if args.box:
+        return {"frame": 0, "boxes": [list(parse_box(b)) for b in args.box]}
+    return {"frame": 0, "mask": str(args.mask), "mask_sha256": file_sha256(args.mask)}
 
 
 SCORE_FIELDS = [

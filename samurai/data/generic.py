@@ -103,11 +103,16 @@ def _generic_loader(case_id: str, folder: Path, root: Path):
         labelled = np.zeros(frames.shape[0], dtype=bool)
         for stem, path in mask_files.items():
             if stem not in keys or not 0 <= keys[stem] < frames.shape[0]:
-                raise DatasetError(f"mask {path} matches no frame of case {case_id}")
+                raise DatasetError(
+                    f"mask {path} matches no frame of case {case_id} ({frames.shape[0]} frames); "
+                    "name each mask like the frame it labels (frames/00012.png -> masks/00012.png, "
+                    "or the frame index for a video) or remove it"
+                )
             mask = _read_image(path, grey=False)
             if mask.shape != frames.shape[1:]:
                 raise DatasetError(
-                    f"mask {path} is {mask.shape} but the frames are {frames.shape[1:]}"
+                    f"mask {path} is {mask.shape[1]}x{mask.shape[0]} but the frames are "
+                    f"{frames.shape[2]}x{frames.shape[1]}; save each mask at its frame's size"
                 )
             if mask.max() > 255:
                 raise DatasetError(f"mask {path} has ids above 255; use 8-bit label PNGs")

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from samurai_core.boxes import lasot_present, mask_to_box, xyxy_to_lasot
+
 SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)
 NORM_PRECISION_THRESHOLDS = np.linspace(0.0, 0.5, 51)
 
@@ -91,15 +93,11 @@ def hd95(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, float] | None =
     return float(np.percentile(d, 95))
 
 
-def _valid_xywh(b: np.ndarray) -> np.ndarray:
-    return np.isfinite(b).all(axis=-1) & (b[..., 2] > 0) & (b[..., 3] > 0)
-
-
 def box_iou_xywh(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Row-wise IoU of ``[N, 4]`` x,y,w,h boxes; 0 where either box is absent."""
     pred = np.asarray(pred, np.float64)
     gt = np.asarray(gt, np.float64)
-    ok = _valid_xywh(pred) & _valid_xywh(gt)
+    ok = lasot_present(pred) & lasot_present(gt)
     p = np.where(ok[:, None], pred, 0.0)
     g = np.where(ok[:, None], gt, 0.0)
     iw = np.clip(np.minimum(p[:, 0] + p[:, 2], g[:, 0] + g[:, 2]) - np.maximum(p[:, 0], g[:, 0]), 0, None)
@@ -124,12 +122,12 @@ def box_metrics(pred_xywh: np.ndarray, gt_xywh: np.ndarray) -> dict[str, float]:
     gt = np.asarray(gt_xywh, np.float64).reshape(-1, 4)
     if pred.shape != gt.shape:
         raise ValueError(f"{len(pred)} predicted boxes for {len(gt)} ground-truth boxes")
-    keep = _valid_xywh(gt)
+    keep = lasot_present(gt)
     if not keep.any():
         raise ValueError("no frame has a ground-truth box (all absent): nothing to score")
     pred, gt = pred[keep], gt[keep]
     ious = box_iou_xywh(pred, gt)
-    present = _valid_xywh(pred)
+    present = lasot_present(pred)
     centre_p = pred[:, :2] + pred[:, 2:] / 2
     centre_g = gt[:, :2] + gt[:, 2:] / 2
     err = np.where(present, np.linalg.norm(centre_p - centre_g, axis=1), np.inf)
@@ -154,14 +152,7 @@ def success_curve(ious: np.ndarray, thresholds: np.ndarray = SUCCESS_THRESHOLDS)
 
 
 def masks_to_xywh(masks: np.ndarray) -> np.ndarray:
-    """float [T, 4] x,y,w,h boxes of bool [T, H, W] masks (pixel-edge convention: a one-pixel
-    mask at (r, c) is the box (c, r, 1, 1)); NaN rows for empty masks."""
-    masks = np.asarray(masks, bool)
-    rows = masks.any(axis=2)
-    cols = masks.any(axis=1)
-    out = np.full((masks.shape[0], 4), np.nan)
-    for t in np.flatnonzero(rows.any(axis=1)):
-        r = np.flatnonzero(rows[t])
-        c = np.flatnonzero(cols[t])
-        out[t] = (c[0], r[0], c[-1] + 1 - c[0], r[-1] + 1 - r[0])
-    return out
+    """float [T, 4] LaSOT x,y,w,h boxes of bool [T, H, W] masks: ``samurai_core.mask_to_box``
+    then ``xyxy_to_lasot`` (a one-pixel mask at (r, c) is (c, r, 1, 1)); zeros (absent) for
+    empty masks."""
+    return xyxy_to_lasot(mask_to_box(np.asarray(masks, bool)))

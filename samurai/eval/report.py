@@ -36,30 +36,39 @@ def plot_curves(
     xlabel: str,
     ylabel: str,
     marks: Mapping[str, Sequence[int]] | None = None,
-    shade: Sequence[int] | None = None,
+    shade: Mapping[str, Sequence[int]] | None = None,
     x: np.ndarray | None = None,
+    colors: Mapping[str, str] | None = None,
 ) -> None:
     """Line plot of named curves (e.g. LV area over time), with optional frame marks.
 
+    The legend sits outside the axes, so it hides no data.
+
     Args:
         marks: label -> frame indices drawn as vertical dotted lines (e.g. ED / ES).
-        shade: frame indices to shade (e.g. the phantom's dropout frames).
+        shade: label -> frame indices to shade, one span each (e.g. the phantom's events).
         x: shared x values (default: frame index).
+        colors: curve name -> matplotlib colour (default: the colour cycle), so that one
+            method keeps its colour across plots.
     """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    if shade is not None and len(shade):
-        ax.axvspan(min(shade) - 0.5, max(shade) + 0.5, color="0.85", label="target fades")
-    for name, y in curves.items():
+    fig, ax = plt.subplots(figsize=(7.4, 3.4))
+    for j, (label, frames) in enumerate((shade or {}).items()):
+        if len(frames):
+            ax.axvspan(min(frames) - 0.5, max(frames) + 0.5, color=("0.85", "0.92")[j % 2], label=label)
+    n = len(curves)
+    for i, (name, y) in enumerate(curves.items()):
         y = np.asarray(y, np.float64)
-        ax.plot(np.arange(len(y)) if x is None else x, y, label=name, lw=1.6)
+        # Earlier curves are drawn wider and in other dash styles: equal curves stay visible.
+        ax.plot(np.arange(len(y)) if x is None else x, y, label=name, lw=1.2 + 0.7 * (n - 1 - i),
+                ls=("-", "--", "-.", ":")[i % 4], color=(colors or {}).get(name))
     for j, (label, frames) in enumerate((marks or {}).items()):
         for i, f in enumerate(frames):
             ax.axvline(f, ls=(":", "--", "-.")[j % 3], color="0.3", label=label if i == 0 else None)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     save_figure(fig, path)
 
@@ -69,20 +78,26 @@ def plot_bars(
     values: Mapping[str, Mapping[str, float]],
     title: str,
     ylabel: str,
+    colors: Mapping[str, str] | None = None,
 ) -> None:
-    """Grouped bar chart: ``values[method][group]`` (e.g. mean Dice per structure)."""
+    """Grouped bar chart: ``values[method][group]`` (e.g. mean Dice per structure).
+
+    Groups keep the order in which they first appear (e.g. LV, LA, RV, RA, as the tables);
+    the legend sits outside the axes, so it covers no bar; ``colors`` maps a method to a
+    matplotlib colour.
+    """
     plt = _pyplot()
     methods = list(values)
-    groups = sorted({g for v in values.values() for g in v})
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    groups = list(dict.fromkeys(g for v in values.values() for g in v))
+    fig, ax = plt.subplots(figsize=(7.4, 3.4))
     width = 0.8 / max(1, len(methods))
     for i, m in enumerate(methods):
         ys = [values[m].get(g, np.nan) for g in groups]
-        ax.bar(np.arange(len(groups)) + i * width, ys, width, label=m)
+        ax.bar(np.arange(len(groups)) + i * width, ys, width, label=m, color=(colors or {}).get(m))
     ax.set_xticks(np.arange(len(groups)) + width * (len(methods) - 1) / 2, groups)
     ax.set_title(title)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3, axis="y")
     save_figure(fig, path)
 

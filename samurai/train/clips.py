@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from samurai_core.boxes import mask_to_box
+
 # SAM 2's input normalisation (ImageNet statistics on [0, 1] RGB).
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
@@ -22,7 +24,7 @@ class Clip(NamedTuple):
     targets: torch.Tensor  # [T, N, S, S] float {0, 1}
     labelled: torch.Tensor  # [T] bool: frames that carry ground truth
     object_ids: list[int]  # label value of each object
-    boxes: torch.Tensor  # [N, 4] xyxy box prompt on frame 0, in input pixels
+    boxes: torch.Tensor  # [N, 4] box prompt on frame 0 (samurai_core.mask_to_box), input pixels
     frame_indices: list[int]  # frames of the case the clip was cut from
 
 
@@ -58,13 +60,6 @@ def frames_from(start: int, labelled: np.ndarray, clip_len: int) -> list[int] | 
     return window if len(window) >= 2 else None
 
 
-def mask_box(mask: np.ndarray) -> np.ndarray:
-    """``xyxy`` box of a binary mask in pixel-edge coordinates (x1, y1 inclusive; x2, y2 + 1)."""
-    rows = np.nonzero(mask.any(axis=1))[0]
-    cols = np.nonzero(mask.any(axis=0))[0]
-    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], dtype=np.float32)
-
-
 def make_clip(
     case,
     frames: list[int],
@@ -98,7 +93,7 @@ def make_clip(
     per_object = torch.stack([(masks == i) for i in ids], dim=1).float()
     targets = F.interpolate(per_object, size=(image_size, image_size), mode="nearest")
     scale = np.array([image_size / w, image_size / h, image_size / w, image_size / h], dtype=np.float32)
-    boxes = torch.from_numpy(np.stack([mask_box(first == i) * scale for i in ids]))
+    boxes = torch.from_numpy(np.stack([mask_to_box(first == i) * scale for i in ids]))
     if jitter > 0:
         side = torch.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], 1).repeat(1, 2)
         noise = torch.randn(boxes.shape, generator=generator) * jitter * side

@@ -15,18 +15,19 @@ from __future__ import annotations
 import io
 import json
 import math
-import random
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from samurai.io import atomic_write_bytes, atomic_write_text
-from samurai_common.devices import resolve_device
+from samurai.train import ddp
 from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
 from samurai.train.config import TrainConfig
+from samurai_common.devices import resolve_device
 from samurai.train.losses import LossWeights, frame_losses
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -169,14 +170,9 @@ def _atomic_torch_save(obj, path: Path) -> None:
 
 
 def _rng_state() -> dict:
-    # numpy's state as a tensor and plain numbers, so that the checkpoint loads with
-    # weights_only=True (no arbitrary pickles).
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
-        "python": random.getstate(),
-    }
+    """The run's torch generator states (the fork ``train`` runs on: dropout draws from it).
+    NumPy and ``random`` are not used: clips take local generators (``case_rng``)."""
+    state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -184,9 +180,6 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -203,165 +196,224 @@ def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = 
     adapters with ``train_config.json``) and ``history.json``. With ``resume`` an existing
     checkpoint is continued. ``stop_after_steps`` stops (after checkpointing) once that many
     optimizer steps are done in total, as a preempted job would.
+
+    The caller's random generators are left as they were: data order, frame choice and box
+    jitter use local generators; model initialisation and dropout, which draw from torch's
+    global generator, run on a fork of it seeded with ``cfg.seed``.
     """
-    from tqdm.auto import tqdm
-
-    from samurai.data import open_dataset
-    from samurai.train import ddp
-    from samurai.train.lora import DEFAULT_TARGETS, apply_lora, lora_state_dict, save_adapter, trainable_parameters
-    from samurai.train.model import build_model
-
     cfg.validate()
     info = ddp.setup()
     out = Path(cfg.out_dir)
-    made_out = False
+    made_out = info.is_main and not out.exists()
     try:
-        device = resolve_device(cfg.device, info.local_rank)
-        made_out = info.is_main and not out.exists()
-        if info.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-        ckpt_path = out / CHECKPOINT_NAME
-        ckpt = None
-        if resume and ckpt_path.is_file():
-            ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-            changed = {
-                k: (ckpt["config"].get(k), v) for k, v in cfg.to_dict().items()
-                if k not in _RESUMABLE_CHANGES and ckpt["config"].get(k) != v
-            }
-            if changed:
-                raise ValueError(
-                    f"{ckpt_path} was made with other options {changed} (saved, now); resume with "
-                    "the same config, or start afresh with another out_dir (or resume=False)"
-                )
-        weights = LossWeights(**cfg.loss_weights)
-        train_ds = open_dataset(cfg.data, cfg.kind, cfg.train_split)
-        train_idx = list(range(len(train_ds)))[: cfg.max_train_cases]
-        if not train_idx:
-            raise ValueError(f"no training case in {cfg.data} (split={cfg.train_split!r})")
-        val_ds = open_dataset(cfg.data, cfg.kind, cfg.val_split) if cfg.val_split else None
-        val_idx = list(range(len(val_ds)))[: cfg.max_val_cases] if val_ds is not None else []
-
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed)
-        random.seed(cfg.seed)
-        model = build_model(cfg.model, cfg.checkpoint, device, cfg.image_size)
-        peft_model = apply_lora(model, cfg.lora_targets or DEFAULT_TARGETS, cfg.lora_r, cfg.lora_alpha)
-        n_trainable, n_total = trainable_parameters(model)
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        sampler = torch.utils.data.DistributedSampler(
-            train_idx, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed
-        )
-        steps_per_epoch = math.ceil(len(sampler) / cfg.accum_steps)
-        total_steps = cfg.epochs * steps_per_epoch
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg.warmup_steps, total_steps))
-        state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": [],
-                 "skipped_clips": 0}
-
-        if ckpt is not None:
-            named = dict(model.named_parameters())
-            for name, value in ckpt["lora"].items():
-                named[name].data.copy_(value)
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-            _set_rng_state(ckpt["rng"])
-            state = ckpt["state"]
-
-        def save_checkpoint() -> None:
-            if info.is_main:
-                _atomic_torch_save(
-                    {"lora": lora_state_dict(model), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "rng": _rng_state(), "state": state,
-                     "config": cfg.to_dict()},
-                    ckpt_path,
-                )
-
-        module: torch.nn.Module = ClipLoss(model, weights)
-        if info.world_size > 1:
-            module = torch.nn.parallel.DistributedDataParallel(
-                module, device_ids=[device.index] if device.type == "cuda" else None,
-                broadcast_buffers=False,
-            )
-        autocast = (
-            torch.autocast("cuda", dtype=torch.bfloat16)
-            if cfg.amp and device.type == "cuda" else nullcontext()
-        )
-        bar = tqdm(total=total_steps, initial=state["global_step"], desc="train", unit="step",
-                   disable=not (info.is_main and cfg.progress), dynamic_ncols=True)
-        model.train()
-        stopped = False
-        while state["epoch"] < cfg.epochs and not stopped:
-            epoch = state["epoch"]
-            sampler.set_epoch(epoch)
-            order = list(sampler)
-            for step in range(state["step_in_epoch"], steps_per_epoch):
-                micro = order[step * cfg.accum_steps : (step + 1) * cfg.accum_steps]
-                optimizer.zero_grad(set_to_none=True)
-                step_loss = 0.0
-                for k, pos in enumerate(micro):
-                    case_index = train_idx[pos]
-                    clip = _training_clip(train_ds, case_index, cfg, epoch)
-                    state["skipped_clips"] += clip is None
-                    last = k == len(micro) - 1
-                    sync = module.no_sync() if info.world_size > 1 and not last else nullcontext()
-                    with sync:
-                        with autocast:
-                            loss, _ = module(clip)
-                        (loss / len(micro)).backward()
-                    step_loss += float(loss.detach()) / len(micro)
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                state["global_step"] += 1
-                state["step_in_epoch"] = step + 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{step_loss:.4f}", epoch=epoch)
-                if state["global_step"] % cfg.checkpoint_every == 0:
-                    save_checkpoint()
-                if stop_after_steps is not None and state["global_step"] >= stop_after_steps:
-                    stopped = True
-                    break
-            if stopped:
-                save_checkpoint()
-                break
-            record = {"epoch": epoch, "step": state["global_step"]}
-            if val_idx:
-                record.update(_validate(model, val_ds, val_idx, cfg, info, device))
-            score = record.get("mean_dice")
-            improved = (
-                not val_idx or state["best"] is None or (score is not None and score > state["best"])
-            )
-            if improved:
-                state["best"] = score
-                if info.is_main:
-                    save_adapter(peft_model, out / "best_adapter", {**cfg.to_dict(), "epoch": epoch, **record})
-            record["best"] = improved
-            state["history"].append(record)
-            state["epoch"] = epoch + 1
-            state["step_in_epoch"] = 0
-            if info.is_main:
-                bar.write(f"epoch {epoch}: " + ", ".join(
-                    f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                    for k, v in record.items() if k != "epoch"
-                ))
-                atomic_write_text(out / "history.json", json.dumps(state["history"], indent=2, default=str))
-            save_checkpoint()
-        bar.close()
-        if not stopped and info.is_main:
-            save_adapter(peft_model, out / "adapter", {**cfg.to_dict(), "epoch": cfg.epochs - 1})
-        ddp.barrier(info)
-        return {
-            "stopped": stopped, "global_step": state["global_step"], "history": state["history"],
-            "best": state["best"], "trainable_parameters": n_trainable, "total_parameters": n_total,
-            "skipped_clips": state["skipped_clips"], "out_dir": str(out), "model": model,
-            "peft_model": peft_model,
-        }
+        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(cfg.seed)
+            return _train(cfg, info, resume, stop_after_steps)
     except BaseException:
-        if made_out and not any(out.iterdir()):  # a run that failed before writing anything
+        if made_out and out.is_dir() and not any(out.iterdir()):  # failed before writing anything
             out.rmdir()
         raise
     finally:
         ddp.cleanup(info)
+
+
+@dataclass
+class _Run:
+    """What the steps of one training run share."""
+
+    cfg: TrainConfig
+    info: ddp.DistInfo
+    device: torch.device
+    out: Path
+    model: torch.nn.Module
+    peft_model: torch.nn.Module
+    module: torch.nn.Module  # ClipLoss, DDP-wrapped with several processes
+    params: list
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    autocast: object
+    train_ds: object
+    train_idx: list[int]
+    val_ds: object
+    val_idx: list[int]
+    state: dict  # epoch, step_in_epoch, global_step, best, history, skipped_clips
+
+    def save_checkpoint(self) -> None:
+        from samurai.train.lora import lora_state_dict
+
+        if self.info.is_main:
+            _atomic_torch_save(
+                {"lora": lora_state_dict(self.model), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "rng": _rng_state(),
+                 "state": self.state, "config": self.cfg.to_dict()},
+                self.out / CHECKPOINT_NAME,
+            )
+
+
+def _train(cfg: TrainConfig, info, resume: bool, stop_after_steps: int | None) -> dict:
+    from tqdm.auto import tqdm
+
+    run, sampler, steps_per_epoch, n_params = _setup(cfg, info, resume)
+    state = run.state
+    bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=state["global_step"], desc="train",
+               unit="step", disable=not (info.is_main and cfg.progress), dynamic_ncols=True)
+    run.model.train()
+    stopped = False
+    while state["epoch"] < cfg.epochs and not stopped:
+        sampler.set_epoch(state["epoch"])
+        stopped = _run_epoch_steps(run, list(sampler), steps_per_epoch, bar, stop_after_steps)
+        if stopped:
+            run.save_checkpoint()
+            break
+        _end_epoch(run, bar)
+    bar.close()
+    if not stopped and info.is_main:
+        from samurai.train.lora import save_adapter
+
+        save_adapter(run.peft_model, run.out / "adapter", {**cfg.to_dict(), "epoch": cfg.epochs - 1})
+    ddp.barrier(info)
+    return {
+        "stopped": stopped, "global_step": state["global_step"], "history": state["history"],
+        "best": state["best"], "trainable_parameters": n_params[0], "total_parameters": n_params[1],
+        "skipped_clips": state["skipped_clips"], "out_dir": str(run.out), "model": run.model,
+        "peft_model": run.peft_model,
+    }
+
+
+def _load_resumable(cfg: TrainConfig, ckpt_path: Path, device, resume: bool) -> dict | None:
+    """The checkpoint to continue from, or None; refuses one made with other options."""
+    if not (resume and ckpt_path.is_file()):
+        return None
+    ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+    changed = {
+        k: (ckpt["config"].get(k), v) for k, v in cfg.to_dict().items()
+        if k not in _RESUMABLE_CHANGES and ckpt["config"].get(k) != v
+    }
+    if changed:
+        raise ValueError(
+            f"{ckpt_path} was made with other options {changed} (saved, now); resume with "
+            "the same config, or start afresh with another out_dir (or resume=False)"
+        )
+    return ckpt
+
+
+def _setup(cfg: TrainConfig, info, resume: bool):
+    """Datasets, model with LoRA, optimizer, schedule and sampler; restored from the checkpoint
+    when resuming. Returns ``(run, sampler, steps_per_epoch, (n_trainable, n_total))``."""
+    from samurai.data import open_dataset
+    from samurai.train.lora import DEFAULT_TARGETS, apply_lora, trainable_parameters
+    from samurai.train.model import build_model
+
+    device = resolve_device(cfg.device, info.local_rank)
+    out = Path(cfg.out_dir)
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    ckpt = _load_resumable(cfg, out / CHECKPOINT_NAME, device, resume)
+    train_ds = open_dataset(cfg.data, cfg.kind, cfg.train_split)
+    train_idx = list(range(len(train_ds)))[: cfg.max_train_cases]
+    if not train_idx:
+        raise ValueError(f"no training case in {cfg.data} (split={cfg.train_split!r})")
+    val_ds = open_dataset(cfg.data, cfg.kind, cfg.val_split) if cfg.val_split else None
+    val_idx = list(range(len(val_ds)))[: cfg.max_val_cases] if val_ds is not None else []
+
+    model = build_model(cfg.model, cfg.checkpoint, device, cfg.image_size)
+    peft_model = apply_lora(model, cfg.lora_targets or DEFAULT_TARGETS, cfg.lora_r, cfg.lora_alpha)
+    n_params = trainable_parameters(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sampler = torch.utils.data.DistributedSampler(
+        train_idx, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed
+    )
+    steps_per_epoch = math.ceil(len(sampler) / cfg.accum_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _lr_lambda(cfg.warmup_steps, cfg.epochs * steps_per_epoch)
+    )
+    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": [],
+             "skipped_clips": 0}
+    if ckpt is not None:
+        named = dict(model.named_parameters())
+        for name, value in ckpt["lora"].items():
+            named[name].data.copy_(value)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        _set_rng_state(ckpt["rng"])
+        state = ckpt["state"]
+
+    module: torch.nn.Module = ClipLoss(model, LossWeights(**cfg.loss_weights))
+    if info.world_size > 1:
+        module = torch.nn.parallel.DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == "cuda" else None,
+            broadcast_buffers=False,
+        )
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if cfg.amp and device.type == "cuda" else nullcontext()
+    )
+    run = _Run(cfg, info, device, out, model, peft_model, module, params, optimizer, scheduler,
+               autocast, train_ds, train_idx, val_ds, val_idx, state)
+    return run, sampler, steps_per_epoch, n_params
+
+
+def _run_epoch_steps(run: _Run, order: list[int], steps_per_epoch: int, bar, stop_after_steps) -> bool:
+    """The optimizer steps left in this epoch (``accum_steps`` clips each); True when
+    ``stop_after_steps`` stopped the run."""
+    cfg, state, info = run.cfg, run.state, run.info
+    epoch = state["epoch"]
+    for step in range(state["step_in_epoch"], steps_per_epoch):
+        micro = order[step * cfg.accum_steps : (step + 1) * cfg.accum_steps]
+        run.optimizer.zero_grad(set_to_none=True)
+        step_loss = 0.0
+        for k, pos in enumerate(micro):
+            clip = _training_clip(run.train_ds, run.train_idx[pos], cfg, epoch)
+            state["skipped_clips"] += clip is None
+            last = k == len(micro) - 1
+            sync = run.module.no_sync() if info.world_size > 1 and not last else nullcontext()
+            with sync:
+                with run.autocast:
+                    loss, _ = run.module(clip)
+                (loss / len(micro)).backward()
+            step_loss += float(loss.detach()) / len(micro)
+        torch.nn.utils.clip_grad_norm_(run.params, cfg.grad_clip)
+        run.optimizer.step()
+        run.scheduler.step()
+        state["global_step"] += 1
+        state["step_in_epoch"] = step + 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{step_loss:.4f}", epoch=epoch)
+        if state["global_step"] % cfg.checkpoint_every == 0:
+            run.save_checkpoint()
+        if stop_after_steps is not None and state["global_step"] >= stop_after_steps:
+            return True
+    return False
+
+
+def _end_epoch(run: _Run, bar) -> None:
+    """Validate, keep the best adapter, record the history, checkpoint; next epoch."""
+    from samurai.train.lora import save_adapter
+
+    cfg, state, info = run.cfg, run.state, run.info
+    epoch = state["epoch"]
+    record = {"epoch": epoch, "step": state["global_step"]}
+    if run.val_idx:
+        record.update(_validate(run.model, run.val_ds, run.val_idx, cfg, info, run.device))
+    score = record.get("mean_dice")
+    improved = not run.val_idx or state["best"] is None or (score is not None and score > state["best"])
+    if improved:
+        state["best"] = score
+        if info.is_main:
+            save_adapter(run.peft_model, run.out / "best_adapter", {**cfg.to_dict(), "epoch": epoch, **record})
+    record["best"] = improved
+    state["history"].append(record)
+    state["epoch"] = epoch + 1
+    state["step_in_epoch"] = 0
+    if info.is_main:
+        bar.write(f"epoch {epoch}: " + ", ".join(
+            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in record.items() if k != "epoch"
+        ))
+        atomic_write_text(run.out / "history.json", json.dumps(state["history"], indent=2, default=str))
+    run.save_checkpoint()
 
 
 def _training_clip(dataset, case_index: int, cfg: TrainConfig, epoch: int) -> Clip | None:
@@ -376,8 +428,6 @@ def _training_clip(dataset, case_index: int, cfg: TrainConfig, epoch: int) -> Cl
 
 def _validate(model, dataset, indices, cfg: TrainConfig, info, device) -> dict:
     """Dice per structure over the validation cases, sharded over processes."""
-    from samurai.train import ddp
-
     result = evaluate(model, dataset, cfg, indices[info.rank :: info.world_size])
     table = torch.zeros(256, 2, dtype=torch.float64, device=device)
     for obj, (total, count) in result["sums"].items():

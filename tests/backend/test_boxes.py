@@ -1,4 +1,5 @@
-"""Candidate boxes from masks (torch, vectorised) against a NumPy argwhere oracle."""
+"""Candidate boxes from masks (torch, vectorised) against a NumPy argwhere oracle and the
+core's definition of a mask's box (``samurai_core.mask_to_box``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import samurai_core as sc  # noqa: E402
 from samurai_common.boxes import (  # noqa: E402
     boxes_from_extrema,
     boxes_from_masks,
@@ -31,11 +33,13 @@ def _random_masks(shape, seed=0):
     logits = np.full(shape, -1.0, np.float32)
     flat = logits.reshape(-1, *shape[-2:])
     for i, m in enumerate(flat):
-        kind = i % 4
+        kind = i % 5
         if kind == 0:
             continue  # empty mask -> zero box
         if kind == 1:
             m[rng.integers(shape[-2]), rng.integers(shape[-1])] = 3.0  # one pixel
+        elif kind == 2:
+            m[:] = 0.5  # full mask
         else:
             m[rng.random(m.shape) > 0.9] = 1.0  # scattered pixels
     return logits
@@ -64,3 +68,17 @@ def test_host_boxes_from_extrema_match_oracle(shape):
     got = boxes_from_extrema(extrema.numpy(), shape[-2])
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, np.concatenate([_oracle(p) for p in parts]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_torch_and_host_forms_are_the_core_definition(seed):
+    """One convention: the torch form, the split device/host form and ``sc.mask_to_box`` (on
+    the logits and on the bool masks) give the same boxes, masks of random sizes included."""
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 4)), 3, int(rng.integers(1, 40)), int(rng.integers(1, 40)))
+    logits = _random_masks(shape, seed)
+    want = sc.mask_to_box(logits > 0)
+    np.testing.assert_array_equal(sc.mask_to_box(logits), want)
+    np.testing.assert_array_equal(boxes_from_masks(torch.from_numpy(logits)).numpy(), want)
+    extrema = mask_extrema([torch.from_numpy(logits)]).numpy()
+    np.testing.assert_array_equal(boxes_from_extrema(extrema, shape[-2]), want)

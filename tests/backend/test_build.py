@@ -236,3 +236,48 @@ def test_one_device_rule():
     if not visible:  # the builders refuse it before building anything
         with pytest.raises(ValueError, match="no CUDA device is visible"):
             build_samurai_video_predictor("tiny", device="cuda", image_size=IMAGE_SIZE)
+# ----------------------------------------------------------------------------- sam2 guard
+
+
+def _fake_sam2_version(monkeypatch, version):
+    from importlib import metadata
+
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: version if name == "sam2" else real(name))
+
+
+def test_unsupported_sam2_version_is_refused_at_construction(monkeypatch):
+    from samurai_sam2.compat import SUPPORTED_SAM2_VERSION, UnsupportedSam2Error
+
+    _fake_sam2_version(monkeypatch, "1.2.0")
+    with pytest.raises(UnsupportedSam2Error, match=rf"sam2 1\.2\.0 is installed; .*supports sam2 "
+                                                    rf"{SUPPORTED_SAM2_VERSION} only.*pip install"):
+        build_samurai_video_predictor("tiny", image_size=IMAGE_SIZE, device="cpu")
+
+
+def test_missing_sam2_internals_are_named(monkeypatch, sam2_tiny_checkpoint):
+    from sam2.modeling.sam2_base import SAM2Base
+
+    from samurai_sam2.compat import SAM2_MODEL_ATTRIBUTES, SAM2_PRIVATE_METHODS, UnsupportedSam2Error, check_sam2
+
+    pred = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=IMAGE_SIZE)
+    check_sam2(pred)  # the installed sam2 has everything listed
+    assert all(hasattr(pred, n) for n in SAM2_PRIVATE_METHODS + SAM2_MODEL_ATTRIBUTES)
+    del pred.maskmem_tpos_enc  # a model attribute another release might rename
+    with pytest.raises(UnsupportedSam2Error, match=r"lacks .*\(maskmem_tpos_enc\).*sam2==1\.1\.0"):
+        check_sam2(pred)
+    monkeypatch.delattr(SAM2Base, "_encode_new_memory")
+    with pytest.raises(UnsupportedSam2Error, match=r"lacks .*\(_encode_new_memory\)"):
+        build_samurai_video_predictor("tiny", image_size=IMAGE_SIZE, device="cpu")
+
+
+def test_config_disagreeing_with_the_model_memory_is_refused(sam2_tiny_checkpoint):
+    import samurai_core as sc
+
+    pred = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=IMAGE_SIZE)
+    before = pred.samurai_config
+    assert before == pred.samurai_preset("tiny") == sc.preset("tiny")  # the model's 7 / 16
+    for field, value in (("num_maskmem", 5), ("max_obj_ptrs_in_encoder", 8)):
+        with pytest.raises(ValueError, match=rf"{field}={value} \(the model has \d+\).*samurai_preset"):
+            pred.configure_samurai(True, sc.preset("tiny", **{field: value}))
+        assert pred.samurai_config == before  # nothing was changed, nothing silently rewritten

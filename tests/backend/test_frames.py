@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures_sam2 import make_synthetic_frames
+from fixtures_sam2 import make_synthetic_frames, write_truncated_avi
 from PIL import Image
 
 from samurai_common.frames import (
@@ -12,6 +12,7 @@ from samurai_common.frames import (
     FolderFrames,
     FrameError,
     IteratorFrames,
+    VideoEndedEarly,
     VideoFileFrames,
     open_frames,
 )
@@ -64,6 +65,24 @@ def test_video_file_matches_its_own_decoding_and_seeks(tmp_path, frames):
         np.testing.assert_array_equal(src[i], expected[i])
     # MJPG is lossy, but the content is close to the source frames.
     assert np.abs(src[2].astype(int) - frames[2].astype(int)).mean() < 6
+
+
+def test_video_that_ends_before_its_announced_count(tmp_path, frames):
+    """The container's count is an estimate: reading in order stops at the last decodable frame,
+    whose pixels are OpenCV's own, and ``len`` becomes the frames read."""
+    pytest.importorskip("cv2")
+    path = tmp_path / "cut.avi"
+    announced, decoded = write_truncated_avi(path, frames)
+    assert (announced, len(decoded)) == (len(frames), len(frames) - 1)
+    src = open_frames(str(path))
+    assert (len(src), src.frames_announced) == (announced, announced)
+    for i, expected in enumerate(decoded):
+        np.testing.assert_array_equal(src[i], expected)
+    with pytest.raises(VideoEndedEarly, match=f"decodes {len(decoded)} of the {announced}") as info:
+        src[len(decoded)]
+    assert (info.value.frames_read, info.value.frames_announced) == (len(decoded), announced)
+    assert (len(src), src.frames_announced) == (len(decoded), announced)
+    assert len(list(src)) == len(decoded)
 
 
 def test_arrays_and_iterators(frames):

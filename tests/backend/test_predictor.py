@@ -14,7 +14,13 @@ pytest.importorskip("sam2")
 
 import samurai_core as sc  # noqa: E402
 import samurai_reference  # noqa: E402
-from fixtures_sam2 import IMAGE_SIZE, SYNTHETIC_BOXES, TINY_CONFIG, make_synthetic_frames  # noqa: E402
+from fixtures_sam2 import (  # noqa: E402
+    IMAGE_SIZE,
+    SYNTHETIC_BOXES,
+    TINY_CONFIG,
+    make_synthetic_frames,
+    write_truncated_avi,
+)
 
 from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
 
@@ -242,9 +248,28 @@ def test_streaming_equals_preloaded(samurai_on, synthetic_jpeg_video):
     _assert_same_masks(runs[2], runs[0])
 
 
+def test_video_ending_before_its_announced_count_stops_cleanly(samurai_on, tmp_path):
+    """A file that decodes fewer frames than its container announces: propagation ends at the
+    last decodable frame with the masks of the same frames given in memory. (17 frames: SAM 2
+    scales object-pointer positions by min(num_frames, 16), so on shorter videos the announced
+    count itself would change the logits slightly.)"""
+    pytest.importorskip("cv2")
+    path = tmp_path / "cut.avi"
+    announced, decoded = write_truncated_avi(path, make_synthetic_frames(num_frames=18))
+    assert (announced, len(decoded)) == (18, 17)
+    state = samurai_on.init_state(str(path))
+    samurai_on.add_new_points_or_box(state, 0, 1, box=SYNTHETIC_BOXES[1])
+    got = _run(samurai_on, state)
+    assert list(got) == list(range(17)) and state["num_frames"] == 17
+    ref_state = samurai_on.init_state(decoded)
+    samurai_on.add_new_points_or_box(ref_state, 0, 1, box=SYNTHETIC_BOXES[1])
+    _assert_same_masks(got, _run(samurai_on, ref_state))
+
+
 def test_old_outputs_are_released_without_changing_masks(sam2_tiny_checkpoint):
     # A small look-back (4 object pointers, a 6-frame ring) so that a 14-frame video exceeds it.
-    cfg = sc.preset("tiny", memory_window=6, stable_frames_threshold=2)
+    # The config states the model's pointer budget (a mismatch is refused, not rewritten).
+    cfg = sc.preset("tiny", memory_window=6, stable_frames_threshold=2, max_obj_ptrs_in_encoder=4)
     frames = make_synthetic_frames(num_frames=14, height=64, width=80)
     runs, sizes = [], []
     for release in (True, False):
@@ -283,8 +308,9 @@ def small_state(samurai_on):
     [
         ({"box": [-30.0, 10.0, 50.0, 60.0]}, r"lies outside the 128x96 frame.*np\.clip"),
         ({"box": [10.0, 10.0, 200.0, 60.0]}, r"lies outside the 128x96 frame"),
-        ({"box": [40.0, 10.0, 40.0, 60.0]}, r"zero or negative width/height.*x \+ w"),
-        ({"box": [40.0, 60.0, 50.0, 10.0]}, r"zero or negative width/height"),
+        ({"box": [40.0, 10.0, 39.0, 60.0]}, r"negative width/height.*lasot_to_xyxy"),
+        ({"box": [40.0, 60.0, 50.0, 10.0]}, r"negative width/height"),
+        ({"box": [0.0, 0.0, 0.0, 0.0]}, r"is empty \(all zeros: the box of an empty mask\)"),
         ({"box": [1.0, 2.0, 3.0]}, r"box must have 4 numbers"),
         ({"points": [[500.0, 20.0]], "labels": [1]}, r"points .* lies outside"),
     ],

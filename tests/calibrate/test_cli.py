@@ -7,12 +7,8 @@ import pytest
 
 from samurai.cli import build_parser, main
 from samurai.commands.calibrate import mask_boxes
-from samurai_core.calibrate import (
-    DEFAULT_LEARNING_RATE,
-    DEFAULT_STEPS,
-    config_with_noise,
-    load_calibration,
-)
+from samurai.io import load_calibration
+from samurai_core.calibrate import DEFAULT_LEARNING_RATE, DEFAULT_STEPS, config_with_noise
 from samurai_core.config import preset
 from samurai_core.simulate import simulate_cardiac_tracks
 
@@ -47,7 +43,7 @@ def test_calibrate_lasot_tree_end_to_end(tmp_path, capsys):
     cal = load_calibration(out)
     assert cal.motion_model == "xyah"
     assert cal.provenance["n_sequences"] == 7 and cal.provenance["holdout"]["n_sequences"] == 3
-    assert config_with_noise(preset("tiny"), out).noise == cal.noise
+    assert config_with_noise(preset("tiny"), cal).noise == cal.noise
 
     report = json.loads((tmp_path / "cal" / "noise.report.json").read_text())
     fit, held = set(report["fit"]["sequences"]), set(report["eval"]["sequences"])
@@ -85,6 +81,7 @@ def test_calibrate_echo_dataset_masks(tmp_path, capsys):
 
 
 def test_mask_boxes_match_a_loop():
+    """The project's box of a mask (inclusive pixel-index corners), NaN where absent."""
     rng = np.random.default_rng(0)
     masks = (rng.uniform(size=(6, 20, 30)) > 0.97).astype(np.uint8) * rng.integers(1, 3, (6, 20, 30))
     masks[2] = 0  # label absent
@@ -94,7 +91,7 @@ def test_mask_boxes_match_a_loop():
         ys, xs = np.nonzero(masks[t] == 1)
         assert present[t] == (labelled[t] and len(ys) > 0)
         if present[t]:
-            assert boxes[t].tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+            assert boxes[t].tolist() == [xs.min(), ys.min(), xs.max(), ys.max()]
         else:
             assert np.isnan(boxes[t]).all()
 

@@ -1,16 +1,15 @@
-"""Calibration files: round trip, atomic write, clear errors on malformed files, config plumbing."""
+"""Calibration files: round trip, atomic write, clear errors on malformed files, config plumbing.
+
+The core gives and checks the content (``calibration_to_dict`` / ``calibration_from_dict``);
+the app's ``samurai.io`` reads and writes the file."""
 
 import json
 import os
 
 import pytest
 
-from samurai_core.calibrate import (
-    Calibration,
-    config_with_noise,
-    load_calibration,
-    save_calibration,
-)
+from samurai.io import load_calibration, save_calibration
+from samurai_core.calibrate import Calibration, calibration_from_dict, config_with_noise
 from samurai_core.config import SamuraiConfig, preset
 from samurai_core.types import NoiseParams
 
@@ -65,18 +64,20 @@ def test_failed_save_leaves_the_old_file(tmp_path):
 
 def test_fitted_noise_plugs_into_the_tracker_config(tmp_path):
     path = save_calibration(tmp_path / "noise.json", Calibration("xyah", FITTED, {}))
-    for source in (path, str(path), load_calibration(path), FITTED):
+    for source in (load_calibration(path), FITTED):
         cfg = config_with_noise(preset("tiny"), source)
         assert cfg.noise == FITTED and cfg.kf_score_weight == 0.25
         hash(cfg)  # still a static jit argument
-    assert preset("tiny")._replace(noise=FITTED) == config_with_noise(preset("tiny"), path)
+    assert preset("tiny")._replace(noise=FITTED) == config_with_noise(preset("tiny"), FITTED)
+    with pytest.raises(TypeError, match="samurai.io.load_calibration"):
+        config_with_noise(preset("tiny"), path)  # the core reads no files
 
 
 def test_motion_model_mismatch_is_refused(tmp_path):
-    path = save_calibration(tmp_path / "noise.json", Calibration("xywh", FITTED, {}))
+    cal = load_calibration(save_calibration(tmp_path / "noise.json", Calibration("xywh", FITTED, {})))
     with pytest.raises(ValueError, match="fitted for motion_model='xywh' but the config uses 'xyah'"):
-        config_with_noise(SamuraiConfig(), path)
-    assert config_with_noise(SamuraiConfig(motion_model="xywh"), path).noise == FITTED
+        config_with_noise(SamuraiConfig(), cal)
+    assert config_with_noise(SamuraiConfig(motion_model="xywh"), cal).noise == FITTED
 
 
 @pytest.mark.parametrize(
@@ -110,8 +111,12 @@ def test_malformed_text_is_refused(tmp_path, content, match):
     ],
 )
 def test_malformed_content_is_refused(tmp_path, overrides, match):
-    with pytest.raises(ValueError, match=match):
-        load_calibration(_write(tmp_path, **overrides))
+    path = _write(tmp_path, **overrides)
+    with pytest.raises(ValueError, match=match) as err:
+        load_calibration(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(ValueError, match=match):  # the same check on the content alone
+        calibration_from_dict(json.loads(path.read_text()), "noise.json")
 
 
 def test_missing_and_binary_files(tmp_path):

@@ -36,7 +36,7 @@ def test_eval_camus2023_per_structure_and_biplane_ef(sam2_tiny_checkpoint, tmp_p
 
     # Independent re-computation of one row: the backend's masks scored with the metrics.
     from samurai_sam2 import build_samurai_video_predictor
-    from samurai_phantom.segmenter import mask_box
+    from samurai_core import mask_to_box
     from samurai.data import open_dataset
     from samurai.eval.metrics import dice, hd95
 
@@ -45,7 +45,7 @@ def test_eval_camus2023_per_structure_and_biplane_ef(sam2_tiny_checkpoint, tmp_p
                                               image_size=256, samurai=False)
     state = predictor.init_state(np.repeat(case.frames[..., None], 3, axis=3))
     for k in (1, 2, 3):
-        predictor.add_new_points_or_box(state, frame_idx=0, obj_id=k, box=mask_box(case.masks[0] == k))
+        predictor.add_new_points_or_box(state, frame_idx=0, obj_id=k, box=mask_to_box(case.masks[0] == k))
     lv = {t: (logits[0, 0] > 0).numpy() for t, _, logits in predictor.propagate_in_video(state)}
     row = next(r for r in rows if r["case"] == case.case_id and r["method"] == "vanilla" and r["structure"] == "LV")
     expected = np.mean([dice(lv[t], case.masks[t] == 1) for t in (1, 2)])
@@ -168,8 +168,8 @@ def _noise_recorder(monkeypatch):
     seen = []
     real = SamuraiVideoPredictor._new_samurai_state
 
-    def recording(self):
-        state = real(self)
+    def recording(self, *args):
+        state = real(self, *args)
         seen.append((state["enabled"], state["config"]))
         return state
 
@@ -182,14 +182,15 @@ def test_eval_generic_with_adapter_and_noise(sam2_tiny_checkpoint, tmp_path, mon
     adapter column comes from the adapted model, and every SAMURAI run uses the fitted noise."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("peft")
-    from samurai_phantom.segmenter import mask_box
+    from samurai_core import mask_to_box
     from samurai_sam2 import build_sam2_model, build_samurai_video_predictor
     from samurai.commands.eval import track_case
     from samurai.data import open_dataset
     from samurai.data.synthetic import write_generic
     from samurai.eval.metrics import dice
     from samurai.train.lora import apply_lora, load_adapter, save_adapter
-    from samurai_core.calibrate import Calibration, save_calibration
+    from samurai.io import save_calibration
+    from samurai_core.calibrate import Calibration
     from samurai_core.types import NoiseParams
 
     write_generic(tmp_path / "data", n_videos=1, n_frames=3)
@@ -222,7 +223,7 @@ def test_eval_generic_with_adapter_and_noise(sam2_tiny_checkpoint, tmp_path, mon
 
     # Independent run of the adapted model: it gives the adapter column, and differs from vanilla.
     case = open_dataset(tmp_path / "data")[0]
-    prompts = {k: ("box", mask_box(case.masks[0] == k)) for k in (1, 2, 3)}
+    prompts = {k: ("box", mask_to_box(case.masks[0] == k)) for k in (1, 2, 3)}
     monkeypatch.undo()
     adapted = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=256,
                                             samurai_config=seen[-1][1])

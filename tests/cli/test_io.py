@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,14 +36,118 @@ def test_output_dir_failure_leaves_nothing(tmp_path):
 
 def test_output_dir_refuses_to_overwrite_without_force(tmp_path):
     target = tmp_path / "run"
-    target.mkdir()
-    (target / "old.txt").write_text("old")
-    with pytest.raises(FileExistsError, match="--force"):
+    with sio.OutputDir(target) as out:
+        (out.path / "old.txt").write_text("old")
+    with pytest.raises(sio.OutputError, match="--force"):
         sio.OutputDir(target)
     with sio.OutputDir(target, force=True) as out:
         (out.path / "new.txt").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_output_dir_force_replaces_only_its_own_or_empty_folders(tmp_path):
+    foreign = tmp_path / "thesis"
+    foreign.mkdir()
+    (foreign / "chapter1.tex").write_text("years of work")
+    (foreign / "manifest.json").write_text('{"complete": "maybe"}')  # not ours
+    with pytest.raises(sio.OutputError, match="did not write"):
+        sio.OutputDir(foreign, force=True)
+    assert (foreign / "chapter1.tex").read_text() == "years of work"
+    plain = tmp_path / "notes.txt"
+    plain.write_text("keep")
+    with pytest.raises(sio.OutputError, match="is a file"):
+        sio.OutputDir(plain, force=True)
+    assert plain.read_text() == "keep"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with sio.OutputDir(empty, force=True) as out:
+        (out.path / "a.txt").write_text("a")
+    assert (empty / "a.txt").is_file()
+    # A manifest of an earlier version (no "tool" key) still marks the folder as ours.
+    old = tmp_path / "old_run"
+    old.mkdir()
+    (old / "manifest.json").write_text(json.dumps({"complete": True, "files": ["x.png"]}))
+    with sio.OutputDir(old, force=True) as out:
+        (out.path / "b.txt").write_text("b")
+    assert sorted(p.name for p in old.iterdir()) == ["b.txt", "manifest.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "notes.txt", "old_run", "thesis"]
+
+
+def test_output_dir_refuses_the_working_directory_and_its_parents(tmp_path, monkeypatch):
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    for out in (".", "..", str(tmp_path), "../b"):
+        with pytest.raises(sio.OutputError, match="working directory"):
+            sio.OutputDir(out, force=True)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b"]
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_output_dir_sweeps_partial_folders_of_dead_processes_only(tmp_path, capsys):
+    import socket
+
+    target = tmp_path / "run"
+    with sio.OutputDir(target) as out:
+        (out.path / "result.txt").write_text("earlier result")
+    dead = tmp_path / "run.partial-dead1"
+    dead.mkdir()
+    (dead / sio.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
+                                                        "pid": _dead_pid(), "start": None}))
+    alive = tmp_path / "run.partial-live1"  # this very process: still running
+    alive.mkdir()
+    (alive / sio.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
+                                                         "pid": os.getpid(), "start": None}))
+    unmarked = tmp_path / "run.partial-user"  # not ours: no marker
+    unmarked.mkdir()
+    (unmarked / "data.txt").write_text("x")
+    with sio.OutputDir(tmp_path / "other") as out:  # another --out: its neighbours are not touched
+        pass
+    assert dead.exists()
+    with pytest.raises(RuntimeError):
+        with sio.OutputDir(target, force=True):
+            raise RuntimeError("failed run")
+    assert "removed" in capsys.readouterr().err and not dead.exists()
+    assert alive.exists() and (unmarked / "data.txt").exists()
+    assert (target / "result.txt").read_text() == "earlier result"
+
+
+def test_output_dir_restores_a_run_moved_aside_by_a_killed_process(tmp_path, capsys):
+    import socket
+
+    target = tmp_path / "run"
+    aside = tmp_path / "run.old-abc"
+    (aside / "previous").mkdir(parents=True)
+    (aside / "previous" / "result.txt").write_text("earlier result")
+    (aside / sio.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
+                                                        "pid": _dead_pid(), "start": None}))
+    with pytest.raises(sio.OutputError, match="already exists"):
+        sio.OutputDir(target)  # the sweep put the earlier run back first
+    assert "restored" in capsys.readouterr().err
+    assert (target / "result.txt").read_text() == "earlier result" and not aside.exists()
+
+
+def test_output_dir_names_a_full_disk_and_an_unwritable_folder(tmp_path):
+    import errno
+
+    target = tmp_path / "run"
+    with pytest.raises(sio.OutputError, match="No space left.*left on that file system"):
+        with sio.OutputDir(target) as out:
+            (out.path / "a.bin").write_bytes(b"x" * 2048)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert list(tmp_path.iterdir()) == []
+    if os.path.isdir("/sys/kernel"):  # sysfs refuses new folders, even to root
+        with pytest.raises(sio.OutputError, match="cannot write output folder /sys"):
+            sio.OutputDir("/sys/samurai-test-out/run")
 
 
 def test_atomic_write_leaves_no_temp_on_error(tmp_path, monkeypatch):
@@ -56,11 +161,15 @@ def test_atomic_write_leaves_no_temp_on_error(tmp_path, monkeypatch):
 
 
 def test_lasot_boxes_round_trip(tmp_path):
-    xyxy = np.array([[10, 20, 30, 60], [0, 0, 0, 0], [1.5, 2.5, 4.0, 8.0]], np.float32)
+    """Mask boxes (inclusive corners) are written as pixel counts: w = x_max - x_min + 1."""
+    xyxy = np.array([[10, 20, 30, 60], [0, 0, 0, 0], [1.5, 2.5, 4.0, 8.0], [7, 3, 7, 3]], np.float32)
     sio.write_lasot_boxes(tmp_path / "b.txt", xyxy)
-    assert (tmp_path / "b.txt").read_text().splitlines() == ["10,20,20,40", "0,0,0,0", "1.5,2.5,2.5,5.5"]
+    assert (tmp_path / "b.txt").read_text().splitlines() == [
+        "10,20,21,41", "0,0,0,0", "1.5,2.5,3.5,6.5", "7,3,1,1"
+    ]
     np.testing.assert_allclose(
-        sio.read_lasot_boxes(tmp_path / "b.txt"), [[10, 20, 20, 40], [0, 0, 0, 0], [1.5, 2.5, 2.5, 5.5]]
+        sio.read_lasot_boxes(tmp_path / "b.txt"),
+        [[10, 20, 21, 41], [0, 0, 0, 0], [1.5, 2.5, 3.5, 6.5], [7, 3, 1, 1]],
     )
     (tmp_path / "bad.txt").write_text("1,2,3\n")
     with pytest.raises(ValueError, match="bad.txt:1: expected 4 numbers"):
@@ -109,3 +218,23 @@ def test_gif_and_mp4_are_readable(tmp_path):
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
     cap.release()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gif", "a.mp4"]
+
+
+def test_output_dir_interrupted_while_replacing_keeps_the_earlier_run(tmp_path, monkeypatch):
+    target = tmp_path / "run"
+    with sio.OutputDir(target) as out:
+        (out.path / "result.txt").write_text("earlier result")
+    real_replace = os.replace
+
+    def interrupted(src, dst):  # Ctrl-C just as the new run is moved into place
+        if Path(src).name.startswith("run.partial-"):
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(sio.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with sio.OutputDir(target, force=True) as out:
+            (out.path / "result.txt").write_text("new result")
+    monkeypatch.undo()
+    assert (target / "result.txt").read_text() == "earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from samurai.cli import CLIError, main
-from samurai_core.calibrate import Calibration, config_with_noise, save_calibration
+from samurai.io import load_calibration, save_calibration
+from samurai_core.calibrate import Calibration, config_with_noise
 from samurai_core.config import MOTION_MODELS, preset
 from samurai_core.types import NoiseParams
 
@@ -82,8 +83,8 @@ def test_noise_file_reaches_the_sam2_tracker(noise_file, sam2_tiny_checkpoint, t
     seen = []
     real = SamuraiVideoPredictor._new_samurai_state
 
-    def recording(self):
-        state = real(self)
+    def recording(self, *args):
+        state = real(self, *args)
         seen.append(state["config"])
         return state
 
@@ -117,22 +118,23 @@ def test_demo_with_noise_file_tracks_with_the_fitted_filter(noise_file, tmp_path
     configs = []
     real = phantom.track
 
-    def recording(frames, prompts, cfg=None, samurai=True, **kw):
-        configs.append((cfg, samurai))
-        return real(frames, prompts, cfg, samurai, **kw)
+    def recording(frames, prompts, cfg=None, motion=True, memory=True, **kw):
+        configs.append((cfg, motion, memory))
+        return real(frames, prompts, cfg, motion, memory, **kw)
 
     monkeypatch.setattr(phantom, "track", recording)
     out = tmp_path / "demo"
     n = 32
     assert main(["demo", "--frames", str(n), "--size", "64", "--scale", "1", "--noise", str(noise_file),
                  "--out", str(out)]) == 0
-    expected_cfg = config_with_noise(preset("tiny")._replace(motion_model="xywh"), noise_file)
-    assert configs == [(expected_cfg, False), (expected_cfg, True)]
+    expected_cfg = config_with_noise(preset("tiny")._replace(motion_model="xywh"), load_calibration(noise_file))
+    assert configs == [(expected_cfg, False, False), (expected_cfg, True, False),
+                       (expected_cfg, False, True), (expected_cfg, True, True)]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["noise"] == str(noise_file) and manifest["motion_model"] == "xywh"
 
     motion, chosen = _phantom_decisions(out / "per_frame.csv", "samurai")
-    ph = phantom.make_phantom(n_frames=n, size=64)
+    ph = phantom.make_phantom(n_frames=n, size=64, dropout=None, rv_dropout=None)  # a short clip: no events
     prompts = {k: ph.masks[0] == k for k in sorted(ph.labels)}
     fitted = real(ph.frames, prompts, expected_cfg)
     default = real(ph.frames, prompts, preset("tiny"))

@@ -76,3 +76,66 @@ def test_box_valid():
         np.float32,
     )
     assert np.asarray(sc.box_valid(b)).tolist() == [True, False, False, False, False, False]
+
+
+# ----------------------------------------------------------------------------- mask boxes
+
+
+def _argwhere_box(mask) -> list[float]:
+    """Plain-loop oracle of the project's box convention (inclusive pixel-index corners)."""
+    ys = [y for y in range(mask.shape[0]) for x in range(mask.shape[1]) if mask[y, x]]
+    xs = [x for y in range(mask.shape[0]) for x in range(mask.shape[1]) if mask[y, x]]
+    return [min(xs), min(ys), max(xs), max(ys)] if xs else [0.0, 0.0, 0.0, 0.0]
+
+
+def test_mask_to_box_matches_loop_oracle_over_random_masks():
+    rng = np.random.default_rng(3)
+    masks = []
+    for i in range(60):
+        h, w = (int(v) for v in rng.integers(1, 20, 2))
+        kind = i % 4
+        if kind == 0:
+            m = np.zeros((h, w), bool)  # empty
+        elif kind == 1:
+            m = np.zeros((h, w), bool)
+            m[rng.integers(h), rng.integers(w)] = True  # one pixel
+        elif kind == 2:
+            m = np.ones((h, w), bool)  # full
+        else:
+            m = rng.random((h, w)) > 0.8
+        masks.append(m)
+        got = sc.mask_to_box(m)
+        assert got.dtype == np.float32 and got.shape == (4,)
+        np.testing.assert_array_equal(got, _argwhere_box(m))
+    # Batched over leading axes, and logits (> 0) as masks.
+    stack = np.stack([np.zeros((5, 7), bool), np.ones((5, 7), bool), rng.random((5, 7)) > 0.7])
+    batched = sc.mask_to_box(np.stack([stack, ~stack]))
+    assert batched.shape == (2, 3, 4)
+    for a in range(2):
+        for b in range(3):
+            np.testing.assert_array_equal(batched[a, b], _argwhere_box([stack, ~stack][a][b]))
+    logits = np.where(stack, 2.5, -3.0).astype(np.float32)
+    np.testing.assert_array_equal(sc.mask_to_box(logits), sc.mask_to_box(stack))
+
+
+def test_mask_to_box_one_pixel_and_bad_shape():
+    m = np.zeros((6, 9), bool)
+    m[4, 7] = True
+    np.testing.assert_array_equal(sc.mask_to_box(m), [7, 4, 7, 4])
+    with pytest.raises(ValueError, match=r"\[..., H, W\]"):
+        sc.mask_to_box(np.zeros(5, bool))
+
+
+def test_lasot_conversions_count_pixels_and_mark_absence():
+    m = np.zeros((10, 12), bool)
+    m[2:5, 3:9] = True  # rows 2..4, columns 3..8: 6 wide, 3 high
+    box = sc.mask_to_box(m)
+    np.testing.assert_array_equal(sc.xyxy_to_lasot(box), [3, 2, 6, 3])
+    np.testing.assert_array_equal(sc.lasot_to_xyxy(sc.xyxy_to_lasot(box)), box)
+    # One pixel: a 1x1 box; absent (zero, non-finite, inverted) boxes: 0,0,0,0 and back.
+    np.testing.assert_array_equal(sc.xyxy_to_lasot([[4, 5, 4, 5]]), [[4, 5, 1, 1]])
+    bad = np.array([[0, 0, 0, 0], [np.nan, 1, 2, 3], [5, 5, 3, 8]], np.float64)
+    np.testing.assert_array_equal(sc.xyxy_to_lasot(bad), np.zeros((3, 4)))
+    rows = np.array([[3, 2, 6, 3], [0, 0, 0, 0], [1, 1, np.nan, 2], [1, 1, -2, 2]])
+    np.testing.assert_array_equal(sc.lasot_present(rows), [True, False, False, False])
+    np.testing.assert_array_equal(sc.lasot_to_xyxy(rows), [[3, 2, 8, 4]] + [[0, 0, 0, 0]] * 3)

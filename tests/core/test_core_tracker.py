@@ -64,6 +64,45 @@ def test_step_matches_reference_on_random_traces(cfg, seed):
     assert ((exp["memory_frames"] >= 0).sum(-1) < cfg.num_maskmem - 1).sum() > 100
 
 
+def test_frame_idx_is_a_label_the_rules_never_compare():
+    """Rule 5 records ``frame_idx``; no rule looks at its value (docs/algorithm.md). Any int
+    labels but -1 (the filler of ``memory_frames``), negative, unordered or reversed, give the
+    decisions of ``0..T-1`` with the frames renamed, and agree with the reference."""
+    cfg, seed = CASES[0]
+    tr = make_traces(seed + 200, T=30, B=120)
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(np.arange(-10**6, 10**6), size=30, replace=False)
+    labels[labels == -1] = -2
+    labels[:10] = -np.arange(10, 0, -1) - 5  # negative frames early, when memory is filling
+    relabelled = dict(tr, frame_idx=labels)
+    base = run_core(cfg, dict(tr, frame_idx=np.arange(30)), jnp.float32)
+    got = run_core(cfg, relabelled, jnp.float32)
+    for k in EXACT + CLOSE:
+        if k != "memory_frames":
+            np.testing.assert_array_equal(got[k], base[k], err_msg=k)
+    mem = base["memory_frames"]
+    np.testing.assert_array_equal(got["memory_frames"], np.where(mem >= 0, labels[mem], -1))
+    assert (got["memory_frames"] < -1).sum() > 100  # negative labels did enter memory
+    compare(got, ref.run_reference(cfg, **relabelled), rtol=2e-4, atol=2e-2)
+
+
+def test_checked_signatures_stay_bounded(monkeypatch):
+    """``step`` remembers the signatures it has checked in a bounded LRU, not a growing set."""
+    monkeypatch.setattr(tracker, "_CHECKED_SIGNATURES_MAX", 2)
+    monkeypatch.setattr(tracker, "_checked_signatures", type(tracker._checked_signatures)())
+    cfg = sc.SamuraiConfig(memory_window=8, num_maskmem=4)
+    for capacity in (1, 2, 3, 1):
+        state = sc.add_tracks(cfg, sc.init(cfg, capacity), np.ones(capacity, bool))
+        cand = sc.Candidates(np.zeros((capacity, 3, 4), np.float32), np.zeros((capacity, 3), np.float32),
+                             np.zeros(capacity, np.float32), np.int32(0), np.ones(capacity, bool))
+        sc.step(cfg, state, cand)
+        assert len(tracker._checked_signatures) <= 2
+    # The newest two are kept, in use order; a bad input is still refused after eviction.
+    assert [s[-1][0] for s in tracker._checked_signatures] == [(3,), (1,)]  # stepped: [B]
+    with pytest.raises(ValueError, match="cand.obj"):
+        sc.step(cfg, state, cand._replace(obj=np.zeros(capacity + 1, np.float32)))
+
+
 def test_float32_step_matches_reference():
     cfg, seed = CASES[0]
     tr = make_traces(seed + 100, T=40, B=200)
@@ -240,20 +279,59 @@ def test_bad_state_and_config_raise_clear_errors():
         sc.init(cfg, 0)
 
 
-def test_import_loads_no_torch():
-    code = "import sys, samurai_core; assert 'torch' not in sys.modules, 'torch'; " \
-           "assert 'sam2' not in sys.modules, 'sam2'; print('ok')"
+def _run_python(code: str) -> None:
     root = Path(__file__).resolve().parents[2]
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
 
 
+def test_import_loads_no_torch():
+    """Every public name of the core (all its modules) loads neither torch nor sam2."""
+    _run_python(
+        "import sys, samurai_core as sc\n"
+        "for name in sc.__all__: getattr(sc, name)\n"
+        "assert 'torch' not in sys.modules, 'torch'; assert 'sam2' not in sys.modules, 'sam2'\n"
+        "print('ok')"
+    )
+
+
+def test_tracking_loads_no_optax():
+    """Importing the core and tracking with it leave optax unloaded; it loads with the
+    calibration names only (``docs/core.md``: optax only for fitting)."""
+    _run_python(
+        "import sys\n"
+        "import numpy as np, samurai_core as sc\n"
+        "assert 'optax' not in sys.modules, 'optax on import'\n"
+        "cfg = sc.preset('tiny')\n"
+        "state = sc.add_tracks(cfg, sc.init(cfg, 1), np.array([True]))\n"
+        "box = sc.mask_to_box(np.ones((4, 5), bool))\n"
+        "cand = sc.Candidates(np.tile(box, (1, 3, 1)), np.ones((1, 3), np.float32),\n"
+        "                     np.ones(1, np.float32), np.int32(0), np.array([True]))\n"
+        "sc.step(cfg, state, cand)\n"
+        "sc.kf_initiate('xyah', cfg.noise, box)\n"
+        "assert 'optax' not in sys.modules, 'optax while tracking'\n"
+        "sc.fit_noise\n"
+        "assert 'optax' in sys.modules, 'calibration did not load optax'\n"
+        "print('ok')"
+    )
+
+
+def test_package_names_resolve_and_unknown_names_fail():
+    import samurai_core as sc
+
+    assert sorted(sc.__all__) == sc.__all__ and set(sc.__all__) <= set(dir(sc))
+    for name in sc.__all__:
+        assert getattr(sc, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        sc.not_a_name
+
+
 def test_docstring_examples():
     import doctest
 
-    from samurai_core import config
+    from samurai_core import boxes, config
 
-    for module in (tracker, config):
+    for module in (tracker, config, boxes):
         failed, attempted = doctest.testmod(module)
         assert attempted > 0 and failed == 0, module.__name__
 

@@ -9,7 +9,8 @@ torch = pytest.importorskip("torch")
 
 from samurai.data import EchoCase  # noqa: E402
 from samurai.data.synthetic import phantom_sequence  # noqa: E402
-from samurai.train.clips import choose_frames, make_clip, mask_box  # noqa: E402
+from samurai.train.clips import choose_frames, make_clip  # noqa: E402
+from samurai_core import mask_to_box  # noqa: E402
 
 
 def test_dense_clips_are_consecutive_windows():
@@ -43,7 +44,7 @@ def test_make_clip_targets_and_boxes():
     assert clip.images.shape == (3, 3, 128, 128) and clip.targets.shape == (3, 3, 128, 128)
     assert clip.object_ids == [1, 2, 3]
     for j, obj in enumerate(clip.object_ids):
-        box = mask_box(masks[1] == obj) * np.array([128 / 56, 128 / 64] * 2)
+        box = mask_to_box(masks[1] == obj) * np.array([128 / 56, 128 / 64] * 2)
         np.testing.assert_allclose(clip.boxes[j].numpy(), box, rtol=1e-6)
         # The resized target covers the same fraction of the image as the original mask.
         frac = (masks[1] == obj).mean()

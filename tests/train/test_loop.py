@@ -163,3 +163,24 @@ def test_loss_ignores_unlabelled_frames(tiny_model, val_clip):
         first = float(clip_forward(model, sparse)[0])
         assert float(clip_forward(model, scrambled)[0]) == first
         assert first < full
+
+
+def test_training_leaves_the_global_generators_alone_and_repeats(camus_tiny, sam2_tiny_checkpoint, tmp_path):
+    """A run draws only from local generators (and a seeded fork of torch's): the caller's
+    torch / NumPy / ``random`` streams are untouched, and the same config gives the same adapter."""
+    import random
+
+    torch.manual_seed(123)
+    np.random.seed(123)
+    random.seed(123)
+    before = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    runs = [
+        train(_cfg(camus_tiny, sam2_tiny_checkpoint, tmp_path / name, epochs=1, max_objects=1,
+                   max_train_cases=1))
+        for name in ("a", "b")
+    ]
+    assert torch.equal(torch.get_rng_state(), before[0])
+    assert np.array_equal(np.random.get_state()[1], before[1]) and random.getstate() == before[2]
+    a, b = (lora_state_dict(r["model"]) for r in runs)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert any(a[k].abs().sum() > 0 for k in a if "lora_B" in k)  # it did train
