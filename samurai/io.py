@@ -119,9 +119,18 @@ def write_lasot_boxes(path: str | os.PathLike, boxes_xyxy: np.ndarray) -> None:
 
 
 def read_lasot_boxes(path: str | os.PathLike) -> np.ndarray:
-    """Read a LaSOT / GOT-10k box file: float [T, 4] x,y,w,h (comma, tab or space separated)."""
+    """Read a LaSOT / GOT-10k box file: float [T, 4] x,y,w,h (comma, tab or space separated).
+
+    Blank lines are skipped; an absent target is a line with a non-finite value or a
+    non-positive width/height (``samurai_core.lasot_present``). Raises ``ValueError`` naming the
+    file and line for anything else.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text box file; give one x,y,w,h line per frame") from None
     rows = []
-    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line:
             continue
@@ -132,7 +141,8 @@ def read_lasot_boxes(path: str | os.PathLike) -> np.ndarray:
             values = []
         if len(values) != 4:
             raise ValueError(f"{path}:{n}: expected 4 numbers x,y,w,h, got {line!r}; fix that line "
-                             "(one x,y,w,h line per frame, 0,0,0,0 where the target is absent)")
+                             "(one x,y,w,h line per frame, 0,0,0,0 or NaN,NaN,NaN,NaN where the "
+                             "target is absent)")
         rows.append(values)
     return np.asarray(rows, np.float64).reshape(-1, 4)
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -509,9 +509,12 @@ def calibration_from_dict(data: Any, source: str = "calibration") -> Calibration
     return Calibration(model, NoiseParams(*values), provenance)
 
 
-def config_with_noise(cfg: SamuraiConfig, source: Union[NoiseParams, Calibration]) -> SamuraiConfig:
+def config_with_noise(cfg: SamuraiConfig, source: Any) -> SamuraiConfig:
     """``cfg`` with its noise weights replaced by fitted ones (from params or a Calibration;
     read a calibration file with ``samurai.io.load_calibration``).
+
+    ``source`` is typed ``Any`` on purpose: a path passed by habit gets this function's own
+    message (which names the reader to use), not a generic type-check error.
 
     A calibration carries its motion model: it must match ``cfg.motion_model`` (the weights mean
     different things in different models).

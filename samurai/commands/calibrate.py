@@ -69,29 +69,14 @@ def read_box_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     convention, as for ``--dataset`` masks).
     """
     from samurai_core.boxes import lasot_present, lasot_to_xyxy
+    from samurai.io import read_lasot_boxes
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise CLIError(f"{path} is not a text box file; give x,y,w,h lines") from None
-    rows = []
-    for n, line in enumerate(text.strip().splitlines(), 1):
-        parts = line.replace(",", " ").split()
-        if len(parts) != 4:
-            raise CLIError(
-                f"{path}:{n}: expected 4 numbers x,y,w,h (comma or whitespace separated), got "
-                f"{line.strip()!r}; fix or remove the line (write NaN,NaN,NaN,NaN for an absent object)"
-            )
-        try:
-            rows.append([float(v) for v in parts])
-        except ValueError:
-            raise CLIError(
-                f"{path}:{n}: {line.strip()!r} is not 4 numbers; write x,y,w,h "
-                "(NaN,NaN,NaN,NaN for an absent object)"
-            ) from None
-    if not rows:
+        xywh = read_lasot_boxes(path)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    if not len(xywh):
         raise CLIError(f"{path} is empty; a box file needs one x,y,w,h line per frame")
-    xywh = np.asarray(rows, np.float64)
     present = lasot_present(xywh)
     return np.where(present[:, None], lasot_to_xyxy(xywh), np.nan), present
 

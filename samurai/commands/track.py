@@ -152,17 +152,23 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 
 def check_box(box, width: int, height: int, number: int) -> None:
-    """Raise CLIError when a box is empty or leaves the ``width`` x ``height`` frame."""
+    """Raise CLIError when a box is empty or leaves the ``width`` x ``height`` frame.
+
+    Boxes follow the project's convention (``samurai_core.mask_to_box``): X1,Y1,X2,Y2 are the
+    pixel indices of the first and last column and row, so a one-pixel box has X2 == X1 and the
+    frame's last column is ``width - 1``.
+    """
     x1, y1, x2, y2 = box
-    if not (x2 > x1 and y2 > y1):
+    if not (x2 >= x1 and y2 >= y1):
         raise CLIError(
-            f"box {number} ({x1:g},{y1:g},{x2:g},{y2:g}) is empty: X2 must exceed X1 and Y2 exceed Y1 "
-            "(boxes are corners X1,Y1,X2,Y2, not X,Y,W,H)"
+            f"box {number} ({x1:g},{y1:g},{x2:g},{y2:g}) is empty: X2 must not be below X1 nor Y2 "
+            "below Y1 (boxes are corners X1,Y1,X2,Y2, not X,Y,W,H)"
         )
-    if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
+    if x1 < 0 or y1 < 0 or x2 > width - 1 or y2 > height - 1:
         raise CLIError(
             f"box {number} ({x1:g},{y1:g},{x2:g},{y2:g}) lies outside the {width}x{height} frame; "
-            f"keep 0 <= X1 < X2 <= {width} and 0 <= Y1 < Y2 <= {height}"
+            f"keep 0 <= X1 <= X2 <= {width - 1} and 0 <= Y1 <= Y2 <= {height - 1} (X2, Y2 are the "
+            "last column and row inside the box)"
         )
 
 

@@ -100,7 +100,7 @@ def test_mask_boxes_match_a_loop():
     "content, match",
     [
         ("1,2,3\n", "groundtruth.txt:1: expected 4 numbers x,y,w,h"),
-        ("1,2,3,4\n5,6,7,eight\n", "groundtruth.txt:2: '5,6,7,eight' is not 4 numbers"),
+        ("1,2,3,4\n5,6,7,eight\n", "groundtruth.txt:2: expected 4 numbers x,y,w,h, got '5,6,7,eight'"),
         ("\n\n", "groundtruth.txt is empty"),
         ("1,2,3,4\n", "no track has 2 or more present boxes"),
     ],

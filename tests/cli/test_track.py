@@ -150,7 +150,7 @@ def test_random_weights_are_labelled(frame_folder, tmp_path, capsys):
         (lambda d, v: ["track", str(d / "nope.mp4"), "--box", "1,1,5,5"], "does not exist"),
         (lambda d, v: ["track", str(d / "broken.mp4"), "--box", "1,1,5,5"], "cannot read"),
         (lambda d, v: ["track", str(v), "--box", "10,10,80,40"], "outside the 64x64 frame"),
-        (lambda d, v: ["track", str(v), "--box", "10,10,5,40"], "X2 must exceed X1"),
+        (lambda d, v: ["track", str(v), "--box", "10,10,5,40"], "X2 must not be below X1"),
         (lambda d, v: ["track", str(v), "--box", "10,10,40"], "X1,Y1,X2,Y2"),
         (lambda d, v: ["track", str(v)], "--box"),
         (lambda d, v: ["track", str(v), "--box", "1,1,5,5", "--mask", str(d / "m.png")], "not both"),
