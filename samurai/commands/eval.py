@@ -68,7 +68,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import sys
 
-    from samurai.commands.track import build_predictor, run_info
+    from samurai.commands.track import build_predictor, cpu_notice, run_info
     from samurai.io import OutputDir
 
     if args.max_cases is not None and args.max_cases < 1:
@@ -96,6 +96,9 @@ def run(args) -> int:
                            f"cases, then run again (nothing was tracked):\n  {shown}{more}")
         # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
         base = build(None)
+        notice = cpu_notice(base, args.model, None)
+        if notice:
+            print(notice, file=sys.stderr)
         predictors = {"vanilla": (base, False), "samurai": (base, True)}
         if args.adapter:
             predictors["samurai+adapter"] = (build(args.adapter), True)

@@ -291,8 +291,9 @@ def cpu_seconds_per_frame(model: str, image_size: int) -> float:
     return float(tiny) * CPU_MODEL_FACTOR[model_size(model)]
 
 
-def cpu_notice(predictor, model: str, n_frames: int, n_objects: int = 1) -> str | None:
-    """One line for CPU runs: the estimated time and a smaller ``--image-size`` to try."""
+def cpu_notice(predictor, model: str, n_frames: int | None, n_objects: int = 1) -> str | None:
+    """One line for CPU runs: the estimated time (for ``n_frames`` frames, or per frame when the
+    count is not known yet) and a smaller ``--image-size`` to try."""
     if predictor.device.type != "cpu":
         return None
     size = int(predictor.image_size)
@@ -300,9 +301,11 @@ def cpu_notice(predictor, model: str, n_frames: int, n_objects: int = 1) -> str 
     objects = 1.0 + 0.27 * (max(n_objects, 1) - 1)
 
     def total(px: int) -> str:
-        return _duration(cpu_seconds_per_frame(model, px) * objects * n_frames)
+        seconds = cpu_seconds_per_frame(model, px) * objects
+        return f"{seconds:.1f} s per frame and object" if n_frames is None else _duration(seconds * n_frames)
 
-    line = (f"note: running on the CPU at {size} px: about {total(size)} for {n_frames} frames "
+    scope = "" if n_frames is None else f" for {n_frames} frames"
+    line = (f"note: running on the CPU at {size} px: about {total(size)}{scope} "
             "(a rough estimate; machines differ)")
     smaller = [px for px in (512, 256) if px < size]
     if smaller:
