@@ -272,11 +272,12 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
 
 
 # Seconds per frame of SAM 2.1 hiera-tiny with one object on one core of a 2-core CPU box, by
-# input size (docs/benchmarks.md), and the other sizes' cost relative to tiny at 256 px
-# (benchmarks/bench_backend.py::test_model_size_frame_time, on a shared box). Estimates only:
-# machines differ by 2-3x; docs/cli.md quotes both tables.
-CPU_SECONDS_PER_FRAME = {256: 0.15, 512: 0.6, 1024: 4.0}
-CPU_MODEL_FACTOR = {"tiny": 1.0, "small": 1.3, "base_plus": 2.6, "large": 4.1}
+# input size: 0.14 s at 256 px on the idle box (docs/benchmarks.md, test_frame_time), the other
+# sizes and the other models scaled by the ratios that
+# benchmarks/bench_backend.py::test_model_size_frame_time measured (two runs on the shared box,
+# geometric mean). Estimates only: machines differ by 2-3x; docs/cli.md gives the figures.
+CPU_SECONDS_PER_FRAME = {256: 0.14, 512: 0.47, 1024: 3.0}
+CPU_MODEL_FACTOR = {"tiny": 1.0, "small": 1.1, "base_plus": 2.0, "large": 3.4}
 
 
 def cpu_seconds_per_frame(model: str, image_size: int) -> float:

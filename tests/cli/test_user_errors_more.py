@@ -268,7 +268,7 @@ def test_one_default_style_and_demo_model_choices():
 def test_cpu_notice_estimates_the_time_and_suggests_a_size():
     from types import SimpleNamespace
 
-    from samurai.commands.track import CPU_SECONDS_PER_FRAME, cpu_notice
+    from samurai.commands.track import CPU_MODEL_FACTOR, CPU_SECONDS_PER_FRAME, cpu_notice
 
     cpu = SimpleNamespace(device=torch.device("cpu"), image_size=1024)
     line = cpu_notice(cpu, "tiny", 200)
@@ -277,8 +277,9 @@ def test_cpu_notice_estimates_the_time_and_suggests_a_size():
     assert "--image-size 512" in line and "--image-size 256" in line
     assert cpu_notice(SimpleNamespace(device=torch.device("cpu"), image_size=256), "tiny", 10).count("--image-size") == 0
     per_frame = cpu_notice(SimpleNamespace(device=torch.device("cpu"), image_size=512), "large", None)  # eval
-    assert f"about {CPU_SECONDS_PER_FRAME[512] * 4.1:.1f} s per frame and object" in per_frame
-    assert f"--image-size 256: ~{CPU_SECONDS_PER_FRAME[256] * 4.1:.1f} s per frame" in per_frame
+    large = CPU_MODEL_FACTOR["large"]
+    assert f"about {CPU_SECONDS_PER_FRAME[512] * large:.1f} s per frame and object" in per_frame
+    assert f"--image-size 256: ~{CPU_SECONDS_PER_FRAME[256] * large:.1f} s per frame" in per_frame
     assert cpu_notice(SimpleNamespace(device=torch.device("cuda"), image_size=1024), "tiny", 200) is None
 
 
