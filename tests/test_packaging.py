@@ -20,7 +20,9 @@ def _packages():
 def test_installed_top_level_names_carry_the_project_name():
     packages, _ = _packages()
     top = {p.split(".")[0] for p in packages}
-    assert top == {"samurai", "samurai_core", "samurai_sam2", "samurai_phantom", "samurai_common"}
+    assert top == {
+        "samurai", "samurai_core", "samurai_sam2", "samurai_hf", "samurai_phantom", "samurai_common"
+    }
 
 
 def test_every_backend_folder_is_installed_under_its_own_name():

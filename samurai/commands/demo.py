@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from samurai.cli import CLIError
+from samurai.commands.track import HF_PREFIX
 
 # Phantom tracker variants: method name -> samurai_phantom.VARIANTS key.
 PHANTOM_METHODS = {
@@ -110,13 +111,13 @@ def run(args) -> int:
             run_ = track(ph.frames, prompts, cfg, motion=motion, memory=memory,
                          segmenter=segmenter, regions=regions)
             runs[f"phantom-segmenter/{method}"] = (run_.masks, run_)
-        if args.checkpoint:
+        if args.checkpoint or args.model.startswith(HF_PREFIX):
             runs.update(_sam2_runs(args, ph, prompts))
         out.info.update(command="demo", argv=getattr(args, "argv", None), data="synthetic phantom",
                         frames=args.frames, size=args.size, seed=args.seed, noise=args.noise,
                         noise_sha256=fingerprint(args.noise), motion_model=cfg.motion_model,
                         checkpoint=args.checkpoint, checkpoint_sha256=fingerprint(args.checkpoint),
-                        model=args.model if args.checkpoint else None, image_size=args.image_size)
+                        model=args.model if args.checkpoint or args.model.startswith(HF_PREFIX) else None, image_size=args.image_size)
         summary = _write_outputs(out.path, ph, runs, args)
     elapsed = time.perf_counter() - t0
     _print_summary(summary, args.out, elapsed)
@@ -143,8 +144,15 @@ def _sam2_runs(args, ph, prompts) -> dict:
         for t, frame_masks, _ in sam2_track(predictor, rgb, mask_prompts, samurai=method == "samurai"):
             for i, k in enumerate(ids):
                 masks[t, i] = frame_masks.get(k, masks[t, i])
-        runs[f"sam2-{args.model}/{method}"] = (masks, None)
+        runs[f"{_model_label(args.model)}/{method}"] = (masks, None)
     return runs
+
+
+def _model_label(model: str) -> str:
+    """The method prefix of a model's runs: ``sam2-tiny``, or ``hf-<folder name>``."""
+    if model.startswith(HF_PREFIX):
+        return f"hf-{Path(model[len(HF_PREFIX):]).name}"
+    return f"sam2-{model}"
 
 
 def _lost(d) -> bool:

@@ -63,7 +63,7 @@ IMAGE_SIZE_HELP = (
 
 def add_model_arguments(p) -> None:
     """``--model``, ``--image-size`` and ``--device``: the SAM 2 model of a run (track, eval, demo)."""
-    p.add_argument("--model", default="tiny", choices=MODELS, help="SAM 2 model size (default: tiny)")
+    p.add_argument("--model", default="tiny", type=model_name, metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--image-size", type=int, default=None, metavar="PX", help=IMAGE_SIZE_HELP)
     p.add_argument(
         "--device", default=None,
@@ -82,6 +82,24 @@ def add_random_weights_arguments(p) -> None:
         "--seed", type=int, default=0,
         help="seed of the untrained model's weights with --random-weights, so that pipeline "
         "checks repeat exactly (default: 0)",
+    )
+
+
+MODEL_HELP = (
+    f"SAM 2 model size ({', '.join(MODELS)}; default: tiny), or hf:DIR for a transformers SAM 2 / "
+    "EdgeTAM / SAM 3 tracker folder (save_pretrained output; the family is read from its config)"
+)
+HF_PREFIX = "hf:"
+
+
+def model_name(text: str) -> str:
+    """``--model``: a SAM 2 size or ``hf:DIR`` (argparse turns the error into exit 2)."""
+    import argparse
+
+    if text in MODELS or (text.startswith(HF_PREFIX) and len(text) > len(HF_PREFIX)):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a model; use one of {', '.join(MODELS)} or hf:DIR (a transformers folder)"
     )
 
 
@@ -215,7 +233,11 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
     ``noise`` / ``motion_model`` (``--noise``, ``--motion-model``) set the SAMURAI config
     (see ``samurai_config``); without them the backend uses the model size's preset. Random
     weights (no ``checkpoint``) are drawn from ``seed``, so that two runs are identical.
+    ``hf:DIR`` models go to the transformers backend (:func:`build_hf_predictor`).
     """
+    if model.startswith(HF_PREFIX):
+        return build_hf_predictor(model[len(HF_PREFIX):], checkpoint, device, image_size, samurai,
+                                  adapter, random_weights, noise, motion_model)
     if checkpoint is None and not random_weights:
         raise CLIError(
             f"SAM 2 model {model!r} needs weights: pass --checkpoint PATH (e.g. "
@@ -271,6 +293,46 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
     return predictor
 
 
+def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter, random_weights,
+                       noise=None, motion_model=None):
+    """The transformers backend's predictor for ``--model hf:DIR`` (SAM 2, EdgeTAM or SAM 3
+    tracker, read from the folder's config), with user errors as CLIErrors."""
+    for flag, value in (("--checkpoint", checkpoint), ("--image-size", image_size),
+                        ("--random-weights", random_weights or None)):
+        if value is not None:
+            raise CLIError(f"{flag} is for SAM 2 models; --model hf:DIR takes the weights and input "
+                           "size from the folder (drop the flag)")
+    if not Path(folder).is_dir():
+        raise CLIError(f"--model hf:{folder}: {folder} is not a folder; pass a transformers model "
+                       "folder written by save_pretrained")
+    try:
+        from samurai_common.devices import resolve_device
+        from samurai_hf import HFVideoPredictor, TransformersVersionError, build_samurai_hf_model, load_processor
+    except ImportError as err:
+        raise CLIError(f"--model hf:DIR needs torch and transformers ({err}); install them with "
+                       "pip install 'samurai-track[hf]'") from None
+    config = samurai_config("tiny", noise, motion_model)
+    try:
+        model = build_samurai_hf_model(folder, samurai=config)
+        processor = load_processor(folder)
+    except (TransformersVersionError, ValueError, OSError) as err:
+        raise CLIError(f"cannot load --model hf:{folder}: {err}") from None
+    try:
+        model.to(resolve_device(device))
+    except ValueError as err:
+        raise CLIError(f"--device: {err}") from None
+    if adapter is not None:
+        from samurai.train.lora import AdapterError, load_adapter
+
+        try:
+            load_adapter(model, adapter)
+        except AdapterError as err:
+            raise CLIError(f"adapter {adapter} does not fit the model in {folder}: {err}") from None
+    predictor = HFVideoPredictor(model, processor, config)
+    predictor.configure_samurai(enabled=samurai)
+    return predictor
+
+
 # Seconds per frame of SAM 2.1 hiera-tiny with one object on one core of a 2-core CPU box, by
 # input size: 0.14 s at 256 px on the idle box (docs/benchmarks.md, test_frame_time), the other
 # sizes and the other models scaled by the ratios that
@@ -293,10 +355,10 @@ def cpu_seconds_per_frame(model: str, image_size: int) -> float:
 
 
 def cpu_notice(predictor, model: str, n_frames: int | None, n_objects: int = 1) -> str | None:
-    """One line for CPU runs: the estimated time (for ``n_frames`` frames, or per frame when the
-    count is not known yet) and a smaller ``--image-size`` to try."""
-    if predictor.device.type != "cpu":
-        return None
+    """One line for CPU runs of a SAM 2 model: the estimated time (for ``n_frames`` frames, or
+    per frame when the count is not known yet) and a smaller ``--image-size`` to try."""
+    if model.startswith(HF_PREFIX) or predictor.device.type != "cpu":
+        return None  # no measured figures for the transformers models
     size = int(predictor.image_size)
     # sam2 runs memory attention and the decoder once per object: 4 objects cost ~1.8x one.
     objects = 1.0 + 0.27 * (max(n_objects, 1) - 1)
@@ -382,7 +444,7 @@ def run(args) -> int:
     prompts = load_prompts(args, width, height)
     out_dir = Path(args.out) if args.out else Path(f"{video.stem or video.name}_track")
     ids = sorted(prompts)
-    untrained = args.checkpoint is None
+    untrained = args.checkpoint is None and not args.model.startswith(HF_PREFIX)
     with OutputDir(out_dir, force=args.force) as out:
         predictor = build_predictor(
             args.model, args.checkpoint, args.device, args.image_size,
@@ -481,7 +543,7 @@ def run_info(args, predictor) -> dict:
         "image_size": int(predictor.image_size),
         "checkpoint": args.checkpoint,
         "checkpoint_sha256": fingerprint(args.checkpoint),
-        "random_weights": args.checkpoint is None,
+        "random_weights": args.checkpoint is None and not args.model.startswith(HF_PREFIX),
         "seed": getattr(args, "seed", None),
         "adapter": args.adapter,
         "adapter_sha256": fingerprint(args.adapter),
@@ -512,6 +574,8 @@ def _score_row(t: int, obj_id: int, s: dict | None) -> dict:
 
     if s is None:  # a prompted (conditioning) frame: SAM 2 makes one mask, no choice
         return {"frame": t, "obj_id": obj_id, "prompt": 1}
+    if "chosen" not in s:  # a tracked frame whose tracker keeps only the object score
+        return {"frame": t, "obj_id": obj_id, "prompt": 0, "object_score": float(s["object_score"])}
     chosen = int(s["chosen"])
     kf_ok = bool(s.get("kf_score_valid", False))
     memory = s.get("memory_frames")

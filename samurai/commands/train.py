@@ -15,7 +15,8 @@ _FLAGS = {
     "data": (str, "dataset folder (default: none; required, here or in --config)"),
     "kind": (str, "dataset layout: camus2023, camus2019, echonet or generic (default: detected)"),
     "out_dir": (str, "output folder"),
-    "model": (str, "SAM 2 size (tiny, small, base_plus, large, medsam2) or a sam2 config name"),
+    "model": (str, "SAM 2 size (tiny, small, base_plus, large, medsam2), a sam2 config name, or "
+              "hf:DIR (a transformers SAM 2 / EdgeTAM / SAM 3 tracker folder)"),
     "checkpoint": (str, "base weights in the official {'model': ...} format (default: none, "
                    "random init: testing only)"),
     "image_size": (int, "model input size in pixels, a multiple of 32"),

@@ -54,7 +54,9 @@ class Prompter(Protocol):
 
 # name -> "module:factory"; factories take keyword options and return a Prompter. Modules are
 # imported only when their prompter is asked for (each pulls in its own model library).
-_REGISTRY: dict[str, str] = {}
+_REGISTRY: dict[str, str] = {
+    "sam3": "samurai.prompters.sam3:make_sam3_prompter",
+}
 
 
 def register_prompter(name: str, target: str) -> None:

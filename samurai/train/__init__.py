@@ -17,6 +17,7 @@ _EXPORTS = {
     "evaluate": "samurai.train.loop",
     "clip_forward": "samurai.train.loop",
     "DEFAULT_TARGETS": "samurai.train.lora",
+    "TRANSFORMERS_TARGETS": "samurai.train.lora",
     "AdapterError": "samurai.train.lora",
     "apply_lora": "samurai.train.lora",
     "load_adapter": "samurai.train.lora",

@@ -105,7 +105,8 @@ class TrainConfig:
                 f"box_jitter={self.box_jitter} must lie in [0, 1]: the prompt box's noise as a "
                 "fraction of its side (0.1 is the default, 0 for none)"
             )
-        _check_image_size(self.image_size)
+        if not self.model.startswith("hf:"):  # a transformers model says its own size (train.model)
+            _check_image_size(self.image_size)
         extra = sorted(set(self.loss_weights) - set(LossWeights._fields))
         if extra:
             raise ValueError(f"unknown loss weight(s) {extra}; use {LossWeights._fields}")

@@ -40,6 +40,10 @@ def clip_forward(model, clip: Clip, weights: LossWeights = LossWeights(), need_l
     ``need_loss`` is False), the summed loss terms (floats), and the chosen masks' logits per
     frame ``[T, N, S, S]`` (detached).
     """
+    if hasattr(model, "_session_class"):  # a transformers model (samurai_hf)
+        from samurai.train.hf import hf_clip_forward
+
+        return hf_clip_forward(model, clip, weights, need_loss)
     device = model.device
     images = clip.images.to(device)
     n = len(clip.object_ids)
@@ -302,7 +306,7 @@ def _setup(cfg: TrainConfig, info, resume: bool):
     """Datasets, model with LoRA, optimizer, schedule and sampler; restored from the checkpoint
     when resuming. Returns ``(run, sampler, steps_per_epoch, (n_trainable, n_total))``."""
     from samurai.data import open_dataset
-    from samurai.train.lora import DEFAULT_TARGETS, apply_lora, trainable_parameters
+    from samurai.train.lora import apply_lora, trainable_parameters
     from samurai.train.model import build_model
 
     device = resolve_device(cfg.device, info.local_rank)
@@ -318,7 +322,7 @@ def _setup(cfg: TrainConfig, info, resume: bool):
     val_idx = list(range(len(val_ds)))[: cfg.max_val_cases] if val_ds is not None else []
 
     model = build_model(cfg.model, cfg.checkpoint, device, cfg.image_size)
-    peft_model = apply_lora(model, cfg.lora_targets or DEFAULT_TARGETS, cfg.lora_r, cfg.lora_alpha)
+    peft_model = apply_lora(model, cfg.lora_targets or None, cfg.lora_r, cfg.lora_alpha)
     n_params = trainable_parameters(model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -2,7 +2,9 @@
 
 Default targets are the 40 attention projections of the write-up: the two-way transformer of
 the mask decoder (layers 0-1: self, token→image and image→token attention) and the first two
-memory-attention layers (self and cross attention), each ``{q,k,v,out}_proj``.
+memory-attention layers (self and cross attention), each ``{q,k,v,out}_proj``; in
+transformers' SAM 2 / EdgeTAM / SAM 3 tracker models the same layers under their names
+(``TRANSFORMERS_TARGETS``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -36,6 +39,30 @@ DEFAULT_TARGETS: tuple[str, ...] = tuple(
     ]
 )
 TRAIN_CONFIG_NAME = "train_config.json"
+
+# The same 40 layers in transformers' SAM-family video models (Sam2VideoModel, EdgeTamVideoModel,
+# Sam3TrackerVideoModel: the same module tree there): sam2's name with these renames.
+TRANSFORMERS_RENAMES: tuple[tuple[str, str], ...] = (
+    ("sam_mask_decoder.", "mask_decoder."),
+    (".out_proj", ".o_proj"),
+)
+
+
+def transformers_name(sam2_name: str) -> str:
+    """The transformers module name of a sam2 module name (``TRANSFORMERS_RENAMES``)."""
+    for old, new in TRANSFORMERS_RENAMES:
+        sam2_name = sam2_name.replace(old, new)
+    return sam2_name
+
+
+TRANSFORMERS_TARGETS: tuple[str, ...] = tuple(transformers_name(t) for t in DEFAULT_TARGETS)
+
+
+def default_targets(model: torch.nn.Module) -> tuple[str, ...]:
+    """``DEFAULT_TARGETS`` for a sam2 model, ``TRANSFORMERS_TARGETS`` for a transformers one."""
+    if hasattr(_unwrap(model), "sam_mask_decoder"):
+        return DEFAULT_TARGETS
+    return TRANSFORMERS_TARGETS
 
 
 class AdapterError(ValueError):
@@ -63,8 +90,9 @@ def _check_targets(model: torch.nn.Module, targets) -> None:
         raise AdapterError(f"LoRA targets must be nn.Linear layers; these are not: {not_linear[:3]}")
 
 
-def apply_lora(model: torch.nn.Module, targets=DEFAULT_TARGETS, r: int = 8, alpha: float = 8.0):
-    """Freeze ``model`` and attach LoRA adapters (no dropout, no bias) to exactly ``targets``.
+def apply_lora(model: torch.nn.Module, targets=None, r: int = 8, alpha: float = 8.0):
+    """Freeze ``model`` and attach LoRA adapters (no dropout, no bias) to exactly ``targets``
+    (default: the 40 layers of the write-up under the model's names, ``default_targets``).
 
     Returns the ``peft.PeftModel``; ``model`` itself is modified in place (its target layers
     become LoRA layers), so code holding ``model`` runs with the adapters. The number of
@@ -74,12 +102,16 @@ def apply_lora(model: torch.nn.Module, targets=DEFAULT_TARGETS, r: int = 8, alph
     """
     from peft import LoraConfig, get_peft_model
 
-    targets = list(targets)
+    targets = list(default_targets(model) if targets is None else targets)
     _check_targets(model, targets)
     # A full-match regex keeps the saved config exact (peft shortens name lists to suffixes).
     pattern = "|".join(re.escape(t) for t in targets)
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, bias="none", target_modules=pattern)
-    peft_model = get_peft_model(model, config)
+    with warnings.catch_warnings():
+        # peft 0.21 reads transformers models' deprecated ``is_gradient_checkpointing`` (a
+        # FutureWarning from transformers 5.x); the read is peft's, the model's state unchanged.
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        peft_model = get_peft_model(model, config)
     matched = sorted(_lora_layers(model))
     if matched != sorted(targets):
         raise AdapterError(f"LoRA matched {len(matched)} modules, expected {len(targets)}")

@@ -166,7 +166,7 @@ CASES = {
     "calibrate-two-rows": Case(lambda e: _calibrate(e, e["boxes"]["two_rows"], "--holdout", "0", "-o", e["work"] / "noise.json"), ("too few to identify", "8 noise weights", "at least 3 boxes")),
     "calibrate-still-box": Case(lambda e: _calibrate(e, e["boxes"]["still"], "--holdout", "0", "-o", e["work"] / "noise.json"), ("do not vary enough to identify the noise", "real motion")),
     # demo: --model has the same choices as track
-    "demo-model-unknown": Case(lambda e: ["demo", "--model", "huge", "--out", e["work"] / "demo"], ("--model", "invalid choice", "medsam2")),
+    "demo-model-unknown": Case(lambda e: ["demo", "--model", "huge", "--out", e["work"] / "demo"], ("--model", "'huge' is not a model", "medsam2 or hf:DIR")),
     "demo-image-size-80": Case(lambda e: ["demo", "--frames", "3", "--checkpoint", e["ckpt"]["good"], "--image-size", "80", "--out", e["work"] / "demo"], ("multiple of 32",)),
 }
 
@@ -260,8 +260,8 @@ def test_one_default_style_and_demo_model_choices():
         for option in _help(command).split(" --")[1:]:
             assert option.count("(default:") <= 1, (command, option)  # not "(default: x) (default: None)"
     demo, track = _help("demo"), _help("track")
-    choices = "{tiny,small,base_plus,large,medsam2}"
-    assert choices in demo and choices in track
+    choices = "tiny, small, base_plus, large, medsam2"
+    assert choices in demo and choices in track and choices in _help("eval")
     assert "multiple of 32" in track and "multiple of 32" in demo and "multiple of 32" in _help("eval")
 
 
