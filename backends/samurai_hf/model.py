@@ -114,25 +114,30 @@ class SamuraiVideoMixin:
 
     # ------------------------------------------------------------------ configuration
     def configure_samurai(self, config=None, jax_device=None) -> None:
-        """Set SAMURAI's ``SamuraiConfig`` (None: off). Applies to sessions started afterwards.
+        """Set SAMURAI's ``SamuraiConfig`` (None: off). Applies to sessions started afterwards
+        that do not carry their own (``session.samurai_config``, see :meth:`fit_samurai_config`).
 
         ``num_maskmem`` and ``max_obj_ptrs_in_encoder`` are taken from the model's config.
         """
-        import samurai_core as sc
-
-        if config is not None:
-            if not isinstance(config, sc.SamuraiConfig):
-                raise TypeError(
-                    f"samurai must be a samurai_core.SamuraiConfig (e.g. samurai_core.preset("
-                    f"'tiny')) or None; got {type(config).__name__}"
-                )
-            config = config._replace(
-                num_maskmem=self.num_maskmem,
-                max_obj_ptrs_in_encoder=self.config.max_object_pointers_in_encoder,
-            ).validate()
-        self.samurai_config = config
+        self.samurai_config = self.fit_samurai_config(config)
         if jax_device is not None:
             self.samurai_jax_device_key = (jax_device.platform, jax_device.id)
+
+    def fit_samurai_config(self, config):
+        """``config`` (a ``SamuraiConfig`` or None) with the model's memory sizes, validated."""
+        import samurai_core as sc
+
+        if config is None:
+            return None
+        if not isinstance(config, sc.SamuraiConfig):
+            raise TypeError(
+                f"samurai must be a samurai_core.SamuraiConfig (e.g. samurai_core.preset("
+                f"'tiny')) or None; got {type(config).__name__}"
+            )
+        return config._replace(
+            num_maskmem=self.num_maskmem,
+            max_obj_ptrs_in_encoder=self.config.max_object_pointers_in_encoder,
+        ).validate()
 
     @property
     def samurai_jax_device(self):
@@ -150,9 +155,11 @@ class SamuraiVideoMixin:
         """
         tracks = getattr(session, "samurai", None)
         if tracks is None:
-            if self.samurai_config is None:
+            # A session may carry its own setting (one model serving SAMURAI and vanilla runs).
+            config = getattr(session, "samurai_config", self.samurai_config)
+            if config is None:
                 return None
-            tracks = VideoTracks(self.samurai_config, self.samurai_jax_device)
+            tracks = VideoTracks(config, self.samurai_jax_device)
             session.samurai = tracks
         for obj_id, outputs in list(tracks.handles.items()):
             idx = session._obj_id_to_idx.get(obj_id)

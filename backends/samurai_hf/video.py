@@ -37,6 +37,11 @@ class HFVideoPredictor:
         self.samurai_config = config or model.samurai_config or sc.preset("tiny")
         self.configure_samurai(self.samurai, self.samurai_config)
 
+    @property
+    def image_size(self) -> int:
+        """The model's input size in pixels (what ``--image-size`` sets for SAM 2 models)."""
+        return int(self.model.image_size)
+
     def configure_samurai(self, enabled: bool = True, config=None) -> None:
         """SAMURAI on (with ``config``) or off (the library's tracker) for videos started next."""
         if config is not None:
@@ -45,10 +50,16 @@ class HFVideoPredictor:
         self.model.configure_samurai(self.samurai_config if enabled else None)
         self.samurai_config = self.model.samurai_config or self.samurai_config
 
-    def init_state(self, video) -> dict:
-        """Start a video (a path, a FrameSource, arrays or an iterator: ``open_frames`` rules)."""
+    def init_state(self, video, samurai: bool | None = None) -> dict:
+        """Start a video (a path, a FrameSource, arrays or an iterator: ``open_frames`` rules).
+
+        ``samurai`` switches SAMURAI on or off for this video only (None: as configured); the
+        predictor and the model are left unchanged.
+        """
         frames = video if isinstance(video, FrameSource) else open_frames(video)
         session = self.processor.init_video_session(inference_device=self.device)
+        if samurai is not None:
+            session.samurai_config = self.model.fit_samurai_config(self.samurai_config) if samurai else None
         return {"session": session, "frames": frames, "size": (frames.height, frames.width)}
 
     def _add_inputs(self, state, **inputs) -> None:

@@ -66,50 +66,75 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import sys
-
-    from samurai.commands.track import build_predictor, cpu_notice, run_info
-    from samurai.io import OutputDir
+    """One process, or one rank of ``torchrun``: the cases are sharded over the ranks, each
+    finished case is kept in ``OUT.cases/`` (a rerun resumes) and rank 0 writes the output."""
+    from samurai import distributed
+    from samurai.shard import RANK_TIMEOUT
 
     if args.max_cases is not None and args.max_cases < 1:
         raise CLIError("--max-cases must be at least 1")
-    out_dir = Path(args.out)
     cases = _lasot_sequences(Path(args.data)) if args.lasot else _echo_dataset(args)
     if args.max_cases is not None:
         cases = cases[: args.max_cases]
+    info = distributed.setup(timeout=RANK_TIMEOUT)
+    try:
+        return _run(args, cases, info)
+    finally:
+        distributed.cleanup(info)
+
+
+def _run(args, cases, info) -> int:
+    import sys
+
+    from samurai import shard
+    from samurai.commands.track import build_predictor, cpu_notice, run_info
+    from samurai.distributed import device_for
+
+    out_dir = Path(args.out)
+    device = device_for(args.device, info)
 
     def build(adapter):
-        return build_predictor(args.model, args.checkpoint, args.device, args.image_size,
+        return build_predictor(args.model, args.checkpoint, device, args.image_size,
                                samurai=True, adapter=adapter, random_weights=args.random_weights,
                                noise=args.noise, motion_model=args.motion_model, seed=args.seed)
 
     t0 = time.perf_counter()
-    with OutputDir(out_dir, force=args.force) as out:
+    with shard.main_output(info, out_dir, args.force) as out:
         # Every case's files are read once before any tracking, so that a bad file stops the
         # run in seconds (all problems listed), not after hours with the earlier cases lost.
-        print(f"checking the files of {len(cases)} case(s) before tracking", flush=True)
-        problems = [f"{c.case_id}: {msg}" for c in cases for msg in c.problems()]
+        if info.is_main:
+            print(f"checking the files of {len(cases)} case(s) before tracking", flush=True)
+        problems, frames = shard.check_cases(cases, info)
         if problems:
             shown = "\n  ".join(problems[:50])
             more = f"\n  ... ({len(problems)} in all)" if len(problems) > 50 else ""
             raise CLIError(f"{len(problems)} problem(s) in {args.data}; fix or remove these "
                            f"cases, then run again (nothing was tracked):\n  {shown}{more}")
         # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
-        base = build(None)
+        base = shard.agree(info, lambda: build(None))
         notice = cpu_notice(base, args.model, None)
-        if notice:
+        if notice and info.is_main:
             print(notice, file=sys.stderr)
         predictors = {"vanilla": (base, False), "samurai": (base, True)}
         if args.adapter:
-            predictors["samurai+adapter"] = (build(args.adapter), True)
-        out.info.update(run_info(args, base), data=str(args.data), methods=list(predictors),
-                        prompt="box (groundtruth.txt, first frame)" if args.lasot else args.prompt,
-                        cases=[c.case_id for c in cases])
+            predictors["samurai+adapter"] = (shard.agree(info, lambda: build(args.adapter)), True)
+        prompt = "box (groundtruth.txt, first frame)" if args.lasot else args.prompt
+        store = shard.open_store(info, out_dir, _settings(args, base, predictors, prompt), args.force)
         if args.lasot:
-            summary, failed = _eval_lasot(cases, predictors, out.path)
+            records = shard.run_cases(cases, frames, store, info, lambda c: _lasot_case(c, predictors))
         else:
-            summary, failed = _eval_echo(cases, predictors, args.prompt, out.path)
+            records = shard.run_cases(cases, frames, store, info,
+                                      lambda c: _echo_case_record(c, predictors, args.prompt))
+        if out is None:  # another rank than 0: its cases are stored, rank 0 writes the output
+            return 0
+        out.info.update(run_info(args, base), data=str(args.data), methods=list(predictors),
+                        prompt=prompt, cases=[c.case_id for c in cases], ranks=info.world_size)
+        if args.lasot:
+            summary, failed = _eval_lasot(records, predictors, out.path)
+        else:
+            summary, failed = _eval_echo(records, predictors, out.path)
         out.info.update(failed_cases=failed)
+    shard.finish(info, store)
     print(summary)
     print(f"wrote {out_dir}/ in {time.perf_counter() - t0:.1f} s")
     if failed:
@@ -118,6 +143,20 @@ def run(args) -> int:
               file=sys.stderr)
         return EXIT_SOME_FAILED
     return 0
+
+
+# What a case's result does not depend on: left out of the work folder's settings, so that a
+# rerun may change them and still reuse the finished cases (the case list itself may change).
+_NOT_SETTINGS = ("argv", "device", "checkpoint", "adapter", "noise")
+
+
+def _settings(args, base, predictors, prompt) -> dict:
+    """Everything that changes a case's result (compared when a run resumes)."""
+    from samurai.commands.track import run_info
+
+    info = {k: v for k, v in run_info(args, base).items() if k not in _NOT_SETTINGS}
+    return {**info, "data": str(Path(args.data).resolve()), "kind": args.kind, "lasot": args.lasot,
+            "methods": list(predictors), "prompt": prompt}
 
 
 def _failure(err: Exception) -> str:
@@ -156,6 +195,7 @@ class _Lazy:
     def __init__(self, ds, i):
         self.ds, self.i = ds, i
         self.case_id = ds.case_ids[i]
+        self.n_frames = 0  # known once checked: it balances the shards of the ranks
 
     def load(self):
         return self.ds[self.i]
@@ -170,6 +210,7 @@ class _Lazy:
             case = self.load()
         except (DatasetError, OSError) as err:
             return [str(err)]
+        self.n_frames = len(case.frames)
         labelled = np.flatnonzero(case.labelled)
         if labelled.size == 0:
             return ["no labelled frame (its masks are missing); add a label mask PNG per "
@@ -266,7 +307,25 @@ def _echo_case(case, predictors, prompt_kind):
     return seg_rows, ef_rows, lv_store, area_plots
 
 
-def _eval_echo(cases, predictors, prompt_kind, folder) -> tuple[str, list[str]]:
+def _echo_case_record(lazy, predictors, prompt_kind) -> tuple[dict, dict]:
+    """One case tracked by every method, as stored in the work folder: (record, arrays)."""
+    try:
+        seg, ef, lv, plots = _echo_case(lazy.load(), predictors, prompt_kind)
+    except Exception as err:  # noqa: BLE001  one bad case must not lose the others
+        print(f"warning: case {lazy.case_id} failed and is recorded as failed: "
+              f"{_failure(err)}", flush=True)
+        return {"failed": True, "seg": [{"case": lazy.case_id, "method": m, "status": "failed",
+                                         "error": _failure(err)} for m in predictors]}, {}
+    arrays, spacing = {}, {}
+    for (_, method), (ed, es, sp) in lv.items():
+        arrays[f"ed/{method}"], arrays[f"es/{method}"], spacing[method] = ed, es, sp
+    for method, curve in plots.get(lazy.case_id, {}).items():
+        arrays[f"area/{method}"] = curve
+    return {"failed": False, "seg": seg, "ef": ef, "spacing": spacing}, arrays
+
+
+def _eval_echo(records, predictors, folder) -> tuple[str, list[str]]:
+    """Write per_case.csv, ef.csv, the summaries and plots from every case's stored record."""
     import numpy as np
 
     from samurai.eval.report import format_table, plot_bars, plot_curves
@@ -274,22 +333,19 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> tuple[str, list[str]]:
 
     seg_rows, ef_rows, lv_store = [], [], {}
     area_plots, failed = {}, []
-    for n, lazy in enumerate(cases, 1):
-        print(f"[{n}/{len(cases)}] {lazy.case_id}", flush=True)
-        try:
-            case_rows = _echo_case(lazy.load(), predictors, prompt_kind)
-        except Exception as err:  # noqa: BLE001  one bad case must not lose the others
-            failed.append(lazy.case_id)
-            seg_rows += [{"case": lazy.case_id, "method": m, "status": "failed",
-                          "error": _failure(err)} for m in predictors]
-            print(f"warning: case {lazy.case_id} failed and is recorded as failed: "
-                  f"{_failure(err)}", flush=True)
+    for record, arrays in records:
+        case_id = record["case_id"]
+        seg_rows += record["seg"]
+        if record["failed"]:
+            failed.append(case_id)
             continue
-        seg, ef, lv, plots = case_rows
-        seg_rows += seg
-        ef_rows += ef
-        lv_store.update(lv)
-        area_plots.update(plots)
+        ef_rows += record["ef"]
+        for method, sp in record["spacing"].items():
+            lv_store[(case_id, method)] = (arrays[f"ed/{method}"], arrays[f"es/{method}"],
+                                           None if sp is None else tuple(sp))
+        curves = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("area/")}
+        if curves:
+            area_plots[case_id] = curves
 
     _add_biplane(ef_rows, lv_store)
     write_csv(folder / "per_case.csv", seg_rows, fieldnames=SEG_COLUMNS)
@@ -309,7 +365,7 @@ def _eval_echo(cases, predictors, prompt_kind, folder) -> tuple[str, list[str]]:
     ef_table = format_table(ef_summary, ["method", "cases", "ef_mae"])
     unit = "mm" if any(r.get("hd95_unit") == "mm" for r in seg_rows) else "px"
     text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n"
-            f"{_failed_note(failed, len(cases))}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
+            f"{_failed_note(failed, len(records))}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
             f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n")
     atomic_write_text(folder / "summary.md", text)
     atomic_write_text(folder / "summary.json", json.dumps(
@@ -396,6 +452,7 @@ class _Sequence:
     def __init__(self, folder: Path):
         self.folder = folder
         self.case_id = folder.name
+        self.n_frames = 0  # known once checked: it balances the shards of the ranks
 
     def source(self) -> str:
         if (self.folder / "img").is_dir():
@@ -423,6 +480,7 @@ class _Sequence:
             return found + [str(err)]
         if gt is None:
             return found
+        self.n_frames = len(source)
         if len(gt) < len(source) and isinstance(source, VideoFileFrames):
             try:  # a container's announced count is an estimate: count what decodes, in order
                 for i in range(len(source)):
@@ -439,7 +497,8 @@ class _Sequence:
         return found
 
 
-def _eval_lasot(seqs, predictors, folder) -> tuple[str, list[str]]:
+def _lasot_case(seq, predictors) -> tuple[dict, dict]:
+    """One sequence tracked by every method, as stored in the work folder: (record, arrays)."""
     import sys
 
     import numpy as np
@@ -448,52 +507,65 @@ def _eval_lasot(seqs, predictors, folder) -> tuple[str, list[str]]:
     from samurai.commands.track import sam2_track
     from samurai.eval.metrics import box_metrics, masks_to_xywh, success_curve, box_iou_xywh
     from samurai_core.boxes import lasot_present, lasot_to_xyxy, mask_to_box
+    from samurai.io import read_lasot_boxes
+
+    try:
+        rows, arrays = [], {}
+        gt = read_lasot_boxes(seq.folder / "groundtruth.txt")
+        source = open_frames(seq.source())
+        prompt = {1: ("box", lasot_to_xyxy(gt[0]).astype(np.float32))}
+        for method, (predictor, samurai) in predictors.items():
+            masks = np.zeros((len(source), source.height, source.width), bool)
+            for t, fm, _ in sam2_track(predictor, source, prompt, samurai):
+                masks[t] = fm.get(1, masks[t])
+            read = len(source)  # fewer than announced when the video ends early
+            pred, g = masks_to_xywh(masks[:read]), gt[:read]
+            rows.append({"case": seq.case_id, "method": method, "status": "ok",
+                         "frames_announced": source.frames_announced,
+                         **box_metrics(pred[1:], g[1:])})
+            ok = lasot_present(g[1:])
+            arrays[f"curve/{method}"] = success_curve(box_iou_xywh(pred[1:][ok], g[1:][ok]))
+            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{seq.case_id}_{method}")
+            arrays[f"boxes/{safe}"] = mask_to_box(masks[:read])
+    except Exception as err:  # noqa: BLE001  one bad sequence must not lose the others
+        print(f"warning: sequence {seq.case_id} failed and is recorded as failed: "
+              f"{_failure(err)}", flush=True)
+        return {"failed": True, "rows": [{"case": seq.case_id, "method": m, "status": "failed",
+                                          "error": _failure(err)} for m in predictors]}, {}
+    if read < source.frames_announced:
+        print(f"warning: sequence {seq.case_id}: read {read} of {source.frames_announced} "
+              f"announced frames (the video ends early); scored on the {read} frames read",
+              file=sys.stderr)
+    return {"failed": False, "rows": rows}, arrays
+
+
+def _eval_lasot(records, predictors, folder) -> tuple[str, list[str]]:
+    """Write per_case.csv, boxes/, the summaries and the success plot from the stored records."""
+    import numpy as np
+
     from samurai.eval.report import format_table, plot_curves
-    from samurai.io import atomic_write_text, read_lasot_boxes, write_csv, write_lasot_boxes
+    from samurai.io import atomic_write_text, write_csv, write_lasot_boxes
 
     rows, curves, failed = [], {m: [] for m in predictors}, []
     (folder / "boxes").mkdir()
-    for n, seq in enumerate(seqs, 1):
-        print(f"[{n}/{len(seqs)}] {seq.case_id}", flush=True)
-        try:
-            case_rows, boxes = [], {}
-            gt = read_lasot_boxes(seq.folder / "groundtruth.txt")
-            source = open_frames(seq.source())
-            prompt = {1: ("box", lasot_to_xyxy(gt[0]).astype(np.float32))}
-            for method, (predictor, samurai) in predictors.items():
-                masks = np.zeros((len(source), source.height, source.width), bool)
-                for t, fm, _ in sam2_track(predictor, source, prompt, samurai):
-                    masks[t] = fm.get(1, masks[t])
-                read = len(source)  # fewer than announced when the video ends early
-                pred, g = masks_to_xywh(masks[:read]), gt[:read]
-                case_rows.append({"case": seq.case_id, "method": method, "status": "ok",
-                                  "frames_announced": source.frames_announced,
-                                  **box_metrics(pred[1:], g[1:])})
-                ok = lasot_present(g[1:])
-                curves[method].append(success_curve(box_iou_xywh(pred[1:][ok], g[1:][ok])))
-                safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{seq.case_id}_{method}")
-                boxes[safe] = mask_to_box(masks[:read])
-        except Exception as err:  # noqa: BLE001  one bad sequence must not lose the others
-            failed.append(seq.case_id)
-            rows += [{"case": seq.case_id, "method": m, "status": "failed", "error": _failure(err)}
-                     for m in predictors]
-            print(f"warning: sequence {seq.case_id} failed and is recorded as failed: "
-                  f"{_failure(err)}", flush=True)
+    for record, arrays in records:
+        rows += record["rows"]
+        if record["failed"]:
+            failed.append(record["case_id"])
             continue
-        if read < source.frames_announced:
-            print(f"warning: sequence {seq.case_id}: read {read} of {source.frames_announced} "
-                  f"announced frames (the video ends early); scored on the {read} frames read",
-                  file=sys.stderr)
-        rows += case_rows
-        for safe, xyxy in boxes.items():
-            write_lasot_boxes(folder / "boxes" / f"{safe}.txt", xyxy)
+        for key, value in arrays.items():
+            kind, name = key.split("/", 1)
+            if kind == "curve":
+                curves[name].append(value)
+            else:
+                write_lasot_boxes(folder / "boxes" / f"{name}.txt", value)
     write_csv(folder / "per_case.csv", rows, fieldnames=BOX_COLUMNS)
     summary = _summarise([r for r in rows if r["status"] == "ok"], ("method",),
                          ("success_auc", "precision_20", "norm_precision", "norm_precision_auc"))
     table = format_table(summary, ["method", "cases", "success_auc", "precision_20", "norm_precision",
                                    "norm_precision_auc"])
     text = (f"# samurai eval (LaSOT-style boxes, first frame = prompt, not scored)\n"
-            f"{_failed_note(failed, len(seqs))}\n{table}\n")
+            f"{_failed_note(failed, len(records))}\n{table}\n")
     atomic_write_text(folder / "summary.md", text)
     atomic_write_text(folder / "summary.json", json.dumps({"boxes": summary, "failed_cases": failed},
                                                           indent=2) + "\n")

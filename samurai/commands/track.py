@@ -26,10 +26,13 @@ def add_parser(sub) -> None:
         help="track objects through a video (SAM 2 + SAMURAI)",
         description=(
             "Track one or more objects through a video file (mp4/avi) or a folder of frames, "
-            "prompted on the first frame by boxes or a label mask. Frames are streamed."
+            "prompted on the first frame by boxes or a label mask. Frames are streamed. "
+            "Many videos (a folder of video files, or a .txt list) get one output folder each, "
+            "sharded over the ranks under torchrun and resumed when run again."
         ),
     )
-    p.add_argument("video", help="video file (mp4, avi, ...) or folder of frames")
+    p.add_argument("video", help="video file (mp4, avi, ...) or folder of frames; or, for many "
+                                 "videos, a folder of video files or a .txt file listing one per line")
     p.add_argument(
         "--box",
         action="append",
@@ -42,6 +45,10 @@ def add_parser(sub) -> None:
         metavar="PNG",
         help="first-frame label mask (single-channel PNG, pixel value = object id, 0 = background)",
     )
+    p.add_argument("--boxes", metavar="CSV",
+                   help="many videos: first-frame boxes, a CSV with columns video,obj_id,x1,y1,x2,y2")
+    p.add_argument("--masks", metavar="DIR",
+                   help="many videos: first-frame label masks, DIR/<video name>.png per video")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     add_model_arguments(p)
     p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train`")
@@ -192,20 +199,30 @@ def check_box(box, width: int, height: int, number: int) -> None:
 
 def load_prompts(args, width: int, height: int) -> dict:
     """Object id -> ("box", xyxy) or ("mask", bool [H, W]) from ``--box`` / ``--mask``."""
+    if bool(args.box) == bool(args.mask):
+        raise CLIError("give the first-frame prompt as --box X1,Y1,X2,Y2 (repeatable) or as --mask PNG, not both and not neither")
+    if args.box:
+        return box_prompts([parse_box(text) for text in args.box], width, height)
+    return mask_prompts(Path(args.mask), width, height)
+
+
+def box_prompts(boxes, width: int, height: int) -> dict:
+    """Object ids 1, 2, ... -> ("box", xyxy) for first-frame boxes, each checked on the frame."""
+    import numpy as np
+
+    prompts = {}
+    for i, box in enumerate(boxes, 1):
+        check_box(box, width, height, i)
+        prompts[i] = ("box", np.asarray(box, np.float32))
+    return prompts
+
+
+def mask_prompts(path: Path, width: int, height: int) -> dict:
+    """Object id -> ("mask", bool [H, W]) from a first-frame label mask PNG."""
     import numpy as np
 
     from samurai.io import read_mask_png
 
-    if bool(args.box) == bool(args.mask):
-        raise CLIError("give the first-frame prompt as --box X1,Y1,X2,Y2 (repeatable) or as --mask PNG, not both and not neither")
-    if args.box:
-        prompts = {}
-        for i, text in enumerate(args.box, 1):
-            box = parse_box(text)
-            check_box(box, width, height, i)
-            prompts[i] = ("box", np.asarray(box, np.float32))
-        return prompts
-    path = Path(args.mask)
     if not path.is_file():
         raise CLIError(f"mask {path} does not exist; pass a PNG label mask of the first frame")
     try:
@@ -411,26 +428,18 @@ def sam2_track(predictor, source, prompts: dict, samurai: bool | None = None):
 def run(args) -> int:
     import sys
 
-    import numpy as np
-
-    from samurai_core.boxes import mask_to_box
-    from samurai.io import (
-        PALETTE,
-        MP4Writer,
-        OutputDir,
-        draw_box,
-        mp4_available,
-        overlay,
-        stamp,
-        write_csv,
-        write_gif,
-        write_lasot_boxes,
-        write_png,
-    )
+    from samurai.io import OutputDir
 
     video = Path(args.video)
     if not video.exists():
         raise CLIError(f"video {video} does not exist; pass a video file (mp4/avi) or a folder of frames")
+    from samurai.track_many import is_many, run_many
+
+    if is_many(video):
+        return run_many(args)
+    if args.boxes or args.masks:
+        raise CLIError("--boxes / --masks prompt many videos (a folder of videos or a .txt list); "
+                       "prompt one video with --box X1,Y1,X2,Y2 or --mask PNG")
     try:
         from samurai_common.frames import FrameError, open_frames
     except ImportError as err:
@@ -443,78 +452,103 @@ def run(args) -> int:
     height, width = first.shape[:2]
     prompts = load_prompts(args, width, height)
     out_dir = Path(args.out) if args.out else Path(f"{video.stem or video.name}_track")
-    ids = sorted(prompts)
-    untrained = args.checkpoint is None and not args.model.startswith(HF_PREFIX)
     with OutputDir(out_dir, force=args.force) as out:
         predictor = build_predictor(
             args.model, args.checkpoint, args.device, args.image_size,
             samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
             noise=args.noise, motion_model=args.motion_model, seed=args.seed,
         )
-        announced = len(source)
-        notice = cpu_notice(predictor, args.model, announced, len(ids))
+        notice = cpu_notice(predictor, args.model, len(source), len(prompts))
         if notice:
             print(notice, file=sys.stderr)
-        out.info.update(run_info(args, predictor), video=str(video), objects=ids,
+        out.info.update(run_info(args, predictor), video=str(video), objects=sorted(prompts),
                         prompts=prompt_info(args), samurai=not args.vanilla)
-        fps = source.fps or 25.0
-        gif_stride = max(1, math.ceil(announced / GIF_MAX_FRAMES))
-        gif_scale = min(1.0, GIF_MAX_WIDTH / width)
-        (out.path / "masks").mkdir()
-        (out.path / "boxes").mkdir()
-        boxes = {k: np.zeros((announced, 4), np.float32) for k in ids}
-        found = dict.fromkeys(ids, 0)  # frames on which each object has a mask
-        rows, gif_frames = [], []
-        mp4 = None
-        if not args.no_video and mp4_available():
-            mp4 = MP4Writer(out.path / "overlay.mp4", fps)
-        seen = 0
-        try:
-            for t, masks, scores in sam2_track(predictor, source, prompts):
-                labels = np.zeros((height, width), np.uint8)
-                for k in ids:
-                    m = masks.get(k)
-                    if m is None:
-                        continue
-                    labels[m] = k
-                    boxes[k][t] = mask_to_box(m)
-                    found[k] += bool(m.any())
-                    rows.append(_score_row(t, k, scores.get(k)))
-                write_png(out.path / "masks" / f"{t:05d}.png", labels)
-                if not args.no_video:
-                    over = overlay(source[t], labels)
-                    if t == 0:  # the prompt, so that a reader can judge where tracking began
-                        for k, (kind, value) in prompts.items():
-                            if kind == "box":
-                                over = draw_box(over, value, PALETTE[(k - 1) % len(PALETTE)])
-                    if untrained:
-                        over = stamp(over, "UNTRAINED (--random-weights)")
-                    if mp4 is not None:
-                        mp4.write(over)
-                    if t % gif_stride == 0:
-                        gif_frames.append(_shrink(over, gif_scale))
-                seen += 1
-        except FrameError as err:
-            raise CLIError(f"cannot read frame {seen} of {video}: {err}") from None
-        finally:
-            if mp4 is not None:
-                mp4.close()
-        out.info.update(frames=seen, frames_read=seen, frames_announced=source.frames_announced,
-                        empty_objects=[k for k in ids if not found[k]])
-        for k in ids:
-            write_lasot_boxes(out.path / "boxes" / f"obj_{k}.txt", boxes[k][:seen])
-        write_csv(out.path / "scores.csv", rows, fieldnames=SCORE_FIELDS)
-        if gif_frames:
-            write_gif(out.path / "overlay.gif", gif_frames, fps=fps / gif_stride)
+        seen, found, mp4 = track_into(out, args, video, source, prompts, predictor)
     if seen < source.frames_announced:
         print(f"warning: {video}: read {seen} of {source.frames_announced} announced frames (the "
               f"video ends early: truncated or damaged tail); the {seen} frames read are tracked "
               "and written, and manifest.json records frames_read / frames_announced",
               file=sys.stderr)
-    report_empty(found, seen, untrained)
-    print(f"wrote {out_dir}/ ({seen} frames, {len(ids)} object(s)): masks/, boxes/, scores.csv"
-          + ("" if args.no_video else ", overlay.gif" + (", overlay.mp4" if mp4 is not None else "")))
+    report_empty(found, seen, args.checkpoint is None)
+    print(f"wrote {out_dir}/ ({seen} frames, {len(prompts)} object(s)): masks/, boxes/, scores.csv"
+          + ("" if args.no_video else ", overlay.gif" + (", overlay.mp4" if mp4 else "")))
     return 0
+
+
+def track_into(out, args, video, source, prompts: dict, predictor) -> tuple[int, dict, bool]:
+    """Track ``prompts`` through ``source`` and write masks, boxes, scores and overlays into the
+    ``OutputDir`` ``out``; returns (frames read, object id -> frames with a mask, MP4 written)."""
+    import numpy as np
+
+    from samurai_common.frames import FrameError
+    from samurai_core.boxes import mask_to_box
+    from samurai.io import (
+        PALETTE,
+        MP4Writer,
+        draw_box,
+        mp4_available,
+        overlay,
+        stamp,
+        write_csv,
+        write_gif,
+        write_lasot_boxes,
+        write_png,
+    )
+
+    height, width = source.height, source.width
+    ids = sorted(prompts)
+    untrained = args.checkpoint is None and not args.model.startswith(HF_PREFIX)
+    announced = len(source)
+    fps = source.fps or 25.0
+    gif_stride = max(1, math.ceil(announced / GIF_MAX_FRAMES))
+    gif_scale = min(1.0, GIF_MAX_WIDTH / width)
+    (out.path / "masks").mkdir()
+    (out.path / "boxes").mkdir()
+    boxes = {k: np.zeros((announced, 4), np.float32) for k in ids}
+    found = dict.fromkeys(ids, 0)  # frames on which each object has a mask
+    rows, gif_frames = [], []
+    mp4 = None
+    if not args.no_video and mp4_available():
+        mp4 = MP4Writer(out.path / "overlay.mp4", fps)
+    seen = 0
+    try:
+        for t, masks, scores in sam2_track(predictor, source, prompts):
+            labels = np.zeros((height, width), np.uint8)
+            for k in ids:
+                m = masks.get(k)
+                if m is None:
+                    continue
+                labels[m] = k
+                boxes[k][t] = mask_to_box(m)
+                found[k] += bool(m.any())
+                rows.append(_score_row(t, k, scores.get(k)))
+            write_png(out.path / "masks" / f"{t:05d}.png", labels)
+            if not args.no_video:
+                over = overlay(source[t], labels)
+                if t == 0:  # the prompt, so that a reader can judge where tracking began
+                    for k, (kind, value) in prompts.items():
+                        if kind == "box":
+                            over = draw_box(over, value, PALETTE[(k - 1) % len(PALETTE)])
+                if untrained:
+                    over = stamp(over, "UNTRAINED (--random-weights)")
+                if mp4 is not None:
+                    mp4.write(over)
+                if t % gif_stride == 0:
+                    gif_frames.append(_shrink(over, gif_scale))
+            seen += 1
+    except FrameError as err:
+        raise CLIError(f"cannot read frame {seen} of {video}: {err}") from None
+    finally:
+        if mp4 is not None:
+            mp4.close()
+    out.info.update(frames=seen, frames_read=seen, frames_announced=source.frames_announced,
+                    empty_objects=[k for k in ids if not found[k]])
+    for k in ids:
+        write_lasot_boxes(out.path / "boxes" / f"obj_{k}.txt", boxes[k][:seen])
+    write_csv(out.path / "scores.csv", rows, fieldnames=SCORE_FIELDS)
+    if gif_frames:
+        write_gif(out.path / "overlay.gif", gif_frames, fps=fps / gif_stride)
+    return seen, found, mp4 is not None
 
 
 def report_empty(found: dict, frames: int, untrained: bool, where: str = "") -> None:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from samurai.io import atomic_write_bytes, atomic_write_text
-from samurai.train import ddp
+from samurai import distributed as ddp
 from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
 from samurai.train.config import TrainConfig
 from samurai_common.devices import resolve_device

@@ -62,6 +62,17 @@ def world(tmp_path_factory, sam2_tiny_checkpoint):
             Image.fromarray(f).convert("RGB").save(seq / "img" / f"{t + 1:08d}.jpg")
         (seq / "groundtruth.txt").write_text("\n".join(lines) + "\n")
 
+    # Many videos: a list of one frame folder and one missing video, and prompt CSVs.
+    (root / "videos.txt").write_text("frames\n")
+    (root / "videos_missing.txt").write_text("frames\nnope.avi\n")
+    (root / "boxes.csv").write_text(f"video,obj_id,x1,y1,x2,y2\nframes,1,{BOX}\n")
+    (root / "boxes_header.csv").write_text(f"name,x1,y1,x2,y2\nframes,{BOX}\n")
+    (root / "boxes_other.csv").write_text(f"video,obj_id,x1,y1,x2,y2\nother,1,{BOX}\n")
+    (root / "boxes_outside.csv").write_text("video,obj_id,x1,y1,x2,y2\nframes,1,0,0,500,40\n")
+    (root / "boxes_words.csv").write_text("video,obj_id,x1,y1,x2,y2\nframes,one,1,2,3,4\n")
+    (root / "mine.cases").mkdir()
+    (root / "mine.cases" / "chapter2.tex").write_text("more years of work")
+
     earlier = run_cli(["track", frames, "--box", BOX, "--checkpoint", sam2_tiny_checkpoint,
                        "--image-size", "256", "--no-video", "--out", root / "earlier"])
     assert earlier.code == 0, earlier.stderr
@@ -70,6 +81,7 @@ def world(tmp_path_factory, sam2_tiny_checkpoint):
 
 TRACK = ["track", "{root}/frames", "--checkpoint", "{ckpt}", "--image-size", "256", "--no-video"]
 EVAL = ["eval", "--checkpoint", "{ckpt}", "--image-size", "256"]
+MANY = ["track", "--checkpoint", "{ckpt}", "--image-size", "256", "--no-video"]
 
 # (id, command line, words the message must contain: the problem and the fix)
 CASES = [
@@ -110,7 +122,30 @@ CASES = [
      ["cannot write output folder", "folder you can write to"]),
     ("track-disk-full", [*TRACK, "--box", BOX, "--force", "--out", "{root}/earlier"],
      ["No space left", "left on that file system", "free some space"]),
+    # ---- track: many videos
+    ("track-many-box-flag", [*MANY, "{root}/videos.txt", "--box", BOX, "--out", "{root}/o"],
+     ["prompt one video", "--boxes CSV", "--masks DIR"]),
+    ("track-many-no-prompts", [*MANY, "{root}/videos.txt", "--out", "{root}/o"],
+     ["--boxes CSV", "video,obj_id,x1,y1,x2,y2", "--masks DIR"]),
+    ("track-many-boxes-header", [*MANY, "{root}/videos.txt", "--boxes", "{root}/boxes_header.csv",
+                                 "--out", "{root}/o"], ["needs the header video,obj_id,x1,y1,x2,y2"]),
+    ("track-many-boxes-not-numbers", [*MANY, "{root}/videos.txt", "--boxes", "{root}/boxes_words.csv",
+                                      "--out", "{root}/o"], ["boxes_words.csv:2", "whole number"]),
+    ("track-many-no-row-for-a-video", [*MANY, "{root}/videos.txt", "--boxes", "{root}/boxes_other.csv",
+                                       "--out", "{root}/o"], ["1 problem(s)", "no row for video frames"]),
+    ("track-many-box-outside", [*MANY, "{root}/videos.txt", "--boxes", "{root}/boxes_outside.csv",
+                                "--out", "{root}/o"], ["frames: box 1", "outside the 64x64 frame"]),
+    ("track-many-video-missing", [*MANY, "{root}/videos_missing.txt", "--boxes", "{root}/boxes.csv",
+                                  "--out", "{root}/o"], ["nope: ", "nothing was tracked"]),
+    ("track-many-mask-missing", [*MANY, "{root}/videos.txt", "--masks", "{root}", "--out", "{root}/o"],
+     ["frames.png does not exist", "PNG label mask"]),
+    ("track-many-out-is-a-file", [*MANY, "{root}/videos.txt", "--boxes", "{root}/boxes.csv",
+                                  "--out", "{root}/notes.txt"], ["notes.txt is a file", "another --out"]),
+    ("track-one-video-with-boxes-csv", [*TRACK, "--boxes", "{root}/boxes.csv", "--out", "{root}/o"],
+     ["prompt many videos", "--box X1,Y1,X2,Y2"]),
     # ---- eval
+    ("eval-cases-folder-foreign", [*EVAL, "{root}/generic_ok", "--out", "{root}/mine"],
+     ["mine.cases", "samurai did not write it", "choose another --out"]),
     ("eval-data-missing", [*EVAL, "{root}/nope", "--out", "{root}/o"], ["does not exist", "check the"]),
     ("eval-max-cases-zero", [*EVAL, "{root}/generic_ok", "--max-cases", "0", "--out", "{root}/o"], ["at least 1"]),
     ("eval-bad-masks-all-listed", [*EVAL, "{root}/generic_bad", "--out", "{root}/o"],

@@ -1,11 +1,13 @@
-"""Process-group plumbing for multi-GPU training with ``torchrun`` (and CPU tests with gloo).
+"""Process-group plumbing for ``torchrun`` (and CPU tests with gloo): training, eval and track.
 
-Under ``torchrun --nproc_per_node N`` every process sees ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``;
-``setup`` joins the group (NCCL on CUDA, gloo otherwise). Rank 0 writes every file.
+Under ``torchrun --nnodes N --nproc_per_node G`` every process sees ``WORLD_SIZE``/``RANK``/
+``LOCAL_RANK``; ``setup`` joins the group (NCCL on CUDA, gloo otherwise). Without torchrun it
+reports a single process and touches nothing. Rank 0 writes every final file.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 from typing import NamedTuple
 
@@ -24,8 +26,12 @@ class DistInfo(NamedTuple):
         return self.rank == 0
 
 
-def setup() -> DistInfo:
-    """Join the process group described by the environment, or report a single process."""
+def setup(timeout: datetime.timedelta | None = None) -> DistInfo:
+    """Join the process group described by the environment, or report a single process.
+
+    ``timeout`` bounds every collective (torch's default when None): eval and track wait at a
+    barrier for the slowest rank, so they pass a long one.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if world <= 1:
@@ -35,8 +41,22 @@ def setup() -> DistInfo:
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend)
+    if timeout is None:
+        dist.init_process_group(backend)
+    else:
+        dist.init_process_group(backend, timeout=timeout)
     return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, True)
+
+
+def device_for(requested: str | None, info: DistInfo) -> str | None:
+    """The torch device of this process: ``requested`` for a single process (None: the
+    predictor's default); under torchrun each rank takes ``cuda:LOCAL_RANK`` when CUDA is
+    present and ``--device`` is unset or plain ``cuda``."""
+    if info.world_size == 1:
+        return requested
+    if requested in (None, "cuda") and torch.cuda.is_available():
+        return f"cuda:{info.local_rank}"
+    return requested or "cpu"
 
 
 def cleanup(info: DistInfo) -> None:

@@ -1,0 +1,243 @@
+"""``samurai track`` over many videos: one output folder per video, sharded over torchrun's ranks.
+
+The videos are a folder of video files or a ``.txt`` list (one path per line, relative to the
+list's folder; ``#`` starts a comment). Each video is prompted by its rows of ``--boxes CSV``
+(``video,obj_id,x1,y1,x2,y2``; ``video`` is the file's name or its name without the suffix) or
+by ``--masks DIR/<video name>.png``. Each video's folder ``OUT/<video name>/`` is an
+``OutputDir`` (complete with its manifest, or absent); its manifest records the run's settings,
+so a rerun skips the videos whose folder is complete with the same settings, and refuses (or,
+with ``--force``, redoes) those with other settings. See docs/cli.md, "Many videos".
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+from samurai.cli import CLIError
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+# What a video's result does not depend on: a rerun may change it and keep the finished videos.
+_NOT_SETTINGS = ("command", "argv", "device", "checkpoint", "adapter", "noise")
+
+
+def is_many(path: Path) -> bool:
+    """A ``.txt`` list, or a folder holding video files and no images: many videos."""
+    if path.is_file():
+        return path.suffix.lower() == ".txt"
+    if not path.is_dir():
+        return False
+    files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
+    return any(p.suffix.lower() in VIDEO_SUFFIXES for p in files) and not any(
+        p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff") for p in files)
+
+
+def list_videos(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    videos = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            videos.append(Path(line) if Path(line).is_absolute() else path.parent / line)
+    if not videos:
+        raise CLIError(f"{path} lists no video; write one video file or frame folder per line")
+    return videos
+
+
+def read_boxes(path: Path) -> dict[str, list[tuple[int, tuple]]]:
+    """``video -> [(obj_id, (x1, y1, x2, y2)), ...]`` from a prompts CSV, checked line by line."""
+    from samurai.commands.track import parse_box
+
+    if not path.is_file():
+        raise CLIError(f"--boxes {path} does not exist; pass a CSV with columns video,obj_id,x1,y1,x2,y2")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        need = ["video", "obj_id", "x1", "y1", "x2", "y2"]
+        if reader.fieldnames is None or any(c not in reader.fieldnames for c in need):
+            raise CLIError(f"--boxes {path} needs the header video,obj_id,x1,y1,x2,y2 "
+                           f"(found {reader.fieldnames})")
+        boxes: dict[str, list] = {}
+        for n, row in enumerate(reader, 2):
+            try:
+                obj = int(row["obj_id"])
+                box = parse_box(",".join(row[c] or "" for c in need[2:]))
+            except (CLIError, ValueError):
+                raise CLIError(f"--boxes {path}:{n}: obj_id must be a whole number and x1,y1,x2,y2 "
+                               f"four numbers (pixels), got {dict(row)}") from None
+            if obj < 1 or obj > 255:
+                raise CLIError(f"--boxes {path}:{n}: obj_id {obj} must lie in 1..255")
+            boxes.setdefault(row["video"], []).append((obj, box))
+    return boxes
+
+
+class _Video:
+    """One video of the batch: its prompts are read and checked with its first frame."""
+
+    def __init__(self, path: Path, boxes: dict | None, masks: Path | None):
+        self.path, self.boxes, self.masks = path, boxes, masks
+        self.case_id = path.stem or path.name
+        self.n_frames = 0
+
+    def prompt_rows(self):
+        rows = self.boxes.get(self.path.name) or self.boxes.get(self.case_id)
+        if not rows:
+            raise CLIError(f"no row for video {self.path.name} in --boxes; add one per object")
+        return rows
+
+    def prompts(self, width: int, height: int) -> dict:
+        import numpy as np
+
+        from samurai.commands.track import check_box, mask_prompts
+
+        if self.masks is not None:
+            return mask_prompts(self.masks / f"{self.case_id}.png", width, height)
+        prompts = {}
+        for obj, box in sorted(self.prompt_rows()):
+            if obj in prompts:
+                raise CLIError(f"object {obj} has two boxes in --boxes; give one per object")
+            check_box(box, width, height, obj)
+            prompts[obj] = ("box", np.asarray(box, np.float32))
+        return prompts
+
+    def prompt_info(self) -> dict:
+        from samurai.io import file_sha256
+
+        if self.masks is not None:
+            mask = self.masks / f"{self.case_id}.png"
+            return {"frame": 0, "mask": str(mask), "mask_sha256": file_sha256(mask)}
+        return {"frame": 0, "boxes": {str(obj): list(box) for obj, box in sorted(self.prompt_rows())}}
+
+    def open(self):
+        from samurai_common.frames import open_frames
+
+        return open_frames(str(self.path))
+
+    def problems(self) -> list[str]:
+        from samurai_common.frames import FrameError
+
+        try:
+            source = self.open()
+            self.prompts(source.width, source.height)
+        except (FileNotFoundError, FrameError, CLIError) as err:
+            return [str(err)]
+        self.n_frames = len(source)
+        return []
+
+
+def run_many(args) -> int:
+    from samurai import distributed, shard
+
+    root = Path(args.video)
+    if args.box or args.mask:
+        raise CLIError("--box / --mask prompt one video; prompt many videos with --boxes CSV "
+                       "(video,obj_id,x1,y1,x2,y2) or --masks DIR (<video name>.png per video)")
+    if bool(args.boxes) == bool(args.masks):
+        raise CLIError("give the first-frame prompts of the videos as --boxes CSV (columns "
+                       "video,obj_id,x1,y1,x2,y2) or --masks DIR (<video name>.png per video), not both")
+    if args.masks and not Path(args.masks).is_dir():
+        raise CLIError(f"--masks {args.masks} is not a folder; pass the folder of <video name>.png masks")
+    boxes = read_boxes(Path(args.boxes)) if args.boxes else None
+    videos = [_Video(p, boxes, Path(args.masks) if args.masks else None) for p in list_videos(root)]
+    names = [v.case_id for v in videos]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise CLIError(f"several videos are named {', '.join(twice)}; each video's output folder is "
+                       "named after it: rename them or list them in separate runs")
+    out_root = Path(args.out) if args.out else Path(f"{root.stem or root.name}_track")
+    if out_root.exists() and not out_root.is_dir():
+        raise CLIError(f"--out {out_root} is a file; many videos need a folder for their output "
+                       "folders: choose another --out")
+    info = distributed.setup(timeout=shard.RANK_TIMEOUT)
+    try:
+        return _run(args, videos, out_root, info)
+    finally:
+        distributed.cleanup(info)
+
+
+def _run(args, videos, out_root: Path, info) -> int:
+    from samurai import shard
+    from samurai.commands.track import build_predictor, report_empty, run_info
+    from samurai.distributed import device_for
+
+    if info.is_main:
+        print(f"checking {len(videos)} video(s) and their prompts before tracking", flush=True)
+    problems, frames = shard.check_cases(videos, info)
+    if problems:
+        shown = "\n  ".join(problems[:50])
+        more = f"\n  ... ({len(problems)} in all)" if len(problems) > 50 else ""
+        raise CLIError(f"{len(problems)} problem(s) in {args.video}; fix them, then run again "
+                       f"(nothing was tracked):\n  {shown}{more}")
+    predictor = shard.agree(info, lambda: build_predictor(
+        args.model, args.checkpoint, device_for(args.device, info), args.image_size,
+        samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
+        noise=args.noise, motion_model=args.motion_model, seed=args.seed))
+    base = run_info(args, predictor)
+    settings = {**{k: v for k, v in base.items() if k not in _NOT_SETTINGS},
+                "samurai": not args.vanilla, "video_overlay": not args.no_video}
+    settings = json.loads(json.dumps(settings, default=str))
+    finished = shard.agree(info, lambda: _finished(videos, out_root, settings, args.force)
+                           if info.is_main else set())
+
+    def work(video) -> bool:
+        from samurai.commands.track import track_into
+        from samurai.io import OutputDir
+
+        try:
+            source = video.open()
+            prompts = video.prompts(source.width, source.height)
+            with OutputDir(out_root / video.case_id, force=args.force) as out:
+                out.info.update(base, settings=settings, video=str(video.path),
+                                objects=sorted(prompts), prompts=video.prompt_info(),
+                                samurai=not args.vanilla, ranks=info.world_size)
+                seen, found, _ = track_into(out, args, video.path, source, prompts, predictor)
+        except Exception as err:  # noqa: BLE001  one bad video must not stop the others
+            print(f"warning: video {video.path} failed, no output folder written: "
+                  f"{type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            return True
+        report_empty(found, seen, args.checkpoint is None, where=f"{video.case_id}: ")
+        return False
+
+    if info.is_main:
+        out_root.mkdir(parents=True, exist_ok=True)
+        if finished:
+            print(f"resuming: {len(finished)} video(s) in {out_root} are complete with the same "
+                  "settings and are kept", flush=True)
+    failed = shard.run_shard(videos, frames, finished, info, work)
+    if not info.is_main:
+        return 0
+    print(f"wrote {len(videos) - len(failed)} of {len(videos)} video folder(s) into {out_root}/")
+    if failed:
+        print(f"warning: {len(failed)} video(s) failed (see the warnings above) and have no "
+              f"output folder; run again to retry them: {', '.join(failed)}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _finished(videos, out_root: Path, settings: dict, force: bool) -> set[str]:
+    """Videos whose folder is complete with ``settings``; other settings are refused unless
+    ``force`` (then they are redone and replaced)."""
+    from samurai.io import MANIFEST, written_by_samurai
+
+    done, other = set(), []
+    for video in videos:
+        folder = out_root / video.case_id
+        if not folder.exists():
+            continue
+        if not written_by_samurai(folder):
+            raise CLIError(f"{folder} exists but is not a finished samurai output (no samurai "
+                           "manifest.json); move it away or choose another --out")
+        earlier = json.loads((folder / MANIFEST).read_text()).get("settings") or {}
+        if earlier == settings:
+            done.add(video.case_id)
+        else:
+            other.append(video.case_id)
+            changed = [f"{k} (was {earlier.get(k)!r}, now {settings.get(k)!r})"
+                       for k in sorted(set(earlier) | set(settings)) if earlier.get(k) != settings.get(k)]
+    if other and not force:
+        raise CLIError(f"{len(other)} video folder(s) in {out_root} were written with other settings "
+                       f"({', '.join(other[:10])}): {'; '.join(changed)}. Pass --force to redo and "
+                       "replace them, or run with the earlier settings to keep them")
+    return done
