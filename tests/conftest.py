@@ -1,4 +1,4 @@
-"""Strict test settings shared by every suite (see STYLE.md §7).
+"""Strict test settings shared by every suite.
 
 - JAX rank promotion raises; warnings are errors (pyproject's filterwarnings).
 - Runtime shape checks: every jaxtyping annotation in ``samurai_core`` is checked by beartype

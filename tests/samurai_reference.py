@@ -1,7 +1,7 @@
 """A plain NumPy/Python statement of the SAMURAI per-frame rules (the test oracle).
 
 Independent of ``samurai_core``: its own float64 Kalman filter written from the equations of
-DESIGN.md, its own IoU, and loops over frames and tracks that follow the rules one by one, in
+docs/algorithm.md, its own IoU, and loops over frames and tracks that follow the rules one by one, in
 the style of the official code. Slow on purpose; used to check ``samurai_core.step`` and the
 SAM 2 backend's recorded runs:
 
@@ -66,7 +66,7 @@ def from_z(model: str, p):
 def noise_stds(model: str, noise, p):
     """(process std[8], measurement std[4], initial std[8]) at position components ``p``.
 
-    "xyah" is DESIGN.md verbatim with sp, sv, etc. taken from ``noise``:
+    "xyah" is docs/algorithm.md verbatim with sp, sv, etc. taken from ``noise``:
     P0 = (2sp·h, 2sp·h, 1e-2, 2sp·h, 10sv·h, 10sv·h, 1e-5, 10sv·h),
     Q = (sp·h, sp·h, 1e-2, sp·h, sv·h, sv·h, 1e-5, sv·h), R = (sp·h, sp·h, 1e-1, sp·h).
     """

@@ -1,4 +1,4 @@
-"""Every installed top-level import name carries the project's name (DESIGN.md, "Packaging names").
+"""Every installed top-level import name carries the project's name (docs/architecture.md).
 
 The wheel's package list is what setuptools finds from ``pyproject.toml``; a bare ``backends``
 package in site-packages would squat a generic name, so the folder ``backends/`` must stay a plain

@@ -7,6 +7,13 @@ the spacing is known — and box metrics on the masks' boxes). The LV gets the c
 read-out (area curve, ED/ES, area-length EF per view, biplane disks EF when both apical views of
 a patient are present) and its EF error against the dataset's label.
 
+Per-frame image baselines (``--methods sam2-image,medsam``): SAM 2's image predictor and MedSAM
+segment every frame on its own from a box, under two protocols reported side by side
+(``sam2-image/oracle-box``: the truth box on every labelled frame; ``sam2-image/first-box``: the
+truth box on the first labelled frame, then the box of the method's own previous mask).
+``--methods florence2`` adds a Florence-2 (``--florence2 DIR``, ``--florence2-adapter DIR``) that
+segments each structure by its name on every labelled frame, with no box.
+
 LaSOT-style data (``--lasot``): one folder per sequence with its frames (``img/`` or the folder
 itself, or one video file) and ``groundtruth.txt`` (``x,y,w,h`` per frame); the first box is
 the prompt and the box metrics are reported.
@@ -20,6 +27,7 @@ import json
 import re
 import time
 import warnings
+from itertools import chain
 from pathlib import Path
 
 from samurai.cli import CLIError
@@ -30,6 +38,10 @@ EF_COLUMNS = ["case", "view", "method", "ed_frame", "es_frame", "ef_area_length"
               "ef_label", "ef_error"]
 BOX_COLUMNS = ["case", "method", "status", "frames", "frames_announced", "success_auc",
                "precision_20", "norm_precision", "norm_precision_auc", "error"]
+# --methods: the trackers, then the per-frame baselines (each scored under every protocol).
+TRACKERS = ("vanilla", "samurai")
+BASELINES = ("sam2-image", "medsam")
+BY_WORDS = ("florence2",)
 # Exit status when some cases failed while tracking (recorded in per_case.csv, the others scored).
 EXIT_SOME_FAILED = 3
 
@@ -57,6 +69,18 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     add_model_arguments(p)
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
+    p.add_argument("--methods", default="vanilla,samurai",
+                   help="comma-separated methods: vanilla, samurai (SAM 2 video), and the per-frame "
+                        "baselines sam2-image, medsam, each scored under the oracle-box and first-box "
+                        "protocols, and florence2 (by name, no box) (default: vanilla,samurai)")
+    p.add_argument("--medsam", metavar="PATH",
+                   help="MedSAM weights for --methods medsam: the official medsam_vit_b.pth or a "
+                        "transformers SamModel folder")
+    p.add_argument("--florence2", metavar="DIR", help="Florence-2 folder for --methods florence2")
+    p.add_argument("--florence2-adapter", metavar="DIR",
+                   help="its LoRA adapter from `samurai train --model florence2`")
+    p.add_argument("--frame-batch", type=int, default=8,
+                   help="frames per image-encoder call of the per-frame baselines (default: 8)")
     add_motion_arguments(p)
     p.add_argument("--out", default="samurai_eval", help="output folder (default: samurai_eval)")
     p.add_argument("--force", action="store_true",
@@ -73,17 +97,18 @@ def run(args) -> int:
 
     if args.max_cases is not None and args.max_cases < 1:
         raise CLIError("--max-cases must be at least 1")
+    methods = _parse_methods(args)
     cases = _lasot_sequences(Path(args.data)) if args.lasot else _echo_dataset(args)
     if args.max_cases is not None:
         cases = cases[: args.max_cases]
     info = distributed.setup(timeout=RANK_TIMEOUT)
     try:
-        return _run(args, cases, info)
+        return _run(args, cases, methods, info)
     finally:
         distributed.cleanup(info)
 
 
-def _run(args, cases, info) -> int:
+def _run(args, cases, methods, info) -> int:
     import sys
 
     from samurai import shard
@@ -115,24 +140,30 @@ def _run(args, cases, info) -> int:
         notice = cpu_notice(base, args.model, None)
         if notice and info.is_main:
             print(notice, file=sys.stderr)
-        predictors = {"vanilla": (base, False), "samurai": (base, True)}
+        predictors = {m: (base, m == "samurai") for m in TRACKERS if m in methods}
         if args.adapter:
             predictors["samurai+adapter"] = (shard.agree(info, lambda: build(args.adapter)), True)
+        baselines = shard.agree(info, lambda: _build_baselines(args, methods, base))
+        weights = _baseline_weights(args)
         prompt = "box (groundtruth.txt, first frame)" if args.lasot else args.prompt
-        store = shard.open_store(info, out_dir, _settings(args, base, predictors, prompt), args.force)
+        all_methods = list(predictors) + _baseline_methods(baselines)
+        store = shard.open_store(info, out_dir, _settings(args, base, all_methods, prompt, weights),
+                                 args.force)
         if args.lasot:
             records = shard.run_cases(cases, frames, store, info, lambda c: _lasot_case(c, predictors))
         else:
-            records = shard.run_cases(cases, frames, store, info,
-                                      lambda c: _echo_case_record(c, predictors, args.prompt))
+            records = shard.run_cases(
+                cases, frames, store, info,
+                lambda c: _echo_case_record(c, predictors, args.prompt, baselines, args.frame_batch))
         if out is None:  # another rank than 0: its cases are stored, rank 0 writes the output
             return 0
-        out.info.update(run_info(args, base), data=str(args.data), methods=list(predictors),
-                        prompt=prompt, cases=[c.case_id for c in cases], ranks=info.world_size)
+        out.info.update(run_info(args, base), data=str(args.data), methods=all_methods,
+                        prompt=prompt, cases=[c.case_id for c in cases], ranks=info.world_size,
+                        **weights)
         if args.lasot:
             summary, failed = _eval_lasot(records, predictors, out.path)
         else:
-            summary, failed = _eval_echo(records, predictors, out.path)
+            summary, failed = _eval_echo(records, all_methods, out.path, bool(baselines))
         out.info.update(failed_cases=failed)
     shard.finish(info, store)
     print(summary)
@@ -150,13 +181,91 @@ def _run(args, cases, info) -> int:
 _NOT_SETTINGS = ("argv", "device", "checkpoint", "adapter", "noise")
 
 
-def _settings(args, base, predictors, prompt) -> dict:
+def _settings(args, base, methods, prompt, weights) -> dict:
     """Everything that changes a case's result (compared when a run resumes)."""
     from samurai.commands.track import run_info
 
     info = {k: v for k, v in run_info(args, base).items() if k not in _NOT_SETTINGS}
     return {**info, "data": str(Path(args.data).resolve()), "kind": args.kind, "lasot": args.lasot,
-            "methods": list(predictors), "prompt": prompt}
+            "methods": methods, "prompt": prompt, **weights}
+
+
+def _parse_methods(args) -> list[str]:
+    """``--methods`` as a list, checked against the known names and the data kind."""
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    known = TRACKERS + BASELINES + BY_WORDS
+    unknown = [m for m in methods if m not in known]
+    if unknown or not methods:
+        raise CLIError(f"--methods {args.methods!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; "
+                       f"choose from {', '.join(known)}")
+    if args.lasot and any(m in BASELINES + BY_WORDS for m in methods):
+        raise CLIError("the per-frame baselines (sam2-image, medsam, florence2) are scored on echo datasets "
+                       "with masks; drop them from --methods for --lasot")
+    from samurai.commands.track import HF_PREFIX
+
+    if "sam2-image" in methods and args.model.startswith(HF_PREFIX):
+        raise CLIError("--methods sam2-image runs the sam2 package's image predictor on the SAM 2 "
+                       "model; give a SAM 2 --model and --checkpoint, not hf:DIR")
+    if "medsam" in methods and not args.medsam:
+        from samurai.baselines.medsam import WEIGHTS_HELP
+
+        raise CLIError(f"--methods medsam: {WEIGHTS_HELP}")
+    if "medsam" in methods and not Path(args.medsam).exists():
+        from samurai.baselines.medsam import WEIGHTS_HELP
+
+        raise CLIError(f"--medsam {args.medsam} does not exist; {WEIGHTS_HELP}")
+    if "florence2" in methods and not (args.florence2 and (Path(args.florence2) / "config.json").is_file()):
+        from samurai.florence.model import WEIGHTS_HELP
+
+        raise CLIError(f"--methods florence2 needs --florence2 DIR, a Florence-2 folder with config.json "
+                       f"(got {args.florence2}). {WEIGHTS_HELP}")
+    if args.frame_batch < 1:
+        raise CLIError("--frame-batch must be at least 1")
+    return methods
+
+
+def _build_baselines(args, methods, sam2_model) -> dict:
+    """Baseline name -> FrameSegmenter, in --methods order (MedSAM loaded before any tracking)."""
+    baselines = {}
+    for m in methods:
+        if m == "sam2-image":
+            from samurai.baselines.sam2_image import Sam2ImageSegmenter
+
+            baselines[m] = Sam2ImageSegmenter(sam2_model)
+        elif m == "medsam":
+            from samurai.baselines.medsam import MedSamError, MedSamSegmenter, load_medsam
+
+            try:
+                baselines[m] = MedSamSegmenter(load_medsam(args.medsam, str(sam2_model.device)))
+            except MedSamError as err:
+                raise CLIError(f"--medsam: {err}") from None
+        elif m == "florence2":
+            from samurai.florence import FlorenceError, FlorenceFinder, load_florence
+
+            try:
+                baselines[m] = FlorenceFinder(*load_florence(args.florence2, args.florence2_adapter,
+                                                             str(sam2_model.device)))
+            except FlorenceError as err:
+                raise CLIError(f"--florence2: {err}") from None
+    return baselines
+
+
+def _baseline_methods(baselines) -> list[str]:
+    from samurai.baselines import PROTOCOLS
+
+    return [name if name in BY_WORDS else f"{name}/{protocol}"
+            for name in baselines for protocol in ((None,) if name in BY_WORDS else PROTOCOLS)]
+
+
+def _baseline_weights(args) -> dict:
+    """The per-frame baselines' weight files and their SHA-256 (manifest and resume settings)."""
+    from samurai.io import fingerprint
+
+    found = {}
+    for key in ("medsam", "florence2", "florence2_adapter"):
+        if getattr(args, key):
+            found.update({key: getattr(args, key), f"{key}_sha256": fingerprint(getattr(args, key))})
+    return found
 
 
 def _failure(err: Exception) -> str:
@@ -273,7 +382,7 @@ def _patient(case_id: str) -> tuple[str, str | None]:
     return (m.group(1), m.group(2)) if m else (case_id, None)
 
 
-def _echo_case(case, predictors, prompt_kind):
+def _echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
     """One echo case tracked by every method: (seg rows, EF rows, ED/ES LV store, area curves)."""
     import numpy as np
 
@@ -286,14 +395,17 @@ def _echo_case(case, predictors, prompt_kind):
     prompts = echo_prompts(case.masks[start], ids, prompt_kind)
     scored = [int(f) for f in labelled if f != start] or [start]
     lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
-    for method, (predictor, samurai) in predictors.items():
-        masks = track_case(predictor, samurai, case.frames, prompts, start)
+    runs = ((method, track_case(predictor, samurai, case.frames, prompts, start), True)
+            for method, (predictor, samurai) in predictors.items())
+    if baselines:
+        runs = chain(runs, _baseline_runs(case, baselines, ids, start, frame_batch))
+    for method, masks, every_frame in runs:
         for i, k in enumerate(ids):
             gt = case.masks[scored] == k
             row = {"case": case.case_id, "method": method, "structure": case.labels[k], "status": "ok"}
             row.update(_seg_scores(masks[scored, i], gt, case.spacing))
             seg_rows.append(row)
-        if lv_id is not None:
+        if lv_id is not None and every_frame:
             lv = masks[start:, ids.index(lv_id)]
             area_plots.setdefault(case.case_id, {})[method] = clinical.area_curve(lv, case.spacing)
             row = _ef_row(case, method, lv)
@@ -307,15 +419,46 @@ def _echo_case(case, predictors, prompt_kind):
     return seg_rows, ef_rows, lv_store, area_plots
 
 
-def _echo_case_record(lazy, predictors, prompt_kind) -> tuple[dict, dict]:
+def _baseline_runs(case, baselines, ids, start, frame_batch):
+    """(method, masks [T, K, H, W], masks on every frame from ``start``) per baseline and protocol.
+
+    ``oracle-box`` and ``florence2`` segment the labelled frames only, so the LV area curve (and
+    EF) exists only when every frame from the first labelled one is labelled.
+    """
+    from tqdm.auto import tqdm
+
+    from samurai.baselines import PROTOCOLS, segment_case
+    from samurai.baselines.florence2 import segment_case_by_words
+
+    labelled = int(case.labelled[start:].sum())
+    per_run = {"oracle-box": labelled, "first-box": len(case.frames) - start}
+    total = sum(labelled if name in BY_WORDS else sum(per_run.values()) for name in baselines)
+    every_labelled = labelled == len(case.frames) - start
+    with tqdm(total=total, desc=f"{case.case_id} baselines", unit="frame", leave=False,
+              disable=None) as bar:
+        for name, segmenter in baselines.items():
+            if name in BY_WORDS:
+                masks = segment_case_by_words(segmenter, case.frames, case.labelled,
+                                              [case.labels[k] for k in ids], start, frame_batch,
+                                              on_frames=bar.update)
+                yield name, masks, every_labelled
+                continue
+            for protocol in PROTOCOLS:
+                masks = segment_case(segmenter, case.frames, case.masks, case.labelled, ids, start,
+                                     protocol, frame_batch, on_frames=bar.update)
+                yield f"{name}/{protocol}", masks, protocol == "first-box" or every_labelled
+
+
+def _echo_case_record(lazy, predictors, prompt_kind, baselines=None, frame_batch=8) -> tuple[dict, dict]:
     """One case tracked by every method, as stored in the work folder: (record, arrays)."""
     try:
-        seg, ef, lv, plots = _echo_case(lazy.load(), predictors, prompt_kind)
+        seg, ef, lv, plots = _echo_case(lazy.load(), predictors, prompt_kind, baselines, frame_batch)
     except Exception as err:  # noqa: BLE001  one bad case must not lose the others
         print(f"warning: case {lazy.case_id} failed and is recorded as failed: "
               f"{_failure(err)}", flush=True)
         return {"failed": True, "seg": [{"case": lazy.case_id, "method": m, "status": "failed",
-                                         "error": _failure(err)} for m in predictors]}, {}
+                                         "error": _failure(err)}
+                                        for m in list(predictors) + _baseline_methods(baselines or {})]}, {}
     arrays, spacing = {}, {}
     for (_, method), (ed, es, sp) in lv.items():
         arrays[f"ed/{method}"], arrays[f"es/{method}"], spacing[method] = ed, es, sp
@@ -324,7 +467,7 @@ def _echo_case_record(lazy, predictors, prompt_kind) -> tuple[dict, dict]:
     return {"failed": False, "seg": seg, "ef": ef, "spacing": spacing}, arrays
 
 
-def _eval_echo(records, predictors, folder) -> tuple[str, list[str]]:
+def _eval_echo(records, methods, folder, baselines=False) -> tuple[str, list[str]]:
     """Write per_case.csv, ef.csv, the summaries and plots from every case's stored record."""
     import numpy as np
 
@@ -356,7 +499,7 @@ def _eval_echo(records, predictors, folder) -> tuple[str, list[str]]:
                               ("dice", "iou", "hd95", "success_auc", "precision_20", "norm_precision",
                                "norm_precision_auc"))
     ef_summary = []
-    for method in predictors:
+    for method in methods:
         errs = [r["ef_error"] for r in ef_rows if r["method"] == method and np.isfinite(r["ef_error"])]
         ef_summary.append({"method": method, "cases": len(errs),
                            "ef_mae": float(np.mean(np.abs(errs))) if errs else float("nan")})
@@ -364,7 +507,13 @@ def _eval_echo(records, predictors, folder) -> tuple[str, list[str]]:
                                         "success_auc", "precision_20", "norm_precision", "norm_precision_auc"])
     ef_table = format_table(ef_summary, ["method", "cases", "ef_mae"])
     unit = "mm" if any(r.get("hd95_unit") == "mm" for r in seg_rows) else "px"
-    text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n"
+    protocols = ("\nPer-frame baselines (NAME/PROTOCOL): oracle-box prompts every labelled frame with "
+                 "its truth box (an upper bound no tracker gets; no EF unless every frame is "
+                 "labelled); first-box prompts the first labelled frame with its truth box and each "
+                 "later frame with the box of the method's own previous mask (the fair comparison "
+                 "with tracking). florence2 segments each structure by its name alone, on the "
+                 "labelled frames. See docs/evaluation.md.\n") if baselines else ""
+    text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n{protocols}"
             f"{_failed_note(failed, len(records))}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
             f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n")
     atomic_write_text(folder / "summary.md", text)
@@ -372,7 +521,7 @@ def _eval_echo(records, predictors, folder) -> tuple[str, list[str]]:
         {"segmentation": summary_rows, "ef": ef_summary, "failed_cases": failed},
         indent=2, default=float) + "\n")
     plot_bars(folder / "dice_per_structure.png",
-              {m: {r["structure"]: r["dice"] for r in summary_rows if r["method"] == m} for m in predictors},
+              {m: {r["structure"]: r["dice"] for r in summary_rows if r["method"] == m} for m in methods},
               "Mean Dice per structure", "Dice")
     for case_id, curves in list(area_plots.items())[:4]:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", case_id)

@@ -49,6 +49,15 @@ def add_parser(sub) -> None:
                    help="many videos: first-frame boxes, a CSV with columns video,obj_id,x1,y1,x2,y2")
     p.add_argument("--masks", metavar="DIR",
                    help="many videos: first-frame label masks, DIR/<video name>.png per video")
+    p.add_argument("--chambers", metavar="NAMES",
+                   help="no box: find these structures (comma-separated, e.g. lv,la) on the first "
+                        "frame with --prompter, and track each one found (ids 1, 2, ... in this order)")
+    from samurai.prompters import available_prompters
+
+    p.add_argument("--prompter", help="what finds --chambers: a registered prompter "
+                   f"({', '.join(available_prompters())})")
+    p.add_argument("--prompter-model", metavar="DIR", help="the prompter's model folder")
+    p.add_argument("--prompter-adapter", metavar="DIR", help="the prompter's LoRA adapter folder")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     add_model_arguments(p)
     p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train`")
@@ -197,10 +206,61 @@ def check_box(box, width: int, height: int, number: int) -> None:
         )
 
 
+def chamber_prompts(args, frame, device=None) -> tuple[dict, dict]:
+    """``--chambers`` found on ``frame`` by ``--prompter``: (object id -> ("box", xyxy), record).
+
+    Ids follow the order of ``--chambers``; a structure the prompter does not find is left out
+    (said on stderr), and none found is an error."""
+    import sys
+
+    import numpy as np
+
+    from samurai.prompters import PrompterError, make_prompter
+
+    if args.box or args.mask:
+        raise CLIError("--chambers replaces --box / --mask; give one kind of first-frame prompt")
+    names = [c.strip() for c in args.chambers.split(",") if c.strip()]
+    if not names or args.prompter is None:
+        raise CLIError("--chambers needs class names (e.g. --chambers lv,la) and --prompter NAME "
+                       "(e.g. --prompter florence2 --prompter-model DIR)")
+    options = {"model": args.prompter_model, "device": device}
+    if args.prompter_adapter:
+        options["adapter"] = args.prompter_adapter
+    try:
+        prompter = make_prompter(args.prompter, **options)
+    except TypeError:
+        if "adapter" not in options:
+            raise
+        raise CLIError(f"--prompter {args.prompter} takes no --prompter-adapter; drop it") from None
+    except PrompterError as err:
+        raise CLIError(f"--prompter {args.prompter}: {err}") from None
+    try:
+        found = prompter.find(frame, names)
+    except PrompterError as err:
+        raise CLIError(f"--prompter {args.prompter}: {err}") from None
+    prompts, record = {}, []
+    for i, name in enumerate(names, 1):
+        r = found[name]
+        record.append({"name": name, "id": i, "present": r.present, "score": r.score,
+                       "box": None if r.box is None else [float(v) for v in r.box]})
+        if r.present:
+            prompts[i] = ("box", np.asarray(r.box, np.float32))
+        else:
+            print(f"warning: {args.prompter} did not find {name!r} on the first frame; it is not tracked",
+                  file=sys.stderr)
+    if not prompts:
+        raise CLIError(f"{args.prompter} found none of {', '.join(names)} on the first frame; check "
+                       "--prompter-model / --prompter-adapter (a model fine-tuned on echo data), or "
+                       "prompt with --box")
+    return prompts, {"frame": 0, "prompter": args.prompter, "prompter_model": args.prompter_model,
+                     "prompter_adapter": args.prompter_adapter, "chambers": record}
+
+
 def load_prompts(args, width: int, height: int) -> dict:
     """Object id -> ("box", xyxy) or ("mask", bool [H, W]) from ``--box`` / ``--mask``."""
     if bool(args.box) == bool(args.mask):
-        raise CLIError("give the first-frame prompt as --box X1,Y1,X2,Y2 (repeatable) or as --mask PNG, not both and not neither")
+        raise CLIError("give the first-frame prompt as --box X1,Y1,X2,Y2 (repeatable), as --mask PNG, "
+                       "or as --chambers lv,la --prompter NAME: one kind, not both and not neither")
     if args.box:
         return box_prompts([parse_box(text) for text in args.box], width, height)
     return mask_prompts(Path(args.mask), width, height)
@@ -428,6 +488,8 @@ def sam2_track(predictor, source, prompts: dict, samurai: bool | None = None):
 def run(args) -> int:
     import sys
 
+    import numpy as np
+
     from samurai.io import OutputDir
 
     video = Path(args.video)
@@ -450,7 +512,11 @@ def run(args) -> int:
     except (FileNotFoundError, FrameError) as err:
         raise CLIError(f"cannot read {video}: {err}") from None
     height, width = first.shape[:2]
-    prompts = load_prompts(args, width, height)
+    if args.chambers:
+        prompts, chamber_record = chamber_prompts(
+            args, first if first.ndim == 3 else np.repeat(first[..., None], 3, 2), args.device)
+    else:
+        prompts, chamber_record = load_prompts(args, width, height), None
     out_dir = Path(args.out) if args.out else Path(f"{video.stem or video.name}_track")
     with OutputDir(out_dir, force=args.force) as out:
         predictor = build_predictor(
@@ -462,7 +528,7 @@ def run(args) -> int:
         if notice:
             print(notice, file=sys.stderr)
         out.info.update(run_info(args, predictor), video=str(video), objects=sorted(prompts),
-                        prompts=prompt_info(args), samurai=not args.vanilla)
+                        prompts=chamber_record or prompt_info(args), samurai=not args.vanilla)
         seen, found, mp4 = track_into(out, args, video, source, prompts, predictor)
     if seen < source.frames_announced:
         print(f"warning: {video}: read {seen} of {source.frames_announced} announced frames (the "

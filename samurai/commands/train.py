@@ -1,5 +1,6 @@
-"""``samurai train``: LoRA fine-tuning of SAM 2 on an echo dataset, from a YAML/JSON config
-file with command-line overrides. Under ``torchrun --nproc_per_node N`` it trains with DDP."""
+"""``samurai train``: LoRA fine-tuning of SAM 2 (or, with ``--model florence2``, of Florence-2 as a
+chamber finder) on an echo dataset, from a YAML/JSON config file with command-line overrides.
+Under ``torchrun --nproc_per_node N`` it trains with DDP."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ _FLAGS = {
     "kind": (str, "dataset layout: camus2023, camus2019, echonet or generic (default: detected)"),
     "out_dir": (str, "output folder"),
     "model": (str, "SAM 2 size (tiny, small, base_plus, large, medsam2), a sam2 config name, or "
-              "hf:DIR (a transformers SAM 2 / EdgeTAM / SAM 3 tracker folder)"),
-    "checkpoint": (str, "base weights in the official {'model': ...} format (default: none, "
-                   "random init: testing only)"),
+              "hf:DIR (a transformers SAM 2 / EdgeTAM / SAM 3 tracker folder); florence2: "
+              "fine-tune Florence-2 to find chambers by name (docs/training.md)"),
+    "checkpoint": (str, "base weights in the official {'model': ...} format; with --model "
+                   "florence2 the Florence-2 folder (default: none, random init: testing only)"),
     "image_size": (int, "model input size in pixels, a multiple of 32"),
     "device": (str, "auto, cpu, cuda, cuda:1 ... (auto: the GPU when one is visible)"),
     "epochs": (int, "passes over the training cases"),
@@ -100,6 +102,7 @@ def resolve_config(args: argparse.Namespace):
     """The TrainConfig from the file, then the flags; relative paths in the file are taken
     relative to the current directory."""
     from samurai.train.config import TrainConfig
+    from samurai.train.florence import FlorenceTrainConfig
 
     values = load_config_file(args.config) if args.config else {}
     for key in _FLAGS:
@@ -120,19 +123,22 @@ def resolve_config(args: argparse.Namespace):
     if args.no_progress:
         values["progress"] = False
     try:
-        return TrainConfig.from_dict(values)
+        config_class = FlorenceTrainConfig if values.get("model") == "florence2" else TrainConfig
+        return config_class.from_dict(values)
     except (TypeError, ValueError) as err:
         raise CLIError(str(err)) from err
 
 
 def run(args: argparse.Namespace) -> int:
     from samurai.data import DatasetError
+    from samurai.train.florence import FlorenceTrainConfig, train_florence
     from samurai.train.lora import AdapterError
     from samurai.train.loop import train
 
     cfg = resolve_config(args)
+    run_training = train_florence if isinstance(cfg, FlorenceTrainConfig) else train
     try:
-        result = train(cfg, resume=not args.no_resume, stop_after_steps=args.stop_after_steps)
+        result = run_training(cfg, resume=not args.no_resume, stop_after_steps=args.stop_after_steps)
     except (DatasetError, AdapterError, ValueError) as err:
         raise CLIError(str(err)) from err
     out = Path(result["out_dir"])
@@ -144,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"stopped after {result['global_step']} steps; resume with the same command ({out / 'checkpoint.pt'})")
     else:
         best = result["best"]
-        print(f"done: {result['global_step']} steps; best mean Dice "
+        score = "mean box IoU" if isinstance(cfg, FlorenceTrainConfig) else "mean Dice"
+        print(f"done: {result['global_step']} steps; best {score} "
               f"{'n/a' if best is None else f'{best:.4f}'}; adapters in {out / 'best_adapter'} and {out / 'adapter'}")
     return 0

@@ -1,4 +1,4 @@
-"""The prompter interface and its registry (DESIGN.md, "Prompters")."""
+"""The prompter interface and its registry (docs/architecture.md, "Prompters")."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ class Prompter(Protocol):
 # name -> "module:factory"; factories take keyword options and return a Prompter. Modules are
 # imported only when their prompter is asked for (each pulls in its own model library).
 _REGISTRY: dict[str, str] = {
+    "florence2": "samurai.prompters.florence2:make_florence2_prompter",
     "sam3": "samurai.prompters.sam3:make_sam3_prompter",
 }
 

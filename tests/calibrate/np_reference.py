@@ -1,6 +1,6 @@
 """Plain NumPy (float64) statement of the filter's innovation log-likelihood, from the equations.
 
-Independent of ``samurai_core``: its own box conversions and noise terms, written from DESIGN.md
+Independent of ``samurai_core``: its own box conversions and noise terms, written from docs/algorithm.md
 (xyah) and the NoiseParams mapping (xywh, xyxy), a textbook Kalman filter with dense matrices and
 ``np.linalg`` solves, and a Python loop over frames.
 """

@@ -1,4 +1,4 @@
-"""Kalman kernels against filterpy (same F, H, Q, R each step) and against DESIGN.md's noise."""
+"""Kalman kernels against filterpy (same F, H, Q, R each step) and against docs/algorithm.md's noise."""
 
 import jax
 import jax.numpy as jnp
@@ -63,7 +63,7 @@ def test_kalman_matches_filterpy_long_sequence(model):
 
 @pytest.mark.parametrize("model", sc.MOTION_MODELS)
 def test_noise_matches_equations(model):
-    """Q, R and P0 against samurai_reference.noise_stds (DESIGN.md written out by hand)."""
+    """Q, R and P0 against samurai_reference.noise_stds (docs/algorithm.md written out by hand)."""
     rng = np.random.default_rng(4)
     noise = sc.NoiseParams(0.03, 0.07, 0.011, 0.013, 0.05, 0.02, 3e-5, 0.2)
     with jax.enable_x64(True):
@@ -80,7 +80,7 @@ def test_noise_matches_equations(model):
 
 
 def test_xyah_defaults_are_design_md():
-    """With default NoiseParams, "xyah" is DESIGN.md's official filter, literally."""
+    """With default NoiseParams, "xyah" is docs/algorithm.md's official filter, literally."""
     sp, sv, h = 1 / 20, 1 / 160, 80.0
     box = np.array([10.0, 20.0, 50.0, 20.0 + h])
     with jax.enable_x64(True):
