@@ -5,6 +5,9 @@
 - ``test_samurai_added_cost``: SAMURAI's whole added work per frame in isolation (boxes from the
   candidate masks, the one host transfer, the core step, the memory choice) at 256 and 512 px,
   through the predictor's own code path; target ≤ 0.2 ms.
+- ``test_model_size_frame_time``: per-frame time of each SAM 2.1 size (t, s, b+, l) at 256 px
+  and of tiny at 512 and 1024 px, on one CPU thread: the ratios behind ``samurai track``'s CPU
+  time estimate (``samurai.commands.track.CPU_SECONDS_PER_FRAME``, ``CPU_MODEL_FACTOR``).
 - ``test_streaming_memory_flat``: process RSS at frame 100 vs frame N (default 1000,
   ``SAMURAI_BENCH_LONG_FRAMES``) streaming a generated video at 128 px.
 - ``test_cuda_frame_time``: the per-frame comparison on CUDA at 1024 px, bf16 autocast (skips
@@ -99,6 +102,23 @@ def test_frame_time(benchmark, predictor_256):
     print(f"\nper frame: SAMURAI {1e3 * med_on:.1f} ms, vanilla {1e3 * med_off:.1f} ms "
           f"(medians, ratio {med_on / med_off:.4f}); minima {1e3 * min_on:.1f} / "
           f"{1e3 * min_off:.1f} ms (ratio {min_on / min_off:.4f})")
+
+
+@pytest.mark.parametrize("model, image_size", [("tiny", 256), ("tiny", 512), ("tiny", 1024),
+                                               ("small", 256), ("base_plus", 256), ("large", 256)])
+def test_model_size_frame_time(benchmark, model, image_size):
+    """Median seconds per frame of one model size and input size (1 object, 1 thread, SAMURAI
+    on): the ratios behind ``samurai track``'s CPU time estimate."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    predictor = build_samurai_video_predictor(model, None, device="cpu", image_size=image_size)
+    frames = list(_frames(6))
+    _frame_times(predictor, True, frames[:3])  # warm-up
+    times: list[float] = []
+    benchmark.pedantic(lambda: times.extend(_frame_times(predictor, True, frames)), rounds=2, iterations=1)
+    benchmark.extra_info.update(model=model, image_size=image_size, s_per_frame=float(np.median(times)),
+                                frames=len(times))
+    print(f"\n{model} at {image_size} px: {np.median(times):.3f} s/frame (median of {len(times)})")
 
 
 @pytest.mark.parametrize("image_size", [256, 512])

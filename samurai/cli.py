@@ -9,6 +9,7 @@ import contextlib
 import importlib
 import signal
 import sys
+import warnings
 
 COMMANDS = ("track", "eval", "demo", "train", "calibrate")
 
@@ -40,11 +41,14 @@ def _sigterm_as_interrupt():
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from samurai import __version__
+
     parser = argparse.ArgumentParser(
         prog="samurai",
         description="Motion-aware SAM 2 video segmentation (SAMURAI).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"samurai {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"samurai.commands.{name}")
         module.add_parser(sub)
@@ -54,10 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # a bare `samurai`: show what there is to run
+        parser.print_help()
+        return 0
     # The command line as typed, for the run's manifest.
     args.argv = ["samurai", *(sys.argv[1:] if argv is None else [str(a) for a in argv])]
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)  # restored on exit
             return int(args.run(args) or 0)
     except CLIError as err:
         print(f"samurai {args.command}: error: {err}", file=sys.stderr)
@@ -68,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"samurai {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line_warning(command: str):
+    """Library warnings as one line each (``samurai track: warning: ...``), not Python's
+    two-line form that points at some library's source line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"samurai {command}: warning: {message}", file=sys.stderr if file is None else file)
+
+    return show
 
 
 if __name__ == "__main__":

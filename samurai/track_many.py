@@ -173,7 +173,7 @@ def _run(args, videos, out_root: Path, info) -> int:
     predictor = shard.agree(info, lambda: build_predictor(
         args.model, args.checkpoint, device_for(args.device, info), args.image_size,
         samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
-        noise=args.noise, motion_model=args.motion_model))
+        noise=args.noise, motion_model=args.motion_model, seed=args.seed))
     base = run_info(args, predictor)
     settings = {**{k: v for k, v in base.items() if k not in _NOT_SETTINGS},
                 "samurai": not args.vanilla, "video_overlay": not args.no_video}

@@ -55,6 +55,9 @@ DEFAULT_STEPS = 200
 DEFAULT_LEARNING_RATE = 0.1
 # Stop early once the loss changes by less than rtol (relative) on this many steps in a row.
 _PATIENCE = 10
+# A log-weight this far below its start (a weight 10^6 times smaller) means the fit runs away
+# towards zero noise: the data cannot identify that weight.
+_RUNAWAY = -math.log(1e6)
 
 FORMAT = "samurai-noise"
 FORMAT_VERSION = 1
@@ -351,6 +354,15 @@ def fit_noise(
             "no track has two present boxes, so there is nothing to predict; give tracks with "
             "at least two valid frames"
         )
+    if 4 * n_frames < len(free):
+        # Each predicted box gives 4 numbers; fewer numbers than weights leave the likelihood
+        # without a maximum (it grows as some weight shrinks to zero), so the fit diverges.
+        raise ValueError(
+            f"{n_frames} predicted box(es) (each present box after a track's first) give "
+            f"{4 * n_frames} numbers, too few to identify the {len(free)} noise weights of "
+            f"{motion_model}; give longer or more tracks (at least "
+            f"{-(-len(free) // 4) + 1} boxes in one track)"
+        )
 
     free_mask = tuple(name in free for name in NoiseParams._fields)
     optimizer, step, loss = _fit_functions(motion_model, free_mask, float(learning_rate))
@@ -363,6 +375,17 @@ def fit_noise(
         new_log_noise, opt_state, nll = step(log_noise, opt_state, boxes, valid)
         nll = float(nll)
         if not math.isfinite(nll):
+            shrunk = [
+                name for name, v, v0 in zip(NoiseParams._fields, np.asarray(log_noise), np.log(init))
+                if v - v0 < _RUNAWAY
+            ]
+            if shrunk:
+                raise FloatingPointError(
+                    f"the fit diverged at step {i}: the likelihood grows without bound as "
+                    f"{', '.join(shrunk)} shrink(s) towards zero, i.e. the tracks do not vary "
+                    "enough to identify the noise (e.g. a box side that never changes, or too "
+                    f"few frames: {n_frames}); give longer tracks with real motion, or more tracks"
+                )
             raise FloatingPointError(
                 f"the NLL became {nll} at step {i}; lower learning_rate (now {learning_rate}) or "
                 "check the tracks for outliers"

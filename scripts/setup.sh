@@ -2,8 +2,11 @@
 # Create (or refresh) the project's virtual environment in .venv and install what a job needs.
 #   bash scripts/setup.sh demo   core + the weight-free demo (no torch: fast)
 #   bash scripts/setup.sh full   everything: SAM 2 backend (torch, sam2), training, tests, benchmarks
-# torch/torchvision are pinned to the CPU-usable builds this project is tested with; sam2 1.1.0 is
-# source-only and is built after torch without its CUDA extension (SAM2_BUILD_CUDA=0).
+# torch/torchvision are pinned to the versions this project is tested with. torch==2.14.1 from PyPI
+# is the CUDA build (about 3 GB of nvidia-* libraries on Linux); it runs on a CPU as well. For a
+# CPU-only torch (a few hundred MB), where your package index offers the CPU wheels:
+#   TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu bash scripts/setup.sh full
+# sam2 1.1.0 is source-only and is built after torch without its CUDA extension (SAM2_BUILD_CUDA=0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-full}
@@ -26,7 +29,7 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 if [ "$profile" = demo ]; then
   "${pip[@]}" -e ".[demo]"
 else
-  "${pip[@]}" torch==2.14.1 torchvision==0.29.1
+  "${pip[@]}" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch==2.14.1 torchvision==0.29.1
   if ! .venv/bin/python -c 'import sam2' 2>/dev/null; then
     SAM2_BUILD_CUDA=0 "${pip[@]}" --no-build-isolation sam2==1.1.0
   fi

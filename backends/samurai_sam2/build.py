@@ -8,6 +8,7 @@ and checkpoint errors that say what is wrong and how to fix it.
 from __future__ import annotations
 
 import os
+import pickle
 from importlib import resources
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -19,6 +20,7 @@ from hydra import compose
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from samurai_common.devices import resolve_device
 from samurai_sam2.compat import check_sam2
 from samurai_sam2.predictor import SamuraiVideoPredictor
 
@@ -35,6 +37,24 @@ MODEL_CONFIGS: dict[str, str] = {
     "sam2-large": "configs/sam2/sam2_hiera_l.yaml",
     "medsam2": "configs/sam2.1/sam2.1_hiera_t.yaml",
 }
+
+# Input size of a model when the caller gives none. MedSAM2's checkpoints were trained at 512
+# px (its own config, sam2.1_hiera_t512.yaml, is SAM 2.1 hiera-tiny with image_size 512);
+# the others use their config's size (1024).
+DEFAULT_IMAGE_SIZE: dict[str, int] = {"medsam2": 512}
+
+# The official SAMURAI code's config names -> the matching SAM 2.1 config. Its configs are SAM
+# 2.1's plus the SAMURAI hyper-parameters, which ``samurai_core.preset`` of the same model size
+# holds (kf_score_weight 0.15 for L, 0.25 otherwise), so code written for it runs unchanged.
+SAMURAI_CONFIG_ALIASES: dict[str, str] = {
+    f"configs/samurai/sam2.1_hiera_{s}.yaml": f"configs/sam2.1/sam2.1_hiera_{s}.yaml"
+    for s in ("t", "s", "b+", "l")
+}
+
+# SAM 2's image encoder (hiera) downsamples by 4 in its patch embedding and by 2 in each of its
+# three pooling stages, and the FPN neck adds the stride-32 map to the upsampled stride-16 one:
+# any other size fails deep inside the backbone with a shape mismatch.
+IMAGE_SIZE_MULTIPLE = 32
 
 # Model size of each config file, by the suffix sam2 uses (hiera _t/_s/_b+/_l): selects the
 # SAMURAI preset (samurai_core.preset), since the official hyper-parameters differ by size.
@@ -75,6 +95,8 @@ def resolve_config(model_name_or_config: str) -> str:
     name = str(model_name_or_config)
     if name in MODEL_CONFIGS:
         return MODEL_CONFIGS[name]
+    if name.lstrip("/") in SAMURAI_CONFIG_ALIASES:
+        return SAMURAI_CONFIG_ALIASES[name.lstrip("/")]
     valid = available_configs()
     candidate = name.lstrip("/")
     if candidate in valid:
@@ -94,17 +116,38 @@ def model_size(model_name_or_config: str) -> str:
     return _SIZE_BY_SUFFIX[stem.rsplit("_", 1)[-1]]
 
 
-def _image_size_override(image_size: int | None) -> list[str]:
-    if image_size is None:
-        return []
+def check_image_size(image_size) -> int:
+    """Return ``image_size`` if SAM 2 can run at it, else raise ValueError naming the fix.
+
+    The one rule for every entry point (CLI, training, the builders): a positive multiple of
+    ``IMAGE_SIZE_MULTIPLE`` (32).
+
+    >>> check_image_size(512)
+    512
+    """
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0:
-        raise ValueError(f"image_size={image_size!r} must be a positive int (e.g. 1024, 512)")
-    if image_size % 32:
+        raise ValueError(f"image_size={image_size!r} must be a positive int (e.g. 1024, 512, 256)")
+    if image_size % IMAGE_SIZE_MULTIPLE:
+        lower = max(IMAGE_SIZE_MULTIPLE, image_size // IMAGE_SIZE_MULTIPLE * IMAGE_SIZE_MULTIPLE)
         raise ValueError(
-            f"image_size={image_size} must be a multiple of 32 (the hiera backbone's largest "
-            f"stride); use e.g. {max(32, image_size // 32 * 32)}"
+            f"image_size={image_size} must be a multiple of {IMAGE_SIZE_MULTIPLE} (SAM 2's image "
+            f"encoder downsamples by {IMAGE_SIZE_MULTIPLE}); use e.g. {lower} or "
+            f"{lower + IMAGE_SIZE_MULTIPLE}"
         )
-    return [f"++model.image_size={image_size}"]
+    return image_size
+
+
+def default_image_size(model_name_or_config: str) -> int | None:
+    """The input size a model runs at when none is given (None: its config's, 1024)."""
+    return DEFAULT_IMAGE_SIZE.get(str(model_name_or_config))
+
+
+def _image_size_override(model_name_or_config: str, image_size: int | None) -> list[str]:
+    if image_size is None:
+        image_size = default_image_size(model_name_or_config)
+        if image_size is None:
+            return []
+    return [f"++model.image_size={check_image_size(image_size)}"]
 
 
 def _short(keys: Sequence[str], limit: int = 8) -> str:
@@ -129,12 +172,23 @@ def load_checkpoint(model: torch.nn.Module, ckpt_path: str | os.PathLike | None)
         )
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types (pickle, zip, weights_only)
+    except pickle.UnpicklingError as err:
+        # torch's message suggests weights_only=False; never pass that on: it runs the file's
+        # code. An official checkpoint loads with weights_only=True.
+        detail = str(err).partition("WeightsUnpickler error:")[2].strip().split("\n")[0].strip()
         raise ValueError(
-            f"{str(path)!r} is not a loadable PyTorch checkpoint ({type(err).__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else ''}); pass a .pt file saved with "
-            f"torch.save({{'model': model.state_dict()}}, path)"
-        ) from err
+            f"{str(path)!r} is not an official SAM 2 checkpoint: a weights-only load refused it"
+            f"{f' ({detail})' if detail else ''}. Official checkpoints hold only tensors "
+            f"({{'model': state_dict}}); never load an untrusted pickle (weights_only=False "
+            f"runs whatever code the file holds). Use a checkpoint from the SAM 2 / MedSAM2 "
+            f"release, or re-save your own with torch.save({{'model': model.state_dict()}}, path)"
+        ) from None
+    except Exception as err:  # torch raises several types for damaged files (zip, EOF, ...)
+        raise ValueError(
+            f"{str(path)!r} is not a readable PyTorch checkpoint ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}); the file is damaged or not a .pt "
+            f"file: download it again"
+        ) from None
     if isinstance(loaded, Mapping) and "model" in loaded:
         state_dict = loaded["model"]
     elif isinstance(loaded, Mapping) and loaded and all(
@@ -174,12 +228,22 @@ def load_checkpoint(model: torch.nn.Module, ckpt_path: str | os.PathLike | None)
             f"checkpoint {str(path)!r} has tensors of other shapes ({_short(mismatched, 4)}); "
             f"use the model size and image_size it was trained with"
         )
+    bad = [
+        k for k, v in state_dict.items()
+        if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+    if bad:
+        raise ValueError(
+            f"checkpoint {str(path)!r} has NaN or infinite weights in {len(bad)} tensor(s) "
+            f"({_short(bad)}); it would give empty masks: the file is damaged or came from a "
+            f"diverged training run, use another checkpoint"
+        )
     model.load_state_dict(state_dict, strict=True)
 
 
 def default_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """CUDA when available, else CPU (``samurai_common.resolve_device(None)``)."""
+    return resolve_device(None)
 
 
 def _compose(config: str, overrides: Sequence[str]):
@@ -202,7 +266,8 @@ def build_sam2_model(
     >>> model = build_sam2_model("tiny", image_size=256)  # random weights
     """
     config = resolve_config(model_name_or_config)
-    overrides = list(hydra_overrides_extra) + _image_size_override(image_size)
+    device = resolve_device(device)
+    overrides = list(hydra_overrides_extra) + _image_size_override(model_name_or_config, image_size)
     if apply_postprocessing:
         overrides += list(_POSTPROCESSING_MODEL)
     model = instantiate(_compose(config, overrides).model, _recursive_=True)
@@ -230,7 +295,9 @@ def build_samurai_video_predictor(
 
     Accepts the same arguments (config name or short name such as "tiny", checkpoint path,
     device, hydra overrides) and returns a :class:`SamuraiVideoPredictor`, which keeps SAM 2's
-    video-predictor API. Unknown keyword arguments are ignored, as in SAM 2.
+    video-predictor API. Unknown keyword arguments are ignored, as in SAM 2. The official
+    SAMURAI code's config names (``configs/samurai/sam2.1_hiera_{t,s,b+,l}.yaml``) are accepted:
+    the matching SAM 2.1 model with the matching SAMURAI preset.
 
     >>> predictor = build_samurai_video_predictor("tiny", image_size=256, device="cpu")
     >>> predictor.samurai
@@ -238,8 +305,9 @@ def build_samurai_video_predictor(
     """
     check_sam2(SamuraiVideoPredictor)  # before building: an unsupported sam2 fails fast
     config = resolve_config(config_file)
+    device = resolve_device(device)
     overrides = [f"++model._target_={PREDICTOR_TARGET}"]
-    overrides += list(hydra_overrides_extra) + _image_size_override(image_size)
+    overrides += list(hydra_overrides_extra) + _image_size_override(config_file, image_size)
     if apply_postprocessing:
         overrides += list(_POSTPROCESSING_PREDICTOR)
     model = instantiate(_compose(config, overrides).model, _recursive_=True)
@@ -248,7 +316,7 @@ def build_samurai_video_predictor(
         samurai_config = model.samurai_preset(model_size(config_file))
     model.configure_samurai(enabled=samurai, config=samurai_config)
     model.release_old_frames = release_old_frames
-    model = model.to(default_device() if device is None else device)
+    model = model.to(device)
     if mode == "eval":
         model.eval()
     return model

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import warnings
 from collections import OrderedDict
 from typing import Any, Iterator
 
@@ -147,6 +148,20 @@ class _StepRecord:
         }
 
 
+class MissingExtensionWarning(UserWarning):
+    """sam2 was installed without its CUDA extension (``sam2._C``): masks' small holes stay."""
+
+
+def _hole_filling_available() -> bool:
+    # sam2 fills small mask holes with a connected-components kernel from its compiled
+    # extension; without it sam2 skips the step and warns at length on every video.
+    try:
+        from sam2 import _C  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class SamuraiVideoPredictor(SAM2VideoPredictor):
     """SAM 2 video predictor with SAMURAI (Kalman-filtered mask choice and memory selection).
 
@@ -169,6 +184,16 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
     ):
         super().__init__(**kwargs)
         check_sam2(self)
+        if self.fill_hole_area > 0 and not _hole_filling_available():
+            # Exactly what sam2 does when the kernel is missing (the masks are left as they
+            # are), said once in one line instead of sam2's warning on every video.
+            warnings.warn(
+                "sam2's CUDA extension (sam2._C) is not built: small holes in masks are not "
+                "filled (SAM 2 skips this step without it; nothing else changes)",
+                MissingExtensionWarning,
+                stacklevel=2,
+            )
+            self.fill_hole_area = 0
         self.samurai = bool(samurai)
         self.samurai_config = None
         self.release_old_frames = release_old_frames

@@ -13,8 +13,8 @@ See docs/calibration.md.
 
 from __future__ import annotations
 
-import argparse
 import math
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,7 +34,6 @@ def add_parser(sub) -> None:
             "as JSON, and report one-step prediction IoU and NLL per frame before vs after on "
             "held-out tracks."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "boxes",
@@ -46,15 +45,16 @@ def add_parser(sub) -> None:
     p.add_argument("--kind", choices=("camus2023", "camus2019", "echonet", "generic"),
                    help="dataset layout (default: detected)")
     p.add_argument("--split", help="dataset split to use: train, val or test (default: all)")
-    p.add_argument("--label", type=int, default=1, help="mask label whose box is tracked (1 = LV)")
+    p.add_argument("--label", type=int, default=1, help="mask label whose box is tracked (default: 1, the LV)")
     p.add_argument("--motion-model", choices=MOTION_MODELS, default="xyah",
-                   help="Kalman state: xyah (official SAMURAI), xywh or xyxy")
+                   help="Kalman state: xyah (official SAMURAI), xywh or xyxy (default: xyah)")
     p.add_argument("--holdout", type=float, default=0.2,
-                   help="fraction of tracks held out for the report (0: report on the fit set)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fit / held-out split")
-    p.add_argument("--steps", type=int, default=200, help="maximum number of Adam steps")
-    p.add_argument("--lr", type=float, default=0.1, help="Adam learning rate (log-weight units)")
-    p.add_argument("-o", "--out", default="noise.json", help="calibration file to write")
+                   help="fraction of tracks held out for the report; 0 reports on the fit set "
+                   "(default: 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fit / held-out split (default: 0)")
+    p.add_argument("--steps", type=int, default=200, help="maximum number of Adam steps (default: 200)")
+    p.add_argument("--lr", type=float, default=0.1, help="Adam learning rate, log-weight units (default: 0.1)")
+    p.add_argument("-o", "--out", default="noise.json", help="calibration file to write (default: noise.json)")
     p.add_argument("--report", default=None,
                    help="report JSON to write (default: OUT with the suffix .report.json)")
     p.set_defaults(run=run)
@@ -133,6 +133,24 @@ def _split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[n_hold:]), np.sort(order[:n_hold])
 
 
+def _report_path(args) -> Path:
+    return Path(args.report) if args.report else Path(args.out).with_suffix(".report.json")
+
+
+def _check_output_file(path: Path, option: str) -> None:
+    """Raise CLIError unless ``path`` can be written as a file (checked before the fit; missing
+    folders are made when it is written)."""
+    if path.is_dir():
+        raise CLIError(f"{option} {path} is a folder; give a file name, e.g. {path / 'noise.json'}")
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CLIError(f"{option} {path}: {folder} is a file, not a folder; choose another path")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CLIError(f"{option} {path} cannot be written (permission denied in {folder}); choose a path in a writable folder")
+
+
 def run(args) -> int:
     from samurai.io import save_calibration, write_json
     from samurai_core.calibrate import Calibration
@@ -151,7 +169,7 @@ def run(args) -> int:
     out = Path(args.out)
     provenance = _provenance(args, result, n_held_out=len(hold_idx))
     save_calibration(out, Calibration(args.motion_model, result.fitted, provenance))
-    report_path = Path(args.report) if args.report else out.with_suffix(".report.json")
+    report_path = _report_path(args)
     names = [t[0] for t in usable]
     evaluated_on = "held-out" if len(hold_idx) else "fit (no held-out tracks)"
     report = {
@@ -195,6 +213,8 @@ def _check_args(args) -> None:
         raise CLIError(f"--lr {args.lr} must be a positive number")
     if not args.boxes and not args.dataset:
         raise CLIError("give box files / folders of groundtruth.txt, or --dataset FOLDER")
+    _check_output_file(Path(args.out), "-o/--out")
+    _check_output_file(_report_path(args), "--report")
 
 
 def _read_tracks(args) -> list[tuple[str, np.ndarray, np.ndarray]]:

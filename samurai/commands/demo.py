@@ -38,7 +38,7 @@ METHOD_COLOURS = ("tab:red", "tab:orange", "tab:purple", "tab:blue", "tab:brown"
 
 
 def add_parser(sub) -> None:
-    from samurai.commands.track import add_motion_arguments
+    from samurai.commands.track import add_model_arguments, add_motion_arguments
 
     p = sub.add_parser(
         "demo",
@@ -70,11 +70,7 @@ def add_parser(sub) -> None:
         "--checkpoint",
         help="also run SAM 2 (vanilla and SAMURAI) from this checkpoint (needs torch and sam2)",
     )
-    p.add_argument("--model", default="tiny",
-                   help="SAM 2 model for --checkpoint (default: tiny), or hf:DIR: also run a transformers "
-                   "SAM 2 / EdgeTAM / SAM 3 tracker folder (vanilla and SAMURAI; no --checkpoint)")
-    p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
-    p.add_argument("--device", default=None, help="torch device for SAM 2 (default: cuda when present, else cpu)")
+    add_model_arguments(p)
     add_motion_arguments(p)
     p.set_defaults(run=run)
 

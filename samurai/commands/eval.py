@@ -47,7 +47,7 @@ EXIT_SOME_FAILED = 3
 
 
 def add_parser(sub) -> None:
-    from samurai.commands.track import MODEL_HELP, add_motion_arguments, model_name
+    from samurai.commands.track import add_model_arguments, add_motion_arguments, add_random_weights_arguments
 
     p = sub.add_parser(
         "eval",
@@ -69,7 +69,7 @@ def add_parser(sub) -> None:
                    "learned: no box, the --adapter's class prompts find each structure by name "
                    "(methods vanilla+learned and samurai+learned)")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
-    p.add_argument("--model", default="tiny", type=model_name, metavar="MODEL", help=MODEL_HELP)
+    add_model_arguments(p)
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
     p.add_argument("--methods", default="vanilla,samurai",
                    help="comma-separated methods: vanilla, samurai (SAM 2 video), and the per-frame "
@@ -84,13 +84,10 @@ def add_parser(sub) -> None:
     p.add_argument("--frame-batch", type=int, default=8,
                    help="frames per image-encoder call of the per-frame baselines (default: 8)")
     add_motion_arguments(p)
-    p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
-    p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
     p.add_argument("--out", default="samurai_eval", help="output folder (default: samurai_eval)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing output folder written by samurai (or an empty one)")
-    p.add_argument("--random-weights", action="store_true",
-                   help="TESTING ONLY: untrained model when no --checkpoint is given")
+    add_random_weights_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -120,7 +117,7 @@ def _run(args, cases, methods, info) -> int:
     import sys
 
     from samurai import shard
-    from samurai.commands.track import build_predictor, run_info
+    from samurai.commands.track import build_predictor, cpu_notice, run_info
     from samurai.distributed import device_for
 
     out_dir = Path(args.out)
@@ -129,7 +126,7 @@ def _run(args, cases, methods, info) -> int:
     def build(adapter):
         return build_predictor(args.model, args.checkpoint, device, args.image_size,
                                samurai=True, adapter=adapter, random_weights=args.random_weights,
-                               noise=args.noise, motion_model=args.motion_model)
+                               noise=args.noise, motion_model=args.motion_model, seed=args.seed)
 
     t0 = time.perf_counter()
     with shard.main_output(info, out_dir, args.force) as out:
@@ -152,6 +149,9 @@ def _run(args, cases, methods, info) -> int:
             predictors = {m: (base, m == "samurai") for m in TRACKERS if m in methods}
             if args.adapter:
                 predictors["samurai+adapter"] = (shard.agree(info, lambda: build(args.adapter)), True)
+        notice = cpu_notice(base, args.model, None)
+        if notice and info.is_main:
+            print(notice, file=sys.stderr)
         baselines = shard.agree(info, lambda: _build_baselines(args, methods, base))
         weights = _baseline_weights(args)
         prompt = "box (groundtruth.txt, first frame)" if args.lasot else args.prompt

@@ -9,6 +9,7 @@ candidate, memory frames), ``overlay.mp4`` (when an encoder is installed) and ``
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 from samurai.cli import CLIError
@@ -63,22 +64,46 @@ def add_parser(sub) -> None:
     p.add_argument("--prompter-model", metavar="DIR", help="the prompter's model folder")
     p.add_argument("--prompter-adapter", metavar="DIR", help="the prompter's LoRA adapter folder")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
-    p.add_argument("--model", default="tiny", type=model_name, metavar="MODEL", help=MODEL_HELP)
+    add_model_arguments(p)
     p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train`")
     p.add_argument("--vanilla", action="store_true", help="plain SAM 2 (SAMURAI off)")
     add_motion_arguments(p)
-    p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
-    p.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override")
     p.add_argument("--out", default=None, help="output folder (default: <video name>_track)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing output folder written by samurai (or an empty one)")
+    add_random_weights_arguments(p)
+    p.add_argument("--no-video", action="store_true", help="skip the overlay MP4/GIF")
+    p.set_defaults(run=run)
+
+
+IMAGE_SIZE_HELP = (
+    "SAM 2 input size in pixels, a multiple of 32 (default: the model's, 1024; 512 for "
+    "medsam2); smaller is faster and coarser: on a CPU try 512 or 256"
+)
+
+
+def add_model_arguments(p) -> None:
+    """``--model``, ``--image-size`` and ``--device``: the SAM 2 model of a run (track, eval, demo)."""
+    p.add_argument("--model", default="tiny", type=model_name, metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--image-size", type=int, default=None, metavar="PX", help=IMAGE_SIZE_HELP)
+    p.add_argument(
+        "--device", default=None,
+        help="torch device: cpu, cuda, cuda:N (default: cuda when a GPU is visible, else cpu)",
+    )
+
+
+def add_random_weights_arguments(p) -> None:
+    """``--random-weights`` and its ``--seed`` (track, eval)."""
     p.add_argument(
         "--random-weights",
         action="store_true",
         help="TESTING ONLY: run an untrained model when no --checkpoint is given",
     )
-    p.add_argument("--no-video", action="store_true", help="skip the overlay MP4/GIF")
-    p.set_defaults(run=run)
+    p.add_argument(
+        "--seed", type=int, default=0,
+        help="seed of the untrained model's weights with --random-weights, so that pipeline "
+        "checks repeat exactly (default: 0)",
+    )
 
 
 MODEL_HELP = (
@@ -320,11 +345,12 @@ def mask_prompts(path: Path, width: int, height: int) -> dict:
 
 
 def build_predictor(model, checkpoint, device, image_size, samurai, adapter, random_weights,
-                    noise=None, motion_model=None):
+                    noise=None, motion_model=None, seed=0):
     """The SAM 2 video predictor for the CLI, with every user error turned into a CLIError.
 
     ``noise`` / ``motion_model`` (``--noise``, ``--motion-model``) set the SAMURAI config
-    (see ``samurai_config``); without them the backend uses the model size's preset.
+    (see ``samurai_config``); without them the backend uses the model size's preset. Random
+    weights (no ``checkpoint``) are drawn from ``seed``, so that two runs are identical.
     ``hf:DIR`` models go to the transformers backend (:func:`build_hf_predictor`).
     """
     if model.startswith(HF_PREFIX):
@@ -333,33 +359,46 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
     if checkpoint is None and not random_weights:
         raise CLIError(
             f"SAM 2 model {model!r} needs weights: pass --checkpoint PATH (e.g. "
-            "sam2.1_hiera_tiny.pt from the SAM 2 release; medsam2 needs a MedSAM2 .pt); "
-            "--random-weights runs an untrained model, for testing only"
+            "sam2.1_hiera_tiny.pt from the SAM 2 release; medsam2 needs a MedSAM2 .pt such as "
+            "MedSAM2_US_Heart.pt); --random-weights runs an untrained model, for testing only"
         )
     if checkpoint is not None and not Path(checkpoint).is_file():
         raise CLIError(f"checkpoint {checkpoint} does not exist; pass the path of a SAM 2 .pt file")
-    if image_size is not None and (image_size < 64 or image_size % 16):
-        raise CLIError(f"--image-size {image_size} must be a multiple of 16 and at least 64 (SAM 2 uses 1024)")
     try:
-        import torch  # noqa: F401
+        import torch
 
+        from samurai_common.devices import resolve_device
         from samurai_sam2 import build_samurai_video_predictor
-        from samurai_sam2.build import model_size
+        from samurai_sam2.build import check_image_size, model_size
     except ImportError as err:
         raise CLIError(
             f"SAM 2 tracking needs torch and sam2 ({err}); install them with "
             "`bash scripts/setup.sh full` (the demo runs without them)"
         ) from None
+    try:
+        if image_size is not None:
+            check_image_size(image_size)
+    except ValueError as err:
+        raise CLIError(f"--image-size: {err}") from None
+    try:
+        device = resolve_device(device)
+    except ValueError as err:
+        raise CLIError(f"--device: {err}") from None
     config = None
     if noise is not None or motion_model is not None:
         config = samurai_config(model_size(model), noise, motion_model)
     if checkpoint is None:
-        print("WARNING: --random-weights: the model is UNTRAINED; its masks are meaningless (testing only)")
+        print(f"WARNING: --random-weights: the model is UNTRAINED (seed {seed}); its masks are "
+              "meaningless (testing only)")
     try:
-        predictor = build_samurai_video_predictor(
-            model, checkpoint, device=device, samurai=samurai, image_size=image_size,
-            samurai_config=config,
-        )
+        # Random-init weights come from torch's global generator: draw them from the seed, and
+        # leave the caller's generator as it was.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            predictor = build_samurai_video_predictor(
+                model, checkpoint, device=device, samurai=samurai, image_size=image_size,
+                samurai_config=config,
+            )
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
         raise CLIError(f"cannot build SAM 2 model {model!r} from {checkpoint}: {err}") from None
     if adapter is not None:
@@ -368,7 +407,7 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
         try:
             load_adapter(predictor, adapter)
         except AdapterError as err:
-            raise CLIError(f"adapter {adapter} does not fit the {model} model: {err}") from None
+            raise CLIError(f"adapter {adapter} cannot be loaded into the {model} model: {err}") from None
     return predictor
 
 
@@ -385,8 +424,7 @@ def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter,
         raise CLIError(f"--model hf:{folder}: {folder} is not a folder; pass a transformers model "
                        "folder written by save_pretrained")
     try:
-        import torch
-
+        from samurai_common.devices import resolve_device
         from samurai_hf import HFVideoPredictor, TransformersVersionError, build_samurai_hf_model, load_processor
     except ImportError as err:
         raise CLIError(f"--model hf:DIR needs torch and transformers ({err}); install them with "
@@ -397,7 +435,10 @@ def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter,
         processor = load_processor(folder)
     except (TransformersVersionError, ValueError, OSError) as err:
         raise CLIError(f"cannot load --model hf:{folder}: {err}") from None
-    model.to(torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")))
+    try:
+        model.to(resolve_device(device))
+    except ValueError as err:
+        raise CLIError(f"--device: {err}") from None
     if adapter is not None:
         from samurai.train.lora import AdapterError, load_adapter
 
@@ -408,6 +449,57 @@ def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter,
     predictor = HFVideoPredictor(model, processor, config)
     predictor.configure_samurai(enabled=samurai)
     return predictor
+
+
+# Seconds per frame of SAM 2.1 hiera-tiny with one object on one core of a 2-core CPU box, by
+# input size: 0.14 s at 256 px on the idle box (docs/benchmarks.md, test_frame_time), the other
+# sizes and the other models scaled by the ratios that
+# benchmarks/bench_backend.py::test_model_size_frame_time measured (two runs on the shared box,
+# geometric mean). Estimates only: machines differ by 2-3x; docs/cli.md gives the figures.
+CPU_SECONDS_PER_FRAME = {256: 0.14, 512: 0.47, 1024: 3.0}
+CPU_MODEL_FACTOR = {"tiny": 1.0, "small": 1.1, "base_plus": 2.0, "large": 3.4}
+
+
+def cpu_seconds_per_frame(model: str, image_size: int) -> float:
+    """Rough CPU time per frame and object (log-log interpolation of the measured sizes)."""
+    import numpy as np
+
+    from samurai_sam2.build import model_size
+
+    sizes = sorted(CPU_SECONDS_PER_FRAME)
+    tiny = np.exp(np.interp(np.log(image_size), np.log(sizes),
+                            np.log([CPU_SECONDS_PER_FRAME[s] for s in sizes])))
+    return float(tiny) * CPU_MODEL_FACTOR[model_size(model)]
+
+
+def cpu_notice(predictor, model: str, n_frames: int | None, n_objects: int = 1) -> str | None:
+    """One line for CPU runs of a SAM 2 model: the estimated time (for ``n_frames`` frames, or
+    per frame when the count is not known yet) and a smaller ``--image-size`` to try."""
+    if model.startswith(HF_PREFIX) or predictor.device.type != "cpu":
+        return None  # no measured figures for the transformers models
+    size = int(predictor.image_size)
+    # sam2 runs memory attention and the decoder once per object: 4 objects cost ~1.8x one.
+    objects = 1.0 + 0.27 * (max(n_objects, 1) - 1)
+
+    def total(px: int) -> str:
+        seconds = cpu_seconds_per_frame(model, px) * objects
+        return f"{seconds:.1f} s per frame and object" if n_frames is None else _duration(seconds * n_frames)
+
+    scope = "" if n_frames is None else f" for {n_frames} frames"
+    line = (f"note: running on the CPU at {size} px: about {total(size)}{scope} "
+            "(a rough estimate; machines differ)")
+    smaller = [px for px in (512, 256) if px < size]
+    if smaller:
+        line += "; " + ", ".join(f"--image-size {px}: ~{total(px)}" for px in smaller) + " (coarser masks)"
+    return line
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def sam2_track(predictor, source, prompts: dict, samurai: bool | None = None):
@@ -479,9 +571,12 @@ def run(args) -> int:
         predictor = build_predictor(
             args.model, args.checkpoint, args.device, args.image_size,
             samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
-            noise=args.noise, motion_model=args.motion_model,
+            noise=args.noise, motion_model=args.motion_model, seed=args.seed,
         )
         frames, events = None, []
+        notice = cpu_notice(predictor, args.model, len(source), len(chambers) if learned else len(prompts))
+        if notice:
+            print(notice, file=sys.stderr)
         if learned:
             ids = list(range(1, len(chambers) + 1))
             frames = learned_chambers(predictor, source, chambers, args, events)

@@ -10,65 +10,79 @@ from pathlib import Path
 
 from samurai.cli import CLIError
 
-# flag -> config key, type
+# Flags that set a TrainConfig option: config key -> (type, help). Their defaults are
+# TrainConfig's (shown in --help); a flag left out keeps the --config file's value.
 _FLAGS = {
-    "data": str, "kind": str, "out_dir": str, "model": str, "checkpoint": str,
-    "image_size": int, "device": str, "epochs": int, "lr": float, "clip_len": int,
-    "accum_steps": int, "lora_r": int, "lora_alpha": float, "seed": int,
-    "max_objects": int, "max_train_cases": int, "max_val_cases": int, "checkpoint_every": int,
-    "warmup_steps": int, "train_split": str, "val_split": str, "prompts": str, "prompt_tokens": int,
+    "data": (str, "dataset folder (default: none; required, here or in --config)"),
+    "kind": (str, "dataset layout: camus2023, camus2019, echonet or generic (default: detected)"),
+    "out_dir": (str, "output folder"),
+    "model": (str, "SAM 2 size (tiny, small, base_plus, large, medsam2), a sam2 config name, or "
+              "hf:DIR (a transformers SAM 2 / EdgeTAM / SAM 3 tracker folder); florence2: "
+              "fine-tune Florence-2 to find chambers by name (docs/training.md)"),
+    "checkpoint": (str, "base weights in the official {'model': ...} format; with --model "
+                   "florence2 the Florence-2 folder (default: none, random init: testing only)"),
+    "image_size": (int, "model input size in pixels, a multiple of 32"),
+    "device": (str, "auto, cpu, cuda, cuda:1 ... (auto: the GPU when one is visible)"),
+    "epochs": (int, "passes over the training cases"),
+    "lr": (float, "AdamW learning rate (peak, after the warm-up)"),
+    "clip_len": (int, "frames per training clip (>= 2)"),
+    "accum_steps": (int, "clips per optimizer step"),
+    "lora_r": (int, "LoRA rank"),
+    "lora_alpha": (float, "LoRA alpha (scale alpha / r)"),
+    "seed": (int, "seed of the data order, frame choice, box jitter and LoRA init"),
+    "max_objects": (int, "objects per clip (default: every label on the first frame)"),
+    "max_train_cases": (int, "train on the first N cases only (default: all)"),
+    "max_val_cases": (int, "validate on the first N cases only (default: all)"),
+    "checkpoint_every": (int, "optimizer steps between checkpoints (also at each epoch end)"),
+    "warmup_steps": (int, "linear learning-rate warm-up steps, then cosine decay"),
+    "train_split": (str, "split to train on; 'none': every case, e.g. for the generic layout"),
+    "val_split": (str, "split to validate on; 'none': no validation"),
+    "prompts": (str, "first-frame prompt while training: box (from the mask) or learned (class "
+                "prompt tokens trained with the adapter; see docs/chambers.md)"),
+    "prompt_tokens": (int, "tokens per class with --prompts learned"),
 }
 
 
 def add_parser(sub) -> None:
+    from samurai.train.config import KINDS, PROMPT_KINDS, defaults
+
     p = sub.add_parser(
         "train",
         help="fine-tune LoRA adapters on an echo dataset",
         description="Fine-tune LoRA adapters (mask decoder + memory attention) of SAM 2 on "
         "CAMUS, EchoNet-Dynamic or a generic frames+masks dataset. Options come from --config "
-        "(YAML or JSON) and are overridden by the flags below. Outputs in --out: best_adapter/, "
-        "adapter/, checkpoint.pt, history.json.",
+        "(YAML or JSON) and are overridden by the flags below; the defaults shown apply when "
+        "neither sets an option. Outputs in --out: best_adapter/, adapter/, checkpoint.pt, "
+        "history.json.",
     )
-    p.add_argument("--config", type=Path, help="YAML or JSON file of training options")
-    p.add_argument("--data", help="dataset folder")
-    p.add_argument("--kind", choices=["camus2023", "camus2019", "echonet", "generic"],
-                   help="dataset layout (default: detected)")
-    p.add_argument("--out", dest="out_dir", help="output folder (default runs/train)")
-    p.add_argument("--model", help="SAM 2 size (tiny, small, base_plus, large, medsam2) or config, "
-                   "or hf:DIR (a transformers SAM 2 / EdgeTAM / SAM 3 tracker folder); florence2: "
-                   "fine-tune Florence-2 to find chambers by name (docs/training.md)")
-    p.add_argument("--checkpoint", help="base weights in the official {'model': ...} format; with "
-                   "--model florence2 the Florence-2 folder (transformers format, with its processor)")
-    p.add_argument("--image-size", type=int, help="model input size (default 256)")
-    p.add_argument("--device", help="auto, cpu, cuda, cuda:1 ...")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--clip-len", type=int, help="frames per clip (default 8)")
-    p.add_argument("--accum-steps", type=int, help="clips per optimizer step")
-    p.add_argument("--lora-r", type=int)
-    p.add_argument("--lora-alpha", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--max-objects", type=int, help="objects per clip")
-    p.add_argument("--max-train-cases", type=int, help="train on the first N cases only")
-    p.add_argument("--max-val-cases", type=int, help="validate on the first N cases only")
-    p.add_argument("--checkpoint-every", type=int, help="optimizer steps between checkpoints")
-    p.add_argument("--warmup-steps", type=int)
-    p.add_argument("--train-split", help="split to train on (default train; 'none': every case, "
-                   "e.g. for the generic layout)")
-    p.add_argument("--val-split", help="split to validate on (default val; 'none' for none)")
-    p.add_argument("--prompts", choices=["box", "learned"],
-                   help="first-frame prompt: box (from the mask, default) or learned class prompts "
-                   "trained with the adapter (see docs/chambers.md)")
-    p.add_argument("--prompt-tokens", type=int, help="tokens per class with --prompts learned (default 2)")
+    p.add_argument("--config", type=Path, help="YAML or JSON file of training options (default: none)")
+    default = defaults()
+    for key, (kind, text) in _FLAGS.items():
+        flag = "--out" if key == "out_dir" else "--" + key.replace("_", "-")
+        if "(default:" not in text:
+            text += f" (default: {_shown(default[key])})"
+        choices = {"kind": KINDS, "prompts": PROMPT_KINDS}.get(key)
+        p.add_argument(flag, dest=key, type=kind, help=text, choices=choices)
     p.add_argument("--classes", help="comma-separated class names for --prompts learned "
                    "(default: the dataset's label names, e.g. lv,myo,la)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other option, value parsed as JSON (e.g. --set box_jitter=0.05)")
-    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint.pt in --out")
+                   help="any other option, value parsed as JSON, repeatable, e.g. --set "
+                   "box_jitter=0.05 or --set amp=false (default: none)")
+    p.add_argument("--no-resume", action="store_true",
+                   help="ignore an existing checkpoint.pt in --out (default: resume from it)")
     p.add_argument("--stop-after-steps", type=int,
-                   help="checkpoint and stop after this many optimizer steps (resumable)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+                   help="checkpoint and stop after this many optimizer steps, resumable "
+                   "(default: run to the end)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown)")
     p.set_defaults(run=run)
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def load_config_file(path: Path) -> dict:
@@ -93,8 +107,8 @@ def load_config_file(path: Path) -> dict:
 def resolve_config(args: argparse.Namespace):
     """The TrainConfig from the file, then the flags; relative paths in the file are taken
     relative to the current directory."""
+    from samurai.train.config import TrainConfig
     from samurai.train.florence import FlorenceTrainConfig
-    from samurai.train.loop import TrainConfig
 
     values = load_config_file(args.config) if args.config else {}
     for key in _FLAGS:

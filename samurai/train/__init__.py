@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "TrainConfig": "samurai.train.loop",
+    "TrainConfig": "samurai.train.config",
     "train": "samurai.train.loop",
     "evaluate": "samurai.train.loop",
     "clip_forward": "samurai.train.loop",
@@ -25,7 +25,7 @@ _EXPORTS = {
     "merge_adapter": "samurai.train.lora",
     "trainable_parameters": "samurai.train.lora",
     "build_model": "samurai.train.model",
-    "LossWeights": "samurai.train.losses",
+    "LossWeights": "samurai.train.config",
     "frame_losses": "samurai.train.losses",
 }
 

@@ -12,99 +12,26 @@ uninterrupted one.
 
 from __future__ import annotations
 
-import dataclasses
+import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from samurai.io import atomic_write_text
+from samurai.io import atomic_write_bytes, atomic_write_text
 from samurai import distributed as ddp
 from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
+from samurai.train.config import TrainConfig
+from samurai_common.devices import resolve_device
 from samurai.train.losses import LossWeights, frame_losses
 from samurai.train.prompts import class_clip, class_prompted_first_frame
 
 CHECKPOINT_NAME = "checkpoint.pt"
-PROMPT_KINDS = ("box", "learned")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (saved beside every adapter)."""
-
-    data: str = ""  # dataset folder
-    kind: str | None = None  # camus2023 | camus2019 | echonet | generic; None: detect
-    train_split: str | None = "train"
-    val_split: str | None = "val"  # None: no validation (the last adapter is the best)
-    out_dir: str = "runs/train"
-    model: str = "tiny"  # SAM 2 size or config path
-    checkpoint: str | None = None  # base SAM 2 / MedSAM2 weights ({"model": ...})
-    image_size: int = 256
-    device: str = "auto"  # auto: cuda if available (cuda:LOCAL_RANK under torchrun)
-    lora_r: int = 8
-    lora_alpha: float = 8.0
-    lora_targets: list[str] | None = None  # None: the 40 default modules
-    clip_len: int = 8
-    max_objects: int | None = None  # objects per clip (None: all labels on frame 0)
-    epochs: int = 10
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    warmup_steps: int = 10  # linear warm-up, then cosine decay to 0 over the run
-    grad_clip: float = 0.1  # max gradient norm (SAM 2's training value)
-    accum_steps: int = 1  # clips per optimizer step (per process)
-    box_jitter: float = 0.1  # prompt noise, fraction of the box side
-    prompts: str = "box"  # first-frame prompt: "box" (from the mask) or "learned" (class tokens)
-    prompt_tokens: int = 2  # tokens per class with prompts="learned"
-    classes: list[str] | None = None  # learned-prompt classes; None: the training data's labels
-    train_modules: list[str] | None = None  # modules trained in full besides LoRA (phantom-only)
-    loss_weights: dict = field(default_factory=lambda: LossWeights()._asdict())
-    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
-    seed: int = 0
-    checkpoint_every: int = 50  # optimizer steps between checkpoints (also at each epoch end)
-    max_train_cases: int | None = None  # use only the first N training cases
-    max_val_cases: int | None = None
-    progress: bool = True  # tqdm bar with the loss
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        """Build from a dict, naming unknown keys."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s) {unknown}; valid: {sorted(known)}")
-        return cls(**values).validate()
-
-    def validate(self) -> "TrainConfig":
-        """Return self or raise ValueError naming the bad option and the fix."""
-        if not self.data:
-            raise ValueError("no dataset: set `data` in the config or pass --data DIR")
-        if self.clip_len < 2:
-            raise ValueError(f"clip_len={self.clip_len}: clips need >= 2 frames to train memory")
-        for name in ("epochs", "accum_steps", "lora_r", "image_size", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        if self.lr <= 0 or self.grad_clip <= 0:
-            raise ValueError("lr and grad_clip must be > 0")
-        if self.prompts not in PROMPT_KINDS:
-            raise ValueError(f"prompts={self.prompts!r}; use one of {PROMPT_KINDS}")
-        if self.prompt_tokens < 1:
-            raise ValueError(f"prompt_tokens={self.prompt_tokens} must be >= 1")
-        if self.image_size % 16:
-            raise ValueError(f"image_size={self.image_size} must be a multiple of 16 (e.g. 256, 512, 1024)")
-        extra = sorted(set(self.loss_weights) - set(LossWeights._fields))
-        if extra:
-            raise ValueError(f"unknown loss weight(s) {extra}; use {LossWeights._fields}")
-        return self
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def clip_forward(
@@ -261,14 +188,10 @@ def _lr_lambda(warmup: int, total: int):
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # Through the project's atomic writer: the same file modes as every other output.
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _rng_state() -> dict:
@@ -284,16 +207,6 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """"auto" means the process's GPU when there is one, else the CPU."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} but CUDA is not available; use device='cpu' or 'auto'")
-    return device
 
 
 # Options that may change between a run and its resumption without changing its result.
@@ -315,11 +228,17 @@ def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = 
     """
     cfg.validate()
     info = ddp.setup()
+    out = Path(cfg.out_dir)
+    made_out = info.is_main and not out.exists()
     try:
         devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(cfg.seed)
             return _train(cfg, info, resume, stop_after_steps)
+    except BaseException:
+        if made_out and out.is_dir() and not any(out.iterdir()):  # failed before writing anything
+            out.rmdir()
+        raise
     finally:
         ddp.cleanup(info)
 

@@ -10,6 +10,7 @@ transformers' SAM 2 / EdgeTAM / SAM 3 tracker models the same layers under their
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import re
@@ -19,6 +20,8 @@ import warnings
 from pathlib import Path
 
 import torch
+
+from samurai.io import _umask, atomic_write_bytes
 
 _PROJ = ("q_proj", "k_proj", "v_proj", "out_proj")
 DEFAULT_TARGETS: tuple[str, ...] = tuple(
@@ -140,6 +143,8 @@ def _atomic_dir(target: Path, write) -> None:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    # mkdtemp makes the folder private (0700); give it the modes of every other output.
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         write(tmp)
         if target.exists():
@@ -216,8 +221,26 @@ def load_adapter(model_or_predictor: torch.nn.Module, directory) -> torch.nn.Mod
     model = _unwrap(model_or_predictor)
     if any("lora_" in n for n, _ in model.named_parameters()):
         raise AdapterError("this model already carries a LoRA adapter; load into a fresh model")
-    config = LoraConfig.from_pretrained(str(directory))
-    state = load_file(str(weights))
+    try:
+        config = LoraConfig.from_pretrained(str(directory))
+    except Exception as err:  # JSON errors, unknown keys (TypeError), bad values (ValueError)
+        raise AdapterError(
+            f"{directory / 'adapter_config.json'} is damaged or not a peft LoRA config "
+            f"({type(err).__name__}: {_first_line(err)}); re-save the adapter or copy the folder "
+            "written by `samurai train` again"
+        ) from None
+    if not (isinstance(config.r, int) and config.r > 0):
+        raise AdapterError(
+            f"{directory / 'adapter_config.json'}: r={config.r!r} is not a LoRA rank; re-save the adapter"
+        )
+    try:
+        state = load_file(str(weights))
+    except Exception as err:  # safetensors raises its own error types for damaged files
+        raise AdapterError(
+            f"{weights} is damaged or not a safetensors file ({type(err).__name__}: "
+            f"{_first_line(err)}); re-save the adapter or copy the folder written by "
+            "`samurai train` again"
+        ) from None
     modules = dict(model.named_modules())
     layers = set()
     for key, tensor in state.items():
@@ -281,6 +304,10 @@ def _load_trained_modules(model: torch.nn.Module, path: Path) -> None:
             named[k].copy_(v.to(named[k].device, named[k].dtype))
 
 
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else ""
+
+
 def merge_adapter(model_or_peft: torch.nn.Module, path=None) -> dict[str, torch.Tensor]:
     """A plain SAM 2 state dict with the adapter folded into the base weights (the input is not
     modified). With ``path``, also save it atomically as an official ``{"model": ...}`` checkpoint
@@ -300,12 +327,7 @@ def merge_adapter(model_or_peft: torch.nn.Module, path=None) -> dict[str, torch.
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        os.close(fd)
-        try:
-            torch.save({"model": state}, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        buf = io.BytesIO()
+        torch.save({"model": state}, buf)
+        atomic_write_bytes(path, buf.getvalue())
     return state

@@ -7,19 +7,10 @@ Shapes: ``N`` objects, ``M`` candidate masks, ``H×W`` the model's input resolut
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 import torch.nn.functional as F
 
-
-class LossWeights(NamedTuple):
-    """Weights of the four terms (SAM 2.1's training config)."""
-
-    focal: float = 20.0
-    dice: float = 1.0
-    iou: float = 1.0
-    obj: float = 1.0
+from samurai.train.config import LossWeights
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:

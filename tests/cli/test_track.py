@@ -185,7 +185,7 @@ def test_adapter_that_does_not_fit_the_model(frame_folder, sam2_tiny_checkpoint,
                 ckpt=sam2_tiny_checkpoint)
     assert rc == 2
     err = capsys.readouterr().err
-    assert "does not fit the tiny model" in err and "another SAM 2 architecture" in err
+    assert "cannot be loaded into the tiny model" in err and "another SAM 2 architecture" in err
     assert not (tmp_path / "out").exists()
 
 
