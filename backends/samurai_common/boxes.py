@@ -2,16 +2,17 @@
 
 Inclusive pixel-index corners ``[x_min, y_min, x_max, y_max]`` of the foreground (logit > 0),
 zeros for an empty mask (see ``docs/core.md``, "Boxes"). ``boxes_from_masks`` works in torch on
-the masks' device (no host sync). The predictor's hot path splits the same work:
-``mask_extrema`` (the two big reductions, on the device), one host copy of the small extrema,
-then the core's ``boxes_from_extrema`` in NumPy (a dozen tiny ops that cost far less in NumPy
-than as torch kernel launches).
+the masks' device (no host sync). The backends' hot path, ``candidates_to_host``, splits the
+same work: ``mask_extrema`` (the two big reductions, on the device), one host copy of the small
+extrema, then the core's ``boxes_from_extrema`` in NumPy (a dozen tiny ops that cost far less in
+NumPy than as torch kernel launches).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from samurai_core.boxes import boxes_from_extrema
@@ -47,4 +48,36 @@ def mask_extrema(mask_logits: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.cat([torch.cat((m.amax(dim=-1), m.amax(dim=-2)), dim=-1) for m in mask_logits])
 
 
-__all__ = ["boxes_from_extrema", "boxes_from_masks", "mask_extrema"]
+def candidates_to_host(
+    high_res: Sequence[torch.Tensor], ious: Sequence[torch.Tensor], object_score_logits: Sequence[torch.Tensor]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The core's inputs for N objects' candidates, with ONE device-to-host copy.
+
+    The masks' row/column maxima (the big reductions, on the device), the predicted IoUs and
+    object scores of all objects are packed into one small tensor and copied to the host; the
+    boxes are then ``boxes_from_extrema`` in NumPy.
+
+    Args:
+      high_res: N ``[..., M, S, S]`` candidate mask logits, one object each (leading axes of
+        size 1); ious: N ``[..., M]``; object_score_logits: N one-element tensors.
+
+    Returns:
+      ``boxes [N, M, 4]`` (xyxy, model-input pixels), ``aff [N, M]``, ``obj [N]`` (float32).
+    """
+    N, M = len(high_res), ious[0].shape[-1]
+    S = high_res[0].shape[-2]
+    E = S + high_res[0].shape[-1]
+    packed = torch.cat(
+        (
+            mask_extrema(high_res).float().reshape(N, M * E),
+            torch.cat(list(ious)).float().reshape(N, M),
+            torch.cat(list(object_score_logits)).float().reshape(N, 1),
+        ),
+        dim=1,
+    )
+    host = packed.cpu().numpy()
+    boxes = boxes_from_extrema(host[:, : M * E].reshape(N, M, E), S)
+    return boxes, host[:, M * E : M * E + M], host[:, -1]
+
+
+__all__ = ["boxes_from_extrema", "boxes_from_masks", "candidates_to_host", "mask_extrema"]

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from samurai_common.boxes import boxes_from_extrema, mask_extrema
+from samurai_common.boxes import candidates_to_host
 from samurai_common.tracks import VideoTracks
 
 # The transformers release whose internals this module restates. Another release may change
@@ -363,24 +363,11 @@ class SamuraiVideoMixin:
     def _decide(self, tracks: VideoTracks, frame_idx: int, pending):
         """One core step for every pending object; returns chosen indices and step records."""
         cands = [c for _, _, c in pending]
-        N, M = len(cands), cands[0].ious.shape[-1]
-        S = cands[0].high_res.shape[-2]
-        E = S + cands[0].high_res.shape[-1]
-        # The masks' row/column maxima (the big reductions, on the device), predicted IoUs and
-        # object scores of all objects, packed: one device-to-host copy per frame.
-        packed = torch.cat(
-            (
-                mask_extrema([c.high_res for c in cands]).float().reshape(N, M * E),
-                torch.cat([c.ious for c in cands]).float().reshape(N, M),
-                torch.cat([c.object_score_logits for c in cands]).float().reshape(N, 1),
-            ),
-            dim=1,
+        N = len(cands)
+        boxes, aff, obj = candidates_to_host(
+            [c.high_res for c in cands], [c.ious for c in cands], [c.object_score_logits for c in cands]
         )
-        host = packed.cpu().numpy()
-        boxes = boxes_from_extrema(host[:, : M * E].reshape(N, M, E), S)
-        chosen, records = tracks.decide(
-            [obj_id for _, obj_id, _ in pending], frame_idx, boxes, host[:, M * E : M * E + M], host[:, -1]
-        )
+        chosen, records = tracks.decide([obj_id for _, obj_id, _ in pending], frame_idx, boxes, aff, obj)
         device = cands[0].ious.device
         chosen_t = torch.from_numpy(chosen).to(device, non_blocking=True)
         return [chosen_t[k : k + 1].reshape(1, 1) for k in range(N)], records

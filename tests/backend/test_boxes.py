@@ -12,6 +12,7 @@ import samurai_core as sc  # noqa: E402
 from samurai_common.boxes import (  # noqa: E402
     boxes_from_extrema,
     boxes_from_masks,
+    candidates_to_host,
     mask_extrema,
 )
 
@@ -82,3 +83,24 @@ def test_torch_and_host_forms_are_the_core_definition(seed):
     np.testing.assert_array_equal(boxes_from_masks(torch.from_numpy(logits)).numpy(), want)
     extrema = mask_extrema([torch.from_numpy(logits)]).numpy()
     np.testing.assert_array_equal(boxes_from_extrema(extrema, shape[-2]), want)
+
+
+@pytest.mark.parametrize("lead", [(1,), (1, 1)])  # the SAM 2 and transformers backends' layouts
+def test_candidates_to_host_gives_each_object_its_boxes_and_scores(lead):
+    """The backends' one host copy: object k's boxes (the argwhere oracle of its masks), its
+    predicted IoUs and object score land in row k, in float32, whatever the input dtype."""
+    N, M, S = 3, 3, 20
+    masks = [_random_masks((*lead, M, S, S), seed) for seed in range(N)]
+    rng = np.random.default_rng(1)
+    ious = rng.random((N, M)).astype(np.float32)
+    obj = rng.normal(size=N).astype(np.float32)
+    boxes, aff, score = candidates_to_host(
+        [torch.from_numpy(m).to(torch.bfloat16) for m in masks],
+        [torch.from_numpy(i).reshape(*lead, M) for i in ious],
+        [torch.tensor(o).reshape(*lead, 1) for o in obj],
+    )
+    assert (boxes.shape, aff.shape, score.shape) == ((N, M, 4), (N, M), (N,))
+    assert boxes.dtype == aff.dtype == score.dtype == np.float32
+    np.testing.assert_array_equal(boxes, np.stack([_oracle(m).reshape(M, 4) for m in masks]))
+    np.testing.assert_array_equal(aff, ious)
+    np.testing.assert_array_equal(score, obj)
