@@ -153,10 +153,10 @@ def test_samurai_added_cost(benchmark, predictor_256, image_size, num_objects):
 
     def one_frame():
         f = next(frames)
-        sam = inference_state["samurai"]
+        tracks = inference_state["samurai"]["tracks"]
         for k in range(num_objects):
-            pred._memory_frames_for(sam, k, f, False)
-        return pred._samurai_decide(inference_state, f, False, pending)
+            tracks.memory_frames(k, f, False)
+        return pred._samurai_decide(inference_state, f, pending)
 
     for _ in range(20):  # compile the core step, fill the ring buffer
         one_frame()

@@ -94,7 +94,7 @@ def test_backend_kalman_measurement_is_the_prompt_box(sam2_tiny_checkpoint):
                        torch.tensor([[3.0]]), True)
     state = {"samurai": pred._new_samurai_state(True), "obj_idx_to_id": {0: 1},
              "device": torch.device("cpu")}
-    _, records = pred._samurai_decide(state, 0, False, [(0, cand)])
+    _, records = pred._samurai_decide(state, 0, [(0, cand)])
     handed = records[0].as_dict()["boxes"]
     np.testing.assert_array_equal(handed, [_oracle(m) for m in masks])
     np.testing.assert_array_equal(handed, sc.mask_to_box(masks))

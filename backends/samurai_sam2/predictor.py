@@ -15,10 +15,10 @@ public API. Per frame, for every object at once, it
 With ``samurai=False`` steps 2–3 are skipped: the argmax candidate and SAM 2's own memory rule
 are used, giving bitwise the masks of ``SAM2VideoPredictor``.
 
-Per-video state (the core's ``TrackState``, the object→slot map, the memory choice) lives in
-``inference_state["samurai"]``, never on the module. Per-frame outputs older than the look-back
-window are released as tracking goes, and frames can be streamed from a file, a folder or an
-iterator, so memory stays flat on long videos.
+Per-video state (a ``samurai_common.tracks.VideoTracks``: the core's ``TrackState``, the
+object→slot map, the memory choice) lives in ``inference_state["samurai"]``, never on the
+module. Per-frame outputs older than the look-back window are released as tracking goes, and
+frames can be streamed from a file, a folder or an iterator, so memory stays flat on long videos.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from samurai_common.boxes import boxes_from_extrema, mask_extrema
+from samurai_common.boxes import candidates_to_host
 from samurai_common.frames import FrameSource, VideoEndedEarly, open_frames
+from samurai_common.tracks import VideoTracks
 from samurai_sam2.class_prompts import ClassPromptError, class_prompt_heads, first_frame_features
 from samurai_sam2.compat import check_sam2
 
@@ -52,15 +53,6 @@ except ImportError:
 # SAM 2's image normalisation (sam2.utils.misc.load_video_frames).
 IMG_MEAN = (0.485, 0.456, 0.406)
 IMG_STD = (0.229, 0.224, 0.225)
-
-
-@functools.cache
-def _default_jax_device():
-    """JAX's default device (fixed for the process; looked up once, not per frame)."""
-    import jax
-
-    return jax.devices()[0]
-
 
 _TRACKED_FORWARD = {"reverse": False}
 _TRACKED_REVERSE = {"reverse": True}
@@ -117,35 +109,6 @@ class _Candidates:
     tokens: torch.Tensor  # [1, M or 1, C] decoder output tokens (object pointers)
     object_score_logits: torch.Tensor  # [1, 1]
     multimask: bool
-
-
-class _StepRecord:
-    """One object's SAMURAI decision on one frame, kept with its per-frame output.
-
-    Holds references to the frame's step output (on the host) and inputs, shared by all
-    objects of the frame; :meth:`as_dict` reads this object's row on demand.
-    """
-
-    __slots__ = ("out", "slot", "boxes", "aff", "obj", "memory_frames")
-
-    def __init__(self, out, slot, boxes, aff, obj, memory_frames):
-        self.out, self.slot = out, slot
-        self.boxes, self.aff, self.obj = boxes, aff, obj
-        self.memory_frames = memory_frames
-
-    def as_dict(self) -> dict:
-        s, out = self.slot, self.out
-        return {
-            "boxes": self.boxes[s].copy(),  # candidate boxes, xyxy in model-input pixels
-            "aff": self.aff[s].copy(),
-            "obj": float(self.obj[s]),
-            "kf_iou": out.kf_iou[s].copy(),
-            "kf_score": float(out.kf_score[s]),
-            "kf_score_valid": bool(out.kf_score_valid[s]),
-            "stable_frames": int(out.stable_frames[s]),
-            "kf_box": out.box[s].copy(),
-            "memory_frames": list(self.memory_frames),  # memory for the next frame, newest first
-        }
 
 
 class MissingExtensionWarning(UserWarning):
@@ -309,23 +272,12 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         return inference_state
 
     def _new_samurai_state(self, enabled: bool | None = None) -> dict:
-        import jax
-        import samurai_core as sc
-
         if self.samurai_config is None:
             self.configure_samurai(self.samurai)
-        cfg = self.samurai_config
-        # One slot, doubled as objects arrive (one compile per capacity, ~0.6 s): one object,
-        # the common case, gets the cheapest step (XLA runs it inline on the calling thread).
-        capacity = 1
         return {
             "enabled": self.samurai if enabled is None else bool(enabled),
-            "config": cfg,
-            "state": jax.device_put(sc.init(cfg, capacity), self.jax_device),
-            "slot_of": {},  # obj_id -> track slot of the core
-            "last_frame": {},  # obj_id -> last frame visited in the current pass
-            "direction": {},  # obj_id -> +1 / -1 of that pass
-            "memory": {},  # obj_id -> memory frames (newest first) for the next frame
+            # The core's state, the object->slot map and each object's pass and memory choice.
+            "tracks": VideoTracks(self.samurai_config, self.jax_device),
         }
 
     @torch.inference_mode()
@@ -341,15 +293,8 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         """Remove an object (SAM 2 semantics) and free its SAMURAI track slot."""
         out = super().remove_object(inference_state, obj_id, strict=strict, need_output=need_output)
         sam = inference_state.get("samurai")
-        if sam is not None and obj_id in sam["slot_of"]:
-            import samurai_core as sc
-
-            slot = sam["slot_of"].pop(obj_id)
-            mask = np.zeros(sam["state"].capacity, bool)
-            mask[slot] = True
-            sam["state"] = sc.remove_tracks(sam["config"], sam["state"], mask)
-            for key in ("last_frame", "direction", "memory"):
-                sam[key].pop(obj_id, None)
+        if sam is not None:
+            sam["tracks"].remove(obj_id)
         return out
 
     # ------------------------------------------------------------------ prompts
@@ -499,8 +444,8 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             "object_score_logits": obj_logits,
         }
         sam = inference_state.get("samurai")
-        if sam is not None and obj_id in sam["slot_of"]:
-            self._restart_track(sam, obj_id)
+        if sam is not None and obj_id in sam["tracks"].slot_of:
+            sam["tracks"].restart(obj_id)
         consolidated = self._consolidate_temp_output_across_obj(
             inference_state, frame_idx, is_cond=True, consolidate_at_video_res=True
         )
@@ -567,7 +512,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         """Run one frame for all objects; returns their low-res mask logits ``[N, 1, h, w]``."""
         batch_size = self._get_obj_num(inference_state)
         sam = inference_state["samurai"]
-        use_samurai = sam["enabled"]
+        use_samurai, tracks = sam["enabled"], sam["tracks"]
         device = inference_state["device"]
         tracked = _TRACKED_REVERSE if reverse else _TRACKED_FORWARD
         pred_masks_per_obj: list = [None] * batch_size
@@ -581,11 +526,11 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 if self.clear_non_cond_mem_around_input:
                     self._clear_obj_non_cond_mem_around_input(inference_state, frame_idx, obj_idx)
                 if use_samurai:
-                    self._visit(sam, obj_id, frame_idx, reverse)
+                    tracks.visit(obj_id, frame_idx, reverse)
             else:
                 memory_frames = None
                 if use_samurai:
-                    memory_frames = self._memory_frames_for(sam, obj_id, frame_idx, reverse)
+                    memory_frames = tracks.memory_frames(obj_id, frame_idx, reverse)
                 cand = self._frame_candidates(
                     inference_state, obj_output_dict, frame_idx, reverse, memory_frames
                 )
@@ -594,7 +539,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
 
         if pending:
             if use_samurai:
-                chosen, records = self._samurai_decide(inference_state, frame_idx, reverse, pending)
+                chosen, records = self._samurai_decide(inference_state, frame_idx, pending)
             else:
                 chosen = [torch.argmax(c.ious, dim=-1) for _, c in pending]
                 records = [None] * len(pending)
@@ -878,108 +823,15 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         return obj_ptrs, obj_pos
 
     # ------------------------------------------------------------------ SAMURAI glue
-    def _visit(self, sam: dict, obj_id, frame_idx: int, reverse: bool) -> None:
-        """Note that ``obj_id`` passed ``frame_idx``; restart its track if the pass jumped."""
-        direction = -1 if reverse else 1
-        last = sam["last_frame"].get(obj_id)
-        if last is not None and (last != frame_idx - direction or sam["direction"][obj_id] != direction):
-            self._restart_track(sam, obj_id)
-        sam["last_frame"][obj_id] = frame_idx
-        sam["direction"][obj_id] = direction
-
-    def _restart_track(self, sam: dict, obj_id) -> None:
-        """A new pass (other start or direction): the motion track and its history restart."""
-        import samurai_core as sc
-
-        slot = sam["slot_of"].get(obj_id)
-        if slot is not None:
-            mask = np.zeros(sam["state"].capacity, bool)
-            mask[slot] = True
-            sam["state"] = sc.add_tracks(sam["config"], sam["state"], mask)
-        sam["memory"].pop(obj_id, None)
-        sam["last_frame"].pop(obj_id, None)
-
-    def _memory_frames_for(self, sam: dict, obj_id, frame_idx: int, reverse: bool) -> list[int]:
-        """The memory frames of ``obj_id`` for ``frame_idx``: the core's choice from the last
-        step of this pass, else the previous frame alone (official rule: it always enters)."""
-        self._visit(sam, obj_id, frame_idx, reverse)
-        memory = sam["memory"].get(obj_id)
-        if memory is None:
-            return [frame_idx + (1 if reverse else -1)]
-        return memory
-
-    def _slot(self, sam: dict, obj_id) -> int:
-        """The core slot of ``obj_id``, starting a track (and doubling capacity) when new."""
-        import jax
-        import samurai_core as sc
-
-        slot = sam["slot_of"].get(obj_id)
-        if slot is not None:
-            return slot
-        cfg, state = sam["config"], sam["state"]
-        capacity = state.capacity
-        used = set(sam["slot_of"].values())
-        free = [s for s in range(capacity) if s not in used]
-        if not free:
-            # Double the capacity so that the jitted step recompiles only log2(N) times.
-            state = jax.device_put(sc.grow(cfg, state, 2 * capacity), self.jax_device)
-            free = [capacity]
-        slot = free[0]
-        mask = np.zeros(state.capacity, bool)
-        mask[slot] = True
-        sam["state"] = sc.add_tracks(cfg, state, mask)
-        sam["slot_of"][obj_id] = slot
-        return slot
-
-    def _samurai_decide(self, inference_state, frame_idx: int, reverse: bool, pending):
+    def _samurai_decide(self, inference_state, frame_idx: int, pending):
         """One core step for every object tracked on this frame; returns chosen indices."""
-        import jax
-        import samurai_core as sc
-
-        sam = inference_state["samurai"]
         obj_ids = [self._obj_idx_to_id(inference_state, obj_idx) for obj_idx, _ in pending]
-        slots = [self._slot(sam, obj_id) for obj_id in obj_ids]
-        M = pending[0][1].ious.shape[-1]
-        # Pack the masks' row/column maxima (the only big reductions, on the device), the
-        # predicted IoUs and object scores of all objects: one device-to-host copy. The boxes
-        # are then a few NumPy ops on the host.
         cands = [c for _, c in pending]
-        N = len(cands)
-        S = cands[0].high_res.shape[-2]
-        E = S + cands[0].high_res.shape[-1]
-        packed = torch.cat(
-            (
-                mask_extrema([c.high_res for c in cands]).float().reshape(N, M * E),
-                torch.cat([c.ious for c in cands]).float().reshape(N, M),
-                torch.cat([c.object_score_logits for c in cands]).float().reshape(N, 1),
-            ),
-            dim=1,
+        boxes, aff, obj = candidates_to_host(
+            [c.high_res for c in cands], [c.ious for c in cands], [c.object_score_logits for c in cands]
         )
-        host = packed.cpu().numpy()
-        capacity = sam["state"].capacity
-        boxes = np.zeros((capacity, M, 4), np.float32)
-        aff = np.zeros((capacity, M), np.float32)
-        obj = np.zeros((capacity,), np.float32)
-        stepped = np.zeros((capacity,), bool)
-        boxes[slots] = boxes_from_extrema(host[:, : M * E].reshape(N, M, E), S)
-        aff[slots] = host[:, M * E : M * E + M]
-        obj[slots] = host[:, M * E + M]
-        stepped[slots] = True
-        cand = sc.Candidates(boxes, aff, obj, np.asarray(frame_idx, np.int32), stepped)
-        if self.jax_device != _default_jax_device():
-            cand = jax.device_put(cand, self.jax_device)
-        sam["state"], out = sc.step(sam["config"], sam["state"], cand)
-        # The whole output on the host (two small buffers; zero-copy on the CPU): its fields
-        # are NumPy views. The record keeps it for frame_scores.
-        out = out.to_host()
-        chosen_host = out.chosen[slots].astype(np.int64)
-        memory_host = out.memory_frames[slots]
+        chosen_host, records = inference_state["samurai"]["tracks"].decide(obj_ids, frame_idx, boxes, aff, obj)
         chosen = torch.from_numpy(chosen_host).to(inference_state["device"], non_blocking=True)
-        records = []
-        for obj_id, slot, frames in zip(obj_ids, slots, memory_host):
-            memory = frames[frames >= 0].tolist()
-            sam["memory"][obj_id] = memory
-            records.append(_StepRecord(out, slot, boxes, aff, obj, memory))
         return [chosen[k : k + 1] for k in range(len(pending))], records
 
     # ------------------------------------------------------------------ long videos
@@ -994,7 +846,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         reach = max(self.max_obj_ptrs_in_encoder - 1, 1 + stride * (self.num_maskmem - 2))
         sam = inference_state.get("samurai")
         if sam is not None and sam["enabled"]:
-            reach = max(reach, sam["config"].memory_window)
+            reach = max(reach, sam["tracks"].config.memory_window)
         return reach
 
     def _release_old_outputs(self, inference_state, frame_idx: int, reverse: bool) -> None:

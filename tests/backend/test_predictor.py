@@ -137,7 +137,7 @@ def _samurai_run(predictor, video, monkeypatch, box_frames, **propagate_kwargs):
 def _check_against_reference(predictor, state, scores, used, box_frames):
     """Every frame's chosen candidate and memory frames equal the NumPy reference's, fed the
     candidates this run recorded; the memory attended to on frame t is the core's choice at t-1."""
-    cfg = state["samurai"]["config"]
+    cfg = state["samurai"]["tracks"].config
     obj_ids = sorted(box_frames)
     frames = sorted(scores)
     T, B, M, K = len(frames), len(obj_ids), 3, cfg.num_maskmem - 1
@@ -187,7 +187,7 @@ def test_samurai_decisions_match_reference(sam2_tiny_checkpoint, synthetic_jpeg_
     cfg = sc.preset("tiny", stable_frames_threshold=2, memory_bank_iou_threshold=gate)
     predictor = _build(sam2_tiny_checkpoint, samurai_config=cfg)
     state, masks, scores, used, steps = _samurai_run(predictor, video, monkeypatch, box_frames)
-    assert state["samurai"]["config"] == cfg
+    assert state["samurai"]["tracks"].config == cfg
     ref = _check_against_reference(predictor, state, scores, used, box_frames)
     assert ref["kf_valid"].any() and not ref["kf_valid"].all()
     # The gate shut on some frames: fewer memory frames than the frames stepped so far
@@ -208,7 +208,7 @@ def test_object_entering_later_and_capacity_growth(sam2_tiny_checkpoint, synthet
     state, masks, scores, used, steps = _samurai_run(predictor, video, monkeypatch, box_frames)
     _check_against_reference(predictor, state, scores, used, box_frames)
     assert len(steps) == 8  # every frame has at least one tracked object: one step each
-    slot_of = state["samurai"]["slot_of"]
+    slot_of = state["samurai"]["tracks"].slot_of
     f3 = dict(steps)[3]
     assert f3[slot_of[1]] and not f3[slot_of[2]]  # object 2 is prompted on frame 3: not stepped
     assert masks[5].shape == (2, 1, 96, 128)
@@ -219,14 +219,15 @@ def test_object_entering_later_and_capacity_growth(sam2_tiny_checkpoint, synthet
         predictor.add_new_points_or_box(state, 0, 10 + k, box=box)
     for f, ids, m in predictor.propagate_in_video(state, max_frame_num_to_track=1):
         pass
-    sam = state["samurai"]
-    assert sam["state"].active.shape == (8,)
-    assert sorted(sam["slot_of"].values()) == [0, 1, 2, 3, 4]
-    assert np.asarray(sam["state"].active).tolist() == [True] * 5 + [False] * 3
+    tracks = state["samurai"]["tracks"]
+    assert tracks.state.active.shape == (8,)
+    assert sorted(tracks.slot_of.values()) == [0, 1, 2, 3, 4]
+    assert np.asarray(tracks.state.active).tolist() == [True] * 5 + [False] * 3
     predictor.remove_object(state, 12)
-    assert 12 not in sam["slot_of"] and not bool(sam["state"].active[2])
+    assert 12 not in tracks.slot_of and not bool(tracks.state.active[2])
     predictor.reset_state(state)
-    assert state["samurai"]["slot_of"] == {} and not bool(state["samurai"]["state"].active.any())
+    tracks = state["samurai"]["tracks"]
+    assert tracks.slot_of == {} and not bool(tracks.state.active.any())
 
 
 def test_streaming_equals_preloaded(samurai_on, synthetic_jpeg_video):
@@ -331,19 +332,19 @@ def test_bad_frame_and_mask(samurai_on, small_state):
 
 def test_a_new_pass_restarts_the_motion_track(samurai_on):
     """Memory bookkeeping across passes: a jump or a change of direction restarts the track."""
-    sam = samurai_on._new_samurai_state()
-    slot = samurai_on._slot(sam, 7)
-    assert samurai_on._memory_frames_for(sam, 7, 4, False) == [3]  # first frame: previous only
-    sam["memory"][7] = [4, 2]  # as the core would set after stepping frame 4
-    assert samurai_on._memory_frames_for(sam, 7, 5, False) == [4, 2]  # continuing the pass
-    sam["memory"][7] = [5, 4, 2]
-    st = sam["state"]  # a stable track: stable_frames is int row 0 of the packed state
-    sam["state"] = type(st)(st.f, st.i.at[0, slot].set(9), st.sizes)
-    assert int(sam["state"].stable_frames[slot]) == 9
+    tracks = samurai_on._new_samurai_state()["tracks"]
+    slot = tracks.slot(7)
+    assert tracks.memory_frames(7, 4, False) == [3]  # first frame: previous only
+    tracks.memory[7] = [4, 2]  # as the core would set after stepping frame 4
+    assert tracks.memory_frames(7, 5, False) == [4, 2]  # continuing the pass
+    tracks.memory[7] = [5, 4, 2]
+    st = tracks.state  # a stable track: stable_frames is int row 0 of the packed state
+    tracks.state = type(st)(st.f, st.i.at[0, slot].set(9), st.sizes)
+    assert int(tracks.state.stable_frames[slot]) == 9
     # Reverse from frame 5: another direction, the track restarts (stability 0, no memory).
-    assert samurai_on._memory_frames_for(sam, 7, 5, True) == [6]
-    assert int(sam["state"].stable_frames[slot]) == 0 and bool(sam["state"].active[slot])
-    assert samurai_on._memory_frames_for(sam, 7, 4, True) == [5]
+    assert tracks.memory_frames(7, 5, True) == [6]
+    assert int(tracks.state.stable_frames[slot]) == 0 and bool(tracks.state.active[slot])
+    assert tracks.memory_frames(7, 4, True) == [5]
     # A jump forward restarts again.
-    sam["memory"][7] = [4]
-    assert samurai_on._memory_frames_for(sam, 7, 9, False) == [8]
+    tracks.memory[7] = [4]
+    assert tracks.memory_frames(7, 9, False) == [8]

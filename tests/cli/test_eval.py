@@ -170,7 +170,7 @@ def _noise_recorder(monkeypatch):
 
     def recording(self, *args):
         state = real(self, *args)
-        seen.append((state["enabled"], state["config"]))
+        seen.append((state["enabled"], state["tracks"].config))
         return state
 
     monkeypatch.setattr(SamuraiVideoPredictor, "_new_samurai_state", recording)

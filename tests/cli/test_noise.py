@@ -85,7 +85,7 @@ def test_noise_file_reaches_the_sam2_tracker(noise_file, sam2_tiny_checkpoint, t
 
     def recording(self, *args):
         state = real(self, *args)
-        seen.append(state["config"])
+        seen.append(state["tracks"].config)
         return state
 
     monkeypatch.setattr(SamuraiVideoPredictor, "_new_samurai_state", recording)
