@@ -116,6 +116,14 @@ def check_cases(cases: Sequence, info) -> tuple[list[str], list[int]]:
     return [f"{cases[i].case_id}: {msg}" for i in sorted(problems) for msg in problems[i]], frames
 
 
+def problems_error(problems: Sequence[str], where, fix: str) -> CLIError:
+    """The exit-2 error listing ``check_cases``'s problems (the first 50) in ``where``."""
+    shown = "\n  ".join(problems[:50])
+    more = f"\n  ... ({len(problems)} in all)" if len(problems) > 50 else ""
+    return CLIError(f"{len(problems)} problem(s) in {where}; {fix}, then run again (nothing was "
+                    f"tracked):\n  {shown}{more}")
+
+
 # ----------------------------------------------------------------------------- the work folder
 
 

@@ -166,10 +166,7 @@ def _run(args, videos, out_root: Path, info) -> int:
         print(f"checking {len(videos)} video(s) and their prompts before tracking", flush=True)
     problems, frames = shard.check_cases(videos, info)
     if problems:
-        shown = "\n  ".join(problems[:50])
-        more = f"\n  ... ({len(problems)} in all)" if len(problems) > 50 else ""
-        raise CLIError(f"{len(problems)} problem(s) in {args.video}; fix them, then run again "
-                       f"(nothing was tracked):\n  {shown}{more}")
+        raise shard.problems_error(problems, args.video, "fix them")
     predictor = shard.agree(info, lambda: build_predictor(
         args.model, args.checkpoint, device_for(args.device, info), args.image_size,
         samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,

@@ -136,10 +136,7 @@ def _run(args, cases, methods, info) -> int:
             print(f"checking the files of {len(cases)} case(s) before tracking", flush=True)
         problems, frames = shard.check_cases(cases, info)
         if problems:
-            shown = "\n  ".join(problems[:50])
-            more = f"\n  ... ({len(problems)} in all)" if len(problems) > 50 else ""
-            raise CLIError(f"{len(problems)} problem(s) in {args.data}; fix or remove these "
-                           f"cases, then run again (nothing was tracked):\n  {shown}{more}")
+            raise shard.problems_error(problems, args.data, "fix or remove these cases")
         # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
         if args.prompt == "learned":  # the adapter's class prompts find every structure
             base = shard.agree(info, lambda: _learned_predictor(args, build))
@@ -667,8 +664,6 @@ class _Sequence:
 
     def problems(self) -> list[str]:
         """What keeps this sequence from being evaluated, [] when usable."""
-        import numpy as np
-
         from samurai_common.frames import FrameError, VideoEndedEarly, VideoFileFrames, open_frames
         from samurai_core.boxes import lasot_present
         from samurai.io import read_lasot_boxes

@@ -9,7 +9,6 @@ candidate, memory frames), ``overlay.mp4`` (when an encoder is installed) and ``
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 from samurai.cli import CLIError

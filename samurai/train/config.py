@@ -68,11 +68,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         """Build from a dict (unknown keys named), then ``validate``."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s) {unknown}; valid: {sorted(known)}")
-        return cls(**values).validate()
+        return config_from_dict(cls, values, "training option(s)")
 
     def validate(self) -> "TrainConfig":
         """Coerce each option to its field's type (numbers written as strings, as PyYAML reads
@@ -124,6 +120,15 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def config_from_dict(cls, values: dict, what: str):
+    """``cls(**values).validate()`` for a training-config dataclass, naming unknown keys first."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; valid: {sorted(known)}")
+    return cls(**values).validate()
 
 
 def defaults() -> dict:

@@ -13,7 +13,6 @@ Checkpoints, resuming, DDP and the adapter files work as for SAM 2 (:mod:`samura
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import random
 from contextlib import nullcontext
@@ -24,7 +23,6 @@ import numpy as np
 import torch
 
 from samurai.florence.model import MAX_POLYGON_POINTS
-from samurai.io import atomic_write_text
 from samurai.train.loop import (
     CHECKPOINT_NAME,
     _RESUMABLE_CHANGES,
@@ -33,6 +31,7 @@ from samurai.train.loop import (
     _rng_state,
     _set_rng_state,
     case_rng,
+    record_epoch,
     resolve_device,
 )
 
@@ -77,11 +76,9 @@ class FlorenceTrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "FlorenceTrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown option(s) {unknown} for --model florence2; valid: {sorted(known)}")
-        return cls(**values).validate()
+        from samurai.train.config import config_from_dict
+
+        return config_from_dict(cls, values, "option(s) for --model florence2")
 
     def validate(self) -> "FlorenceTrainConfig":
         from samurai.florence.model import WEIGHTS_HELP
@@ -315,21 +312,8 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
             record = {"epoch": epoch, "step": state["global_step"]}
             if val_idx:
                 record.update(_validate(FlorenceFinder(model, processor), val_ds, val_idx, info))
-            score = record.get("mean_box_iou")
-            improved = not val_idx or state["best"] is None or (score is not None and score > state["best"])
-            if improved:
-                state["best"] = score
-                if info.is_main:
-                    save_adapter(peft_model, out / "best_adapter", {**cfg.to_dict(), **record})
-            record["best"] = improved
-            state["history"].append(record)
-            state["epoch"] = epoch + 1
-            state["step_in_epoch"] = 0
-            if info.is_main:
-                bar.write(f"epoch {epoch}: " + ", ".join(
-                    f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                    for k, v in record.items() if k != "epoch"))
-                atomic_write_text(out / "history.json", json.dumps(state["history"], indent=2, default=str))
+            if record_epoch(state, record, record.get("mean_box_iou"), bool(val_idx), info, bar, out):
+                save_adapter(peft_model, out / "best_adapter", {**cfg.to_dict(), **record})
             save_checkpoint()
         bar.close()
         if not stopped and info.is_main:

@@ -444,23 +444,30 @@ def _end_epoch(run: _Run, bar) -> None:
     if run.val_idx:
         record.update(_validate(run.model, run.val_ds, run.val_idx, cfg, info, run.device,
                                 run.class_prompts))
-    score = record.get("mean_dice")
-    improved = not run.val_idx or state["best"] is None or (score is not None and score > state["best"])
+    if record_epoch(state, record, record.get("mean_dice"), bool(run.val_idx), info, bar, run.out):
+        run.save_adapter("best_adapter", {**cfg.to_dict(), "epoch": epoch, **record})
+    run.save_checkpoint()
+
+
+def record_epoch(state: dict, record: dict, score, validated: bool, info, bar, out: Path) -> bool:
+    """End an epoch in ``state``: mark whether ``score`` is the best so far (always, without
+    validation), append ``record`` to the history, move to the next epoch and, on the main
+    process, print the record and write ``history.json``. Returns True when the main process
+    should save the best adapter."""
+    improved = not validated or state["best"] is None or (score is not None and score > state["best"])
     if improved:
         state["best"] = score
-        if info.is_main:
-            run.save_adapter("best_adapter", {**cfg.to_dict(), "epoch": epoch, **record})
     record["best"] = improved
     state["history"].append(record)
-    state["epoch"] = epoch + 1
+    state["epoch"] += 1
     state["step_in_epoch"] = 0
     if info.is_main:
-        bar.write(f"epoch {epoch}: " + ", ".join(
+        bar.write(f"epoch {record['epoch']}: " + ", ".join(
             f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
             for k, v in record.items() if k != "epoch"
         ))
-        atomic_write_text(run.out / "history.json", json.dumps(state["history"], indent=2, default=str))
-    run.save_checkpoint()
+        atomic_write_text(out / "history.json", json.dumps(state["history"], indent=2, default=str))
+    return improved and info.is_main
 
 
 def _training_clip(dataset, case_index: int, cfg: TrainConfig, epoch: int, class_prompts=None) -> Clip | None:
