@@ -36,7 +36,10 @@ _FLAGS = {
     "checkpoint_every": (int, "optimizer steps between checkpoints (also at each epoch end)"),
     "warmup_steps": (int, "linear learning-rate warm-up steps, then cosine decay"),
     "train_split": (str, "split to train on; 'none': every case, e.g. for the generic layout"),
-    "val_split": (str, "split to validate on; 'none': no validation"),
+    "val_split": (str, "split to validate on; 'none': no validation (or, with --val-data, "
+                  "every case of that folder)"),
+    "val_data": (str, "validation dataset folder, e.g. held-out cases of the generic layout "
+                 "(default: --data)"),
     "prompts": (str, "first-frame prompt while training: box (from the mask) or learned (class "
                 "prompt tokens trained with the adapter; see docs/chambers.md)"),
     "prompt_tokens": (int, "tokens per class with --prompts learned"),

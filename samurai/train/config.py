@@ -36,6 +36,7 @@ class TrainConfig:
     kind: str | None = None  # camus2023 | camus2019 | echonet | generic; None: detect
     train_split: str | None = "train"
     val_split: str | None = "val"  # None: no validation (the last adapter is the best)
+    val_data: str | None = None  # validation folder (default: data); val_split applies inside it
     out_dir: str = "runs/train"
     model: str = "tiny"  # SAM 2 size or config path
     checkpoint: str | None = None  # base SAM 2 / MedSAM2 weights ({"model": ...})
@@ -82,6 +83,11 @@ class TrainConfig:
             raise ValueError(
                 f"checkpoint={self.checkpoint!r} does not exist; pass the path of a SAM 2 .pt file "
                 "(official format), or leave it out for random weights (testing only)"
+            )
+        if self.val_data is not None and not Path(self.val_data).is_dir():
+            raise ValueError(
+                f"val_data={self.val_data!r} is not a folder; pass a dataset folder of held-out "
+                "cases, or leave it out to validate on --data's val_split"
             )
         if self.kind is not None and self.kind not in KINDS:
             raise ValueError(f"kind={self.kind!r} is not a dataset layout; use one of {KINDS} or omit it")

@@ -347,7 +347,11 @@ def _setup(cfg: TrainConfig, info, resume: bool):
     train_idx = list(range(len(train_ds)))[: cfg.max_train_cases]
     if not train_idx:
         raise ValueError(f"no training case in {cfg.data} (split={cfg.train_split!r})")
-    val_ds = open_dataset(cfg.data, cfg.kind, cfg.val_split) if cfg.val_split else None
+    val_ds = None
+    if cfg.val_data is not None:  # a folder of its own: every case, or its val_split
+        val_ds = open_dataset(cfg.val_data, cfg.kind, cfg.val_split)
+    elif cfg.val_split:
+        val_ds = open_dataset(cfg.data, cfg.kind, cfg.val_split)
     val_idx = list(range(len(val_ds)))[: cfg.max_val_cases] if val_ds is not None else []
 
     model = build_model(cfg.model, cfg.checkpoint, device, cfg.image_size)

@@ -184,3 +184,33 @@ def test_training_leaves_the_global_generators_alone_and_repeats(camus_tiny, sam
     a, b = (lora_state_dict(r["model"]) for r in runs)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert any(a[k].abs().sum() > 0 for k in a if "lora_B" in k)  # it did train
+
+
+def test_validation_on_a_folder_of_its_own(camus_tiny, sam2_tiny_checkpoint, tmp_path):
+    """``val_data``: the epochs are scored on another folder (here the generic layout, which
+    has no splits), exactly as ``evaluate`` scores that folder with the adapter of the epoch."""
+    from samurai.data.synthetic import write_generic
+    from samurai.train.loop import evaluate
+
+    held_out = write_generic(tmp_path / "held_out", n_videos=2, n_frames=4)["root"]
+    cfg = _cfg(camus_tiny, sam2_tiny_checkpoint, tmp_path / "run", epochs=1, val_data=str(held_out),
+               val_split=None)
+    result = train(cfg)
+    record = result["history"][-1]
+    scored = evaluate(result["model"], open_dataset(held_out, None, None), cfg)
+    expected = {f"dice_{scored['names'][k]}": total / count for k, (total, count) in scored["sums"].items()}
+    assert expected and {k: record[k] for k in expected} == pytest.approx(expected)
+    assert set(expected) == {"dice_LV", "dice_MYO"}  # max_objects=2 of the three labels
+
+
+def test_validation_folder_is_checked_before_training(camus_tiny, sam2_tiny_checkpoint, tmp_path):
+    with pytest.raises(ValueError, match="val_data=.*is not a folder"):
+        _cfg(camus_tiny, sam2_tiny_checkpoint, tmp_path / "run", val_data=str(tmp_path / "nope")).validate()
+    generic = tmp_path / "generic"
+    from samurai.data.synthetic import write_generic
+
+    write_generic(generic, n_videos=1, n_frames=2)
+    cfg = _cfg(camus_tiny, sam2_tiny_checkpoint, tmp_path / "run2", val_data=str(generic), val_split="val")
+    with pytest.raises(ValueError, match="no splits"):
+        train(cfg)
+    assert not (tmp_path / "run2" / CHECKPOINT_NAME).exists()
