@@ -43,6 +43,7 @@ def world(tmp_path_factory, sam2_tiny_checkpoint):
     (root / "thesis" / "chapter1.tex").write_text("years of work")
     (root / "notes.txt").write_text("a plain file")
     (root / "cwd").mkdir()
+    (root / "locked").mkdir()  # writes under it are refused (see _deny_writes_under)
 
     # Echo data in the generic layout: one good copy, then one mistake per copy.
     write_generic(root / "generic_ok", n_videos=2, n_frames=3)
@@ -122,6 +123,15 @@ CASES = [
      ["cannot write output folder", "folder you can write to"]),
     ("track-disk-full", [*TRACK, "--box", BOX, "--force", "--out", "{root}/earlier"],
      ["No space left", "left on that file system", "free some space"]),
+    ("track-disk-full-overlay-mp4", ["track", "{root}/frames", "--checkpoint", "{ckpt}", "--image-size", "256",
+                                     "--box", BOX, "--force", "--out", "{root}/earlier"],
+     ["No space left", "1 of 3 frames into overlay.mp4", "left on that file system", "free some space"]),
+    ("track-out-under-a-file", [*TRACK, "--box", BOX, "--out", "{root}/notes.txt/run"],
+     ["notes.txt", "is a file, not a folder", "choose another --out"]),
+    ("track-out-permission-denied", [*TRACK, "--box", BOX, "--out", "{root}/locked/run"],
+     ["cannot write output folder", "locked", "Permission denied", "folder you can write to"]),
+    ("eval-out-permission-denied", [*EVAL, "{root}/generic_ok", "--out", "{root}/locked/run"],
+     ["cannot write output folder", "locked", "Permission denied", "folder you can write to"]),
     # ---- track: many videos
     ("track-many-box-flag", [*MANY, "{root}/videos.txt", "--box", BOX, "--out", "{root}/o"],
      ["prompt one video", "--boxes CSV", "--masks DIR"]),
@@ -196,12 +206,68 @@ def test_user_error(argv, needles, world, sam2_tiny_checkpoint, monkeypatch, req
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
         monkeypatch.setattr(sio, "write_csv", full)  # scores.csv: the last file of a track run
+    if request.node.callspec.id == "track-disk-full-overlay-mp4":
+        _simulate_silent_mp4_loss(monkeypatch)
+    if "permission-denied" in request.node.callspec.id:
+        _deny_writes_under(monkeypatch, world / "locked")
     monkeypatch.chdir(world / "cwd")
     before = tree_digest(world)
     result = run_cli([a.format(root=world, ckpt=sam2_tiny_checkpoint) for a in argv])
     assert_user_error(result, *needles, workdir=world)
     assert tree_digest(world) == before  # nothing written, nothing removed: earlier/ intact
     assert json.loads((world / "earlier" / "manifest.json").read_text())["complete"] is True
+
+
+def _simulate_silent_mp4_loss(monkeypatch):
+    """A full disk as OpenCV's MP4 writer meets it (tests/cli/test_io.py shows it on a real
+    one, which a test cannot make for a whole run): frames after the first are lost without
+    an error, and the file system has no room left."""
+    import collections
+    import shutil
+
+    cv2 = pytest.importorskip("cv2")
+    real = cv2.VideoWriter
+
+    class FillingUp:
+        def __init__(self, *args):
+            self.inner, self.frames = real(*args), 0
+
+        def write(self, image):
+            self.frames += 1
+            if self.frames == 1:
+                self.inner.write(image)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(cv2, "VideoWriter", FillingUp)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(1 << 30, 1 << 30, 0))
+
+
+def _deny_writes_under(monkeypatch, folder):
+    """What a user without write permission meets (tests run as root, whom chmod does not stop):
+    creating anything under ``folder`` raises PermissionError, as the kernel would."""
+    import tempfile
+
+    real_mkdir, real_mkdtemp = os.mkdir, tempfile.mkdtemp
+
+    def denied(path):
+        if os.path.exists(path):
+            return  # mkdir reports an existing folder as such, writable or not
+        if str(os.path.abspath(path)).startswith(str(folder) + os.sep):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    def mkdir(path, *args, **kwargs):
+        denied(path)
+        return real_mkdir(path, *args, **kwargs)
+
+    def mkdtemp(*args, dir=None, **kwargs):
+        denied(os.path.join(str(dir), "x"))
+        return real_mkdtemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
 
 
 def test_table_covers_track_eval_and_demo():
