@@ -341,6 +341,10 @@ class _Lazy:
             return [str(err)]
         self.n_frames = len(case.frames)
         labelled = np.flatnonzero(case.labelled)
+        if labelled.size == 0 and case.meta.get("labelled_lost"):
+            return [f"{case.meta['ended_early']}: every labelled frame "
+                    f"({', '.join(map(str, case.meta['labelled_lost']))}) comes after it; "
+                    "re-export or re-encode the video, or remove the case"]
         if labelled.size == 0:
             return ["no labelled frame (its masks are missing); add a label mask PNG per "
                     "labelled frame"]

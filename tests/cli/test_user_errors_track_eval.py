@@ -50,6 +50,11 @@ def world(tmp_path_factory, sam2_tiny_checkpoint):
     write_generic(root / "generic_bad", n_videos=2, n_frames=3)
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(root / "generic_bad" / "video00" / "masks" / "00002.png")
     Image.fromarray(np.ones((64, 56), np.uint8)).save(root / "generic_bad" / "video01" / "masks" / "00007.png")
+    # A frames folder whose frame 1 is corrupt and whose only label is on frame 2 (frame 0's mask
+    # removed): the case ends before its one labelled frame, so nothing can be prompted.
+    write_generic(root / "generic_cut", n_videos=1, n_frames=3)
+    (root / "generic_cut" / "video00" / "masks" / "00000.png").unlink()
+    (root / "generic_cut" / "video00" / "frames" / "00001.png").write_bytes(b"not a png")
     write_generic(root / "generic_empty", n_videos=1, n_frames=3)
     for m in (root / "generic_empty" / "video00" / "masks").iterdir():
         Image.fromarray(np.zeros((64, 56), np.uint8)).save(m)
@@ -161,6 +166,8 @@ CASES = [
     ("eval-bad-masks-all-listed", [*EVAL, "{root}/generic_bad", "--out", "{root}/o"],
      ["2 problem(s)", "video00", "10x10", "save each mask at its frame's size",
       "video01", "00007.png matches no frame", "name each mask like the frame", "nothing was tracked"]),
+    ("eval-video-ends-before-every-label", [*EVAL, "{root}/generic_cut", "--out", "{root}/o"],
+     ["video00", "00001.png", "every labelled frame (2) comes after it", "remove the case", "nothing was tracked"]),
     ("eval-all-masks-empty", [*EVAL, "{root}/generic_empty", "--out", "{root}/o"],
      ["every mask is empty", "paint each structure"]),
     ("eval-lasot-bad-lines-all-listed", [*EVAL, "{root}/lasot", "--lasot", "--out", "{root}/o"],
