@@ -43,8 +43,8 @@ class VideoEndedEarly(FrameError):
     def __init__(self, name: str, frames_read: int, frames_announced: int, reason: str | None = None):
         reason = reason or (
             f"{name!r} decodes {frames_read} of the {frames_announced} frames its container "
-            f"announces (truncated or damaged tail); re-encode it to recover what is left, e.g. "
-            f"ffmpeg -i in -c:v libx264 out.mp4"
+            f"announces (the file is truncated or damaged at frame {frames_read}); re-encode it to "
+            f"recover what is left, e.g. ffmpeg -i in -c:v libx264 out.mp4"
         )
         super().__init__(reason)
         self.frames_read = frames_read

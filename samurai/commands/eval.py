@@ -299,6 +299,19 @@ def _failed_note(failed: list, total: int) -> str:
             f"means (per_case.csv: status, error): {', '.join(failed)}.\n")
 
 
+def _notes_text(notes: dict) -> str:
+    """summary.md's lines for the cases whose video ended early and the objects never segmented."""
+    text = ""
+    if notes["ended_early"]:
+        text += (f"\n{len(notes['ended_early'])} case(s) ended before the frames their video announces "
+                 f"and are scored on the frames read (summary.json: ended_early): "
+                 f"{', '.join(notes['ended_early'])}.\n")
+    if notes["empty_objects"]:
+        text += ("\nEmpty on every tracked frame (nothing segmented): "
+                 + ", ".join(f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]) + ".\n")
+    return text
+
+
 # ----------------------------------------------------------------------------- echo
 
 
@@ -591,7 +604,7 @@ def _eval_echo(records, methods, folder, baselines: bool, notes: dict) -> tuple[
                  "with tracking). florence2 segments each structure by its name alone, on the "
                  "labelled frames. See docs/evaluation.md.\n") if baselines else ""
     text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n{protocols}"
-            f"{_failed_note(failed, len(records))}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
+            f"{_failed_note(failed, len(records))}{_notes_text(notes)}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
             f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n")
     atomic_write_text(folder / "summary.md", text)
     atomic_write_text(folder / "summary.json", json.dumps(
@@ -789,7 +802,7 @@ def _eval_lasot(records, predictors, folder, notes: dict) -> tuple[str, list[str
     table = format_table(summary, ["method", "cases", "success_auc", "precision_20", "norm_precision",
                                    "norm_precision_auc"])
     text = (f"# samurai eval (LaSOT-style boxes, first frame = prompt, not scored)\n"
-            f"{_failed_note(failed, len(records))}\n{table}\n")
+            f"{_failed_note(failed, len(records))}{_notes_text(notes)}\n{table}\n")
     atomic_write_text(folder / "summary.md", text)
     atomic_write_text(folder / "summary.json", json.dumps({"boxes": summary, "failed_cases": failed,
                                                            **notes}, indent=2) + "\n")

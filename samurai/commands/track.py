@@ -692,7 +692,7 @@ def report_frames_read(name: str, source, read: int, done: str) -> None:
     announced = source.frames_announced
     if read < announced:
         print(f"warning: {name}: read {read} of {announced} announced frames, the video ends "
-              f"early: {source.ended_early or 'truncated or damaged tail'}; the {read} frames read "
+              f"early: {source.ended_early or 'its frames ran out'}; the {read} frames read "
               f"are {done}", file=sys.stderr)
     elif read > announced:
         print(f"note: {name}: read {read} frames, {read - announced} more than its container "

@@ -67,7 +67,7 @@ def read_video(path: Path) -> tuple[np.ndarray, str | None]:
     ended = None
     if len(frames) < announced:
         ended = (f"{path.name} decodes {len(frames)} of the {announced} frames its container "
-                 "announces (truncated or damaged tail)")
+                 f"announces (the file is truncated or damaged at frame {len(frames)})")
     return np.stack(frames).astype(np.uint8), ended
 
 

@@ -194,6 +194,7 @@ def test_eval_echonet_videos_that_end_early(sam2_tiny_checkpoint, tmp_path):
                    {k: full[case, method][k] for k in ("frames", "dice", "iou", "hd95")}
     manifest = json.loads((tmp_path / "cut" / "manifest.json").read_text())
     assert sorted(manifest["ended_early"]) == sorted([tail, before_es])
+    assert "2 case(s) ended before the frames" in (tmp_path / "cut" / "summary.md").read_text()
 
 
 def test_eval_names_the_objects_empty_on_every_frame(tmp_path, monkeypatch):
@@ -225,6 +226,7 @@ def test_eval_names_the_objects_empty_on_every_frame(tmp_path, monkeypatch):
     named = [f"{e['case']}/{e['method']}/{e['object']}" for e in summary["empty_objects"]]
     assert named == expected and manifest["empty_objects"] == summary["empty_objects"]
     assert "empty on every tracked frame" in result.stderr and all(n in result.stderr for n in expected)
+    assert all(n in (tmp_path / "eval" / "summary.md").read_text() for n in expected)
 
 
 def test_eval_records_a_failing_case_and_keeps_the_others(sam2_tiny_checkpoint, tmp_path, monkeypatch):
