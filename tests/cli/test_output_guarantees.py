@@ -133,9 +133,13 @@ def test_track_keeps_the_frames_before_an_unreadable_frame_file(sam2_tiny_checkp
                                       read_mask_png(tmp_path / "refout" / "masks" / f"{t:05d}.png"))
 
 
-def test_eval_lasot_scores_the_frames_before_an_unreadable_frame_file(sam2_tiny_checkpoint, tmp_path):
-    """LaSOT img/ folder with a corrupt frame: scored on the frames before it (groundtruth.txt
-    has a line per file), as a video that ends early; the other sequence is untouched."""
+def test_eval_lasot_scores_every_frame_read(sam2_tiny_checkpoint, tmp_path):
+    """LaSOT sequences whose frames differ from the count announced: an img/ folder with a
+    corrupt frame is scored on the frames before it (groundtruth.txt has a line per file), as
+    a video that ends early; an AVI announcing 3 of its 5 frames is scored on all 5; the intact
+    sequence is untouched."""
+    pytest.importorskip("cv2")
+    from fixtures_sam2 import write_underannounced_avi
     from samurai_phantom import make_phantom
 
     ph = make_phantom(n_frames=5, size=64, dropout=None)
@@ -145,13 +149,19 @@ def test_eval_lasot_scores_the_frames_before_an_unreadable_frame_file(sam2_tiny_
             Image.fromarray(f).convert("RGB").save(tmp_path / "lasot" / name / "img" / f"{t + 1:08d}.jpg")
         (tmp_path / "lasot" / name / "groundtruth.txt").write_text("6,8,24,36\n" * 5)
     (tmp_path / "lasot" / "bad" / "img" / "00000004.jpg").write_bytes(b"truncated jpeg")
+    (tmp_path / "lasot" / "under").mkdir()
+    announced, decoded = write_underannounced_avi(tmp_path / "lasot" / "under" / "under.avi",
+                                                  [np.repeat(f[..., None], 3, axis=2) for f in ph.frames], 3)
+    assert (announced, len(decoded)) == (3, 5)
+    (tmp_path / "lasot" / "under" / "groundtruth.txt").write_text("6,8,24,36\n" * 5)
     result = run_cli(["eval", tmp_path / "lasot", "--lasot", "--checkpoint", sam2_tiny_checkpoint,
                       "--image-size", "256", "--out", tmp_path / "eval"])
     assert result.code == 0, result.stderr
     assert "sequence bad: read 3 of 5 announced frames" in result.stderr and "00000004.jpg" in result.stderr
+    assert "sequence under: read 5 frames, 2 more than its container announces (3" in result.stderr
     rows = list(csv.DictReader((tmp_path / "eval" / "per_case.csv").read_text().splitlines()))
     got = {(r["case"], r["method"]): (r["status"], r["frames"], r["frames_announced"]) for r in rows}
-    assert got == {(c, m): ("ok", str(n - 1), "5") for c, n in (("bad", 3), ("good", 5))
+    assert got == {(c, m): ("ok", str(n - 1), a) for c, n, a in (("bad", 3, "5"), ("good", 5, "5"), ("under", 5, "3"))
                    for m in ("vanilla", "samurai")}
     manifest = json.loads((tmp_path / "eval" / "manifest.json").read_text())
     assert list(manifest["ended_early"]) == ["bad"] and "00000004.jpg" in manifest["ended_early"]["bad"]
