@@ -33,6 +33,10 @@ def world(tmp_path_factory, sam2_tiny_checkpoint):
     for t, f in enumerate(ph.frames):
         Image.fromarray(f).convert("RGB").save(frames / f"{t:05d}.png")
     Image.fromarray(ph.masks[0]).save(root / "mask.png")
+    (root / "first_bad").mkdir()  # frame 0 does not decode: nothing to prompt on
+    (root / "first_bad" / "00000.png").write_bytes(b"not a png")
+    for t, f in enumerate(ph.frames[1:], 1):
+        Image.fromarray(f).convert("RGB").save(root / "first_bad" / f"{t:05d}.png")
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(root / "mask_empty.png")
     Image.fromarray(np.zeros((32, 48), np.uint8) + 1).save(root / "mask_small.png")
     Image.fromarray(np.zeros((64, 64, 3), np.uint8) + 1).save(root / "mask_rgb.png")
@@ -98,6 +102,8 @@ CASES = [
      ["cannot open video", "ffmpeg"]),
     ("track-folder-without-frames", ["track", "{root}/no_images", "--box", BOX, "--random-weights", "--out", "{root}/o"],
      ["no image frames", "extract frames"]),
+    ("track-first-frame-unreadable", ["track", "{root}/first_bad", "--box", BOX, "--random-weights", "--out", "{root}/o"],
+     ["cannot read frame 0", "00000.png", "re-export or remove that file"]),
     ("track-no-prompt", [*TRACK, "--out", "{root}/o"], ["--box", "--mask", "not neither"]),
     ("track-box-and-mask", [*TRACK, "--box", BOX, "--mask", "{root}/mask.png", "--out", "{root}/o"], ["not both"]),
     ("track-box-not-four-numbers", [*TRACK, "--box", "1,2,3", "--out", "{root}/o"], ["not 4 numbers", "X1,Y1,X2,Y2"]),
