@@ -289,18 +289,39 @@ class MP4Writer:
         self.frames += 1
 
     def close(self) -> None:
-        """Finish the file and move it into place (nothing is left if no frame was written)."""
+        """Finish the file and move it into place (nothing is left if no frame was written).
+
+        Raises OSError (ENOSPC when the file system has less room left than the file took) when
+        the finished file does not hold every frame written: OpenCV's writer reports no write
+        error, so a full disk would otherwise leave a short or unreadable video in place.
+        """
         if self._writer is not None:
             if self._cv2 is not None:
                 self._writer.release()
             else:
                 self._writer.close()
             self._writer = None
+            if self._cv2 is not None:
+                self._check_written()
         if self.frames:
             os.chmod(self._tmp, 0o666 & ~_umask())
             os.replace(self._tmp, self.path)
         else:
             Path(self._tmp).unlink(missing_ok=True)
+
+
+    def _check_written(self) -> None:
+        capture = self._cv2.VideoCapture(self._tmp)
+        found = int(capture.get(self._cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+        capture.release()
+        if found == self.frames:
+            return
+        size = os.path.getsize(self._tmp)
+        full = shutil.disk_usage(self.path.parent).free < max(size, 1 << 20)
+        Path(self._tmp).unlink(missing_ok=True)
+        raise OSError(errno.ENOSPC if full else errno.EIO,
+                      f"{os.strerror(errno.ENOSPC if full else errno.EIO)}: the MP4 encoder wrote "
+                      f"{max(found, 0)} of {self.frames} frames into {self.path.name}", self._tmp)
 
 
 def mp4_available() -> bool:
@@ -459,6 +480,10 @@ class OutputDir:
                 f"--out {out} is the working directory or a folder above it; a run replaces its "
                 "output folder as a whole, so give it a folder of its own, e.g. --out results/run1"
             )
+        blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise OutputError(f"--out {out} cannot be made: {blocking} is a file, not a folder; "
+                              "choose another --out")
         if out.parent.is_dir():
             self.sweep_stale()  # first: it may put back a run that a killed process moved aside
         if out.is_symlink() or (out.exists() and not out.is_dir()):
@@ -529,7 +554,7 @@ class OutputDir:
     # ------------------------------------------------------------------ errors while writing
     def _write_error(self, err: OSError, written: int | None = None) -> OutputError:
         where = self.out.parent if not self.out.parent.exists() else self.out
-        text = f"cannot write output folder {where}: {os.strerror(err.errno) if err.errno else err}"
+        text = f"cannot write output folder {where}: {(err.strerror or os.strerror(err.errno)) if err.errno else err}"
         if err.errno in _SPACE_ERRNOS:
             free = shutil.disk_usage(self.out.parent).free
             wrote = f"the run had written {_human(written)} when it filled up; " if written else ""

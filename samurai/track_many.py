@@ -159,7 +159,8 @@ def run_many(args) -> int:
 
 def _run(args, videos, out_root: Path, info) -> int:
     from samurai import shard
-    from samurai.commands.track import build_predictor, report_empty, run_info
+    from samurai.commands.track import (TRACK_DONE, build_predictor, is_untrained, report_empty,
+                                        report_frames_read, run_info)
     from samurai.distributed import device_for
 
     if info.is_main:
@@ -194,7 +195,8 @@ def _run(args, videos, out_root: Path, info) -> int:
             print(f"warning: video {video.path} failed, no output folder written: "
                   f"{type(err).__name__}: {err}", file=sys.stderr, flush=True)
             return True
-        report_empty(found, seen, args.checkpoint is None, where=f"{video.case_id}: ")
+        report_frames_read(str(video.path), source, seen, TRACK_DONE)
+        report_empty(found, seen, is_untrained(args), where=f"{video.case_id}/")
         return False
 
     if info.is_main:

@@ -68,6 +68,18 @@ def synthetic_jpeg_video(tmp_path_factory):
     return folder
 
 
+def cut_avi(path, keep: int) -> None:
+    """Cut an MJPG AVI written by OpenCV where frame ``keep``'s data begins (a download cut
+    short): its header still announces every frame, the first ``keep`` still decode."""
+    data = Path(path).read_bytes()
+    end = data.rfind(b"idx1")
+    starts, at = [], data.find(b"00dc", data.find(b"movi"), end)  # the frames' chunks in 'movi'
+    while at >= 0:
+        starts.append(at)
+        at = data.find(b"00dc", at + 4, end)
+    Path(path).write_bytes(data[: starts[keep]])
+
+
 def write_truncated_avi(path, frames, fps: float = 10.0):
     """Write ``frames`` (``H×W×3`` uint8 RGB) as an MJPG AVI with OpenCV, then cut the file off
     where the last frame's data begins, as a download cut short would: the container still
@@ -96,3 +108,37 @@ def write_truncated_avi(path, frames, fps: float = 10.0):
         decoded.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     cap.release()
     return announced, decoded
+
+
+def write_underannounced_avi(path, frames, announced: int, fps: float = 10.0):
+    """Write ``frames`` (``H×W×3`` uint8 RGB) as an MJPG AVI with OpenCV, then patch the video
+    stream header's length (``strh.dwLength``, what FFmpeg reports as the frame count) down to
+    ``announced``: a real file whose container announces fewer frames than it holds.
+
+    Returns ``(announced, decoded RGB frames)`` as OpenCV itself reads the patched file.
+    """
+    import struct
+
+    import cv2
+    import numpy as np
+
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    for f in frames:
+        writer.write(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2BGR))
+    writer.release()
+    data = bytearray(Path(path).read_bytes())
+    strh = data.find(b"strh")  # chunk id, size, then fccType .. dwStart (32 bytes), dwLength
+    assert data[strh + 8:strh + 12] == b"vids"
+    data[strh + 40:strh + 44] = struct.pack("<I", announced)
+    Path(path).write_bytes(bytes(data))
+    cap = cv2.VideoCapture(str(path))
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    decoded = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        decoded.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return count, decoded

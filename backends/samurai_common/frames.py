@@ -4,6 +4,11 @@
 (``None`` when unknown), ``source[i]`` (an ``H×W×3`` uint8 RGB array) and iteration. Frames are
 decoded on demand with a small cache, so a 1000-frame video costs a few frames of memory.
 
+A video file's frame count is its container's estimate and a frame folder may hold a file that
+does not decode, so code that streams a video asks ``source.available(t)`` before frame ``t``:
+it reads on past the announced count until decoding ends (``len`` grows), and stops at the
+first frame that cannot be read (``len`` shrinks to it and ``ended_early`` says why).
+
 >>> frames = open_frames("clip.mp4")           # or a folder of JPEG/PNG, or a list of arrays
 >>> frames.height, frames.width, len(frames)
 """
@@ -27,19 +32,21 @@ class FrameError(ValueError):
 
 
 class VideoEndedEarly(FrameError):
-    """A video file stopped decoding before the frame count its container announces.
+    """A video stopped before the frames it announced: a video file that stops decoding before
+    its container's frame count, or a frame folder with a file that cannot be read.
 
-    Common and often harmless (the count is an estimate of the container; a download cut short
-    loses the tail): every frame before ``frames_read`` decoded, and the source's ``len`` is
-    now ``frames_read``. Consumers stop there and keep what they have.
+    Common and often harmless (a container's count is an estimate; a download cut short loses
+    the tail): every frame before ``frames_read`` was read, and the source's ``len`` is now
+    ``frames_read``. Consumers stop there and keep what they have; the message says why.
     """
 
-    def __init__(self, name: str, frames_read: int, frames_announced: int):
-        super().__init__(
+    def __init__(self, name: str, frames_read: int, frames_announced: int, reason: str | None = None):
+        reason = reason or (
             f"{name!r} decodes {frames_read} of the {frames_announced} frames its container "
-            f"announces (truncated or damaged tail); re-encode it to recover what is left, e.g. "
-            f"ffmpeg -i in -c:v libx264 out.mp4"
+            f"announces (the file is truncated or damaged at frame {frames_read}); re-encode it to "
+            f"recover what is left, e.g. ffmpeg -i in -c:v libx264 out.mp4"
         )
+        super().__init__(reason)
         self.frames_read = frames_read
         self.frames_announced = frames_announced
 
@@ -51,9 +58,20 @@ class FrameSource:
     width: int
     fps: float | None = None
     name: str = "frames"
+    ended_early: str | None = None  # why the source stopped before frames_announced, once it has
 
     def __len__(self) -> int:
         raise NotImplementedError
+
+    def available(self, index: int) -> bool:
+        """Whether frame ``index`` can be read; streaming code asks before each frame.
+
+        Sources whose length is only announced (a video file, a frame folder) read the frame
+        to find out: past the announced count a video decodes on (``len`` grows), and a frame
+        that cannot be read ends the source there (``len`` shrinks to ``index``,
+        ``ended_early`` says why). The frame read is cached, so ``source[index]`` costs nothing.
+        """
+        return 0 <= index < len(self)
 
     @property
     def frames_announced(self) -> int:
@@ -145,13 +163,40 @@ class FolderFrames(FrameSource):
                 f"'{self.name}/%05d.jpg', or pass the video file itself"
             )
         self._cache = _Cache(cache_size)
+        self._len = len(self.paths)
         first = self._read(0)
         self.height, self.width = first.shape[:2]
 
     def __len__(self) -> int:
+        return self._len
+
+    @property
+    def frames_announced(self) -> int:
         return len(self.paths)
 
+    def available(self, index: int) -> bool:
+        if not 0 <= index < self._len:
+            return False
+        try:
+            self[index]
+        except VideoEndedEarly:
+            return False
+        return True
+
     def _read(self, index: int) -> np.ndarray:
+        try:
+            return self._read_file(index)
+        except FrameError as err:
+            if index == 0:
+                raise
+            # The frames before it stand: the video ends here, as a video file whose tail does
+            # not decode (what was tracked before is kept, and the reason is reported).
+            self._len = min(self._len, index)
+            self.ended_early = (f"{err} (the video is taken to end before it: {index} of "
+                                f"{len(self.paths)} frames)")
+            raise VideoEndedEarly(self.name, index, len(self.paths), self.ended_early) from err
+
+    def _read_file(self, index: int) -> np.ndarray:
         frame = self._cache.get(index)
         if frame is not None:
             return frame
@@ -175,8 +220,9 @@ class FolderFrames(FrameSource):
 class VideoFileFrames(FrameSource):
     """Frames decoded from a video file with OpenCV, sequentially where possible.
 
-    ``len`` starts as the container's announced count, an estimate that can exceed what
-    decodes; when sequential decoding ends before it, ``len`` shrinks to the frames read and
+    ``len`` starts as the container's announced count, an estimate that can be wrong both ways:
+    :meth:`available` decodes on past it while frames keep coming (``len`` grows), and when
+    sequential decoding ends before it ``len`` shrinks to the frames read and
     :class:`VideoEndedEarly` is raised (``frames_announced`` keeps the container's count).
     """
 
@@ -196,6 +242,7 @@ class VideoFileFrames(FrameSource):
         fps = float(self._cap.get(cv2.CAP_PROP_FPS))
         self.fps = fps if fps > 0 else None
         self._pos = 0  # index of the frame the decoder returns next
+        self._done = False  # decoding has ended: no frame past len
         self._cache = _Cache(cache_size)
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self._len = count if count > 0 else self._count_frames()
@@ -221,6 +268,23 @@ class VideoFileFrames(FrameSource):
     def frames_announced(self) -> int:
         return self._announced
 
+    def available(self, index: int) -> bool:
+        if index < 0:
+            return False
+        for t in range(min(index, self._len), index + 1):  # past len: decode on, in order
+            if self._done and t >= self._len:
+                return False
+            try:
+                self[t] if t < self._len else self._read(t)
+            except VideoEndedEarly:
+                return False
+            except FrameError:
+                if t < self._len:
+                    raise
+                self._done = True  # past the announced count: decoding simply ended here
+                return False
+        return True
+
     def _read(self, index: int) -> np.ndarray:
         frame = self._cache.get(index)
         if frame is not None:
@@ -230,16 +294,19 @@ class VideoFileFrames(FrameSource):
             self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, index)
         ok, bgr = self._cap.read()
         if not ok or bgr is None:
-            if sequential and index > 0:
+            if sequential and 0 < index < self._len:
                 # Every frame before this one decoded in order: the stream ends here.
-                self._len = index
-                raise VideoEndedEarly(self.name, index, self._announced)
+                self._len, self._done = index, True
+                err = VideoEndedEarly(self.name, index, self._announced)
+                self.ended_early = str(err)
+                raise err
             raise FrameError(
                 f"cannot decode frame {index} of {self.name!r} ({self._len} frames announced); "
                 f"the file may be truncated or its codec unsupported: re-encode it, e.g. "
                 f"ffmpeg -i in -c:v libx264 out.mp4"
             )
         self._pos = index + 1
+        self._len = max(self._len, index + 1)  # more frames than the container announced
         frame = self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
         self._cache.put(index, frame)
         return frame
@@ -332,6 +399,15 @@ class IteratorFrames(FrameSource):
         return frame
 
 
+def count_frames(source: FrameSource) -> int:
+    """The frames ``source`` really has: read in order until they end (see
+    :meth:`FrameSource.available`); ``len(source)`` says the same afterwards."""
+    t = 0
+    while source.available(t):
+        t += 1
+    return t
+
+
 def open_frames(
     source: Any,
     num_frames: int | None = None,
@@ -390,5 +466,6 @@ __all__ = [
     "IteratorFrames",
     "VideoEndedEarly",
     "VideoFileFrames",
+    "count_frames",
     "open_frames",
 ]

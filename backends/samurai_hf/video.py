@@ -95,12 +95,15 @@ class HFVideoPredictor:
 
     @torch.inference_mode()
     def propagate_in_video(self, state) -> Iterator[tuple[int, list, torch.Tensor]]:
-        """Track from frame 0 to the end; yields ``(frame_idx, obj_ids, logits [N, 1, H, W])``
-        at the video's resolution."""
+        """Track from frame 0 until the frames end (``FrameSource.available``: past a container's
+        announced count, or up to a frame that cannot be read); yields ``(frame_idx, obj_ids,
+        logits [N, 1, H, W])`` at the video's resolution."""
         session, frames = state["session"], state["frames"]
         height, width = state["size"]
         reach = self.look_back()
-        for t in range(len(frames)):
+        t = -1
+        while frames.available(t + 1):
+            t += 1
             pixels = self.processor(images=frames[t], device=self.device, return_tensors="pt").pixel_values[0]
             out = self.model(inference_session=session, frame_idx=t, frame=pixels)
             logits = self.processor.post_process_masks(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import warnings
 from collections import OrderedDict
 from typing import Any, Iterator
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from samurai_common.boxes import candidates_to_host
-from samurai_common.frames import FrameSource, VideoEndedEarly, open_frames
+from samurai_common.frames import FrameSource, open_frames
 from samurai_common.tracks import VideoTracks
 from samurai_sam2.class_prompts import ClassPromptError, class_prompt_heads, first_frame_features
 from samurai_sam2.compat import check_sam2
@@ -469,41 +470,51 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         """Track every object through the video; yields ``(frame_idx, obj_ids, masks)``.
 
         Same arguments and outputs as SAM 2's: ``masks`` are ``[num_objects, 1, H, W]`` logits
-        at the video's resolution. A video file that decodes fewer frames than its container
-        announces ends the propagation at its last decodable frame (``len`` of the frame
-        source and ``inference_state["num_frames"]`` then give the frames read). Each frame's scores (predicted IoUs, object scores, motion
-        scores, chosen candidate, memory frames) are readable with :meth:`frame_scores` while
-        the frame is inside the look-back window.
+        at the video's resolution. A streamed video is tracked until its frames end, not until
+        the count it announced (see ``FrameSource.available``): a video file that decodes more
+        frames than its container announces is tracked to its last frame, and one that decodes
+        fewer (or a frame folder with an unreadable file) ends the propagation at the last frame
+        read; ``len`` of the frame source and ``inference_state["num_frames"]`` then give the
+        frames read. Each frame's scores (predicted IoUs, object scores, motion scores, chosen
+        candidate, memory frames) are readable with :meth:`frame_scores` while the frame is
+        inside the look-back window.
         """
         with self._autocast(inference_state):
             self.propagate_in_video_preflight(inference_state)
         num_frames = inference_state["num_frames"]
+        source = inference_state.get("frame_source")  # None: frames preloaded by SAM 2's loader
         if start_frame_idx is None:
             start_frame_idx = min(
                 t
                 for obj_output_dict in inference_state["output_dict_per_obj"].values()
                 for t in obj_output_dict["cond_frame_outputs"]
             )
-        if max_frame_num_to_track is None:
-            max_frame_num_to_track = num_frames
         if reverse:
-            end_frame_idx = max(start_frame_idx - max_frame_num_to_track, 0)
+            limit = num_frames if max_frame_num_to_track is None else max_frame_num_to_track
+            end_frame_idx = max(start_frame_idx - limit, 0)
             order = range(start_frame_idx, end_frame_idx - 1, -1) if start_frame_idx > 0 else []
+        elif max_frame_num_to_track is None and source is not None:
+            order = itertools.count(start_frame_idx)  # until the source's frames end
         else:
-            end_frame_idx = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
-            order = range(start_frame_idx, end_frame_idx + 1)
+            limit = num_frames if max_frame_num_to_track is None else max_frame_num_to_track
+            order = range(start_frame_idx, min(start_frame_idx + limit, num_frames - 1) + 1)
 
         desc = "propagate in video (" + ("SAMURAI" if inference_state["samurai"]["enabled"] else "SAM 2") + ")"
-        for frame_idx in tqdm(order, desc=desc, disable=len(order) < 2):
-            try:
-                with self._autocast(inference_state):
-                    masks = self._propagate_frame(inference_state, frame_idx, reverse)
-                    _, video_res_masks = self._get_orig_video_res_output(inference_state, masks)
-            except VideoEndedEarly as err:
-                # The container announced more frames than decode: the video ends here, and
-                # the frames already yielded stand (the source's len now says where it ended).
-                inference_state["num_frames"] = err.frames_read
-                return
+        total = len(order) if isinstance(order, range) else max(num_frames - start_frame_idx, 0)
+        for frame_idx in tqdm(order, desc=desc, total=total, disable=total < 2):
+            if source is not None:
+                if not source.available(frame_idx):
+                    # The video ends here (early, or where its frames ran out past the count
+                    # its container announced): the frames already yielded stand.
+                    inference_state["num_frames"] = len(source)
+                    return
+                # A video may decode more frames than it announced: the count grows as they come.
+                # (SAM 2 scales object-pointer positions by min(num_frames, 16), so on a video
+                # that under-announces a count below 16 the first frames see the smaller one.)
+                inference_state["num_frames"] = len(source)
+            with self._autocast(inference_state):
+                masks = self._propagate_frame(inference_state, frame_idx, reverse)
+                _, video_res_masks = self._get_orig_video_res_output(inference_state, masks)
             if self.release_old_frames:
                 self._release_old_outputs(inference_state, frame_idx, reverse)
             yield frame_idx, inference_state["obj_ids"], video_res_masks

@@ -117,7 +117,7 @@ def _run(args, cases, methods, info) -> int:
     import sys
 
     from samurai import shard
-    from samurai.commands.track import build_predictor, cpu_notice, run_info
+    from samurai.commands.track import build_predictor, cpu_notice, is_untrained, run_info, warn_empty
     from samurai.distributed import device_for
 
     out_dir = Path(args.out)
@@ -163,17 +163,22 @@ def _run(args, cases, methods, info) -> int:
                 lambda c: _echo_case_record(c, predictors, args.prompt, baselines, args.frame_batch))
         if out is None:  # another rank than 0: its cases are stored, rank 0 writes the output
             return 0
+        # What track also reports: videos that ended early, objects empty on every frame.
+        notes = {"ended_early": {r["case_id"]: r["ended_early"] for r, _ in records if r.get("ended_early")},
+                 "empty_objects": [{"case": r["case_id"], **e} for r, _ in records for e in r.get("empty", [])]}
         out.info.update(run_info(args, base), data=str(args.data), methods=all_methods,
                         prompt=prompt, cases=[c.case_id for c in cases], ranks=info.world_size,
-                        **weights)
+                        **weights, **notes)
         if args.lasot:
-            summary, failed = _eval_lasot(records, predictors, out.path)
+            summary, failed = _eval_lasot(records, predictors, out.path, notes)
         else:
-            summary, failed = _eval_echo(records, all_methods, out.path, bool(baselines))
+            summary, failed = _eval_echo(records, all_methods, out.path, bool(baselines), notes)
         out.info.update(failed_cases=failed)
     shard.finish(info, store)
     print(summary)
     print(f"wrote {out_dir}/ in {time.perf_counter() - t0:.1f} s")
+    warn_empty([f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]],
+               "on every tracked frame", is_untrained(args))
     if failed:
         print(f"warning: {len(failed)} of {len(cases)} case(s) failed while tracking and are "
               f"recorded as failed in {out_dir}/per_case.csv (status, error): {', '.join(failed)}",
@@ -294,6 +299,19 @@ def _failed_note(failed: list, total: int) -> str:
             f"means (per_case.csv: status, error): {', '.join(failed)}.\n")
 
 
+def _notes_text(notes: dict) -> str:
+    """summary.md's lines for the cases whose video ended early and the objects never segmented."""
+    text = ""
+    if notes["ended_early"]:
+        text += (f"\n{len(notes['ended_early'])} case(s) ended before the frames their video announces "
+                 f"and are scored on the frames read (summary.json: ended_early): "
+                 f"{', '.join(notes['ended_early'])}.\n")
+    if notes["empty_objects"]:
+        text += ("\nEmpty on every tracked frame (nothing segmented): "
+                 + ", ".join(f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]) + ".\n")
+    return text
+
+
 # ----------------------------------------------------------------------------- echo
 
 
@@ -336,6 +354,10 @@ class _Lazy:
             return [str(err)]
         self.n_frames = len(case.frames)
         labelled = np.flatnonzero(case.labelled)
+        if labelled.size == 0 and case.meta.get("labelled_lost"):
+            return [f"{case.meta['ended_early']}: every labelled frame "
+                    f"({', '.join(map(str, case.meta['labelled_lost']))}) comes after it; "
+                    "re-export or re-encode the video, or remove the case"]
         if labelled.size == 0:
             return ["no labelled frame (its masks are missing); add a label mask PNG per "
                     "labelled frame"]
@@ -432,12 +454,13 @@ def _patient(case_id: str) -> tuple[str, str | None]:
 
 
 def _echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
-    """One echo case tracked by every method: (seg rows, EF rows, ED/ES LV store, area curves)."""
+    """One echo case tracked by every method: (seg rows, EF rows, ED/ES LV store, area curves,
+    the (method, structure) pairs whose mask is empty on every frame from the prompt on)."""
     import numpy as np
 
     from samurai.eval import clinical
 
-    seg_rows, ef_rows, lv_store, area_plots = [], [], {}, {}
+    seg_rows, ef_rows, lv_store, area_plots, empty = [], [], {}, {}, []
     labelled = np.flatnonzero(case.labelled)
     start = int(labelled[0])
     ids = [k for k in sorted(case.labels) if (case.masks[start] == k).any()]
@@ -454,6 +477,8 @@ def _echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
         runs = chain(runs, _baseline_runs(case, baselines, ids, start, frame_batch))
     for method, masks, every_frame in runs:
         for i, k in enumerate(ids):
+            if not masks[start:, i].any():
+                empty.append((method, case.labels[k]))
             gt = case.masks[scored] == k
             row = {"case": case.case_id, "method": method, "structure": case.labels[k], "status": "ok"}
             row.update(_seg_scores(masks[scored, i], gt, case.spacing))
@@ -469,7 +494,7 @@ def _echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
         gt_lv = case.masks[start:] == lv_id
         if case.labelled[start:].all():
             area_plots[case.case_id]["truth"] = clinical.area_curve(gt_lv, case.spacing)
-    return seg_rows, ef_rows, lv_store, area_plots
+    return seg_rows, ef_rows, lv_store, area_plots, empty
 
 
 def _baseline_runs(case, baselines, ids, start, frame_batch):
@@ -504,8 +529,11 @@ def _baseline_runs(case, baselines, ids, start, frame_batch):
 
 def _echo_case_record(lazy, predictors, prompt_kind, baselines=None, frame_batch=8) -> tuple[dict, dict]:
     """One case tracked by every method, as stored in the work folder: (record, arrays)."""
+    import sys
+
     try:
-        seg, ef, lv, plots = _echo_case(lazy.load(), predictors, prompt_kind, baselines, frame_batch)
+        case = lazy.load()
+        seg, ef, lv, plots, empty = _echo_case(case, predictors, prompt_kind, baselines, frame_batch)
     except Exception as err:  # noqa: BLE001  one bad case must not lose the others
         print(f"warning: case {lazy.case_id} failed and is recorded as failed: "
               f"{_failure(err)}", flush=True)
@@ -517,10 +545,19 @@ def _echo_case_record(lazy, predictors, prompt_kind, baselines=None, frame_batch
         arrays[f"ed/{method}"], arrays[f"es/{method}"], spacing[method] = ed, es, sp
     for method, curve in plots.get(lazy.case_id, {}).items():
         arrays[f"area/{method}"] = curve
-    return {"failed": False, "seg": seg, "ef": ef, "spacing": spacing}, arrays
+    record = {"failed": False, "seg": seg, "ef": ef, "spacing": spacing,
+              "empty": [{"method": m, "object": name} for m, name in empty]}
+    if "ended_early" in case.meta:
+        lost = case.meta.get("labelled_lost", [])
+        record["ended_early"] = case.meta["ended_early"]
+        print(f"warning: case {lazy.case_id}: {case.meta['ended_early']}; its {case.meta['frames_read']} "
+              "frames read are scored" + (f", the labelled frame(s) {', '.join(map(str, lost))} "
+                                          "went with the end and are not" if lost else ""),
+              file=sys.stderr, flush=True)
+    return record, arrays
 
 
-def _eval_echo(records, methods, folder, baselines=False) -> tuple[str, list[str]]:
+def _eval_echo(records, methods, folder, baselines: bool, notes: dict) -> tuple[str, list[str]]:
     """Write per_case.csv, ef.csv, the summaries and plots from every case's stored record."""
     import numpy as np
 
@@ -567,11 +604,11 @@ def _eval_echo(records, methods, folder, baselines=False) -> tuple[str, list[str
                  "with tracking). florence2 segments each structure by its name alone, on the "
                  "labelled frames. See docs/evaluation.md.\n") if baselines else ""
     text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n{protocols}"
-            f"{_failed_note(failed, len(records))}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
+            f"{_failed_note(failed, len(records))}{_notes_text(notes)}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
             f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n")
     atomic_write_text(folder / "summary.md", text)
     atomic_write_text(folder / "summary.json", json.dumps(
-        {"segmentation": summary_rows, "ef": ef_summary, "failed_cases": failed},
+        {"segmentation": summary_rows, "ef": ef_summary, "failed_cases": failed, **notes},
         indent=2, default=float) + "\n")
     plot_bars(folder / "dice_per_structure.png",
               {m: {r["structure"]: r["dice"] for r in summary_rows if r["method"] == m} for m in methods},
@@ -664,7 +701,7 @@ class _Sequence:
 
     def problems(self) -> list[str]:
         """What keeps this sequence from being evaluated, [] when usable."""
-        from samurai_common.frames import FrameError, VideoEndedEarly, VideoFileFrames, open_frames
+        from samurai_common.frames import FrameError, VideoFileFrames, count_frames, open_frames
         from samurai_core.boxes import lasot_present
         from samurai.io import read_lasot_boxes
 
@@ -681,15 +718,14 @@ class _Sequence:
         if gt is None:
             return found
         self.n_frames = len(source)
-        if len(gt) < len(source) and isinstance(source, VideoFileFrames):
+        if len(gt) != len(source) and isinstance(source, VideoFileFrames):
             try:  # a container's announced count is an estimate: count what decodes, in order
-                for i in range(len(source)):
-                    source[i]
-            except VideoEndedEarly:
-                pass
+                self.n_frames = count_frames(source)
             except FrameError as err:
                 found.append(str(err))
-        if len(gt) != len(source):
+        # One line per frame read, or per frame announced by a video that ends early (its
+        # frames read are scored: docs/cli.md, "Videos that end early keep every frame").
+        if len(gt) != len(source) and not (source.ended_early and len(gt) == source.frames_announced):
             found.append(f"groundtruth.txt has {len(gt)} boxes for {len(source)} frames; give one "
                          "x,y,w,h line per frame")
         if len(gt) and not lasot_present(gt[0]):
@@ -699,47 +735,48 @@ class _Sequence:
 
 def _lasot_case(seq, predictors) -> tuple[dict, dict]:
     """One sequence tracked by every method, as stored in the work folder: (record, arrays)."""
-    import sys
-
     import numpy as np
 
     from samurai_common.frames import open_frames
-    from samurai.commands.track import sam2_track
+    from samurai.commands.track import report_frames_read, sam2_track
     from samurai.eval.metrics import box_metrics, masks_to_xywh, success_curve, box_iou_xywh
     from samurai_core.boxes import lasot_present, lasot_to_xyxy, mask_to_box
     from samurai.io import read_lasot_boxes
 
     try:
-        rows, arrays = [], {}
+        rows, arrays, empties = [], {}, []
         gt = read_lasot_boxes(seq.folder / "groundtruth.txt")
         source = open_frames(seq.source())
         prompt = {1: ("box", lasot_to_xyxy(gt[0]).astype(np.float32))}
         for method, (predictor, samurai) in predictors.items():
-            masks = np.zeros((len(source), source.height, source.width), bool)
-            for t, fm, _ in sam2_track(predictor, source, prompt, samurai):
-                masks[t] = fm.get(1, masks[t])
-            read = len(source)  # fewer than announced when the video ends early
-            pred, g = masks_to_xywh(masks[:read]), gt[:read]
+            empty = np.zeros((source.height, source.width), bool)
+            tracked = {t: fm.get(1, empty) for t, fm, _ in sam2_track(predictor, source, prompt, samurai)}
+            read = len(source)  # the frames the video really has (see FrameSource.available)
+            masks = np.stack([tracked.get(t, empty) for t in range(read)])
+            if not masks.any():
+                empties.append({"method": method, "object": "target"})
+            pred, g = masks_to_xywh(masks), gt[:read]
             rows.append({"case": seq.case_id, "method": method, "status": "ok",
                          "frames_announced": source.frames_announced,
                          **box_metrics(pred[1:], g[1:])})
             ok = lasot_present(g[1:])
             arrays[f"curve/{method}"] = success_curve(box_iou_xywh(pred[1:][ok], g[1:][ok]))
             safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{seq.case_id}_{method}")
-            arrays[f"boxes/{safe}"] = mask_to_box(masks[:read])
+            arrays[f"boxes/{safe}"] = mask_to_box(masks)
     except Exception as err:  # noqa: BLE001  one bad sequence must not lose the others
         print(f"warning: sequence {seq.case_id} failed and is recorded as failed: "
               f"{_failure(err)}", flush=True)
         return {"failed": True, "rows": [{"case": seq.case_id, "method": m, "status": "failed",
                                           "error": _failure(err)} for m in predictors]}, {}
-    if read < source.frames_announced:
-        print(f"warning: sequence {seq.case_id}: read {read} of {source.frames_announced} "
-              f"announced frames (the video ends early); scored on the {read} frames read",
-              file=sys.stderr)
-    return {"failed": False, "rows": rows}, arrays
+    report_frames_read(f"sequence {seq.case_id}", source, read,
+                       "scored (per_case.csv: frames_announced)")
+    record = {"failed": False, "rows": rows, "empty": empties}
+    if source.ended_early:
+        record["ended_early"] = source.ended_early
+    return record, arrays
 
 
-def _eval_lasot(records, predictors, folder) -> tuple[str, list[str]]:
+def _eval_lasot(records, predictors, folder, notes: dict) -> tuple[str, list[str]]:
     """Write per_case.csv, boxes/, the summaries and the success plot from the stored records."""
     import numpy as np
 
@@ -765,10 +802,10 @@ def _eval_lasot(records, predictors, folder) -> tuple[str, list[str]]:
     table = format_table(summary, ["method", "cases", "success_auc", "precision_20", "norm_precision",
                                    "norm_precision_auc"])
     text = (f"# samurai eval (LaSOT-style boxes, first frame = prompt, not scored)\n"
-            f"{_failed_note(failed, len(records))}\n{table}\n")
+            f"{_failed_note(failed, len(records))}{_notes_text(notes)}\n{table}\n")
     atomic_write_text(folder / "summary.md", text)
-    atomic_write_text(folder / "summary.json", json.dumps({"boxes": summary, "failed_cases": failed},
-                                                          indent=2) + "\n")
+    atomic_write_text(folder / "summary.json", json.dumps({"boxes": summary, "failed_cases": failed,
+                                                           **notes}, indent=2) + "\n")
     from samurai.eval.metrics import SUCCESS_THRESHOLDS
 
     plot_curves(folder / "success.png", {m: np.mean(c, axis=0) for m, c in curves.items() if c},

@@ -590,12 +590,8 @@ def run(args) -> int:
                 {"frame": e.frame, "obj_id": chambers.index(e.name) + 1, "name": e.name,
                  "event": e.kind, "score": round(e.score, 4)} for e in events
             ]
-    if seen < source.frames_announced:
-        print(f"warning: {video}: read {seen} of {source.frames_announced} announced frames (the "
-              f"video ends early: truncated or damaged tail); the {seen} frames read are tracked "
-              "and written, and manifest.json records frames_read / frames_announced",
-              file=sys.stderr)
-    report_empty(found, seen, args.checkpoint is None)
+    report_frames_read(str(video), source, seen, TRACK_DONE)
+    report_empty(found, seen, is_untrained(args))
     print(f"wrote {out_dir}/ ({seen} frames, {len(found)} object(s)): masks/, boxes/, scores.csv"
           + ("" if args.no_video else ", overlay.gif" + (", overlay.mp4" if mp4 else "")))
     return 0
@@ -629,14 +625,13 @@ def track_into(out, args, video, source, prompts: dict, predictor, ids=None,
     ids = sorted(prompts) if ids is None else ids
     if frames is None:
         frames = sam2_track(predictor, source, prompts)
-    untrained = args.checkpoint is None and not args.model.startswith(HF_PREFIX)
-    announced = len(source)
+    untrained = is_untrained(args)
     fps = source.fps or 25.0
-    gif_stride = max(1, math.ceil(announced / GIF_MAX_FRAMES))
+    gif_stride = max(1, math.ceil(len(source) / GIF_MAX_FRAMES))  # the announced count: an estimate
     gif_scale = min(1.0, GIF_MAX_WIDTH / width)
     (out.path / "masks").mkdir()
     (out.path / "boxes").mkdir()
-    boxes = {k: np.zeros((announced, 4), np.float32) for k in ids}
+    boxes = {k: {} for k in ids}  # frame -> box: the frame count is known once the video ends
     found = dict.fromkeys(ids, 0)  # frames on which each object has a mask
     rows, gif_frames = [], []
     mp4 = None
@@ -674,26 +669,58 @@ def track_into(out, args, video, source, prompts: dict, predictor, ids=None,
         if mp4 is not None:
             mp4.close()
     out.info.update(frames=seen, frames_read=seen, frames_announced=source.frames_announced,
-                    empty_objects=[k for k in ids if not found[k]])
+                    ended_early=source.ended_early, empty_objects=[k for k in ids if not found[k]])
     for k in ids:
-        write_lasot_boxes(out.path / "boxes" / f"obj_{k}.txt", boxes[k][:seen])
+        per_frame = np.zeros((seen, 4), np.float32)
+        for t, box in boxes[k].items():
+            per_frame[t] = box
+        write_lasot_boxes(out.path / "boxes" / f"obj_{k}.txt", per_frame)
     write_csv(out.path / "scores.csv", rows, fieldnames=SCORE_FIELDS)
     if gif_frames:
         write_gif(out.path / "overlay.gif", gif_frames, fps=fps / gif_stride)
     return seen, found, mp4 is not None
 
 
-def report_empty(found: dict, frames: int, untrained: bool, where: str = "") -> None:
-    """Say on stderr which objects have no mask on any frame (``found``: id -> frames with one)."""
+TRACK_DONE = "tracked and written (manifest.json: frames_read, frames_announced, ended_early)"
+
+
+def report_frames_read(name: str, source, read: int, done: str) -> None:
+    """Say on stderr when a video's frames read differ from the count it announced: it ended
+    early (``source.ended_early`` says why) or its container under-announced them."""
     import sys
 
-    empty = [str(k) for k, n in found.items() if n == 0]
-    if not empty:
+    announced = source.frames_announced
+    if read < announced:
+        print(f"warning: {name}: read {read} of {announced} announced frames, the video ends "
+              f"early: {source.ended_early or 'its frames ran out'}; the {read} frames read "
+              f"are {done}", file=sys.stderr)
+    elif read > announced:
+        print(f"note: {name}: read {read} frames, {read - announced} more than its container "
+              f"announces ({announced}, an estimate); all {read} are {done}", file=sys.stderr)
+
+
+def report_empty(found: dict, frames: int, untrained: bool, where: str = "") -> None:
+    """Say on stderr which objects have no mask on any frame (``found``: id -> frames with one;
+    ``where``: a prefix of their names, e.g. the video's)."""
+    warn_empty([f"{where}{k}" for k, n in found.items() if n == 0],
+               f"on every one of the {frames} frames", untrained)
+
+
+def warn_empty(names: list[str], span: str, untrained: bool) -> None:
+    """The one warning for objects that were never segmented (``track``, ``eval``)."""
+    import sys
+
+    if not names:
         return
     why = ("expected with --random-weights: the model is untrained" if untrained else
            "check the prompt (a box around the object on frame 0) and that the checkpoint fits --model")
-    print(f"warning: {where}object(s) {', '.join(empty)} empty on every one of the {frames} frames "
-          f"(nothing was segmented; {why})", file=sys.stderr)
+    print(f"warning: object(s) {', '.join(names)} empty {span} (nothing was segmented; {why})",
+          file=sys.stderr)
+
+
+def is_untrained(args) -> bool:
+    """Whether a run's SAM 2 model has random weights (``--random-weights``, no checkpoint)."""
+    return args.checkpoint is None and not args.model.startswith(HF_PREFIX)
 
 
 def run_info(args, predictor) -> dict:
@@ -709,7 +736,7 @@ def run_info(args, predictor) -> dict:
         "image_size": int(predictor.image_size),
         "checkpoint": args.checkpoint,
         "checkpoint_sha256": fingerprint(args.checkpoint),
-        "random_weights": args.checkpoint is None and not args.model.startswith(HF_PREFIX),
+        "random_weights": is_untrained(args),
         "seed": getattr(args, "seed", None),
         "adapter": args.adapter,
         "adapter_sha256": fingerprint(args.adapter),

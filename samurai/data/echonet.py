@@ -41,11 +41,15 @@ def rasterise_tracing(rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def read_video(path: Path) -> np.ndarray:
-    """Grey ``uint8 [T, H, W]`` frames of a video file (channels averaged)."""
+def read_video(path: Path) -> tuple[np.ndarray, str | None]:
+    """Grey ``uint8 [T, H, W]`` frames of a video file (channels averaged), decoded until
+    decoding ends (a container's frame count is an estimate), and why the video ended before the
+    count its container announces (None when it did not).
+    """
     import cv2
 
     capture = cv2.VideoCapture(str(path))
+    announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     frames = []
     try:
         while True:
@@ -60,7 +64,20 @@ def read_video(path: Path) -> np.ndarray:
             f"cannot read any frame of {path}: the video is corrupt or its codec is not supported "
             "by OpenCV; re-encode it (e.g. ffmpeg -i in.avi -c:v mjpeg out.avi)"
         )
-    return np.stack(frames).astype(np.uint8)
+    ended = None
+    if len(frames) < announced:
+        ended = (f"{path.name} decodes {len(frames)} of the {announced} frames its container "
+                 f"announces (the file is truncated or damaged at frame {len(frames)})")
+    return np.stack(frames).astype(np.uint8), ended
+
+
+def note_ended_early(meta: dict, frames_read: int, ended: str | None, lost: list[int]) -> None:
+    """Record in a case's ``meta`` that its video ended early (``ended``: why, None when it did
+    not) and which labelled frames went with the tail (``lost``: not scored; the frames read are)."""
+    if ended is not None:
+        meta.update(ended_early=ended, frames_read=int(frames_read))
+    if lost:
+        meta["labelled_lost"] = sorted(int(f) for f in lost)
 
 
 def _read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
@@ -116,12 +133,15 @@ def load_echonet(root, split: str | None = None) -> EchoDataset:
 
 def _echonet_loader(case_id, video, traced, row, split):
     def load() -> EchoCase:
-        frames = read_video(video)
+        frames, ended = read_video(video)
         t, h, w = frames.shape
         masks = np.zeros(frames.shape, dtype=np.uint8)
         labelled = np.zeros(t, dtype=bool)
-        areas = {}
+        areas, lost = {}, []
         for frame, rows in traced.items():
+            if ended is not None and frame >= t:
+                lost.append(frame)  # went with the video's tail: the frames read are scored
+                continue
             if not 0 <= frame < t:
                 raise DatasetError(
                     f"VolumeTracings.csv traces frame {frame} of {video.name}, which has {t} frames"
@@ -129,6 +149,10 @@ def _echonet_loader(case_id, video, traced, row, split):
             masks[frame] = rasterise_tracing(np.asarray(rows, dtype=np.float64), (h, w))
             labelled[frame] = True
             areas[frame] = int(masks[frame].sum())
+        if not areas:
+            raise DatasetError(f"{ended}; every traced frame ({', '.join(map(str, sorted(lost)))}) is "
+                               f"lost with its tail: re-download or re-encode {video.name}, or remove "
+                               "its case from FileList.csv")
         ordered = sorted(areas, key=lambda f: (-areas[f], f))
         meta = {"view": "A4C", "split": split, "ed_index": ordered[0], "es_index": ordered[-1]}
         for key, name in (("EF", "ef"), ("FPS", "fps"), ("EDV", "edv"), ("ESV", "esv")):
@@ -136,6 +160,7 @@ def _echonet_loader(case_id, video, traced, row, split):
                 meta[name] = float(row[key])
             except (KeyError, ValueError):
                 pass
+        note_ended_early(meta, t, ended, lost)
         return EchoCase(case_id, frames, masks, labelled, {1: "LV"}, None, meta)
 
     return load

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from samurai.data._base import DatasetError, EchoCase, EchoDataset, check_root
-from samurai.data.echonet import read_video
+from samurai.data.echonet import note_ended_early, read_video
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
@@ -43,6 +43,24 @@ def _read_image(path: Path, grey: bool) -> np.ndarray:
     if array.ndim == 3:
         array = array[..., 0]
     return array
+
+
+def _read_frames(paths: list[Path]) -> tuple[np.ndarray, str | None]:
+    """Grey frames ``uint8 [T, H, W]`` of a frame folder, read in order up to the first file
+    that cannot be read or has another size than the first (the case ends before it, as a video
+    whose tail does not decode), and why it ended early (None when every file was read)."""
+    frames = [_read_image(paths[0], grey=True)]
+    for i, path in enumerate(paths[1:], 1):
+        try:
+            frame = _read_image(path, grey=True)
+        except DatasetError as err:
+            return np.stack(frames).astype(np.uint8), f"{err} (the case ends before it: {i} of {len(paths)} frames)"
+        if frame.shape != frames[0].shape:
+            return np.stack(frames).astype(np.uint8), (
+                f"frame {path} is {frame.shape[1]}x{frame.shape[0]}, frame 0 {frames[0].shape[1]}x"
+                f"{frames[0].shape[0]} (the case ends before it: {i} of {len(paths)} frames)")
+        frames.append(frame)
+    return np.stack(frames).astype(np.uint8), None
 
 
 def load_generic(root) -> EchoDataset:
@@ -87,11 +105,10 @@ def _generic_loader(case_id: str, folder: Path, root: Path):
             )
             if not frame_files:
                 raise DatasetError(f"{folder / 'frames'} holds no image")
-            frames = np.stack([_read_image(p, grey=True) for p in frame_files]).astype(np.uint8)
-            stems = [p.stem for p in frame_files]
-            keys = {stem: i for i, stem in enumerate(stems)}
+            frames, ended = _read_frames(frame_files)
+            keys = {p.stem: i for i, p in enumerate(frame_files)}
         else:
-            frames = read_video(_videos(folder)[0])
+            frames, ended = read_video(_videos(folder)[0])
             keys = {}
             for stem in mask_files:
                 if not stem.isdigit():
@@ -101,7 +118,11 @@ def _generic_loader(case_id: str, folder: Path, root: Path):
                 keys[stem] = int(stem)
         masks = np.zeros(frames.shape, dtype=np.uint8)
         labelled = np.zeros(frames.shape[0], dtype=bool)
+        lost = []
         for stem, path in mask_files.items():
+            if ended is not None and keys.get(stem, -1) >= frames.shape[0]:
+                lost.append(keys[stem])  # its frame went with the video's end: not scored
+                continue
             if stem not in keys or not 0 <= keys[stem] < frames.shape[0]:
                 raise DatasetError(
                     f"mask {path} matches no frame of case {case_id} ({frames.shape[0]} frames); "
@@ -119,6 +140,8 @@ def _generic_loader(case_id: str, folder: Path, root: Path):
             masks[keys[stem]] = mask.astype(np.uint8)
             labelled[keys[stem]] = True
         ids = sorted(int(v) for v in np.unique(masks) if v != 0)
-        return EchoCase(case_id, frames, masks, labelled, _label_names(folder, root, ids), None, {})
+        meta: dict = {}
+        note_ended_early(meta, frames.shape[0], ended, lost)
+        return EchoCase(case_id, frames, masks, labelled, _label_names(folder, root, ids), None, meta)
 
     return load

@@ -126,11 +126,11 @@ def track_chambers(
         predictor.configure_samurai(enabled=samurai, config=predictor.samurai_config)
     ids = {name: k + 1 for k, name in enumerate(classes)}
     state = predictor.init_state(source)
-    n = state["num_frames"]
+    frames = state["frame_source"]  # streamed: tracked until its frames end (FrameSource.available)
     tracked: set[str] = set()
     bad = dict.fromkeys(classes, 0)
     start, last_search = 0, None
-    while start < n:
+    while frames.available(start):
         lost = [c for c in classes if c in tracked and bad[c] >= lost_frames]
         missing = [c for c in classes if c not in tracked]
         ask = lost + (missing if last_search is None or start - last_search >= recheck_every else [])
@@ -167,5 +167,5 @@ def track_chambers(
                 else:
                     bad[name] = 0
             due = len(tracked) < len(classes) and start - last_search >= recheck_every
-            if (newly_lost or due) and start < n:
+            if (newly_lost or due) and frames.available(start):
                 break

@@ -1,10 +1,12 @@
 """The options of a training run: ``TrainConfig``, read and checked in one place.
 
-``TrainConfig.from_dict`` is the loader for every source (YAML/JSON file, command-line flags,
-``--set KEY=VALUE``, the Python API): each value is coerced to its field's type or rejected with
-the option's name, the expected type and an example, and ``validate`` rejects out-of-range
-values, all before any folder is made or model built. Imports nothing heavy, so the command
-line can show the defaults in ``samurai train --help``.
+``config_from_dict`` is the loader of every training config (``TrainConfig`` for SAM 2,
+``samurai.train.florence.FlorenceTrainConfig`` for Florence-2) from every source (YAML/JSON
+file, command-line flags, ``--set KEY=VALUE``, the Python API): ``coerce_options`` coerces each
+value to its field's type or rejects it with the option's name, the expected type and an
+example, and ``validate`` (with ``check_shared_options`` for the options both configs have)
+rejects out-of-range values, all before any folder is made or model built. Imports nothing
+heavy, so the command line can show the defaults in ``samurai train --help``.
 """
 
 from __future__ import annotations
@@ -75,8 +77,7 @@ class TrainConfig:
         """Coerce each option to its field's type (numbers written as strings, as PyYAML reads
         ``1e-4``, are accepted) and return self, or raise ValueError naming the bad option, the
         expected type or range, and an example."""
-        for f in dataclasses.fields(self):
-            setattr(self, f.name, _coerce(f.name, f.type, getattr(self, f.name)))
+        coerce_options(self)
         if not self.data:
             raise ValueError("no dataset: set `data` in the config or pass --data DIR")
         if self.checkpoint is not None and not Path(self.checkpoint).is_file():
@@ -89,26 +90,15 @@ class TrainConfig:
                 f"val_data={self.val_data!r} is not a folder; pass a dataset folder of held-out "
                 "cases, or leave it out to validate on --data's val_split"
             )
-        if self.kind is not None and self.kind not in KINDS:
-            raise ValueError(f"kind={self.kind!r} is not a dataset layout; use one of {KINDS} or omit it")
         if self.clip_len < 2:
             raise ValueError(f"clip_len={self.clip_len}: clips need >= 2 frames to train memory")
         if self.prompts not in PROMPT_KINDS:
             raise ValueError(f"prompts={self.prompts!r}; use one of {PROMPT_KINDS}")
-        for name in ("epochs", "accum_steps", "lora_r", "checkpoint_every", "prompt_tokens"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        for name in ("max_objects", "max_train_cases", "max_val_cases"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1, or null for all")
-        for name in ("warmup_steps", "seed"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
-        for name in ("lr", "grad_clip", "lora_alpha"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be > 0")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay={self.weight_decay} must be >= 0")
+        check_shared_options(self)
+        if self.prompt_tokens < 1:
+            raise ValueError(f"prompt_tokens={self.prompt_tokens} must be >= 1")
+        if self.max_objects is not None and self.max_objects < 1:
+            raise ValueError(f"max_objects={self.max_objects} must be >= 1, or null for all")
         if not 0.0 <= self.box_jitter <= 1.0:
             raise ValueError(
                 f"box_jitter={self.box_jitter} must lie in [0, 1]: the prompt box's noise as a "
@@ -137,6 +127,34 @@ def config_from_dict(cls, values: dict, what: str):
     return cls(**values).validate()
 
 
+def coerce_options(config):
+    """Set each field of a training-config dataclass to its value coerced to the field's type
+    (``_coerce``), or raise ValueError naming the option, the type and an example."""
+    for f in dataclasses.fields(config):
+        setattr(config, f.name, _coerce(f.name, f.type, getattr(config, f.name), type(config)))
+    return config
+
+
+def check_shared_options(config) -> None:
+    """The rules of the options every training config has (SAM 2's and Florence-2's)."""
+    if config.kind is not None and config.kind not in KINDS:
+        raise ValueError(f"kind={config.kind!r} is not a dataset layout; use one of {KINDS} or omit it")
+    for name in ("epochs", "accum_steps", "lora_r", "checkpoint_every"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name}={getattr(config, name)} must be >= 1")
+    for name in ("max_train_cases", "max_val_cases"):
+        if getattr(config, name) is not None and getattr(config, name) < 1:
+            raise ValueError(f"{name}={getattr(config, name)} must be >= 1, or null for all")
+    for name in ("warmup_steps", "seed"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name}={getattr(config, name)} must be >= 0")
+    for name in ("lr", "grad_clip", "lora_alpha"):
+        if not getattr(config, name) > 0:
+            raise ValueError(f"{name}={getattr(config, name)} must be > 0")
+    if config.weight_decay < 0:
+        raise ValueError(f"weight_decay={config.weight_decay} must be >= 0")
+
+
 def defaults() -> dict:
     """Each option's default value (what ``samurai train --help`` shows)."""
     return TrainConfig().to_dict()
@@ -152,13 +170,14 @@ def _check_image_size(image_size: int) -> None:
 _EXAMPLES = {"int": "8", "float": "1e-4", "bool": "true", "str": '"tiny"'}
 
 
-def _coerce(name: str, annotation: str, value):
-    """``value`` as the type ``annotation`` (the field's, e.g. "int | None") says, or ValueError."""
+def _coerce(name: str, annotation: str, value, cls=TrainConfig):
+    """``value`` as the type ``annotation`` (the field's of ``cls``, e.g. "int | None") says,
+    or ValueError."""
     kind, _, none = annotation.partition(" | ")
     if value is None:
         if none == "None":
             return None
-        raise ValueError(f"{name} needs a value (null is not allowed); e.g. {name}={_example(name, kind)}")
+        raise ValueError(f"{name} needs a value (null is not allowed); e.g. {name}={_example(cls, name, kind)}")
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -171,7 +190,7 @@ def _coerce(name: str, annotation: str, value):
                 pass
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(
-                f"{name}={value!r} must be a whole number (an int), e.g. {name}={_example(name, kind)}"
+                f"{name}={value!r} must be a whole number (an int), e.g. {name}={_example(cls, name, kind)}"
             )
         return value
     if kind == "float":
@@ -181,15 +200,16 @@ def _coerce(name: str, annotation: str, value):
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{name}={value!r} must be a finite number (a float), e.g. {name}={_example(name, kind)}")
+            raise ValueError(f"{name}={value!r} must be a finite number (a float), e.g. {name}={_example(cls, name, kind)}")
         return float(value)
     if kind == "str":
         if not isinstance(value, str):
-            raise ValueError(f"{name}={value!r} must be a string, e.g. {name}={_example(name, kind)}")
+            raise ValueError(f"{name}={value!r} must be a string, e.g. {name}={_example(cls, name, kind)}")
         return value
     if kind == "list[str]":
         if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise ValueError(f'{name}={value!r} must be a list of module names, e.g. ["memory_attention.layers.0.self_attn.q_proj"]')
+            raise ValueError(f"{name}={value!r} must be a list of {_LIST_OF.get(name, 'names')}, "
+                             f"e.g. {name}={_example(cls, name, kind)}")
         return value
     if kind == "dict":  # loss_weights, the only mapping option
         example = ", ".join(f'"{k}": {v:g}' for k, v in LossWeights()._asdict().items())
@@ -199,10 +219,32 @@ def _coerce(name: str, annotation: str, value):
     raise TypeError(f"TrainConfig.{name}: no coercion for annotation {annotation!r}")
 
 
-def _example(name: str, kind: str) -> str:
-    default = getattr(TrainConfig, name, None)
+# What the list options hold, and an example where the default is None.
+_LIST_OF = {"lora_targets": "module names", "train_modules": "module names", "classes": "class names",
+            "tasks": "tasks"}
+_LIST_EXAMPLES = {"lora_targets": '["memory_attention.layers.0.self_attn.q_proj"]',
+                  "train_modules": '["sam_mask_decoder"]', "classes": '["lv", "la"]'}
+
+
+def _example(cls, name: str, kind: str) -> str:
+    import json
+
+    default = _default(cls, name)
     if isinstance(default, bool):
         return str(default).lower()
     if isinstance(default, float):
         return f"{default:g}"
+    if isinstance(default, list):
+        return json.dumps(default)
+    if kind == "list[str]":
+        return _LIST_EXAMPLES.get(name, '["a", "b"]')
     return _EXAMPLES[kind] if default in (None, "") else str(default)
+
+
+def _default(cls, name: str):
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+    return None

@@ -81,8 +81,18 @@ class FlorenceTrainConfig:
         return config_from_dict(cls, values, "option(s) for --model florence2")
 
     def validate(self) -> "FlorenceTrainConfig":
+        """Coerce and check every option as ``TrainConfig.validate`` does (one loader,
+        ``samurai.train.config``), then the Florence-2 ones; returns self or raises ValueError."""
         from samurai.florence.model import WEIGHTS_HELP
+        from samurai.train.config import check_shared_options, coerce_options
 
+        coerce_options(self)
+        check_shared_options(self)
+        if self.polygon_points < 3:
+            raise ValueError(f"polygon_points={self.polygon_points} must be >= 3 (a polygon)")
+        bad = sorted(set(self.tasks) - set(TASKS)) or ([] if self.tasks else ["(none)"])
+        if bad:
+            raise ValueError(f"tasks {bad} unknown; choose from {list(TASKS)}")
         if not self.data:
             raise ValueError("no dataset: set `data` in the config or pass --data DIR")
         if not self.checkpoint:
@@ -90,16 +100,6 @@ class FlorenceTrainConfig:
         if not (Path(self.checkpoint) / "config.json").is_file():
             raise ValueError(f"--checkpoint {self.checkpoint} is not a Florence-2 folder (no config.json). "
                              f"{WEIGHTS_HELP}")
-        if self.polygon_points < 3:
-            raise ValueError(f"polygon_points={self.polygon_points} must be >= 3 (a polygon)")
-        for name in ("epochs", "accum_steps", "lora_r", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        if self.lr <= 0 or self.grad_clip <= 0:
-            raise ValueError("lr and grad_clip must be > 0")
-        bad = sorted(set(self.tasks) - set(TASKS)) or ([] if self.tasks else ["(none)"])
-        if bad:
-            raise ValueError(f"tasks {bad} unknown; choose from {list(TASKS)}")
         return self
 
     def to_dict(self) -> dict:

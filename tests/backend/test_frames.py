@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures_sam2 import make_synthetic_frames, write_truncated_avi
+from fixtures_sam2 import make_synthetic_frames, write_truncated_avi, write_underannounced_avi
 from PIL import Image
 
 from samurai_common.frames import (
@@ -14,6 +14,7 @@ from samurai_common.frames import (
     IteratorFrames,
     VideoEndedEarly,
     VideoFileFrames,
+    count_frames,
     open_frames,
 )
 
@@ -83,6 +84,58 @@ def test_video_that_ends_before_its_announced_count(tmp_path, frames):
     assert (info.value.frames_read, info.value.frames_announced) == (len(decoded), announced)
     assert (len(src), src.frames_announced) == (len(decoded), announced)
     assert len(list(src)) == len(decoded)
+
+
+def test_video_that_holds_more_frames_than_it_announces(tmp_path, frames):
+    """A container that under-announces (its stream header patched to 3 of the 6 frames): the
+    source streams on past the announced count, with OpenCV's own pixels, and ends where
+    decoding ends."""
+    pytest.importorskip("cv2")
+    path = tmp_path / "under.avi"
+    announced, decoded = write_underannounced_avi(path, frames, announced=3)
+    assert (announced, len(decoded)) == (3, len(frames))  # the premise, read with OpenCV itself
+    src = open_frames(str(path))
+    assert (len(src), src.frames_announced) == (3, 3)
+    t = 0
+    while src.available(t):
+        np.testing.assert_array_equal(src[t], decoded[t])
+        t += 1
+    assert t == len(decoded) and (len(src), src.frames_announced, src.ended_early) == (6, 3, None)
+    assert not src.available(6) and not src.available(7) and len(src) == 6
+    assert count_frames(open_frames(str(path))) == 6
+
+
+def test_video_that_ends_early_says_so_through_available(tmp_path, frames):
+    pytest.importorskip("cv2")
+    path = tmp_path / "cut.avi"
+    announced, decoded = write_truncated_avi(path, frames)
+    src = open_frames(str(path))
+    assert count_frames(src) == len(decoded) == len(src) and src.frames_announced == announced
+    assert f"decodes {len(decoded)} of the {announced}" in src.ended_early
+
+
+def test_folder_with_an_unreadable_frame_ends_before_it(tmp_path, frames):
+    """A frame file that does not decode (or has another size) in the middle of a folder: the
+    frames before it stand and the source ends there, naming the file; frame 0 unreadable is
+    an error."""
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(tmp_path / f"{i:05d}.png")
+    (tmp_path / "00003.png").write_bytes(b"not a png")
+    src = open_frames(tmp_path)
+    assert (len(src), src.frames_announced) == (6, 6)
+    assert [src.available(t) for t in range(5)] == [True, True, True, False, False]
+    for t in range(3):
+        np.testing.assert_array_equal(src[t], frames[t])
+    assert (len(src), src.frames_announced) == (3, 6)
+    assert "00003.png" in src.ended_early and "3 of 6 frames" in src.ended_early
+    with pytest.raises(IndexError):
+        src[3]
+    Image.fromarray(frames[0][:50]).save(tmp_path / "00003.png")  # another size: the same
+    other = open_frames(tmp_path)
+    assert count_frames(other) == 3 and "one size" in other.ended_early
+    (tmp_path / "00000.png").write_bytes(b"broken")
+    with pytest.raises(FrameError, match="00000.png"):
+        open_frames(tmp_path)
 
 
 def test_arrays_and_iterators(frames):

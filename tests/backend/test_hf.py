@@ -249,3 +249,28 @@ def test_streamed_tracking_keeps_memory_flat(hf_tiny_folders):
         assert len(session.processed_frames) == 0
         kept = sorted(session.output_dict_per_obj[0]["non_cond_frame_outputs"])
         assert kept == list(range(max(1, t - reach + 1), t + 1))
+
+
+def test_streamed_tracking_reads_a_video_until_its_frames_end(hf_tiny_folders, tmp_path):
+    """A video file is tracked until decoding ends, not to its container's count: one that
+    announces 3 of its 6 frames and one cut after 4 frames give every frame read, with the
+    masks of the same frames given in memory."""
+    pytest.importorskip("cv2")
+    from fixtures_sam2 import write_truncated_avi, write_underannounced_avi
+    from samurai_hf import HFVideoPredictor
+
+    folder = hf_tiny_folders["sam2_video"]
+    predictor = HFVideoPredictor(build_samurai_hf_model(folder, samurai=None), load_processor(folder))
+    frames = make_synthetic_frames(num_frames=6)
+    under = write_underannounced_avi(tmp_path / "under.avi", frames, announced=3)
+    cut = write_truncated_avi(tmp_path / "cut.avi", frames[:5])
+    for path, (announced, decoded) in ((tmp_path / "under.avi", under), (tmp_path / "cut.avi", cut)):
+        assert (announced, len(decoded)) in ((3, 6), (5, 4))  # the premises, read with OpenCV
+        runs = []
+        for video in (str(path), decoded):
+            state = predictor.init_state(video)
+            predictor.add_new_points_or_box(state, 0, 1, SYNTHETIC_BOXES[1])
+            runs.append({t: logits.clone() for t, _, logits in predictor.propagate_in_video(state)})
+        assert sorted(runs[0]) == sorted(runs[1]) == list(range(len(decoded)))
+        for t in runs[1]:
+            torch.testing.assert_close(runs[0][t], runs[1][t], rtol=0, atol=0)

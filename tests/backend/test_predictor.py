@@ -20,6 +20,7 @@ from fixtures_sam2 import (  # noqa: E402
     TINY_CONFIG,
     make_synthetic_frames,
     write_truncated_avi,
+    write_underannounced_avi,
 )
 
 from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
@@ -262,6 +263,23 @@ def test_video_ending_before_its_announced_count_stops_cleanly(samurai_on, tmp_p
     samurai_on.add_new_points_or_box(state, 0, 1, box=SYNTHETIC_BOXES[1])
     got = _run(samurai_on, state)
     assert list(got) == list(range(17)) and state["num_frames"] == 17
+    ref_state = samurai_on.init_state(decoded)
+    samurai_on.add_new_points_or_box(ref_state, 0, 1, box=SYNTHETIC_BOXES[1])
+    _assert_same_masks(got, _run(samurai_on, ref_state))
+
+
+def test_video_holding_more_frames_than_it_announces_is_tracked_to_its_end(samurai_on, tmp_path):
+    """A container that announces 16 of its 18 frames (its stream header patched): every frame
+    that decodes is tracked, with the masks of the same frames given in memory (16 announced:
+    object-pointer positions scale by min(num_frames, 16), the same as with 18)."""
+    pytest.importorskip("cv2")
+    path = tmp_path / "under.avi"
+    announced, decoded = write_underannounced_avi(path, make_synthetic_frames(num_frames=18), 16)
+    assert (announced, len(decoded)) == (16, 18)
+    state = samurai_on.init_state(str(path))
+    samurai_on.add_new_points_or_box(state, 0, 1, box=SYNTHETIC_BOXES[1])
+    got = _run(samurai_on, state)
+    assert list(got) == list(range(18)) and state["num_frames"] == 18
     ref_state = samurai_on.init_state(decoded)
     samurai_on.add_new_points_or_box(ref_state, 0, 1, box=SYNTHETIC_BOXES[1])
     _assert_same_masks(got, _run(samurai_on, ref_state))

@@ -150,6 +150,46 @@ def test_output_dir_names_a_full_disk_and_an_unwritable_folder(tmp_path):
             sio.OutputDir("/sys/samurai-test-out/run")
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 64 KiB file system (tmpfs) to fill up, where mounting one is allowed (root)."""
+    import shutil
+    import subprocess
+
+    point = tmp_path / "disk"
+    point.mkdir()
+    if shutil.which("mount") is None or subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)], capture_output=True
+    ).returncode != 0:
+        pytest.skip("needs permission to mount a small tmpfs")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", str(point)], check=True)
+
+
+def test_mp4_writer_reports_a_full_disk(small_disk, tmp_path):
+    """OpenCV's MP4 writer reports no error when the disk fills up (it leaves a file without
+    its index); MP4Writer finds the short file when it closes and raises ENOSPC, leaving
+    nothing behind. The same frames on a disk with room make a full video."""
+    import errno
+
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for _ in range(30)]  # ~180 KB
+    writer = sio.MP4Writer(small_disk / "overlay.mp4", fps=10)
+    for f in frames:
+        writer.write(f)  # no error here: the frames are lost silently
+    with pytest.raises(OSError) as info:
+        writer.close()
+    assert info.value.errno == errno.ENOSPC and "of 30 frames" in str(info.value)
+    assert list(small_disk.iterdir()) == []
+    sio.write_mp4(tmp_path / "ok.mp4", frames, fps=10)
+    capture = cv2.VideoCapture(str(tmp_path / "ok.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 30
+    capture.release()
+
+
 def test_atomic_write_leaves_no_temp_on_error(tmp_path, monkeypatch):
     def fail(*_):
         raise OSError("disk full")

@@ -71,6 +71,174 @@ def test_eval_lasot_scores_a_video_that_ends_early_on_the_frames_read(truncated_
     assert [(r["status"], r["frames"], r["frames_announced"]) for r in rows] == [("ok", str(N - 2), str(N))] * 2
 
 
+def test_track_tracks_every_frame_of_a_video_that_announces_fewer(sam2_tiny_checkpoint, tmp_path):
+    """A real AVI whose stream header announces 4 of its 7 frames: every frame is tracked, with
+    the masks of the same frames as a lossless folder."""
+    pytest.importorskip("cv2")
+    from fixtures_sam2 import write_underannounced_avi
+    from samurai_phantom import make_phantom
+
+    ph = make_phantom(n_frames=7, size=64, dropout=None)
+    announced, decoded = write_underannounced_avi(tmp_path / "under.avi",
+                                                  [np.repeat(f[..., None], 3, axis=2) for f in ph.frames], 4)
+    assert (announced, len(decoded)) == (4, 7)  # the premise, read with OpenCV itself
+    common = ["--box", "6,8,30,44", "--checkpoint", sam2_tiny_checkpoint, "--image-size", "256", "--no-video"]
+    result = run_cli(["track", tmp_path / "under.avi", *common, "--out", tmp_path / "under"])
+    assert result.code == 0, result.stderr
+    assert "read 7 frames, 3 more than its container announces (4" in result.stderr
+    out = tmp_path / "under"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["frames_read"], manifest["frames_announced"], manifest["ended_early"]) == (7, 4, None)
+    assert read_lasot_boxes(out / "boxes" / "obj_1.txt").shape == (7, 4)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t, f in enumerate(decoded):
+        Image.fromarray(f).save(folder / f"{t:05d}.png")
+    ref = run_cli(["track", folder, *common, "--out", tmp_path / "ref"])
+    assert ref.code == 0, ref.stderr
+    assert sorted(p.name for p in (out / "masks").iterdir()) == [f"{t:05d}.png" for t in range(7)]
+    for t in range(7):
+        np.testing.assert_array_equal(read_mask_png(out / "masks" / f"{t:05d}.png"),
+                                      read_mask_png(tmp_path / "ref" / "masks" / f"{t:05d}.png"))
+
+
+def test_track_keeps_the_frames_before_an_unreadable_frame_file(sam2_tiny_checkpoint, tmp_path):
+    """A frame folder with a corrupt image in the middle: handled as a video that ends early
+    (the frames before it tracked and written, exit 0, the file named on stderr and in the
+    manifest), with the masks of the same frames without the bad file."""
+    from samurai_phantom import make_phantom
+
+    ph = make_phantom(n_frames=6, size=64, dropout=None)
+    for name in ("frames", "ref"):
+        (tmp_path / name).mkdir()
+    for t, f in enumerate(ph.frames):
+        Image.fromarray(f).convert("RGB").save(tmp_path / "frames" / f"{t:05d}.png")
+        if t < 3:
+            Image.fromarray(f).convert("RGB").save(tmp_path / "ref" / f"{t:05d}.png")
+    (tmp_path / "frames" / "00003.png").write_bytes(b"\x89PNG broken by a copy")
+    common = ["--box", "6,8,30,44", "--checkpoint", sam2_tiny_checkpoint, "--image-size", "256"]
+    result = run_cli(["track", tmp_path / "frames", *common, "--out", tmp_path / "out"])
+    assert result.code == 0, result.stderr
+    assert "read 3 of 6 announced frames" in result.stderr and "00003.png" in result.stderr
+    out = tmp_path / "out"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["frames_read"], manifest["frames_announced"]) == (3, 6)
+    assert "00003.png" in manifest["ended_early"]
+    assert sorted(p.name for p in (out / "masks").iterdir()) == [f"{t:05d}.png" for t in range(3)]
+    assert (out / "overlay.gif").is_file() and read_lasot_boxes(out / "boxes" / "obj_1.txt").shape == (3, 4)
+    ref = run_cli(["track", tmp_path / "ref", *common, "--no-video", "--out", tmp_path / "refout"])
+    assert ref.code == 0, ref.stderr
+    for t in range(3):
+        np.testing.assert_array_equal(read_mask_png(out / "masks" / f"{t:05d}.png"),
+                                      read_mask_png(tmp_path / "refout" / "masks" / f"{t:05d}.png"))
+
+
+def test_eval_lasot_scores_every_frame_read(sam2_tiny_checkpoint, tmp_path):
+    """LaSOT sequences whose frames differ from the count announced: an img/ folder with a
+    corrupt frame is scored on the frames before it (groundtruth.txt has a line per file), as
+    a video that ends early; an AVI announcing 3 of its 5 frames is scored on all 5; the intact
+    sequence is untouched."""
+    pytest.importorskip("cv2")
+    from fixtures_sam2 import write_underannounced_avi
+    from samurai_phantom import make_phantom
+
+    ph = make_phantom(n_frames=5, size=64, dropout=None)
+    for name in ("bad", "good"):
+        (tmp_path / "lasot" / name / "img").mkdir(parents=True)
+        for t, f in enumerate(ph.frames):
+            Image.fromarray(f).convert("RGB").save(tmp_path / "lasot" / name / "img" / f"{t + 1:08d}.jpg")
+        (tmp_path / "lasot" / name / "groundtruth.txt").write_text("6,8,24,36\n" * 5)
+    (tmp_path / "lasot" / "bad" / "img" / "00000004.jpg").write_bytes(b"truncated jpeg")
+    (tmp_path / "lasot" / "under").mkdir()
+    announced, decoded = write_underannounced_avi(tmp_path / "lasot" / "under" / "under.avi",
+                                                  [np.repeat(f[..., None], 3, axis=2) for f in ph.frames], 3)
+    assert (announced, len(decoded)) == (3, 5)
+    (tmp_path / "lasot" / "under" / "groundtruth.txt").write_text("6,8,24,36\n" * 5)
+    result = run_cli(["eval", tmp_path / "lasot", "--lasot", "--checkpoint", sam2_tiny_checkpoint,
+                      "--image-size", "256", "--out", tmp_path / "eval"])
+    assert result.code == 0, result.stderr
+    assert "sequence bad: read 3 of 5 announced frames" in result.stderr and "00000004.jpg" in result.stderr
+    assert "sequence under: read 5 frames, 2 more than its container announces (3" in result.stderr
+    rows = list(csv.DictReader((tmp_path / "eval" / "per_case.csv").read_text().splitlines()))
+    got = {(r["case"], r["method"]): (r["status"], r["frames"], r["frames_announced"]) for r in rows}
+    assert got == {(c, m): ("ok", str(n - 1), a) for c, n, a in (("bad", 3, "5"), ("good", 5, "5"), ("under", 5, "3"))
+                   for m in ("vanilla", "samurai")}
+    manifest = json.loads((tmp_path / "eval" / "manifest.json").read_text())
+    assert list(manifest["ended_early"]) == ["bad"] and "00000004.jpg" in manifest["ended_early"]["bad"]
+
+
+def test_eval_echonet_videos_that_end_early(sam2_tiny_checkpoint, tmp_path):
+    """EchoNet AVIs cut short (a download cut off): one still holds its traced frames (ED 1,
+    ES 3) and is scored as before; one ends before ES, scored on what is left (ED, its prompt
+    frame) with the lost traced frame named; the third is untouched. Every score equals the
+    intact dataset's on the same frames."""
+    pytest.importorskip("cv2")
+    from fixtures_sam2 import cut_avi
+    from samurai.data.synthetic import write_echonet
+
+    data = write_echonet(tmp_path / "echonet", n_videos=3, n_frames=6, size=(64, 64))
+    names = sorted(data["cases"])
+    common = ["--kind", "echonet", "--checkpoint", sam2_tiny_checkpoint, "--image-size", "256"]
+    ref = run_cli(["eval", data["root"], *common, "--out", tmp_path / "ref"])
+    assert ref.code == 0, ref.stderr
+    tail, before_es, intact = names
+    cut_avi(data["root"] / "Videos" / f"{tail}.avi", keep=5)
+    cut_avi(data["root"] / "Videos" / f"{before_es}.avi", keep=3)
+    result = run_cli(["eval", data["root"], *common, "--out", tmp_path / "cut"])
+    assert result.code == 0, result.stderr
+    assert f"case {tail}: {tail}.avi decodes 5 of the 6 frames" in result.stderr
+    assert (f"case {before_es}: {before_es}.avi decodes 3 of the 6 frames" in result.stderr
+            and "labelled frame(s) 3 went with the end" in result.stderr)
+    assert intact not in result.stderr
+
+    def rows(folder):
+        return {(r["case"], r["method"]): r for r in csv.DictReader((folder / "per_case.csv").read_text().splitlines())}
+
+    cut, full = rows(tmp_path / "cut"), rows(tmp_path / "ref")
+    for (case, method), row in cut.items():
+        assert row["status"] == "ok"
+        if case == before_es:  # only its prompt frame is left to score
+            assert row["frames"] == "1" and row["dice"] != ""
+        else:
+            assert {k: row[k] for k in ("frames", "dice", "iou", "hd95")} == \
+                   {k: full[case, method][k] for k in ("frames", "dice", "iou", "hd95")}
+    manifest = json.loads((tmp_path / "cut" / "manifest.json").read_text())
+    assert sorted(manifest["ended_early"]) == sorted([tail, before_es])
+    assert "2 case(s) ended before the frames" in (tmp_path / "cut" / "summary.md").read_text()
+
+
+def test_eval_names_the_objects_empty_on_every_frame(tmp_path, monkeypatch):
+    """Random weights leave objects empty: eval names them (case/method/structure) on stderr,
+    in summary.json and in the manifest, as track does; the named ones are those whose masks
+    are empty on every frame."""
+    from samurai.commands import eval as eval_cmd
+    from samurai.data.synthetic import write_generic
+
+    write_generic(tmp_path / "data", n_videos=1, n_frames=3)
+    masks = {}
+    real = eval_cmd.track_case
+
+    def spy(predictor, samurai, frames, prompts, start):  # the masks each method produced
+        out = real(predictor, samurai, frames, prompts, start)
+        masks["samurai" if samurai else "vanilla"] = (out, sorted(prompts), start)
+        return out
+
+    monkeypatch.setattr(eval_cmd, "track_case", spy)
+    result = run_cli(["eval", tmp_path / "data", "--random-weights", "--seed", "5",
+                      "--image-size", "128", "--out", tmp_path / "eval"])
+    assert result.code == 0, result.stderr
+    labels = json.loads((tmp_path / "data" / "labels.json").read_text())
+    expected = [f"video00/{m}/{labels[str(k)]}" for m, (out, ids, start) in masks.items()
+                for i, k in enumerate(ids) if not out[start:, i].any()]
+    assert expected and len(expected) < 6  # seed 5: some structures never segmented, not all
+    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    manifest = json.loads((tmp_path / "eval" / "manifest.json").read_text())
+    named = [f"{e['case']}/{e['method']}/{e['object']}" for e in summary["empty_objects"]]
+    assert named == expected and manifest["empty_objects"] == summary["empty_objects"]
+    assert "empty on every tracked frame" in result.stderr and all(n in result.stderr for n in expected)
+    assert all(n in (tmp_path / "eval" / "summary.md").read_text() for n in expected)
+
+
 def test_eval_records_a_failing_case_and_keeps_the_others(sam2_tiny_checkpoint, tmp_path, monkeypatch):
     from samurai.commands import eval as eval_cmd
     from samurai.data.synthetic import write_generic

@@ -158,6 +158,14 @@ CASES = {
     "train-checkpoint-missing": Case(lambda e: _train(e, "--checkpoint", e["root"] / "nope.pt"), ("nope.pt' does not exist", "SAM 2 .pt file")),
     # ... and one that fails after the run folder was made: the folder goes again
     "train-checkpoint-nan": Case(lambda e: ["train", "--data", e["generic"], "--kind", "generic", "--train-split", "none", "--val-split", "none", "--checkpoint", e["ckpt"]["nan"], "--out", e["work"] / "run", "--no-progress"], ("NaN or infinite weights", "no_obj_ptr")),
+    # ... the same loader for Florence-2 training (--model florence2)
+    "train-florence2-epochs-abc": Case(lambda e: _train(e, "--model", "florence2", "--set", "epochs=abc"), ("epochs='abc'", "whole number", "epochs=10")),
+    "train-florence2-tasks-not-list": Case(lambda e: _train(e, "--model", "florence2", "--set", "tasks=box"), ("tasks='box'", "list of tasks", '["box", "polygon"]')),
+    "train-florence2-polygon-points-2.5": Case(lambda e: _train(e, "--model", "florence2", "--set", "polygon_points=2.5"), ("polygon_points=2.5", "whole number")),
+    "train-florence2-weight-decay-negative": Case(lambda e: _train(e, "--model", "florence2", "--set", "weight_decay=-1"), ("weight_decay=-1.0", ">= 0")),
+    "train-florence2-kind-unknown": Case(lambda e: _train(e, "--model", "florence2", "--set", "kind=camus2000"), ("kind='camus2000'", "camus2023")),
+    "train-florence2-sam2-option": Case(lambda e: _train(e, "--model", "florence2", "--set", "clip_len=4"), ("unknown option(s) for --model florence2", "clip_len")),
+    "train-florence2-yaml-types": Case(lambda e: ["train", "--model", "florence2", "--config", _yaml(e, "lr: fast\n"), "--data", e["frames"], "--out", e["work"] / "run"], ("lr='fast'", "number")),
     "train-config-yaml-types": Case(lambda e: ["train", "--config", _yaml(e, "epochs: many\n"), "--data", e["frames"], "--out", e["work"] / "run"], ("epochs='many'", "whole number")),
     # calibrate: the output paths are checked before fitting; tracks that cannot identify the noise
     "calibrate-out-is-folder": Case(lambda e: _calibrate(e, e["lasot"] / "seq1" / "groundtruth.txt", "--holdout", "0", "-o", e["work"] / "a_folder"), ("is a folder", "give a file name")),

@@ -33,6 +33,10 @@ def world(tmp_path_factory, sam2_tiny_checkpoint):
     for t, f in enumerate(ph.frames):
         Image.fromarray(f).convert("RGB").save(frames / f"{t:05d}.png")
     Image.fromarray(ph.masks[0]).save(root / "mask.png")
+    (root / "first_bad").mkdir()  # frame 0 does not decode: nothing to prompt on
+    (root / "first_bad" / "00000.png").write_bytes(b"not a png")
+    for t, f in enumerate(ph.frames[1:], 1):
+        Image.fromarray(f).convert("RGB").save(root / "first_bad" / f"{t:05d}.png")
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(root / "mask_empty.png")
     Image.fromarray(np.zeros((32, 48), np.uint8) + 1).save(root / "mask_small.png")
     Image.fromarray(np.zeros((64, 64, 3), np.uint8) + 1).save(root / "mask_rgb.png")
@@ -43,12 +47,18 @@ def world(tmp_path_factory, sam2_tiny_checkpoint):
     (root / "thesis" / "chapter1.tex").write_text("years of work")
     (root / "notes.txt").write_text("a plain file")
     (root / "cwd").mkdir()
+    (root / "locked").mkdir()  # writes under it are refused (see _deny_writes_under)
 
     # Echo data in the generic layout: one good copy, then one mistake per copy.
     write_generic(root / "generic_ok", n_videos=2, n_frames=3)
     write_generic(root / "generic_bad", n_videos=2, n_frames=3)
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(root / "generic_bad" / "video00" / "masks" / "00002.png")
     Image.fromarray(np.ones((64, 56), np.uint8)).save(root / "generic_bad" / "video01" / "masks" / "00007.png")
+    # A frames folder whose frame 1 is corrupt and whose only label is on frame 2 (frame 0's mask
+    # removed): the case ends before its one labelled frame, so nothing can be prompted.
+    write_generic(root / "generic_cut", n_videos=1, n_frames=3)
+    (root / "generic_cut" / "video00" / "masks" / "00000.png").unlink()
+    (root / "generic_cut" / "video00" / "frames" / "00001.png").write_bytes(b"not a png")
     write_generic(root / "generic_empty", n_videos=1, n_frames=3)
     for m in (root / "generic_empty" / "video00" / "masks").iterdir():
         Image.fromarray(np.zeros((64, 56), np.uint8)).save(m)
@@ -92,6 +102,8 @@ CASES = [
      ["cannot open video", "ffmpeg"]),
     ("track-folder-without-frames", ["track", "{root}/no_images", "--box", BOX, "--random-weights", "--out", "{root}/o"],
      ["no image frames", "extract frames"]),
+    ("track-first-frame-unreadable", ["track", "{root}/first_bad", "--box", BOX, "--random-weights", "--out", "{root}/o"],
+     ["cannot read frame 0", "00000.png", "re-export or remove that file"]),
     ("track-no-prompt", [*TRACK, "--out", "{root}/o"], ["--box", "--mask", "not neither"]),
     ("track-box-and-mask", [*TRACK, "--box", BOX, "--mask", "{root}/mask.png", "--out", "{root}/o"], ["not both"]),
     ("track-box-not-four-numbers", [*TRACK, "--box", "1,2,3", "--out", "{root}/o"], ["not 4 numbers", "X1,Y1,X2,Y2"]),
@@ -122,6 +134,15 @@ CASES = [
      ["cannot write output folder", "folder you can write to"]),
     ("track-disk-full", [*TRACK, "--box", BOX, "--force", "--out", "{root}/earlier"],
      ["No space left", "left on that file system", "free some space"]),
+    ("track-disk-full-overlay-mp4", ["track", "{root}/frames", "--checkpoint", "{ckpt}", "--image-size", "256",
+                                     "--box", BOX, "--force", "--out", "{root}/earlier"],
+     ["No space left", "1 of 3 frames into overlay.mp4", "left on that file system", "free some space"]),
+    ("track-out-under-a-file", [*TRACK, "--box", BOX, "--out", "{root}/notes.txt/run"],
+     ["notes.txt", "is a file, not a folder", "choose another --out"]),
+    ("track-out-permission-denied", [*TRACK, "--box", BOX, "--out", "{root}/locked/run"],
+     ["cannot write output folder", "locked", "Permission denied", "folder you can write to"]),
+    ("eval-out-permission-denied", [*EVAL, "{root}/generic_ok", "--out", "{root}/locked/run"],
+     ["cannot write output folder", "locked", "Permission denied", "folder you can write to"]),
     # ---- track: many videos
     ("track-many-box-flag", [*MANY, "{root}/videos.txt", "--box", BOX, "--out", "{root}/o"],
      ["prompt one video", "--boxes CSV", "--masks DIR"]),
@@ -151,6 +172,8 @@ CASES = [
     ("eval-bad-masks-all-listed", [*EVAL, "{root}/generic_bad", "--out", "{root}/o"],
      ["2 problem(s)", "video00", "10x10", "save each mask at its frame's size",
       "video01", "00007.png matches no frame", "name each mask like the frame", "nothing was tracked"]),
+    ("eval-video-ends-before-every-label", [*EVAL, "{root}/generic_cut", "--out", "{root}/o"],
+     ["video00", "00001.png", "every labelled frame (2) comes after it", "remove the case", "nothing was tracked"]),
     ("eval-all-masks-empty", [*EVAL, "{root}/generic_empty", "--out", "{root}/o"],
      ["every mask is empty", "paint each structure"]),
     ("eval-lasot-bad-lines-all-listed", [*EVAL, "{root}/lasot", "--lasot", "--out", "{root}/o"],
@@ -196,12 +219,68 @@ def test_user_error(argv, needles, world, sam2_tiny_checkpoint, monkeypatch, req
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
         monkeypatch.setattr(sio, "write_csv", full)  # scores.csv: the last file of a track run
+    if request.node.callspec.id == "track-disk-full-overlay-mp4":
+        _simulate_silent_mp4_loss(monkeypatch)
+    if "permission-denied" in request.node.callspec.id:
+        _deny_writes_under(monkeypatch, world / "locked")
     monkeypatch.chdir(world / "cwd")
     before = tree_digest(world)
     result = run_cli([a.format(root=world, ckpt=sam2_tiny_checkpoint) for a in argv])
     assert_user_error(result, *needles, workdir=world)
     assert tree_digest(world) == before  # nothing written, nothing removed: earlier/ intact
     assert json.loads((world / "earlier" / "manifest.json").read_text())["complete"] is True
+
+
+def _simulate_silent_mp4_loss(monkeypatch):
+    """A full disk as OpenCV's MP4 writer meets it (tests/cli/test_io.py shows it on a real
+    one, which a test cannot make for a whole run): frames after the first are lost without
+    an error, and the file system has no room left."""
+    import collections
+    import shutil
+
+    cv2 = pytest.importorskip("cv2")
+    real = cv2.VideoWriter
+
+    class FillingUp:
+        def __init__(self, *args):
+            self.inner, self.frames = real(*args), 0
+
+        def write(self, image):
+            self.frames += 1
+            if self.frames == 1:
+                self.inner.write(image)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(cv2, "VideoWriter", FillingUp)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(1 << 30, 1 << 30, 0))
+
+
+def _deny_writes_under(monkeypatch, folder):
+    """What a user without write permission meets (tests run as root, whom chmod does not stop):
+    creating anything under ``folder`` raises PermissionError, as the kernel would."""
+    import tempfile
+
+    real_mkdir, real_mkdtemp = os.mkdir, tempfile.mkdtemp
+
+    def denied(path):
+        if os.path.exists(path):
+            return  # mkdir reports an existing folder as such, writable or not
+        if str(os.path.abspath(path)).startswith(str(folder) + os.sep):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    def mkdir(path, *args, **kwargs):
+        denied(path)
+        return real_mkdir(path, *args, **kwargs)
+
+    def mkdtemp(*args, dir=None, **kwargs):
+        denied(os.path.join(str(dir), "x"))
+        return real_mkdtemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
 
 
 def test_table_covers_track_eval_and_demo():
