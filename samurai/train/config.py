@@ -85,11 +85,6 @@ class TrainConfig:
                 f"checkpoint={self.checkpoint!r} does not exist; pass the path of a SAM 2 .pt file "
                 "(official format), or leave it out for random weights (testing only)"
             )
-        if self.val_data is not None and not Path(self.val_data).is_dir():
-            raise ValueError(
-                f"val_data={self.val_data!r} is not a folder; pass a dataset folder of held-out "
-                "cases, or leave it out to validate on --data's val_split"
-            )
         if self.clip_len < 2:
             raise ValueError(f"clip_len={self.clip_len}: clips need >= 2 frames to train memory")
         if self.prompts not in PROMPT_KINDS:
@@ -139,6 +134,11 @@ def check_shared_options(config) -> None:
     """The rules of the options every training config has (SAM 2's and Florence-2's)."""
     if config.kind is not None and config.kind not in KINDS:
         raise ValueError(f"kind={config.kind!r} is not a dataset layout; use one of {KINDS} or omit it")
+    if config.val_data is not None and not Path(config.val_data).is_dir():
+        raise ValueError(
+            f"val_data={config.val_data!r} is not a folder; pass a dataset folder of held-out "
+            "cases, or leave it out to validate on --data's val_split"
+        )
     for name in ("epochs", "accum_steps", "lora_r", "checkpoint_every"):
         if getattr(config, name) < 1:
             raise ValueError(f"{name}={getattr(config, name)} must be >= 1")
@@ -153,6 +153,16 @@ def check_shared_options(config) -> None:
             raise ValueError(f"{name}={getattr(config, name)} must be > 0")
     if config.weight_decay < 0:
         raise ValueError(f"weight_decay={config.weight_decay} must be >= 0")
+
+
+def validation_dataset(config):
+    """The dataset a run validates on: ``val_data`` (every case with ``val_split`` None, else
+    that split of it), else ``data``'s ``val_split``; None for no validation."""
+    from samurai.data import open_dataset
+
+    if config.val_data is not None:
+        return open_dataset(config.val_data, config.kind, config.val_split)
+    return open_dataset(config.data, config.kind, config.val_split) if config.val_split else None
 
 
 def defaults() -> dict:

@@ -53,6 +53,7 @@ class FlorenceTrainConfig:
     kind: str | None = None
     train_split: str | None = "train"
     val_split: str | None = "val"
+    val_data: str | None = None  # validation folder (default: data); val_split applies inside it
     out_dir: str = "runs/florence2"
     model: str = "florence2"
     checkpoint: str | None = None  # the Florence-2 folder (transformers format, with processor)
@@ -208,6 +209,7 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
     from tqdm.auto import tqdm
 
     from samurai.data import open_dataset
+    from samurai.train.config import validation_dataset
     from samurai.florence.model import FlorenceFinder, load_florence, peft_on_transformers
     from samurai import distributed as ddp
     from samurai.train.lora import apply_lora, lora_state_dict, save_adapter, trainable_parameters
@@ -232,7 +234,7 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
         train_idx = list(range(len(train_ds)))[: cfg.max_train_cases]
         if not train_idx:
             raise ValueError(f"no training case in {cfg.data} (split={cfg.train_split!r})")
-        val_ds = open_dataset(cfg.data, cfg.kind, cfg.val_split) if cfg.val_split else None
+        val_ds = validation_dataset(cfg)
         val_idx = list(range(len(val_ds)))[: cfg.max_val_cases] if val_ds is not None else []
 
         torch.manual_seed(cfg.seed)

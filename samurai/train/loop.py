@@ -26,7 +26,7 @@ import torch
 from samurai.io import atomic_write_bytes, atomic_write_text
 from samurai import distributed as ddp
 from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
-from samurai.train.config import TrainConfig
+from samurai.train.config import TrainConfig, validation_dataset
 from samurai_common.devices import resolve_device
 from samurai.train.losses import LossWeights, frame_losses
 from samurai.train.prompts import class_clip, class_prompted_first_frame
@@ -347,11 +347,7 @@ def _setup(cfg: TrainConfig, info, resume: bool):
     train_idx = list(range(len(train_ds)))[: cfg.max_train_cases]
     if not train_idx:
         raise ValueError(f"no training case in {cfg.data} (split={cfg.train_split!r})")
-    val_ds = None
-    if cfg.val_data is not None:  # a folder of its own: every case, or its val_split
-        val_ds = open_dataset(cfg.val_data, cfg.kind, cfg.val_split)
-    elif cfg.val_split:
-        val_ds = open_dataset(cfg.data, cfg.kind, cfg.val_split)
+    val_ds = validation_dataset(cfg)
     val_idx = list(range(len(val_ds)))[: cfg.max_val_cases] if val_ds is not None else []
 
     model = build_model(cfg.model, cfg.checkpoint, device, cfg.image_size)

@@ -149,6 +149,8 @@ CASES = {
     "train-clip-len-2.5": Case(lambda e: _train(e, "--set", "clip_len=2.5"), ("clip_len=2.5", "whole number")),
     "train-amp-no": Case(lambda e: _train(e, "--set", 'amp="no"'), ("amp='no'", "true or false")),
     "train-box-jitter-negative": Case(lambda e: _train(e, "--set", "box_jitter=-5"), ("box_jitter=-5", "[0, 1]")),
+    "train-val-data-missing": Case(lambda e: _train(e, "--val-data", e["work"] / "no_such_folder"),
+                                   ("val_data=", "is not a folder", "held-out")),
     "train-lr-text": Case(lambda e: _train(e, "--set", "lr=fast"), ("lr='fast'", "number", "lr=0.0001")),
     "train-lr-zero": Case(lambda e: _train(e, "--set", "lr=0"), ("lr=0.0", "> 0")),
     "train-seed-negative": Case(lambda e: _train(e, "--seed", "-1"), ("seed=-1", ">= 0")),
