@@ -13,7 +13,6 @@ from samurai_common.boxes import (  # noqa: E402
     boxes_from_extrema,
     boxes_from_masks,
     candidates_to_host,
-    mask_extrema,
 )
 
 
@@ -60,15 +59,18 @@ def test_zero_logit_is_background():
     assert boxes_from_masks(logits).tolist() == [[2.0, 1.0, 2.0, 1.0]]
 
 
-@pytest.mark.parametrize("shape", [(1, 3, 16, 16), (1, 2, 9, 13), (2, 3, 7, 5)])
+@pytest.mark.parametrize("shape", [(1, 3, 16, 16), (1, 2, 9, 13), (1, 1, 3, 7, 5)])
 def test_host_boxes_from_extrema_match_oracle(shape):
-    """The predictor's split path: extrema in torch, boxes in NumPy."""
+    """The backends' split path (maxima in torch, boxes in NumPy), square or not."""
     parts = [_random_masks(shape, seed) for seed in range(3)]
-    extrema = mask_extrema([torch.from_numpy(p) for p in parts])
-    assert extrema.shape == (3 * shape[0], *shape[1:-2], shape[-2] + shape[-1])
-    got = boxes_from_extrema(extrema.numpy(), shape[-2])
-    assert got.dtype == np.float32
-    np.testing.assert_array_equal(got, np.concatenate([_oracle(p) for p in parts]))
+    M = shape[-3]
+    boxes, _, _ = candidates_to_host(
+        [torch.from_numpy(p) for p in parts],
+        [torch.zeros(*shape[:-2]) for _ in parts],
+        [torch.zeros(1) for _ in parts],
+    )
+    assert boxes.dtype == np.float32
+    np.testing.assert_array_equal(boxes, np.stack([_oracle(p).reshape(M, 4) for p in parts]))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -81,7 +83,14 @@ def test_torch_and_host_forms_are_the_core_definition(seed):
     want = sc.mask_to_box(logits > 0)
     np.testing.assert_array_equal(sc.mask_to_box(logits), want)
     np.testing.assert_array_equal(boxes_from_masks(torch.from_numpy(logits)).numpy(), want)
-    extrema = mask_extrema([torch.from_numpy(logits)]).numpy()
+    host, _, _ = candidates_to_host(
+        [torch.from_numpy(m[None]) for m in logits],
+        [torch.zeros(1, shape[1]) for _ in logits],
+        [torch.zeros(1) for _ in logits],
+    )
+    np.testing.assert_array_equal(host, want)
+    pos = (logits > 0).astype(np.float32)  # the core's host half alone, on hand-made maxima
+    extrema = np.concatenate((pos.max(axis=-1), pos.max(axis=-2)), axis=-1)
     np.testing.assert_array_equal(boxes_from_extrema(extrema, shape[-2]), want)
 
 
