@@ -42,7 +42,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from samurai_common.boxes import candidates_to_host, to_device
+from samurai_common.boxes import candidates_to_host, index_tensors
 from samurai_common.config import check_model_config, model_preset
 from samurai_common.tracks import VideoTracks
 
@@ -375,8 +375,7 @@ class SamuraiVideoMixin:
             [c.high_res for c in cands], [c.ious for c in cands], [c.object_score_logits for c in cands]
         )
         chosen, records = tracks.decide([obj_id for _, obj_id, _ in pending], frame_idx, boxes, aff, obj)
-        chosen_t = to_device(chosen, cands[0].ious.device)
-        return chosen_t.view(len(cands), 1, 1).unbind(0), records
+        return index_tensors(chosen, cands[0].ious.device, (1, 1)), records
 
     def _finish(
         self, session, cand: _Candidates, idx: torch.Tensor, record, run_mem_encoder: bool, from_points: bool = False

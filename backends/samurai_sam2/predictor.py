@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from samurai_common.boxes import candidates_to_host, to_device
+from samurai_common.boxes import candidates_to_host, index_tensors
 from samurai_common.config import MODEL_MEMORY_FIELDS, check_model_config, model_preset
 from samurai_common.frames import FrameSource, VideoEndedEarly, open_frames
 from samurai_common.tracks import VideoTracks
@@ -813,8 +813,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             [c.high_res for c in cands], [c.ious for c in cands], [c.object_score_logits for c in cands]
         )
         chosen_host, records = inference_state["samurai"]["tracks"].decide(obj_ids, frame_idx, boxes, aff, obj)
-        chosen = to_device(chosen_host, inference_state["device"])
-        return chosen.view(len(pending), 1).unbind(0), records
+        return index_tensors(chosen_host, inference_state["device"], (1,)), records
 
     # ------------------------------------------------------------------ long videos
     def look_back(self, inference_state) -> int:
