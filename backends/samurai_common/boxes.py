@@ -70,7 +70,7 @@ def candidates_to_host(
     parts += [x.reshape(-1) for x in object_score_logits]
     host = torch.cat(parts).float().cpu().numpy()  # cat promotes mixed dtypes (exactly) first
     end = N * M * (H + W)
-    per_object = host[:end].reshape(N, M * (H + W))  # object k: its M row maxima, then column
+    per_object = host[:end].reshape(N, M * (H + W))  # row k: object k's row maxima, then column
     extrema = np.concatenate(
         (per_object[:, : M * H].reshape(N, M, H), per_object[:, M * H :].reshape(N, M, W)), axis=-1
     )

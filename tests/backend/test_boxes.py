@@ -13,6 +13,7 @@ from samurai_common.boxes import (  # noqa: E402
     boxes_from_extrema,
     boxes_from_masks,
     candidates_to_host,
+    index_tensors,
 )
 
 
@@ -113,3 +114,19 @@ def test_candidates_to_host_gives_each_object_its_boxes_and_scores(lead):
     np.testing.assert_array_equal(boxes, np.stack([_oracle(m).reshape(M, 4) for m in masks]))
     np.testing.assert_array_equal(aff, ious)
     np.testing.assert_array_equal(score, obj)
+
+
+def test_index_tensors_are_shared_int64_indices_usable_with_autograd():
+    """The backends' chosen indices: one int64 tensor per object with its value and the asked
+    shape, the same object for the same (device, shape, value), and a normal tensor even when
+    first made under inference_mode (it then indexes a graph that autograd records)."""
+    with torch.inference_mode():
+        first = index_tensors(np.array([2, 0, 2]), torch.device("cpu"), (1, 1))
+    assert [t.tolist() for t in first] == [[[2]], [[0]], [[2]]]
+    assert all(t.dtype == torch.int64 and not t.is_inference() for t in first)
+    assert first[0] is first[2] and index_tensors(np.array([2]), torch.device("cpu"), (1, 1))[0] is first[0]
+    assert index_tensors(np.array([2]), torch.device("cpu"), (1,))[0].shape == (1,)
+    logits = torch.randn(1, 3, 4, requires_grad=True)
+    batch = torch.arange(1)
+    logits[batch, first[0][0]].sum().backward()
+    assert logits.grad[0, 2].eq(1).all() and logits.grad[0, :2].eq(0).all()
