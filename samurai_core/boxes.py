@@ -46,7 +46,7 @@ def boxes_from_extrema(extrema, height: int) -> np.ndarray:
     """``mask_to_box`` of masks given by their row then column maxima (``[..., H + W]``).
 
     The device-side half of a backend reduces its mask logits to these maxima (two reductions,
-    one small host copy, e.g. ``samurai_common.boxes.mask_extrema``); this finishes on the host.
+    one small host copy, e.g. ``samurai_common.boxes.candidates_to_host``); this finishes on the host.
     ``height`` is ``H``. Returns float32 ``[..., 4]``, zeros for empty masks.
     """
     pos = np.asarray(extrema) > 0
@@ -57,17 +57,15 @@ def _profiles_to_box(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Boxes from bool ``rows [..., H]`` / ``cols [..., W]`` (does the row / column hold
     foreground): the first and last set index of each; zeros where no row is set."""
     H, W = rows.shape[-1], cols.shape[-1]
-    # argmax gives the first True; on the reversed axis, the last.
-    box = np.stack(
-        (
-            cols.argmax(axis=-1),
-            rows.argmax(axis=-1),
-            (W - 1) - cols[..., ::-1].argmax(axis=-1),
-            (H - 1) - rows[..., ::-1].argmax(axis=-1),
-        ),
-        axis=-1,
-    ).astype(np.float32)
-    return np.where(rows.any(axis=-1)[..., None], box, np.float32(0.0))
+    # argmax gives the first True; on the reversed axis, the last. Written into one float32
+    # array (the indices are exact in float32): backends call this on every frame.
+    box = np.empty(rows.shape[:-1] + (4,), np.float32)
+    box[..., 0] = cols.argmax(axis=-1)
+    box[..., 1] = rows.argmax(axis=-1)
+    box[..., 2] = (W - 1) - cols[..., ::-1].argmax(axis=-1)
+    box[..., 3] = (H - 1) - rows[..., ::-1].argmax(axis=-1)
+    box[~rows.any(axis=-1)] = 0.0
+    return box
 
 
 def lasot_present(xywh) -> np.ndarray:

@@ -81,8 +81,9 @@ class _Packed:
         return np if isinstance(self.i, np.ndarray) else jnp
 
     def _rows(self, buf, start: int, stop: int):
-        """Rows ``start:stop`` as ``[B, stop - start]``."""
-        return self._xp().moveaxis(buf[start:stop], 0, -1)
+        """Rows ``start:stop`` as ``[B, stop - start]`` (a transposed view: the buffers are 2-D;
+        ``.T`` costs far less than ``moveaxis`` on the backends' per-frame path)."""
+        return buf[start:stop].T
 
     def to_host(self):
         """The same, with NumPy buffers (zero-copy on the CPU; one copy per buffer otherwise).

@@ -94,14 +94,18 @@ def tiny_config(family: str):
     )
 
 
-def tiny_hf_model(family: str, seed: int = 0):
-    """The library's random-init model of ``family`` (eval mode)."""
+def tiny_hf_model(family: str, seed: int = 0, **config_fields):
+    """The library's random-init model of ``family`` (eval mode); ``config_fields`` are set on
+    its config first (e.g. ``num_maskmem=5``)."""
     import torch
 
     from samurai_hf import FAMILIES
 
+    config = tiny_config(family)
+    for name, value in config_fields.items():
+        setattr(config, name, value)
     torch.manual_seed(seed)
-    model = FAMILIES[family][0](tiny_config(family)).eval()
+    model = FAMILIES[family][0](config).eval()
     with torch.no_grad():
         model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(OBJECT_SCORE_BIAS)
     return model

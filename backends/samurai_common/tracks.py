@@ -67,6 +67,7 @@ class VideoTracks:
         self.memory: dict[Any, list[int]] = {}  # obj_id -> memory frames (newest first)
         # obj_id -> the backend's per-object output store, to notice a reset of the video state
         self.handles: dict[Any, Any] = {}
+        self._stepped_all = None  # see _all_stepped
 
     def _one_hot(self, slot: int) -> np.ndarray:
         mask = np.zeros(self.state.capacity, bool)
@@ -114,12 +115,12 @@ class VideoTracks:
 
     def slot(self, obj_id) -> int:
         """The core slot of ``obj_id``, starting a track (and doubling capacity) when new."""
-        import jax
-        import samurai_core as sc
-
         slot = self.slot_of.get(obj_id)
         if slot is not None:
             return slot
+        import jax
+        import samurai_core as sc
+
         capacity = self.state.capacity
         used = set(self.slot_of.values())
         free = [s for s in range(capacity) if s not in used]
@@ -137,7 +138,8 @@ class VideoTracks:
         Args:
           obj_ids: the N objects decided on this frame.
           boxes: ``[N, M, 4]`` candidate boxes (xyxy); aff: ``[N, M]`` predicted IoUs;
-            obj: ``[N]`` object score logits (NumPy, on the host).
+            obj: ``[N]`` object score logits (NumPy, on the host; kept by the records: pass
+            arrays that are not written afterwards, as ``candidates_to_host`` returns).
 
         Returns:
           ``chosen [N]`` candidate indices and one :class:`StepRecord` per object.
@@ -147,21 +149,40 @@ class VideoTracks:
 
         slots = [self.slot(o) for o in obj_ids]
         capacity = self.state.capacity
-        M = boxes.shape[1]
-        all_boxes = np.zeros((capacity, M, 4), np.float32)
-        all_aff = np.zeros((capacity, M), np.float32)
-        all_obj = np.zeros((capacity,), np.float32)
-        stepped = np.zeros((capacity,), bool)
-        all_boxes[slots], all_aff[slots], all_obj[slots] = boxes, aff, obj
-        stepped[slots] = True
+        if slots == list(range(capacity)):
+            # Every slot, in slot order (the common case: all objects tracked on this frame):
+            # the arrays are the core's inputs as they are (kept by the records, not copied).
+            all_boxes = np.asarray(boxes, np.float32)
+            all_aff = np.asarray(aff, np.float32)
+            all_obj = np.asarray(obj, np.float32)
+            stepped = self._all_stepped(capacity)
+        else:
+            M = boxes.shape[1]
+            all_boxes = np.zeros((capacity, M, 4), np.float32)
+            all_aff = np.zeros((capacity, M), np.float32)
+            all_obj = np.zeros((capacity,), np.float32)
+            stepped = np.zeros((capacity,), bool)
+            all_boxes[slots], all_aff[slots], all_obj[slots] = boxes, aff, obj
+            stepped[slots] = True
         cand = sc.Candidates(all_boxes, all_aff, all_obj, np.asarray(frame_idx, np.int32), stepped)
         if self._put:
             cand = jax.device_put(cand, self.jax_device)
         self.state, out = sc.step(self.config, self.state, cand)
         out = out.to_host()
+        # One host list for all slots: reading rows of the NumPy view per object costs more.
+        memory_rows = out.memory_frames.tolist()
         records = []
-        for obj_id, slot, frames in zip(obj_ids, slots, out.memory_frames[slots]):
-            memory = frames[frames >= 0].tolist()
+        for obj_id, slot in zip(obj_ids, slots):
+            memory = [f for f in memory_rows[slot] if f >= 0]
             self.memory[obj_id] = memory
             records.append(StepRecord(out, slot, all_boxes, all_aff, all_obj, memory))
         return out.chosen[slots].astype(np.int64), records
+
+    def _all_stepped(self, capacity: int):
+        """An all-True ``stepped`` row of ``capacity`` slots, on the core's device: made once
+        per capacity, not sent to the device every frame."""
+        if self._stepped_all is None or self._stepped_all.shape != (capacity,):
+            import jax
+
+            self._stepped_all = jax.device_put(np.ones(capacity, bool), self.jax_device)
+        return self._stepped_all

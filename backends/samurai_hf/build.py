@@ -32,17 +32,17 @@ def read_family(folder) -> str:
     return model_type
 
 
-def _samurai_config(samurai):
+def _check_samurai_argument(samurai) -> None:
+    """Refuse a bad ``samurai`` argument before any model is loaded."""
     import samurai_core as sc
 
-    if samurai is None or isinstance(samurai, sc.SamuraiConfig):
-        return samurai
     if isinstance(samurai, str):
-        return sc.preset(samurai)
-    raise TypeError(
-        f"samurai must be a preset name (e.g. 'tiny'), a samurai_core.SamuraiConfig or None "
-        f"(off); got {type(samurai).__name__}"
-    )
+        sc.preset(samurai)  # an unknown name raises, naming the known ones
+    elif samurai is not None and not isinstance(samurai, sc.SamuraiConfig):
+        raise TypeError(
+            f"samurai must be a preset name (e.g. 'tiny'), a samurai_core.SamuraiConfig or None "
+            f"(off); got {type(samurai).__name__}"
+        )
 
 
 def build_samurai_hf_model(path_or_model, samurai="tiny", jax_device=None, **from_pretrained_kwargs):
@@ -52,8 +52,10 @@ def build_samurai_hf_model(path_or_model, samurai="tiny", jax_device=None, **fro
       path_or_model: a local transformers folder (``save_pretrained`` output of a
         ``Sam2VideoModel``, ``EdgeTamVideoModel`` or ``Sam3TrackerVideoModel``; the family is
         read from its ``config.json``) or such a model (converted in place: same weights).
-      samurai: a ``samurai_core`` preset name, a ``SamuraiConfig``, or None (the library's own
-        tracker, bitwise).
+      samurai: a ``samurai_core`` preset name (taken with the model's memory sizes,
+        ``model.samurai_preset(name)``), a ``SamuraiConfig`` (whose ``num_maskmem`` and
+        ``max_obj_ptrs_in_encoder`` must be the model's), or None (the library's own tracker,
+        bitwise).
       jax_device: where the core runs (default: the CPU).
       from_pretrained_kwargs: passed to ``from_pretrained`` (e.g. ``torch_dtype``).
 
@@ -69,7 +71,7 @@ def build_samurai_hf_model(path_or_model, samurai="tiny", jax_device=None, **fro
             ...
     """
     check_transformers_version()
-    config = _samurai_config(samurai)
+    _check_samurai_argument(samurai)
     if isinstance(path_or_model, (str, Path)):
         # Loaded by the library's own class: its weight-name conversions are looked up for it
         # (a subclass misses SAM 3's, leaving the vision encoder random).
@@ -86,8 +88,13 @@ def build_samurai_hf_model(path_or_model, samurai="tiny", jax_device=None, **fro
                 f"{type(model).__name__}"
             )
     # The mixin adds methods only (no parameters, no buffers): the class swap keeps the weights.
-    model.__class__ = cls
-    model.configure_samurai(config, jax_device)
+    library_class, model.__class__ = type(model), cls
+    try:
+        config = model.samurai_preset(samurai) if isinstance(samurai, str) else samurai
+        model.configure_samurai(config, jax_device)
+    except ValueError:
+        model.__class__ = library_class  # a refused config leaves a given model as it was
+        raise
     return model.eval()
 
 

@@ -42,7 +42,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from samurai_common.boxes import candidates_to_host
+from samurai_common.boxes import candidates_to_host, index_tensors
+from samurai_common.config import check_model_config, model_preset
 from samurai_common.tracks import VideoTracks
 
 # The transformers release whose internals this module restates. Another release may change
@@ -114,29 +115,35 @@ class SamuraiVideoMixin:
     # ------------------------------------------------------------------ configuration
     def configure_samurai(self, config=None, jax_device=None) -> None:
         """Set SAMURAI's ``SamuraiConfig`` (None: off). Applies to sessions started afterwards
-        that do not carry their own (``session.samurai_config``, see :meth:`fit_samurai_config`).
+        that do not carry their own (``session.samurai_config``).
 
-        ``num_maskmem`` and ``max_obj_ptrs_in_encoder`` are taken from the model's config.
+        A config whose ``num_maskmem`` / ``max_obj_ptrs_in_encoder`` differ from the model's
+        is refused (``ValueError``, see :meth:`check_samurai_config`); :meth:`samurai_preset`
+        gives a preset with the model's values.
         """
-        self.samurai_config = self.fit_samurai_config(config)
+        self.samurai_config = self.check_samurai_config(config)
         if jax_device is not None:
             self.samurai_jax_device_key = (jax_device.platform, jax_device.id)
 
-    def fit_samurai_config(self, config):
-        """``config`` (a ``SamuraiConfig`` or None) with the model's memory sizes, validated."""
-        import samurai_core as sc
+    def samurai_preset(self, size: str = "tiny", **overrides):
+        """``samurai_core.preset(size, **overrides)`` with this model's memory sizes
+        (``samurai_common.config.MODEL_MEMORY_FIELDS``)."""
+        return model_preset(self._memory_sizes(), size, **overrides)
 
+    def _memory_sizes(self) -> dict[str, int]:
+        # transformers names the pointer budget max_object_pointers_in_encoder.
+        return {
+            "num_maskmem": self.num_maskmem,
+            "max_obj_ptrs_in_encoder": self.config.max_object_pointers_in_encoder,
+        }
+
+    def check_samurai_config(self, config):
+        """``config`` (a ``SamuraiConfig`` or None) validated against the model's memory sizes
+        (the rule of ``samurai_common.config.check_model_config``: refused if they differ)."""
         if config is None:
             return None
-        if not isinstance(config, sc.SamuraiConfig):
-            raise TypeError(
-                f"samurai must be a samurai_core.SamuraiConfig (e.g. samurai_core.preset("
-                f"'tiny')) or None; got {type(config).__name__}"
-            )
-        return config._replace(
-            num_maskmem=self.num_maskmem,
-            max_obj_ptrs_in_encoder=self.config.max_object_pointers_in_encoder,
-        ).validate()
+        name = f"transformers {self.config.model_type}"
+        return check_model_config(config, self._memory_sizes(), name, "model")
 
     @property
     def samurai_jax_device(self):
@@ -158,6 +165,8 @@ class SamuraiVideoMixin:
             config = getattr(session, "samurai_config", self.samurai_config)
             if config is None:
                 return None
+            if config is not self.samurai_config:  # set on the session: checked here, once
+                config = self.check_samurai_config(config)
             tracks = VideoTracks(config, self.samurai_jax_device)
             session.samurai = tracks
         for obj_id, outputs in list(tracks.handles.items()):
@@ -362,14 +371,11 @@ class SamuraiVideoMixin:
     def _decide(self, tracks: VideoTracks, frame_idx: int, pending):
         """One core step for every pending object; returns chosen indices and step records."""
         cands = [c for _, _, c in pending]
-        N = len(cands)
         boxes, aff, obj = candidates_to_host(
             [c.high_res for c in cands], [c.ious for c in cands], [c.object_score_logits for c in cands]
         )
         chosen, records = tracks.decide([obj_id for _, obj_id, _ in pending], frame_idx, boxes, aff, obj)
-        device = cands[0].ious.device
-        chosen_t = torch.from_numpy(chosen).to(device, non_blocking=True)
-        return [chosen_t[k : k + 1].reshape(1, 1) for k in range(N)], records
+        return index_tensors(chosen, cands[0].ious.device, (1, 1)), records
 
     def _finish(
         self, session, cand: _Candidates, idx: torch.Tensor, record, run_mem_encoder: bool, from_points: bool = False

@@ -24,17 +24,16 @@ class HFVideoPredictor:
     Args:
       model: from :func:`samurai_hf.build_samurai_hf_model`.
       processor: the model's processor (:func:`samurai_hf.load_processor`).
-      config: the ``SamuraiConfig`` used when SAMURAI is on (default: the model's, else "tiny").
+      config: the ``SamuraiConfig`` used when SAMURAI is on (default: the model's, else
+        ``model.samurai_preset("tiny")``); its memory sizes must be the model's.
     """
 
     def __init__(self, model, processor, config=None):
-        import samurai_core as sc
-
         self.model = model
         self.processor = processor
         self.device = next(model.parameters()).device
         self.samurai = model.samurai_config is not None
-        self.samurai_config = config or model.samurai_config or sc.preset("tiny")
+        self.samurai_config = config or model.samurai_config or model.samurai_preset("tiny")
         self.configure_samurai(self.samurai, self.samurai_config)
 
     @property
@@ -45,10 +44,9 @@ class HFVideoPredictor:
     def configure_samurai(self, enabled: bool = True, config=None) -> None:
         """SAMURAI on (with ``config``) or off (the library's tracker) for videos started next."""
         if config is not None:
-            self.samurai_config = config
+            self.samurai_config = self.model.check_samurai_config(config)
         self.samurai = bool(enabled)
         self.model.configure_samurai(self.samurai_config if enabled else None)
-        self.samurai_config = self.model.samurai_config or self.samurai_config
 
     def init_state(self, video, samurai: bool | None = None) -> dict:
         """Start a video (a path, a FrameSource, arrays or an iterator: ``open_frames`` rules).
@@ -59,7 +57,7 @@ class HFVideoPredictor:
         frames = video if isinstance(video, FrameSource) else open_frames(video)
         session = self.processor.init_video_session(inference_device=self.device)
         if samurai is not None:
-            session.samurai_config = self.model.fit_samurai_config(self.samurai_config) if samurai else None
+            session.samurai_config = self.samurai_config if samurai else None
         return {"session": session, "frames": frames, "size": (frames.height, frames.width)}
 
     def _add_inputs(self, state, **inputs) -> None:

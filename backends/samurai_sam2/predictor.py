@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from samurai_common.boxes import candidates_to_host
+from samurai_common.boxes import candidates_to_host, index_tensors
+from samurai_common.config import MODEL_MEMORY_FIELDS, check_model_config, model_preset
 from samurai_common.frames import FrameSource, open_frames
 from samurai_common.tracks import VideoTracks
 from samurai_sam2.class_prompts import ClassPromptError, class_prompt_heads, first_frame_features
@@ -168,46 +169,27 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         self.jax_device = jax.devices("cpu")[0]
 
     # ------------------------------------------------------------------ configuration
-    # Config fields that describe the SAM 2 model's memory bank, not a SAMURAI choice.
-    MODEL_MEMORY_FIELDS = ("num_maskmem", "max_obj_ptrs_in_encoder")
+    def samurai_preset(self, size: str = "tiny", **overrides):
+        """``samurai_core.preset(size, **overrides)`` with this model's memory sizes
+        (``samurai_common.config.MODEL_MEMORY_FIELDS``)."""
+        return model_preset(self._memory_sizes(), size, **overrides)
 
-    def samurai_preset(self, size: str = "tiny"):
-        """``samurai_core.preset(size)`` with this model's memory sizes (``MODEL_MEMORY_FIELDS``)."""
-        import samurai_core as sc
-
-        return sc.preset(size, **{name: getattr(self, name) for name in self.MODEL_MEMORY_FIELDS})
+    def _memory_sizes(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in MODEL_MEMORY_FIELDS}
 
     def configure_samurai(self, enabled: bool = True, config=None, jax_device=None) -> None:
         """Switch SAMURAI on/off and set its ``SamuraiConfig`` (default: ``samurai_preset()``).
 
         Takes effect for videos initialised afterwards (``init_state``). A config whose
         ``num_maskmem`` / ``max_obj_ptrs_in_encoder`` differ from the model's is refused
-        (``ValueError``): the core picks memory frames for the model's own memory bank.
+        (``ValueError``, see ``samurai_common.config``): the core picks memory frames for the
+        model's own memory bank.
         """
-        import samurai_core as sc
-
         if config is None:
             config = self.samurai_preset()
-        if not isinstance(config, sc.SamuraiConfig):
-            raise TypeError(
-                f"samurai_config must be a samurai_core.SamuraiConfig (e.g. "
-                f"samurai_core.preset('tiny', stable_frames_threshold=10)); got "
-                f"{type(config).__name__}"
-            )
-        differ = [
-            f"{name}={getattr(config, name)} (the model has {getattr(self, name)})"
-            for name in self.MODEL_MEMORY_FIELDS
-            if getattr(config, name) != getattr(self, name)
-        ]
-        if differ:
-            raise ValueError(
-                f"samurai_config {', '.join(differ)} does not match the SAM 2 model, whose memory "
-                f"bank SAMURAI fills; set them to the model's values, e.g. "
-                f"predictor.samurai_preset(size) or config._replace(num_maskmem="
-                f"{self.num_maskmem}, max_obj_ptrs_in_encoder={self.max_obj_ptrs_in_encoder})"
-            )
+        config = check_model_config(config, self._memory_sizes(), "SAM 2", "predictor")
         self.samurai = bool(enabled)
-        self.samurai_config = config.validate()
+        self.samurai_config = config
         if jax_device is not None:
             self.jax_device = jax_device
 
@@ -842,8 +824,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             [c.high_res for c in cands], [c.ious for c in cands], [c.object_score_logits for c in cands]
         )
         chosen_host, records = inference_state["samurai"]["tracks"].decide(obj_ids, frame_idx, boxes, aff, obj)
-        chosen = torch.from_numpy(chosen_host).to(inference_state["device"], non_blocking=True)
-        return [chosen[k : k + 1] for k in range(len(pending))], records
+        return index_tensors(chosen_host, inference_state["device"], (1,)), records
 
     # ------------------------------------------------------------------ long videos
     def look_back(self, inference_state) -> int:

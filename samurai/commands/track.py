@@ -428,12 +428,15 @@ def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter,
     except ImportError as err:
         raise CLIError(f"--model hf:DIR needs torch and transformers ({err}); install them with "
                        "pip install 'samurai-track[hf]'") from None
-    config = samurai_config("tiny", noise, motion_model)
+    config = samurai_config("tiny", noise, motion_model)  # --noise / --motion-model checked first
     try:
-        model = build_samurai_hf_model(folder, samurai=config)
+        model = build_samurai_hf_model(folder, samurai=None)
         processor = load_processor(folder)
     except (TransformersVersionError, ValueError, OSError) as err:
         raise CLIError(f"cannot load --model hf:{folder}: {err}") from None
+    # The preset with the model's memory sizes (the backend refuses other values).
+    config = model.samurai_preset("tiny", motion_model=config.motion_model, noise=config.noise)
+    model.configure_samurai(config)
     try:
         model.to(resolve_device(device))
     except ValueError as err:

@@ -13,7 +13,7 @@ from samurai_common.boxes import (  # noqa: E402
     boxes_from_extrema,
     boxes_from_masks,
     candidates_to_host,
-    mask_extrema,
+    index_tensors,
 )
 
 
@@ -60,15 +60,18 @@ def test_zero_logit_is_background():
     assert boxes_from_masks(logits).tolist() == [[2.0, 1.0, 2.0, 1.0]]
 
 
-@pytest.mark.parametrize("shape", [(1, 3, 16, 16), (1, 2, 9, 13), (2, 3, 7, 5)])
+@pytest.mark.parametrize("shape", [(1, 3, 16, 16), (1, 2, 9, 13), (1, 1, 3, 7, 5)])
 def test_host_boxes_from_extrema_match_oracle(shape):
-    """The predictor's split path: extrema in torch, boxes in NumPy."""
+    """The backends' split path (maxima in torch, boxes in NumPy), square or not."""
     parts = [_random_masks(shape, seed) for seed in range(3)]
-    extrema = mask_extrema([torch.from_numpy(p) for p in parts])
-    assert extrema.shape == (3 * shape[0], *shape[1:-2], shape[-2] + shape[-1])
-    got = boxes_from_extrema(extrema.numpy(), shape[-2])
-    assert got.dtype == np.float32
-    np.testing.assert_array_equal(got, np.concatenate([_oracle(p) for p in parts]))
+    M = shape[-3]
+    boxes, _, _ = candidates_to_host(
+        [torch.from_numpy(p) for p in parts],
+        [torch.zeros(*shape[:-2]) for _ in parts],
+        [torch.zeros(1) for _ in parts],
+    )
+    assert boxes.dtype == np.float32
+    np.testing.assert_array_equal(boxes, np.stack([_oracle(p).reshape(M, 4) for p in parts]))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -81,7 +84,14 @@ def test_torch_and_host_forms_are_the_core_definition(seed):
     want = sc.mask_to_box(logits > 0)
     np.testing.assert_array_equal(sc.mask_to_box(logits), want)
     np.testing.assert_array_equal(boxes_from_masks(torch.from_numpy(logits)).numpy(), want)
-    extrema = mask_extrema([torch.from_numpy(logits)]).numpy()
+    host, _, _ = candidates_to_host(
+        [torch.from_numpy(m[None]) for m in logits],
+        [torch.zeros(1, shape[1]) for _ in logits],
+        [torch.zeros(1) for _ in logits],
+    )
+    np.testing.assert_array_equal(host, want)
+    pos = (logits > 0).astype(np.float32)  # the core's host half alone, on hand-made maxima
+    extrema = np.concatenate((pos.max(axis=-1), pos.max(axis=-2)), axis=-1)
     np.testing.assert_array_equal(boxes_from_extrema(extrema, shape[-2]), want)
 
 
@@ -104,3 +114,19 @@ def test_candidates_to_host_gives_each_object_its_boxes_and_scores(lead):
     np.testing.assert_array_equal(boxes, np.stack([_oracle(m).reshape(M, 4) for m in masks]))
     np.testing.assert_array_equal(aff, ious)
     np.testing.assert_array_equal(score, obj)
+
+
+def test_index_tensors_are_shared_int64_indices_usable_with_autograd():
+    """The backends' chosen indices: one int64 tensor per object with its value and the asked
+    shape, the same object for the same (device, shape, value), and a normal tensor even when
+    first made under inference_mode (it then indexes a graph that autograd records)."""
+    with torch.inference_mode():
+        first = index_tensors(np.array([2, 0, 2]), torch.device("cpu"), (1, 1))
+    assert [t.tolist() for t in first] == [[[2]], [[0]], [[2]]]
+    assert all(t.dtype == torch.int64 and not t.is_inference() for t in first)
+    assert first[0] is first[2] and index_tensors(np.array([2]), torch.device("cpu"), (1, 1))[0] is first[0]
+    assert index_tensors(np.array([2]), torch.device("cpu"), (1,))[0].shape == (1,)
+    logits = torch.randn(1, 3, 4, requires_grad=True)
+    batch = torch.arange(1)
+    logits[batch, first[0][0]].sum().backward()
+    assert logits.grad[0, 2].eq(1).all() and logits.grad[0, :2].eq(0).all()
