@@ -396,10 +396,12 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
             torch.manual_seed(seed)
             predictor = build_samurai_video_predictor(
                 model, checkpoint, device=device, samurai=samurai, image_size=image_size,
-                samurai_config=config,
             )
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
         raise CLIError(f"cannot build SAM 2 model {model!r} from {checkpoint}: {err}") from None
+    if config is not None:  # the preset with the model's memory sizes, as for --model hf:DIR
+        predictor.configure_samurai(predictor.samurai, predictor.samurai_preset(
+            model_size(model), motion_model=config.motion_model, noise=config.noise))
     if adapter is not None:
         from samurai.train.lora import AdapterError, load_adapter
 

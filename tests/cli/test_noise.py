@@ -144,3 +144,24 @@ def test_demo_with_noise_file_tracks_with_the_fitted_filter(noise_file, tmp_path
     np.testing.assert_array_equal(chosen[1:], fitted.chosen[1:])
     both = used & np.isfinite(default.kf_iou)
     assert np.abs(fitted.kf_iou[both] - default.kf_iou[both]).max() > 0.01
+
+
+def test_noise_on_a_model_with_other_memory_sizes(noise_file, monkeypatch):
+    """``--noise`` on a SAM 2 model whose memory sizes are not the preset's (a custom config):
+    the file's noise and motion model on the model's own sizes, as the default config does."""
+    pytest.importorskip("sam2")
+    import samurai_sam2
+    from samurai.commands.track import build_predictor
+
+    memory = {"num_maskmem": 5, "max_obj_ptrs_in_encoder": 8}
+    real = samurai_sam2.build_samurai_video_predictor
+
+    def custom(*args, **kwargs):  # what a user's own config file with these sizes builds
+        return real(*args, hydra_overrides_extra=[f"++model.{k}={v}" for k, v in memory.items()], **kwargs)
+
+    monkeypatch.setattr(samurai_sam2, "build_samurai_video_predictor", custom)
+    predictor = build_predictor("tiny", None, "cpu", 64, True, None, True, noise=noise_file)
+    cal = load_calibration(noise_file)
+    expected = config_with_noise(preset("tiny", **memory)._replace(motion_model=cal.motion_model), cal)
+    assert predictor.samurai_config == expected
+    assert predictor.samurai_config.num_maskmem == 5 and predictor.samurai
