@@ -40,7 +40,7 @@ PHANTOM_ONLY_MODULES = ["sam_mask_decoder", "image_encoder.neck", "memory_attent
 
 # The documented run (docs/benchmarks.md); the pytest case runs a smaller one.
 FULL = dict(n_train=16, n_val=4, n_test=4, n_frames=16, size=128, image_size=128, epochs=40, lr=5e-4,
-            clip_len=4, train_modules=PHANTOM_ONLY_MODULES)
+            clip_len=2, train_modules=PHANTOM_ONLY_MODULES)
 
 
 def _dice(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/bench_chambers")
     parser.add_argument("--epochs", type=int, default=FULL["epochs"])
     parser.add_argument("--lr", type=float, default=FULL["lr"])
+    parser.add_argument("--clip-len", type=int, default=FULL["clip_len"], help="frames per training clip")
     parser.add_argument("--train-modules", default=",".join(PHANTOM_ONLY_MODULES),
                         help="comma-separated modules trained in full beside LoRA ('' for LoRA + prompts only)")
     args = parser.parse_args(argv)
@@ -184,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(int(os.environ.get("SAMURAI_BENCH_THREADS", "1")))
     modules = [m for m in args.train_modules.split(",") if m]
-    params = {**FULL, "epochs": args.epochs, "lr": args.lr, "train_modules": modules or None}
+    params = {**FULL, "epochs": args.epochs, "lr": args.lr, "clip_len": args.clip_len,
+              "train_modules": modules or None}
     result = run(args.out, **params)
     print(markdown(result))
     print(json.dumps({k: result[k] for k in ("reseeds", "best_epoch", "train_seconds", "trainable_parameters")}))
