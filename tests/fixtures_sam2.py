@@ -80,13 +80,8 @@ def cut_avi(path, keep: int) -> None:
     Path(path).write_bytes(data[: starts[keep]])
 
 
-def write_truncated_avi(path, frames, fps: float = 10.0):
-    """Write ``frames`` (``H×W×3`` uint8 RGB) as an MJPG AVI with OpenCV, then cut the file off
-    where the last frame's data begins, as a download cut short would: the container still
-    announces every frame (its header), the last one no longer decodes.
-
-    Returns ``(announced, decoded RGB frames)`` as OpenCV itself reads the cut file.
-    """
+def _write_mjpg_avi(path, frames, fps: float) -> None:
+    """``frames`` (``H×W×3`` uint8 RGB) as an MJPG AVI written by OpenCV."""
     import cv2
     import numpy as np
 
@@ -95,9 +90,12 @@ def write_truncated_avi(path, frames, fps: float = 10.0):
     for f in frames:
         writer.write(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2BGR))
     writer.release()
-    data = Path(path).read_bytes()
-    last_chunk = data.rfind(b"00dc", 0, data.rfind(b"idx1"))  # the last frame's chunk in 'movi'
-    Path(path).write_bytes(data[:last_chunk])
+
+
+def _read_back(path):
+    """``(announced, decoded RGB frames)`` of a video as OpenCV itself reads it."""
+    import cv2
+
     cap = cv2.VideoCapture(str(path))
     announced = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     decoded = []
@@ -110,6 +108,20 @@ def write_truncated_avi(path, frames, fps: float = 10.0):
     return announced, decoded
 
 
+def write_truncated_avi(path, frames, fps: float = 10.0):
+    """Write ``frames`` (``H×W×3`` uint8 RGB) as an MJPG AVI with OpenCV, then cut the file off
+    where the last frame's data begins, as a download cut short would: the container still
+    announces every frame (its header), the last one no longer decodes.
+
+    Returns ``(announced, decoded RGB frames)`` as OpenCV itself reads the cut file.
+    """
+    _write_mjpg_avi(path, frames, fps)
+    data = Path(path).read_bytes()
+    last_chunk = data.rfind(b"00dc", 0, data.rfind(b"idx1"))  # the last frame's chunk in 'movi'
+    Path(path).write_bytes(data[:last_chunk])
+    return _read_back(path)
+
+
 def write_underannounced_avi(path, frames, announced: int, fps: float = 10.0):
     """Write ``frames`` (``H×W×3`` uint8 RGB) as an MJPG AVI with OpenCV, then patch the video
     stream header's length (``strh.dwLength``, what FFmpeg reports as the frame count) down to
@@ -119,26 +131,10 @@ def write_underannounced_avi(path, frames, announced: int, fps: float = 10.0):
     """
     import struct
 
-    import cv2
-    import numpy as np
-
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    for f in frames:
-        writer.write(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2BGR))
-    writer.release()
+    _write_mjpg_avi(path, frames, fps)
     data = bytearray(Path(path).read_bytes())
     strh = data.find(b"strh")  # chunk id, size, then fccType .. dwStart (32 bytes), dwLength
     assert data[strh + 8:strh + 12] == b"vids"
     data[strh + 40:strh + 44] = struct.pack("<I", announced)
     Path(path).write_bytes(bytes(data))
-    cap = cv2.VideoCapture(str(path))
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    decoded = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        decoded.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    cap.release()
-    return count, decoded
+    return _read_back(path)

@@ -155,6 +155,21 @@ def check_shared_options(config) -> None:
         raise ValueError(f"weight_decay={config.weight_decay} must be >= 0")
 
 
+def training_datasets(config):
+    """``(train_ds, train_idx, val_ds, val_idx)`` of a run: the training split (its first
+    ``max_train_cases``; ValueError when empty) and ``validation_dataset`` (its first
+    ``max_val_cases``; None and [] without validation)."""
+    from samurai.data import open_dataset
+
+    train_ds = open_dataset(config.data, config.kind, config.train_split)
+    train_idx = list(range(len(train_ds)))[: config.max_train_cases]
+    if not train_idx:
+        raise ValueError(f"no training case in {config.data} (split={config.train_split!r})")
+    val_ds = validation_dataset(config)
+    val_idx = list(range(len(val_ds)))[: config.max_val_cases] if val_ds is not None else []
+    return train_ds, train_idx, val_ds, val_idx
+
+
 def validation_dataset(config):
     """The dataset a run validates on: ``val_data`` (every case with ``val_split`` None, else
     that split of it), else ``data``'s ``val_split``; None for no validation."""

@@ -208,8 +208,7 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
     """
     from tqdm.auto import tqdm
 
-    from samurai.data import open_dataset
-    from samurai.train.config import validation_dataset
+    from samurai.train.config import training_datasets
     from samurai.florence.model import FlorenceFinder, load_florence, peft_on_transformers
     from samurai import distributed as ddp
     from samurai.train.lora import apply_lora, lora_state_dict, save_adapter, trainable_parameters
@@ -230,12 +229,7 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
             if changed:
                 raise ValueError(f"{ckpt_path} was made with other options {changed} (saved, now); resume "
                                  "with the same config, or start afresh with another out_dir (or --no-resume)")
-        train_ds = open_dataset(cfg.data, cfg.kind, cfg.train_split)
-        train_idx = list(range(len(train_ds)))[: cfg.max_train_cases]
-        if not train_idx:
-            raise ValueError(f"no training case in {cfg.data} (split={cfg.train_split!r})")
-        val_ds = validation_dataset(cfg)
-        val_idx = list(range(len(val_ds)))[: cfg.max_val_cases] if val_ds is not None else []
+        train_ds, train_idx, val_ds, val_idx = training_datasets(cfg)
 
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)

@@ -26,7 +26,7 @@ import torch
 from samurai.io import atomic_write_bytes, atomic_write_text
 from samurai import distributed as ddp
 from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
-from samurai.train.config import TrainConfig, validation_dataset
+from samurai.train.config import TrainConfig, training_datasets
 from samurai_common.devices import resolve_device
 from samurai.train.losses import LossWeights, frame_losses
 from samurai.train.prompts import class_clip, class_prompted_first_frame
@@ -334,7 +334,6 @@ def _load_resumable(cfg: TrainConfig, ckpt_path: Path, device, resume: bool) -> 
 def _setup(cfg: TrainConfig, info, resume: bool):
     """Datasets, model with LoRA, optimizer, schedule and sampler; restored from the checkpoint
     when resuming. Returns ``(run, sampler, steps_per_epoch, (n_trainable, n_total))``."""
-    from samurai.data import open_dataset
     from samurai.train.lora import apply_lora, set_trainable_modules, trainable_parameters
     from samurai.train.model import build_model
 
@@ -343,12 +342,7 @@ def _setup(cfg: TrainConfig, info, resume: bool):
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
     ckpt = _load_resumable(cfg, out / CHECKPOINT_NAME, device, resume)
-    train_ds = open_dataset(cfg.data, cfg.kind, cfg.train_split)
-    train_idx = list(range(len(train_ds)))[: cfg.max_train_cases]
-    if not train_idx:
-        raise ValueError(f"no training case in {cfg.data} (split={cfg.train_split!r})")
-    val_ds = validation_dataset(cfg)
-    val_idx = list(range(len(val_ds)))[: cfg.max_val_cases] if val_ds is not None else []
+    train_ds, train_idx, val_ds, val_idx = training_datasets(cfg)
 
     model = build_model(cfg.model, cfg.checkpoint, device, cfg.image_size)
     peft_model = apply_lora(model, cfg.lora_targets or None, cfg.lora_r, cfg.lora_alpha)
