@@ -250,6 +250,18 @@ def test_streaming_equals_preloaded(samurai_on, synthetic_jpeg_video):
     _assert_same_masks(runs[2], runs[0])
 
 
+def _assert_tracked_as_in_memory(predictor, path, decoded):
+    """Tracking the video file ``path`` gives every frame that decodes, with the masks of the
+    same ``decoded`` frames given in memory."""
+    state = predictor.init_state(str(path))
+    predictor.add_new_points_or_box(state, 0, 1, box=SYNTHETIC_BOXES[1])
+    got = _run(predictor, state)
+    assert list(got) == list(range(len(decoded))) and state["num_frames"] == len(decoded)
+    ref_state = predictor.init_state(decoded)
+    predictor.add_new_points_or_box(ref_state, 0, 1, box=SYNTHETIC_BOXES[1])
+    _assert_same_masks(got, _run(predictor, ref_state))
+
+
 def test_video_ending_before_its_announced_count_stops_cleanly(samurai_on, tmp_path):
     """A file that decodes fewer frames than its container announces: propagation ends at the
     last decodable frame with the masks of the same frames given in memory. (17 frames: SAM 2
@@ -259,13 +271,7 @@ def test_video_ending_before_its_announced_count_stops_cleanly(samurai_on, tmp_p
     path = tmp_path / "cut.avi"
     announced, decoded = write_truncated_avi(path, make_synthetic_frames(num_frames=18))
     assert (announced, len(decoded)) == (18, 17)
-    state = samurai_on.init_state(str(path))
-    samurai_on.add_new_points_or_box(state, 0, 1, box=SYNTHETIC_BOXES[1])
-    got = _run(samurai_on, state)
-    assert list(got) == list(range(17)) and state["num_frames"] == 17
-    ref_state = samurai_on.init_state(decoded)
-    samurai_on.add_new_points_or_box(ref_state, 0, 1, box=SYNTHETIC_BOXES[1])
-    _assert_same_masks(got, _run(samurai_on, ref_state))
+    _assert_tracked_as_in_memory(samurai_on, path, decoded)
 
 
 def test_video_holding_more_frames_than_it_announces_is_tracked_to_its_end(samurai_on, tmp_path):
@@ -276,13 +282,7 @@ def test_video_holding_more_frames_than_it_announces_is_tracked_to_its_end(samur
     path = tmp_path / "under.avi"
     announced, decoded = write_underannounced_avi(path, make_synthetic_frames(num_frames=18), 16)
     assert (announced, len(decoded)) == (16, 18)
-    state = samurai_on.init_state(str(path))
-    samurai_on.add_new_points_or_box(state, 0, 1, box=SYNTHETIC_BOXES[1])
-    got = _run(samurai_on, state)
-    assert list(got) == list(range(18)) and state["num_frames"] == 18
-    ref_state = samurai_on.init_state(decoded)
-    samurai_on.add_new_points_or_box(ref_state, 0, 1, box=SYNTHETIC_BOXES[1])
-    _assert_same_masks(got, _run(samurai_on, ref_state))
+    _assert_tracked_as_in_memory(samurai_on, path, decoded)
 
 
 def test_old_outputs_are_released_without_changing_masks(sam2_tiny_checkpoint):
