@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from samurai.cli import CLIError
+from samurai.errors import UserError
 from samurai.commands.track import HF_PREFIX
 
 # Phantom tracker variants: method name -> samurai_phantom.VARIANTS key.
@@ -78,17 +78,18 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from samurai_phantom import VARIANTS, PhantomSegmenter, make_phantom, track
     from samurai.commands.track import samurai_config
-    from samurai.io import OutputDir, fingerprint
+    from samurai.output import OutputDir
+    from samurai.provenance import fingerprint
 
     if args.frames < MIN_FRAMES:
-        raise CLIError(f"--frames {args.frames} is too short; use --frames {MIN_FRAMES} or more "
+        raise UserError(f"--frames {args.frames} is too short; use --frames {MIN_FRAMES} or more "
                        f"(the scenario needs {SCENARIO_FRAMES})")
     if not 64 <= args.size <= 512:
-        raise CLIError(f"--size {args.size} is out of range; use 64 to 512 pixels")
+        raise UserError(f"--size {args.size} is out of range; use 64 to 512 pixels")
     if args.scale < 1 or args.scale > 8:
-        raise CLIError(f"--scale {args.scale} is out of range; use 1 to 8")
+        raise UserError(f"--scale {args.scale} is out of range; use 1 to 8")
     if args.checkpoint and not Path(args.checkpoint).is_file():
-        raise CLIError(f"checkpoint {args.checkpoint} does not exist; pass the path of a SAM 2 .pt file")
+        raise UserError(f"checkpoint {args.checkpoint} does not exist; pass the path of a SAM 2 .pt file")
     cfg = samurai_config("tiny", args.noise, args.motion_model)
 
     t0 = time.perf_counter()
@@ -170,7 +171,9 @@ def _write_outputs(folder, ph, runs, args) -> dict:
     import numpy as np
 
     from samurai.eval.report import format_table
-    from samurai.io import atomic_write_text, mp4_available, write_csv
+    from samurai.formats import write_csv
+    from samurai.output import atomic_write_text
+    from samurai.video_writers import mp4_available
 
     ids = sorted(ph.labels)
     gt = np.stack([ph.masks == k for k in ids], axis=1)  # [T, B, H, W]
@@ -317,7 +320,9 @@ def _write_overlays(folder, ph, runs, scale) -> None:
     labelled as a phantom; stills.png: three frames of it and a legend of the chamber colours."""
     import numpy as np
 
-    from samurai.io import mp4_available, overlay, write_gif, write_mp4, write_png
+    from samurai.drawing import overlay
+    from samurai.formats import write_png
+    from samurai.video_writers import mp4_available, write_gif, write_mp4
 
     ids = sorted(ph.labels)
     n_t = len(ph.frames)
@@ -380,7 +385,7 @@ def _chamber_legend(labels, width):
     import numpy as np
     from PIL import Image, ImageDraw
 
-    from samurai.io import PALETTE
+    from samurai.drawing import PALETTE
 
     bar = Image.new("RGB", (width, 16), (0, 0, 0))
     draw = ImageDraw.Draw(bar)

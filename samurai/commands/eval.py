@@ -30,7 +30,7 @@ import warnings
 from itertools import chain
 from pathlib import Path
 
-from samurai.cli import CLIError
+from samurai.errors import UserError
 
 SEG_COLUMNS = ["case", "method", "structure", "status", "frames", "dice", "iou", "hd95", "hd95_unit",
                "success_auc", "precision_20", "norm_precision", "norm_precision_auc", "error"]
@@ -98,10 +98,10 @@ def run(args) -> int:
     from samurai.shard import RANK_TIMEOUT
 
     if args.max_cases is not None and args.max_cases < 1:
-        raise CLIError("--max-cases must be at least 1")
+        raise UserError("--max-cases must be at least 1")
     methods = _parse_methods(args)
     if args.prompt == "learned" and (args.lasot or not args.adapter):
-        raise CLIError("--prompt learned needs an echo dataset and --adapter DIR trained with "
+        raise UserError("--prompt learned needs an echo dataset and --adapter DIR trained with "
                        "`samurai train --prompts learned`")
     cases = _lasot_sequences(Path(args.data)) if args.lasot else _echo_dataset(args)
     if args.max_cases is not None:
@@ -205,7 +205,7 @@ def _learned_predictor(args, build):
     """The predictor with the ``--adapter`` whose class prompts ``--prompt learned`` uses."""
     predictor = build(args.adapter)
     if getattr(predictor, "class_prompts", None) is None:
-        raise CLIError(f"adapter {args.adapter} has no class prompts (class_prompts.safetensors); "
+        raise UserError(f"adapter {args.adapter} has no class prompts (class_prompts.safetensors); "
                        "train one with `samurai train --prompts learned`")
     return predictor
 
@@ -216,31 +216,31 @@ def _parse_methods(args) -> list[str]:
     known = TRACKERS + BASELINES + BY_WORDS
     unknown = [m for m in methods if m not in known]
     if unknown or not methods:
-        raise CLIError(f"--methods {args.methods!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; "
+        raise UserError(f"--methods {args.methods!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; "
                        f"choose from {', '.join(known)}")
     if args.lasot and any(m in BASELINES + BY_WORDS for m in methods):
-        raise CLIError("the per-frame baselines (sam2-image, medsam, florence2) are scored on echo datasets "
+        raise UserError("the per-frame baselines (sam2-image, medsam, florence2) are scored on echo datasets "
                        "with masks; drop them from --methods for --lasot")
     from samurai.commands.track import HF_PREFIX
 
     if "sam2-image" in methods and args.model.startswith(HF_PREFIX):
-        raise CLIError("--methods sam2-image runs the sam2 package's image predictor on the SAM 2 "
+        raise UserError("--methods sam2-image runs the sam2 package's image predictor on the SAM 2 "
                        "model; give a SAM 2 --model and --checkpoint, not hf:DIR")
     if "medsam" in methods and not args.medsam:
         from samurai.baselines.medsam import WEIGHTS_HELP
 
-        raise CLIError(f"--methods medsam: {WEIGHTS_HELP}")
+        raise UserError(f"--methods medsam: {WEIGHTS_HELP}")
     if "medsam" in methods and not Path(args.medsam).exists():
         from samurai.baselines.medsam import WEIGHTS_HELP
 
-        raise CLIError(f"--medsam {args.medsam} does not exist; {WEIGHTS_HELP}")
+        raise UserError(f"--medsam {args.medsam} does not exist; {WEIGHTS_HELP}")
     if "florence2" in methods and not (args.florence2 and (Path(args.florence2) / "config.json").is_file()):
         from samurai.florence.model import WEIGHTS_HELP
 
-        raise CLIError(f"--methods florence2 needs --florence2 DIR, a Florence-2 folder with config.json "
+        raise UserError(f"--methods florence2 needs --florence2 DIR, a Florence-2 folder with config.json "
                        f"(got {args.florence2}). {WEIGHTS_HELP}")
     if args.frame_batch < 1:
-        raise CLIError("--frame-batch must be at least 1")
+        raise UserError("--frame-batch must be at least 1")
     return methods
 
 
@@ -258,7 +258,7 @@ def _build_baselines(args, methods, sam2_model) -> dict:
             try:
                 baselines[m] = MedSamSegmenter(load_medsam(args.medsam, str(sam2_model.device)))
             except MedSamError as err:
-                raise CLIError(f"--medsam: {err}") from None
+                raise UserError(f"--medsam: {err}") from None
         elif m == "florence2":
             from samurai.florence import FlorenceError, FlorenceFinder, load_florence
 
@@ -266,7 +266,7 @@ def _build_baselines(args, methods, sam2_model) -> dict:
                 baselines[m] = FlorenceFinder(*load_florence(args.florence2, args.florence2_adapter,
                                                              str(sam2_model.device)))
             except FlorenceError as err:
-                raise CLIError(f"--florence2: {err}") from None
+                raise UserError(f"--florence2: {err}") from None
     return baselines
 
 
@@ -279,7 +279,7 @@ def _baseline_methods(baselines) -> list[str]:
 
 def _baseline_weights(args) -> dict:
     """The per-frame baselines' weight files and their SHA-256 (manifest and resume settings)."""
-    from samurai.io import fingerprint
+    from samurai.provenance import fingerprint
 
     found = {}
     for key in ("medsam", "florence2", "florence2_adapter"):
@@ -323,11 +323,11 @@ def _echo_dataset(args):
         try:
             ds = open_dataset(args.data, kind=args.kind, split=args.split)
         except DatasetError as err:
-            raise CLIError(str(err)) from None
+            raise UserError(str(err)) from None
     for w in caught:
         print(f"warning: {w.message}")
     if len(ds) == 0:
-        raise CLIError(f"no usable case in {args.data} (split {args.split}); check the folder and --split")
+        raise UserError(f"no usable case in {args.data} (split {args.split}); check the folder and --split")
     return [_Lazy(ds, i) for i in range(len(ds))]
 
 
@@ -562,7 +562,8 @@ def _eval_echo(records, methods, folder, baselines: bool, notes: dict) -> tuple[
     import numpy as np
 
     from samurai.eval.report import format_table, plot_bars, plot_curves
-    from samurai.io import atomic_write_text, write_csv
+    from samurai.formats import write_csv
+    from samurai.output import atomic_write_text
 
     seg_rows, ef_rows, lv_store = [], [], {}
     area_plots, failed = {}, []
@@ -679,10 +680,10 @@ def _summarise(rows, keys, metrics):
 
 def _lasot_sequences(root: Path):
     if not root.is_dir():
-        raise CLIError(f"dataset folder {root} does not exist; check the path")
+        raise UserError(f"dataset folder {root} does not exist; check the path")
     seqs = sorted(p.parent for p in root.rglob("groundtruth.txt"))
     if not seqs:
-        raise CLIError(f"no groundtruth.txt under {root}; LaSOT-style data needs one folder per "
+        raise UserError(f"no groundtruth.txt under {root}; LaSOT-style data needs one folder per "
                        "sequence with its frames (img/ or the folder itself) and groundtruth.txt")
     return [_Sequence(p) for p in seqs]
 
@@ -703,7 +704,7 @@ class _Sequence:
         """What keeps this sequence from being evaluated, [] when usable."""
         from samurai_common.frames import FrameError, VideoFileFrames, count_frames, open_frames
         from samurai_core.boxes import lasot_present
-        from samurai.io import read_lasot_boxes
+        from samurai.formats import read_lasot_boxes
 
         found = []
         try:
@@ -741,7 +742,7 @@ def _lasot_case(seq, predictors) -> tuple[dict, dict]:
     from samurai.commands.track import report_frames_read, sam2_track
     from samurai.eval.metrics import box_metrics, masks_to_xywh, success_curve, box_iou_xywh
     from samurai_core.boxes import lasot_present, lasot_to_xyxy, mask_to_box
-    from samurai.io import read_lasot_boxes
+    from samurai.formats import read_lasot_boxes
 
     try:
         rows, arrays, empties = [], {}, []
@@ -781,7 +782,8 @@ def _eval_lasot(records, predictors, folder, notes: dict) -> tuple[str, list[str
     import numpy as np
 
     from samurai.eval.report import format_table, plot_curves
-    from samurai.io import atomic_write_text, write_csv, write_lasot_boxes
+    from samurai.formats import write_csv, write_lasot_boxes
+    from samurai.output import atomic_write_text
 
     rows, curves, failed = [], {m: [] for m in predictors}, []
     (folder / "boxes").mkdir()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from samurai.cli import CLIError
+from samurai.errors import UserError
 from samurai_core.motion_models import MOTION_MODELS
 
 MODELS = ("tiny", "small", "base_plus", "large", "medsam2")
@@ -149,21 +149,21 @@ def samurai_config(preset_name: str, noise=None, motion_model: str | None = None
     cfg = sc.preset(preset_name)
     if noise is None:
         return cfg if motion_model is None else cfg._replace(motion_model=motion_model).validate()
-    from samurai.io import load_calibration
+    from samurai.formats import load_calibration
     from samurai_core.calibrate import config_with_noise  # optax: only when used
 
     path = Path(noise)
     if not path.is_file():
-        raise CLIError(
+        raise UserError(
             f"noise file {path} does not exist or is not a file; pass the JSON written by "
             "`samurai calibrate --out FILE`, or drop --noise for the default weights"
         )
     try:
         cal = load_calibration(path)
     except ValueError as err:
-        raise CLIError(f"--noise: {err}") from None
+        raise UserError(f"--noise: {err}") from None
     if motion_model is not None and motion_model != cal.motion_model:
-        raise CLIError(
+        raise UserError(
             f"--noise {path} was fitted for motion model {cal.motion_model!r} but --motion-model is "
             f"{motion_model!r}; drop --motion-model (the file's model is then used) or calibrate "
             f"again with `samurai calibrate --motion-model {motion_model}`"
@@ -171,26 +171,26 @@ def samurai_config(preset_name: str, noise=None, motion_model: str | None = None
     try:
         return config_with_noise(cfg._replace(motion_model=cal.motion_model), cal)
     except ValueError as err:
-        raise CLIError(f"--noise {path}: {err}") from None
+        raise UserError(f"--noise {path}: {err}") from None
 
 
 # ----------------------------------------------------------------------------- prompts
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
-    """``"x1,y1,x2,y2"`` -> floats, or CLIError naming the expected form."""
+    """``"x1,y1,x2,y2"`` -> floats, or UserError naming the expected form."""
     parts = text.replace(" ", "").split(",")
     try:
         values = tuple(float(v) for v in parts)
     except ValueError:
         values = ()
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise CLIError(f"--box {text!r} is not 4 numbers; write it as X1,Y1,X2,Y2 in pixels, e.g. --box 10,20,110,140")
+        raise UserError(f"--box {text!r} is not 4 numbers; write it as X1,Y1,X2,Y2 in pixels, e.g. --box 10,20,110,140")
     return values
 
 
 def check_box(box, width: int, height: int, number: int) -> None:
-    """Raise CLIError when a box is empty or leaves the ``width`` x ``height`` frame.
+    """Raise UserError when a box is empty or leaves the ``width`` x ``height`` frame.
 
     Boxes follow the project's convention (``samurai_core.mask_to_box``): X1,Y1,X2,Y2 are the
     pixel indices of the first and last column and row, so a one-pixel box has X2 == X1 and the
@@ -198,12 +198,12 @@ def check_box(box, width: int, height: int, number: int) -> None:
     """
     x1, y1, x2, y2 = box
     if not (x2 >= x1 and y2 >= y1):
-        raise CLIError(
+        raise UserError(
             f"box {number} ({x1:g},{y1:g},{x2:g},{y2:g}) is empty: X2 must not be below X1 nor Y2 "
             "below Y1 (boxes are corners X1,Y1,X2,Y2, not X,Y,W,H)"
         )
     if x1 < 0 or y1 < 0 or x2 > width - 1 or y2 > height - 1:
-        raise CLIError(
+        raise UserError(
             f"box {number} ({x1:g},{y1:g},{x2:g},{y2:g}) lies outside the {width}x{height} frame; "
             f"keep 0 <= X1 <= X2 <= {width - 1} and 0 <= Y1 <= Y2 <= {height - 1} (X2, Y2 are the "
             "last column and row inside the box)"
@@ -222,10 +222,10 @@ def chamber_prompts(args, frame, device=None) -> tuple[dict, dict]:
     from samurai.prompters import PrompterError, make_prompter
 
     if args.box or args.mask:
-        raise CLIError("--chambers replaces --box / --mask; give one kind of first-frame prompt")
+        raise UserError("--chambers replaces --box / --mask; give one kind of first-frame prompt")
     names = [c.strip() for c in args.chambers.split(",") if c.strip()]
     if not names or args.prompter is None:
-        raise CLIError("--chambers needs class names (e.g. --chambers lv,la) and --prompter NAME "
+        raise UserError("--chambers needs class names (e.g. --chambers lv,la) and --prompter NAME "
                        "(e.g. --prompter florence2 --prompter-model DIR)")
     options = {"model": args.prompter_model, "device": device}
     if args.prompter_adapter:
@@ -235,13 +235,13 @@ def chamber_prompts(args, frame, device=None) -> tuple[dict, dict]:
     except TypeError:
         if "adapter" not in options:
             raise
-        raise CLIError(f"--prompter {args.prompter} takes no --prompter-adapter; drop it") from None
+        raise UserError(f"--prompter {args.prompter} takes no --prompter-adapter; drop it") from None
     except PrompterError as err:
-        raise CLIError(f"--prompter {args.prompter}: {err}") from None
+        raise UserError(f"--prompter {args.prompter}: {err}") from None
     try:
         found = prompter.find(frame, names)
     except PrompterError as err:
-        raise CLIError(f"--prompter {args.prompter}: {err}") from None
+        raise UserError(f"--prompter {args.prompter}: {err}") from None
     prompts, record = {}, []
     for i, name in enumerate(names, 1):
         r = found[name]
@@ -253,7 +253,7 @@ def chamber_prompts(args, frame, device=None) -> tuple[dict, dict]:
             print(f"warning: {args.prompter} did not find {name!r} on the first frame; it is not tracked",
                   file=sys.stderr)
     if not prompts:
-        raise CLIError(f"{args.prompter} found none of {', '.join(names)} on the first frame; check "
+        raise UserError(f"{args.prompter} found none of {', '.join(names)} on the first frame; check "
                        "--prompter-model / --prompter-adapter (a model fine-tuned on echo data), or "
                        "prompt with --box")
     return prompts, {"frame": 0, "prompter": args.prompter, "prompter_model": args.prompter_model,
@@ -261,17 +261,17 @@ def chamber_prompts(args, frame, device=None) -> tuple[dict, dict]:
 
 
 def parse_chambers(args) -> list[str]:
-    """``--chambers lv,la`` for the learned prompter -> ``["lv", "la"]``, or CLIError for a bad
+    """``--chambers lv,la`` for the learned prompter -> ``["lv", "la"]``, or UserError for a bad
     combination."""
     if args.box or args.mask:
-        raise CLIError("--chambers finds the structures itself: drop --box/--mask (or drop --chambers)")
+        raise UserError("--chambers finds the structures itself: drop --box/--mask (or drop --chambers)")
     if args.lost_frames < 1:
-        raise CLIError(f"--lost-frames {args.lost_frames} must be at least 1")
+        raise UserError(f"--lost-frames {args.lost_frames} must be at least 1")
     names = [c.strip().lower() for c in args.chambers.split(",") if c.strip()]
     if not names or len(set(names)) != len(names):
-        raise CLIError(f"--chambers {args.chambers!r}: give distinct comma-separated names, e.g. lv,la,rv,ra")
+        raise UserError(f"--chambers {args.chambers!r}: give distinct comma-separated names, e.g. lv,la,rv,ra")
     if args.adapter is None:
-        raise CLIError("--chambers needs --adapter DIR: an adapter trained with `samurai train --prompts "
+        raise UserError("--chambers needs --adapter DIR: an adapter trained with `samurai train --prompts "
                        "learned` (the default prompter), or another --prompter (florence2, sam3) with "
                        "--prompter-model DIR")
     return names
@@ -283,13 +283,13 @@ def learned_chambers(predictor, source, chambers: list[str], args, events: list)
     from samurai.prompters.learned import track_chambers
 
     if getattr(predictor, "class_prompts", None) is None:
-        raise CLIError(
+        raise UserError(
             f"adapter {args.adapter} has no class prompts (class_prompts.safetensors); "
             "train one with `samurai train --prompts learned`"
         )
     unknown = [c for c in chambers if c not in predictor.class_prompts.class_names]
     if unknown:
-        raise CLIError(
+        raise UserError(
             f"--chambers {unknown} unknown to adapter {args.adapter}, which knows "
             f"{list(predictor.class_prompts.class_names)}"
         )
@@ -299,7 +299,7 @@ def learned_chambers(predictor, source, chambers: list[str], args, events: list)
 def load_prompts(args, width: int, height: int) -> dict:
     """Object id -> ("box", xyxy) or ("mask", bool [H, W]) from ``--box`` / ``--mask``."""
     if bool(args.box) == bool(args.mask):
-        raise CLIError("give the first-frame prompt as --box X1,Y1,X2,Y2 (repeatable), as --mask PNG, "
+        raise UserError("give the first-frame prompt as --box X1,Y1,X2,Y2 (repeatable), as --mask PNG, "
                        "or as --chambers lv,la --prompter NAME: one kind, not both and not neither")
     if args.box:
         return box_prompts([parse_box(text) for text in args.box], width, height)
@@ -321,22 +321,22 @@ def mask_prompts(path: Path, width: int, height: int) -> dict:
     """Object id -> ("mask", bool [H, W]) from a first-frame label mask PNG."""
     import numpy as np
 
-    from samurai.io import read_mask_png
+    from samurai.formats import read_mask_png
 
     if not path.is_file():
-        raise CLIError(f"mask {path} does not exist; pass a PNG label mask of the first frame")
+        raise UserError(f"mask {path} does not exist; pass a PNG label mask of the first frame")
     try:
         labels = read_mask_png(path)
     except (ValueError, OSError) as err:
-        raise CLIError(f"cannot read mask {path}: {err}") from None
+        raise UserError(f"cannot read mask {path}: {err}") from None
     if labels.shape != (height, width):
-        raise CLIError(
+        raise UserError(
             f"mask {path} is {labels.shape[1]}x{labels.shape[0]} but the video is {width}x{height}; "
             "draw the mask on the first frame at the video's resolution"
         )
     ids = [int(v) for v in np.unique(labels) if v != 0]
     if not ids:
-        raise CLIError(f"mask {path} is empty (all 0); paint each object with its id 1, 2, ...")
+        raise UserError(f"mask {path} is empty (all 0); paint each object with its id 1, 2, ...")
     return {k: ("mask", labels == k) for k in ids}
 
 
@@ -345,7 +345,7 @@ def mask_prompts(path: Path, width: int, height: int) -> dict:
 
 def build_predictor(model, checkpoint, device, image_size, samurai, adapter, random_weights,
                     noise=None, motion_model=None, seed=0):
-    """The SAM 2 video predictor for the CLI, with every user error turned into a CLIError.
+    """The SAM 2 video predictor for the CLI, with every user error turned into a UserError.
 
     ``noise`` / ``motion_model`` (``--noise``, ``--motion-model``) set the SAMURAI config
     (see ``samurai_config``); without them the backend uses the model size's preset. Random
@@ -356,13 +356,13 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
         return build_hf_predictor(model[len(HF_PREFIX):], checkpoint, device, image_size, samurai,
                                   adapter, random_weights, noise, motion_model)
     if checkpoint is None and not random_weights:
-        raise CLIError(
+        raise UserError(
             f"SAM 2 model {model!r} needs weights: pass --checkpoint PATH (e.g. "
             "sam2.1_hiera_tiny.pt from the SAM 2 release; medsam2 needs a MedSAM2 .pt such as "
             "MedSAM2_US_Heart.pt); --random-weights runs an untrained model, for testing only"
         )
     if checkpoint is not None and not Path(checkpoint).is_file():
-        raise CLIError(f"checkpoint {checkpoint} does not exist; pass the path of a SAM 2 .pt file")
+        raise UserError(f"checkpoint {checkpoint} does not exist; pass the path of a SAM 2 .pt file")
     try:
         import torch
 
@@ -370,7 +370,7 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
         from samurai_sam2 import build_samurai_video_predictor
         from samurai_sam2.build import check_image_size, model_size
     except ImportError as err:
-        raise CLIError(
+        raise UserError(
             f"SAM 2 tracking needs torch and sam2 ({err}); install them with "
             "`bash scripts/setup.sh full` (the demo runs without them)"
         ) from None
@@ -378,11 +378,11 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
         if image_size is not None:
             check_image_size(image_size)
     except ValueError as err:
-        raise CLIError(f"--image-size: {err}") from None
+        raise UserError(f"--image-size: {err}") from None
     try:
         device = resolve_device(device)
     except ValueError as err:
-        raise CLIError(f"--device: {err}") from None
+        raise UserError(f"--device: {err}") from None
     config = None
     if noise is not None or motion_model is not None:
         config = samurai_config(model_size(model), noise, motion_model)
@@ -398,7 +398,7 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
                 model, checkpoint, device=device, samurai=samurai, image_size=image_size,
             )
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
-        raise CLIError(f"cannot build SAM 2 model {model!r} from {checkpoint}: {err}") from None
+        raise UserError(f"cannot build SAM 2 model {model!r} from {checkpoint}: {err}") from None
     if config is not None:  # the preset with the model's memory sizes, as for --model hf:DIR
         predictor.configure_samurai(predictor.samurai, predictor.samurai_preset(
             model_size(model), motion_model=config.motion_model, noise=config.noise))
@@ -408,48 +408,48 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
         try:
             load_adapter(predictor, adapter)
         except AdapterError as err:
-            raise CLIError(f"adapter {adapter} cannot be loaded into the {model} model: {err}") from None
+            raise UserError(f"adapter {adapter} cannot be loaded into the {model} model: {err}") from None
     return predictor
 
 
 def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter, random_weights,
                        noise=None, motion_model=None):
     """The transformers backend's predictor for ``--model hf:DIR`` (SAM 2, EdgeTAM or SAM 3
-    tracker, read from the folder's config), with user errors as CLIErrors."""
+    tracker, read from the folder's config), with user errors as UserErrors."""
     for flag, value in (("--checkpoint", checkpoint), ("--image-size", image_size),
                         ("--random-weights", random_weights or None)):
         if value is not None:
-            raise CLIError(f"{flag} is for SAM 2 models; --model hf:DIR takes the weights and input "
+            raise UserError(f"{flag} is for SAM 2 models; --model hf:DIR takes the weights and input "
                            "size from the folder (drop the flag)")
     if not Path(folder).is_dir():
-        raise CLIError(f"--model hf:{folder}: {folder} is not a folder; pass a transformers model "
+        raise UserError(f"--model hf:{folder}: {folder} is not a folder; pass a transformers model "
                        "folder written by save_pretrained")
     try:
         from samurai_common.devices import resolve_device
         from samurai_hf import HFVideoPredictor, TransformersVersionError, build_samurai_hf_model, load_processor
     except ImportError as err:
-        raise CLIError(f"--model hf:DIR needs torch and transformers ({err}); install them with "
+        raise UserError(f"--model hf:DIR needs torch and transformers ({err}); install them with "
                        "pip install 'samurai-track[hf]'") from None
     config = samurai_config("tiny", noise, motion_model)  # --noise / --motion-model checked first
     try:
         model = build_samurai_hf_model(folder, samurai=None)
         processor = load_processor(folder)
     except (TransformersVersionError, ValueError, OSError) as err:
-        raise CLIError(f"cannot load --model hf:{folder}: {err}") from None
+        raise UserError(f"cannot load --model hf:{folder}: {err}") from None
     # The preset with the model's memory sizes (the backend refuses other values).
     config = model.samurai_preset("tiny", motion_model=config.motion_model, noise=config.noise)
     model.configure_samurai(config)
     try:
         model.to(resolve_device(device))
     except ValueError as err:
-        raise CLIError(f"--device: {err}") from None
+        raise UserError(f"--device: {err}") from None
     if adapter is not None:
         from samurai.train.lora import AdapterError, load_adapter
 
         try:
             load_adapter(model, adapter)
         except AdapterError as err:
-            raise CLIError(f"adapter {adapter} does not fit the model in {folder}: {err}") from None
+            raise UserError(f"adapter {adapter} does not fit the model in {folder}: {err}") from None
     predictor = HFVideoPredictor(model, processor, config)
     predictor.configure_samurai(enabled=samurai)
     return predictor
@@ -535,30 +535,30 @@ def run(args) -> int:
 
     import numpy as np
 
-    from samurai.io import OutputDir
+    from samurai.output import OutputDir
 
     video = Path(args.video)
     if not video.exists():
-        raise CLIError(f"video {video} does not exist; pass a video file (mp4/avi) or a folder of frames")
+        raise UserError(f"video {video} does not exist; pass a video file (mp4/avi) or a folder of frames")
     from samurai.track_many import is_many, run_many
 
     if is_many(video):
         return run_many(args)
     if args.boxes or args.masks:
-        raise CLIError("--boxes / --masks prompt many videos (a folder of videos or a .txt list); "
+        raise UserError("--boxes / --masks prompt many videos (a folder of videos or a .txt list); "
                        "prompt one video with --box X1,Y1,X2,Y2 or --mask PNG")
     try:
         from samurai_common.frames import FrameError, open_frames
     except ImportError as err:
-        raise CLIError(f"`samurai track` needs torch and sam2 ({err}); run `bash scripts/setup.sh full`") from None
+        raise UserError(f"`samurai track` needs torch and sam2 ({err}); run `bash scripts/setup.sh full`") from None
     try:
         source = open_frames(str(video))
         first = source[0]
     except (FileNotFoundError, FrameError) as err:
-        raise CLIError(f"cannot read {video}: {err}") from None
+        raise UserError(f"cannot read {video}: {err}") from None
     height, width = first.shape[:2]
     if args.prompter is not None and not args.chambers:
-        raise CLIError("--prompter is used with --chambers NAMES; add --chambers (e.g. lv,la,rv,ra)")
+        raise UserError("--prompter is used with --chambers NAMES; add --chambers (e.g. lv,la,rv,ra)")
     learned = bool(args.chambers) and args.prompter in (None, "learned")
     chambers, chamber_record = None, None
     if learned:
@@ -613,18 +613,9 @@ def track_into(out, args, video, source, prompts: dict, predictor, ids=None,
 
     from samurai_common.frames import FrameError
     from samurai_core.boxes import mask_to_box
-    from samurai.io import (
-        PALETTE,
-        MP4Writer,
-        draw_box,
-        mp4_available,
-        overlay,
-        stamp,
-        write_csv,
-        write_gif,
-        write_lasot_boxes,
-        write_png,
-    )
+    from samurai.drawing import PALETTE, draw_box, overlay, stamp
+    from samurai.formats import write_csv, write_lasot_boxes, write_png
+    from samurai.video_writers import MP4Writer, mp4_available, write_gif
 
     height, width = source.height, source.width
     ids = sorted(prompts) if ids is None else ids
@@ -669,7 +660,7 @@ def track_into(out, args, video, source, prompts: dict, predictor, ids=None,
                     gif_frames.append(_shrink(over, gif_scale))
             seen += 1
     except FrameError as err:
-        raise CLIError(f"cannot read frame {seen} of {video}: {err}") from None
+        raise UserError(f"cannot read frame {seen} of {video}: {err}") from None
     finally:
         if mp4 is not None:
             mp4.close()
@@ -731,7 +722,7 @@ def is_untrained(args) -> bool:
 def run_info(args, predictor) -> dict:
     """What a run's manifest records so that it can be reproduced: the command line, the model
     and every input file's SHA-256 (checkpoint, adapter files, noise calibration)."""
-    from samurai.io import fingerprint
+    from samurai.provenance import fingerprint
 
     cfg = predictor.samurai_config
     return {
@@ -754,7 +745,7 @@ def run_info(args, predictor) -> dict:
 
 def prompt_info(args) -> dict:
     """The first-frame prompts of ``track`` as given: boxes, or the mask file and its SHA-256."""
-    from samurai.io import file_sha256
+    from samurai.provenance import file_sha256
 
     if args.box:
         return {"frame": 0, "boxes": [list(parse_box(b)) for b in args.box]}

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from samurai.io import atomic_write_bytes
+from samurai.output import atomic_write_bytes
 
 
 def _pyplot():

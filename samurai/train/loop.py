@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from samurai.io import atomic_write_bytes, atomic_write_text
+from samurai.output import atomic_write_bytes, atomic_write_text
 from samurai import distributed as ddp
 from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
 from samurai.train.config import TrainConfig, training_datasets

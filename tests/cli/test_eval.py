@@ -105,7 +105,7 @@ def test_eval_lasot_style_boxes(sam2_tiny_checkpoint, tmp_path):
             assert 0.0 <= float(r[key]) <= 1.0
     # The written result boxes score exactly as reported (metrics re-computed from the file).
     from samurai.eval.metrics import box_metrics
-    from samurai.io import read_lasot_boxes
+    from samurai.formats import read_lasot_boxes
 
     gt = read_lasot_boxes(seq / "groundtruth.txt")
     pred = read_lasot_boxes(out / "boxes" / "lv-1_samurai.txt")
@@ -189,7 +189,7 @@ def test_eval_generic_with_adapter_and_noise(sam2_tiny_checkpoint, tmp_path, mon
     from samurai.data.synthetic import write_generic
     from samurai.eval.metrics import dice
     from samurai.train.lora import apply_lora, load_adapter, save_adapter
-    from samurai.io import save_calibration
+    from samurai.formats import save_calibration
     from samurai_core.calibrate import Calibration
     from samurai_core.types import NoiseParams
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from samurai.cli import CLIError, main
-from samurai.io import load_calibration, save_calibration
+from samurai.formats import load_calibration, save_calibration
 from samurai_core.calibrate import Calibration, config_with_noise
 from samurai_core.config import MOTION_MODELS, preset
 from samurai_core.types import NoiseParams

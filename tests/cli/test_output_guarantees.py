@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from samurai.io import PALETTE, file_sha256, read_lasot_boxes, read_mask_png
+from samurai.drawing import PALETTE
+from samurai.formats import read_lasot_boxes, read_mask_png
+from samurai.provenance import file_sha256
 from user_errors import run_cli
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from samurai.cli import main
-from samurai.io import mp4_available, read_lasot_boxes, read_mask_png
+from samurai.formats import read_lasot_boxes, read_mask_png
+from samurai.video_writers import mp4_available
 
 pytestmark = pytest.mark.slow
 

@@ -296,7 +296,7 @@ def test_cpu_notice_estimates_the_time_and_suggests_a_size():
 def test_training_outputs_get_the_modes_of_track_outputs(tmp_path):
     """The checkpoint file and adapter folders are written like every other output (not 0600 /
     0700 as mkstemp / mkdtemp make them)."""
-    from samurai.io import atomic_write_text
+    from samurai.output import atomic_write_text
     from samurai.train.lora import _atomic_dir
     from samurai.train.loop import _atomic_torch_save
 
