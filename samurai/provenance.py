@@ -40,3 +40,39 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def run_info(predictor, *, command: str, model: str, checkpoint=None, adapter=None, noise=None,
+             seed=None, argv=None) -> dict:
+    """What a run's manifest records so that it can be reproduced: the command line, the model
+    and every input file's SHA-256 (checkpoint, adapter files, noise calibration)."""
+    from samurai.predictors import is_untrained
+
+    cfg = predictor.samurai_config
+    return {
+        "command": command,
+        "argv": argv,
+        "model": model,
+        "image_size": int(predictor.image_size),
+        "checkpoint": checkpoint,
+        "checkpoint_sha256": fingerprint(checkpoint),
+        "random_weights": is_untrained(model, checkpoint),
+        "seed": seed,
+        "adapter": adapter,
+        "adapter_sha256": fingerprint(adapter),
+        "noise": noise,
+        "noise_sha256": fingerprint(noise),
+        "motion_model": cfg.motion_model,
+        "device": str(predictor.device),
+    }
+
+
+def prompt_info(boxes=(), mask=None) -> dict:
+    """The first-frame prompts of ``track`` as given: boxes, or the mask file and its SHA-256."""
+    from samurai.prompts import parse_box
+
+    if boxes:
+        return {"frame": 0, "boxes": [list(parse_box(b)) for b in boxes]}
+    if not isinstance(mask, (str, os.PathLike)):
+        return {"frame": 0, "mask": "(label array)"}
+    return {"frame": 0, "mask": str(mask), "mask_sha256": file_sha256(mask)}

@@ -156,6 +156,7 @@ class CaseStore:
         ``settings`` and ``force`` is not given (the message names every difference).
         """
         from samurai.output import atomic_write_text
+        from samurai.settings import changed_settings, describe_changes
 
         settings = json.loads(json.dumps(settings, default=str))
         if self.folder.is_symlink() or (self.folder.exists() and not self.folder.is_dir()):
@@ -167,12 +168,11 @@ class CaseStore:
                                f"{SETTINGS}); samurai keeps the finished cases of a run there: move "
                                "it away or choose another --out")
             earlier = json.loads((self.folder / SETTINGS).read_text()).get("settings", {})
-            changed = [f"{k} (was {earlier.get(k)!r}, now {settings.get(k)!r})"
-                       for k in sorted(set(earlier) | set(settings)) if earlier.get(k) != settings.get(k)]
+            changed = changed_settings(earlier, settings)
             if changed and not force:
                 raise UserError(
                     f"{self.folder} holds {len(self.finished())} finished case(s) of an earlier run "
-                    f"with other settings: {'; '.join(changed)}. Run again with the earlier "
+                    f"with other settings: {describe_changes(changed)}. Run again with the earlier "
                     "settings to resume it, or pass --force to discard those cases and start over"
                 )
             if changed:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from samurai.errors import UserError
-from samurai.commands.track import HF_PREFIX
+from samurai.predictors import HF_PREFIX
 
 # Phantom tracker variants: method name -> samurai_phantom.VARIANTS key.
 PHANTOM_METHODS = {
@@ -38,7 +38,7 @@ METHOD_COLOURS = ("tab:red", "tab:orange", "tab:purple", "tab:blue", "tab:brown"
 
 
 def add_parser(sub) -> None:
-    from samurai.commands.track import add_model_arguments, add_motion_arguments
+    from samurai.commands.arguments import add_model_arguments, add_motion_arguments
 
     p = sub.add_parser(
         "demo",
@@ -77,7 +77,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from samurai_phantom import VARIANTS, PhantomSegmenter, make_phantom, track
-    from samurai.commands.track import samurai_config
+    from samurai.predictors import samurai_config
     from samurai.output import OutputDir
     from samurai.provenance import fingerprint
 
@@ -129,7 +129,8 @@ def _sam2_runs(args, ph, prompts) -> dict:
     """SAM 2 on the phantom (vanilla and SAMURAI); masks bool [T, B, H, W] per method."""
     import numpy as np
 
-    from samurai.commands.track import build_predictor, sam2_track
+    from samurai.predictors import build_predictor
+    from samurai.tracking import sam2_track
 
     rgb = np.repeat(ph.frames[..., None], 3, axis=3)
     predictor = build_predictor(

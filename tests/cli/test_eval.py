@@ -184,7 +184,7 @@ def test_eval_generic_with_adapter_and_noise(sam2_tiny_checkpoint, tmp_path, mon
     pytest.importorskip("peft")
     from samurai_core import mask_to_box
     from samurai_sam2 import build_sam2_model, build_samurai_video_predictor
-    from samurai.commands.eval import track_case
+    from samurai.eval.echo import track_case
     from samurai.data import open_dataset
     from samurai.data.synthetic import write_generic
     from samurai.eval.metrics import dice

@@ -120,7 +120,7 @@ def test_track_video_file_with_mask_vanilla_and_force(mp4_video, clip, sam2_tiny
 
 
 def test_interrupted_run_leaves_no_output(frame_folder, sam2_tiny_checkpoint, tmp_path, monkeypatch):
-    import samurai.commands.track as track_cmd
+    import samurai.tracking as track_cmd
 
     real = track_cmd.sam2_track
 

@@ -278,7 +278,7 @@ def test_one_default_style_and_demo_model_choices():
 def test_cpu_notice_estimates_the_time_and_suggests_a_size():
     from types import SimpleNamespace
 
-    from samurai.commands.track import CPU_MODEL_FACTOR, CPU_SECONDS_PER_FRAME, cpu_notice
+    from samurai.predictors import CPU_MODEL_FACTOR, CPU_SECONDS_PER_FRAME, cpu_notice
 
     cpu = SimpleNamespace(device=torch.device("cpu"), image_size=1024)
     line = cpu_notice(cpu, "tiny", 200)
