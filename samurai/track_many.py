@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from samurai.errors import UserError
+from samurai_common.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
 
 def is_many(path: Path) -> bool:
@@ -28,7 +28,7 @@ def is_many(path: Path) -> bool:
         return False
     files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
     return any(p.suffix.lower() in VIDEO_SUFFIXES for p in files) and not any(
-        p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff") for p in files)
+        p.suffix.lower() in IMAGE_SUFFIXES for p in files)
 
 
 def list_videos(path: Path) -> list[Path]:

@@ -34,9 +34,11 @@ class LasotSequence:
         self.n_frames = 0  # known once checked: it balances the shards of the ranks
 
     def source(self) -> str:
+        from samurai_common.frames import VIDEO_SUFFIXES
+
         if (self.folder / "img").is_dir():
             return str(self.folder / "img")
-        videos = [p for p in self.folder.iterdir() if p.suffix.lower() in (".mp4", ".avi", ".mov", ".mkv")]
+        videos = [p for p in self.folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES]
         return str(videos[0]) if videos else str(self.folder)
 
     def problems(self) -> list[str]:
