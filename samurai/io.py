@@ -25,7 +25,8 @@ from samurai.output import (  # noqa: F401
     OutputError,
     atomic_write_bytes,
     atomic_write_text,
+    package_versions,
     written_by_samurai,
 )
-from samurai.provenance import file_sha256, fingerprint, package_versions  # noqa: F401
+from samurai.provenance import file_sha256, fingerprint  # noqa: F401
 from samurai.video_writers import MP4Writer, mp4_available, write_gif, write_mp4  # noqa: F401

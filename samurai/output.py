@@ -7,8 +7,9 @@ so that a run that fails never leaves an output that looks complete, never repla
 project did not write, and a run killed outright leaves a partial folder that the next run
 recognises as abandoned (docs/cli.md, "Exit codes and output guarantees").
 
-Standard library only (plus ``samurai.provenance`` for the manifest): the demo and the
-training loop use it on machines without torch.
+Standard library only: the demo and the training loop use it on machines without torch. The
+manifest records the versions of the packages a result depends on (:func:`package_versions`);
+``samurai.provenance`` gives the rest of a run's record.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import tempfile
 from pathlib import Path
 
 from samurai.errors import UserError
-from samurai.provenance import package_versions
 
 
 MANIFEST = "manifest.json"
@@ -318,3 +318,18 @@ class OutputDir:
                     shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(self.path, self.out)
+
+
+def package_versions() -> dict:
+    """Installed versions of the packages a run's result depends on (None: not installed)."""
+    from importlib import metadata
+
+    from samurai import __version__
+
+    versions = {"samurai": __version__}
+    for name in ("torch", "sam2", "jax", "numpy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions

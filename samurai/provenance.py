@@ -1,5 +1,6 @@
-"""What a run's manifest records so that it can be reproduced: file hashes, package versions,
-the model and inputs of a run, its prompts."""
+"""What a run's manifest records so that it can be reproduced: file hashes, the model and input
+files of a run (``run_info``), its prompts (``prompt_info``). Package versions are added by the
+manifest's writer, :class:`samurai.output.OutputDir`."""
 
 from __future__ import annotations
 
@@ -25,21 +26,6 @@ def fingerprint(path: str | os.PathLike | None):
     if path.is_dir():
         return {str(p.relative_to(path)): file_sha256(p) for p in sorted(path.rglob("*")) if p.is_file()}
     return file_sha256(path)
-
-
-def package_versions() -> dict:
-    """Installed versions of the packages a run's result depends on (None: not installed)."""
-    from importlib import metadata
-
-    from samurai import __version__
-
-    versions = {"samurai": __version__}
-    for name in ("torch", "sam2", "jax", "numpy"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def run_info(predictor, *, command: str, model: str, checkpoint=None, adapter=None, noise=None,
