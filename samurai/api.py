@@ -194,3 +194,23 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
                 "image_size": image_size, "random_weights": random_weights, "seed": seed,
                 "lost_frames": lost_frames}
     return Tracking(video, source, prompts, settings, record, names)
+
+
+def evaluate(data, *, out="samurai_eval", force: bool = False, **options):
+    """Evaluate trackers on a labelled dataset and write what ``samurai eval`` writes into
+    ``out``: per_case.csv, ef.csv, summary.md / summary.json, plots, manifest.json.
+
+    ``options``: the options of ``samurai eval`` by their Python names (``kind``, ``lasot``,
+    ``split``, ``max_cases``, ``prompt``, ``methods``, ``model``, ``checkpoint``, ``adapter``,
+    ``image_size``, ``device``, ``noise``, ``motion_model``, ``random_weights``, ``seed``, ...:
+    :class:`samurai.eval.runner.EvalOptions`). Returns a :class:`samurai.eval.runner.EvalResult`
+    (status, output folder, summary text, failed cases).
+    """
+    from samurai.eval.runner import EvalOptions
+    from samurai.eval.runner import evaluate as run_evaluation
+
+    try:
+        settings = EvalOptions(data=str(data), out=str(out), force=force, **options)
+    except TypeError as err:
+        raise UserError(f"evaluate: {err}; see samurai.eval.runner.EvalOptions for the options") from None
+    return run_evaluation(settings)

@@ -239,7 +239,7 @@ def test_eval_names_the_objects_empty_on_every_frame(tmp_path, monkeypatch):
 
 
 def test_eval_records_a_failing_case_and_keeps_the_others(sam2_tiny_checkpoint, tmp_path, monkeypatch):
-    from samurai.commands import eval as eval_cmd
+    from samurai.eval import runner
     from samurai.eval import echo
     from samurai.data.synthetic import write_generic
 
@@ -254,7 +254,7 @@ def test_eval_records_a_failing_case_and_keeps_the_others(sam2_tiny_checkpoint, 
     monkeypatch.setattr(echo, "echo_case", flaky)
     result = run_cli(["eval", tmp_path / "data", "--checkpoint", sam2_tiny_checkpoint,
                       "--image-size", "256", "--out", tmp_path / "eval"])
-    assert result.code == eval_cmd.EXIT_SOME_FAILED == 3, result.stderr
+    assert result.code == runner.EXIT_SOME_FAILED == 3, result.stderr
     assert "1 of 2 case(s) failed" in result.stderr and "video01" in result.stderr
     out = tmp_path / "eval"
     rows = list(csv.DictReader((out / "per_case.csv").read_text().splitlines()))
