@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fixtures_hf import hf_tiny_folders  # noqa: F401
 from samurai.cli import main
 from samurai.formats import read_mask_png
 
