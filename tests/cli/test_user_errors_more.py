@@ -298,11 +298,11 @@ def test_training_outputs_get_the_modes_of_track_outputs(tmp_path):
     0700 as mkstemp / mkdtemp make them)."""
     from samurai.output import atomic_write_text
     from samurai.train.lora import _atomic_dir
-    from samurai.train.loop import _atomic_torch_save
+    from samurai.train.loop import atomic_torch_save
 
     atomic_write_text(tmp_path / "reference.txt", "x")
     (tmp_path / "reference_dir").mkdir()
-    _atomic_torch_save({"step": torch.zeros(1)}, tmp_path / "checkpoint.pt")
+    atomic_torch_save({"step": torch.zeros(1)}, tmp_path / "checkpoint.pt")
     _atomic_dir(tmp_path / "adapter", lambda folder: (folder / "a.json").write_text("{}"))
     mode = os.stat(tmp_path / "reference.txt").st_mode & 0o777
     assert os.stat(tmp_path / "checkpoint.pt").st_mode & 0o777 == mode
