@@ -7,7 +7,7 @@
   through the predictor's own code path; target ≤ 0.2 ms.
 - ``test_model_size_frame_time``: per-frame time of each SAM 2.1 size (t, s, b+, l) at 256 px
   and of tiny at 512 and 1024 px, on one CPU thread: the ratios behind ``samurai track``'s CPU
-  time estimate (``samurai.commands.track.CPU_SECONDS_PER_FRAME``, ``CPU_MODEL_FACTOR``).
+  time estimate (``samurai.predictors.CPU_SECONDS_PER_FRAME``, ``CPU_MODEL_FACTOR``).
 - ``test_streaming_memory_flat``: process RSS at frame 100 vs frame N (default 1000,
   ``SAMURAI_BENCH_LONG_FRAMES``) streaming a generated video at 128 px.
 - ``test_cuda_frame_time``: the per-frame comparison on CUDA at 1024 px, bf16 autocast (skips

@@ -90,7 +90,7 @@ def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr,
     """Write the phantoms, train both models, score (a), (b), (c) on the held-out videos."""
     import torch
 
-    from samurai.commands.track import sam2_track
+    from samurai.tracking import sam2_track
     from samurai.data.synthetic import write_four_chamber
     from samurai.prompters.learned import track_chambers
     from samurai_core.boxes import mask_to_box

@@ -11,11 +11,9 @@ import signal
 import sys
 import warnings
 
+from samurai.errors import CLIError, UserError  # noqa: F401  CLIError: the old name, for user code
+
 COMMANDS = ("track", "eval", "demo", "train", "calibrate")
-
-
-class CLIError(Exception):
-    """A user-facing error: printed as ``samurai: error: <message>`` with exit status 2."""
 
 
 class Terminated(KeyboardInterrupt):
@@ -67,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         with _sigterm_as_interrupt(), warnings.catch_warnings():
             warnings.showwarning = _one_line_warning(args.command)  # restored on exit
             return int(args.run(args) or 0)
-    except CLIError as err:
+    except UserError as err:  # every library's user error: exit 2, here only
         print(f"samurai {args.command}: error: {err}", file=sys.stderr)
         return 2
     except Terminated:
@@ -89,8 +87,4 @@ def _one_line_warning(command: str):
 
 
 if __name__ == "__main__":
-    # `python -m samurai.cli` runs this file as __main__; the commands raise samurai.cli's
-    # CLIError, so run the package module's main (else user errors end in a traceback).
-    from samurai.cli import main as package_main
-
-    sys.exit(package_main())
+    sys.exit(main())

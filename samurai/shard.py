@@ -35,7 +35,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from samurai.cli import CLIError
+from samurai.errors import UserError
 
 SETTINGS = "settings.json"
 WORK_SUFFIX = ".cases"
@@ -54,24 +54,24 @@ def work_folder(out: str | Path) -> Path:
 
 
 def agree(info, fn: Callable):
-    """``fn()`` on this rank; a CLIError on any rank is raised on every rank (none hangs)."""
+    """``fn()`` on this rank; a UserError on any rank is raised on every rank (none hangs)."""
     from samurai.distributed import all_gather_objects
 
     result, error = None, None
     try:
         result = fn()
-    except CLIError as err:
+    except UserError as err:
         error = str(err)
     errors = [e for e in all_gather_objects(error, info) if e is not None]
     if errors:
-        raise CLIError(error or errors[0])
+        raise UserError(error or errors[0])
     return result
 
 
 @contextlib.contextmanager
 def main_output(info, out: str | Path, force: bool):
     """Rank 0's ``OutputDir`` (None on the other ranks); a refusal stops every rank."""
-    from samurai.io import OutputDir
+    from samurai.output import OutputDir
 
     folder = agree(info, lambda: OutputDir(out, force=force) if info.is_main else None)
     if folder is None:
@@ -116,11 +116,11 @@ def check_cases(cases: Sequence, info) -> tuple[list[str], list[int]]:
     return [f"{cases[i].case_id}: {msg}" for i in sorted(problems) for msg in problems[i]], frames
 
 
-def problems_error(problems: Sequence[str], where, fix: str) -> CLIError:
+def problems_error(problems: Sequence[str], where, fix: str) -> UserError:
     """The exit-2 error listing ``check_cases``'s problems (the first 50) in ``where``."""
     shown = "\n  ".join(problems[:50])
     more = f"\n  ... ({len(problems)} in all)" if len(problems) > 50 else ""
-    return CLIError(f"{len(problems)} problem(s) in {where}; {fix}, then run again (nothing was "
+    return UserError(f"{len(problems)} problem(s) in {where}; {fix}, then run again (nothing was "
                     f"tracked):\n  {shown}{more}")
 
 
@@ -152,27 +152,27 @@ class CaseStore:
     def open(self, settings: dict, force: bool) -> int:
         """Create the folder or take up an earlier run's; returns how many cases it holds.
 
-        Raises CLIError when the folder is not this project's, or when its settings differ from
+        Raises UserError when the folder is not this project's, or when its settings differ from
         ``settings`` and ``force`` is not given (the message names every difference).
         """
-        from samurai.io import atomic_write_text
+        from samurai.output import atomic_write_text
+        from samurai.settings import changed_settings, describe_changes
 
         settings = json.loads(json.dumps(settings, default=str))
         if self.folder.is_symlink() or (self.folder.exists() and not self.folder.is_dir()):
-            raise CLIError(f"{self.folder} is a file or a link; samurai keeps the finished cases of "
+            raise UserError(f"{self.folder} is a file or a link; samurai keeps the finished cases of "
                            "a run there: move it away or choose another --out")
         if self.folder.exists():
             if not self._ours():
-                raise CLIError(f"{self.folder} exists but samurai did not write it (no samurai "
+                raise UserError(f"{self.folder} exists but samurai did not write it (no samurai "
                                f"{SETTINGS}); samurai keeps the finished cases of a run there: move "
                                "it away or choose another --out")
             earlier = json.loads((self.folder / SETTINGS).read_text()).get("settings", {})
-            changed = [f"{k} (was {earlier.get(k)!r}, now {settings.get(k)!r})"
-                       for k in sorted(set(earlier) | set(settings)) if earlier.get(k) != settings.get(k)]
+            changed = changed_settings(earlier, settings)
             if changed and not force:
-                raise CLIError(
+                raise UserError(
                     f"{self.folder} holds {len(self.finished())} finished case(s) of an earlier run "
-                    f"with other settings: {'; '.join(changed)}. Run again with the earlier "
+                    f"with other settings: {describe_changes(changed)}. Run again with the earlier "
                     "settings to resume it, or pass --force to discard those cases and start over"
                 )
             if changed:
@@ -198,7 +198,7 @@ class CaseStore:
         return {r["case_id"] for _, r in self._records() if not r.get("failed")}
 
     def write(self, case_id: str, record: dict, arrays: dict | None = None) -> None:
-        from samurai.io import atomic_write_bytes, atomic_write_text
+        from samurai.output import atomic_write_bytes, atomic_write_text
 
         stem = self._stem(case_id)
         if arrays:
@@ -258,7 +258,7 @@ def open_store(info, out: str | Path, settings: dict, force: bool) -> CaseStore:
 
     def visible():
         if not store._ours():
-            raise CLIError(f"rank {info.rank} on {socket.gethostname()} does not see {store.folder}; "
+            raise UserError(f"rank {info.rank} on {socket.gethostname()} does not see {store.folder}; "
                            "--out must be on a file system that every node shares")
 
     agree(info, visible)

@@ -11,16 +11,13 @@ with ``--force``, redoes) those with other settings. See docs/cli.md, "Many vide
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
 
-from samurai.cli import CLIError
+from samurai.errors import UserError
+from samurai_common.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
-# What a video's result does not depend on: a rerun may change it and keep the finished videos.
-_NOT_SETTINGS = ("command", "argv", "device", "checkpoint", "adapter", "noise")
 
 
 def is_many(path: Path) -> bool:
@@ -31,7 +28,7 @@ def is_many(path: Path) -> bool:
         return False
     files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
     return any(p.suffix.lower() in VIDEO_SUFFIXES for p in files) and not any(
-        p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff") for p in files)
+        p.suffix.lower() in IMAGE_SUFFIXES for p in files)
 
 
 def list_videos(path: Path) -> list[Path]:
@@ -43,34 +40,8 @@ def list_videos(path: Path) -> list[Path]:
         if line:
             videos.append(Path(line) if Path(line).is_absolute() else path.parent / line)
     if not videos:
-        raise CLIError(f"{path} lists no video; write one video file or frame folder per line")
+        raise UserError(f"{path} lists no video; write one video file or frame folder per line")
     return videos
-
-
-def read_boxes(path: Path) -> dict[str, list[tuple[int, tuple]]]:
-    """``video -> [(obj_id, (x1, y1, x2, y2)), ...]`` from a prompts CSV, checked line by line."""
-    from samurai.commands.track import parse_box
-
-    if not path.is_file():
-        raise CLIError(f"--boxes {path} does not exist; pass a CSV with columns video,obj_id,x1,y1,x2,y2")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        need = ["video", "obj_id", "x1", "y1", "x2", "y2"]
-        if reader.fieldnames is None or any(c not in reader.fieldnames for c in need):
-            raise CLIError(f"--boxes {path} needs the header video,obj_id,x1,y1,x2,y2 "
-                           f"(found {reader.fieldnames})")
-        boxes: dict[str, list] = {}
-        for n, row in enumerate(reader, 2):
-            try:
-                obj = int(row["obj_id"])
-                box = parse_box(",".join(row[c] or "" for c in need[2:]))
-            except (CLIError, ValueError):
-                raise CLIError(f"--boxes {path}:{n}: obj_id must be a whole number and x1,y1,x2,y2 "
-                               f"four numbers (pixels), got {dict(row)}") from None
-            if obj < 1 or obj > 255:
-                raise CLIError(f"--boxes {path}:{n}: obj_id {obj} must lie in 1..255")
-            boxes.setdefault(row["video"], []).append((obj, box))
-    return boxes
 
 
 class _Video:
@@ -84,26 +55,26 @@ class _Video:
     def prompt_rows(self):
         rows = self.boxes.get(self.path.name) or self.boxes.get(self.case_id)
         if not rows:
-            raise CLIError(f"no row for video {self.path.name} in --boxes; add one per object")
+            raise UserError(f"no row for video {self.path.name} in --boxes; add one per object")
         return rows
 
     def prompts(self, width: int, height: int) -> dict:
         import numpy as np
 
-        from samurai.commands.track import check_box, mask_prompts
+        from samurai.prompts import check_box, mask_prompts
 
         if self.masks is not None:
             return mask_prompts(self.masks / f"{self.case_id}.png", width, height)
         prompts = {}
         for obj, box in sorted(self.prompt_rows()):
             if obj in prompts:
-                raise CLIError(f"object {obj} has two boxes in --boxes; give one per object")
+                raise UserError(f"object {obj} has two boxes in --boxes; give one per object")
             check_box(box, width, height, obj)
             prompts[obj] = ("box", np.asarray(box, np.float32))
         return prompts
 
     def prompt_info(self) -> dict:
-        from samurai.io import file_sha256
+        from samurai.provenance import file_sha256
 
         if self.masks is not None:
             mask = self.masks / f"{self.case_id}.png"
@@ -121,7 +92,7 @@ class _Video:
         try:
             source = self.open()
             self.prompts(source.width, source.height)
-        except (FileNotFoundError, FrameError, CLIError) as err:
+        except (FileNotFoundError, FrameError, UserError) as err:
             return [str(err)]
         self.n_frames = len(source)
         return []
@@ -132,23 +103,25 @@ def run_many(args) -> int:
 
     root = Path(args.video)
     if args.box or args.mask:
-        raise CLIError("--box / --mask prompt one video; prompt many videos with --boxes CSV "
+        raise UserError("--box / --mask prompt one video; prompt many videos with --boxes CSV "
                        "(video,obj_id,x1,y1,x2,y2) or --masks DIR (<video name>.png per video)")
     if bool(args.boxes) == bool(args.masks):
-        raise CLIError("give the first-frame prompts of the videos as --boxes CSV (columns "
+        raise UserError("give the first-frame prompts of the videos as --boxes CSV (columns "
                        "video,obj_id,x1,y1,x2,y2) or --masks DIR (<video name>.png per video), not both")
     if args.masks and not Path(args.masks).is_dir():
-        raise CLIError(f"--masks {args.masks} is not a folder; pass the folder of <video name>.png masks")
+        raise UserError(f"--masks {args.masks} is not a folder; pass the folder of <video name>.png masks")
+    from samurai.prompts import read_boxes
+
     boxes = read_boxes(Path(args.boxes)) if args.boxes else None
     videos = [_Video(p, boxes, Path(args.masks) if args.masks else None) for p in list_videos(root)]
     names = [v.case_id for v in videos]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise CLIError(f"several videos are named {', '.join(twice)}; each video's output folder is "
+        raise UserError(f"several videos are named {', '.join(twice)}; each video's output folder is "
                        "named after it: rename them or list them in separate runs")
     out_root = Path(args.out) if args.out else Path(f"{root.stem or root.name}_track")
     if out_root.exists() and not out_root.is_dir():
-        raise CLIError(f"--out {out_root} is a file; many videos need a folder for their output "
+        raise UserError(f"--out {out_root} is a file; many videos need a folder for their output "
                        "folders: choose another --out")
     info = distributed.setup(timeout=shard.RANK_TIMEOUT)
     try:
@@ -159,8 +132,10 @@ def run_many(args) -> int:
 
 def _run(args, videos, out_root: Path, info) -> int:
     from samurai import shard
-    from samurai.commands.track import (TRACK_DONE, build_predictor, is_untrained, report_empty,
-                                        report_frames_read, run_info)
+    from samurai.predictors import build_predictor, is_untrained
+    from samurai.provenance import run_info
+    from samurai.settings import result_settings
+    from samurai.tracking import TRACK_DONE, report_empty, report_frames_read
     from samurai.distributed import device_for
 
     if info.is_main:
@@ -172,16 +147,17 @@ def _run(args, videos, out_root: Path, info) -> int:
         args.model, args.checkpoint, device_for(args.device, info), args.image_size,
         samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
         noise=args.noise, motion_model=args.motion_model, seed=args.seed))
-    base = run_info(args, predictor)
-    settings = {**{k: v for k, v in base.items() if k not in _NOT_SETTINGS},
+    base = run_info(predictor, command=args.command, argv=getattr(args, "argv", None), model=args.model,
+                    checkpoint=args.checkpoint, adapter=args.adapter, noise=args.noise, seed=args.seed)
+    settings = {**result_settings(base),
                 "samurai": not args.vanilla, "video_overlay": not args.no_video}
     settings = json.loads(json.dumps(settings, default=str))
     finished = shard.agree(info, lambda: _finished(videos, out_root, settings, args.force)
                            if info.is_main else set())
 
     def work(video) -> bool:
-        from samurai.commands.track import track_into
-        from samurai.io import OutputDir
+        from samurai.tracking import track_into
+        from samurai.output import OutputDir
 
         try:
             source = video.open()
@@ -190,13 +166,15 @@ def _run(args, videos, out_root: Path, info) -> int:
                 out.info.update(base, settings=settings, video=str(video.path),
                                 objects=sorted(prompts), prompts=video.prompt_info(),
                                 samurai=not args.vanilla, ranks=info.world_size)
-                seen, found, _ = track_into(out, args, video.path, source, prompts, predictor)
+                seen, found, _ = track_into(out, source, prompts, predictor, video=video.path,
+                                            video_overlay=not args.no_video,
+                                            untrained=is_untrained(args.model, args.checkpoint))
         except Exception as err:  # noqa: BLE001  one bad video must not stop the others
             print(f"warning: video {video.path} failed, no output folder written: "
                   f"{type(err).__name__}: {err}", file=sys.stderr, flush=True)
             return True
         report_frames_read(str(video.path), source, seen, TRACK_DONE)
-        report_empty(found, seen, is_untrained(args), where=f"{video.case_id}/")
+        report_empty(found, seen, is_untrained(args.model, args.checkpoint), where=f"{video.case_id}/")
         return False
 
     if info.is_main:
@@ -218,7 +196,8 @@ def _run(args, videos, out_root: Path, info) -> int:
 def _finished(videos, out_root: Path, settings: dict, force: bool) -> set[str]:
     """Videos whose folder is complete with ``settings``; other settings are refused unless
     ``force`` (then they are redone and replaced)."""
-    from samurai.io import MANIFEST, written_by_samurai
+    from samurai.output import MANIFEST, written_by_samurai
+    from samurai.settings import changed_settings, describe_changes
 
     done, other = set(), []
     for video in videos:
@@ -226,17 +205,16 @@ def _finished(videos, out_root: Path, settings: dict, force: bool) -> set[str]:
         if not folder.exists():
             continue
         if not written_by_samurai(folder):
-            raise CLIError(f"{folder} exists but is not a finished samurai output (no samurai "
+            raise UserError(f"{folder} exists but is not a finished samurai output (no samurai "
                            "manifest.json); move it away or choose another --out")
         earlier = json.loads((folder / MANIFEST).read_text()).get("settings") or {}
         if earlier == settings:
             done.add(video.case_id)
         else:
             other.append(video.case_id)
-            changed = [f"{k} (was {earlier.get(k)!r}, now {settings.get(k)!r})"
-                       for k in sorted(set(earlier) | set(settings)) if earlier.get(k) != settings.get(k)]
+            changed = describe_changes(changed_settings(earlier, settings))
     if other and not force:
-        raise CLIError(f"{len(other)} video folder(s) in {out_root} were written with other settings "
-                       f"({', '.join(other[:10])}): {'; '.join(changed)}. Pass --force to redo and "
+        raise UserError(f"{len(other)} video folder(s) in {out_root} were written with other settings "
+                       f"({', '.join(other[:10])}): {changed}. Pass --force to redo and "
                        "replace them, or run with the earlier settings to keep them")
     return done

@@ -5,7 +5,8 @@
   during the tests (the import hook must run before anything imports the core, and every
   submodule is imported under it: the package itself loads them lazily).
 - The directory of this file is on ``sys.path``, so tests share helpers with plain imports
-  (``import samurai_reference``, ``from fixtures_sam2 import ...``).
+  (``import samurai_reference``, ``from fixtures_sam2 import make_synthetic_frames``); the
+  fixtures of ``fixtures_*.py`` are registered as plugins (``pytest_plugins``) and need no import.
 """
 
 import os
@@ -28,4 +29,7 @@ with install_import_hook("samurai_core", "beartype.beartype"):
     for _module in pkgutil.iter_modules(samurai_core.__path__):
         importlib.import_module(f"samurai_core.{_module.name}")
 
-from fixtures_sam2 import *  # noqa: E402,F401,F403
+# The shared fixtures (tiny random-init SAM 2 / transformers / MedSAM assets, synthetic clips):
+# plugins, so every test folder sees them without importing them. They import torch inside the
+# fixtures only.
+pytest_plugins = ["fixtures_sam2", "fixtures_hf"]

@@ -36,9 +36,9 @@ def _oracle(mask) -> list[float]:
 @pytest.mark.parametrize("k", range(4))
 def test_app_boxes_agree(k, tmp_path):
     from samurai.commands.calibrate import mask_boxes
-    from samurai.commands.eval import echo_prompts
+    from samurai.prompts import echo_prompts
     from samurai.eval.metrics import masks_to_xywh
-    from samurai.io import read_lasot_boxes, write_lasot_boxes
+    from samurai.formats import read_lasot_boxes, write_lasot_boxes
 
     mask = _masks()[k]
     labels = mask.astype(np.uint8) * 3

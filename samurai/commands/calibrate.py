@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from samurai.cli import CLIError
+from samurai.errors import UserError
 from samurai_core.motion_models import MOTION_MODELS
 
 
@@ -69,14 +69,14 @@ def read_box_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     convention, as for ``--dataset`` masks).
     """
     from samurai_core.boxes import lasot_present, lasot_to_xyxy
-    from samurai.io import read_lasot_boxes
+    from samurai.formats import read_lasot_boxes
 
     try:
         xywh = read_lasot_boxes(path)
     except ValueError as err:
-        raise CLIError(str(err)) from None
+        raise UserError(str(err)) from None
     if not len(xywh):
-        raise CLIError(f"{path} is empty; a box file needs one x,y,w,h line per frame")
+        raise UserError(f"{path} is empty; a box file needs one x,y,w,h line per frame")
     present = lasot_present(xywh)
     return np.where(present[:, None], lasot_to_xyxy(xywh), np.nan), present
 
@@ -88,12 +88,12 @@ def _box_files(paths: list[str]) -> list[Path]:
         if path.is_dir():
             found = sorted(path.rglob("groundtruth.txt"))
             if not found:
-                raise CLIError(f"no groundtruth.txt under {path}; give box files or folders holding them")
+                raise UserError(f"no groundtruth.txt under {path}; give box files or folders holding them")
             files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
-            raise CLIError(f"{path} does not exist; give box files or folders of groundtruth.txt")
+            raise UserError(f"{path} does not exist; give box files or folders of groundtruth.txt")
     return files
 
 
@@ -118,7 +118,7 @@ def _dataset_tracks(args) -> list[tuple[str, np.ndarray, np.ndarray]]:
             boxes, present = mask_boxes(case.masks, case.labelled, args.label)
             tracks.append((f"{args.dataset}:{case.case_id}", boxes, present))
     except DatasetError as err:
-        raise CLIError(str(err)) from None
+        raise UserError(str(err)) from None
     return tracks
 
 
@@ -126,7 +126,7 @@ def _split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     n_hold = 0 if holdout == 0 else max(1, int(round(holdout * n)))
     if n - n_hold < 1:
-        raise CLIError(
+        raise UserError(
             f"{n} usable track(s) cannot be split with --holdout {holdout}; give more tracks or "
             "use --holdout 0 (report on the fit set)"
         )
@@ -138,21 +138,21 @@ def _report_path(args) -> Path:
 
 
 def _check_output_file(path: Path, option: str) -> None:
-    """Raise CLIError unless ``path`` can be written as a file (checked before the fit; missing
+    """Raise UserError unless ``path`` can be written as a file (checked before the fit; missing
     folders are made when it is written)."""
     if path.is_dir():
-        raise CLIError(f"{option} {path} is a folder; give a file name, e.g. {path / 'noise.json'}")
+        raise UserError(f"{option} {path} is a folder; give a file name, e.g. {path / 'noise.json'}")
     folder = path.absolute().parent
     while not folder.exists():
         folder = folder.parent
     if not folder.is_dir():
-        raise CLIError(f"{option} {path}: {folder} is a file, not a folder; choose another path")
+        raise UserError(f"{option} {path}: {folder} is a file, not a folder; choose another path")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise CLIError(f"{option} {path} cannot be written (permission denied in {folder}); choose a path in a writable folder")
+        raise UserError(f"{option} {path} cannot be written (permission denied in {folder}); choose a path in a writable folder")
 
 
 def run(args) -> int:
-    from samurai.io import save_calibration, write_json
+    from samurai.formats import save_calibration, write_json
     from samurai_core.calibrate import Calibration
 
     _check_args(args)
@@ -161,7 +161,7 @@ def run(args) -> int:
     if len(usable) < len(tracks):
         print(f"skipped {len(tracks) - len(usable)} track(s) with fewer than 2 present boxes")
     if not usable:
-        raise CLIError("no track has 2 or more present boxes; nothing to fit")
+        raise UserError("no track has 2 or more present boxes; nothing to fit")
     fit_idx, hold_idx = _split(len(usable), args.holdout, args.seed)
     eval_idx = hold_idx if len(hold_idx) else fit_idx
     result = _fit_and_score(args, [usable[i] for i in fit_idx], [usable[i] for i in eval_idx])
@@ -206,13 +206,13 @@ def run(args) -> int:
 def _check_args(args) -> None:
     """Refuse bad options before any file is read."""
     if not 0.0 <= args.holdout < 1.0:
-        raise CLIError(f"--holdout {args.holdout} must lie in [0, 1)")
+        raise UserError(f"--holdout {args.holdout} must lie in [0, 1)")
     if args.steps < 1:
-        raise CLIError(f"--steps {args.steps} must be >= 1")
+        raise UserError(f"--steps {args.steps} must be >= 1")
     if not (math.isfinite(args.lr) and args.lr > 0):
-        raise CLIError(f"--lr {args.lr} must be a positive number")
+        raise UserError(f"--lr {args.lr} must be a positive number")
     if not args.boxes and not args.dataset:
-        raise CLIError("give box files / folders of groundtruth.txt, or --dataset FOLDER")
+        raise UserError("give box files / folders of groundtruth.txt, or --dataset FOLDER")
     _check_output_file(Path(args.out), "-o/--out")
     _check_output_file(_report_path(args), "--report")
 
@@ -249,7 +249,7 @@ def _fit_and_score(args, fit_tracks, eval_tracks) -> _Fit:
             fit_boxes, fit_valid, args.motion_model, init, steps=args.steps, learning_rate=args.lr
         )
     except (ValueError, FloatingPointError) as err:
-        raise CLIError(str(err)) from None
+        raise UserError(str(err)) from None
     before = score_noise(args.motion_model, init, eval_boxes, eval_valid)
     after = score_noise(args.motion_model, fitted, eval_boxes, eval_valid)
     return _Fit(init, fitted, history, before, after)

@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from samurai.cli import CLIError
+from samurai.errors import UserError
 
 # Flags that set a TrainConfig option: config key -> (type, help). Their defaults are
 # TrainConfig's (shown in --help); a flag left out keeps the --config file's value.
@@ -91,7 +91,7 @@ def _shown(value) -> str:
 def load_config_file(path: Path) -> dict:
     """Options from a YAML (.yaml/.yml) or JSON file."""
     if not path.is_file():
-        raise CLIError(f"config file {path} does not exist")
+        raise UserError(f"config file {path} does not exist")
     text = path.read_text()
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
@@ -101,9 +101,9 @@ def load_config_file(path: Path) -> dict:
         else:
             values = json.loads(text)
     except Exception as err:  # the parsers raise many types; all mean a malformed file
-        raise CLIError(f"cannot parse {path}: {err}") from err
+        raise UserError(f"cannot parse {path}: {err}") from err
     if not isinstance(values, dict):
-        raise CLIError(f"{path} must hold a mapping of option: value")
+        raise UserError(f"{path} must hold a mapping of option: value")
     return values
 
 
@@ -123,7 +123,7 @@ def resolve_config(args: argparse.Namespace):
     for item in args.set:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise CLIError(f"--set {item!r}: expected KEY=VALUE")
+            raise UserError(f"--set {item!r}: expected KEY=VALUE")
         try:
             values[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
@@ -137,7 +137,7 @@ def resolve_config(args: argparse.Namespace):
         config_class = FlorenceTrainConfig if values.get("model") == "florence2" else TrainConfig
         return config_class.from_dict(values)
     except (TypeError, ValueError) as err:
-        raise CLIError(str(err)) from err
+        raise UserError(str(err)) from err
 
 
 def run(args: argparse.Namespace) -> int:
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_training(cfg, resume=not args.no_resume, stop_after_steps=args.stop_after_steps)
     except (DatasetError, AdapterError, ValueError) as err:
-        raise CLIError(str(err)) from err
+        raise UserError(str(err)) from err
     out = Path(result["out_dir"])
     print(
         f"trainable parameters: {result['trainable_parameters']:,} of "

@@ -18,11 +18,9 @@ import numpy as np
 from samurai.data._base import DatasetError, EchoCase, EchoDataset, check_root
 from samurai.data.echonet import note_ended_early, read_video
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
-
-
 def _videos(folder: Path) -> list[Path]:
+    from samurai_common.frames import VIDEO_SUFFIXES  # the frame reader's, imported when used
+
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
@@ -98,6 +96,8 @@ def _label_names(folder: Path, root: Path, ids: list[int]) -> dict[int, str]:
 
 def _generic_loader(case_id: str, folder: Path, root: Path):
     def load() -> EchoCase:
+        from samurai_common.frames import IMAGE_SUFFIXES
+
         mask_files = {p.stem: p for p in (folder / "masks").iterdir() if p.suffix.lower() == ".png"}
         if (folder / "frames").is_dir():
             frame_files = sorted(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from samurai.io import atomic_write_text
+from samurai.output import atomic_write_text
 
 LV, MYO, LA = 1, 2, 3
 

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from samurai.io import atomic_write_bytes
+from samurai.output import atomic_write_bytes
 
 
 def _pyplot():
@@ -116,3 +116,44 @@ def format_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     body = ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in cells]
     return "\n".join([line, sep, *body])
+
+
+def failure_text(err: Exception) -> str:
+    return f"{type(err).__name__}: {err}".replace("\n", " ")
+
+
+def failed_note(failed: list, total: int) -> str:
+    if not failed:
+        return ""
+    return (f"\n**{len(failed)} of {total} case(s) failed** while tracking and are not in the "
+            f"means (per_case.csv: status, error): {', '.join(failed)}.\n")
+
+
+def notes_text(notes: dict) -> str:
+    """summary.md's lines for the cases whose video ended early and the objects never segmented."""
+    text = ""
+    if notes["ended_early"]:
+        text += (f"\n{len(notes['ended_early'])} case(s) ended before the frames their video announces "
+                 f"and are scored on the frames read (summary.json: ended_early): "
+                 f"{', '.join(notes['ended_early'])}.\n")
+    if notes["empty_objects"]:
+        text += ("\nEmpty on every tracked frame (nothing segmented): "
+                 + ", ".join(f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]) + ".\n")
+    return text
+
+
+def summarise(rows, keys, metrics):
+    import numpy as np
+
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    out = []
+    for key, rs in groups.items():
+        entry = dict(zip(keys, key))
+        entry["cases"] = len(rs)
+        for m in metrics:
+            vals = np.array([r.get(m, np.nan) for r in rs], np.float64)
+            entry[m] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+        out.append(entry)
+    return out

@@ -113,7 +113,7 @@ def track_chambers(
     """Track the named chambers through ``source`` with no box, all in one pass.
 
     Yields ``(frame_idx, {obj_id: bool [H, W]}, {obj_id: frame_scores entry})`` for every frame,
-    as ``samurai.commands.track.sam2_track`` does; ``obj_id`` is the class's position in
+    as ``samurai.tracking.sam2_track`` does; ``obj_id`` is the class's position in
     ``classes`` plus one. ``events`` (a list) receives :class:`ChamberEvent` records.
     ``samurai`` switches SAMURAI on or off for this video (None: as the predictor is set).
     """

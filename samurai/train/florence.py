@@ -23,13 +23,13 @@ import numpy as np
 import torch
 
 from samurai.florence.model import MAX_POLYGON_POINTS
+from samurai.settings import RESUMABLE_TRAINING_CHANGES, changed_settings
 from samurai.train.loop import (
     CHECKPOINT_NAME,
-    _RESUMABLE_CHANGES,
-    _atomic_torch_save,
-    _lr_lambda,
-    _rng_state,
-    _set_rng_state,
+    atomic_torch_save,
+    lr_lambda,
+    rng_state,
+    set_rng_state,
     case_rng,
     record_epoch,
     resolve_device,
@@ -224,8 +224,7 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
         ckpt = None
         if resume and ckpt_path.is_file():
             ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-            changed = {k: (ckpt["config"].get(k), v) for k, v in cfg.to_dict().items()
-                       if k not in _RESUMABLE_CHANGES and ckpt["config"].get(k) != v}
+            changed = changed_settings(ckpt["config"], cfg.to_dict(), RESUMABLE_TRAINING_CHANGES)
             if changed:
                 raise ValueError(f"{ckpt_path} was made with other options {changed} (saved, now); resume "
                                  "with the same config, or start afresh with another out_dir (or --no-resume)")
@@ -248,7 +247,7 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
             train_idx, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed)
         steps_per_epoch = math.ceil(len(sampler) / cfg.accum_steps)
         total_steps = cfg.epochs * steps_per_epoch
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg.warmup_steps, total_steps))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.warmup_steps, total_steps))
         state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": []}
         if ckpt is not None:
             named = dict(model.named_parameters())
@@ -256,13 +255,13 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
                 named[name].data.copy_(value)
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
-            _set_rng_state(ckpt["rng"])
+            set_rng_state(ckpt["rng"])
             state = ckpt["state"]
 
         def save_checkpoint() -> None:
             if info.is_main:
-                _atomic_torch_save({"lora": lora_state_dict(model), "optimizer": optimizer.state_dict(),
-                                    "scheduler": scheduler.state_dict(), "rng": _rng_state(),
+                atomic_torch_save({"lora": lora_state_dict(model), "optimizer": optimizer.state_dict(),
+                                    "scheduler": scheduler.state_dict(), "rng": rng_state(),
                                     "state": state, "config": cfg.to_dict()}, ckpt_path)
 
         module: torch.nn.Module = FlorenceLoss(model, processor)

@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from samurai.io import atomic_write_bytes, atomic_write_text
+from samurai.eval.metrics import dice
+from samurai.output import atomic_write_bytes, atomic_write_text
+from samurai.settings import RESUMABLE_TRAINING_CHANGES, changed_settings
 from samurai import distributed as ddp
 from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
 from samurai.train.config import TrainConfig, training_datasets
@@ -119,12 +121,6 @@ class ClipLoss(torch.nn.Module):
         return loss, terms
 
 
-def dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Dice of two binary masks; 1 when both are empty."""
-    denom = pred.sum() + truth.sum()
-    return 1.0 if denom == 0 else float(2 * np.logical_and(pred, truth).sum() / denom)
-
-
 def case_rng(seed: int, epoch: int, index: int) -> tuple[np.random.Generator, torch.Generator]:
     """The generators of one clip: a pure function of (seed, epoch, case index)."""
     np_rng = np.random.default_rng([seed, epoch, index])
@@ -177,7 +173,7 @@ def evaluate(
     return {"sums": sums, "names": names}
 
 
-def _lr_lambda(warmup: int, total: int):
+def lr_lambda(warmup: int, total: int):
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
@@ -187,14 +183,14 @@ def _lr_lambda(warmup: int, total: int):
     return factor
 
 
-def _atomic_torch_save(obj, path: Path) -> None:
+def atomic_torch_save(obj, path: Path) -> None:
     # Through the project's atomic writer: the same file modes as every other output.
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _rng_state() -> dict:
+def rng_state() -> dict:
     """The run's torch generator states (the fork ``train`` runs on: dropout draws from it).
     NumPy and ``random`` are not used: clips take local generators (``case_rng``)."""
     state = {"torch": torch.get_rng_state()}
@@ -203,14 +199,10 @@ def _rng_state() -> dict:
     return state
 
 
-def _set_rng_state(state: dict) -> None:
+def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-# Options that may change between a run and its resumption without changing its result.
-_RESUMABLE_CHANGES = {"out_dir", "device", "progress", "checkpoint_every", "data"}
 
 
 def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = None) -> dict:
@@ -272,10 +264,10 @@ class _Run:
         if self.info.is_main:
             tokens = {} if self.class_prompts is None else {
                 "class_tokens": self.class_prompts.tokens.detach().clone()}
-            _atomic_torch_save(
+            atomic_torch_save(
                 {"lora": lora_state_dict(self.model), "optimizer": self.optimizer.state_dict(),
                  "trained": {n: p.detach().clone() for n, p in self.trained.items()}, **tokens,
-                 "scheduler": self.scheduler.state_dict(), "rng": _rng_state(),
+                 "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
                  "state": self.state, "config": self.cfg.to_dict()},
                 self.out / CHECKPOINT_NAME,
             )
@@ -319,10 +311,7 @@ def _load_resumable(cfg: TrainConfig, ckpt_path: Path, device, resume: bool) -> 
     if not (resume and ckpt_path.is_file()):
         return None
     ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-    changed = {
-        k: (ckpt["config"].get(k), v) for k, v in cfg.to_dict().items()
-        if k not in _RESUMABLE_CHANGES and ckpt["config"].get(k) != v
-    }
+    changed = changed_settings(ckpt["config"], cfg.to_dict(), RESUMABLE_TRAINING_CHANGES)
     if changed:
         raise ValueError(
             f"{ckpt_path} was made with other options {changed} (saved, now); resume with "
@@ -367,7 +356,7 @@ def _setup(cfg: TrainConfig, info, resume: bool):
     )
     steps_per_epoch = math.ceil(len(sampler) / cfg.accum_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _lr_lambda(cfg.warmup_steps, cfg.epochs * steps_per_epoch)
+        optimizer, lr_lambda(cfg.warmup_steps, cfg.epochs * steps_per_epoch)
     )
     state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": [],
              "skipped_clips": 0}
@@ -379,7 +368,7 @@ def _setup(cfg: TrainConfig, info, resume: bool):
             class_prompts.tokens.data.copy_(ckpt["class_tokens"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        _set_rng_state(ckpt["rng"])
+        set_rng_state(ckpt["rng"])
         state = ckpt["state"]
 
     module: torch.nn.Module = ClipLoss(model, LossWeights(**cfg.loss_weights), class_prompts)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from samurai.io import _umask, atomic_write_bytes
+from samurai.output import process_umask, atomic_write_bytes
 
 _PROJ = ("q_proj", "k_proj", "v_proj", "out_proj")
 DEFAULT_TARGETS: tuple[str, ...] = tuple(
@@ -144,7 +144,7 @@ def _atomic_dir(target: Path, write) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     # mkdtemp makes the folder private (0700); give it the modes of every other output.
-    os.chmod(tmp, 0o777 & ~_umask())
+    os.chmod(tmp, 0o777 & ~process_umask())
     try:
         write(tmp)
         if target.exists():

@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 
 import samurai_core as sc  # noqa: E402
 import samurai_reference  # noqa: E402
-from fixtures_hf import FAMILY_NAMES, hf_tiny_folders  # noqa: E402,F401
+from fixtures_hf import FAMILY_NAMES  # noqa: E402
 from fixtures_sam2 import SYNTHETIC_BOXES, make_synthetic_frames  # noqa: E402
 
 import samurai_hf  # noqa: E402

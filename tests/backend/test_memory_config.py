@@ -108,7 +108,7 @@ def test_hf_build_session_and_predictor_follow_the_rule(tmp_path):
     from fixtures_hf import tiny_hf_model
     from fixtures_sam2 import make_synthetic_frames
 
-    from samurai.commands.track import build_hf_predictor
+    from samurai.predictors import build_hf_predictor
     from samurai_hf import HFVideoPredictor, build_samurai_hf_model, default_processor
 
     library = tiny_hf_model(

@@ -7,7 +7,7 @@ import pytest
 
 from samurai.cli import build_parser, main
 from samurai.commands.calibrate import mask_boxes
-from samurai.io import load_calibration
+from samurai.formats import load_calibration
 from samurai_core.calibrate import DEFAULT_LEARNING_RATE, DEFAULT_STEPS, config_with_noise
 from samurai_core.config import preset
 from samurai_core.simulate import simulate_cardiac_tracks

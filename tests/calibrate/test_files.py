@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from samurai.io import load_calibration, save_calibration
+from samurai.formats import load_calibration, save_calibration
 from samurai_core.calibrate import Calibration, calibration_from_dict, config_with_noise
 from samurai_core.config import SamuraiConfig, preset
 from samurai_core.types import NoiseParams

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from samurai.cli import main
-from samurai.io import read_mask_png
+from samurai.formats import read_mask_png
 
 pytestmark = pytest.mark.slow
 

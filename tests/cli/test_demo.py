@@ -117,7 +117,7 @@ def test_demo_stills_name_each_chamber_colour(demo_run):
     import numpy as np
     from PIL import Image
 
-    from samurai.io import PALETTE
+    from samurai.drawing import PALETTE
 
     _, out = demo_run
     legend = np.asarray(Image.open(out / "stills.png").convert("RGB"))[-16:].reshape(-1, 3)

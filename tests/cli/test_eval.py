@@ -105,7 +105,7 @@ def test_eval_lasot_style_boxes(sam2_tiny_checkpoint, tmp_path):
             assert 0.0 <= float(r[key]) <= 1.0
     # The written result boxes score exactly as reported (metrics re-computed from the file).
     from samurai.eval.metrics import box_metrics
-    from samurai.io import read_lasot_boxes
+    from samurai.formats import read_lasot_boxes
 
     gt = read_lasot_boxes(seq / "groundtruth.txt")
     pred = read_lasot_boxes(out / "boxes" / "lv-1_samurai.txt")
@@ -184,12 +184,12 @@ def test_eval_generic_with_adapter_and_noise(sam2_tiny_checkpoint, tmp_path, mon
     pytest.importorskip("peft")
     from samurai_core import mask_to_box
     from samurai_sam2 import build_sam2_model, build_samurai_video_predictor
-    from samurai.commands.eval import track_case
+    from samurai.eval.echo import track_case
     from samurai.data import open_dataset
     from samurai.data.synthetic import write_generic
     from samurai.eval.metrics import dice
     from samurai.train.lora import apply_lora, load_adapter, save_adapter
-    from samurai.io import save_calibration
+    from samurai.formats import save_calibration
     from samurai_core.calibrate import Calibration
     from samurai_core.types import NoiseParams
 

@@ -51,7 +51,7 @@ def lv_clip(tmp_path_factory):
 @pytest.fixture(scope="module")
 def recorded_eval(lv_clip, sam2_tiny_checkpoint, tmp_path_factory):
     """Run `samurai eval` once, recording each run's masks and per-frame scores."""
-    import samurai.commands.track as track_cmd
+    import samurai.tracking as track_cmd
 
     root, _ = lv_clip
     runs = []

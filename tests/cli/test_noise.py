@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from samurai.cli import CLIError, main
-from samurai.io import load_calibration, save_calibration
+from samurai.formats import load_calibration, save_calibration
 from samurai_core.calibrate import Calibration, config_with_noise
 from samurai_core.config import MOTION_MODELS, preset
 from samurai_core.types import NoiseParams
@@ -23,13 +23,13 @@ def noise_file(tmp_path):
 
 
 def test_motion_model_choices_match_the_core():
-    from samurai.commands.track import MOTION_MODELS as CLI_MODELS
+    from samurai.commands.arguments import MOTION_MODELS as CLI_MODELS
 
     assert CLI_MODELS == MOTION_MODELS
 
 
 def test_samurai_config_takes_noise_and_motion_model_from_the_file(noise_file):
-    from samurai.commands.track import samurai_config
+    from samurai.predictors import samurai_config
 
     cfg = samurai_config("small", noise_file)
     assert cfg.motion_model == "xywh" and cfg.noise == FITTED
@@ -151,7 +151,7 @@ def test_noise_on_a_model_with_other_memory_sizes(noise_file, monkeypatch):
     the file's noise and motion model on the model's own sizes, as the default config does."""
     pytest.importorskip("sam2")
     import samurai_sam2
-    from samurai.commands.track import build_predictor
+    from samurai.predictors import build_predictor
 
     memory = {"num_maskmem": 5, "max_obj_ptrs_in_encoder": 8}
     real = samurai_sam2.build_samurai_video_predictor

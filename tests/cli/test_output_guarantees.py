@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from samurai.io import PALETTE, file_sha256, read_lasot_boxes, read_mask_png
+from samurai.drawing import PALETTE
+from samurai.formats import read_lasot_boxes, read_mask_png
+from samurai.provenance import file_sha256
 from user_errors import run_cli
 
 pytestmark = pytest.mark.slow
@@ -208,19 +210,19 @@ def test_eval_names_the_objects_empty_on_every_frame(tmp_path, monkeypatch):
     """Random weights leave objects empty: eval names them (case/method/structure) on stderr,
     in summary.json and in the manifest, as track does; the named ones are those whose masks
     are empty on every frame."""
-    from samurai.commands import eval as eval_cmd
+    from samurai.eval import echo
     from samurai.data.synthetic import write_generic
 
     write_generic(tmp_path / "data", n_videos=1, n_frames=3)
     masks = {}
-    real = eval_cmd.track_case
+    real = echo.track_case
 
     def spy(predictor, samurai, frames, prompts, start):  # the masks each method produced
         out = real(predictor, samurai, frames, prompts, start)
         masks["samurai" if samurai else "vanilla"] = (out, sorted(prompts), start)
         return out
 
-    monkeypatch.setattr(eval_cmd, "track_case", spy)
+    monkeypatch.setattr(echo, "track_case", spy)
     result = run_cli(["eval", tmp_path / "data", "--random-weights", "--seed", "5",
                       "--image-size", "128", "--out", tmp_path / "eval"])
     assert result.code == 0, result.stderr
@@ -237,21 +239,22 @@ def test_eval_names_the_objects_empty_on_every_frame(tmp_path, monkeypatch):
 
 
 def test_eval_records_a_failing_case_and_keeps_the_others(sam2_tiny_checkpoint, tmp_path, monkeypatch):
-    from samurai.commands import eval as eval_cmd
+    from samurai.eval import runner
+    from samurai.eval import echo
     from samurai.data.synthetic import write_generic
 
     write_generic(tmp_path / "data", n_videos=2, n_frames=3)
-    real = eval_cmd._echo_case
+    real = echo.echo_case
 
     def flaky(case, *args):  # e.g. the GPU running out of memory on one case
         if case.case_id == "video01":
             raise RuntimeError("CUDA out of memory (simulated)")
         return real(case, *args)
 
-    monkeypatch.setattr(eval_cmd, "_echo_case", flaky)
+    monkeypatch.setattr(echo, "echo_case", flaky)
     result = run_cli(["eval", tmp_path / "data", "--checkpoint", sam2_tiny_checkpoint,
                       "--image-size", "256", "--out", tmp_path / "eval"])
-    assert result.code == eval_cmd.EXIT_SOME_FAILED == 3, result.stderr
+    assert result.code == runner.EXIT_SOME_FAILED == 3, result.stderr
     assert "1 of 2 case(s) failed" in result.stderr and "video01" in result.stderr
     out = tmp_path / "eval"
     rows = list(csv.DictReader((out / "per_case.csv").read_text().splitlines()))

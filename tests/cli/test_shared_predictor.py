@@ -13,7 +13,7 @@ from fixtures_sam2 import IMAGE_SIZE, SYNTHETIC_BOXES, make_synthetic_frames  # 
 
 
 def test_sam2_track_switches_samurai_per_video_only(sam2_tiny_checkpoint):
-    from samurai.commands.track import sam2_track
+    from samurai.tracking import sam2_track
     from samurai_sam2 import build_samurai_video_predictor
 
     pred = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=IMAGE_SIZE)

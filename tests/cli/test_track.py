@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from samurai.cli import main
-from samurai.io import mp4_available, read_lasot_boxes, read_mask_png
+from samurai.formats import read_lasot_boxes, read_mask_png
+from samurai.video_writers import mp4_available
 
 pytestmark = pytest.mark.slow
 
@@ -119,7 +120,7 @@ def test_track_video_file_with_mask_vanilla_and_force(mp4_video, clip, sam2_tiny
 
 
 def test_interrupted_run_leaves_no_output(frame_folder, sam2_tiny_checkpoint, tmp_path, monkeypatch):
-    import samurai.commands.track as track_cmd
+    import samurai.tracking as track_cmd
 
     real = track_cmd.sam2_track
 

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fixtures_hf import hf_tiny_folders  # noqa: F401
 from samurai.cli import main
-from samurai.io import read_mask_png
+from samurai.formats import read_mask_png
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("transformers")
@@ -167,7 +166,7 @@ def test_track_hf_from_a_label_mask(hf_tiny_folders, frame_folder, tmp_path):
     """Mask prompts (one per label) go through the processor's mask path for every object."""
     from samurai_phantom import make_phantom
 
-    from samurai.io import write_png
+    from samurai.formats import write_png
 
     labels = make_phantom(n_frames=N, size=64, dropout=None).masks[0].astype(np.uint8)
     ids = sorted(int(v) for v in np.unique(labels) if v)

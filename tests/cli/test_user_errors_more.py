@@ -278,7 +278,7 @@ def test_one_default_style_and_demo_model_choices():
 def test_cpu_notice_estimates_the_time_and_suggests_a_size():
     from types import SimpleNamespace
 
-    from samurai.commands.track import CPU_MODEL_FACTOR, CPU_SECONDS_PER_FRAME, cpu_notice
+    from samurai.predictors import CPU_MODEL_FACTOR, CPU_SECONDS_PER_FRAME, cpu_notice
 
     cpu = SimpleNamespace(device=torch.device("cpu"), image_size=1024)
     line = cpu_notice(cpu, "tiny", 200)
@@ -296,13 +296,13 @@ def test_cpu_notice_estimates_the_time_and_suggests_a_size():
 def test_training_outputs_get_the_modes_of_track_outputs(tmp_path):
     """The checkpoint file and adapter folders are written like every other output (not 0600 /
     0700 as mkstemp / mkdtemp make them)."""
-    from samurai.io import atomic_write_text
+    from samurai.output import atomic_write_text
     from samurai.train.lora import _atomic_dir
-    from samurai.train.loop import _atomic_torch_save
+    from samurai.train.loop import atomic_torch_save
 
     atomic_write_text(tmp_path / "reference.txt", "x")
     (tmp_path / "reference_dir").mkdir()
-    _atomic_torch_save({"step": torch.zeros(1)}, tmp_path / "checkpoint.pt")
+    atomic_torch_save({"step": torch.zeros(1)}, tmp_path / "checkpoint.pt")
     _atomic_dir(tmp_path / "adapter", lambda folder: (folder / "a.json").write_text("{}"))
     mode = os.stat(tmp_path / "reference.txt").st_mode & 0o777
     assert os.stat(tmp_path / "checkpoint.pt").st_mode & 0o777 == mode

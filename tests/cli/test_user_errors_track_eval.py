@@ -213,12 +213,12 @@ def test_user_error(argv, needles, world, sam2_tiny_checkpoint, monkeypatch, req
     if "/sys/" in " ".join(argv) and not os.path.isdir("/sys/kernel"):
         pytest.skip("needs a read-only /sys (Linux)")
     if request.node.callspec.id == "track-disk-full":
-        from samurai import io as sio
+        from samurai import formats
 
         def full(*_a, **_k):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-        monkeypatch.setattr(sio, "write_csv", full)  # scores.csv: the last file of a track run
+        monkeypatch.setattr(formats, "write_csv", full)  # scores.csv: the last file of a track run
     if request.node.callspec.id == "track-disk-full-overlay-mp4":
         _simulate_silent_mp4_loss(monkeypatch)
     if "permission-denied" in request.node.callspec.id:

@@ -7,7 +7,6 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from fixtures_hf import hf_tiny_folders, hf_tiny_sam3_detector_folder  # noqa: E402,F401
 from fixtures_sam2 import make_synthetic_frames  # noqa: E402
 
 from samurai.prompters import CHAMBER_PHRASES, PrompterError, available_prompters, make_prompter  # noqa: E402

@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("transformers")
 
-from fixtures_hf import FAMILY_NAMES, hf_tiny_folders, tiny_hf_model  # noqa: E402,F401
+from fixtures_hf import FAMILY_NAMES, tiny_hf_model  # noqa: E402
 from fixtures_sam2 import SYNTHETIC_BOXES, make_synthetic_frames  # noqa: E402
 
 from samurai.train.lora import (  # noqa: E402

@@ -10,7 +10,7 @@ pytest.importorskip("peft")
 pytest.importorskip("transformers")
 import torch.nn.functional as F  # noqa: E402
 
-from fixtures_hf import FAMILY_NAMES, hf_tiny_folders  # noqa: E402,F401
+from fixtures_hf import FAMILY_NAMES  # noqa: E402
 
 from samurai.data import open_dataset  # noqa: E402
 from samurai.train.clips import make_clip  # noqa: E402

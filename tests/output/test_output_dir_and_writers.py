@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from samurai import io as sio
+from samurai import drawing, formats, output, video_writers
 
 
 def test_output_dir_appears_complete_with_manifest_last(tmp_path):
     target = tmp_path / "run"
-    with sio.OutputDir(target, info={"command": "test"}) as out:
+    with output.OutputDir(target, info={"command": "test"}) as out:
         assert out.path != target and out.path.name.startswith("run.partial-")
         assert not target.exists()
         (out.path / "sub").mkdir()
-        sio.atomic_write_text(out.path / "sub" / "a.txt", "x")
-    manifest = json.loads((target / sio.MANIFEST).read_text())
+        output.atomic_write_text(out.path / "sub" / "a.txt", "x")
+    manifest = json.loads((target / output.MANIFEST).read_text())
     assert manifest["complete"] is True and manifest["command"] == "test"
     assert manifest["files"] == ["sub/a.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no partial left
@@ -28,7 +28,7 @@ def test_output_dir_appears_complete_with_manifest_last(tmp_path):
 def test_output_dir_failure_leaves_nothing(tmp_path):
     target = tmp_path / "run"
     with pytest.raises(RuntimeError, match="boom"):
-        with sio.OutputDir(target) as out:
+        with output.OutputDir(target) as out:
             (out.path / "half.txt").write_text("x")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
@@ -36,11 +36,11 @@ def test_output_dir_failure_leaves_nothing(tmp_path):
 
 def test_output_dir_refuses_to_overwrite_without_force(tmp_path):
     target = tmp_path / "run"
-    with sio.OutputDir(target) as out:
+    with output.OutputDir(target) as out:
         (out.path / "old.txt").write_text("old")
-    with pytest.raises(sio.OutputError, match="--force"):
-        sio.OutputDir(target)
-    with sio.OutputDir(target, force=True) as out:
+    with pytest.raises(output.OutputError, match="--force"):
+        output.OutputDir(target)
+    with output.OutputDir(target, force=True) as out:
         (out.path / "new.txt").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
@@ -51,24 +51,24 @@ def test_output_dir_force_replaces_only_its_own_or_empty_folders(tmp_path):
     foreign.mkdir()
     (foreign / "chapter1.tex").write_text("years of work")
     (foreign / "manifest.json").write_text('{"complete": "maybe"}')  # not ours
-    with pytest.raises(sio.OutputError, match="did not write"):
-        sio.OutputDir(foreign, force=True)
+    with pytest.raises(output.OutputError, match="did not write"):
+        output.OutputDir(foreign, force=True)
     assert (foreign / "chapter1.tex").read_text() == "years of work"
     plain = tmp_path / "notes.txt"
     plain.write_text("keep")
-    with pytest.raises(sio.OutputError, match="is a file"):
-        sio.OutputDir(plain, force=True)
+    with pytest.raises(output.OutputError, match="is a file"):
+        output.OutputDir(plain, force=True)
     assert plain.read_text() == "keep"
     empty = tmp_path / "empty"
     empty.mkdir()
-    with sio.OutputDir(empty, force=True) as out:
+    with output.OutputDir(empty, force=True) as out:
         (out.path / "a.txt").write_text("a")
     assert (empty / "a.txt").is_file()
     # A manifest of an earlier version (no "tool" key) still marks the folder as ours.
     old = tmp_path / "old_run"
     old.mkdir()
     (old / "manifest.json").write_text(json.dumps({"complete": True, "files": ["x.png"]}))
-    with sio.OutputDir(old, force=True) as out:
+    with output.OutputDir(old, force=True) as out:
         (out.path / "b.txt").write_text("b")
     assert sorted(p.name for p in old.iterdir()) == ["b.txt", "manifest.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "notes.txt", "old_run", "thesis"]
@@ -79,8 +79,8 @@ def test_output_dir_refuses_the_working_directory_and_its_parents(tmp_path, monk
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
     for out in (".", "..", str(tmp_path), "../b"):
-        with pytest.raises(sio.OutputError, match="working directory"):
-            sio.OutputDir(out, force=True)
+        with pytest.raises(output.OutputError, match="working directory"):
+            output.OutputDir(out, force=True)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b"]
 
 
@@ -97,24 +97,24 @@ def test_output_dir_sweeps_partial_folders_of_dead_processes_only(tmp_path, caps
     import socket
 
     target = tmp_path / "run"
-    with sio.OutputDir(target) as out:
+    with output.OutputDir(target) as out:
         (out.path / "result.txt").write_text("earlier result")
     dead = tmp_path / "run.partial-dead1"
     dead.mkdir()
-    (dead / sio.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
+    (dead / output.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
                                                         "pid": _dead_pid(), "start": None}))
     alive = tmp_path / "run.partial-live1"  # this very process: still running
     alive.mkdir()
-    (alive / sio.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
+    (alive / output.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
                                                          "pid": os.getpid(), "start": None}))
     unmarked = tmp_path / "run.partial-user"  # not ours: no marker
     unmarked.mkdir()
     (unmarked / "data.txt").write_text("x")
-    with sio.OutputDir(tmp_path / "other") as out:  # another --out: its neighbours are not touched
+    with output.OutputDir(tmp_path / "other") as out:  # another --out: its neighbours are not touched
         pass
     assert dead.exists()
     with pytest.raises(RuntimeError):
-        with sio.OutputDir(target, force=True):
+        with output.OutputDir(target, force=True):
             raise RuntimeError("failed run")
     assert "removed" in capsys.readouterr().err and not dead.exists()
     assert alive.exists() and (unmarked / "data.txt").exists()
@@ -128,10 +128,10 @@ def test_output_dir_restores_a_run_moved_aside_by_a_killed_process(tmp_path, cap
     aside = tmp_path / "run.old-abc"
     (aside / "previous").mkdir(parents=True)
     (aside / "previous" / "result.txt").write_text("earlier result")
-    (aside / sio.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
+    (aside / output.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
                                                         "pid": _dead_pid(), "start": None}))
-    with pytest.raises(sio.OutputError, match="already exists"):
-        sio.OutputDir(target)  # the sweep put the earlier run back first
+    with pytest.raises(output.OutputError, match="already exists"):
+        output.OutputDir(target)  # the sweep put the earlier run back first
     assert "restored" in capsys.readouterr().err
     assert (target / "result.txt").read_text() == "earlier result" and not aside.exists()
 
@@ -140,14 +140,14 @@ def test_output_dir_names_a_full_disk_and_an_unwritable_folder(tmp_path):
     import errno
 
     target = tmp_path / "run"
-    with pytest.raises(sio.OutputError, match="No space left.*left on that file system"):
-        with sio.OutputDir(target) as out:
+    with pytest.raises(output.OutputError, match="No space left.*left on that file system"):
+        with output.OutputDir(target) as out:
             (out.path / "a.bin").write_bytes(b"x" * 2048)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     assert list(tmp_path.iterdir()) == []
     if os.path.isdir("/sys/kernel"):  # sysfs refuses new folders, even to root
-        with pytest.raises(sio.OutputError, match="cannot write output folder /sys"):
-            sio.OutputDir("/sys/samurai-test-out/run")
+        with pytest.raises(output.OutputError, match="cannot write output folder /sys"):
+            output.OutputDir("/sys/samurai-test-out/run")
 
 
 @pytest.fixture
@@ -177,14 +177,14 @@ def test_mp4_writer_reports_a_full_disk(small_disk, tmp_path):
     cv2 = pytest.importorskip("cv2")
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for _ in range(30)]  # ~180 KB
-    writer = sio.MP4Writer(small_disk / "overlay.mp4", fps=10)
+    writer = video_writers.MP4Writer(small_disk / "overlay.mp4", fps=10)
     for f in frames:
         writer.write(f)  # no error here: the frames are lost silently
     with pytest.raises(OSError) as info:
         writer.close()
     assert info.value.errno == errno.ENOSPC and "of 30 frames" in str(info.value)
     assert list(small_disk.iterdir()) == []
-    sio.write_mp4(tmp_path / "ok.mp4", frames, fps=10)
+    video_writers.write_mp4(tmp_path / "ok.mp4", frames, fps=10)
     capture = cv2.VideoCapture(str(tmp_path / "ok.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 30
     capture.release()
@@ -196,38 +196,38 @@ def test_atomic_write_leaves_no_temp_on_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
-        sio.atomic_write_text(tmp_path / "a.txt", "x")
+        output.atomic_write_text(tmp_path / "a.txt", "x")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_lasot_boxes_round_trip(tmp_path):
     """Mask boxes (inclusive corners) are written as pixel counts: w = x_max - x_min + 1."""
     xyxy = np.array([[10, 20, 30, 60], [0, 0, 0, 0], [1.5, 2.5, 4.0, 8.0], [7, 3, 7, 3]], np.float32)
-    sio.write_lasot_boxes(tmp_path / "b.txt", xyxy)
+    formats.write_lasot_boxes(tmp_path / "b.txt", xyxy)
     assert (tmp_path / "b.txt").read_text().splitlines() == [
         "10,20,21,41", "0,0,0,0", "1.5,2.5,3.5,6.5", "7,3,1,1"
     ]
     np.testing.assert_allclose(
-        sio.read_lasot_boxes(tmp_path / "b.txt"),
+        formats.read_lasot_boxes(tmp_path / "b.txt"),
         [[10, 20, 21, 41], [0, 0, 0, 0], [1.5, 2.5, 3.5, 6.5], [7, 3, 1, 1]],
     )
     (tmp_path / "bad.txt").write_text("1,2,3\n")
     with pytest.raises(ValueError, match="bad.txt:1: expected 4 numbers"):
-        sio.read_lasot_boxes(tmp_path / "bad.txt")
+        formats.read_lasot_boxes(tmp_path / "bad.txt")
 
 
 def test_mask_png_round_trip_and_rgb_refused(tmp_path):
     labels = np.zeros((6, 7), np.uint8)
     labels[1:3, 2:5] = 2
-    sio.write_png(tmp_path / "m.png", labels)
-    np.testing.assert_array_equal(sio.read_mask_png(tmp_path / "m.png"), labels)
+    formats.write_png(tmp_path / "m.png", labels)
+    np.testing.assert_array_equal(formats.read_mask_png(tmp_path / "m.png"), labels)
     Image.fromarray(np.zeros((6, 7, 3), np.uint8)).save(tmp_path / "rgb.png")
     with pytest.raises(ValueError, match="single-channel"):
-        sio.read_mask_png(tmp_path / "rgb.png")
+        formats.read_mask_png(tmp_path / "rgb.png")
 
 
 def test_csv_formats_nan_as_empty(tmp_path):
-    sio.write_csv(tmp_path / "s.csv", [{"a": 1, "b": float("nan"), "c": np.float32(0.5)}])
+    formats.write_csv(tmp_path / "s.csv", [{"a": 1, "b": float("nan"), "c": np.float32(0.5)}])
     assert (tmp_path / "s.csv").read_text() == "a,b,c\n1,,0.5\n"
 
 
@@ -235,10 +235,10 @@ def test_overlay_tints_and_outlines_objects():
     frame = np.full((8, 8), 100, np.uint8)
     labels = np.zeros((8, 8), np.uint8)
     labels[2:6, 2:6] = 1
-    out = sio.overlay(frame, labels)
+    out = drawing.overlay(frame, labels)
     assert out.shape == (8, 8, 3)
     np.testing.assert_array_equal(out[0, 0], [100, 100, 100])
-    np.testing.assert_array_equal(out[2, 2], sio.PALETTE[0])  # outline in the object's colour
+    np.testing.assert_array_equal(out[2, 2], drawing.PALETTE[0])  # outline in the object's colour
     assert not np.array_equal(out[3, 3], [100, 100, 100])
 
 
@@ -246,14 +246,14 @@ def test_gif_and_mp4_are_readable(tmp_path):
     import imageio.v2 as imageio
 
     frames = [np.full((16, 24, 3), 40 * i, np.uint8) for i in range(4)]
-    sio.write_gif(tmp_path / "a.gif", frames, fps=5)
+    video_writers.write_gif(tmp_path / "a.gif", frames, fps=5)
     gif = imageio.mimread(tmp_path / "a.gif")
     assert len(gif) == 4 and gif[0].shape[:2] == (16, 24)
-    if not sio.mp4_available():
+    if not video_writers.mp4_available():
         pytest.skip("no MP4 encoder installed")
     import cv2
 
-    sio.write_mp4(tmp_path / "a.mp4", frames, fps=5)
+    video_writers.write_mp4(tmp_path / "a.mp4", frames, fps=5)
     cap = cv2.VideoCapture(str(tmp_path / "a.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
     cap.release()
@@ -262,7 +262,7 @@ def test_gif_and_mp4_are_readable(tmp_path):
 
 def test_output_dir_interrupted_while_replacing_keeps_the_earlier_run(tmp_path, monkeypatch):
     target = tmp_path / "run"
-    with sio.OutputDir(target) as out:
+    with output.OutputDir(target) as out:
         (out.path / "result.txt").write_text("earlier result")
     real_replace = os.replace
 
@@ -271,9 +271,9 @@ def test_output_dir_interrupted_while_replacing_keeps_the_earlier_run(tmp_path, 
             raise KeyboardInterrupt
         return real_replace(src, dst)
 
-    monkeypatch.setattr(sio.os, "replace", interrupted)
+    monkeypatch.setattr(output.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        with sio.OutputDir(target, force=True) as out:
+        with output.OutputDir(target, force=True) as out:
             (out.path / "result.txt").write_text("new result")
     monkeypatch.undo()
     assert (target / "result.txt").read_text() == "earlier result"

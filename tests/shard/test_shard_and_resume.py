@@ -283,11 +283,11 @@ def test_one_process_interrupted_resumes_from_its_finished_cases(camus4, single_
                                                                  monkeypatch):
     """Without torchrun: Ctrl-C during the third case keeps the first two; the rerun tracks the
     other two only and writes what an uninterrupted run writes."""
-    from samurai.commands import eval as eval_cmd
+    from samurai.eval import echo
     from user_errors import run_cli
 
     monkeypatch.chdir(tmp_path)
-    real, calls = eval_cmd._echo_case, []
+    real, calls = echo.echo_case, []
 
     def interrupted_on_the_third(case, *a):
         calls.append(case.case_id)
@@ -295,10 +295,10 @@ def test_one_process_interrupted_resumes_from_its_finished_cases(camus4, single_
             raise KeyboardInterrupt
         return real(case, *a)
 
-    monkeypatch.setattr(eval_cmd, "_echo_case", interrupted_on_the_third)
+    monkeypatch.setattr(echo, "echo_case", interrupted_on_the_third)
     first = run_cli(_eval_args(camus4, "run", sam2_tiny_checkpoint))
     assert first.code == 130 and not (tmp_path / "run").exists()
-    monkeypatch.setattr(eval_cmd, "_echo_case", real)
+    monkeypatch.setattr(echo, "echo_case", real)
     again = run_cli(_eval_args(camus4, "run", sam2_tiny_checkpoint))
     assert again.code == 0, again.stderr
     assert "resuming: 2 finished case(s)" in again.stdout

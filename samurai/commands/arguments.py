@@ -1,0 +1,70 @@
+"""Arguments that several commands share: the model (``--model``, ``--image-size``,
+``--device``), SAMURAI's motion model (``--noise``, ``--motion-model``) and random weights
+(``--random-weights``, ``--seed``)."""
+
+from __future__ import annotations
+
+from samurai.predictors import HF_PREFIX, MODELS
+from samurai_core.motion_models import MOTION_MODELS
+
+
+IMAGE_SIZE_HELP = (
+    "SAM 2 input size in pixels, a multiple of 32 (default: the model's, 1024; 512 for "
+    "medsam2); smaller is faster and coarser: on a CPU try 512 or 256"
+)
+
+
+def add_model_arguments(p) -> None:
+    """``--model``, ``--image-size`` and ``--device``: the SAM 2 model of a run (track, eval, demo)."""
+    p.add_argument("--model", default="tiny", type=model_name, metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--image-size", type=int, default=None, metavar="PX", help=IMAGE_SIZE_HELP)
+    p.add_argument(
+        "--device", default=None,
+        help="torch device: cpu, cuda, cuda:N (default: cuda when a GPU is visible, else cpu)",
+    )
+
+
+def add_random_weights_arguments(p) -> None:
+    """``--random-weights`` and its ``--seed`` (track, eval)."""
+    p.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="TESTING ONLY: run an untrained model when no --checkpoint is given",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0,
+        help="seed of the untrained model's weights with --random-weights, so that pipeline "
+        "checks repeat exactly (default: 0)",
+    )
+
+
+MODEL_HELP = (
+    f"SAM 2 model size ({', '.join(MODELS)}; default: tiny), or hf:DIR for a transformers SAM 2 / "
+    "EdgeTAM / SAM 3 tracker folder (save_pretrained output; the family is read from its config)"
+)
+
+
+def model_name(text: str) -> str:
+    """``--model``: a SAM 2 size or ``hf:DIR`` (argparse turns the error into exit 2)."""
+    import argparse
+
+    if text in MODELS or (text.startswith(HF_PREFIX) and len(text) > len(HF_PREFIX)):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a model; use one of {', '.join(MODELS)} or hf:DIR (a transformers folder)"
+    )
+
+
+def add_motion_arguments(p) -> None:
+    """``--noise`` and ``--motion-model``: the Kalman filter of SAMURAI (track, eval, demo)."""
+    p.add_argument(
+        "--noise",
+        metavar="JSON",
+        help="Kalman noise weights fitted by `samurai calibrate` (default: the official ones)",
+    )
+    p.add_argument(
+        "--motion-model",
+        choices=MOTION_MODELS,
+        default=None,
+        help="box state of the Kalman filter (default: the --noise file's model, else xyah)",
+    )

@@ -1,0 +1,354 @@
+"""Evaluation on echo datasets (CAMUS 2023 / 2019, EchoNet-Dynamic, the generic frames + masks
+layout): every labelled structure is prompted on the first labelled frame (a box from its mask,
+the mask itself, or the adapter's learned class prompts) and tracked forward; the other
+labelled frames are scored (Dice, IoU, HD95 — mm where the spacing is known — and box metrics on
+the masks' boxes). The LV gets the clinical read-out (``samurai.eval.ef``). The per-frame image
+baselines (SAM 2 image predictor, MedSAM, Florence-2) are scored beside the trackers.
+
+A case's result is a record (``echo_case_record``) that ``samurai.shard`` stores, so that a run
+resumes; :func:`write_echo_report` writes the tables and plots from every stored record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from itertools import chain
+
+from samurai.errors import UserError
+from samurai.eval.ef import EF_COLUMNS, add_biplane, ef_row
+from samurai.eval.report import failed_note, failure_text, notes_text, summarise
+from samurai.prompts import echo_prompts
+
+SEG_COLUMNS = ["case", "method", "structure", "status", "frames", "dice", "iou", "hd95", "hd95_unit",
+               "success_auc", "precision_20", "norm_precision", "norm_precision_auc", "error"]
+# Methods: the trackers, then the per-frame baselines (each scored under every protocol).
+TRACKERS = ("vanilla", "samurai")
+BASELINES = ("sam2-image", "medsam")
+BY_WORDS = ("florence2",)
+
+
+def build_baselines(methods, sam2_model, *, medsam=None, florence2=None, florence2_adapter=None) -> dict:
+    """Baseline name -> FrameSegmenter, in --methods order (MedSAM loaded before any tracking)."""
+    baselines = {}
+    for m in methods:
+        if m == "sam2-image":
+            from samurai.baselines.sam2_image import Sam2ImageSegmenter
+
+            baselines[m] = Sam2ImageSegmenter(sam2_model)
+        elif m == "medsam":
+            from samurai.baselines.medsam import MedSamError, MedSamSegmenter, load_medsam
+
+            try:
+                baselines[m] = MedSamSegmenter(load_medsam(medsam, str(sam2_model.device)))
+            except MedSamError as err:
+                raise UserError(f"--medsam: {err}") from None
+        elif m == "florence2":
+            from samurai.florence import FlorenceError, FlorenceFinder, load_florence
+
+            try:
+                baselines[m] = FlorenceFinder(*load_florence(florence2, florence2_adapter,
+                                                             str(sam2_model.device)))
+            except FlorenceError as err:
+                raise UserError(f"--florence2: {err}") from None
+    return baselines
+
+
+def baseline_methods(baselines) -> list[str]:
+    from samurai.baselines import PROTOCOLS
+
+    return [name if name in BY_WORDS else f"{name}/{protocol}"
+            for name in baselines for protocol in ((None,) if name in BY_WORDS else PROTOCOLS)]
+
+
+def open_echo_cases(data, kind=None, split=None):
+    """The cases of an echo dataset, each loaded when evaluated (dataset warnings printed)."""
+    from samurai.data import DatasetError, DatasetWarning, open_dataset
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DatasetWarning)
+        try:
+            ds = open_dataset(data, kind=kind, split=split)
+        except DatasetError as err:
+            raise UserError(str(err)) from None
+    for w in caught:
+        print(f"warning: {w.message}")
+    if len(ds) == 0:
+        raise UserError(f"no usable case in {data} (split {split}); check the folder and --split")
+    return [LazyCase(ds, i) for i in range(len(ds))]
+
+
+class LazyCase:
+    """One case of a dataset, loaded when evaluated (keeps memory flat over many cases)."""
+
+    def __init__(self, ds, i):
+        self.ds, self.i = ds, i
+        self.case_id = ds.case_ids[i]
+        self.n_frames = 0  # known once checked: it balances the shards of the ranks
+
+    def load(self):
+        return self.ds[self.i]
+
+    def problems(self) -> list[str]:
+        """What keeps this case from being evaluated (read from its files), [] when usable."""
+        import numpy as np
+
+        from samurai.data import DatasetError
+
+        try:
+            case = self.load()
+        except (DatasetError, OSError) as err:
+            return [str(err)]
+        self.n_frames = len(case.frames)
+        labelled = np.flatnonzero(case.labelled)
+        if labelled.size == 0 and case.meta.get("labelled_lost"):
+            return [f"{case.meta['ended_early']}: every labelled frame "
+                    f"({', '.join(map(str, case.meta['labelled_lost']))}) comes after it; "
+                    "re-export or re-encode the video, or remove the case"]
+        if labelled.size == 0:
+            return ["no labelled frame (its masks are missing); add a label mask PNG per "
+                    "labelled frame"]
+        if not case.masks[labelled].any():
+            return ["every mask is empty (all 0); paint each structure with its label id"]
+        if not case.masks[labelled[0]].any():
+            return [f"the first labelled frame ({int(labelled[0])}) has no structure to prompt; "
+                    "it must show every structure to track"]
+        return []
+
+
+def track_case(predictor, samurai: bool, frames, prompts, start: int):
+    """Masks bool [T, B, H, W] for prompts on frame ``start``, tracked forward."""
+    import numpy as np
+
+    from samurai.tracking import sam2_track
+
+    ids = sorted(prompts)
+    t_all, h, w = frames.shape[:3]
+    rgb = frames if frames.ndim == 4 else np.repeat(frames[..., None], 3, axis=3)
+    masks = np.zeros((t_all, len(ids), h, w), bool)
+    for t, frame_masks, _ in sam2_track(predictor, rgb[start:], prompts, samurai):
+        for i, k in enumerate(ids):
+            if k in frame_masks:
+                masks[start + t, i] = frame_masks[k]
+    return masks
+
+
+def track_case_learned(predictor, samurai: bool, frames, names: dict[int, str], start: int):
+    """Masks bool [T, B, H, W] of the structures ``names`` (label id -> class name, ids in
+    order), found by the predictor's class prompts from frame ``start`` on, with no box."""
+    import numpy as np
+
+    from samurai.prompters.learned import track_chambers
+
+    ids = sorted(names)
+    classes = [names[k] for k in ids]
+    t_all, h, w = frames.shape[:3]
+    rgb = frames if frames.ndim == 4 else np.repeat(frames[..., None], 3, axis=3)
+    masks = np.zeros((t_all, len(ids), h, w), bool)
+    for t, frame_masks, _ in track_chambers(predictor, rgb[start:], classes, samurai=samurai):
+        for i in range(len(ids)):
+            if i + 1 in frame_masks:
+                masks[start + t, i] = frame_masks[i + 1]
+    return masks
+
+
+def learned_masks(predictor, samurai: bool, case, ids, start: int):
+    """Masks bool [T, len(ids), H, W]: every structure the class prompts know is looked for on
+    its own (no box); the labelled ones (``ids``) are returned for scoring."""
+    import numpy as np
+
+    known = set(predictor.class_prompts.class_names)
+    names = {k: case.labels[k].lower() for k in sorted(case.labels) if case.labels[k].lower() in known}
+    found = track_case_learned(predictor, samurai, case.frames, names, start)
+    masks = np.zeros(found.shape[:1] + (len(ids),) + found.shape[2:], bool)
+    for i, k in enumerate(ids):
+        if k in names:
+            masks[:, i] = found[:, sorted(names).index(k)]
+    return masks
+
+
+def seg_scores(pred, gt, spacing):
+    """Mean Dice / IoU / HD95 and box metrics over frames for one structure."""
+    import numpy as np
+
+    from samurai.eval.metrics import box_metrics, dice, hd95, iou, masks_to_xywh
+
+    d = [dice(p, g) for p, g in zip(pred, gt)]
+    j = [iou(p, g) for p, g in zip(pred, gt)]
+    h = [hd95(p, g, spacing) for p, g in zip(pred, gt)]
+    row = {"frames": len(d), "dice": float(np.mean(d)), "iou": float(np.mean(j)),
+           "hd95": float(np.nanmean(h)) if np.isfinite(h).any() else float("nan"),
+           "hd95_unit": "mm" if spacing is not None else "px"}
+    if any(g.any() for g in gt):
+        boxes = box_metrics(masks_to_xywh(pred), masks_to_xywh(gt))
+        row.update({k: v for k, v in boxes.items() if k != "frames"})
+    return row
+
+
+def echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
+    """One echo case tracked by every method: (seg rows, EF rows, ED/ES LV store, area curves,
+    the (method, structure) pairs whose mask is empty on every frame from the prompt on)."""
+    import numpy as np
+
+    from samurai.eval import clinical
+
+    seg_rows, ef_rows, lv_store, area_plots, empty = [], [], {}, {}, []
+    labelled = np.flatnonzero(case.labelled)
+    start = int(labelled[0])
+    ids = [k for k in sorted(case.labels) if (case.masks[start] == k).any()]
+    prompts = echo_prompts(case.masks[start], ids, prompt_kind)
+    scored = [int(f) for f in labelled if f != start] or [start]
+    lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
+    if prompt_kind == "learned":
+        runs = ((method, learned_masks(predictor, samurai, case, ids, start), True)
+                for method, (predictor, samurai) in predictors.items())
+    else:
+        runs = ((method, track_case(predictor, samurai, case.frames, prompts, start), True)
+                for method, (predictor, samurai) in predictors.items())
+    if baselines:
+        runs = chain(runs, baseline_runs(case, baselines, ids, start, frame_batch))
+    for method, masks, every_frame in runs:
+        for i, k in enumerate(ids):
+            if not masks[start:, i].any():
+                empty.append((method, case.labels[k]))
+            gt = case.masks[scored] == k
+            row = {"case": case.case_id, "method": method, "structure": case.labels[k], "status": "ok"}
+            row.update(seg_scores(masks[scored, i], gt, case.spacing))
+            seg_rows.append(row)
+        if lv_id is not None and every_frame:
+            lv = masks[start:, ids.index(lv_id)]
+            area_plots.setdefault(case.case_id, {})[method] = clinical.area_curve(lv, case.spacing)
+            row = ef_row(case, method, lv)
+            ef_rows.append(row)
+            if row["ed_frame"] >= 0:  # keep only ED and ES masks: memory stays flat
+                lv_store[(case.case_id, method)] = (lv[row["ed_frame"]], lv[row["es_frame"]], case.spacing)
+    if lv_id is not None:
+        gt_lv = case.masks[start:] == lv_id
+        if case.labelled[start:].all():
+            area_plots[case.case_id]["truth"] = clinical.area_curve(gt_lv, case.spacing)
+    return seg_rows, ef_rows, lv_store, area_plots, empty
+
+
+def baseline_runs(case, baselines, ids, start, frame_batch):
+    """(method, masks [T, K, H, W], masks on every frame from ``start``) per baseline and protocol.
+
+    ``oracle-box`` and ``florence2`` segment the labelled frames only, so the LV area curve (and
+    EF) exists only when every frame from the first labelled one is labelled.
+    """
+    from tqdm.auto import tqdm
+
+    from samurai.baselines import PROTOCOLS, segment_case
+    from samurai.baselines.florence2 import segment_case_by_words
+
+    labelled = int(case.labelled[start:].sum())
+    per_run = {"oracle-box": labelled, "first-box": len(case.frames) - start}
+    total = sum(labelled if name in BY_WORDS else sum(per_run.values()) for name in baselines)
+    every_labelled = labelled == len(case.frames) - start
+    with tqdm(total=total, desc=f"{case.case_id} baselines", unit="frame", leave=False,
+              disable=None) as bar:
+        for name, segmenter in baselines.items():
+            if name in BY_WORDS:
+                masks = segment_case_by_words(segmenter, case.frames, case.labelled,
+                                              [case.labels[k] for k in ids], start, frame_batch,
+                                              on_frames=bar.update)
+                yield name, masks, every_labelled
+                continue
+            for protocol in PROTOCOLS:
+                masks = segment_case(segmenter, case.frames, case.masks, case.labelled, ids, start,
+                                     protocol, frame_batch, on_frames=bar.update)
+                yield f"{name}/{protocol}", masks, protocol == "first-box" or every_labelled
+
+
+def echo_case_record(lazy, predictors, prompt_kind, baselines=None, frame_batch=8) -> tuple[dict, dict]:
+    """One case tracked by every method, as stored in the work folder: (record, arrays)."""
+    import sys
+
+    try:
+        case = lazy.load()
+        seg, ef, lv, plots, empty = echo_case(case, predictors, prompt_kind, baselines, frame_batch)
+    except Exception as err:  # noqa: BLE001  one bad case must not lose the others
+        print(f"warning: case {lazy.case_id} failed and is recorded as failed: "
+              f"{failure_text(err)}", flush=True)
+        return {"failed": True, "seg": [{"case": lazy.case_id, "method": m, "status": "failed",
+                                         "error": failure_text(err)}
+                                        for m in list(predictors) + baseline_methods(baselines or {})]}, {}
+    arrays, spacing = {}, {}
+    for (_, method), (ed, es, sp) in lv.items():
+        arrays[f"ed/{method}"], arrays[f"es/{method}"], spacing[method] = ed, es, sp
+    for method, curve in plots.get(lazy.case_id, {}).items():
+        arrays[f"area/{method}"] = curve
+    record = {"failed": False, "seg": seg, "ef": ef, "spacing": spacing,
+              "empty": [{"method": m, "object": name} for m, name in empty]}
+    if "ended_early" in case.meta:
+        lost = case.meta.get("labelled_lost", [])
+        record["ended_early"] = case.meta["ended_early"]
+        print(f"warning: case {lazy.case_id}: {case.meta['ended_early']}; its {case.meta['frames_read']} "
+              "frames read are scored" + (f", the labelled frame(s) {', '.join(map(str, lost))} "
+                                          "went with the end and are not" if lost else ""),
+              file=sys.stderr, flush=True)
+    return record, arrays
+
+
+def write_echo_report(records, methods, folder, baselines: bool, notes: dict) -> tuple[str, list[str]]:
+    """Write per_case.csv, ef.csv, the summaries and plots from every case's stored record."""
+    import numpy as np
+
+    from samurai.eval.report import format_table, plot_bars, plot_curves
+    from samurai.formats import write_csv
+    from samurai.output import atomic_write_text
+
+    seg_rows, ef_rows, lv_store = [], [], {}
+    area_plots, failed = {}, []
+    for record, arrays in records:
+        case_id = record["case_id"]
+        seg_rows += record["seg"]
+        if record["failed"]:
+            failed.append(case_id)
+            continue
+        ef_rows += record["ef"]
+        for method, sp in record["spacing"].items():
+            lv_store[(case_id, method)] = (arrays[f"ed/{method}"], arrays[f"es/{method}"],
+                                           None if sp is None else tuple(sp))
+        curves = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("area/")}
+        if curves:
+            area_plots[case_id] = curves
+
+    add_biplane(ef_rows, lv_store)
+    write_csv(folder / "per_case.csv", seg_rows, fieldnames=SEG_COLUMNS)
+    if ef_rows:
+        write_csv(folder / "ef.csv", ef_rows, fieldnames=EF_COLUMNS)
+
+    summary_rows = summarise([r for r in seg_rows if r["status"] == "ok"], ("method", "structure"),
+                              ("dice", "iou", "hd95", "success_auc", "precision_20", "norm_precision",
+                               "norm_precision_auc"))
+    ef_summary = []
+    for method in methods:
+        errs = [r["ef_error"] for r in ef_rows if r["method"] == method and np.isfinite(r["ef_error"])]
+        ef_summary.append({"method": method, "cases": len(errs),
+                           "ef_mae": float(np.mean(np.abs(errs))) if errs else float("nan")})
+    table = format_table(summary_rows, ["method", "structure", "cases", "dice", "iou", "hd95",
+                                        "success_auc", "precision_20", "norm_precision", "norm_precision_auc"])
+    ef_table = format_table(ef_summary, ["method", "cases", "ef_mae"])
+    unit = "mm" if any(r.get("hd95_unit") == "mm" for r in seg_rows) else "px"
+    protocols = ("\nPer-frame baselines (NAME/PROTOCOL): oracle-box prompts every labelled frame with "
+                 "its truth box (an upper bound no tracker gets; no EF unless every frame is "
+                 "labelled); first-box prompts the first labelled frame with its truth box and each "
+                 "later frame with the box of the method's own previous mask (the fair comparison "
+                 "with tracking). florence2 segments each structure by its name alone, on the "
+                 "labelled frames. See docs/evaluation.md.\n") if baselines else ""
+    text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n{protocols}"
+            f"{failed_note(failed, len(records))}{notes_text(notes)}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
+            f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n")
+    atomic_write_text(folder / "summary.md", text)
+    atomic_write_text(folder / "summary.json", json.dumps(
+        {"segmentation": summary_rows, "ef": ef_summary, "failed_cases": failed, **notes},
+        indent=2, default=float) + "\n")
+    plot_bars(folder / "dice_per_structure.png",
+              {m: {r["structure"]: r["dice"] for r in summary_rows if r["method"] == m} for m in methods},
+              "Mean Dice per structure", "Dice")
+    for case_id, curves in list(area_plots.items())[:4]:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", case_id)
+        plot_curves(folder / f"lv_area_{safe}.png", curves, f"{case_id}: LV area",
+                    "frame (from the prompt)", "LV area (mm²)" if unit == "mm" else "LV area (px)")
+    return text, failed
