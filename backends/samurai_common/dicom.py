@@ -260,6 +260,11 @@ class DicomFrames(FrameSource):
         self._header = header
         ds = header.ds
         where = repr(self.name)
+        if not header.has_pixels and ("SOPClassUID" not in ds or "Rows" in ds):
+            raise DicomError(
+                f"{where} is truncated or damaged: it ends before its pixel data "
+                f"({header.size} bytes); copy or export it again"
+            )
         if not header.has_pixels:
             raise DicomError(
                 f"{where} holds no pixel data (a {header.sop_class_name} object); it is not an "
@@ -513,17 +518,23 @@ def classify(path: Path, min_frames: int = 2) -> str | None:
 
 
 def _dicomdir_files(dicomdir: Path) -> list[Path]:
-    from pydicom.fileset import FileSet
-
+    """The files a DICOMDIR's directory records name (PS3.3 F.3: Referenced File ID, path
+    components relative to the DICOMDIR's folder)."""
     pydicom = _pydicom()
     try:
-        fileset = FileSet(pydicom.dcmread(dicomdir))
+        records = pydicom.dcmread(dicomdir).DirectoryRecordSequence
     except Exception as err:  # pydicom raises several types for a broken DICOMDIR
         raise DicomError(
             f"cannot read the DICOMDIR {str(dicomdir)!r} ({err}); pass the folder of DICOM files "
             f"instead"
         ) from err
-    return [Path(instance.path) for instance in fileset]
+    files = []
+    for record in records:
+        file_id = record.get("ReferencedFileID")
+        if file_id:
+            parts = [file_id] if isinstance(file_id, str) else list(file_id)
+            files.append(dicomdir.parent.joinpath(*parts))
+    return files
 
 
 def list_dicom_videos(
