@@ -33,17 +33,18 @@ def study_salt() -> str:
     return os.environ.get(SALT_ENV, "")
 
 
-def identifying_values(ds) -> list[str]:
-    """The non-empty identifying values of a dataset (each name part of a person name too)."""
+def identifying_values(ds, min_length: int = 4) -> list[str]:
+    """The identifying values of a dataset to search outputs for: each value and each part of
+    a person name, of at least ``min_length`` characters (a sex "F" or a study ID "1" identify
+    no one and occur by chance in any binary file)."""
     values = []
     for keyword in IDENTIFYING_KEYWORDS:
         value = ds.get(keyword)
         if value in (None, ""):
             continue
         text = str(value)
-        values.append(text)
-        if "^" in text:
-            values.extend(part for part in text.split("^") if len(part) > 2)
+        parts = [text] + (text.split("^") if "^" in text else [])
+        values.extend(p for p in parts if len(p) >= min_length and p not in values)
     return values
 
 
