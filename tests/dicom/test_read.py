@@ -248,3 +248,13 @@ def test_dicom_in_a_folder_of_pngs(tmp_path):
 def test_dicom_errors_are_frame_errors():
     # The commands map FrameError to the user error (exit 2); DicomError must stay one.
     assert issubclass(DicomError, FrameError)
+
+
+def test_reader_imports_pydicom_only_when_a_file_is_opened():
+    import subprocess
+    import sys
+
+    code = ("import sys, samurai_common.frames, samurai_common.dicom; "
+            "print('pydicom' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
