@@ -251,10 +251,13 @@ def test_dicom_errors_are_frame_errors():
 
 
 def test_reader_imports_pydicom_only_when_a_file_is_opened():
+    import os
     import subprocess
     import sys
 
     code = ("import sys, samurai_common.frames, samurai_common.dicom; "
             "print('pydicom' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))  # this checkout's code
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env)
     assert out.stdout.strip() == "False"
