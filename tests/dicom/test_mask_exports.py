@@ -46,3 +46,21 @@ def test_plain_video_gets_nifti_in_the_given_or_unknown_units(tmp_path):
                                info=SourceInfo(spacing=(0.05, 0.05), spacing_source="--spacing"))
     assert entry["source"]["spacing_source"] == "--spacing"
     assert not (tmp_path / "seg.dcm").exists()
+
+
+def test_generic_layout_reads_a_dicom_video_with_its_spacing(tmp_path):
+    from PIL import Image
+
+    from samurai.data import open_dataset
+
+    case = tmp_path / "data" / "case0"
+    rgb = echo_frames(T, (H, W))
+    write_ultrasound(case / "echo.dcm", rgb, encoding="rle", spacing_cm=(0.02, 0.03))
+    (case / "masks").mkdir()
+    Image.fromarray(_labels()[1]).save(case / "masks" / "00001.png")
+    (c,) = open_dataset(tmp_path / "data", kind="generic")
+    # ITU-R 601 luma, as OpenCV converts the other videos: a second implementation in NumPy.
+    luma = np.round(rgb @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+    assert np.abs(c.frames.astype(int) - luma).max() <= 1
+    assert c.labelled.tolist() == [False, True, False] and np.array_equal(c.masks[1], _labels()[1])
+    assert c.spacing == (0.3, 0.2)  # (row, col) mm
