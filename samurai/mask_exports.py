@@ -29,6 +29,17 @@ def source_info_of(frames, fallback: SourceInfo | None = None) -> SourceInfo:
     return fallback or SourceInfo()
 
 
+class _ObjectMask:
+    """One object's boolean masks, computed frame by frame from the label maps (a long cine's
+    four chambers would otherwise cost four more copies of the labels)."""
+
+    def __init__(self, labels: np.ndarray, obj: int):
+        self.labels, self.obj, self.shape = labels, obj, labels.shape
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        return self.labels[t] == self.obj
+
+
 def write_mask_exports(
     out_dir: str | os.PathLike,
     frames,
@@ -60,7 +71,7 @@ def write_mask_exports(
         from samurai.dicom.seg import CHAMBER_CODES, write_segmentation
 
         names = dict(names or {})
-        chambers = {name: labels == obj for obj, name in sorted(names.items())
+        chambers = {name: _ObjectMask(labels, obj) for obj, name in sorted(names.items())
                     if name in CHAMBER_CODES}
         left_out = sorted(int(o) for o in np.unique(labels) if o and names.get(int(o)) not in CHAMBER_CODES)
         if chambers:

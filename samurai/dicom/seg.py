@@ -105,7 +105,8 @@ def build_segmentation(
       source: the source DICOM as a pydicom Dataset (pixel data not needed: read it with
         ``stop_before_pixels=True``) or a path.
       masks: chamber name ("LV", "LA", "RV", "RA") -> boolean ``[T, H, W]`` over every frame of
-        the source, in the source's rows and columns.
+        the source, in the source's rows and columns: an array, or anything with that
+        ``shape`` whose ``[t]`` gives frame ``t`` (read one frame at a time).
       series_number, instance_number: of the new Segmentation series and instance.
       software_version: recorded as the algorithm's version (default: samurai's).
 
@@ -114,7 +115,6 @@ def build_segmentation(
     import pydicom
     from highdicom import UID
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.pixels import pack_bits
     from pydicom.sr.codedict import codes
 
     if not isinstance(source, Dataset):
@@ -128,13 +128,13 @@ def build_segmentation(
     shape = (n_frames, int(source.Rows), int(source.Columns))
     stack = []
     for name in names:
-        m = np.asarray(masks[name])
-        if m.shape != shape:
+        m = masks[name]  # an array, or any [T, H, W] sequence of frames (read one at a time)
+        if tuple(getattr(m, "shape", ())) != shape:
             raise SegmentationError(
-                f"masks of {name!r} have shape {m.shape} but the source has {shape[0]} frames of "
+                f"masks of {name!r} have shape {getattr(m, 'shape', None)} but the source has {shape[0]} frames of "
                 f"{shape[1]}x{shape[2]} pixels; a Segmentation covers its source frame for frame"
             )
-        stack.append(m.astype(bool))
+        stack.append(m)
     now = _dt.datetime.now()
 
     ds = Dataset()
@@ -223,9 +223,24 @@ def build_segmentation(
         SeriesInstanceUID=source.SeriesInstanceUID,
         ReferencedInstanceSequence=[_item(**source_ref)],
     )]
-    ds.PixelData = pack_bits(np.stack(stack).reshape(-1, shape[1], shape[2]).astype(np.uint8))
+    ds.PixelData = _packed_frames(stack, shape)
     ds["PixelData"].VR = "OB"
     return ds
+
+
+def _packed_frames(stack, shape) -> bytes:
+    """The binary frames, segment by segment, bit-packed as PS3.5 8.1.1 says: one bit per pixel,
+    least significant first, frames following each other without padding (the total padded
+    to an even length). Packed frame by frame when a frame fills whole bytes, so a long cine
+    never needs all its masks unpacked at once."""
+    from pydicom.pixels import pack_bits
+
+    if (shape[1] * shape[2]) % 8:
+        whole = np.stack([np.asarray(m, dtype=bool) for m in stack]).astype(np.uint8)
+        return pack_bits(whole.reshape(-1, shape[1], shape[2]))
+    packed = b"".join(np.packbits(np.asarray(m[t], dtype=bool), bitorder="little").tobytes()
+                      for m in stack for t in range(shape[0]))
+    return packed + b"\x00" * (len(packed) % 2)
 
 
 def write_segmentation(

@@ -33,7 +33,7 @@ PATIENT = {
     "OperatorsName": "Sonographer^Sam",
 }
 
-ENCODINGS = ("native", "implicit", "jpeg", "rle")
+ENCODINGS = ("native", "implicit", "jpeg", "rle", "jpegls", "j2k")
 PHOTOMETRICS = ("RGB", "YBR_FULL", "YBR_FULL_422", "MONOCHROME2", "MONOCHROME1", "PALETTE COLOR")
 
 
@@ -137,8 +137,8 @@ def write_ultrasound(
     """
     from pydicom.encaps import encapsulate
     from pydicom.pixels import convert_color_space
-    from pydicom.uid import (ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit,
-                             RLELossless)
+    from pydicom.uid import (ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEG2000Lossless,
+                             JPEGBaseline8Bit, JPEGLSLossless, RLELossless)
 
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding {encoding!r}: use one of {ENCODINGS}")
@@ -213,8 +213,9 @@ def write_ultrasound(
         if photometric == "MONOCHROME1":
             stored = 255 - frames
         if photometric == "YBR_FULL_422":
-            if encoding == "rle":
-                raise ValueError("RLE data are not YBR_FULL_422 (PS3.5 8.2.2); use YBR_FULL")
+            if encoding != "native" and encoding != "implicit":
+                raise ValueError("lossless-compressed data are not YBR_FULL_422 (PS3.5 8.2); "
+                                 "use YBR_FULL or RGB")
             # Native 4:2:2 (PS3.3 C.7.6.3.1.2): Y1 Y2 Cb Cr per pixel pair, chroma of the pair's
             # first pixel.
             pairs = stored.reshape(n, h, w // 2, 2, 3)
@@ -225,10 +226,14 @@ def write_ultrasound(
         ds.file_meta.TransferSyntaxUID = (
             ImplicitVRLittleEndian if encoding == "implicit" else ExplicitVRLittleEndian
         )
-        if encoding == "rle":
-            ds.compress(RLELossless, np.ascontiguousarray(stored.reshape(
-                (n, h, w, 3) if colour else (n, h, w)) if n > 1 else stored[0]),
-                encoding_plugin="pydicom", generate_instance_uid=False)
+        if encoding in ("rle", "jpegls", "j2k"):
+            # Lossless encoders: RLE by pydicom, JPEG-LS by pyjpegls, JPEG 2000 by OpenJPEG
+            # (pylibjpeg-openjpeg); the stored values come back exactly.
+            tsyntax, plugin = {"rle": (RLELossless, "pydicom"),
+                               "jpegls": (JPEGLSLossless, "pyjpegls"),
+                               "j2k": (JPEG2000Lossless, "pylibjpeg")}[encoding]
+            ds.compress(tsyntax, np.ascontiguousarray(stored if n > 1 else stored[0]),
+                        encoding_plugin=plugin, generate_instance_uid=False)
             if number_of_frames is not None:
                 ds.NumberOfFrames = number_of_frames
     path = Path(path)

@@ -58,6 +58,18 @@ def test_frames_match_dcmtk(encoding, photometric, tolerance, tmp_path, need_too
         assert np.abs(got.astype(int) - ref[t].astype(int)).max() <= tolerance
 
 
+@pytest.mark.parametrize("encoding", ["jpegls", "j2k"])
+@pytest.mark.parametrize("photometric", ["RGB", "MONOCHROME2"])
+def test_lossless_jpeg_ls_and_jpeg_2000_give_back_the_written_pixels(encoding, photometric, tmp_path):
+    # Lossless: the oracle is the array that was encoded, whoever decodes it.
+    rgb = echo_frames(T, (H, W))
+    grey = rgb.mean(axis=3).round().astype(np.uint8)
+    path = write_ultrasound(tmp_path / "echo.dcm", rgb, encoding=encoding, photometric=photometric)
+    frames = open_frames(path)
+    want = rgb if photometric == "RGB" else np.repeat(grey[..., None], 3, axis=3)
+    assert np.array_equal(np.stack(list(frames)), want)
+
+
 def test_jpeg_frames_match_pillow_on_the_raw_fragments(tmp_path):
     from pydicom import dcmread
     from pydicom.encaps import generate_frames

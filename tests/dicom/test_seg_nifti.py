@@ -98,3 +98,15 @@ def test_nifti_with_unknown_spacing_says_so(tmp_path):
     path = write_masks_nifti(tmp_path / "m.nii.gz", np.zeros((2, H, W), np.uint8))
     assert b"spacing unknown" in bytes(nib.load(str(path)).header["descrip"])
     assert read_masks_nifti(path)[1] is None
+
+
+def test_frames_of_odd_size_are_packed_across_byte_boundaries(tmp_path, need_tool):
+    # 5 x 7 = 35 pixels: frames do not fill whole bytes, so packing runs across frames.
+    source = write_ultrasound(tmp_path / "echo.dcm", echo_frames(3, (5, 7)))
+    rng = np.random.default_rng(3)
+    masks = {"LV": rng.random((3, 5, 7)) > 0.5, "RV": rng.random((3, 5, 7)) > 0.5}
+    seg = write_segmentation(tmp_path / "seg.dcm", source, masks)
+    errors, report = _dciodvfy(seg, need_tool)
+    assert errors == [], report
+    back = read_segmentation(seg, n_source_frames=3)
+    assert all(np.array_equal(back[k], masks[k]) for k in masks)
