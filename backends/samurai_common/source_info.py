@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 Spacing = tuple[float, float]
@@ -106,6 +107,7 @@ def spacing_from_medical_image(path) -> SourceInfo:
     """
     import SimpleITK as sitk
 
+    path = Path(path)
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
@@ -118,7 +120,7 @@ def spacing_from_medical_image(path) -> SourceInfo:
     sx_mm, sy_mm = reader.GetSpacing()[:2]
     return SourceInfo(
         spacing=check_spacing((sx_mm / 10.0, sy_mm / 10.0), str(path)),
-        spacing_source=f"image header of {path.name if hasattr(path, 'name') else path}",
+        spacing_source=f"image header of {path.name}",
     )
 
 
