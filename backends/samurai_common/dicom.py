@@ -153,7 +153,8 @@ class _Header:
 # --- clinical metadata -------------------------------------------------------------------------
 
 
-def _tissue_region_spacing(ds, where: str) -> tuple[tuple[float, float] | None, str | None]:
+def _tissue_region_spacing(ds, where: str, several_ok: bool = False
+                           ) -> tuple[tuple[float, float] | None, str | None]:
     """The spacing of the one 2D tissue region (PS3.3 C.8.5.5), or (None, None) without regions.
 
     Several tissue regions with the same calibration (a dual display of one probe) are one
@@ -185,6 +186,8 @@ def _tissue_region_spacing(ds, where: str) -> tuple[tuple[float, float] | None, 
     if not found:
         return None, None
     spacings = {s for _, s in found}
+    if len(spacings) > 1 and several_ok:
+        return None, None
     if len(spacings) > 1:
         listing = "; ".join(f"region {i}: {s[0]:.5g} x {s[1]:.5g} cm" for i, s in found)
         raise DicomError(
@@ -212,14 +215,20 @@ def _frame_time_ms(ds) -> float | None:
     return None
 
 
-def source_info(ds, where: str = "DICOM file", salt: str = "", hash_length: int = 12) -> SourceInfo:
+def source_info(ds, where: str = "DICOM file", salt: str = "", hash_length: int = 12,
+                spacing: tuple[float, float] | None = None) -> SourceInfo:
     """Spacing, frame time, heart rate and a hashed study identity from a DICOM dataset.
 
-    Spacing: the 2D tissue region of the Sequence of Ultrasound Regions when calibrated in cm;
-    else Pixel Spacing (mm, row then column); else unknown. Raises DicomError for Doppler- or
-    M-mode-only files and for several tissue regions with different calibrations.
+    Spacing: ``spacing`` when given (``--spacing``: it wins over the file); else the 2D tissue
+    region of the Sequence of Ultrasound Regions when calibrated in cm; else Pixel Spacing (mm,
+    row then column); else unknown. Raises DicomError for Doppler- or M-mode-only files and,
+    without ``spacing``, for several tissue regions with different calibrations.
     """
-    spacing, spacing_source = _tissue_region_spacing(ds, where)
+    if spacing is not None:
+        _tissue_region_spacing(ds, where, several_ok=True)  # still refuses Doppler-only files
+        spacing, spacing_source = check_spacing(spacing, f"{where}: --spacing"), "--spacing"
+    else:
+        spacing, spacing_source = _tissue_region_spacing(ds, where)
     if spacing is None and ds.get("PixelSpacing") is not None:
         row_mm, col_mm = (float(v) for v in ds.PixelSpacing)
         spacing = check_spacing((col_mm / 10.0, row_mm / 10.0), f"{where}: Pixel Spacing")
@@ -241,6 +250,10 @@ def source_info(ds, where: str = "DICOM file", salt: str = "", hash_length: int 
 class DicomFrames(FrameSource):
     """The frames of one DICOM image object, decoded one at a time (see the module docstring).
 
+    ``min_frames``: refuse files with fewer frames (2 where a cine is needed); ``spacing``:
+    ``(sx_cm, sy_cm)`` from ``--spacing``, used instead of the file's; ``salt`` and
+    ``hash_length``: of the study hash (see :func:`samurai_common.source_info.study_hash`).
+
     Attributes beside the FrameSource ones: ``info`` (:class:`SourceInfo`), ``path``,
     ``transfer_syntax`` (UID), ``photometric``, ``sop_instance_uid``, ``sop_class_uid``.
     """
@@ -250,6 +263,7 @@ class DicomFrames(FrameSource):
         path: str | os.PathLike,
         *,
         min_frames: int = 1,
+        spacing: tuple[float, float] | None = None,
         salt: str = "",
         hash_length: int = 12,
         cache_size: int = 4,
@@ -270,7 +284,7 @@ class DicomFrames(FrameSource):
                 f"{where} holds no pixel data (a {header.sop_class_name} object); it is not an "
                 f"image: pass the ultrasound cine export of the study"
             )
-        self.info = source_info(ds, where, salt=salt, hash_length=hash_length)
+        self.info = source_info(ds, where, salt=salt, hash_length=hash_length, spacing=spacing)
         self.fps = self.info.fps
         self.transfer_syntax = header.tsyntax
         self.photometric = str(ds.get("PhotometricInterpretation", "")).strip()

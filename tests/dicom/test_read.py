@@ -242,6 +242,14 @@ def test_several_tissue_regions_with_different_calibrations(tmp_path):
         open_frames(_bad(tmp_path, regions=regions))
 
 
+def test_spacing_flag_settles_several_tissue_regions(tmp_path):
+    regions = [tissue_region(W // 2, H, (0.03, 0.03)), tissue_region(W // 2, H, (0.05, 0.05))]
+    info = open_dicom(_bad(tmp_path, regions=regions), spacing=(0.05, 0.05)).info
+    assert info.spacing == (0.05, 0.05) and info.spacing_source == "--spacing"
+    with pytest.raises(DicomError, match="only spectral"):
+        open_dicom(_bad(tmp_path, regions=[doppler_region(W, H)]), spacing=(0.05, 0.05))
+
+
 def test_doppler_only(tmp_path):
     with pytest.raises(DicomError, match=r"bad\.dcm.*only spectral \(Doppler\) regions.*B-mode"):
         open_frames(_bad(tmp_path, regions=[doppler_region(W, H)]))
