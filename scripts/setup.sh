@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or refresh) the project's virtual environment in .venv and install what a job needs.
 #   bash scripts/setup.sh demo   core + the weight-free demo (no torch: fast)
-#   bash scripts/setup.sh full   everything: SAM 2 backend (torch, sam2), training, tests, benchmarks
+#   bash scripts/setup.sh full   everything: SAM 2 backend (torch, sam2), DICOM, training, tests, benchmarks
 # torch/torchvision are pinned to the versions this project is tested with. torch==2.14.1 from PyPI
 # is the CUDA build (about 3 GB of nvidia-* libraries on Linux); it runs on a CPU as well. For a
 # CPU-only torch (a few hundred MB), where your package index offers the CPU wheels:
@@ -33,7 +33,7 @@ else
   if ! .venv/bin/python -c 'import sam2' 2>/dev/null; then
     SAM2_BUILD_CUDA=0 "${pip[@]}" --no-build-isolation sam2==1.1.0
   fi
-  "${pip[@]}" -e ".[demo,sam2,hf,dev]"
+  "${pip[@]}" -e ".[demo,sam2,hf,dicom,dev]"
 fi
 .venv/bin/python -m pip check >/dev/null || { .venv/bin/python -m pip check; exit 1; }
 echo "setup: .venv ready ($profile)"

@@ -24,7 +24,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+# A DICOM cine is a video too (open_frames tells it by its preamble, whatever the suffix).
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".dcm", ".dicom")
 
 
 class FrameError(ValueError):
@@ -143,6 +144,13 @@ def _frame_key(path: Path):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.stem)]
 
 
+def _dicom_files_among(folder: Path) -> list[Path]:
+    from samurai_common.dicom import looks_like_dicom
+
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() not in IMAGE_SUFFIXES and looks_like_dicom(p))
+
+
 class FolderFrames(FrameSource):
     """Frames stored as image files in one folder, in numeric order of their names."""
 
@@ -156,6 +164,13 @@ class FolderFrames(FrameSource):
             (p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
             key=_frame_key,
         )
+        dicoms = _dicom_files_among(self.folder)
+        if dicoms:
+            raise FrameError(
+                f"folder {self.name!r} holds DICOM file(s) ({dicoms[0].name!r}"
+                f"{f' and {len(dicoms) - 1} more' if len(dicoms) > 1 else ''}); a DICOM file is a "
+                f"whole video, not a frame: pass it on its own, or move it out of the frame folder"
+            )
         if not self.paths:
             raise FrameError(
                 f"no image frames in folder {self.name!r} (looked for {', '.join(IMAGE_SUFFIXES)}); "
@@ -416,7 +431,8 @@ def open_frames(
     """Open a video for lazy, random-access reading.
 
     Args:
-      source: a video file path (decoded with OpenCV), a folder of image frames (sorted by the
+      source: a video file path (decoded with OpenCV), an ultrasound DICOM file (``.dcm``, or
+        a suffix-less file with the DICOM preamble; see :mod:`samurai_common.dicom`), a folder of image frames (sorted by the
         numbers in their names), a ``T×H×W×3`` uint8 array or a sequence of ``H×W×3`` uint8 RGB
         arrays, an iterator of such arrays (then ``num_frames`` is required), or a FrameSource.
       num_frames: the length of an iterator source.
@@ -436,6 +452,10 @@ def open_frames(
             )
         if path.is_dir():
             return FolderFrames(path)
+        from samurai_common import dicom  # pydicom itself loads only for a DICOM file
+
+        if dicom.looks_like_dicom(path):
+            return dicom.DicomFrames(path)
         if path.suffix.lower() in IMAGE_SUFFIXES:
             raise FrameError(
                 f"{str(path)!r} is a single image; pass the folder that holds the video's frames"

@@ -19,10 +19,11 @@ from samurai.data._base import (
     normalise_split,
 )
 from samurai.data.camus import load_camus2019, load_camus2023
+from samurai.data.cardiacuda import load_cardiacuda
 from samurai.data.echonet import load_echonet, rasterise_tracing
 from samurai.data.generic import load_generic
 
-KINDS = ("camus2023", "camus2019", "echonet", "generic")
+KINDS = ("camus2023", "camus2019", "echonet", "generic", "cardiacuda")
 
 
 def detect_kind(root) -> str:
@@ -32,6 +33,8 @@ def detect_kind(root) -> str:
         raise DatasetError(f"dataset folder {root} does not exist; check the --data path")
     if (root / "FileList.csv").is_file() and (root / "Videos").is_dir():
         return "echonet"
+    if (root / "infos.npy").is_file():
+        return "cardiacuda"
     nifti = root / "database_nifti" if (root / "database_nifti").is_dir() else root
     if any(nifti.glob("patient*/*_half_sequence.nii.gz")):
         return "camus2023"
@@ -55,6 +58,8 @@ def open_dataset(root, kind: str | None = None, split: str | None = None) -> Ech
         return load_camus2019(root, split=split)
     if kind == "echonet":
         return load_echonet(root, split=split)
+    if kind == "cardiacuda":
+        return load_cardiacuda(root, split=split)
     if kind == "generic":
         if split is not None:
             raise DatasetError(
@@ -74,6 +79,7 @@ __all__ = [
     "detect_kind",
     "load_camus2019",
     "load_camus2023",
+    "load_cardiacuda",
     "load_echonet",
     "load_generic",
     "normalise_split",

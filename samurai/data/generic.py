@@ -4,6 +4,7 @@ whose stems match the frames; mask values are object ids, frames without a mask 
     root/                      root/
       frames/0000.png   or       caseA/frames/...   caseA/masks/...
       masks/0000.png             caseB/video.mp4    caseB/masks/00003.png  (stem = frame index)
+                                 caseC/echo.dcm     caseC/masks/00000.png  (an ultrasound DICOM)
 
 An optional ``labels.json`` (``{"1": "LV", ...}``) in a case folder or the root names the ids.
 """
@@ -22,6 +23,23 @@ def _videos(folder: Path) -> list[Path]:
     from samurai_common.frames import VIDEO_SUFFIXES  # the frame reader's, imported when used
 
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def _read_dicom_video(path: Path) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """Grey ``uint8 [T, H, W]`` frames of an ultrasound DICOM (ITU-R 601 luma of its RGB, as
+    OpenCV's grey conversion of the other videos) and its (row, col) spacing in mm or None."""
+    from samurai_common.dicom import DicomError, open_dicom
+
+    try:
+        source = open_dicom(path)
+        frames = np.stack([
+            np.round(f[..., 0] * 0.299 + f[..., 1] * 0.587 + f[..., 2] * 0.114).astype(np.uint8)
+            for f in source
+        ])
+    except DicomError as err:
+        raise DatasetError(str(err)) from err
+    spacing = source.info.spacing
+    return frames, (None if spacing is None else (spacing[1] * 10.0, spacing[0] * 10.0))
 
 
 def _is_case(folder: Path) -> bool:
@@ -98,6 +116,7 @@ def _generic_loader(case_id: str, folder: Path, root: Path):
     def load() -> EchoCase:
         from samurai_common.frames import IMAGE_SUFFIXES
 
+        spacing = None  # known for DICOM videos only
         mask_files = {p.stem: p for p in (folder / "masks").iterdir() if p.suffix.lower() == ".png"}
         if (folder / "frames").is_dir():
             frame_files = sorted(
@@ -108,7 +127,11 @@ def _generic_loader(case_id: str, folder: Path, root: Path):
             frames, ended = _read_frames(frame_files)
             keys = {p.stem: i for i, p in enumerate(frame_files)}
         else:
-            frames, ended = read_video(_videos(folder)[0])
+            video = _videos(folder)[0]
+            if video.suffix.lower() in (".dcm", ".dicom"):
+                (frames, spacing), ended = _read_dicom_video(video), None
+            else:
+                frames, ended = read_video(video)
             keys = {}
             for stem in mask_files:
                 if not stem.isdigit():
@@ -142,6 +165,6 @@ def _generic_loader(case_id: str, folder: Path, root: Path):
         ids = sorted(int(v) for v in np.unique(masks) if v != 0)
         meta: dict = {}
         note_ended_early(meta, frames.shape[0], ended, lost)
-        return EchoCase(case_id, frames, masks, labelled, _label_names(folder, root, ids), None, meta)
+        return EchoCase(case_id, frames, masks, labelled, _label_names(folder, root, ids), spacing, meta)
 
     return load

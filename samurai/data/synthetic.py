@@ -289,12 +289,60 @@ def write_four_chamber(
     return {"root": root, "cases": cases}
 
 
+def write_cardiacuda(root, n_videos: int = 3, n_frames: int = 6, size: int = 64, seed: int = 0,
+                     labelled=None) -> dict:
+    """Write ``samurai_phantom`` four-chamber clips as CardiacUDA does: per case an image and a
+    label NIfTI volume ``H x W x T`` for view "4" (labels 1 LV, 2 LA, 3 RA, 4 RV) and the index
+    ``infos.npy`` with relative paths, a site and a split. ``labelled``: the frames that keep
+    their labels (default every frame); the LV of case 0 is drawn as a closed contour."""
+    import nibabel as nib
+    from samurai_phantom.phantom import LABELS, make_phantom
+
+    to_uda = {name: value for value, name in {1: "LV", 2: "LA", 3: "RA", 4: "RV"}.items()}
+    remap = np.zeros(256, np.uint8)
+    for value, name in LABELS.items():
+        remap[value] = to_uda[name]
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    infos, cases = {}, {}
+    for i in range(n_videos):
+        case_id = f"patient{i:03d}"
+        ph = make_phantom(n_frames=n_frames, size=size, seed=int(rng.integers(0, 2**31)),
+                          dropout=None)
+        masks = remap[ph.masks]
+        if labelled is not None:
+            keep = np.zeros(n_frames, bool)
+            keep[list(labelled)] = True
+            masks[~keep] = 0
+        written = masks.copy()
+        if i == 0:  # the LV as its outline only, as some CardiacUDA labels are drawn
+            from scipy.ndimage import binary_erosion
+
+            for t in range(n_frames):
+                lv = written[t] == 1
+                written[t][lv & binary_erosion(lv)] = 0
+        folder = root / "SiteG" / case_id
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, volume in (("image", ph.frames), ("label", written)):
+            nib.save(nib.Nifti1Image(np.ascontiguousarray(np.moveaxis(volume, 0, -1)), np.eye(4)),
+                     str(folder / f"{case_id}_4_{name}.nii.gz"))
+        infos[case_id] = {
+            "dataset_name": "SiteG", "split": _split_of(i, n_videos),
+            "views_images": {4: f"SiteG/{case_id}/{case_id}_4_image.nii.gz"},
+            "views_labels": {4: f"SiteG/{case_id}/{case_id}_4_label.nii.gz"},
+        }
+        cases[case_id] = {"frames": ph.frames, "masks": masks}
+    np.save(root / "infos.npy", np.array(infos, dtype=object), allow_pickle=True)
+    return {"root": root, "cases": cases}
+
+
 WRITERS = {
     "camus2023": write_camus2023,
     "camus2019": write_camus2019,
     "echonet": write_echonet,
     "generic": write_generic,
     "four_chamber": write_four_chamber,
+    "cardiacuda": write_cardiacuda,
 }
 
 
@@ -311,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     kwargs: dict = {"seed": args.seed}
     if args.cases is not None:
-        kwargs["n_videos" if args.kind in ("echonet", "generic", "four_chamber") else "n_patients"] = args.cases
+        kwargs["n_videos" if args.kind in ("echonet", "generic", "four_chamber", "cardiacuda") else "n_patients"] = args.cases
     if args.frames is not None:
         kwargs["n_frames"] = args.frames
     written = WRITERS[args.kind](args.root, **kwargs)
