@@ -15,7 +15,10 @@ Everything is computed from the mask's outline in physical coordinates (``x = co
   hinge points.
   An outline with no such straight cut (a closed rounded shape, e.g. a full ellipse) has no
   annulus: its long axis is then its Feret diameter (``LongAxis.has_base`` is False).
-- **Apex** (the atrial roof for the atria): the outline point farthest from the annulus midpoint.
+- **Apex** (the atrial roof for the atria): where the outline is farthest from the annulus
+  midpoint; to be robust to the pixel grid on rounded chambers, the direction is the mean of
+  those of the outline points within :data:`APEX_BAND` of the greatest distance (the apical
+  cap), and the apex is the outline's crossing in that direction.
   The long axis runs from the annulus midpoint to the apex; ``L`` is its length.
 - **Method of discs** (modified Simpson): ``n`` discs perpendicular to the long axis, at the
   mid-levels ``(k + ½)·L/n`` from the annulus; a disc's diameter is the length of the outline's
@@ -38,7 +41,9 @@ import numpy as np
 N_DISCS = 20
 BASE_MIN_FRACTION = 0.35  # an annulus spans at least this fraction of the Feret diameter
 BASE_MIN_ANGLE_DEG = 60.0  # the long axis stands on the annulus at this angle or steeper
-STRAIGHT_TOL_PX = 0.75  # a straight cut's staircase stays this close (pixels) to its chord
+STRAIGHT_TOL_PX = 1.0  # a straight cut's staircase stays this close (pixels) to its chord
+CUT_BAND_PX = 1.5  # outline points this close (pixels) to the cut's chord belong to the cut
+APEX_BAND = 0.10  # the apical cap: outline points within 10 % of the greatest distance
 
 
 
@@ -50,7 +55,7 @@ class LongAxis(NamedTuple):
     """A chamber's long axis, in the contour's units."""
 
     base_mid: np.ndarray  # [2] annulus midpoint (or one end of the Feret diameter)
-    apex: np.ndarray  # [2] farthest outline point from base_mid
+    apex: np.ndarray  # [2] where the outline is farthest from base_mid
     hinges: np.ndarray | None  # [2, 2] the annulus' two ends, None without a straight cut
     length: float  # |apex - base_mid|
 
@@ -155,17 +160,22 @@ def straight_runs(hull_pts: np.ndarray, tol: float) -> list[tuple[float, int, in
     return sorted(runs, reverse=True)
 
 
-def _cut_midpoint(poly: np.ndarray, hinges: np.ndarray, tol: float) -> np.ndarray:
-    """The hinges' midpoint moved onto the outline's straight cut: the hull chord touches the
-    staircase's outer corners, the outline runs on average inside them."""
-    d = hinges[1] - hinges[0]
+def _cut(poly: np.ndarray, ends: np.ndarray, band: float) -> tuple[np.ndarray, np.ndarray]:
+    """The outline's straight cut near the hull chord ``ends`` [2, 2]: its two hinge points (the
+    outline points within ``band`` of the chord that lie farthest along it, each side) and its
+    middle (halfway between them along the chord, moved by the points' mean offset from it:
+    the hull touches the staircase's outer corners, the outline runs on average inside them)."""
+    d = ends[1] - ends[0]
     length = np.linalg.norm(d)
-    along = (poly - hinges[0]) @ d / length**2
+    along = (poly - ends[0]) @ d / length
     normal = np.array([-d[1], d[0]]) / length
-    off = (poly - hinges[0]) @ normal
-    near = (along > 0.0) & (along < 1.0) & (np.abs(off) <= 2.0 * tol)
-    shift = float(off[near].mean()) if near.any() else 0.0
-    return hinges.mean(axis=0) + shift * normal
+    off = (poly - ends[0]) @ normal
+    near = np.flatnonzero((along > -band) & (along < length + band) & (np.abs(off) <= band))
+    if len(near) < 2:
+        return ends, ends.mean(axis=0)
+    first, last = near[np.argmin(along[near])], near[np.argmax(along[near])]
+    middle = 0.5 * (along[first] + along[last])
+    return poly[[first, last]], ends[0] + middle * d / length + float(off[near].mean()) * normal
 
 
 def long_axis(poly: np.ndarray, pixel: float = 1.0) -> LongAxis:
@@ -184,16 +194,39 @@ def long_axis(poly: np.ndarray, pixel: float = 1.0) -> LongAxis:
     for length, a, b in straight_runs(hp, STRAIGHT_TOL_PX * pixel):
         if length < BASE_MIN_FRACTION * feret:
             break
-        hinges = np.stack([hp[a], hp[b]])
-        base_mid = _cut_midpoint(poly, hinges, STRAIGHT_TOL_PX * pixel)
-        dist = np.linalg.norm(poly - base_mid, axis=1)
-        apex = poly[int(np.argmax(dist))]
-        chord = (hinges[1] - hinges[0]) / length
-        axis = (apex - base_mid) / dist.max()
+        hinges, base_mid = _cut(poly, np.stack([hp[a], hp[b]]), CUT_BAND_PX * pixel)
+        apex = _apex(poly, base_mid)
+        chord = (hinges[1] - hinges[0]) / np.linalg.norm(hinges[1] - hinges[0])
+        axis = (apex - base_mid) / np.linalg.norm(apex - base_mid)
         if abs(chord[0] * axis[1] - chord[1] * axis[0]) >= min_sin:
-            return LongAxis(base_mid, apex, hinges, float(dist.max()))
-    dist = np.linalg.norm(poly - hp[i], axis=1)
-    return LongAxis(hp[i], poly[int(np.argmax(dist))], None, float(dist.max()))
+            return LongAxis(base_mid, apex, hinges, float(np.linalg.norm(apex - base_mid)))
+    apex = _apex(poly, hp[i])
+    return LongAxis(hp[i], apex, None, float(np.linalg.norm(apex - hp[i])))
+
+
+def _apex(poly: np.ndarray, base_mid: np.ndarray) -> np.ndarray:
+    """Where the outline is farthest from ``base_mid``. Across a rounded cap the distance hardly
+    changes and the single farthest pixel corner would tilt the axis by the grid's noise, so
+    the distance over the cap (the points within :data:`APEX_BAND` of the greatest distance) is
+    fitted by a parabola in the angle seen from ``base_mid``, and the apex is the outline's
+    crossing in the direction of the parabola's peak."""
+    rel = poly - base_mid
+    dist = np.linalg.norm(rel, axis=1)
+    far = rel[int(np.argmax(dist))] / dist.max()
+    ang = np.arctan2(rel[:, 0] * far[1] - rel[:, 1] * far[0], rel @ far)  # from the farthest point
+    near = (dist >= (1.0 - APEX_BAND) * dist.max()) & (np.abs(ang) < np.pi / 2)
+    peak = 0.0
+    if near.sum() >= 5:
+        c2, c1, _ = np.polyfit(ang[near], dist[near], 2)
+        if c2 < 0:
+            peak = float(np.clip(-c1 / (2 * c2), ang[near].min(), ang[near].max()))
+    cos, sin = np.cos(peak), np.sin(peak)
+    u = np.array([far[0] * cos + far[1] * sin, -far[0] * sin + far[1] * cos])
+    s, t = rel @ u, rel @ np.array([-u[1], u[0]])
+    s2, t2 = np.roll(s, -1), np.roll(t, -1)
+    cross = (t > 0) != (t2 > 0)
+    reach = s[cross] + (s2[cross] - s[cross]) * t[cross] / (t[cross] - t2[cross])
+    return base_mid + float(reach.max()) * u
 
 
 def measure(mask: np.ndarray, spacing=None) -> Shape:
