@@ -63,6 +63,7 @@ class Value:
     flag: str = "not graded"
     flag_note: str = ""
     ranges: list[dict] = field(default_factory=list)
+    primary: bool = True  # False: an alternative method beside the study's main one
 
 
 @dataclass
@@ -167,9 +168,9 @@ def read_out(views: list[View], sex: str | None = None, bsa_m2: float | None = N
     notes = [f"{c.name}: {c.beats.note} (from the {c.beats_from})" for c in curves.values() if c.beats]
     values: list[Value] = []
 
-    def add(key, label, unit, method, per_beat, missing=None):
+    def add(key, label, unit, method, per_beat, missing=None, primary=True):
         per_beat = [float(x) for x in per_beat if x is not None and np.isfinite(x)]
-        val = Value(key, label, unit, method, per_beat=per_beat)
+        val = Value(key, label, unit, method, per_beat=per_beat, primary=primary)
         if per_beat:
             val.value = float(np.mean(per_beat))
         else:
@@ -215,10 +216,12 @@ def read_out(views: list[View], sex: str | None = None, bsa_m2: float | None = N
         pairs = lv_volumes(mviews, fn)
         edv = [a for a, _ in pairs]
         esv = [b for _, b in pairs]
-        add("lv_edv" + suffix, "LV EDV", u["volume"], method, edv)
-        add("lv_esv" + suffix, "LV ESV", u["volume"], method, esv)
-        add("lv_ef" + suffix, "LV EF", "%", method, [geo.ejection_fraction(a, b) for a, b in pairs])
-        add("lv_sv" + suffix, "LV SV", u["volume"], method, [a - b for a, b in pairs])
+        main = suffix == primary_suffix
+        add("lv_edv" + suffix, "LV EDV", u["volume"], method, edv, primary=main)
+        add("lv_esv" + suffix, "LV ESV", u["volume"], method, esv, primary=main)
+        add("lv_ef" + suffix, "LV EF", "%", method, [geo.ejection_fraction(a, b) for a, b in pairs],
+            primary=main)
+        add("lv_sv" + suffix, "LV SV", u["volume"], method, [a - b for a, b in pairs], primary=main)
         if suffix == primary_suffix and bsa_m2:
             add("lv_edvi" + suffix, "LV EDV index", u["index"], method, [a / bsa_m2 for a in edv])
             add("lv_esvi" + suffix, "LV ESV index", u["index"], method, [b / bsa_m2 for b in esv])
@@ -262,7 +265,8 @@ def read_out(views: list[View], sex: str | None = None, bsa_m2: float | None = N
         return _per_beat(curves, la_views, one) if la_views else []
 
     la_vol = add("la_volume", "LA volume at LV ES", u["volume"], f"discs, {how}", la_at_es(disc_fn), la_reason)
-    add("la_volume_al", "LA volume at LV ES", u["volume"], f"area-length, {how}", la_at_es(al_fn), la_reason)
+    add("la_volume_al", "LA volume at LV ES", u["volume"], f"area-length, {how}", la_at_es(al_fn), la_reason,
+        primary=False)
     if bsa_m2:
         add("lavi", "LA volume index (LAVI)", u["index"], f"discs, {how} / BSA",
             [x / bsa_m2 for x in la_vol.per_beat], la_vol.missing)

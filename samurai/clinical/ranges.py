@@ -19,7 +19,8 @@ class Range(NamedTuple):
     high: float | None  # None: no upper limit
     unit: str
     sex: str | None  # "male", "female", or None for both
-    source: str
+    source: str  # the guideline and where in it
+    where: str  # where in the guideline (the short form shown beside the range)
 
     def text(self) -> str:
         who = {"male": "men", "female": "women", None: "all"}[self.sex]
@@ -34,11 +35,11 @@ class Range(NamedTuple):
 
 def _sexed(male, female, unit, where):
     src = f"{LANG_2015}, {where}"
-    return [Range(*male, unit, "male", src), Range(*female, unit, "female", src)]
+    return [Range(*male, unit, "male", src, where), Range(*female, unit, "female", src, where)]
 
 
 def _both(low, high, unit, where):
-    return [Range(low, high, unit, None, f"{LANG_2015}, {where}")]
+    return [Range(low, high, unit, None, f"{LANG_2015}, {where}", where)]
 
 
 # measurement key -> ranges (physical units only; graded values need a known spacing unless
