@@ -306,3 +306,22 @@ def write_report(runs: list[Run], out, sex: str | None = None, body: Body | None
                 notes.append(why)
         folder.info["notes"] = notes
     return Report(Path(out), readout, doc, notes)
+
+
+def report_after_track(run_dir, force: bool = False, pdf: bool = True) -> str:
+    """The read-out ``samurai track --chambers`` writes by itself beside its run folder, in
+    ``<run>_report``; returns the line to print. Never fails the run it follows: a study that
+    cannot be measured (no lv/la/rv/ra named, a folder in the way) is said in that line, with
+    the ``samurai report`` command that does it by hand."""
+    from samurai.cli import CLIError
+    from samurai.clinical.study import build_study
+
+    run_dir = Path(run_dir)
+    out = run_dir.with_name(run_dir.name + "_report")
+    try:
+        report = write_report(build_study([run_dir]), out, force=force, pdf=pdf)
+    except (CLIError, ValueError) as err:
+        return f"note: no chamber report ({err}); run `samurai report {run_dir}` when it is fixed"
+    ef = next((v for v in report.readout.values if v.key.startswith("lv_ef") and v.primary), None)
+    shown = f"; LV EF {ef.value:.1f} % ({ef.method})" if ef is not None and ef.value is not None else ""
+    return f"wrote {out}/: report.html, report.json{'' if any('pdf' in n for n in report.notes) or not pdf else ', report.pdf'}{shown}"

@@ -599,6 +599,10 @@ def run(args) -> int:
     report_empty(found, seen, is_untrained(args))
     print(f"wrote {out_dir}/ ({seen} frames, {len(found)} object(s)): masks/, boxes/, scores.csv"
           + ("" if args.no_video else ", overlay.gif" + (", overlay.mp4" if mp4 else "")))
+    if learned:  # the chamber read-out beside the run (docs/clinical.md)
+        from samurai.clinical.report import report_after_track
+
+        print(report_after_track(out_dir, force=args.force))
     return 0
 
 

@@ -127,3 +127,19 @@ def test_clip_shorter_than_a_beat_is_reported(tmp_path):
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
     assert doc["views"]["A4C"]["whole_clip"] is True
     assert any("shorter than one beat" in n for n in doc["methods"]["beats"])
+
+
+def test_report_after_track_writes_beside_the_run_and_never_raises(tmp_path):
+    from samurai.clinical.report import report_after_track
+
+    write_run(tmp_path / "run", heart_masks(contraction(30, 20, 10.0), 0.4), fps=25.0)
+    line = report_after_track(tmp_path / "run", pdf=False)
+    assert line.startswith(f"wrote {tmp_path / 'run_report'}/") and "LV EF" in line
+    doc = json.loads((tmp_path / "run_report" / "report.json").read_text())
+    assert doc["views"]["A4C"]["view_source"].startswith("assumed")
+    again = report_after_track(tmp_path / "run", pdf=False)  # the report folder is in the way
+    assert again.startswith("note: no chamber report") and "samurai report" in again
+    assert report_after_track(tmp_path / "run", force=True, pdf=False).startswith("wrote")
+    (tmp_path / "boxes").mkdir()
+    (tmp_path / "boxes" / "manifest.json").write_text(json.dumps({"tool": "samurai"}))
+    assert "--labels" in report_after_track(tmp_path / "boxes")
