@@ -2,7 +2,8 @@
 
 import json
 import re
-import sys
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -58,6 +59,10 @@ def test_phantom_study_report(runs, capsys):
     assert page.count('src="data:image/png;base64,') >= 6  # curves, volume curves, 4 stills
     if (out / "report.pdf").exists():
         assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
+        if shutil.which("pdftotext"):  # poppler reads back what Chromium printed
+            text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], capture_output=True,
+                                  text=True, check=True).stdout
+            assert "Chamber quantification" in text and "LV EF" in text and "PHANTOM" in text
     else:
         assert "Chromium" in capsys.readouterr().out
 
