@@ -322,6 +322,9 @@ def report_after_track(run_dir, force: bool = False, pdf: bool = True) -> str:
         report = write_report(build_study([run_dir]), out, force=force, pdf=pdf)
     except (CLIError, ValueError) as err:
         return f"note: no chamber report ({err}); run `samurai report {run_dir}` when it is fixed"
+    except Exception as err:  # noqa: BLE001 - the run is written: a report bug must not fail it
+        return (f"warning: the chamber report failed ({type(err).__name__}: {err}); the run in "
+                f"{run_dir} is complete; `samurai report {run_dir}` shows the error in full")
     ef = next((v for v in report.readout.values if v.key.startswith("lv_ef") and v.primary), None)
     shown = f"; LV EF {ef.value:.1f} % ({ef.method})" if ef is not None and ef.value is not None else ""
     return f"wrote {out}/: report.html, report.json{'' if any('pdf' in n for n in report.notes) or not pdf else ', report.pdf'}{shown}"

@@ -148,3 +148,13 @@ def test_report_after_track_writes_beside_the_run_and_never_raises(tmp_path):
     (tmp_path / "boxes").mkdir()
     (tmp_path / "boxes" / "manifest.json").write_text(json.dumps({"tool": "samurai"}))
     assert "--labels" in report_after_track(tmp_path / "boxes")
+
+
+def test_every_chamber_absent_still_writes_a_report(tmp_path):
+    masks = {n: np.zeros((6, 64, 64), bool) for n in ("lv", "la", "rv", "ra")}
+    write_run(tmp_path / "run", masks, view="A4C", random_weights=True)
+    assert report(tmp_path / "run", "--no-pdf", "--out", tmp_path / "r") == 0
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert all(v["value"] is None and v["missing"] for v in doc["values"])
+    assert doc["views"]["A4C"]["stamps"] == ["UNTRAINED"]
+    assert "UNTRAINED" in (tmp_path / "r" / "report.html").read_text()
