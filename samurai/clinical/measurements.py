@@ -88,7 +88,11 @@ class Readout:
     bsa_m2: float | None
 
     def get(self, key: str) -> Value:
-        return next(v for v in self.values if v.key == key)
+        """The value with ``key`` (e.g. ``lv_ef``, ``lv_edv:A4C:discs``, ``rv_fac``)."""
+        for v in self.values:
+            if v.key == key:
+                return v
+        raise KeyError(f"no measurement {key!r}; there are {[v.key for v in self.values]}")
 
 
 def _shapes(masks: np.ndarray, spacing) -> list:
@@ -135,21 +139,23 @@ def _absent_reason(curves: dict[str, ViewCurves], chamber: str, views) -> str:
     return f"{chamber.upper()} absent at the ED/ES frames"
 
 
-def _per_beat(curves, views, fn):
-    """fn(*[(view curves, beat)] per view) over paired beats; beats where a needed outline is
-    missing (fn returns None) are left out."""
-    n = min(len(curves[v].beats.beats) for v in views)
-    out = []
-    for k in range(n):
-        r = fn(*[(curves[v], curves[v].beats.beats[k]) for v in views])
-        if r is not None:
-            out.append(r)
-    return out
-
-
 def _ready(curves, chamber, views) -> bool:
     return all(v in curves and curves[v].beats is not None and chamber in curves[v].shapes
                and any(s is not None for s in curves[v].shapes[chamber]) for v in views)
+
+
+def _paired(curves, views, chamber, phases=("ed", "es")) -> list[dict]:
+    """Per beat (beat k of each view paired): phase -> [the chamber's outline in each view];
+    a beat where one of them is missing is left out."""
+    if not _ready(curves, chamber, views):
+        return []
+    out = []
+    for k in range(min(len(curves[v].beats.beats) for v in views)):
+        beat = {ph: [_at(curves[v], chamber, getattr(curves[v].beats.beats[k], ph)) for v in views]
+                for ph in phases}
+        if all(s is not None for shapes in beat.values() for s in shapes):
+            out.append(beat)
+    return out
 
 
 def read_out(views: list[View], sex: str | None = None, bsa_m2: float | None = None) -> Readout:
@@ -187,86 +193,64 @@ def read_out(views: list[View], sex: str | None = None, bsa_m2: float | None = N
                 [c.beats.heart_rate_bpm])
 
     # ---------------------------------------------------------------- LV volumes and EF
-    def lv_volumes(method_views, volume_fn):
-        def one(*pairs):
-            ed = [_at(c, "lv", b.ed) for c, b in pairs]
-            es = [_at(c, "lv", b.es) for c, b in pairs]
-            if any(s is None for s in ed + es):
-                return None
-            return volume_fn(*ed), volume_fn(*es)
-        return _per_beat(curves, method_views, one)
+    def area_length(shape):
+        return geo.volume_area_length(shape.area, shape.axis.length)
 
     biplane = _ready(curves, "lv", VIEWS)
     single = next((v for v in VIEWS if _ready(curves, "lv", [v])), None)
-    primary_suffix = "" if biplane else f":{single}:discs"  # the method indexed to BSA
-    methods = []
-    if biplane:
-        methods.append(("biplane discs (A4C + A2C)", VIEWS, geo.volume_biplane_discs, ""))
+    primary_suffix = "" if biplane else f":{single}:discs"  # the main method, indexed to BSA
+    methods = [("biplane discs (A4C + A2C)", VIEWS, geo.volume_biplane_discs, "")] if biplane else []
     for v in VIEWS:
         if _ready(curves, "lv", [v]):
-            methods.append((f"single-plane discs ({v})", [v], geo.volume_discs, f":{v}:discs"))
-            methods.append((f"single-plane area-length ({v})", [v],
-                            lambda s: geo.volume_area_length(s.area, s.axis.length), f":{v}:al"))
+            methods += [(f"single-plane discs ({v})", [v], geo.volume_discs, f":{v}:discs"),
+                        (f"single-plane area-length ({v})", [v], area_length, f":{v}:al")]
     if not methods:
-        reason = _absent_reason(curves, "lv", [v for v in VIEWS if v in curves] or ["A4C"])
+        reason = _absent_reason(curves, "lv", [v for v in VIEWS if v in curves])
         for key, label, unit in (("lv_edv", "LV EDV", u["volume"]), ("lv_esv", "LV ESV", u["volume"]),
                                  ("lv_ef", "LV EF", "%"), ("lv_sv", "LV SV", u["volume"])):
             add(key, label, unit, "—", [], reason)
     for method, mviews, fn, suffix in methods:
-        pairs = lv_volumes(mviews, fn)
-        edv = [a for a, _ in pairs]
-        esv = [b for _, b in pairs]
+        beats = _paired(curves, mviews, "lv")
+        edv = [fn(*b["ed"]) for b in beats]
+        esv = [fn(*b["es"]) for b in beats]
         main = suffix == primary_suffix
         add("lv_edv" + suffix, "LV EDV", u["volume"], method, edv, primary=main)
         add("lv_esv" + suffix, "LV ESV", u["volume"], method, esv, primary=main)
-        add("lv_ef" + suffix, "LV EF", "%", method, [geo.ejection_fraction(a, b) for a, b in pairs],
-            primary=main)
-        add("lv_sv" + suffix, "LV SV", u["volume"], method, [a - b for a, b in pairs], primary=main)
-        if suffix == primary_suffix and bsa_m2:
+        add("lv_ef" + suffix, "LV EF", "%", method, list(map(geo.ejection_fraction, edv, esv)), primary=main)
+        add("lv_sv" + suffix, "LV SV", u["volume"], method, [a - b for a, b in zip(edv, esv)], primary=main)
+        if main and bsa_m2:
             add("lv_edvi" + suffix, "LV EDV index", u["index"], method, [a / bsa_m2 for a in edv])
             add("lv_esvi" + suffix, "LV ESV index", u["index"], method, [b / bsa_m2 for b in esv])
-    for v in VIEWS:
-        if _ready(curves, "lv", [v]):
-            add(f"lv_length:{v}", "LV length at ED", u["length"], f"annulus midpoint to apex ({v})",
-                _per_beat(curves, [v], lambda p: None if _at(p[0], "lv", p[1].ed) is None
-                          else _at(p[0], "lv", p[1].ed).axis.length))
+    lv_views = [v for v in VIEWS if _ready(curves, "lv", [v])]
+    for v in lv_views:
+        add(f"lv_length:{v}", "LV length at ED", u["length"], f"annulus midpoint to apex ({v})",
+            [b["ed"][0].axis.length for b in _paired(curves, [v], "lv", ("ed",))])
 
     # ---------------------------------------------------------------- LV GLS (contour-based)
-    gls_views = [v for v in VIEWS if _ready(curves, "lv", [v])]
-
-    def gls_one(*pairs):
-        strains = []
-        for c, b in pairs:
-            ed, es = _at(c, "lv", b.ed), _at(c, "lv", b.es)
-            if ed is not None and es is not None:
-                strains.append(geo.strain(geo.endocardial_length(ed), geo.endocardial_length(es)))
-        return float(np.mean(strains)) if strains else None
+    def gls(beat):
+        return float(np.mean([geo.strain(geo.endocardial_length(ed), geo.endocardial_length(es))
+                              for ed, es in zip(beat["ed"], beat["es"])]))
 
     add("lv_gls", "LV GLS (contour-based estimate)", "%",
-        f"endocardial contour length ED→ES, {' + '.join(gls_views) or 'no view'}; not speckle tracking",
-        _per_beat(curves, gls_views, gls_one) if gls_views else [],
-        _absent_reason(curves, "lv", ["A4C"]))
+        f"endocardial contour length ED→ES, {' + '.join(lv_views) or 'no view'}; not speckle tracking",
+        [gls(b) for b in _paired(curves, lv_views, "lv")] if lv_views else [],
+        _absent_reason(curves, "lv", [v for v in VIEWS if v in curves]))
 
     # ---------------------------------------------------------------- LA at LV end-systole
     la_views = [v for v in VIEWS if _ready(curves, "la", [v])]
-    la_reason = _absent_reason(curves, "la", [v for v in VIEWS if v in curves] or ["A4C"])
+    la_reason = _absent_reason(curves, "la", [v for v in VIEWS if v in curves])
     if len(la_views) == 2:
-        disc_fn, al_fn = geo.volume_biplane_discs, lambda a, b: geo.volume_biplane_area_length(
-            a.area, b.area, min(a.axis.length, b.axis.length))
-        how = "biplane (A4C + A2C)"
+        def la_area_length(a, b):  # the guideline's biplane LA formula: the shorter length
+            return geo.volume_biplane_area_length(a.area, b.area, min(a.axis.length, b.axis.length))
+        disc_fn, al_fn, how = geo.volume_biplane_discs, la_area_length, "biplane (A4C + A2C)"
     else:
-        disc_fn, al_fn = geo.volume_discs, lambda s: geo.volume_area_length(s.area, s.axis.length)
+        disc_fn, al_fn = geo.volume_discs, area_length
         how = f"single-plane ({la_views[0]})" if la_views else "—"
-
-    def la_at_es(fn):
-        def one(*pairs):
-            ss = [_at(c, "la", b.es) for c, b in pairs]
-            return None if any(s is None for s in ss) else fn(*ss)
-        return _per_beat(curves, la_views, one) if la_views else []
-
-    la_vol = add("la_volume", "LA volume at LV ES", u["volume"], f"discs, {how}", la_at_es(disc_fn), la_reason)
-    add("la_volume_al", "LA volume at LV ES", u["volume"], f"area-length, {how}", la_at_es(al_fn), la_reason,
-        primary=False)
+    la_es = _paired(curves, la_views, "la", ("es",)) if la_views else []
+    la_vol = add("la_volume", "LA volume at LV ES", u["volume"], f"discs, {how}",
+                 [disc_fn(*b["es"]) for b in la_es], la_reason)
+    add("la_volume_al", "LA volume at LV ES", u["volume"], f"area-length, {how}",
+        [al_fn(*b["es"]) for b in la_es], la_reason, primary=False)
     if bsa_m2:
         add("lavi", "LA volume index (LAVI)", u["index"], f"discs, {how} / BSA",
             [x / bsa_m2 for x in la_vol.per_beat], la_vol.missing)
@@ -274,27 +258,20 @@ def read_out(views: list[View], sex: str | None = None, bsa_m2: float | None = N
         add("lavi", "LA volume index (LAVI)", "mL/m²", "—", [],
             "body surface area unknown: give --height and --weight, or --bsa")
 
-    def area_at(view, chamber, which):
-        if not _ready(curves, chamber, [view]):
-            return []
-        return _per_beat(curves, [view], lambda p: None if _at(p[0], chamber, getattr(p[1], which)) is None
-                         else _at(p[0], chamber, getattr(p[1], which)).area)
+    # ---------------------------------------------------------------- A4C areas, RV FAC
+    def a4c_areas(chamber, phase):
+        return [b[phase][0].area for b in _paired(curves, ["A4C"], chamber, (phase,))]
 
-    add("la_area", "LA area at LV ES (A4C)", u["area"], "A4C outline area", area_at("A4C", "la", "es"),
+    add("la_area", "LA area at LV ES (A4C)", u["area"], "A4C outline area", a4c_areas("la", "es"),
         _absent_reason(curves, "la", ["A4C"]))
-
-    # ---------------------------------------------------------------- RV and RA (A4C)
     rv_reason = _absent_reason(curves, "rv", ["A4C"])
-    add("rv_eda", "RV end-diastolic area", u["area"], "A4C outline area at LV ED",
-              area_at("A4C", "rv", "ed"), rv_reason)
-    add("rv_esa", "RV end-systolic area", u["area"], "A4C outline area at LV ES",
-              area_at("A4C", "rv", "es"), rv_reason)
-    fac = []
-    if _ready(curves, "rv", ["A4C"]):
-        fac = _per_beat(curves, ["A4C"], lambda p: None if None in (
-            _at(p[0], "rv", p[1].ed), _at(p[0], "rv", p[1].es)) else geo.fractional_area_change(
-            _at(p[0], "rv", p[1].ed).area, _at(p[0], "rv", p[1].es).area))
-    add("rv_fac", "RV fractional area change", "%", "(EDA − ESA) / EDA, A4C", fac, rv_reason)
-    add("ra_area", "RA end-systolic area", u["area"], "A4C outline area at LV ES",
-        area_at("A4C", "ra", "es"), _absent_reason(curves, "ra", ["A4C"]))
+    add("rv_eda", "RV end-diastolic area", u["area"], "A4C outline area at LV ED", a4c_areas("rv", "ed"),
+        rv_reason)
+    add("rv_esa", "RV end-systolic area", u["area"], "A4C outline area at LV ES", a4c_areas("rv", "es"),
+        rv_reason)
+    add("rv_fac", "RV fractional area change", "%", "(EDA − ESA) / EDA, A4C",
+        [geo.fractional_area_change(b["ed"][0].area, b["es"][0].area) for b in _paired(curves, ["A4C"], "rv")],
+        rv_reason)
+    add("ra_area", "RA end-systolic area", u["area"], "A4C outline area at LV ES", a4c_areas("ra", "es"),
+        _absent_reason(curves, "ra", ["A4C"]))
     return Readout(values, curves, u, notes, sex, bsa_m2)

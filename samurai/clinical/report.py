@@ -39,7 +39,7 @@ class Body:
     source: str = "not given: no indexed values (give --height and --weight, or --bsa)"
 
     @classmethod
-    def from_args(cls, height_cm=None, weight_kg=None, bsa_m2=None) -> "Body":
+    def from_args(cls, height_cm=None, weight_kg=None, bsa_m2=None) -> Body:
         if bsa_m2 is not None:
             if not bsa_m2 > 0:
                 raise ValueError(f"--bsa {bsa_m2}: body surface area must be positive (m²)")
@@ -189,7 +189,7 @@ def render_html(doc: dict, images: dict[str, tuple[bytes, str]]) -> str:
         view_rows.append(
             f'<tr><td>{esc(name)}</td><td>{esc(v["run"])}</td><td>{esc(v["view_source"])}</td>'
             f'<td>{v["frames"]}</td><td>{esc(", ".join(c.upper() for c in v["chambers"]))}</td>'
-            f'<td>{esc("%g × %g cm" % tuple(sp) if sp else "none")}: {esc(v["spacing_source"])}</td>'
+            f'<td>{esc(f"{sp[0]:g} × {sp[1]:g} cm" if sp else "none")}: {esc(v["spacing_source"])}</td>'
             f'<td>{esc(v["frame_time_source"])}</td><td>{esc(v["study_uid"] or "not recorded")}</td></tr>')
     prov = "".join(
         f'<h3>{esc(name)}</h3><table>' + "".join(
@@ -278,7 +278,7 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout_s: float = 120.0) -> str 
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
         except subprocess.TimeoutExpired:
             return f"report.pdf not written: Chromium did not finish within {timeout_s:g} s"
     if proc.returncode != 0 or not pdf_path.exists() or pdf_path.stat().st_size == 0:

@@ -41,7 +41,7 @@ def phantom_run(path, size=192, n_frames=44, **manifest):
     ph = make_phantom(n_frames=n_frames, size=size, seed=0, mm_per_pixel=0.9 * 128 / size)
     masks = {name.lower(): ph.masks == k for k, name in ph.labels.items()}
     sp = ph.spacing[1] / 10.0
-    defaults = dict(view="A4C", study_uid="1.2.826.0.1.3680043.2.1125.1", spacing_cm=[sp, sp],
-                    fps=ph.meta["fps"], phantom=True, random_weights=False)
+    defaults = {"view": "A4C", "study_uid": "1.2.826.0.1.3680043.2.1125.1", "spacing_cm": [sp, sp],
+                "fps": ph.meta["fps"], "phantom": True, "random_weights": False}
     write_run(path, masks, frames=ph.frames, **{**defaults, **manifest})
     return ph

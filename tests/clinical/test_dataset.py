@@ -7,7 +7,14 @@ import pytest
 from shapes import contraction, heart_masks, semi_axes, truncated_spheroid_volume
 
 from samurai.clinical.dataset import (
-    agreement, bland_altman_png, case_readout, compare, reference_values, spacing_cm, summary_markdown)
+    agreement,
+    bland_altman_png,
+    case_readout,
+    compare,
+    reference_values,
+    spacing_cm,
+    summary_markdown,
+)
 
 
 def test_agreement_on_a_hand_computed_table():

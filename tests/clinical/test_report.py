@@ -32,7 +32,7 @@ def report(*argv):
 def test_phantom_study_report(runs, capsys):
     from samurai_phantom.phantom import _CHAMBERS, cardiac_phase
 
-    root, ph = runs
+    root, _ = runs
     out = root / "rep"
     assert report(root / "a4c", root / "a2c", "--sex", "female", "--height", 170, "--weight", 65,
                   "--out", out) == 0
@@ -67,8 +67,7 @@ def test_phantom_study_report(runs, capsys):
         assert "Chromium" in capsys.readouterr().out
 
 
-def test_spacing_unknown_reports_pixels_and_says_so(runs, tmp_path):
-    root, _ = runs
+def test_spacing_unknown_reports_pixels_and_says_so(tmp_path):
     write_run(tmp_path / "nospace", heart_masks(contraction(30, 20, 10.0), 0.4), view="A4C")
     assert report(tmp_path / "nospace", "--no-pdf", "--out", tmp_path / "r") == 0
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
