@@ -230,7 +230,18 @@ def _apex(poly: np.ndarray, base_mid: np.ndarray) -> np.ndarray:
 
 
 def measure(mask: np.ndarray, spacing=None) -> Shape:
-    """Outline, area and long axis of a bool [H, W] mask (units from ``spacing``)."""
+    """Outline, area and long axis of a bool [H, W] mask (units from ``spacing``).
+
+    >>> import numpy as np
+    >>> yy, xx = np.mgrid[0:120, 0:120]
+    >>> half = ((yy - 100.3) / 80) ** 2 + ((xx - 60.2) / 30) ** 2 <= 1  # apex up, flat base
+    >>> half &= yy <= 100.3
+    >>> s = measure(half, (0.03, 0.03))           # 0.03 cm pixels
+    >>> round(s.axis.length, 2), s.axis.has_base  # 80 px = 2.4 cm
+    (2.4, True)
+    >>> round(volume_discs(s) / (2 / 3 * np.pi * 2.4 * 0.9 ** 2), 2)  # half spheroid, in mL
+    1.0
+    """
     poly = contour(mask, spacing)
     pixel = 1.0 if spacing is None else max(float(spacing[0]), float(spacing[1]))
     return Shape(poly, polygon_area(poly), long_axis(poly, pixel))

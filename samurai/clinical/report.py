@@ -139,7 +139,7 @@ def _img(png: bytes, alt: str, ident: str) -> str:
     return f'<img id="{ident}" class="plot" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def _fmt(value, unit) -> str:
+def _fmt(value) -> str:
     if value is None:
         return "—"
     digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 1 else 3
@@ -172,8 +172,8 @@ def render_html(doc: dict, images: dict[str, tuple[bytes, str]]) -> str:
             value = f'<span class="missing">missing: {esc(v["missing"] or "")}</span>'
             flag = "—"
         else:
-            beats = ", ".join(_fmt(x, v["unit"]) for x in v["per_beat"])
-            value = f'{_fmt(v["value"], v["unit"])} <span class="small">({len(v["per_beat"])} beat(s): {beats})</span>'
+            beats = ", ".join(_fmt(x) for x in v["per_beat"])
+            value = f'{_fmt(v["value"])} <span class="small">({len(v["per_beat"])} beat(s): {beats})</span>'
             flag = f'<span class="{flag_cls}">{esc(v["flag"])}</span>'
             if v["flag_note"]:
                 flag += f'<br><span class="small">{esc(v["flag_note"])}</span>'
@@ -206,7 +206,7 @@ def render_html(doc: dict, images: dict[str, tuple[bytes, str]]) -> str:
 <style>{CSS}</style></head><body>
 <h1>Chamber quantification</h1>
 <p>{"".join(f'<span class="stamp">{esc(s)}</span>' for s in all_stamps)}
-Sex: {esc(doc["sex"] or "not given (both ranges shown)")} · BSA: {esc(_fmt(doc["bsa_m2"], "m²") + " m²" if doc["bsa_m2"] else "—")} ({esc(doc["bsa_source"])})</p>
+Sex: {esc(doc["sex"] or "not given (both ranges shown)")} · BSA: {esc(_fmt(doc["bsa_m2"]) + " m²" if doc["bsa_m2"] else "—")} ({esc(doc["bsa_source"])})</p>
 {unit_note}
 <h2>Measurements</h2>
 <p class="small">Reference ranges: {esc(doc["guideline"])}; normal ranges of 2D echocardiography.</p>
