@@ -5,7 +5,8 @@ What a run folder gives (``manifest.json`` beside ``masks/NNNNN.png``, pixel val
 
 - chamber names: ``names`` (id -> name, written by ``track --chambers``), else ``labels``
   given here (names of ids 1, 2, ...); ``lv``, ``la``, ``rv``, ``ra`` are read, others ignored;
-- view: ``view`` ("A4C"/"A2C") when the run recorded it, else what the caller says;
+- view: ``view`` ("A4C"/"A2C", or "4CH"/"2CH" as CAMUS names them) when the run recorded it,
+  else what the caller says;
 - study identity: ``study_uid`` (or ``StudyInstanceUID``, top level or under ``dicom`` /
   ``source``) when the run recorded it;
 - pixel spacing: ``spacing_cm`` ``[sx, sy]`` (cm per pixel, column and row), unless given;
@@ -25,6 +26,9 @@ from samurai.cli import CLIError
 from samurai.clinical.measurements import CHAMBERS, View
 
 UID_KEYS = ("study_uid", "StudyInstanceUID", "study_instance_uid")
+# How datasets and DICOM name the apical views (CAMUS and the phantom say 4CH / 2CH).
+VIEW_NAMES = {"A4C": "A4C", "4CH": "A4C", "AP4": "A4C", "APICAL4": "A4C",
+              "A2C": "A2C", "2CH": "A2C", "AP2": "A2C", "APICAL2": "A2C"}
 
 
 class StudyError(CLIError):
@@ -146,7 +150,8 @@ def load_run(run_dir, view: str | None = None, spacing=None, fps: float | None =
     if view is not None:
         name, source = view, "given (--a4c/--a2c)"
     elif recorded:
-        name, source = str(recorded).upper(), "recorded in the run's manifest"
+        name = VIEW_NAMES.get(str(recorded).upper().replace(" ", ""), str(recorded).upper())
+        source = f"recorded in the run's manifest ({recorded})"
     else:
         name, source = None, ""
     sp, sp_source = _spacing(manifest, spacing)

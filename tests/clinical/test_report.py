@@ -20,7 +20,7 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     ph = phantom_run(root / "a4c")
     p = contraction(44, 20, 10.0)
-    write_run(root / "a2c", heart_masks(p, 0.4, chambers=("lv", "la")), view="A2C", study_uid=STUDY,
+    write_run(root / "a2c", heart_masks(p, 0.4, chambers=("lv", "la")), view="2CH", study_uid=STUDY,
               spacing_cm=[0.03, 0.03], fps=25.0, phantom=True)
     return root, ph
 
