@@ -11,14 +11,15 @@ Everything is computed from the mask's outline in physical coordinates (``x = co
   convex hull (hull vertices within :data:`STRAIGHT_TOL_PX` pixels of one chord count as one
   edge: a cut through the pixel grid is a staircase). That edge is taken as the annulus when it
   is at least :data:`BASE_MIN_FRACTION` of the outline's largest diameter (Feret diameter) and
-  the long axis stands on it at :data:`BASE_MIN_ANGLE_DEG` or steeper; its two ends are the
-  hinge points.
+  the long axis stands on it at :data:`BASE_MIN_ANGLE_DEG` or steeper. The hinge points are the
+  outline points within :data:`CUT_BAND_PX` of that chord farthest along it; the annulus
+  midpoint lies halfway between them, on the outline's mean line along the cut.
   An outline with no such straight cut (a closed rounded shape, e.g. a full ellipse) has no
   annulus: its long axis is then its Feret diameter (``LongAxis.has_base`` is False).
 - **Apex** (the atrial roof for the atria): where the outline is farthest from the annulus
-  midpoint; to be robust to the pixel grid on rounded chambers, the direction is the mean of
-  those of the outline points within :data:`APEX_BAND` of the greatest distance (the apical
-  cap), and the apex is the outline's crossing in that direction.
+  midpoint. Across a rounded cap the distance hardly changes, so its direction is the peak of a
+  parabola fitted to the distance of the outline points within :data:`APEX_BAND` of the
+  greatest one (the apical cap), and the apex is the outline's crossing in that direction.
   The long axis runs from the annulus midpoint to the apex; ``L`` is its length.
 - **Method of discs** (modified Simpson): ``n`` discs perpendicular to the long axis, at the
   mid-levels ``(k + ½)·L/n`` from the annulus; a disc's diameter is the length of the outline's

@@ -120,7 +120,8 @@ def build_document(runs: list[Run], readout: Readout, body: Body) -> dict:
             "discs": N_DISCS,
             "long_axis": ("annulus midpoint to apex, from each mask's outline (annulus: the outline's "
                           f"straight cut, the longest convex-hull edge ≥ {BASE_MIN_FRACTION:g} of the "
-                          "Feret diameter; apex: farthest outline point from its midpoint)"),
+                          "Feret diameter, at 60° or steeper to the axis; apex: where the outline "
+                          "is farthest from the annulus midpoint)"),
             "lv_volumes": "biplane method of discs (A4C + A2C, the longer long axis); single-plane "
                           "discs and area-length 8·A²/(3·π·L) per view",
             "la_volume": "at LV end-systole: biplane (or single-plane) discs; area-length with the "
