@@ -157,3 +157,14 @@ def test_every_chamber_absent_still_writes_a_report(tmp_path):
     assert all(v["value"] is None and v["missing"] for v in doc["values"])
     assert doc["views"]["A4C"]["stamps"] == ["UNTRAINED"]
     assert "UNTRAINED" in (tmp_path / "r" / "report.html").read_text()
+
+
+def test_without_chromium_the_pdf_is_skipped_with_a_note(runs, tmp_path, monkeypatch, capsys):
+    import samurai.clinical.report as rep
+
+    root, _ = runs
+    monkeypatch.setattr(rep, "CHROMIUM_NAMES", ("no-such-browser-for-samurai",))
+    assert report(root / "a4c", "--out", tmp_path / "r") == 0
+    out = capsys.readouterr().out
+    assert "report.pdf not written: Chromium is not installed (apt-get install chromium)" in out
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["manifest.json", "report.html", "report.json"]
