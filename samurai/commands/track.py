@@ -106,4 +106,8 @@ def run(args) -> int:
     report_empty(saved.found, saved.frames, is_untrained(args.model, args.checkpoint))
     print(f"wrote {out_dir}/ ({saved.frames} frames, {len(saved.found)} object(s)): masks/, boxes/, "
           "scores.csv" + ("" if args.no_video else ", overlay.gif" + (", overlay.mp4" if saved.mp4 else "")))
+    if args.chambers:  # the chamber read-out beside the run (docs/clinical.md)
+        from samurai.clinical.report import report_after_track
+
+        print(report_after_track(out_dir, force=args.force))
     return 0

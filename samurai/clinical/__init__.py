@@ -1,0 +1,1 @@
+"""Clinical read-out of chamber masks (ASE/EACVI chamber quantification, Lang et al. 2015)."""
