@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from samurai_common.frames import FrameError, FrameSource, _Cache
+from samurai_common.frame_source import FrameError, FrameSource, _Cache
 from samurai_common.source_info import SourceInfo, check_spacing, study_hash
 
 INSTALL_HINT = "pip install -e '.[dicom]'"
