@@ -203,7 +203,7 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
     boxes = list(boxes or ())
     if prompter is not None and not chambers:
         raise UserError("--prompter is used with --chambers NAMES; add --chambers (e.g. lv,la,rv,ra)")
-    given_names = _object_names(names, chambers)
+    given_names = object_names(names, chambers)
     names = None
     if chambers and prompter in (None, "learned"):
         names = parse_chambers(chambers, boxes=boxes, mask=masks, lost_frames=lost_frames, adapter=adapter)
@@ -229,7 +229,7 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
                     view=view)
 
 
-def _object_names(names, chambers) -> list[str]:
+def object_names(names, chambers) -> list[str]:
     """``names`` (text or a list) as a list of lower-case names; not with ``chambers``."""
     if names is None:
         return []

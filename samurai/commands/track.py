@@ -89,9 +89,12 @@ def run(args) -> int:
     from samurai.predictors import is_untrained
     from samurai.tracking import TRACK_DONE, report_empty, report_frames_read
 
+    from samurai.dicom.privacy import redact_argv
+
+    args.argv = redact_argv(getattr(args, "argv", None))  # the manifest records it
     video = Path(args.video)
     if not video.exists():
-        raise UserError(f"video {video} does not exist; pass a video file (mp4/avi) or a folder of frames")
+        raise UserError(f"video {video} does not exist; pass a video file (mp4/avi, DICOM) or a folder of frames")
     from samurai.track_many import is_many, run_many
 
     if is_many(video):
