@@ -94,5 +94,7 @@ def spacing_value(text: str) -> tuple[float, float]:
 
     try:
         return parse_spacing_flag(text)
-    except SpacingError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+    except SpacingError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a pixel spacing: give a positive number of cm per pixel (e.g. "
+            "0.03) or two, SX,SY (cm per pixel along a row and down a column)") from None
