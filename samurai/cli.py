@@ -11,7 +11,7 @@ import signal
 import sys
 import warnings
 
-COMMANDS = ("track", "eval", "demo", "train", "calibrate")
+COMMANDS = ("track", "eval", "demo", "train", "calibrate", "app")
 
 
 class CLIError(Exception):
