@@ -124,7 +124,11 @@ class ModelWorker:
                 if self.predictor is None:
                     job.message = "loading the model"
                     self.predictor = self._build()
-                    self.predictor.release_old_frames = False  # keep every frame: re-propagation
+                    # Keep every frame's output (re-propagation from t reads t's memory), and
+                    # make a corrected frame a conditioning frame, so its clicked mask is kept
+                    # and enters memory (SAM 2's default re-tracks the frame, dropping the clicks).
+                    self.predictor.release_old_frames = False
+                    self.predictor.add_all_frames_to_correct_as_cond = True
                 job.result = getattr(self, f"_do_{job.kind}")(job)
                 self._end(job, "done", job.message if job.kind != "propagate" else "done")
             except Stopped:
