@@ -129,6 +129,7 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
 
     app = FastAPI(title="samurai app", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(Guard, token=token, max_upload=max_upload)
 
     @app.exception_handler(AccessError)
     async def _access(request, err):
@@ -339,7 +340,11 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
             tmp.rename(dest)
         finally:
             tmp.unlink(missing_ok=True)
-        return open_path(dest, {"upload": dest.name}).summary()
+        try:
+            return open_path(dest, {"upload": dest.name}).summary()
+        except BaseException:
+            dest.unlink(missing_ok=True)  # an upload that does not open is not kept
+            raise
 
     return app
 

@@ -125,5 +125,9 @@ def run(args) -> int:
         await server.serve()
         task.cancel()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised the signal
+        pass
+    print(f"samurai app: stopped; sessions kept in {store.folder}", flush=True)
     return 0
