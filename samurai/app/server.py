@@ -115,8 +115,10 @@ class ExportRequest(BaseModel):
 
 
 def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: str | None = None,
-               training_root: Path | None = None, max_upload: int = 512 << 20) -> FastAPI:
-    """The application; ``worker`` is started and stopped with it (lifespan)."""
+               training_root: Path | None = None, max_upload: int = 512 << 20,
+               model: dict | None = None) -> FastAPI:
+    """The application; ``worker`` is started and stopped with it (lifespan). ``model``: what
+    the page shows about the model (``{"name": ..., "untrained": bool}``)."""
     training_root = Path(training_root or store.folder / "training")
     uploads = store.folder / "uploads"
 
@@ -157,6 +159,10 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
     @app.get("/api/roots")
     def list_roots():
         return [{"root": i, "name": p.name or str(p)} for i, p in enumerate(roots.folders)]
+
+    @app.get("/api/info")
+    def info():
+        return {"model": model or {}, "max_upload_mib": max_upload >> 20}
 
     @app.get("/api/list")
     def list_folder(root: int, path: str = ""):

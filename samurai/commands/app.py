@@ -18,6 +18,7 @@ from samurai.commands.track import (
     add_motion_arguments,
     add_random_weights_arguments,
     build_predictor,
+    is_untrained,
 )
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -103,7 +104,8 @@ def run(args) -> int:
             motion_model=args.motion_model, seed=args.seed)
 
     app = create_app(roots, store, ModelWorker(build), token=token,
-                     training_root=args.training_out, max_upload=args.max_upload_mb << 20)
+                     training_root=args.training_out, max_upload=args.max_upload_mb << 20,
+                     model={"name": args.model, "adapter": args.adapter, "untrained": is_untrained(args)})
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
     server = uvicorn.Server(config)
     shown = "localhost" if args.host in LOOPBACK else args.host

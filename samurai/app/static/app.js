@@ -284,4 +284,9 @@ async function exportAs(kind) {
 $("export-png").onclick = () => guard(() => exportAs("png"));
 $("export-train").onclick = () => guard(() => exportAs("training"));
 
-guard(async () => { await showRoots(); await showSessions(); });
+guard(async () => {
+  const info = await api("GET", "/api/info"), m = info.model;
+  if (m.name) $("model").textContent = "model " + m.name + (m.adapter ? " + adapter" : "");
+  if (m.untrained) { $("model").textContent = "UNTRAINED MODEL (--random-weights): masks are meaningless"; $("model").className = "untrained"; }
+  await showRoots(); await showSessions();
+});
