@@ -193,3 +193,32 @@ def test_bad_input_gets_a_message(make_app, video_root):
     r = client.post(f"/api/sessions/{sid}/box", json={"frame": "zero", "box": [1, 2]})
     assert r.status_code == 422 and "Traceback" not in r.text
     assert client.get("/api/sessions/nosuch").status_code == 400
+
+
+def test_find_chambers_with_learned_prompts(make_app, predictor):
+    """An adapter's class prompts find the structures on frame 0 (one object per class found,
+    its frame a prompt frame) and the propagation tracks them; names it lacks get a message."""
+    import torch
+
+    from samurai_sam2 import ClassPrompts
+
+    names = ["lv", "la"]
+    prompts = ClassPrompts.for_model(predictor, names, generator=torch.Generator().manual_seed(0))
+    predictor.set_class_prompts(prompts)
+    try:
+        client = make_app()
+        sid = client.post("/api/open", json={"root": 0, "path": "clip"}).json()["id"]
+        r = client.post(f"/api/sessions/{sid}/find", json={"names": ["lv", "ra"]})
+        assert r.status_code == 400 and "does not know ['ra']" in r.json()["error"]
+        r = client.post(f"/api/sessions/{sid}/find", json={"names": names})
+        assert r.status_code == 200, r.text
+        found = r.json()["found"]
+        summary = client.get(f"/api/sessions/{sid}").json()
+        assert [o["name"] for o in summary["objects"].values()] == found and found
+        decisions = client.get(f"/api/sessions/{sid}/meta/0").json()["decisions"]
+        assert len(decisions) == len(found) and all(d == {"prompt": True} for d in decisions.values())
+        client.post(f"/api/sessions/{sid}/propagate", json={})
+        assert wait(client, sid)["state"] == "done"
+        assert client.get(f"/api/sessions/{sid}").json()["tracked"] == list(range(FRAMES))
+    finally:
+        predictor.set_class_prompts(None)
