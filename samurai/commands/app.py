@@ -89,11 +89,14 @@ def run(args) -> int:
     except ImportError as err:
         raise CLIError(f"`samurai app` needs FastAPI and uvicorn ({err}); install them with "
                        "pip install 'samurai-track[app]'") from None
+    if args.model.startswith("hf:"):
+        raise CLIError("samurai app runs SAM 2 models (--model tiny, small, base_plus, large, medsam2); "
+                       "--model hf:DIR is not supported by the app yet")
     roots = Roots(args.folders)
     token = access_token(args.host, args.token or os.environ.get("SAMURAI_APP_TOKEN"))
     if args.max_upload_mb < 1:
         raise CLIError("--max-upload-mb must be at least 1")
-    if args.checkpoint is None and not args.random_weights and not args.model.startswith("hf:"):
+    if args.checkpoint is None and not args.random_weights:
         build_predictor(args.model, None, None, None, True, None, False)  # raises the usual message
     store = SessionStore(args.sessions or default_sessions())
 
