@@ -222,3 +222,44 @@ def test_find_chambers_with_learned_prompts(make_app, predictor):
         assert client.get(f"/api/sessions/{sid}").json()["tracked"] == list(range(FRAMES))
     finally:
         predictor.set_class_prompts(None)
+
+
+def test_open_a_track_run_and_an_upload(make_app, video_root, tmp_path):
+    """A ``samurai track`` run folder opens with its masks (as the run wrote them) and its
+    boxes in the log, so a correction replays the run's propagation first; an uploaded video
+    opens like a file of the folders."""
+    from samurai.cli import main
+
+    run = video_root / "runs" / "clip_track"
+    if not run.exists():
+        argv = ["track", str(video_root / "clip"), "--random-weights", "--image-size", "128", "--device", "cpu",
+                "--no-video", "--out", str(run)]
+        for box in SYNTHETIC_BOXES.values():
+            argv += ["--box", ",".join(f"{v:g}" for v in box)]
+        assert main(argv) == 0
+    client = make_app()
+    listed = {e["path"]: e["kind"] for e in client.get("/api/list", params={"root": 0, "path": "runs"}).json()}
+    assert listed == {"runs/clip_track": "run"}
+    r = client.post("/api/open", json={"root": 0, "path": "runs/clip_track"})
+    assert r.status_code == 200, r.text
+    sid = r.json()["id"]
+    opened = masks_on_disk(client.store, sid)
+    for t in range(FRAMES):
+        assert np.array_equal(opened[t], np.asarray(Image.open(run / "masks" / f"{t:05d}.png")))
+    assert client.post(f"/api/sessions/{sid}/click", json=CLICK).status_code == 200
+    client.post(f"/api/sessions/{sid}/propagate", json={})
+    assert wait(client, sid)["state"] == "done"
+    after = masks_on_disk(client.store, sid)
+    assert all(np.array_equal(after[t], opened[t]) for t in range(CORRECT_AT))
+
+    import cv2
+
+    frames = [np.asarray(Image.open(video_root / "clip" / f"{t:05d}.png").convert("RGB")) for t in range(FRAMES)]
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (128, 96))
+    for f in frames:
+        writer.write(f[..., ::-1])
+    writer.release()
+    r = client.post("/api/upload", params={"name": "my clip.avi"}, content=video.read_bytes())
+    assert r.status_code == 200, r.text
+    assert r.json()["frames"] == FRAMES and r.json()["source"]["upload"].endswith("-my_clip.avi")
