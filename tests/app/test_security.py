@@ -180,3 +180,23 @@ def test_ctrl_c_stops_cleanly_and_non_loopback_needs_token(video_root, tmp_path)
             proc.kill()
         proc.stdout.close()
         proc.stderr.close()
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--host", "0.0.0.0", "--token", "short"], "at least 16"),
+    (["--host", "my.example.org", "--random-weights"], "not an IP address"),
+    (["--model", "hf:/nowhere"], "not supported by the app"),
+    ([], "needs weights"),
+])
+def test_cli_user_errors(video_root, capsys, extra, words):
+    from samurai.cli import main
+
+    assert main(["app", str(video_root), *extra]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_cli_missing_folder(tmp_path, capsys):
+    from samurai.cli import main
+
+    assert main(["app", str(tmp_path / "nope"), "--random-weights"]) == 2
+    assert "is not a folder" in capsys.readouterr().err
