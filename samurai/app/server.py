@@ -203,7 +203,9 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
                     rgb = frames[t]
                     yield rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, 2)
 
-            session = store.create(path.name, source, each(), masks, ops)
+            # a case's frames/ folder is named for its case
+            name = path.parent.name if path.name == "frames" and path.parent != path else path.name
+            session = store.create(name, source, each(), masks, ops)
         except (FileNotFoundError, FrameError, OSError) as err:
             raise SessionError(f"cannot read {path.name}: {err}") from None
         for oid, name in names.items():

@@ -25,6 +25,7 @@ from samurai.cli import CLIError
 
 PROMPT_OPS = ("box", "click", "class")
 LIVE_STATES = 2  # videos whose model state is kept between jobs
+FINISHED_JOBS_KEPT = 100  # finished jobs still reported (a session's latest is what the page asks for)
 
 
 class Job:
@@ -87,6 +88,9 @@ class ModelWorker:
                             f"({job.done}/{job.total} frames); wait for it to finish")
             job = Job(kind, session, args)
             self.jobs[job.id] = job
+            finished = [i for i, j in self.jobs.items() if j.finished.is_set()]
+            for i in finished[:max(0, len(finished) - FINISHED_JOBS_KEPT)]:
+                del self.jobs[i]
             ahead = sum(j.state in ("queued", "running") for j in self.jobs.values()) - 1
             job.message = f"queued behind {ahead} job(s)" if ahead else "starting"
             if kind == "propagate":
