@@ -4,7 +4,9 @@ Against a real uvicorn server on localhost (one process, a thread), over HTTP wi
 keep-alive connection, as the page fetches:
 
 - ``test_serve_frame[256|512]``: one scrub step = the frame's JPEG + its label mask + its
-  decisions (three requests), after propagation; p50/p95 in ``extra_info`` (target p95 ≤ 20 ms).
+  decisions (three requests) of a session whose frames are all tracked; p50/p95 in
+  ``extra_info`` (target p95 ≤ 20 ms). Serving never calls the model, so the session's masks
+  are written directly (two ellipses per frame) and no model is built.
 - ``test_correction[256|512]``: a click on frame ``T/2`` until that frame's new mask is back
   (the round trip), then the re-propagation from it, per frame.
 
@@ -51,7 +53,7 @@ def write_clip(folder, size: int, frames: int):
 class Served:
     """The app on 127.0.0.1:<free port> in a thread, and a keep-alive HTTP connection to it."""
 
-    def __init__(self, root, sessions, size):
+    def __init__(self, root, sessions, size, model=True):
         import uvicorn
 
         from samurai.app.roots import Roots
@@ -61,6 +63,7 @@ class Served:
         from samurai.commands.track import build_predictor
 
         def build():
+            assert model, "this benchmark never calls the model"
             torch.set_num_threads(THREADS)
             return build_predictor("tiny", None, "cpu", size, samurai=True, adapter=None, random_weights=True)
 
@@ -115,8 +118,33 @@ def session(request, tmp_path_factory):
     served.close()
 
 
-def test_serve_frame(benchmark, session):
-    served, sid, size = session
+@pytest.fixture(scope="module", params=[256, 512])
+def cached(request, tmp_path_factory):
+    """A session of ``FRAMES`` frames with two objects' masks and decisions on every frame."""
+    from PIL import Image
+
+    from samurai.app.sessions import SessionStore
+
+    size = request.param
+    base = tmp_path_factory.mktemp(f"cached{size}")
+    write_clip(base / "data" / "clip", size, FRAMES)
+    store = SessionStore(base / "sessions")
+    frames = (np.asarray(Image.open(base / "data" / "clip" / f"{t:05d}.png").convert("RGB")) for t in range(FRAMES))
+    session = store.create("clip", {"root": 0, "path": "clip"}, frames)
+    yy, xx = np.mgrid[0:size, 0:size]
+    decision = {"chosen": 1, "ious": [0.5, 0.9, 0.7], "predicted_iou": 0.9, "object_score": 3.0,
+                "motion_iou": 0.8, "stable_frames": 20, "memory_frames": [9, 8, 7, 6, 5, 4]}
+    for t in range(FRAMES):
+        masks = {1: ((xx - size * 0.3) / (size * 0.15)) ** 2 + ((yy - size * 0.4) / (size * 0.1)) ** 2 <= 1,
+                 2: ((xx - size * 0.7) / (size * 0.1)) ** 2 + ((yy - size * 0.6) / (size * 0.12)) ** 2 <= 1}
+        session.write_frame(t, masks, {"1": decision, "2": decision})
+    served = Served(base / "data", base / "sessions", size, model=False)
+    yield served, session.id, size
+    served.close()
+
+
+def test_serve_frame(benchmark, cached):
+    served, sid, size = cached
     rng = np.random.default_rng(0)
 
     def scrub_step(t):

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-IMAGE_SIZE = 128
-FRAMES = 6
-# Boxes (xyxy) around the two ellipses of make_synthetic_frames on frame 0.
-from fixtures_sam2 import SYNTHETIC_BOXES, make_synthetic_frames  # noqa: E402
+from app_helpers import FRAMES, IMAGE_SIZE
+from fixtures_sam2 import make_synthetic_frames
 
 
 @pytest.fixture(scope="session")

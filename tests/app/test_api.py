@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FRAMES
+from app_helpers import FRAMES
 from fixtures_sam2 import SYNTHETIC_BOXES
 
 pytestmark = pytest.mark.slow
