@@ -12,9 +12,10 @@ settings as ``bench_chambers.py``: random-init hiera-tiny, the phantom-only trai
 both track held-out phantoms box-free (``track_chambers``). Reported: the annotations' Dice
 against the truth, the clicks spent, and each model's held-out Dice per chamber.
 
-The annotator's model is the random-init base model (no pretrained SAM 2 weights can be had
-here), so the annotations are only as good as boxes and a few clicks make an untrained model's
-masks: the figures measure the mechanics and what annotation quality costs, not SAM 2.
+No pretrained SAM 2 weights can be had here. With ``annotator="trained"`` (the default) the
+annotator's model stands in for one: the random-init base trained with box prompts on other
+phantoms (same settings); with ``annotator="random"`` it is the random-init base itself, whose
+masks no few clicks can fix (the pytest case: the mechanics only).
 
     python benchmarks/bench_app_loop.py --out runs/app_loop
 """
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_chambers import CLASSES, PHANTOM_ONLY_MODULES, _dice, _predictor, _score  # noqa: E402
 
 DEFAULTS = dict(n_train=8, n_val=2, n_test=4, n_frames=12, size=128, image_size=128, epochs=20, lr=5e-4,
-                clip_len=2, rounds=3)
+                clip_len=2, rounds=3, annotator="trained")
 
 
 def _error_click(pred: np.ndarray, truth: np.ndarray):
@@ -108,13 +109,14 @@ def _propagate(client, sid, start):
         time.sleep(0.05)
 
 
-def _train_on(data: Path, val: Path, base: Path, out: Path, p: dict) -> Path:
+def _train_on(data: Path, val: Path, base: Path, out: Path, p: dict, prompts: str = "learned") -> Path:
     from samurai.train.loop import TrainConfig, train
 
     cfg = TrainConfig(
         data=str(data), kind="generic", train_split=None, val_split=None, val_data=str(val), out_dir=str(out),
         checkpoint=str(base), image_size=p["image_size"], device="cpu", clip_len=p["clip_len"],
-        epochs=p["epochs"], lr=p["lr"], warmup_steps=10, prompts="learned", classes=CLASSES,
+        epochs=p["epochs"], lr=p["lr"], warmup_steps=10, prompts=prompts,
+        classes=CLASSES if prompts == "learned" else None,
         train_modules=PHANTOM_ONLY_MODULES, progress=False,
     )
     train(cfg, resume=False)
@@ -122,7 +124,7 @@ def _train_on(data: Path, val: Path, base: Path, out: Path, p: dict) -> Path:
 
 
 def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr, clip_len, rounds,
-        seed: int = 0) -> dict:
+        annotator: str = "trained", seed: int = 0) -> dict:
     import torch
     from fastapi.testclient import TestClient
 
@@ -138,7 +140,7 @@ def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     params = dict(n_train=n_train, n_val=n_val, n_test=n_test, n_frames=n_frames, size=size, image_size=image_size,
-                  epochs=epochs, lr=lr, clip_len=clip_len, rounds=rounds, seed=seed)
+                  epochs=epochs, lr=lr, clip_len=clip_len, rounds=rounds, annotator=annotator, seed=seed)
     train_cases = write_four_chamber(out_dir / "truth", n_train, n_frames, size, seed=seed + 1)["cases"]
     write_four_chamber(out_dir / "val", n_val, n_frames, size, seed=seed + 3)
     test = write_four_chamber(out_dir / "test", n_test, n_frames, size, seed=seed + 2)["cases"]
@@ -146,8 +148,13 @@ def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr,
     base = out_dir / "base_random_init.pt"
     torch.save({"model": build_model("tiny", None, "cpu", image_size).state_dict()}, base)
 
-    annotator = build_samurai_video_predictor("tiny", str(base), device="cpu", image_size=image_size)
-    app = create_app(Roots([out_dir / "truth"]), SessionStore(out_dir / "sessions"), ModelWorker(lambda: annotator),
+    if annotator == "trained":
+        write_four_chamber(out_dir / "annotator_data", n_train, n_frames, size, seed=seed + 4)
+        model = _predictor(base, _train_on(out_dir / "annotator_data", out_dir / "val", base,
+                                           out_dir / "annotator", params, prompts="box"), image_size)
+    else:
+        model = build_samurai_video_predictor("tiny", str(base), device="cpu", image_size=image_size)
+    app = create_app(Roots([out_dir / "truth"]), SessionStore(out_dir / "sessions"), ModelWorker(lambda: model),
                      training_root=out_dir / "annotated")
     t0 = time.perf_counter()
     with TestClient(app) as client:
@@ -193,7 +200,8 @@ def test_app_loop(benchmark, tmp_path):
     prompts that then track held-out phantoms; figures in ``extra_info``."""
     pytest.importorskip("fastapi")
     pytest.importorskip("torch")
-    small = {**DEFAULTS, "n_train": 2, "n_val": 1, "n_test": 1, "n_frames": 6, "epochs": 1, "rounds": 1}
+    small = {**DEFAULTS, "n_train": 2, "n_val": 1, "n_test": 1, "n_frames": 6, "epochs": 1, "rounds": 1,
+             "annotator": "random"}
     result = benchmark.pedantic(run, args=(tmp_path,), kwargs=small, rounds=1, iterations=1)
     benchmark.extra_info.update(annotation_dice=result["annotation_dice"], held_out_dice=result["held_out_dice"])
     assert len(list((tmp_path / "annotated").iterdir())) == 2  # one saved case per annotated video
@@ -205,11 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/app_loop")
     for key in ("n_train", "n_test", "n_frames", "epochs", "rounds"):
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=DEFAULTS[key])
+    parser.add_argument("--annotator", choices=("trained", "random"), default=DEFAULTS["annotator"])
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(int(os.environ.get("SAMURAI_BENCH_THREADS", "1")))
-    params = {**DEFAULTS, **{k: getattr(args, k) for k in ("n_train", "n_test", "n_frames", "epochs", "rounds")}}
+    params = {**DEFAULTS, **{k: getattr(args, k) for k in ("n_train", "n_test", "n_frames", "epochs", "rounds",
+                                                          "annotator")}}
     result = run(args.out, **params)
     print(markdown(result))
     print(json.dumps({k: result[k] for k in ("clicks", "annotate_seconds")}))
