@@ -157,7 +157,7 @@ def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr,
     app = create_app(Roots([out_dir / "truth"]), SessionStore(out_dir / "sessions"), ModelWorker(lambda: model),
                      training_root=out_dir / "annotated")
     t0 = time.perf_counter()
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         annotations = {case: annotate(client, f"{case}/frames", data["masks"], rounds)
                        for case, data in train_cases.items()}
     annotate_s = time.perf_counter() - t0

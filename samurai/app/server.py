@@ -29,7 +29,7 @@ from samurai.cli import CLIError
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON_BYTES = 1 << 20
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]", "testserver")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 log = logging.getLogger("samurai.app")
 
 
@@ -53,9 +53,9 @@ class Guard:
 
     def _problem(self, scope, headers):
         if self.token is None:
-            host = headers.get("host", "").rsplit(":", 1)[0] if not headers.get("host", "").endswith("]") \
-                else headers["host"]
-            if host not in LOOPBACK_HOSTS:
+            host = headers.get("host", "")
+            name = host[1:host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+            if name not in LOOPBACK_HOSTS:
                 return 403, "this server answers on 127.0.0.1 only (no token set)"
         else:
             from urllib.parse import parse_qs

@@ -51,7 +51,7 @@ def make_app(video_root, predictor, tmp_path):
         worker = ModelWorker(build or (lambda: predictor))
         app = create_app(Roots([video_root]), store, worker, token=token,
                          training_root=tmp_path / "training", max_upload=max_upload)
-        client = TestClient(app, raise_server_exceptions=False)
+        client = TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1:8765")
         client.__enter__()
         client.store, client.worker = store, worker
         clients.append(client)

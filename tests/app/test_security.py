@@ -32,7 +32,7 @@ def no_model():
 def client_for(video_root, tmp_path):
     clients = []
 
-    def make(token=None, max_upload=1 << 20, base_url="http://testserver"):
+    def make(token=None, max_upload=1 << 20, base_url="http://127.0.0.1:8765"):
         app = create_app(Roots([video_root]), SessionStore(tmp_path / "sessions"), ModelWorker(no_model),
                          token=token, max_upload=max_upload)
         c = TestClient(app, raise_server_exceptions=False, base_url=base_url)
@@ -105,6 +105,8 @@ def test_loopback_without_token_refuses_other_host_names(client_for):
     c = client_for(base_url="http://evil.example:8765")  # DNS rebinding to 127.0.0.1
     assert c.get("/api/roots").status_code == 403
     assert client_for(base_url="http://127.0.0.1:8765").get("/api/roots").status_code == 200
+    assert client_for(base_url="http://[::1]:8765").get("/api/roots").status_code == 200
+    assert client_for(base_url="http://127.0.0.1.evil.example").get("/api/roots").status_code == 403
 
 
 def test_body_limits(client_for, tmp_path):
