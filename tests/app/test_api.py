@@ -263,3 +263,56 @@ def test_open_a_track_run_and_an_upload(make_app, video_root, tmp_path):
     r = client.post("/api/upload", params={"name": "my clip.avi"}, content=video.read_bytes())
     assert r.status_code == 200, r.text
     assert r.json()["frames"] == FRAMES and r.json()["source"]["upload"].endswith("-my_clip.avi")
+
+
+def test_stop_during_propagation_keeps_finished_frames(make_app, predictor, tmp_path):
+    """Stopping the server (Ctrl-C) mid-propagation ends the job between two frames: the frames
+    done are on disk, the session says interrupted, and after a restart propagating again
+    finishes the video."""
+    client = make_app(sessions=tmp_path / "s")
+    sid = client.post("/api/open", json={"root": 0, "path": "clip"}).json()["id"]
+    client.post(f"/api/sessions/{sid}/box", json={"frame": 0, "name": "lv", "box": SYNTHETIC_BOXES[1]})
+    original = predictor._propagate_frame
+    reached = threading.Event()
+
+    def stop_at_3(state, t, reverse):
+        if t == 3:
+            reached.set()
+            time.sleep(0.5)  # the stop request arrives while frame 3 is being tracked
+        return original(state, t, reverse)
+
+    predictor._propagate_frame = stop_at_3
+    try:
+        client.post(f"/api/sessions/{sid}/propagate", json={})
+        assert reached.wait(120)
+        client.worker.stop()
+    finally:
+        del predictor._propagate_frame
+    job = client.worker.latest(client.store.get(sid))
+    assert job.state == "interrupted" and job.done == 4  # frames 0..3
+    status = client.store.get(sid).state["status"]
+    assert status["state"] == "interrupted"
+    assert sorted(int(p.stem) for p in (client.store.folder / sid / "masks").glob("*.png")) == [0, 1, 2, 3]
+    client.__exit__(None, None, None)
+
+    restarted = make_app(sessions=tmp_path / "s")
+    assert restarted.get(f"/api/sessions/{sid}").json()["tracked"] == [0, 1, 2, 3]
+    restarted.post(f"/api/sessions/{sid}/propagate", json={"start": 0})
+    assert wait(restarted, sid)["state"] == "done"
+    assert restarted.get(f"/api/sessions/{sid}").json()["tracked"] == list(range(FRAMES))
+
+
+def test_restart_marks_a_running_job_interrupted(tmp_path):
+    """A server killed mid-job (no clean stop) leaves 'running' in session.json and maybe a
+    half-written session folder: the next start says interrupted and sweeps the half folder."""
+    from samurai.app.sessions import SessionStore
+
+    store = SessionStore(tmp_path)
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 2
+    s = store.create("v", {"root": 0, "path": "v"}, frames)
+    s.set_status(state="running", job=1, message="propagating")
+    (tmp_path / ".abc.partial").mkdir()
+    again = SessionStore(tmp_path)
+    again.recover()
+    assert again.get(s.id).state["status"]["state"] == "interrupted"
+    assert not (tmp_path / ".abc.partial").exists()
