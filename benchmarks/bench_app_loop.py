@@ -94,7 +94,8 @@ def annotate(client, video: str, truth: np.ndarray, rounds: int) -> dict:
 
 def _labels(client, sid, n):
     s = client.get(f"/api/sessions/{sid}").json()
-    return [np.frombuffer(client.get(f"/api/sessions/{sid}/labels/{t}").content, np.uint8).reshape(s["height"], s["width"])
+    shape = (s["height"], s["width"])
+    return [np.frombuffer(client.get(f"/api/sessions/{sid}/labels/{t}").content, np.uint8).reshape(shape)
             for t in range(n)]
 
 
@@ -162,8 +163,10 @@ def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr,
                        for case, data in train_cases.items()}
     annotate_s = time.perf_counter() - t0
 
-    adapters = {"annotated in the app": _train_on(out_dir / "annotated", out_dir / "val", base, out_dir / "on_app", params),
-                "truth masks": _train_on(out_dir / "truth", out_dir / "val", base, out_dir / "on_truth", params)}
+    adapters = {
+        "annotated in the app": _train_on(out_dir / "annotated", out_dir / "val", base, out_dir / "on_app", params),
+        "truth masks": _train_on(out_dir / "truth", out_dir / "val", base, out_dir / "on_truth", params),
+    }
     table = {}
     for label, adapter in adapters.items():
         predictor = _predictor(base, adapter, image_size)

@@ -6,7 +6,6 @@ frame before the correction is never rewritten), and an uninterrupted session fo
 
 from __future__ import annotations
 
-import gzip
 import threading
 import time
 
@@ -98,8 +97,9 @@ def test_review_round_trip(make_app, predictor, tmp_path):
     assert client.post(f"/api/sessions/{sid}/undo").json()["error"] == "nothing to undo"
 
     # export after redoing the correction
-    assert client.post(f"/api/sessions/{sid}/box", json={"frame": 0, "name": "lv", "box": SYNTHETIC_BOXES[1]}).status_code == 200
-    assert client.post(f"/api/sessions/{sid}/box", json={"frame": 0, "name": "la", "box": SYNTHETIC_BOXES[2]}).status_code == 200
+    for name, box in zip(("lv", "la"), SYNTHETIC_BOXES.values()):
+        r = client.post(f"/api/sessions/{sid}/box", json={"frame": 0, "name": name, "box": box})
+        assert r.status_code == 200, r.text
     client.post(f"/api/sessions/{sid}/propagate", json={})
     wait(client, sid)
     final = masks_on_disk(client.store, sid)

@@ -75,21 +75,37 @@ def until(driver, script, timeout=180):
     raise AssertionError(f"timed out waiting for: {script}; page says {driver.find_element('id', 'msg').text!r}")
 
 
-def drag_box(driver, box):
+def go_to(driver, t: int) -> None:
+    """Move the frame slider to ``t`` as a person dragging it would (an input event)."""
+    driver.execute_script("const f = document.getElementById('frame'); f.value = arguments[0];"
+                          "f.dispatchEvent(new Event('input'));", t)
+    until(driver, f"return window.samuraiApp.t === {t}")
+
+
+def on_canvas(driver, x: float, y: float):
+    """The canvas and Selenium's offset (from the element's centre, CSS pixels) of video pixel
+    ``(x, y)``'s centre."""
+    canvas = driver.find_element("id", "view")
+    w, h = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];",
+                                 canvas)
+    return canvas, int(round((x + 0.5) * w / 128 - w / 2)), int(round((y + 0.5) * h / 96 - h / 2))
+
+
+def drag_box(driver, box) -> None:
     """Drag on the canvas from one corner of ``box`` (video pixels) to the other."""
     from selenium.webdriver.common.action_chains import ActionChains
 
-    canvas = driver.find_element("id", "view")
-    rect = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", canvas)
-    sx, sy = rect[0] / 128, rect[1] / 96
-
-    def offset(x, y):  # Selenium offsets count from the element's centre
-        return int(round((x + 0.5) * sx - rect[0] / 2)), int(round((y + 0.5) * sy - rect[1] / 2))
-
-    (ax, ay), (bx, by) = offset(box[0], box[1]), offset(box[2], box[3])
+    canvas, ax, ay = on_canvas(driver, box[0], box[1])
+    _, bx, by = on_canvas(driver, box[2], box[3])
     ActionChains(driver).move_to_element_with_offset(canvas, ax, ay).click_and_hold() \
         .move_to_element_with_offset(canvas, bx, by).release().perform()
-    return offset
+
+
+def click(driver, x: float, y: float) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    canvas, ox, oy = on_canvas(driver, x, y)
+    ActionChains(driver).move_to_element_with_offset(canvas, ox, oy).click().perform()
 
 
 def masks(sessions: Path, sid: str) -> dict[int, np.ndarray]:
@@ -134,16 +150,10 @@ def test_review_in_the_browser(server, browser):
     assert np.abs(np.asarray(shown[:3], float) - frame0[ys[0], xs[0]]).max() > 20
 
     # go to frame 3, choose lv, click inside it, propagate from there
-    d.execute_script("const f = document.getElementById('frame'); f.value = 3; f.dispatchEvent(new Event('input'));")
-    until(d, "return window.samuraiApp.t === 3")
+    go_to(d, 3)
     d.find_element("css selector", 'input[name=mode][value=pos]').click()
     d.find_element("css selector", '#objects li[data-obj="1"] input.pick').click()
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    canvas = d.find_element("id", "view")
-    w, h = d.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", canvas)
-    ActionChains(d).move_to_element_with_offset(canvas, int(40.5 * w / 128 - w / 2), int(43.5 * h / 96 - h / 2)) \
-        .click().perform()
+    click(d, 40, 43)
     until(d, "return document.getElementById('msg').textContent.includes('positive click on frame 3')", 120)
     propagate(d)
     after = masks(sessions, sid)
@@ -171,8 +181,7 @@ def test_review_in_the_browser(server, browser):
     assert np.array_equal(loaded.masks[3], after[3])
     assert {v.lower() for v in loaded.labels.values()} == {"lv", "la"}
     if SCREENSHOT:
-        d.execute_script("const f = document.getElementById('frame'); f.value = 4; f.dispatchEvent(new Event('input'));")
-        until(d, "return window.samuraiApp.t === 4")
+        go_to(d, 4)
         d.execute_script("document.getElementById('msg').textContent = ''")
         time.sleep(0.5)
         d.save_screenshot(SCREENSHOT)
