@@ -13,7 +13,7 @@ import warnings
 
 from samurai.errors import CLIError, UserError  # noqa: F401  CLIError: the old name, for user code
 
-COMMANDS = ("track", "eval", "demo", "train", "calibrate", "report")
+COMMANDS = ("track", "eval", "demo", "train", "calibrate", "report", "app")
 
 
 class Terminated(KeyboardInterrupt):

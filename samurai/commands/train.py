@@ -143,8 +143,8 @@ def resolve_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from samurai.data import DatasetError
     from samurai.train.florence import FlorenceTrainConfig, train_florence
-    from samurai.train.lora import AdapterError
     from samurai.train.loop import train
+    from samurai.train.lora import AdapterError
 
     cfg = resolve_config(args)
     run_training = train_florence if isinstance(cfg, FlorenceTrainConfig) else train
