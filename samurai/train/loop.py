@@ -343,18 +343,22 @@ def _setup(cfg: TrainConfig, info, resume: bool):
         out.mkdir(parents=True, exist_ok=True)
     ckpt = _load_resumable(cfg, out / CHECKPOINT_NAME, device, resume)
     train_ds, train_idx, val_ds, val_idx = training_datasets(cfg)
+    class_names = None
+    if cfg.prompts == "learned":
+        from samurai.train.prompts import check_val_classes, dataset_class_names
+
+        class_names = cfg.classes or dataset_class_names(train_ds)
+        check_val_classes(val_ds, val_idx, class_names)
 
     model = build_model(cfg.model, cfg.checkpoint, device, cfg.image_size)
     peft_model = apply_lora(model, cfg.lora_targets or None, cfg.lora_r, cfg.lora_alpha)
     trained = set_trainable_modules(model, cfg.train_modules)
     class_prompts = None
-    if cfg.prompts == "learned":
-        from samurai.train.prompts import dataset_class_names
+    if class_names is not None:
         from samurai_sam2.class_prompts import ClassPrompts
 
         class_prompts = ClassPrompts.for_model(
-            model, cfg.classes or dataset_class_names(train_ds), cfg.prompt_tokens,
-            generator=torch.Generator().manual_seed(cfg.seed),
+            model, class_names, cfg.prompt_tokens, generator=torch.Generator().manual_seed(cfg.seed),
         )
     n_params = trainable_parameters(model)
     params = [p for p in model.parameters() if p.requires_grad]
