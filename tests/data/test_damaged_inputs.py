@@ -183,3 +183,30 @@ def test_generic_labels_json_with_one_name_for_two_ids_is_refused(tmp_path):
     ds = open_dataset(root, kind="generic")
     with pytest.raises(DatasetError, match=r"labels\.json gives one name to several labels.*'LV' for ids 1, 3"):
         ds[0]
+
+
+# ----------------------------------------------------------------------------- synthetic layouts
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["echonet", "--frames", "4"], "--frames 4 is too few; use at least 5"),
+    (["generic", "--cases", "0"], "--cases 0: write at least 1 case"),
+    (["camus2023", "--frames", "0"], "--frames 0 is too few; use at least 1"),
+])
+def test_synthetic_counts_are_checked_before_anything_is_written(argv, needle, tmp_path, capsys):
+    from samurai.data.synthetic import main
+
+    root = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        main([argv[0], str(root), *argv[1:]])
+    assert exit_.value.code == 2 and needle in capsys.readouterr().err
+    assert not root.exists()
+
+
+def test_synthetic_echonet_with_the_fewest_frames_loads(tmp_path):
+    from samurai.data import open_dataset
+    from samurai.data.synthetic import write_echonet
+
+    write_echonet(tmp_path / "e", n_videos=1, n_frames=5, size=(32, 32))
+    case = open_dataset(tmp_path / "e", kind="echonet")[0]
+    assert (case.meta["ed_index"], case.meta["es_index"]) == (1, 2)
