@@ -17,6 +17,8 @@ from __future__ import annotations
 USER_ERRORS: dict[str, str] = {
     "samurai.cli.CLIError": "the command line's own user error",
     "samurai.io.OutputError": "an --out that cannot be written",
+    "samurai.locks.OutputBusyError": "an --out that another run is writing",
+    "samurai.train.run_folder.TrainOutputError": "a training --out that holds foreign files or the data",
     "samurai.data._base.DatasetError": "a dataset folder or file that cannot be read",
     "samurai.train.lora.AdapterError": "a damaged or mismatched adapter folder",
     "samurai.prompters.base.PrompterError": "prompts that cannot be used as asked",

@@ -30,8 +30,8 @@ from samurai.train.config import TrainConfig, training_datasets
 from samurai_common.devices import resolve_device
 from samurai.train.losses import LossWeights, frame_losses
 from samurai.train.prompts import class_clip, class_prompted_first_frame
+from samurai.train.run_folder import CHECKPOINT_NAME, claim_run_folder, load_training_checkpoint
 
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def clip_forward(
@@ -216,7 +216,8 @@ _RESUMABLE_CHANGES = {"out_dir", "device", "progress", "checkpoint_every", "data
 def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = None) -> dict:
     """Fine-tune LoRA adapters on ``cfg.data``; returns a summary dict.
 
-    Writes to ``cfg.out_dir``: ``checkpoint.pt`` (full training state, atomically, every
+    ``cfg.out_dir`` is claimed by :func:`samurai.train.run_folder.claim_run_folder` first (one
+    run at a time, nothing foreign written over, not in the data). Writes to it: ``checkpoint.pt`` (full training state, atomically, every
     ``checkpoint_every`` steps and each epoch), ``best_adapter/`` and ``adapter/`` (peft
     adapters with ``train_config.json``) and ``history.json``. With ``resume`` an existing
     checkpoint is continued. ``stop_after_steps`` stops (after checkpointing) once that many
@@ -228,17 +229,12 @@ def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = 
     """
     cfg.validate()
     info = ddp.setup()
-    out = Path(cfg.out_dir)
-    made_out = info.is_main and not out.exists()
     try:
-        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(cfg.seed)
-            return _train(cfg, info, resume, stop_after_steps)
-    except BaseException:
-        if made_out and out.is_dir() and not any(out.iterdir()):  # failed before writing anything
-            out.rmdir()
-        raise
+        with claim_run_folder(cfg.out_dir, [cfg.data, cfg.val_data], info.is_main):
+            devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(cfg.seed)
+                return _train(cfg, info, resume, stop_after_steps)
     finally:
         ddp.cleanup(info)
 
@@ -318,7 +314,7 @@ def _load_resumable(cfg: TrainConfig, ckpt_path: Path, device, resume: bool) -> 
     """The checkpoint to continue from, or None; refuses one made with other options."""
     if not (resume and ckpt_path.is_file()):
         return None
-    ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+    ckpt = load_training_checkpoint(ckpt_path, device)
     changed = {
         k: (ckpt["config"].get(k), v) for k, v in cfg.to_dict().items()
         if k not in _RESUMABLE_CHANGES and ckpt["config"].get(k) != v
