@@ -144,8 +144,10 @@ def load_camus2019(root, split: str | None = None, views=VIEWS) -> EchoDataset:
     """The CAMUS 2019 MetaImage release: one case per patient and view, full sequence with
     ground truth on the ED and ES frames only (``labelled`` marks them).
 
-    ``root`` holds ``training/`` (split "train") and ``testing/`` (split "test", labels withheld:
-    those cases load with no labelled frame). ED/ES come from ``Info_*.cfg`` (keys ``ED``/``ES``,
+    ``root`` holds ``training/`` (split "train") and ``testing/`` (split "test", labels withheld).
+    With ``split=None`` the cases without any ground-truth file (the release's ``testing/``)
+    are skipped, each recorded in ``skipped`` with the reason; ``split="test"`` loads them with
+    no labelled frame. ED/ES come from ``Info_*.cfg`` (keys ``ED``/``ES``,
     1-based); when absent they are found by matching the ED/ES images to the sequence.
     """
     root = check_root(root)
@@ -167,6 +169,11 @@ def load_camus2019(root, split: str | None = None, views=VIEWS) -> EchoDataset:
                 seq = pdir / f"{pid}_{view}_sequence.mhd"
                 if not seq.is_file():
                     skipped.append((case_id, f"missing {seq.name}"))
+                    continue
+                if split is None and not any((pdir / f"{pid}_{view}_{p}_gt.mhd").is_file() for p in ("ED", "ES")):
+                    skipped.append((case_id, f"unlabelled: no {pid}_{view}_ED_gt.mhd or _ES_gt.mhd (the "
+                                             f"release withholds the ground truth of {folder.name}/); "
+                                             "split='test' loads such cases without labels"))
                     continue
                 entries.append((case_id, fsplit, _camus2019_loader(case_id, pdir, view, fsplit)))
     return EchoDataset("camus2019", root, entries, skipped)

@@ -210,3 +210,19 @@ def test_synthetic_echonet_with_the_fewest_frames_loads(tmp_path):
     write_echonet(tmp_path / "e", n_videos=1, n_frames=5, size=(32, 32))
     case = open_dataset(tmp_path / "e", kind="echonet")[0]
     assert (case.meta["ed_index"], case.meta["es_index"]) == (1, 2)
+
+
+def test_camus2019_without_a_split_skips_the_unlabelled_testing_cases(tmp_path):
+    """The release's testing/ patients have no ground truth: left out of split=None (as data,
+    with the reason), still loadable with split='test'."""
+    from samurai.data import DatasetWarning, load_camus2019
+    from samurai.data.synthetic import write_camus2019
+
+    root = write_camus2019(tmp_path / "c19", n_patients=1, n_testing=1, n_frames=3)["root"]
+    with pytest.warns(DatasetWarning, match=r"patient0002_.CH: unlabelled"):
+        ds = load_camus2019(root)
+    assert ds.case_ids == ["patient0001_2CH", "patient0001_4CH"]
+    assert [case for case, _ in ds.skipped] == ["patient0002_2CH", "patient0002_4CH"]
+    assert all("testing/" in reason for _, reason in ds.skipped)
+    test = load_camus2019(root, split="test")
+    assert test.case_ids == ["patient0002_2CH", "patient0002_4CH"] and not test[0].labelled.any()
