@@ -15,7 +15,9 @@ slow; the README's and the core's snippets run in the fast suite. A block that r
 eval`` or ``samurai train`` costs a model build and a run (tens of seconds each on a 2-core
 CPU), so by default only the first such block of each file runs (a representative subset: the
 CAMUS 2023 recipe of evaluation.md, the training recipe of training.md); set
-``SAMURAI_DOCS_RUN_ALL=1`` to run every block.
+``SAMURAI_DOCS_RUN_ALL=1`` to run every block. Measured on a shared 2-core machine under load
+(2026-12-06): fast part ~25 s; slow part ~10 min (evaluation.md 210 s, training.md 230 s,
+backend.md 105 s at SAM 2's default 1024 px, datasets.md 45 s), well above an idle machine's.
 """
 
 from __future__ import annotations
