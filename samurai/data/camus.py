@@ -88,7 +88,7 @@ def load_camus2023(root, split: str | None = None, views=VIEWS) -> EchoDataset:
     if split is not None and not patient_split:
         raise DatasetError(
             f"split={split!r} asked but {root / 'database_split'} has no subgroup_*.txt files; "
-            "pass split=None or add the official split files"
+            "leave out --split (split=None in Python) or add the official split files"
         )
     patients = sorted(p for p in nifti.iterdir() if p.is_dir() and p.name.startswith("patient"))
     if not patients:
@@ -155,7 +155,7 @@ def load_camus2019(root, split: str | None = None, views=VIEWS) -> EchoDataset:
     views = _check_views(views)
     folders = {"train": root / "training", "test": root / "testing"}
     if split == "val":
-        raise DatasetError("CAMUS 2019 has no validation split; use split='train' or 'test'")
+        raise DatasetError("CAMUS 2019 has no validation split; use --split train or --split test")
     if not any(f.is_dir() for f in folders.values()):
         raise DatasetError(f"{root} has neither training/ nor testing/; is this the CAMUS 2019 root?")
     entries, skipped = [], []

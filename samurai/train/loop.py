@@ -322,7 +322,8 @@ def _load_resumable(cfg: TrainConfig, ckpt_path: Path, device, resume: bool) -> 
     if changed:
         raise ValueError(
             f"{ckpt_path} was made with other options {changed} (saved, now); resume with "
-            "the same config, or start afresh with another out_dir (or resume=False)"
+            "the same config, or start afresh with another --out or --no-resume (out_dir, "
+            "resume=False in Python)"
         )
     return ckpt
 
