@@ -15,8 +15,14 @@ from __future__ import annotations
 
 # "module.Class" -> what the class covers (for the reader; the message comes from the error).
 USER_ERRORS: dict[str, str] = {
-    "samurai.cli.CLIError": "the command line's own user error",
-    "samurai.io.OutputError": "an --out that cannot be written",
+    "samurai.errors.UserError": "the library's own user error (CLIError is its old name)",
+    "samurai.output.OutputError": "an --out that cannot be written",
+    "samurai.app.roots.AccessError": "a file outside the folders the review app was given",
+    "samurai.app.sessions.SessionError": "a review-app request that does not fit the session's state",
+    "samurai.clinical.study.StudyError": "run folders that cannot make one study (no masks, two studies)",
+    "samurai.dicom.seg.SegmentationError": "masks that cannot be written as a Segmentation of their source",
+    "samurai_common.dicom.DicomError": "a DICOM file that is not an ultrasound cine samurai can read",
+    "samurai_common.source_info.SpacingError": "a pixel spacing (--spacing or a file's) that cannot be used",
     "samurai.locks.OutputBusyError": "an --out that another run is writing",
     "samurai.train.run_folder.TrainOutputError": "a training --out that holds foreign files or the data",
     "samurai.data._base.DatasetError": "a dataset folder or file that cannot be read",
@@ -24,8 +30,8 @@ USER_ERRORS: dict[str, str] = {
     "samurai.prompters.base.PrompterError": "prompts that cannot be used as asked",
     "samurai.baselines.medsam.MedSamError": "MedSAM weights that are missing or damaged",
     "samurai.florence.model.FlorenceError": "a Florence-2 folder that cannot be used",
-    "samurai_common.frames.FrameError": "a video or frame that cannot be read",
-    "samurai_common.frames.VideoEndedEarly": "a video that ends before its first usable frame",
+    "samurai_common.frame_source.FrameError": "a video or frame that cannot be read",
+    "samurai_common.frame_source.VideoEndedEarly": "a video that ends before its first usable frame",
     "samurai_sam2.class_prompts.ClassPromptError": "a damaged class_prompts.safetensors or unknown class",
     "samurai_sam2.compat.UnsupportedSam2Error": "an installed sam2 version the backend does not support",
     "samurai_hf.model.TransformersVersionError": "an installed transformers version the backend does not support",
@@ -35,6 +41,8 @@ USER_ERRORS: dict[str, str] = {
 NOT_USER_ERRORS: dict[str, str] = {
     "samurai.cli.Terminated": "SIGTERM: exit 143, handled as an interrupt",
     "samurai.data._base.DatasetWarning": "a warning (a skipped case), printed, never raised",
+    "samurai.app.worker.Stopped": "the review app's server is stopping: a job ends between two frames",
+    "samurai.clinical.geometry.ChamberAbsent": "caught by the read-out: a chamber's values are left missing with the reason",
     "samurai_sam2.predictor.MissingExtensionWarning": "a warning, printed once, never raised",
 }
 

@@ -53,8 +53,8 @@ def project_exception_classes() -> set[str]:
 def test_the_walk_finds_the_known_classes():
     """The finder is not vacuous: it sees classes several levels down and in the backends."""
     found = project_exception_classes()
-    for name in ("samurai.data._base.DatasetError", "samurai_common.frames.VideoEndedEarly",
-                 "samurai.io.OutputError", "samurai.cli.Terminated"):
+    for name in ("samurai.data._base.DatasetError", "samurai_common.frame_source.VideoEndedEarly",
+                 "samurai.output.OutputError", "samurai.cli.Terminated"):
         assert name in found
     assert len(found) >= 14
 
@@ -95,3 +95,34 @@ def test_subclasses_map_and_bugs_do_not():
     assert user_error_message(Narrower("labels.json is damaged")) == "labels.json is damaged"
     for bug in (KeyError("x"), ValueError("x"), RuntimeError("x"), ZeroDivisionError()):
         assert user_error_message(bug) is None
+
+
+@pytest.mark.parametrize("qualified", sorted(USER_ERRORS))
+def test_the_command_line_maps_each_user_error_to_exit_2(qualified, monkeypatch, capsys):
+    """An error of any listed class escaping a command is exit 2 with its message and no
+    traceback, through the one handler in samurai/cli.py (a bug still raises)."""
+    pytest.importorskip("torch")
+    if qualified.startswith("samurai_hf"):
+        pytest.importorskip("transformers")
+    import samurai.commands.report as report
+    from samurai.cli import main
+
+    message = f"{qualified.rsplit('.', 1)[1]}: cannot read /data/x.png; re-export it"
+
+    def failing(args):
+        raise _instance(qualified, message)
+
+    monkeypatch.setattr(report, "run", failing)
+    assert main(["report", "somewhere"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"samurai report: error: {message}"
+    assert "Traceback" not in err
+
+
+def test_the_command_line_lets_a_bug_through(monkeypatch):
+    import samurai.commands.report as report
+    from samurai.cli import main
+
+    monkeypatch.setattr(report, "run", lambda args: {}["a bug"])
+    with pytest.raises(KeyError):
+        main(["report", "somewhere"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from samurai.cli import CLIError
+from samurai.errors import UserError as CLIError
 from samurai.shard import CaseStore
 
 EARLIER = {"model": "tiny", "image_size": 256, "methods": ["vanilla", "samurai"]}
