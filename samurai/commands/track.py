@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from samurai.errors import UserError
 from samurai.commands.arguments import (
     add_model_arguments, add_motion_arguments, add_random_weights_arguments, add_source_arguments,
 )
+from samurai.errors import UserError
 
 
 def add_parser(sub) -> None:

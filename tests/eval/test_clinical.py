@@ -89,3 +89,18 @@ def test_tiny_or_empty_masks_raise_with_a_reason():
         clinical.long_axis_length(np.zeros((5, 5), bool))
     with pytest.raises(ValueError, match="no frame"):
         clinical.view_readout(np.zeros((3, 5, 5), bool))
+
+
+@pytest.mark.parametrize("longer", ["2ch", "4ch"])
+def test_biplane_disks_take_the_longer_of_the_two_long_axes(longer):
+    """Foreshortened views: the 2CH and 4CH long axes differ (40 and 28 mm semi-axes). Each view
+    is cut into its own 20 disks, so the disk diameters trace each ellipse's profile and
+    sum(a_i b_i) / n -> 4 b c * 2/3; the guideline's L is the longer axis, 2 * 40 mm, giving
+    pi/4 * 4 b c * 2/3 * 80 = 4/3 pi b c * 40 (with the shorter axis: 28, 30 % less)."""
+    long_a, short_a, b, c = 40.0, 28.0, 16.0, 11.0
+    a2, a4 = (long_a, short_a) if longer == "2ch" else (short_a, long_a)
+    two = ellipse((240, 240), (70, 70), (a2, c), angle=0.2)
+    four = ellipse((240, 240), (70, 70), (a4, b))
+    v = clinical.volume_biplane_disks(two, four)
+    assert v == pytest.approx(4 / 3 * np.pi * b * c * long_a, rel=0.03)
+    assert abs(v - 4 / 3 * np.pi * b * c * short_a) > 0.2 * v
