@@ -2,8 +2,10 @@
 layout): every labelled structure is prompted on the first labelled frame (a box from its mask,
 the mask itself, or the adapter's learned class prompts) and tracked forward; the other
 labelled frames are scored (Dice, IoU, HD95 — mm where the spacing is known — and box metrics on
-the masks' boxes). The LV gets the clinical read-out (``samurai.eval.ef``). The per-frame image
-baselines (SAM 2 image predictor, MedSAM, Florence-2) are scored beside the trackers.
+the masks' boxes). Every method that tracks every frame gets the chambers' clinical read-out
+(``samurai.eval.readout``: readout.csv, agreement with the dataset's values) and the LV EF rows
+(``samurai.eval.ef``). The per-frame image baselines (SAM 2 image predictor, MedSAM,
+Florence-2) are scored beside the trackers.
 
 A case's result is a record (``echo_case_record``) that ``samurai.shard`` stores, so that a run
 resumes; :func:`write_echo_report` writes the tables and plots from every stored record.
@@ -327,9 +329,10 @@ def write_echo_report(records, methods, folder, baselines: bool, notes: dict) ->
             failed.append(case_id)
             continue
         ef_rows += record["ef"]
-        readout_rows += record["readout"]
-        metas[case_id] = (record["meta"], record["spacing"])
-        for row in record["readout"]:
+        # A case stored by an earlier version (resumed) has no read-out: it is left out of it.
+        readout_rows += record.get("readout", [])
+        metas[case_id] = (record.get("meta", {}), record.get("spacing"))
+        for row in record.get("readout", []):
             if f"shape/{row['method']}/lv/count" in arrays:
                 outlines[(case_id, row["method"])] = stored_views(arrays, row["method"])
         curves = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("area/")}
