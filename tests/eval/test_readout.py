@@ -159,3 +159,46 @@ def test_agreement_is_restated_with_numpy(evaluated):
     assert stats["lv_edv"]["bias"] == pytest.approx(-0.05 / 1.05 * np.mean([refs[p][1] for p in PATIENTS]), rel=0.4)
     assert "## Clinical read-out against the dataset's values" in text
     assert f"| lv_ef (%) | {len(PATIENTS)} |" in text
+
+
+def test_echonet_two_beats_in_pixels_compares_ef_only(tmp_path, monkeypatch):
+    """EchoNet-Dynamic: no pixel spacing (volumes in px³, left out of the comparison and said
+    so), several beats in one clip (the read-out's EF is the closed form's in every beat), and
+    the EF agreement against FileList.csv re-stated with NumPy."""
+    from samurai.data.synthetic import write_echonet
+
+    n_frames, period = 24, 10
+    written = write_echonet(tmp_path / "echonet", n_videos=3, n_frames=n_frames)
+    p = contraction(n_frames, period)  # ED at frames 0, 10, 20; ES at 5, 15
+    lv = heart_masks(p, 0.2, chambers=("lv",), size=112, long_factor=0.8, across_factor=0.8)["lv"]
+
+    def track(predictor, samurai, frames, prompts, start):
+        return lv[:, None]
+
+    monkeypatch.setattr(echo, "track_case", track)
+    records = []
+    for case in echo.open_echo_cases(str(written["root"])):
+        record, arrays = echo.echo_case_record(case, {"samurai": (None, True)}, "box")
+        records.append(({**json.loads(json.dumps(record)), "case_id": case.case_id}, arrays))
+        assert arrays.keys() == {"area/samurai"}  # no view pair: no outlines kept
+    (tmp_path / "out").mkdir()
+    text, _ = echo.write_echo_report(records, ["samurai"], tmp_path / "out", False,
+                                     {"ended_early": {}, "empty_objects": []})
+    (a0, b0), (a1, b1) = semi_axes("lv", 0.0, 0.8, 0.8), semi_axes("lv", 1.0, 0.8, 0.8)
+    edv, esv = truncated_spheroid_volume(a0, b0, b0, 0.0), truncated_spheroid_volume(a1, b1, b1, 0.0)
+    rows = _rows(tmp_path / "out" / "readout.csv")
+    assert len(rows) == 3
+    for r in rows:
+        assert (r["view"], r["volume_unit"], r["lv_method"]) == ("A4C", "px³", "single-plane discs (A4C)")
+        assert float(r["lv_edv"]) == pytest.approx(edv, rel=0.02)
+        assert float(r["lv_esv"]) == pytest.approx(esv, rel=0.02)
+        assert float(r["lv_ef"]) == pytest.approx(100 * (edv - esv) / edv, abs=1.0)
+    stats = json.loads((tmp_path / "out" / "summary.json").read_text())["readout_agreement"]["samurai"]
+    assert [s["key"] for s in stats] == ["lv_ef"]
+    d = np.array([float(r["lv_ef"]) - float(r["ref_ef"]) for r in rows])
+    with open(written["root"] / "FileList.csv") as f:
+        assert sorted(float(r["ref_ef"]) for r in rows) == sorted(float(x["EF"]) for x in csv.DictReader(f))
+    assert stats[0]["mae"] == pytest.approx(np.abs(d).mean(), abs=1e-3)
+    assert stats[0]["bias"] == pytest.approx(d.mean(), abs=1e-3)
+    assert "lv_edv: 3 case(s) left out, their pixel spacing is unknown" in text
+    assert not (tmp_path / "out" / "bland_altman_samurai_lv_edv.png").exists()
