@@ -32,7 +32,7 @@ psutil = pytest.importorskip("psutil")
 import samurai_core as sc  # noqa: E402
 
 from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
-from samurai_sam2.predictor import _Candidates  # noqa: E402
+from samurai_common.candidates import Candidates  # noqa: E402
 
 THREADS = int(os.environ.get("SAMURAI_BENCH_THREADS", "2"))
 # The added work is a handful of small tensor ops: on a shared 2-core box an OpenMP pool of 2
@@ -133,9 +133,7 @@ def test_samurai_added_cost(benchmark, predictor_256, image_size, num_objects):
     for k in range(num_objects):
         high = torch.randn(1, 3, image_size, image_size, generator=rng) - 1.0
         high[:, :, 40 + 4 * k : 120, 30:150] += 3.0  # a blob: non-trivial boxes
-        cand = _Candidates(
-            vision_feats=[],
-            feat_sizes=[],
+        cand = Candidates(
             low_res=high[:, :, ::4, ::4],
             high_res=high,
             ious=torch.rand(1, 3, generator=rng),

@@ -29,7 +29,7 @@ from fixtures_sam2 import SYNTHETIC_BOXES, make_synthetic_frames  # noqa: E402
 
 from samurai_common.tracks import VideoTracks  # noqa: E402
 from samurai_hf import build_samurai_hf_model, default_processor  # noqa: E402
-from samurai_hf.model import _Candidates  # noqa: E402
+from samurai_common.candidates import Candidates  # noqa: E402
 
 THREADS = int(os.environ.get("SAMURAI_BENCH_THREADS", "2"))
 # A handful of small tensor ops: timed single-threaded (an OpenMP pool of 2 on a shared 2-core
@@ -46,14 +46,13 @@ def test_samurai_added_cost(benchmark, image_size, num_objects):
     rng = torch.Generator().manual_seed(0)
     pending = []
     for k in range(num_objects):
-        high = torch.randn(1, 1, 3, image_size, image_size, generator=rng) - 1.0
+        high = torch.randn(1, 3, image_size, image_size, generator=rng) - 1.0
         high[..., 40 + 4 * k : 120, 30:150] += 3.0  # a blob: non-trivial boxes
-        cand = _Candidates(
-            vision_feats=[],
+        cand = Candidates(
             low_res=high[..., ::4, ::4],
             high_res=high,
-            ious=torch.rand(1, 1, 3, generator=rng),
-            tokens=torch.zeros(1, 1, 3, 1),
+            ious=torch.rand(1, 3, generator=rng),
+            tokens=torch.zeros(1, 3, 1),
             object_score_logits=torch.tensor([[2.0]]),
             multimask=True,
         )

@@ -25,7 +25,8 @@ def write_phantom_run(out: Path, frames: int = 44, size: int = 128, mm_per_pixel
     """Track the phantom's chambers and write them in the `samurai track --chambers` layout."""
     from samurai_phantom import PhantomSegmenter, make_phantom, track
 
-    from samurai.io import OutputDir, write_png
+    from samurai.formats import write_png
+    from samurai.output import OutputDir
 
     ph = make_phantom(n_frames=frames, size=size, mm_per_pixel=mm_per_pixel, dropout=None, rv_dropout=None)
     ids = sorted(ph.labels)

@@ -13,7 +13,7 @@ import warnings
 
 from samurai.errors import CLIError, UserError  # noqa: F401  CLIError: the old name, for user code
 
-COMMANDS = ("track", "eval", "demo", "train", "calibrate", "report")
+COMMANDS = ("track", "eval", "demo", "train", "calibrate", "report", "app")
 
 
 class Terminated(KeyboardInterrupt):
@@ -74,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"samurai {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a library's own error type for bad input (samurai/errors_map.py)
+        from samurai.errors_map import user_error_message
+
+        message = user_error_message(err)
+        if message is None:  # a bug: the traceback is the useful report
+            raise
+        print(f"samurai {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 def _one_line_warning(command: str):

@@ -40,8 +40,9 @@ import optax
 from jaxtyping import ArrayLike, Bool, Float
 
 from samurai_core.boxes import box_iou, box_valid
-from samurai_core.config import MOTION_MODELS, SamuraiConfig
+from samurai_core.config import SamuraiConfig
 from samurai_core.kalman import kf_box, kf_initiate, measure, motion_matrices
+from samurai_core.motion_models import MOTION_MODELS, check_motion_model
 from samurai_core.types import AnyArray, Array, NoiseParams
 
 _NON_ASPECT = ("std_position", "std_size", "std_velocity", "std_size_velocity", "std_measurement")
@@ -258,11 +259,6 @@ def _check_batch(boxes, valid) -> tuple[jnp.ndarray, jnp.ndarray]:
     return jnp.asarray(boxes, dtype), jnp.asarray(valid)
 
 
-def _check_model(motion_model: str) -> None:
-    if motion_model not in MOTION_MODELS:
-        raise ValueError(f"motion_model={motion_model!r} is not known; use one of {MOTION_MODELS}")
-
-
 def _check_noise(noise: NoiseParams, what: str) -> NoiseParams:
     values = []
     for name, value in zip(NoiseParams._fields, noise):
@@ -336,7 +332,7 @@ def fit_noise(
     >>> hist.nll_after < hist.nll_before
     True
     """
-    _check_model(motion_model)
+    check_motion_model(motion_model)
     init = _check_noise(init, "init")
     free = FREE_FIELDS[motion_model] if free is None else tuple(free)
     unknown = sorted(set(free) - set(NoiseParams._fields))
@@ -438,7 +434,7 @@ def score_noise(
     sees the frame) with the frame's box: how well the motion term of SAMURAI's mask score would
     point at the right candidate.
     """
-    _check_model(motion_model)
+    check_motion_model(motion_model)
     noise = _check_noise(noise, "noise")
     boxes, valid = _check_batch(boxes, valid)
     nll, iou, n = _score(motion_model, noise, boxes, valid)
@@ -456,7 +452,7 @@ def calibration_to_dict(calibration: Calibration) -> dict[str, Any]:
     >>> calibration_from_dict(d).noise == NoiseParams()
     True
     """
-    _check_model(calibration.motion_model)
+    check_motion_model(calibration.motion_model)
     noise = _check_noise(calibration.noise, "noise")
     return {
         "format": FORMAT,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from samurai_core.motion_models import MOTION_MODELS
+from samurai_core.motion_models import MOTION_MODELS as MOTION_MODELS  # re-exported
+from samurai_core.motion_models import check_motion_model
 from samurai_core.types import NoiseParams
 
 
@@ -29,10 +30,7 @@ class SamuraiConfig(NamedTuple):
 
     def validate(self) -> "SamuraiConfig":
         """Return self, or raise ValueError naming the bad field and the fix."""
-        if self.motion_model not in MOTION_MODELS:
-            raise ValueError(
-                f"motion_model={self.motion_model!r} is not known; use one of {MOTION_MODELS}"
-            )
+        check_motion_model(self.motion_model)
         if not 0.0 <= self.kf_score_weight <= 1.0:
             raise ValueError(f"kf_score_weight={self.kf_score_weight} must lie in [0, 1]")
         if self.num_maskmem < 2:

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from jaxtyping import Float
 
 from samurai_core import boxes as bx
-from samurai_core.config import MOTION_MODELS
+from samurai_core.motion_models import check_motion_model
 from samurai_core.types import AnyArray, Array, NoiseParams
 
 # Pixels. Boxes are at least a pixel in practice; this only guards degenerate states.
@@ -44,16 +44,9 @@ StateCov = Float[Array, "8 8 *batch"]
 Box = Float[AnyArray, "*batch 4"]
 
 
-def _check_model(motion_model: str) -> None:
-    if motion_model not in MOTION_MODELS:
-        raise ValueError(
-            f"motion_model={motion_model!r} is not known; use one of {MOTION_MODELS}"
-        )
-
-
 def measure(motion_model: str, box_xyxy: Box) -> Float[Array, "4 *batch"]:
     """The ``xyxy`` box in the motion model's measurement coordinates ``z = H x``."""
-    _check_model(motion_model)
+    check_motion_model(motion_model)
     if motion_model == "xyah":
         z = bx.xyxy_to_xyah(box_xyxy)
     elif motion_model == "xywh":
@@ -65,7 +58,7 @@ def measure(motion_model: str, box_xyxy: Box) -> Float[Array, "4 *batch"]:
 
 def kf_box(motion_model: str, mean: State) -> Float[Array, "*batch 4"]:
     """The ``xyxy`` box of a state mean (its first four components)."""
-    _check_model(motion_model)
+    check_motion_model(motion_model)
     p = jnp.moveaxis(mean[:4], 0, -1)
     if motion_model == "xyah":
         return bx.xyah_to_xyxy(p)
@@ -134,7 +127,7 @@ def motion_matrices(
     ``Q`` is the process noise used by ``kf_predict(mean)`` and ``R`` the measurement noise
     used by ``kf_update(mean)``. The kernels themselves never build ``F`` or ``H``.
     """
-    _check_model(motion_model)
+    check_motion_model(motion_model)
     dtype = mean.dtype
     eye = jnp.eye(4, dtype=dtype)
     zero = jnp.zeros((4, 4), dtype)
@@ -148,7 +141,7 @@ def motion_matrices(
 
 def kf_initiate(motion_model: str, noise: NoiseParams, box_xyxy: Box) -> tuple[State, StateCov]:
     """Start a track at a measured box: ``x = [z, 0]``, ``P = diag(2σ_p, 10σ_v)²`` from the box."""
-    _check_model(motion_model)
+    check_motion_model(motion_model)
     z = measure(motion_model, box_xyxy)
     _, _, _, p0_pos, p0_vel = _noise_terms(motion_model, noise, z)
     mean = jnp.concatenate([z, jnp.zeros_like(z)])
@@ -167,7 +160,7 @@ def kf_predict(
     symmetric (up to rounding) without a transpose (transposes of tiny matrices are slow
     under ``vmap``).
     """
-    _check_model(motion_model)
+    check_motion_model(motion_model)
     pos, vel, _, _, _ = _noise_terms(motion_model, noise, mean[:4])
     p, v = mean[:4], mean[4:]
     new_mean = jnp.concatenate([p + v, v])
@@ -188,7 +181,7 @@ def kf_innovation(
     ``log N(y; 0, S)`` is the per-step log-likelihood of the measurement (see
     ``gaussian_logpdf``).
     """
-    _check_model(motion_model)
+    check_motion_model(motion_model)
     _, _, meas, _, _ = _noise_terms(motion_model, noise, mean[:4])
     z = measure(motion_model, box_xyxy)
     innov = z - mean[:4]
@@ -236,7 +229,7 @@ def kf_initiate_blocks(
     motion_model: str, noise: NoiseParams, box_xyxy: Box
 ) -> tuple[State, Blocks]:
     """``kf_initiate`` in block form."""
-    _check_model(motion_model)
+    check_motion_model(motion_model)
     z = measure(motion_model, box_xyxy)
     _, _, _, p0_pos, p0_vel = _noise_terms(motion_model, noise, z)
     mean = jnp.concatenate([z, jnp.zeros_like(z)])
@@ -247,7 +240,7 @@ def kf_predict_blocks(
     motion_model: str, noise: NoiseParams, mean: State, blocks: Blocks
 ) -> tuple[State, Blocks]:
     """``kf_predict`` in block form: ``F [[a, c], [c, d]] Fᵀ = [[a + 2c + d, c + d], [c + d, d]]``."""
-    _check_model(motion_model)
+    check_motion_model(motion_model)
     pos, vel, _, _, _ = _noise_terms(motion_model, noise, mean[:4])
     p, v = mean[:4], mean[4:]
     a, c, d = blocks[0], blocks[1], blocks[2]
@@ -260,7 +253,7 @@ def kf_update_blocks(
 ) -> tuple[State, Blocks]:
     """``kf_update`` in block form: per coordinate ``s = a + r``, gains ``a/s`` and ``c/s``,
     ``P' = P − K s Kᵀ = [[a·r/s, c·r/s], [c·r/s, d − c²/s]]``."""
-    _check_model(motion_model)
+    check_motion_model(motion_model)
     _, _, meas, _, _ = _noise_terms(motion_model, noise, mean[:4])
     innov = measure(motion_model, box_xyxy) - mean[:4]
     a, c, d = blocks[0], blocks[1], blocks[2]

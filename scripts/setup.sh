@@ -33,7 +33,7 @@ else
   if ! .venv/bin/python -c 'import sam2' 2>/dev/null; then
     SAM2_BUILD_CUDA=0 "${pip[@]}" --no-build-isolation sam2==1.1.0
   fi
-  "${pip[@]}" -e ".[demo,sam2,hf,dicom,dev]"
+  "${pip[@]}" -e ".[demo,sam2,hf,dicom,app,dev]"
 fi
 .venv/bin/python -m pip check >/dev/null || { .venv/bin/python -m pip check; exit 1; }
 echo "setup: .venv ready ($profile)"

@@ -108,6 +108,11 @@ def tiny_hf_model(family: str, seed: int = 0, **config_fields):
     model = FAMILIES[family][0](config).eval()
     with torch.no_grad():
         model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(OBJECT_SCORE_BIAS)
+        # The library starts the memory frames' temporal encoding at zero: every temporal offset
+        # would then look alike, and a memory frame attended at the wrong offset would go unseen
+        # by the parity tests. Random rows (seeded) make each offset count.
+        tpos = model.memory_temporal_positional_encoding
+        tpos.copy_(torch.randn(tpos.shape, generator=torch.Generator().manual_seed(seed + 1)))
     return model
 
 

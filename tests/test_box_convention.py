@@ -85,13 +85,12 @@ def test_backend_kalman_measurement_is_the_prompt_box(sam2_tiny_checkpoint):
     equal ``mask_to_box`` of the masks (what ``eval`` would prompt with)."""
     torch = pytest.importorskip("torch")
     from samurai_sam2 import build_samurai_video_predictor
-    from samurai_sam2.predictor import _Candidates
+    from samurai_common.candidates import Candidates
 
     pred = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=S)
     masks = np.stack(_masks()[:3])  # M = 3 candidates of one object
     logits = torch.from_numpy(np.where(masks, 4.0, -4.0).astype(np.float32))[None]
-    cand = _Candidates(None, None, None, logits, torch.tensor([[0.9, 0.5, 0.2]]), None,
-                       torch.tensor([[3.0]]), True)
+    cand = Candidates(None, logits, torch.tensor([[0.9, 0.5, 0.2]]), None, torch.tensor([[3.0]]), True)
     state = {"samurai": pred._new_samurai_state(True), "obj_idx_to_id": {0: 1},
              "device": torch.device("cpu")}
     _, records = pred._samurai_decide(state, 0, [(0, cand)])

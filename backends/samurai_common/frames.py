@@ -34,6 +34,33 @@ from samurai_common.frame_source import (  # noqa: F401  the contract, re-export
     _Cache,
     _check_frame,
 )
+# PIL modes of one grey channel deeper than 8 bits (16-bit PNG/TIFF, 12-bit-in-16, 32-bit, float):
+# PIL's own convert("L"/"RGB") clips them to 255, so they go through to_uint8 instead.
+HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+
+def to_uint8(array: np.ndarray, where: str, window: tuple[float, float] | None = None) -> np.ndarray:
+    """Pixels of any integer or float depth as uint8: the one conversion of every frame reader.
+
+    Values already in 0..255 are kept (rounded); a wider range (16-bit, 12 bits stored in 16,
+    float) is stretched linearly so that its minimum becomes 0 and its maximum 255. The range is
+    ``window = (lo, hi)`` when given (a video read frame by frame passes the range of all its
+    frames, so one grey level means one thing on every frame), else the array's own.
+
+    Raises:
+      FrameError: the array holds NaN or inf (a corrupt file), naming ``where``.
+    """
+    array = np.asarray(array)
+    if array.dtype == np.uint8:
+        return array
+    if not np.isfinite(array).all():
+        raise FrameError(f"{where} holds NaN or inf values; the file is corrupt")
+    lo, hi = window if window is not None else (float(array.min()), float(array.max()))
+    if 0 <= lo and hi <= 255:
+        return np.round(array).astype(np.uint8)
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    return np.round((array.astype(np.float64) - lo) * scale).astype(np.uint8)
 
 
 def _frame_key(path: Path):
@@ -76,6 +103,7 @@ class FolderFrames(FrameSource):
             )
         self._cache = _Cache(cache_size)
         self._len = len(self.paths)
+        self._window: tuple[float, float] | None = None  # grey range of a high-depth folder
         first = self._read(0)
         self.height, self.width = first.shape[:2]
 
@@ -115,7 +143,13 @@ class FolderFrames(FrameSource):
         path = self.paths[index]
         try:
             with self._Image.open(path) as img:
-                frame = np.array(img.convert("RGB"))
+                if img.mode in HIGH_DEPTH_MODES:
+                    grey = to_uint8(np.asarray(img), repr(str(path)), self._grey_window())
+                    frame = np.repeat(grey[..., None], 3, axis=2)
+                else:
+                    frame = np.array(img.convert("RGB"))
+        except FrameError:
+            raise
         except Exception as err:  # PIL raises several types for broken files
             raise FrameError(
                 f"cannot read frame {index} ({str(path)!r}): {err}; re-export or remove that file"
@@ -127,6 +161,25 @@ class FolderFrames(FrameSource):
             )
         self._cache.put(index, frame)
         return frame
+
+
+    def _grey_window(self) -> tuple[float, float]:
+        """The grey range of every high-depth frame of the folder (read once): a frame read on
+        its own is stretched like the whole video, as a sequence file is (see to_uint8)."""
+        if self._window is None:
+            lo, hi = np.inf, -np.inf
+            for path in self.paths:
+                try:
+                    with self._Image.open(path) as img:
+                        if img.mode not in HIGH_DEPTH_MODES:
+                            continue
+                        low, high = img.getextrema()
+                except Exception:  # noqa: BLE001  (read again, and reported, when it is reached)
+                    continue
+                if np.isfinite(low) and np.isfinite(high):
+                    lo, hi = min(lo, float(low)), max(hi, float(high))
+            self._window = (lo, hi)
+        return self._window
 
 
 class VideoFileFrames(FrameSource):
@@ -385,4 +438,5 @@ __all__ = [
     "VideoFileFrames",
     "count_frames",
     "open_frames",
+    "to_uint8",
 ]

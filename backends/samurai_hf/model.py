@@ -42,7 +42,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from samurai_common.boxes import candidates_to_host, index_tensors
+from samurai_common import candidates as cd
+from samurai_common.candidates import Candidates
 from samurai_common.config import check_model_config, model_preset
 from samurai_common.tracks import VideoTracks
 
@@ -75,21 +76,6 @@ def check_transformers_version(installed: str | None = None) -> None:
             f"the supported release (pip install 'transformers=={TRANSFORMERS_VERSION}') or use "
             f"the SAM 2 backend (samurai_sam2)."
         )
-
-
-class _Candidates:
-    """One object's outputs on one tracking frame, before a candidate is chosen."""
-
-    __slots__ = ("vision_feats", "low_res", "high_res", "ious", "tokens", "object_score_logits", "multimask")
-
-    def __init__(self, vision_feats, low_res, high_res, ious, tokens, object_score_logits, multimask):
-        self.vision_feats = vision_feats
-        self.low_res = low_res  # [1, 1, M, h, w] logits
-        self.high_res = high_res  # [1, 1, M, S, S] logits
-        self.ious = ious  # [1, 1, M]
-        self.tokens = tokens  # [1, 1, M or 1, C] decoder output tokens
-        self.object_score_logits = object_score_logits  # [1, 1]
-        self.multimask = multimask
 
 
 class SamuraiVideoMixin:
@@ -195,7 +181,7 @@ class SamuraiVideoMixin:
         pred_masks_per_obj = [None] * num_objects
         scores_per_obj = [None] * num_objects
         to_encode: list[tuple[int, torch.Tensor, torch.Tensor, bool]] = []
-        pending: list[tuple[int, Any, _Candidates]] = []
+        pending: list[tuple[int, Any, Candidates]] = []
         for obj_idx in range(num_objects):
             obj_id = session.obj_idx_to_id(obj_idx)
             tracks.handles[obj_id] = session.output_dict_per_obj[obj_idx]
@@ -313,7 +299,7 @@ class SamuraiVideoMixin:
     # ------------------------------------------------------------------ candidates
     def _candidates(
         self, session, obj_idx, frame_idx, reverse, streaming, memory_frames=None, point_inputs=None
-    ) -> _Candidates:
+    ) -> Candidates:
         """``_run_single_frame_inference`` up to the mask decoder: every candidate kept, nothing
         chosen. A tracking frame attends to ``memory_frames`` (None: the library's rule); with
         ``point_inputs`` (the session's form of clicks/boxes) it is a new conditioning frame."""
@@ -366,37 +352,28 @@ class SamuraiVideoMixin:
             .unsqueeze(1)
             .to(low.dtype)
         )
-        return _Candidates(feats, low, high, ious, tokens, obj_logits, multimask)
+        # The library's [1, 1, M, ...] (object, prompt batch, candidate) as the shared [1, M, ...].
+        return Candidates(
+            low.squeeze(1), high.squeeze(1), ious.squeeze(1), tokens.squeeze(1), obj_logits, multimask, features=feats
+        )
 
     def _decide(self, tracks: VideoTracks, frame_idx: int, pending):
         """One core step for every pending object; returns chosen indices and step records."""
-        cands = [c for _, _, c in pending]
-        boxes, aff, obj = candidates_to_host(
-            [c.high_res for c in cands], [c.ious for c in cands], [c.object_score_logits for c in cands]
-        )
-        chosen, records = tracks.decide([obj_id for _, obj_id, _ in pending], frame_idx, boxes, aff, obj)
-        return index_tensors(chosen, cands[0].ious.device, (1, 1)), records
+        return cd.decide(tracks, [obj_id for _, obj_id, _ in pending], frame_idx, [c for _, _, c in pending])
 
     def _finish(
-        self, session, cand: _Candidates, idx: torch.Tensor, record, run_mem_encoder: bool, from_points: bool = False
+        self, session, cand: Candidates, idx: torch.Tensor, record, run_mem_encoder: bool, from_points: bool = False
     ) -> tuple[dict, torch.Tensor]:
         """The chosen candidate's masks and object pointer (as ``_single_frame_forward`` forms
         them), memory-encoded as the family does: the frame's output dict and the chosen
         high-res mask logits ``[1, 1, S, S]``. ``record``: the
         SAMURAI decision (None: the library's argmax); ``from_points``: a prompted frame (its
         mask is binarised for memory, as the library does)."""
-        token = cand.tokens[:, :, 0]
-        if cand.multimask:
-            batch = torch.arange(1, device=cand.low_res.device)
-            low = cand.low_res[batch, batch, idx]
-            high = cand.high_res[batch, batch, idx]
-            if cand.tokens.size(2) > 1:
-                token = cand.tokens[batch, batch, idx]
-        else:
-            low, high = cand.low_res[:, :, 0], cand.high_res[:, :, 0]
-        pointer = self.object_pointer_proj(token)
-        appearing = (cand.object_score_logits > 0).to(pointer.dtype)
-        pointer = appearing * pointer + (1 - appearing) * self.no_object_pointer
+        low, high, token = cd.select_candidate(cand, idx)
+        # The library's layout again: [1, 1, ...] (object, prompt batch).
+        pointer = cd.object_pointer(
+            self.object_pointer_proj(token.unsqueeze(1)), cand.object_score_logits, self.no_object_pointer
+        )
         out = {"pred_masks": low, "object_pointer": pointer}
         if self._batched_memory:
             out["high_res_masks"] = high
@@ -404,7 +381,7 @@ class SamuraiVideoMixin:
             features, pos_enc = None, None
             if run_mem_encoder and self.num_maskmem > 0:
                 features, pos_enc = self._encode_new_memory(
-                    current_vision_feats=cand.vision_feats[-1],
+                    current_vision_feats=cand.features[-1],
                     pred_masks_high_res=high,
                     object_score_logits=cand.object_score_logits,
                     is_mask_from_pts=from_points,
@@ -413,30 +390,23 @@ class SamuraiVideoMixin:
             out["maskmem_pos_enc"] = pos_enc
         out["object_score_logits"] = cand.object_score_logits
         # Kept for SAMURAI and for users (the library drops them): every candidate's IoU.
-        out["iou_scores"] = cand.ious
+        out["ious"] = cand.ious
+        out["chosen"] = idx
         if record is not None:
-            out["chosen"] = int(record.out.chosen[record.slot])
             out["samurai"] = record
         return out, high
 
     # ------------------------------------------------------------------ inspection
     def frame_scores(self, inference_session, frame_idx: int) -> dict[Any, dict]:
-        """Per-object SAMURAI scores of a tracked frame: ``{obj_id: {"ious", "object_score",
-        "chosen", "kf_iou", "kf_score", "kf_score_valid", "stable_frames", "boxes", "kf_box",
-        "memory_frames"}}``; objects without a SAMURAI decision on that frame are absent."""
-        scores = {}
-        for obj_idx, outputs in inference_session.output_dict_per_obj.items():
-            out = outputs["non_cond_frame_outputs"].get(frame_idx)
-            if out is None or "samurai" not in out:
-                continue
-            entry = {
-                "ious": out["iou_scores"].float().reshape(-1).cpu().numpy(),
-                "object_score": float(out["object_score_logits"].float().reshape(-1)[0]),
-                "chosen": out["chosen"],
-            }
-            entry.update(out["samurai"].as_dict())
-            scores[inference_session.obj_idx_to_id(obj_idx)] = entry
-        return scores
+        """Per-object scores of a tracked frame (``samurai_common.candidates.frame_scores``):
+        ``{obj_id: {"object_score", and where SAMURAI decided the frame "ious", "chosen",
+        "kf_iou", "kf_score", "kf_score_valid", "stable_frames", "boxes", "kf_box",
+        "memory_frames", ...}}`` (the library's own tracker keeps only the object score);
+        objects without a tracking output on that frame are absent."""
+        return cd.frame_scores(
+            (inference_session.obj_idx_to_id(obj_idx), outputs["non_cond_frame_outputs"].get(frame_idx))
+            for obj_idx, outputs in inference_session.output_dict_per_obj.items()
+        )
 
 
 from transformers.models.edgetam_video import modeling_edgetam_video as _edgetam  # noqa: E402

@@ -116,13 +116,6 @@ class HFVideoPredictor:
             yield t, list(out.object_ids), logits
 
     def frame_scores(self, state, frame_idx: int) -> dict[Any, dict]:
-        """Per-object scores of a tracked frame: SAMURAI's (``model.frame_scores``), or with
-        SAMURAI off only ``{"object_score"}`` (the library keeps no candidate scores)."""
-        session = state["session"]
-        scores = self.model.frame_scores(session, frame_idx)
-        for obj_idx, outputs in session.output_dict_per_obj.items():
-            obj_id = session.obj_idx_to_id(obj_idx)
-            out = outputs["non_cond_frame_outputs"].get(frame_idx)
-            if obj_id not in scores and out is not None:
-                scores[obj_id] = {"object_score": float(out["object_score_logits"].float().reshape(-1)[0])}
-        return scores
+        """Per-object scores of a tracked frame (``model.frame_scores``: SAMURAI's, or with
+        SAMURAI off only ``{"object_score"}``, as the library keeps no candidate scores)."""
+        return self.model.frame_scores(state["session"], frame_idx)

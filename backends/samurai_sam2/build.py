@@ -289,6 +289,7 @@ def build_samurai_video_predictor(
     samurai_config=None,  # samurai_core.SamuraiConfig; default: the preset of the model size
     image_size: int | None = None,  # overrides the config's image size (++model.image_size)
     release_old_frames: bool = True,  # free per-frame outputs beyond the look-back window
+    batch_objects: bool = False,  # all objects of a frame in one pass (docs/backend.md)
     **kwargs,
 ):
     """Drop-in replacement for ``sam2.build_sam.build_sam2_video_predictor``.
@@ -316,6 +317,7 @@ def build_samurai_video_predictor(
         samurai_config = model.samurai_preset(model_size(config_file))
     model.configure_samurai(enabled=samurai, config=samurai_config)
     model.release_old_frames = release_old_frames
+    model.batch_objects = bool(batch_objects)
     model = model.to(device)
     if mode == "eval":
         model.eval()

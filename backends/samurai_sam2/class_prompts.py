@@ -133,18 +133,52 @@ class ClassPrompts(torch.nn.Module):
                 f"{path} does not exist; class prompts are written by "
                 "`samurai train --prompts learned` beside the adapter"
             )
+        fix = "re-save it, or copy the adapter folder written by `samurai train` again"
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
+                if "tokens" not in f.keys():
+                    raise ClassPromptError(f"{path} holds no 'tokens' tensor (it holds {sorted(f.keys())}); {fix}")
                 tokens = f.get_tensor("tokens")
-            names = json.loads(meta["class_names"])
-        except (KeyError, ValueError, OSError) as err:
-            raise ClassPromptError(f"{path} is not a class-prompt file ({err}); re-save it") from err
-        if tokens.ndim != 3 or tokens.shape[0] != len(names):
+        except ClassPromptError:
+            raise
+        except Exception as err:  # safetensors raises its own error types for damaged files
             raise ClassPromptError(
-                f"{path}: tokens {tuple(tokens.shape)} do not match {len(names)} class names"
+                f"{path} is damaged or not a safetensors file ({type(err).__name__}: "
+                f"{str(err).strip().splitlines()[0] if str(err).strip() else 'no detail'}); {fix}"
+            ) from None
+        if "class_names" not in meta:
+            raise ClassPromptError(f"{path} has no class names in its metadata ('class_names'); {fix}")
+        try:
+            names = json.loads(meta["class_names"])
+        except ValueError:
+            names = None
+        if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+            raise ClassPromptError(
+                f"{path}: its metadata 'class_names' is not a list of class names "
+                f"({meta['class_names'][:80]!r}); {fix}"
             )
-        prompts = cls(names, tokens.shape[1], tokens.shape[2])
+        if tokens.ndim != 3 or tokens.shape[0] != len(names) or tokens.shape[1] < 1:
+            raise ClassPromptError(
+                f"{path}: tokens {tuple(tokens.shape)} do not match {len(names)} class names "
+                f"{names} (expected [{len(names)}, n_tokens, width]); {fix}"
+            )
+        if "n_tokens" in meta and meta["n_tokens"] != str(tokens.shape[1]):
+            raise ClassPromptError(
+                f"{path}: its metadata says n_tokens={meta['n_tokens']!r} but the tokens have "
+                f"{tokens.shape[1]}; {fix}"
+            )
+        if not tokens.is_floating_point() or not torch.isfinite(tokens).all():
+            bad = [names[i] for i in range(len(names))
+                   if not (tokens.is_floating_point() and torch.isfinite(tokens[i]).all())]
+            raise ClassPromptError(
+                f"{path}: the tokens of class(es) {bad} are NaN, infinite or not floating point "
+                "(a training run that diverged); use an earlier adapter or train again"
+            )
+        try:
+            prompts = cls(names, tokens.shape[1], tokens.shape[2])
+        except ClassPromptError as err:
+            raise ClassPromptError(f"{path}: {err}; {fix}") from None
         with torch.no_grad():
             prompts.tokens.copy_(tokens)
         return prompts.to(device)

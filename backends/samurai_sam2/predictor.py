@@ -24,7 +24,6 @@ frames can be streamed from a file, a folder or an iterator, so memory stays fla
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import itertools
 import warnings
@@ -36,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from samurai_common.boxes import candidates_to_host, index_tensors
+from samurai_common import candidates as cd
+from samurai_common.candidates import Candidates
 from samurai_common.config import MODEL_MEMORY_FIELDS, check_model_config, model_preset
 from samurai_common.frames import FrameSource, open_frames
 from samurai_common.tracks import VideoTracks
@@ -99,20 +99,6 @@ class LazyVideoFrames:
         return img
 
 
-@dataclasses.dataclass
-class _Candidates:
-    """One object's SAM 2 outputs on one tracking frame, before a candidate is chosen."""
-
-    vision_feats: list
-    feat_sizes: list
-    low_res: torch.Tensor  # [1, M, h, w] logits
-    high_res: torch.Tensor  # [1, M, S, S] logits
-    ious: torch.Tensor  # [1, M]
-    tokens: torch.Tensor  # [1, M or 1, C] decoder output tokens (object pointers)
-    object_score_logits: torch.Tensor  # [1, 1]
-    multimask: bool
-
-
 class MissingExtensionWarning(UserWarning):
     """sam2 was installed without its CUDA extension (``sam2._C``): masks' small holes stay."""
 
@@ -145,6 +131,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         samurai: bool = True,  # SAMURAI decisions; False gives plain SAM 2 (bitwise)
         release_old_frames: bool = True,  # drop per-frame outputs older than the look-back window
         bf16_on_cuda: bool = True,  # autocast SAM 2 to bfloat16 on CUDA during propagation
+        batch_objects: bool = False,  # all objects of a frame in one pass; False: one by one (sam2's way)
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -163,6 +150,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         self.samurai_config = None
         self.release_old_frames = release_old_frames
         self.bf16_on_cuda = bf16_on_cuda
+        self.batch_objects = bool(batch_objects)
         import jax
 
         # The core's arrays are tiny: it runs on the CPU unless told otherwise.
@@ -507,9 +495,9 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         sam = inference_state["samurai"]
         use_samurai, tracks = sam["enabled"], sam["tracks"]
         device = inference_state["device"]
-        tracked = _TRACKED_REVERSE if reverse else _TRACKED_FORWARD
+        tracked_as = _TRACKED_REVERSE if reverse else _TRACKED_FORWARD
         pred_masks_per_obj: list = [None] * batch_size
-        pending: list[tuple[int, _Candidates]] = []
+        tracked: list[tuple[int, list[int] | None]] = []  # (obj_idx, memory frames or None)
         for obj_idx in range(batch_size):
             obj_output_dict = inference_state["output_dict_per_obj"][obj_idx]
             obj_id = self._obj_idx_to_id(inference_state, obj_idx)
@@ -524,32 +512,165 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 memory_frames = None
                 if use_samurai:
                     memory_frames = tracks.memory_frames(obj_id, frame_idx, reverse)
-                cand = self._frame_candidates(
-                    inference_state, obj_output_dict, frame_idx, reverse, memory_frames
-                )
-                pending.append((obj_idx, cand))
-            inference_state["frames_tracked_per_obj"][obj_idx][frame_idx] = tracked
-
-        if pending:
-            if use_samurai:
-                chosen, records = self._samurai_decide(inference_state, frame_idx, pending)
-            else:
-                chosen = [torch.argmax(c.ious, dim=-1) for _, c in pending]
-                records = [None] * len(pending)
-            for (obj_idx, cand), idx, record in zip(pending, chosen, records):
-                out, pred_masks = self._finish_frame(inference_state, cand, idx, record)
-                inference_state["output_dict_per_obj"][obj_idx]["non_cond_frame_outputs"][
-                    frame_idx
-                ] = out
-                pred_masks_per_obj[obj_idx] = pred_masks
+                tracked.append((obj_idx, memory_frames))
+            inference_state["frames_tracked_per_obj"][obj_idx][frame_idx] = tracked_as
+        if not tracked:
+            pass
+        elif self.batch_objects:
+            masks = self._track_objects_batched(inference_state, frame_idx, reverse, tracked, use_samurai)
+            if len(tracked) == batch_size:
+                return masks  # every object tracked here, in object order
+            for i, (obj_idx, _) in enumerate(tracked):
+                pred_masks_per_obj[obj_idx] = masks[i : i + 1]
+        else:
+            self._track_objects_one_by_one(inference_state, frame_idx, reverse, tracked, use_samurai, pred_masks_per_obj)
         if batch_size > 1:
             return torch.cat(pred_masks_per_obj, dim=0)
         return pred_masks_per_obj[0]
 
+    def _track_objects_one_by_one(self, inference_state, frame_idx, reverse, tracked, use_samurai, pred_masks_per_obj):
+        """The reference path (``batch_objects=False``): memory attention, the mask decoder and
+        the memory encoder run once per object, as in sam2 1.1.0."""
+        pending = [
+            (
+                obj_idx,
+                self._frame_candidates(
+                    inference_state, inference_state["output_dict_per_obj"][obj_idx], frame_idx, reverse, memory
+                ),
+            )
+            for obj_idx, memory in tracked
+        ]
+        if use_samurai:
+            chosen, records = self._samurai_decide(inference_state, frame_idx, pending)
+        else:
+            chosen = [torch.argmax(c.ious, dim=-1) for _, c in pending]
+            records = [None] * len(pending)
+        for (obj_idx, cand), idx, record in zip(pending, chosen, records):
+            out, pred_masks = self._finish_frame(inference_state, cand, idx, record)
+            inference_state["output_dict_per_obj"][obj_idx]["non_cond_frame_outputs"][frame_idx] = out
+            pred_masks_per_obj[obj_idx] = pred_masks
+
+    def _track_objects_batched(self, inference_state, frame_idx, reverse, tracked, use_samurai) -> torch.Tensor:
+        """All tracked objects of a frame in one pass: the image features once, memory attention
+        once per group of objects whose memories have the same length (each object attends to
+        its own memory frames), then the mask decoder, the object pointers and the memory
+        encoder once for all. Returns the objects' low-res mask logits ``[B, 1, h, w]`` in the
+        order of ``tracked``."""
+        cand = self._batched_candidates(inference_state, frame_idx, reverse, tracked)
+        B = len(tracked)
+        if use_samurai:
+            obj_ids = [self._obj_idx_to_id(inference_state, obj_idx) for obj_idx, _ in tracked]
+            chosen, records = cd.decide(inference_state["samurai"]["tracks"], obj_ids, frame_idx, [cand])
+            idx = torch.cat(chosen) if B > 1 else chosen[0]
+        else:
+            idx = torch.argmax(cand.ious, dim=-1)
+            chosen, records = idx.split(1), [None] * B
+        low, high, obj_ptr = self._select_candidate(cand, idx)
+        storage = inference_state["storage_device"]
+        features, pos_enc = self._encode_memories(inference_state, cand, high)
+        pred_masks = low
+        if self.fill_hole_area > 0:
+            pred_masks = fill_holes_in_mask_scores(pred_masks, self.fill_hole_area)
+        stored_masks = pred_masks.to(storage, non_blocking=True)
+        for i, (obj_idx, _) in enumerate(tracked):
+            out = {
+                "maskmem_features": None if features is None else features[i : i + 1],
+                "maskmem_pos_enc": pos_enc,
+                "pred_masks": stored_masks[i : i + 1],
+                "obj_ptr": obj_ptr[i : i + 1],
+                "object_score_logits": cand.object_score_logits[i : i + 1],
+                "ious": cand.ious[i : i + 1],
+                "chosen": chosen[i],
+            }
+            if records[i] is not None:
+                out["samurai"] = records[i]
+            inference_state["output_dict_per_obj"][obj_idx]["non_cond_frame_outputs"][frame_idx] = out
+        return pred_masks
+
+    def _batched_candidates(self, inference_state, frame_idx, reverse, tracked) -> Candidates:
+        """:meth:`_frame_candidates` for several objects at once (``Candidates`` of ``B``)."""
+        _, _, feats, pos, sizes = self._get_image_feature(inference_state, frame_idx, 1)
+        curr, curr_pos = feats[-1], pos[-1]  # [HW, 1, C]: the image's, shared by every object
+        B, C = len(tracked), self.hidden_dim
+        H, W = sizes[-1]
+        inputs = []
+        for obj_idx, memory_frames in tracked:
+            if memory_frames is None:
+                memory_frames = self._sam2_memory_frames(frame_idx, reverse)
+            output_dict = inference_state["output_dict_per_obj"][obj_idx]
+            inputs.append(
+                self._memory_inputs(frame_idx, output_dict, inference_state["num_frames"], reverse, memory_frames, curr)
+            )
+        # Memory attention batches objects whose memories have the same length and the same
+        # number of object-pointer tokens (those skip the rotary encoding): SAMURAI's sets of
+        # frames differ between objects, their sizes mostly do not.
+        groups: dict[tuple[int, int], list[int]] = {}
+        for k, (memory, _, num_ptr) in enumerate(inputs):
+            groups.setdefault((memory.shape[0], num_ptr), []).append(k)
+        per_object: list = [None] * B
+        for (_, num_ptr), members in groups.items():
+            G = len(members)
+            attended = self.memory_attention(
+                curr=[curr.expand(-1, G, -1)],
+                curr_pos=[curr_pos.expand(-1, G, -1)],
+                memory=torch.cat([inputs[k][0] for k in members], dim=1),
+                memory_pos=torch.cat([inputs[k][1] for k in members], dim=1),
+                num_obj_ptr_tokens=num_ptr,
+            )
+            attended = attended.permute(1, 2, 0).view(G, C, H, W)
+            if G == B:
+                pix_feat = attended
+                break
+            for j, k in enumerate(members):
+                per_object[k] = attended[j : j + 1]
+        else:
+            pix_feat = torch.cat(per_object, dim=0)
+        high_res_features = [
+            x.permute(1, 2, 0).view(x.size(1), x.size(2), *s).expand(B, -1, -1, -1)
+            for x, s in zip(feats[:-1], sizes[:-1])
+        ] or None
+        multimask = self._use_multimask(False, None)
+        low, high, ious, tokens, obj_logits = self._sam_head_candidates(pix_feat, high_res_features, multimask)
+        return Candidates(low, high, ious, tokens, obj_logits, multimask, features=(feats, sizes))
+
+    def _encode_memories(self, inference_state, cand: Candidates, high: torch.Tensor):
+        """The memory encoder for the chosen masks ``high [B, 1, S, S]`` of ``B`` objects on one
+        frame: ``(features [B, ...] bfloat16 on the storage device, the position encodings of
+        one object)`` (the same for every object), or ``(None, None)`` without a memory."""
+        if self.num_maskmem == 0:
+            return None, None
+        feats, sizes = cand.features
+        B = high.size(0)
+        if self.non_overlap_masks_for_mem_enc and B > 1:
+            # That option constrains masks across the batch; sam2 encodes objects one by one.
+            parts = [
+                self._encode_new_memory(
+                    current_vision_feats=feats,
+                    feat_sizes=sizes,
+                    pred_masks_high_res=high[i : i + 1],
+                    object_score_logits=cand.object_score_logits[i : i + 1],
+                    is_mask_from_pts=False,
+                )
+                for i in range(B)
+            ]
+            features = torch.cat([f for f, _ in parts], dim=0)
+            pos_enc = parts[0][1]
+        else:
+            features, pos_enc = self._encode_new_memory(
+                current_vision_feats=[feats[-1].expand(-1, B, -1)],
+                feat_sizes=sizes,
+                pred_masks_high_res=high,
+                object_score_logits=cand.object_score_logits,
+                is_mask_from_pts=False,
+            )
+        features = features.to(torch.bfloat16).to(inference_state["storage_device"], non_blocking=True)
+        pos_enc = self._get_maskmem_pos_enc(inference_state, {"maskmem_pos_enc": [p[:1] for p in pos_enc]})
+        return features, pos_enc
+
     # ------------------------------------------------------------------ SAM 2 pieces
     def _frame_candidates(
         self, inference_state, output_dict, frame_idx, reverse, memory_frames
-    ) -> _Candidates:
+    ) -> Candidates:
         """SAM 2's tracking step for one object up to the mask decoder, keeping all candidates."""
         (_, _, feats, pos, sizes) = self._get_image_feature(inference_state, frame_idx, 1)
         if len(feats) > 1:
@@ -576,7 +697,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         low, high, ious, tokens, obj_logits = self._sam_head_candidates(
             pix_feat, high_res_features, multimask
         )
-        return _Candidates(feats, sizes, low, high, ious, tokens, obj_logits, multimask)
+        return Candidates(low, high, ious, tokens, obj_logits, multimask, features=(feats, sizes))
 
     def _sam_head_candidates(self, backbone_features, high_res_features, multimask: bool):
         """The prompt-free SAM heads of a tracking frame: every candidate, nothing chosen.
@@ -607,35 +728,30 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         )
         return low, high, ious, tokens, obj_logits
 
-    def _select_candidate(self, cand: _Candidates, idx: torch.Tensor):
-        """The chosen candidate's low/high-res masks and object pointer (as SAM 2 forms them)."""
-        if cand.multimask:
-            batch = torch.arange(cand.low_res.size(0), device=cand.low_res.device)
-            low = cand.low_res[batch, idx].unsqueeze(1)
-            high = cand.high_res[batch, idx].unsqueeze(1)
-            token = cand.tokens[batch, idx] if cand.tokens.size(1) > 1 else cand.tokens[:, 0]
-        else:
-            low, high, token = cand.low_res, cand.high_res, cand.tokens[:, 0]
+    def _select_candidate(self, cand: Candidates, idx: torch.Tensor):
+        """The chosen candidates' low/high-res masks and object pointers (as SAM 2 forms them)."""
+        low, high, token = cd.select_candidate(cand, idx)
         obj_ptr = self.obj_ptr_proj(token)
         if self.pred_obj_scores:
-            if self.soft_no_obj_ptr:
-                weight = cand.object_score_logits.sigmoid()
-            else:
-                weight = (cand.object_score_logits > 0).float()
-            if self.fixed_no_obj_ptr:
-                obj_ptr = weight * obj_ptr
-            obj_ptr = obj_ptr + (1 - weight) * self.no_obj_ptr
+            obj_ptr = cd.object_pointer(
+                obj_ptr,
+                cand.object_score_logits,
+                self.no_obj_ptr,
+                soft=self.soft_no_obj_ptr,
+                scale=self.fixed_no_obj_ptr,
+                weight_dtype=torch.float32,
+            )
         return low, high, obj_ptr
 
-    def _finish_frame(self, inference_state, cand: _Candidates, idx, record):
+    def _finish_frame(self, inference_state, cand: Candidates, idx, record):
         """Memory-encode the chosen candidate and store the frame's compact output."""
         low, high, obj_ptr = self._select_candidate(cand, idx)
         storage = inference_state["storage_device"]
         maskmem_features, maskmem_pos_enc = None, None
         if self.num_maskmem > 0:
             maskmem_features, maskmem_pos_enc = self._encode_new_memory(
-                current_vision_feats=cand.vision_feats,
-                feat_sizes=cand.feat_sizes,
+                current_vision_feats=cand.features[0],
+                feat_sizes=cand.features[1],
                 pred_masks_high_res=high,
                 object_score_logits=cand.object_score_logits,
                 is_mask_from_pts=False,
@@ -706,7 +822,25 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         B = current_vision_feats[-1].size(1)
         C = self.hidden_dim
         H, W = feat_sizes[-1]
-        device = current_vision_feats[-1].device
+        memory, memory_pos, num_obj_ptr_tokens = self._memory_inputs(
+            frame_idx, output_dict, num_frames, track_in_reverse, memory_frames, current_vision_feats[-1]
+        )
+        pix_feat = self.memory_attention(
+            curr=current_vision_feats,
+            curr_pos=current_vision_pos_embeds,
+            memory=memory,
+            memory_pos=memory_pos,
+            num_obj_ptr_tokens=num_obj_ptr_tokens,
+        )
+        return pix_feat.permute(1, 2, 0).view(B, C, H, W)
+
+    def _memory_inputs(self, frame_idx, output_dict, num_frames, track_in_reverse, memory_frames, curr):
+        """One object's memory for frame ``frame_idx``: ``(memory [N, B, mem_dim], memory_pos
+        [N, B, mem_dim], num_obj_ptr_tokens)``, the cross-attention inputs of
+        :meth:`_memory_conditioned_features` (``curr``: the frame's ``[HW, B, C]`` features,
+        for the batch size, device and dtype)."""
+        B = curr.size(1)
+        device = curr.device
         cond_outputs = output_dict["cond_frame_outputs"]
         if not cond_outputs:
             raise RuntimeError("an object without a conditioning frame cannot be tracked")
@@ -731,17 +865,9 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         # Stored memories are bfloat16; SAM 2 relies on the float32 object pointers to promote
         # the concatenation, and fails on CPU when there are none (an object whose prompt lies
         # ahead). Promoting explicitly gives the same values in every other case.
-        dtype = functools.reduce(
-            torch.promote_types, [m.dtype for m in memory], current_vision_feats[-1].dtype
-        )
-        pix_feat = self.memory_attention(
-            curr=current_vision_feats,
-            curr_pos=current_vision_pos_embeds,
-            memory=torch.cat([m.to(dtype) for m in memory], dim=0),
-            memory_pos=torch.cat(memory_pos, dim=0),
-            num_obj_ptr_tokens=num_obj_ptr_tokens,
-        )
-        return pix_feat.permute(1, 2, 0).view(B, C, H, W)
+        dtype = functools.reduce(torch.promote_types, [m.dtype for m in memory], curr.dtype)
+        memory = torch.cat([m.to(dtype) for m in memory], dim=0)
+        return memory, torch.cat(memory_pos, dim=0), num_obj_ptr_tokens
 
     def _spatial_memory(self, selected_cond, unselected_cond, non_cond, memory_frames, device):
         """Memory tokens and position encodings ``([HW, B, mem_dim], ...)`` of the selected
@@ -819,12 +945,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
     def _samurai_decide(self, inference_state, frame_idx: int, pending):
         """One core step for every object tracked on this frame; returns chosen indices."""
         obj_ids = [self._obj_idx_to_id(inference_state, obj_idx) for obj_idx, _ in pending]
-        cands = [c for _, c in pending]
-        boxes, aff, obj = candidates_to_host(
-            [c.high_res for c in cands], [c.ious for c in cands], [c.object_score_logits for c in cands]
-        )
-        chosen_host, records = inference_state["samurai"]["tracks"].decide(obj_ids, frame_idx, boxes, aff, obj)
-        return index_tensors(chosen_host, inference_state["device"], (1,)), records
+        return cd.decide(inference_state["samurai"]["tracks"], obj_ids, frame_idx, [c for _, c in pending])
 
     # ------------------------------------------------------------------ long videos
     def look_back(self, inference_state) -> int:
@@ -856,23 +977,12 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
 
     # ------------------------------------------------------------------ inspection
     def frame_scores(self, inference_state, frame_idx: int) -> dict[Any, dict]:
-        """Per-object scores kept for a tracked (non-conditioning) frame still in memory.
-
-        Returns ``{obj_id: {"ious": [M] predicted IoUs, "object_score": float, "chosen": int,
-        and with SAMURAI on: "kf_iou", "kf_score", "kf_score_valid", "stable_frames", "boxes",
-        "kf_box", "memory_frames"}}``; objects without an output on that frame are absent.
-        """
-        scores = {}
-        for obj_idx, obj_output_dict in inference_state["output_dict_per_obj"].items():
-            out = obj_output_dict["non_cond_frame_outputs"].get(frame_idx)
-            if out is None or "ious" not in out:
-                continue
-            entry = {
-                "ious": out["ious"].float().reshape(-1).cpu().numpy(),
-                "object_score": float(out["object_score_logits"].float().reshape(-1)[0]),
-                "chosen": int(out["chosen"].reshape(-1)[0]),
-            }
-            if "samurai" in out:
-                entry.update(out["samurai"].as_dict())
-            scores[self._obj_idx_to_id(inference_state, obj_idx)] = entry
-        return scores
+        """Per-object scores of a tracked frame still in memory (``samurai_common.candidates.
+        frame_scores``): ``{obj_id: {"ious": [M] predicted IoUs, "object_score", "chosen", and
+        with SAMURAI on "kf_iou", "kf_score", "kf_score_valid", "stable_frames", "boxes",
+        "kf_box", "memory_frames", ...}}``; objects without a tracking output on that frame
+        are absent."""
+        return cd.frame_scores(
+            (self._obj_idx_to_id(inference_state, obj_idx), outputs["non_cond_frame_outputs"].get(frame_idx))
+            for obj_idx, outputs in inference_state["output_dict_per_obj"].items()
+        )

@@ -314,14 +314,14 @@ def report_after_track(run_dir, force: bool = False, pdf: bool = True) -> str:
     ``<run>_report``; returns the line to print. Never fails the run it follows: a study that
     cannot be measured (no lv/la/rv/ra named, a folder in the way) is said in that line, with
     the ``samurai report`` command that does it by hand."""
-    from samurai.errors import CLIError
     from samurai.clinical.study import build_study
+    from samurai.errors import UserError
 
     run_dir = Path(run_dir)
     out = run_dir.with_name(run_dir.name + "_report")
     try:
         report = write_report(build_study([run_dir]), out, force=force, pdf=pdf)
-    except (CLIError, ValueError) as err:
+    except (UserError, ValueError) as err:
         return f"note: no chamber report ({err}); run `samurai report {run_dir}` when it is fixed"
     except Exception as err:  # noqa: BLE001 - the run is written: a report bug must not fail it
         return (f"warning: the chamber report failed ({type(err).__name__}: {err}); the run in "

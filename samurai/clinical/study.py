@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from samurai.errors import CLIError
 from samurai.clinical.measurements import CHAMBERS, View
+from samurai.errors import UserError
 
 UID_KEYS = ("study_uid", "StudyInstanceUID", "study_instance_uid")
 # How datasets and DICOM name the apical views (CAMUS and the phantom say 4CH / 2CH).
@@ -31,7 +31,7 @@ VIEW_NAMES = {"A4C": "A4C", "4CH": "A4C", "AP4": "A4C", "APICAL4": "A4C",
               "A2C": "A2C", "2CH": "A2C", "AP2": "A2C", "APICAL2": "A2C"}
 
 
-class StudyError(CLIError):
+class StudyError(UserError):
     """A run folder or a pairing of run folders that cannot make a study (exit status 2)."""
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from samurai.predictors import HF_PREFIX, MODELS
 from samurai_core.motion_models import MOTION_MODELS
 
-
 IMAGE_SIZE_HELP = (
     "SAM 2 input size in pixels, a multiple of 32 (default: the model's, 1024; 512 for "
     "medsam2); smaller is faster and coarser: on a CPU try 512 or 256"

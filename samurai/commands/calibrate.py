@@ -68,8 +68,8 @@ def read_box_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     (NaN box). Boxes are converted with ``samurai_core.lasot_to_xyxy`` (the mask-box
     convention, as for ``--dataset`` masks).
     """
-    from samurai_core.boxes import lasot_present, lasot_to_xyxy
     from samurai.formats import read_lasot_boxes
+    from samurai_core.boxes import lasot_present, lasot_to_xyxy
 
     try:
         xywh = read_lasot_boxes(path)

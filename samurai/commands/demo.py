@@ -72,11 +72,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from samurai_phantom import VARIANTS, PhantomSegmenter, make_phantom, track
-    from samurai.predictors import samurai_config
     from samurai.output import OutputDir
     from samurai.phantom_demo import write_outputs
+    from samurai.predictors import samurai_config
     from samurai.provenance import fingerprint
+    from samurai_phantom import VARIANTS, PhantomSegmenter, make_phantom, track
 
     if args.frames < MIN_FRAMES:
         raise UserError(f"--frames {args.frames} is too short; use --frames {MIN_FRAMES} or more "

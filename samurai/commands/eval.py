@@ -26,7 +26,11 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    from samurai.commands.arguments import add_model_arguments, add_motion_arguments, add_random_weights_arguments
+    from samurai.commands.arguments import (
+        add_model_arguments,
+        add_motion_arguments,
+        add_random_weights_arguments,
+    )
 
     p = sub.add_parser(
         "eval",

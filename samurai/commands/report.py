@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from samurai.errors import CLIError
+from samurai.errors import UserError
 
 
 def add_parser(sub) -> None:
@@ -50,9 +50,9 @@ def parse_spacing(text: str | None):
     try:
         sx, sy = (float(v) for v in text.split(","))
     except ValueError:
-        raise CLIError(f"--spacing {text!r}: give two numbers in cm per pixel, e.g. --spacing 0.03,0.03") from None
+        raise UserError(f"--spacing {text!r}: give two numbers in cm per pixel, e.g. --spacing 0.03,0.03") from None
     if not (sx > 0 and sy > 0):
-        raise CLIError(f"--spacing {text!r}: the spacing must be positive (cm per pixel)")
+        raise UserError(f"--spacing {text!r}: the spacing must be positive (cm per pixel)")
     return sx, sy
 
 
@@ -63,9 +63,9 @@ def run(args) -> int:
     try:
         body = Body.from_args(args.height, args.weight, args.bsa)
     except ValueError as err:
-        raise CLIError(str(err)) from None
+        raise UserError(str(err)) from None
     if args.fps is not None and not args.fps > 0:
-        raise CLIError(f"--fps {args.fps}: the frame rate must be positive")
+        raise UserError(f"--fps {args.fps}: the frame rate must be positive")
     labels = [n for n in args.labels.split(",") if n.strip()] if args.labels else None
     runs = build_study(args.runs, args.a4c, args.a2c, parse_spacing(args.spacing), args.fps, labels)
     out = Path(args.out) if args.out else runs[0].path.with_name(runs[0].path.name + "_report")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from samurai.errors import UserError
 from samurai.commands.arguments import add_model_arguments, add_motion_arguments, add_random_weights_arguments
+from samurai.errors import UserError
 
 
 def add_parser(sub) -> None:

@@ -142,15 +142,16 @@ def resolve_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from samurai.data import DatasetError
+    from samurai.locks import OutputBusyError
     from samurai.train.florence import FlorenceTrainConfig, train_florence
-    from samurai.train.lora import AdapterError
     from samurai.train.loop import train
+    from samurai.train.lora import AdapterError
 
     cfg = resolve_config(args)
     run_training = train_florence if isinstance(cfg, FlorenceTrainConfig) else train
     try:
         result = run_training(cfg, resume=not args.no_resume, stop_after_steps=args.stop_after_steps)
-    except (DatasetError, AdapterError, ValueError) as err:
+    except (DatasetError, AdapterError, OutputBusyError, ValueError) as err:
         raise UserError(str(err)) from err
     out = Path(result["out_dir"])
     print(

@@ -63,8 +63,8 @@ def open_dataset(root, kind: str | None = None, split: str | None = None) -> Ech
     if kind == "generic":
         if split is not None:
             raise DatasetError(
-                "the generic layout has no splits; pass split=None (samurai train: "
-                "--train-split none --val-split none, or split the cases into two folders)"
+                "the generic layout has no splits; leave out --split (split=None in Python; "
+                "samurai train: --train-split none --val-split none, or split the cases into two folders)"
             )
         return load_generic(root)
     raise DatasetError(f"unknown dataset kind {kind!r}; use one of {KINDS} or None to detect it")

@@ -169,6 +169,8 @@ def read_medical_image(path: Path) -> tuple[np.ndarray, tuple[float, ...]]:
     """
     import SimpleITK as sitk
 
+    if str(path).lower().endswith(".gz"):
+        _check_gzip_complete(path)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as err:
@@ -181,17 +183,32 @@ def read_medical_image(path: Path) -> tuple[np.ndarray, tuple[float, ...]]:
     return array, spacing
 
 
+def _check_gzip_complete(path: Path) -> None:
+    """Refuse a gzip file cut short: ITK's NIfTI reader fills what is missing with zeros and
+    reports nothing, so a truncated download would be scored as an empty ground truth."""
+    import gzip
+    import zlib
+
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 22):
+                pass
+    except (EOFError, OSError, zlib.error) as err:
+        raise DatasetError(
+            f"cannot read {path}: the compressed file is truncated or damaged ({err}); "
+            "re-download it or delete its case folder"
+        ) from err
+
+
 def as_uint8(array: np.ndarray, path: Path) -> np.ndarray:
-    """Grey frames as uint8; other integer/float ranges are rescaled to 0..255."""
-    if array.dtype == np.uint8:
-        return array
-    if not np.isfinite(array).all():
-        raise DatasetError(f"{path} holds NaN or inf values; the file is corrupt")
-    lo, hi = float(array.min()), float(array.max())
-    if 0 <= lo and hi <= 255:
-        return np.round(array).astype(np.uint8)
-    scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    return np.round((array - lo) * scale).astype(np.uint8)
+    """Grey frames as uint8 by the one conversion of every frame reader
+    (``samurai_common.frames.to_uint8``: 0..255 kept, wider ranges stretched to 0..255)."""
+    from samurai_common.frames import FrameError, to_uint8
+
+    try:
+        return to_uint8(array, str(path))
+    except FrameError as err:
+        raise DatasetError(str(err)) from None
 
 
 def as_labels(array: np.ndarray, path: Path) -> np.ndarray:

@@ -93,7 +93,7 @@ def load_camus2023(root, split: str | None = None, views=VIEWS) -> EchoDataset:
     if split is not None and not patient_split:
         raise DatasetError(
             f"split={split!r} asked but {root / 'database_split'} has no subgroup_*.txt files; "
-            "pass split=None or add the official split files"
+            "leave out --split (split=None in Python) or add the official split files"
         )
     patients = sorted(p for p in nifti.iterdir() if p.is_dir() and p.name.startswith("patient"))
     if not patients:
@@ -149,8 +149,10 @@ def load_camus2019(root, split: str | None = None, views=VIEWS) -> EchoDataset:
     """The CAMUS 2019 MetaImage release: one case per patient and view, full sequence with
     ground truth on the ED and ES frames only (``labelled`` marks them).
 
-    ``root`` holds ``training/`` (split "train") and ``testing/`` (split "test", labels withheld:
-    those cases load with no labelled frame). ED/ES come from ``Info_*.cfg`` (keys ``ED``/``ES``,
+    ``root`` holds ``training/`` (split "train") and ``testing/`` (split "test", labels withheld).
+    With ``split=None`` the cases without any ground-truth file (the release's ``testing/``)
+    are skipped, each recorded in ``skipped`` with the reason; ``split="test"`` loads them with
+    no labelled frame. ED/ES come from ``Info_*.cfg`` (keys ``ED``/``ES``,
     1-based); when absent they are found by matching the ED/ES images to the sequence.
     """
     root = check_root(root)
@@ -158,7 +160,7 @@ def load_camus2019(root, split: str | None = None, views=VIEWS) -> EchoDataset:
     views = _check_views(views)
     folders = {"train": root / "training", "test": root / "testing"}
     if split == "val":
-        raise DatasetError("CAMUS 2019 has no validation split; use split='train' or 'test'")
+        raise DatasetError("CAMUS 2019 has no validation split; use --split train or --split test")
     if not any(f.is_dir() for f in folders.values()):
         raise DatasetError(f"{root} has neither training/ nor testing/; is this the CAMUS 2019 root?")
     entries, skipped = [], []
@@ -172,6 +174,11 @@ def load_camus2019(root, split: str | None = None, views=VIEWS) -> EchoDataset:
                 seq = pdir / f"{pid}_{view}_sequence.mhd"
                 if not seq.is_file():
                     skipped.append((case_id, f"missing {seq.name}"))
+                    continue
+                if split is None and not any((pdir / f"{pid}_{view}_{p}_gt.mhd").is_file() for p in ("ED", "ES")):
+                    skipped.append((case_id, f"unlabelled: no {pid}_{view}_ED_gt.mhd or _ES_gt.mhd (the "
+                                             f"release withholds the ground truth of {folder.name}/); "
+                                             "split='test' loads such cases without labels"))
                     continue
                 entries.append((case_id, fsplit, _camus2019_loader(case_id, pdir, view, fsplit)))
     return EchoDataset("camus2019", root, entries, skipped)

@@ -41,6 +41,24 @@ def rasterise_tracing(rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
+# How far outside the frame a traced point may lie (a fraction of the frame's size): tracers
+# click on the border, never a frame's width away from it.
+TRACING_MARGIN = 0.1
+
+
+def _check_inside(rows: np.ndarray, shape: tuple[int, int], video: str, frame: int) -> None:
+    """Refuse a tracing with points far outside the frame (a corrupt or shifted CSV row)."""
+    h, w = shape
+    xs, ys = rows[:, [0, 2]], rows[:, [1, 3]]
+    mx, my = TRACING_MARGIN * w, TRACING_MARGIN * h
+    if (xs < -mx).any() or (xs > w - 1 + mx).any() or (ys < -my).any() or (ys > h - 1 + my).any():
+        raise DatasetError(
+            f"VolumeTracings.csv traces frame {frame} of {video} with points outside its {w}x{h} "
+            f"frame (x {xs.min():g}..{xs.max():g}, y {ys.min():g}..{ys.max():g}); fix those rows or "
+            "remove the case from FileList.csv"
+        )
+
+
 def read_video(path: Path) -> tuple[np.ndarray, str | None]:
     """Grey ``uint8 [T, H, W]`` frames of a video file (channels averaged), decoded until
     decoding ends (a container's frame count is an estimate), and why the video ended before the
@@ -107,12 +125,16 @@ def load_echonet(root, split: str | None = None) -> EchoDataset:
     files = _read_csv(root / "FileList.csv", ["FileName", "Split"])
     tracing_rows = _read_csv(root / "VolumeTracings.csv", TRACING_HEADER)
     tracings: dict[str, dict[int, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
+    damaged: dict[str, str] = {}  # case -> why its tracing cannot be used (the first bad row)
     for n, row in enumerate(tracing_rows):
         try:
             coords = [float(row[c]) for c in ("X1", "Y1", "X2", "Y2")]
             frame = int(float(row["Frame"]))
         except ValueError as err:
             raise DatasetError(f"VolumeTracings.csv row {n + 2} is malformed: {err}") from err
+        if not np.isfinite(coords).all():
+            damaged.setdefault(_stem(row["FileName"]), f"VolumeTracings.csv row {n + 2} has a coordinate that "
+                               f"is not a number ({', '.join(row[c] for c in ('X1', 'Y1', 'X2', 'Y2'))})")
         tracings[_stem(row["FileName"])][frame].append(coords)
     entries, skipped = [], []
     for row in files:
@@ -124,6 +146,8 @@ def load_echonet(root, split: str | None = None) -> EchoDataset:
         traced = tracings.get(case_id, {})
         if not video.is_file():
             skipped.append((case_id, f"video {video.name} missing from Videos/"))
+        elif case_id in damaged:
+            skipped.append((case_id, damaged[case_id]))
         elif len(traced) < 2:
             skipped.append((case_id, f"{len(traced)} traced frame(s) in VolumeTracings.csv, need 2"))
         else:
@@ -146,6 +170,7 @@ def _echonet_loader(case_id, video, traced, row, split):
                 raise DatasetError(
                     f"VolumeTracings.csv traces frame {frame} of {video.name}, which has {t} frames"
                 )
+            _check_inside(np.asarray(rows, dtype=np.float64), (h, w), video.name, frame)
             masks[frame] = rasterise_tracing(np.asarray(rows, dtype=np.float64), (h, w))
             labelled[frame] = True
             areas[frame] = int(masks[frame].sum())

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from samurai.data._base import DatasetError, EchoCase, EchoDataset, check_root
+from samurai.data._base import DatasetError, EchoCase, EchoDataset, as_uint8, check_root
 from samurai.data.echonet import note_ended_early, read_video
+from samurai_common.frames import HIGH_DEPTH_MODES
 
 def _videos(folder: Path) -> list[Path]:
     from samurai_common.frames import VIDEO_SUFFIXES  # the frame reader's, imported when used
@@ -51,7 +52,8 @@ def _read_image(path: Path, grey: bool) -> np.ndarray:
 
     try:
         with Image.open(path) as image:
-            if grey and image.mode not in ("L", "I", "I;16", "P"):
+            # PIL's convert("L") clips deeper greys to 255: those go through as_uint8 instead.
+            if grey and image.mode not in ("L", *HIGH_DEPTH_MODES):
                 image = image.convert("L")
             array = np.asarray(image)
     except (OSError, UnidentifiedImageError) as err:
@@ -64,19 +66,20 @@ def _read_image(path: Path, grey: bool) -> np.ndarray:
 def _read_frames(paths: list[Path]) -> tuple[np.ndarray, str | None]:
     """Grey frames ``uint8 [T, H, W]`` of a frame folder, read in order up to the first file
     that cannot be read or has another size than the first (the case ends before it, as a video
-    whose tail does not decode), and why it ended early (None when every file was read)."""
+    whose tail does not decode), and why it ended early (None when every file was read).
+    16-bit frames are brought to 8 bits over the range of the frames read (``as_uint8``)."""
     frames = [_read_image(paths[0], grey=True)]
     for i, path in enumerate(paths[1:], 1):
         try:
             frame = _read_image(path, grey=True)
         except DatasetError as err:
-            return np.stack(frames).astype(np.uint8), f"{err} (the case ends before it: {i} of {len(paths)} frames)"
+            return as_uint8(np.stack(frames), paths[0].parent), f"{err} (the case ends before it: {i} of {len(paths)} frames)"
         if frame.shape != frames[0].shape:
-            return np.stack(frames).astype(np.uint8), (
+            return as_uint8(np.stack(frames), paths[0].parent), (
                 f"frame {path} is {frame.shape[1]}x{frame.shape[0]}, frame 0 {frames[0].shape[1]}x"
                 f"{frames[0].shape[0]} (the case ends before it: {i} of {len(paths)} frames)")
         frames.append(frame)
-    return np.stack(frames).astype(np.uint8), None
+    return as_uint8(np.stack(frames), paths[0].parent), None
 
 
 def load_generic(root) -> EchoDataset:
@@ -108,8 +111,22 @@ def _label_names(folder: Path, root: Path, ids: list[int]) -> dict[int, str]:
                 names = {int(k): str(v) for k, v in json.loads(path.read_text()).items()}
             except (ValueError, AttributeError) as err:
                 raise DatasetError(f"{path} must map label ids to names, e.g. {{\"1\": \"LV\"}}") from err
+            _refuse_shared_names(path, names)
             return {i: names.get(i, str(i)) for i in ids}
     return {i: str(i) for i in ids}
+
+
+def _refuse_shared_names(path: Path, names: dict[int, str]) -> None:
+    """Two ids with one name would be scored as one structure (results are keyed by name;
+    class names compare case-insensitively)."""
+    ids_of: dict[str, list[int]] = {}
+    for i, name in sorted(names.items()):
+        ids_of.setdefault(name.strip().lower(), []).append(i)
+    shared = {names[ids[0]].strip(): ids for ids in ids_of.values() if len(ids) > 1}
+    if shared:
+        listed = "; ".join(f"{name!r} for ids {', '.join(map(str, ids))}" for name, ids in shared.items())
+        raise DatasetError(f"{path} gives one name to several labels ({listed}); give each label id "
+                           "its own name")
 
 
 def _generic_loader(case_id: str, folder: Path, root: Path):

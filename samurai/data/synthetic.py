@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import json
 import os
 import sys
@@ -23,6 +24,18 @@ import numpy as np
 from samurai.output import atomic_write_text
 
 LV, MYO, LA = 1, 2, 3
+# The fewest frames each layout can be written with: EchoNet traces ED on frame 1 and ES on
+# frame n - 3, which must come after it.
+MIN_FRAMES = {"camus2023": 1, "camus2019": 1, "echonet": 5, "generic": 1, "four_chamber": 1}
+
+
+def check_counts(kind: str, n_cases: int, n_frames: int) -> None:
+    """ValueError (naming the option and its least value) before anything is written."""
+    if int(n_cases) < 1:
+        raise ValueError(f"{kind}: --cases {n_cases}: write at least 1 case")
+    if int(n_frames) < MIN_FRAMES[kind]:
+        why = " (ED is traced on frame 1, ES on frame N-3 after it)" if kind == "echonet" else ""
+        raise ValueError(f"{kind}: --frames {n_frames} is too few; use at least {MIN_FRAMES[kind]}{why}")
 
 
 def _ellipse(shape, centre, axes) -> np.ndarray:
@@ -106,6 +119,7 @@ def write_camus2023(root, n_patients: int = 2, n_frames: int = 6, size=(64, 56),
     Returns ``{"root", "cases": {case_id: {"frames", "masks", "split", "ed_index",
     "es_index", "spacing"}}}`` with the arrays as written (``[T, H, W]``).
     """
+    check_counts("camus2023", n_patients, n_frames)
     root = Path(root)
     rng = np.random.default_rng(seed)
     (root / "database_split").mkdir(parents=True, exist_ok=True)
@@ -143,6 +157,7 @@ def write_camus2019(
 ) -> dict:
     """Write a CAMUS 2019 MetaImage layout: ``training/`` (ED/ES labelled) and ``testing/``
     (no ground truth). The sequence is a full cycle: ED is frame 0, ES frame ``n_frames // 2``."""
+    check_counts("camus2019", n_patients, n_frames)
     root = Path(root)
     rng = np.random.default_rng(seed)
     cases = {}
@@ -195,6 +210,7 @@ def write_echonet(
 
     The returned ``cases[id]["masks"]`` are the phantom's LV masks (1 = LV) on all frames.
     """
+    check_counts("echonet", n_videos, n_frames)
     import cv2
 
     root = Path(root)
@@ -239,6 +255,7 @@ def _write_csv(path: Path, header, rows) -> None:
 def write_generic(root, n_videos: int = 2, n_frames: int = 6, size=(64, 56), seed: int = 0) -> dict:
     """Write the generic layout: ``<case>/frames/NNNNN.png`` and ``<case>/masks/NNNNN.png`` on
     every other frame (values 1 LV, 2 MYO, 3 LA), plus ``labels.json`` at the root."""
+    check_counts("generic", n_videos, n_frames)
     root = Path(root)
     rng = np.random.default_rng(seed)
     cases = {}
@@ -264,6 +281,7 @@ def write_four_chamber(
     every frame labelled. Each video draws its own speckle seed, heart rate (period 12-26
     frames), position (shift up to 4 % of the image), chamber size (x0.9-1.1) and, for half of
     them, an LV fade of 3-6 frames. ``cases[id]["params"]`` records the draw."""
+    check_counts("four_chamber", n_videos, n_frames)
     from samurai_phantom.phantom import LABELS, make_phantom
 
     root = Path(root)
@@ -364,6 +382,11 @@ def main(argv: list[str] | None = None) -> int:
         kwargs["n_videos" if args.kind in ("echonet", "generic", "four_chamber", "cardiacuda") else "n_patients"] = args.cases
     if args.frames is not None:
         kwargs["n_frames"] = args.frames
+    counts = {**{k: v.default for k, v in inspect.signature(WRITERS[args.kind]).parameters.items()}, **kwargs}
+    try:  # before the folder is made
+        check_counts(args.kind, counts.get("n_videos", counts.get("n_patients")), counts["n_frames"])
+    except ValueError as err:
+        parser.error(str(err))
     written = WRITERS[args.kind](args.root, **kwargs)
     print(f"wrote {len(written['cases'])} {args.kind} case(s) to {written['root']}")
     return 0

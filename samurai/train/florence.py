@@ -34,6 +34,7 @@ from samurai.train.loop import (
     record_epoch,
     resolve_device,
 )
+from samurai.train.run_folder import claim_run_folder, load_training_checkpoint
 
 # LoRA on every linear layer of the BART encoder and decoder (attention and feed-forward): the
 # location tokens are written by the decoder from the encoder's mix of image tokens and phrase,
@@ -216,107 +217,108 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
     cfg.validate()
     info = ddp.setup()
     try:
-        device = resolve_device(cfg.device, info.local_rank)
-        out = Path(cfg.out_dir)
-        if info.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-        ckpt_path = out / CHECKPOINT_NAME
-        ckpt = None
-        if resume and ckpt_path.is_file():
-            ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-            changed = changed_settings(ckpt["config"], cfg.to_dict(), RESUMABLE_TRAINING_CHANGES)
-            if changed:
-                raise ValueError(f"{ckpt_path} was made with other options {changed} (saved, now); resume "
-                                 "with the same config, or start afresh with another out_dir (or --no-resume)")
-        train_ds, train_idx, val_ds, val_idx = training_datasets(cfg)
-
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed)
-        random.seed(cfg.seed)
-        model, processor = load_florence(cfg.checkpoint, device=str(device))
-        targets = lora_targets(model, tuple(cfg.lora_targets or DEFAULT_FLORENCE_TARGETS))
-        if not targets:
-            raise ValueError(f"no linear layer of the text model is named {cfg.lora_targets}; "
-                             f"use names such as {list(DEFAULT_FLORENCE_TARGETS)}")
-        with peft_on_transformers():
-            peft_model = apply_lora(model, targets, cfg.lora_r, cfg.lora_alpha)
-        n_trainable, n_total = trainable_parameters(model)
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        sampler = torch.utils.data.DistributedSampler(
-            train_idx, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed)
-        steps_per_epoch = math.ceil(len(sampler) / cfg.accum_steps)
-        total_steps = cfg.epochs * steps_per_epoch
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.warmup_steps, total_steps))
-        state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": []}
-        if ckpt is not None:
-            named = dict(model.named_parameters())
-            for name, value in ckpt["lora"].items():
-                named[name].data.copy_(value)
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-            set_rng_state(ckpt["rng"])
-            state = ckpt["state"]
-
-        def save_checkpoint() -> None:
+        with claim_run_folder(cfg.out_dir, [cfg.data, cfg.val_data], info.is_main):
+            device = resolve_device(cfg.device, info.local_rank)
+            out = Path(cfg.out_dir)
             if info.is_main:
-                atomic_torch_save({"lora": lora_state_dict(model), "optimizer": optimizer.state_dict(),
-                                    "scheduler": scheduler.state_dict(), "rng": rng_state(),
-                                    "state": state, "config": cfg.to_dict()}, ckpt_path)
+                out.mkdir(parents=True, exist_ok=True)
+            ckpt_path = out / CHECKPOINT_NAME
+            ckpt = None
+            if resume and ckpt_path.is_file():
+                ckpt = load_training_checkpoint(ckpt_path, device)
+                changed = changed_settings(ckpt["config"], cfg.to_dict(), RESUMABLE_TRAINING_CHANGES)
+                if changed:
+                    raise ValueError(f"{ckpt_path} was made with other options {changed} (saved, now); resume "
+                                     "with the same config, or start afresh with another out_dir (or --no-resume)")
+            train_ds, train_idx, val_ds, val_idx = training_datasets(cfg)
 
-        module: torch.nn.Module = FlorenceLoss(model, processor)
-        if info.world_size > 1:
-            module = torch.nn.parallel.DistributedDataParallel(
-                module, device_ids=[device.index] if device.type == "cuda" else None,
-                broadcast_buffers=False)
-        bar = tqdm(total=total_steps, initial=state["global_step"], desc="train florence2", unit="step",
-                   disable=not (info.is_main and cfg.progress), dynamic_ncols=True)
-        model.train()
-        stopped = False
-        while state["epoch"] < cfg.epochs and not stopped:
-            epoch = state["epoch"]
-            sampler.set_epoch(epoch)
-            order = list(sampler)
-            for step in range(state["step_in_epoch"], steps_per_epoch):
-                micro = order[step * cfg.accum_steps: (step + 1) * cfg.accum_steps]
-                optimizer.zero_grad(set_to_none=True)
-                step_loss = 0.0
-                for k, pos in enumerate(micro):
-                    examples = _training_examples(train_ds, train_idx[pos], cfg, epoch, processor)
-                    last = k == len(micro) - 1
-                    sync = module.no_sync() if info.world_size > 1 and not last else nullcontext()
-                    with sync:
-                        loss = module(examples)
-                        (loss / len(micro)).backward()
-                    step_loss += float(loss.detach()) / len(micro)
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                state["global_step"] += 1
-                state["step_in_epoch"] = step + 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{step_loss:.4f}", epoch=epoch)
-                if state["global_step"] % cfg.checkpoint_every == 0:
+            torch.manual_seed(cfg.seed)
+            np.random.seed(cfg.seed)
+            random.seed(cfg.seed)
+            model, processor = load_florence(cfg.checkpoint, device=str(device))
+            targets = lora_targets(model, tuple(cfg.lora_targets or DEFAULT_FLORENCE_TARGETS))
+            if not targets:
+                raise ValueError(f"no linear layer of the text model is named {cfg.lora_targets}; "
+                                 f"use names such as {list(DEFAULT_FLORENCE_TARGETS)}")
+            with peft_on_transformers():
+                peft_model = apply_lora(model, targets, cfg.lora_r, cfg.lora_alpha)
+            n_trainable, n_total = trainable_parameters(model)
+            params = [p for p in model.parameters() if p.requires_grad]
+            optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+            sampler = torch.utils.data.DistributedSampler(
+                train_idx, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed)
+            steps_per_epoch = math.ceil(len(sampler) / cfg.accum_steps)
+            total_steps = cfg.epochs * steps_per_epoch
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.warmup_steps, total_steps))
+            state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": []}
+            if ckpt is not None:
+                named = dict(model.named_parameters())
+                for name, value in ckpt["lora"].items():
+                    named[name].data.copy_(value)
+                optimizer.load_state_dict(ckpt["optimizer"])
+                scheduler.load_state_dict(ckpt["scheduler"])
+                set_rng_state(ckpt["rng"])
+                state = ckpt["state"]
+
+            def save_checkpoint() -> None:
+                if info.is_main:
+                    atomic_torch_save({"lora": lora_state_dict(model), "optimizer": optimizer.state_dict(),
+                                        "scheduler": scheduler.state_dict(), "rng": rng_state(),
+                                        "state": state, "config": cfg.to_dict()}, ckpt_path)
+
+            module: torch.nn.Module = FlorenceLoss(model, processor)
+            if info.world_size > 1:
+                module = torch.nn.parallel.DistributedDataParallel(
+                    module, device_ids=[device.index] if device.type == "cuda" else None,
+                    broadcast_buffers=False)
+            bar = tqdm(total=total_steps, initial=state["global_step"], desc="train florence2", unit="step",
+                       disable=not (info.is_main and cfg.progress), dynamic_ncols=True)
+            model.train()
+            stopped = False
+            while state["epoch"] < cfg.epochs and not stopped:
+                epoch = state["epoch"]
+                sampler.set_epoch(epoch)
+                order = list(sampler)
+                for step in range(state["step_in_epoch"], steps_per_epoch):
+                    micro = order[step * cfg.accum_steps: (step + 1) * cfg.accum_steps]
+                    optimizer.zero_grad(set_to_none=True)
+                    step_loss = 0.0
+                    for k, pos in enumerate(micro):
+                        examples = _training_examples(train_ds, train_idx[pos], cfg, epoch, processor)
+                        last = k == len(micro) - 1
+                        sync = module.no_sync() if info.world_size > 1 and not last else nullcontext()
+                        with sync:
+                            loss = module(examples)
+                            (loss / len(micro)).backward()
+                        step_loss += float(loss.detach()) / len(micro)
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                    optimizer.step()
+                    scheduler.step()
+                    state["global_step"] += 1
+                    state["step_in_epoch"] = step + 1
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{step_loss:.4f}", epoch=epoch)
+                    if state["global_step"] % cfg.checkpoint_every == 0:
+                        save_checkpoint()
+                    if stop_after_steps is not None and state["global_step"] >= stop_after_steps:
+                        stopped = True
+                        break
+                if stopped:
                     save_checkpoint()
-                if stop_after_steps is not None and state["global_step"] >= stop_after_steps:
-                    stopped = True
                     break
-            if stopped:
+                record = {"epoch": epoch, "step": state["global_step"]}
+                if val_idx:
+                    record.update(_validate(FlorenceFinder(model, processor), val_ds, val_idx, info))
+                if record_epoch(state, record, record.get("mean_box_iou"), bool(val_idx), info, bar, out):
+                    save_adapter(peft_model, out / "best_adapter", {**cfg.to_dict(), **record})
                 save_checkpoint()
-                break
-            record = {"epoch": epoch, "step": state["global_step"]}
-            if val_idx:
-                record.update(_validate(FlorenceFinder(model, processor), val_ds, val_idx, info))
-            if record_epoch(state, record, record.get("mean_box_iou"), bool(val_idx), info, bar, out):
-                save_adapter(peft_model, out / "best_adapter", {**cfg.to_dict(), **record})
-            save_checkpoint()
-        bar.close()
-        if not stopped and info.is_main:
-            save_adapter(peft_model, out / "adapter", {**cfg.to_dict(), "epoch": cfg.epochs - 1})
-        ddp.barrier(info)
-        return {"stopped": stopped, "global_step": state["global_step"], "history": state["history"],
-                "best": state["best"], "trainable_parameters": n_trainable, "total_parameters": n_total,
-                "out_dir": str(out), "model": model, "peft_model": peft_model, "processor": processor}
+            bar.close()
+            if not stopped and info.is_main:
+                save_adapter(peft_model, out / "adapter", {**cfg.to_dict(), "epoch": cfg.epochs - 1})
+            ddp.barrier(info)
+            return {"stopped": stopped, "global_step": state["global_step"], "history": state["history"],
+                    "best": state["best"], "trainable_parameters": n_trainable, "total_parameters": n_total,
+                    "out_dir": str(out), "model": model, "peft_model": peft_model, "processor": processor}
     finally:
         ddp.cleanup(info)
 

@@ -32,8 +32,8 @@ from samurai.train.config import TrainConfig, training_datasets
 from samurai_common.devices import resolve_device
 from samurai.train.losses import LossWeights, frame_losses
 from samurai.train.prompts import class_clip, class_prompted_first_frame
+from samurai.train.run_folder import CHECKPOINT_NAME, claim_run_folder, load_training_checkpoint
 
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def clip_forward(
@@ -208,7 +208,8 @@ def set_rng_state(state: dict) -> None:
 def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = None) -> dict:
     """Fine-tune LoRA adapters on ``cfg.data``; returns a summary dict.
 
-    Writes to ``cfg.out_dir``: ``checkpoint.pt`` (full training state, atomically, every
+    ``cfg.out_dir`` is claimed by :func:`samurai.train.run_folder.claim_run_folder` first (one
+    run at a time, nothing foreign written over, not in the data). Writes to it: ``checkpoint.pt`` (full training state, atomically, every
     ``checkpoint_every`` steps and each epoch), ``best_adapter/`` and ``adapter/`` (peft
     adapters with ``train_config.json``) and ``history.json``. With ``resume`` an existing
     checkpoint is continued. ``stop_after_steps`` stops (after checkpointing) once that many
@@ -220,17 +221,12 @@ def train(cfg: TrainConfig, resume: bool = True, stop_after_steps: int | None = 
     """
     cfg.validate()
     info = ddp.setup()
-    out = Path(cfg.out_dir)
-    made_out = info.is_main and not out.exists()
     try:
-        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(cfg.seed)
-            return _train(cfg, info, resume, stop_after_steps)
-    except BaseException:
-        if made_out and out.is_dir() and not any(out.iterdir()):  # failed before writing anything
-            out.rmdir()
-        raise
+        with claim_run_folder(cfg.out_dir, [cfg.data, cfg.val_data], info.is_main):
+            devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(cfg.seed)
+                return _train(cfg, info, resume, stop_after_steps)
     finally:
         ddp.cleanup(info)
 
@@ -310,12 +306,13 @@ def _load_resumable(cfg: TrainConfig, ckpt_path: Path, device, resume: bool) -> 
     """The checkpoint to continue from, or None; refuses one made with other options."""
     if not (resume and ckpt_path.is_file()):
         return None
-    ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+    ckpt = load_training_checkpoint(ckpt_path, device)
     changed = changed_settings(ckpt["config"], cfg.to_dict(), RESUMABLE_TRAINING_CHANGES)
     if changed:
         raise ValueError(
             f"{ckpt_path} was made with other options {changed} (saved, now); resume with "
-            "the same config, or start afresh with another out_dir (or resume=False)"
+            "the same config, or start afresh with another --out or --no-resume (out_dir, "
+            "resume=False in Python)"
         )
     return ckpt
 
@@ -332,18 +329,22 @@ def _setup(cfg: TrainConfig, info, resume: bool):
         out.mkdir(parents=True, exist_ok=True)
     ckpt = _load_resumable(cfg, out / CHECKPOINT_NAME, device, resume)
     train_ds, train_idx, val_ds, val_idx = training_datasets(cfg)
+    class_names = None
+    if cfg.prompts == "learned":
+        from samurai.train.prompts import check_val_classes, dataset_class_names
+
+        class_names = cfg.classes or dataset_class_names(train_ds)
+        check_val_classes(val_ds, val_idx, class_names)
 
     model = build_model(cfg.model, cfg.checkpoint, device, cfg.image_size)
     peft_model = apply_lora(model, cfg.lora_targets or None, cfg.lora_r, cfg.lora_alpha)
     trained = set_trainable_modules(model, cfg.train_modules)
     class_prompts = None
-    if cfg.prompts == "learned":
-        from samurai.train.prompts import dataset_class_names
+    if class_names is not None:
         from samurai_sam2.class_prompts import ClassPrompts
 
         class_prompts = ClassPrompts.for_model(
-            model, cfg.classes or dataset_class_names(train_ds), cfg.prompt_tokens,
-            generator=torch.Generator().manual_seed(cfg.seed),
+            model, class_names, cfg.prompt_tokens, generator=torch.Generator().manual_seed(cfg.seed),
         )
     n_params = trainable_parameters(model)
     params = [p for p in model.parameters() if p.requires_grad]

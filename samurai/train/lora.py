@@ -281,10 +281,14 @@ def load_adapter(model_or_predictor: torch.nn.Module, directory) -> torch.nn.Mod
         if "lora_" in name:
             param.requires_grad_(False)
     model.to(device)
-    from samurai_sam2.class_prompts import CLASS_PROMPTS_NAME, ClassPrompts
+    from samurai_sam2.class_prompts import CLASS_PROMPTS_NAME, ClassPromptError, ClassPrompts
 
     if (directory / CLASS_PROMPTS_NAME).is_file() and hasattr(model_or_predictor, "set_class_prompts"):
-        model_or_predictor.set_class_prompts(ClassPrompts.load(directory, device))
+        try:
+            prompts = ClassPrompts.load(directory, device)
+        except ClassPromptError as err:
+            raise AdapterError(str(err)) from None
+        model_or_predictor.set_class_prompts(prompts)
     return model_or_predictor
 
 
@@ -292,7 +296,13 @@ def _load_trained_modules(model: torch.nn.Module, path: Path) -> None:
     from safetensors.torch import load_file
 
     named = dict(model.named_parameters())
-    state = load_file(str(path))
+    try:
+        state = load_file(str(path))
+    except Exception as err:  # safetensors raises its own error types for damaged files
+        raise AdapterError(
+            f"{path} is damaged or not a safetensors file ({type(err).__name__}: {_first_line(err)}); "
+            "re-save the adapter or copy the folder written by `samurai train` again"
+        ) from None
     unknown = [k for k in state if k not in named or named[k].shape != state[k].shape]
     if unknown:
         raise AdapterError(

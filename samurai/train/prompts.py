@@ -37,6 +37,29 @@ def dataset_class_names(dataset, limit: int | None = None) -> list[str]:
     return list(dict.fromkeys(ordered))
 
 
+def check_val_classes(val_ds, val_idx: Sequence[int], known: Sequence[str]) -> None:
+    """Refuse validation cases that label classes the prompts do not know: they would be left
+    out of the validation Dice without a word (the run would validate on the overlap only)."""
+    from samurai_sam2.class_prompts import normalise_class_name
+
+    unknown: dict[str, str] = {}  # class -> first case labelling it
+    for i in val_idx:
+        case = val_ds[i]
+        for name in case.labels.values():
+            unknown.setdefault(normalise_class_name(name), case.case_id)
+        if val_ds.kind != "generic":
+            break  # the other loaders name the same labels in every case
+    known = [normalise_class_name(c) for c in known]
+    missing = {c: where for c, where in unknown.items() if c not in known}
+    if missing:
+        listed = ", ".join(f"{c!r} (case {where})" for c, where in missing.items())
+        raise ValueError(
+            f"the validation data {val_ds.root} labels class(es) {listed} that the learned prompts "
+            f"do not know; they know {list(known)} (the training set's classes, or --classes): "
+            "validate on data with those labels, or add the classes to --classes"
+        )
+
+
 def class_clip(
     case, frames: list[int], image_size: int, class_names: Sequence[str], **clip_options
 ) -> Clip | None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from fixtures_sam2 import make_synthetic_frames, write_truncated_avi, write_underannounced_avi
@@ -194,3 +199,30 @@ def test_bad_arrays(frames):
     mixed = [frames[0], frames[1][:50]]
     with pytest.raises(FrameError, match="all frames of a video must have one size"):
         open_frames(mixed)[1]
+
+
+def test_opening_a_video_loads_no_torch(tmp_path, png_folder, frames):
+    """The package and its frame reader are torch-free: a fresh interpreter opens a frame folder
+    and a video file, reads a frame of each, and has not imported torch (its torch helpers
+    still resolve on demand, which then does load it)."""
+    cv2 = pytest.importorskip("cv2")
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (128, 96))
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    script = (
+        "import sys\n"
+        "import samurai_common\n"
+        f"folder = samurai_common.open_frames({str(png_folder)!r})\n"
+        f"video = samurai_common.open_frames({str(video)!r})\n"
+        "assert folder[2].shape == video[2].shape == (96, 128, 3), (folder[2].shape, video[2].shape)\n"
+        "assert len(folder) == len(video) == 6\n"
+        "assert 'torch' not in sys.modules, 'opening a video imported torch'\n"
+        "assert callable(samurai_common.boxes_from_masks) and 'torch' in sys.modules\n"
+        "print('ok')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}:{root / 'backends'}"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

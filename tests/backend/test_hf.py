@@ -94,7 +94,9 @@ def test_samurai_path_with_library_rules_is_bitwise_the_library(hf_tiny_folders,
     model = build_samurai_hf_model(folder, samurai=LIBRARY_RULES)
     session, got = _run(model, processor)
     _assert_same(want, got)
-    assert sorted(model.frame_scores(session, 7)) == [1, 2]  # the SAMURAI path did run
+    scores = model.frame_scores(session, 7)
+    assert sorted(scores) == [1, 2]
+    assert all("kf_iou" in s for s in scores.values())  # the SAMURAI path did run
 
 
 def _spy_memory(monkeypatch, model):
@@ -274,3 +276,27 @@ def test_streamed_tracking_reads_a_video_until_its_frames_end(hf_tiny_folders, t
         assert sorted(runs[0]) == sorted(runs[1]) == list(range(len(decoded)))
         for t in runs[1]:
             torch.testing.assert_close(runs[0][t], runs[1][t], rtol=0, atol=0)
+
+
+def test_frame_scores_cover_the_library_tracker_too(hf_tiny_folders):
+    """``frame_scores`` has one behaviour in both backends: every object tracked on the frame
+    has an entry, SAMURAI on or off; with the library's own tracker (which drops the candidate
+    scores) it holds the object score the library returned for that frame."""
+    folder = hf_tiny_folders["sam2_video"]
+    processor = load_processor(folder)
+    model = build_samurai_hf_model(folder, samurai=None)
+    returned, scores = {}, {}
+
+    session = processor.init_video_session(video=FRAMES[:4], inference_device="cpu")
+    processor.add_inputs_to_inference_session(
+        session, frame_idx=0, obj_ids=[1, 2], input_boxes=[[SYNTHETIC_BOXES[1], SYNTHETIC_BOXES[2]]]
+    )
+    model(inference_session=session, frame_idx=0)
+    for out in model.propagate_in_video_iterator(session):
+        returned[out.frame_idx] = out.object_score_logits.reshape(-1).tolist()
+        scores[out.frame_idx] = model.frame_scores(session, out.frame_idx)
+    assert scores[0] == {}  # the prompted frame: no tracking output
+    for f in (1, 2, 3):
+        assert sorted(scores[f]) == [1, 2]
+        assert all(s.keys() == {"object_score"} for s in scores[f].values())
+        assert [scores[f][o]["object_score"] for o in (1, 2)] == pytest.approx(returned[f], abs=0)

@@ -140,3 +140,22 @@ def test_decide_returns_int64_choices_in_the_given_order(capacity_objects):
     assert chosen.dtype == np.int64
     assert chosen.tolist() == [k % M for k in ids[::-1]]
     assert [r.as_dict()["obj"] for r in recs] == pytest.approx(obj[::-1].tolist())
+
+
+def test_every_slot_decided_out_of_slot_order_keeps_each_object_on_its_own_row():
+    """All objects of a frame listed in another order than their slots (the backend lists them
+    as its dict gives them): each object's candidates must reach its own slot. Before the track
+    is stable the choice is plain argmax, so each object's pick is known by construction."""
+    tracks = VideoTracks(CFG, jax.devices("cpu")[0])
+    rng = np.random.default_rng(3)
+    for f, order in enumerate((["a", "b"], ["b", "a"], ["b", "a"])):
+        boxes, aff, obj = _candidates(rng, f, 2)
+        pick = {"a": 0, "b": 2}
+        aff[:, :] = 0.2
+        for row, o in enumerate(order):
+            aff[row, pick[o]] = 0.9
+            obj[row] = {"a": 1.5, "b": -0.5}[o]
+        chosen, records = tracks.decide(order, f, boxes, aff, obj)
+        assert chosen.tolist() == [pick[o] for o in order], (f, order)
+        assert [r.as_dict()["obj"] for r in records] == pytest.approx([{"a": 1.5, "b": -0.5}[o] for o in order])
+    assert tracks.slot_of == {"a": 0, "b": 1} and tracks.state.capacity == 2

@@ -54,6 +54,24 @@ def test_oracle_box_prompts_each_labelled_frame_with_its_truth_box():
     assert masks[5, 0].sum() == 8 * 7 and masks[5, 1].sum() == 7 * 5
 
 
+def test_oracle_box_prompts_follow_structures_that_move():
+    """Each labelled frame gets the box of its own truth: structure 1 moves 2 px right and 1 px
+    down per frame, structure 2 grows by a row every other frame (rows 12 to 14 + t // 2; inclusive boxes written out by hand)."""
+    frames, truth, labelled = _case()
+    truth[:] = 0
+    for t in range(len(truth)):
+        truth[t, 2 + t : 10 + t, 3 + 2 * t : 12 + 2 * t] = 1
+        truth[t, 12 : 14 + t // 2 + 1, 14:22] = 2
+    seg = ShrinkingBoxes(truth.shape[1:])
+    segment_case(seg, frames, truth, labelled, [1, 2], start=1, protocol="oracle-box", batch_size=8)
+    boxes = {t: b.tolist() for t, b in seg.calls}
+    assert boxes == {
+        1: [[5, 3, 13, 10], [14, 12, 21, 14]],
+        3: [[9, 5, 17, 12], [14, 12, 21, 15]],
+        5: [[13, 7, 21, 14], [14, 12, 21, 16]],
+    }
+
+
 def test_first_box_follows_its_own_masks_and_keeps_the_last_box_when_empty():
     frames, truth, labelled = _case()
     seg = ShrinkingBoxes(truth.shape[1:], blank={3})

@@ -118,6 +118,32 @@ def test_absent_chamber_is_looked_for_again_and_starts_late(sam2_tiny_checkpoint
     assert [sorted(m) for _, m, _ in out] == [[], [], [1], [1], [1], [1]]
 
 
+def test_a_lost_chamber_that_stays_absent_is_reported_and_asked_for_every_k_frames(
+        sam2_tiny_checkpoint, learned_adapter, rgb):
+    """Found on frame 0, then gone for good: every tracked frame is bad (lost_threshold above
+    any score) and every later search finds nothing. With k = 2 the track is lost on frames 2
+    and 4 (k bad frames each time: 1-2, then 3-4 after the search on frame 3 found nothing),
+    and the class is asked for on frames 0, 3 and 5 (hand-worked schedule)."""
+    from samurai.prompters.learned import track_chambers
+
+    predictor = _predictor(sam2_tiny_checkpoint, learned_adapter, object_bias=30.0)
+    asked = []
+    real = predictor.find_classes
+
+    def spy(state, frame_idx, names):
+        asked.append((frame_idx, list(names)))
+        result = real(state, frame_idx, names)
+        _set_object_bias(predictor, -30.0)  # after the first search the chamber is gone
+        return result
+
+    predictor.find_classes = spy
+    events = []
+    out = list(track_chambers(predictor, rgb, ["lv"], lost_frames=2, lost_threshold=1e9, events=events))
+    assert [t for t, _, _ in out] == list(range(N))
+    assert [(e.frame, e.name, e.kind) for e in events] == [(0, "lv", "seed"), (2, "lv", "lost"), (4, "lv", "lost")]
+    assert asked == [(0, ["lv"]), (3, ["lv"]), (5, ["lv"])]
+
+
 def test_unknown_class_fails_before_tracking(sam2_tiny_checkpoint, learned_adapter, rgb):
     from samurai.prompters import PrompterError, make_prompter
     from samurai.prompters.learned import track_chambers
@@ -140,19 +166,35 @@ def _frames(rgb, folder):
     return folder
 
 
+def _checkpoint_that_finds_everything(ckpt, folder):
+    """The random-init checkpoint with its object-score head's bias at +30: every class prompt
+    finds its chamber on frame 0 and no track is ever lost, so the outcome is known up front."""
+    import torch
+
+    state = dict(torch.load(ckpt, weights_only=True)["model"])
+    key = "sam_mask_decoder.pred_obj_score_head.layers.2.bias"  # the head's output layer (an MLP of 3)
+    state[key] = torch.full_like(state[key], 30.0)
+    path = folder / "finds_everything.pt"
+    torch.save({"model": state}, path)
+    return path
+
+
 def test_track_chambers_cli(sam2_tiny_checkpoint, learned_adapter, rgb, tmp_path):
     video = _frames(rgb, tmp_path / "frames")
     out = tmp_path / "run"
+    ckpt = _checkpoint_that_finds_everything(sam2_tiny_checkpoint, tmp_path)
     rc = main(["track", str(video), "--chambers", "lv,la,rv,ra", "--adapter", str(learned_adapter),
-               "--checkpoint", str(sam2_tiny_checkpoint), "--image-size", "256", "--out", str(out),
-               "--no-video"])
+               "--checkpoint", str(ckpt), "--image-size", "256", "--out", str(out), "--no-video"])
     assert rc == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["objects"] == [1, 2, 3, 4] and manifest["prompter"] == "learned"
     assert manifest["names"] == {"1": "lv", "2": "la", "3": "rv", "4": "ra"}
-    assert all(e["event"] in {"seed", "lost", "reseed"} for e in manifest["events"])
+    # Every chamber seeded on frame 0, none lost: the events are known, not just well-formed.
+    assert [(e["frame"], e["obj_id"], e["name"], e["event"]) for e in manifest["events"]] == [
+        (0, 1, "lv", "seed"), (0, 2, "la", "seed"), (0, 3, "rv", "seed"), (0, 4, "ra", "seed")]
     masks = np.stack([read_mask_png(out / "masks" / f"{t:05d}.png") for t in range(N)])
     assert set(np.unique(masks)) <= {0, 1, 2, 3, 4}
+    assert all(masks[t].any() for t in range(N))  # something segmented on every frame
 
 
 @pytest.mark.parametrize(

@@ -112,3 +112,18 @@ def test_empty_masks_have_no_read_out():
         geo.measure(np.zeros((5, 5), bool))
     assert lv_masks_ef(np.zeros((3, 5, 5), bool)) is None
     assert area_length_ef([None, None]) is None
+
+
+@pytest.mark.parametrize("longer", ["2ch", "4ch"])
+def test_biplane_disks_take_the_longer_of_the_two_long_axes(longer):
+    """Foreshortened views: the 2CH and 4CH long axes differ (40 and 28 mm semi-axes). Each view
+    is cut into its own 20 disks, so the disk diameters trace each ellipse's profile and
+    sum(a_i b_i) / n -> 4 b c * 2/3; the guideline's L is the longer axis, 2 * 40 mm, giving
+    pi/4 * 4 b c * 2/3 * 80 = 4/3 pi b c * 40 (with the shorter axis: 28, 30 % less)."""
+    long_a, short_a, b, c = 40.0, 28.0, 16.0, 11.0
+    a2, a4 = (long_a, short_a) if longer == "2ch" else (short_a, long_a)
+    two = ellipse((240, 240), (70, 70), (a2, c), angle=0.2)
+    four = ellipse((240, 240), (70, 70), (a4, b))
+    v = geo.volume_biplane_discs(measure(four), measure(two))
+    assert v == pytest.approx(4 / 3 * np.pi * b * c * long_a, rel=0.03)
+    assert abs(v - 4 / 3 * np.pi * b * c * short_a) > 0.2 * v

@@ -49,7 +49,7 @@ def test_balance_is_a_partition_within_the_greedy_bound_of_the_optimum():
 def test_case_store_keeps_finished_cases_refuses_other_settings_and_foreign_folders(tmp_path, capsys):
     import numpy as np
 
-    from samurai.cli import CLIError
+    from samurai.errors import UserError as CLIError
     from samurai.shard import CaseStore
 
     store = CaseStore(tmp_path / "run.cases")
