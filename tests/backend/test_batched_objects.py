@@ -160,3 +160,33 @@ def test_batched_objects_match_the_per_object_loop(predictor):
 
 def test_batched_objects_in_reverse(predictor):
     _assert_parity(_run(predictor, False, reverse=True), _run(predictor, True, reverse=True))
+
+
+def test_batched_objects_with_samurai_off(sam2_tiny_checkpoint):
+    """SAMURAI off: the batched pass against the loop (itself bitwise SAM2VideoPredictor), with
+    SAM 2's own memory rule and argmax choice; two objects, one prompted late."""
+    from fixtures_sam2 import SYNTHETIC_BOXES, make_synthetic_frames
+
+    predictor = build_samurai_video_predictor(
+        "tiny", sam2_tiny_checkpoint, device="cpu", image_size=SIZE, samurai=False
+    )
+    frames = make_synthetic_frames(num_frames=8)
+    runs = []
+    for batched in (False, True):
+        predictor.batch_objects = batched
+        state = predictor.init_state(frames)
+        predictor.add_new_points_or_box(state, 0, 1, box=SYNTHETIC_BOXES[1])
+        predictor.add_new_points_or_box(state, 3, 2, box=SYNTHETIC_BOXES[2])
+        runs.append({f: (m.clone(), predictor.frame_scores(state, f)) for f, _, m in predictor.propagate_in_video(state)})
+    loop, batched = runs
+    assert list(batched) == list(loop) == list(range(8))
+    for f, (want, want_scores) in loop.items():
+        got, got_scores = batched[f]
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=0)
+        # Same masks wherever the reference logit is not itself within rounding of 0 (this
+        # random model's logits cross 0 with values of ~1e-7 at some pixels).
+        decided = want.abs() > 1e-5
+        assert torch.equal((got > 0)[decided], (want > 0)[decided]), f
+        assert decided.float().mean() > 0.999
+        assert {o: s["chosen"] for o, s in got_scores.items()} == {o: s["chosen"] for o, s in want_scores.items()}
+        assert all("memory_frames" not in s for s in got_scores.values())
