@@ -115,12 +115,19 @@ def _run(predictor, batch_objects, reverse=False):
     return logits, scores
 
 
+@pytest.fixture(autouse=True)
+def single_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def predictor(sam2_tiny_checkpoint):
     # Motion scoring from the third frame and a memory gate that some frames fail: the
     # objects' memory sets differ in content and in length.
     cfg = sc.preset("tiny", stable_frames_threshold=2, memory_bank_iou_threshold=0.9)
-    torch.set_num_threads(1)
     return build_samurai_video_predictor(
         "tiny", sam2_tiny_checkpoint, device="cpu", image_size=SIZE, samurai_config=cfg
     )

@@ -33,7 +33,6 @@ def _run(predictor, frames):
 # says so; a performance note, not an error.
 @pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex operators")
 def test_compiled_predictor_matches_eager(sam2_tiny_checkpoint):
-    torch.set_num_threads(1)
     frames = make_synthetic_frames(num_frames=4)  # memories of 1, 2, 3 frames: shapes change
     predictor = build_samurai_video_predictor(
         "tiny", sam2_tiny_checkpoint, device="cpu", image_size=128, batch_objects=True
