@@ -2,8 +2,8 @@
 
 Open a video, draw a box per structure (or find them with an adapter's learned prompts),
 propagate, scrub with the masks overlaid, correct a frame with clicks and re-propagate from it,
-undo, export masks or save as training data. Binds 127.0.0.1 unless ``--host`` says otherwise,
-which then needs a token.
+undo, export (PNG masks, NIfTI, DICOM-SEG, the chamber report) or save as training data. Binds
+127.0.0.1 unless ``--host`` says otherwise, which then needs a token.
 """
 
 from __future__ import annotations
