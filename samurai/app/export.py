@@ -43,7 +43,12 @@ def export_run(session: Session, video: Path | None) -> dict:
 
     frames = _tracked(session)
     names = {int(k): v for k, v in _labels_json(session).items()}
-    out_dir = session.folder / "exports" / f"masks-{time.strftime('%Y%m%d-%H%M%S')}"
+    stamp = f"masks-{time.strftime('%Y%m%d-%H%M%S')}"
+    out_dir = session.folder / "exports" / stamp
+    for k in range(2, 100):  # two exports in one second: a folder each
+        if not out_dir.exists() and not out_dir.with_name(out_dir.name + "_report").exists():
+            break
+        out_dir = out_dir.with_name(f"{stamp}-{k}")
     notes: list[str] = []
     complete = len(frames) == session.num_frames
     source = info = None

@@ -89,8 +89,12 @@ def test_export_is_a_run_folder_with_nifti_and_report(make_app, tmp_path):
     assert [v["value"] for v in again["values"]] == [v["value"] for v in doc["values"]]
 
 
-def test_export_without_chambers_says_why_no_report(make_app):
-    client = make_app()
+def test_export_says_why_not_the_report_or_the_nifti(make_app, video_root, tmp_path):
+    """No structure named lv/la/rv/ra: no report, said; the video moved away: the PNG masks
+    are still exported, and the message says why there is no NIfTI."""
+    folder = tmp_path / "data"
+    shutil.copytree(video_root / "clip", folder / "clip")
+    client = make_app(folders=[folder])
     sid = client.post("/api/open", json={"root": 0, "path": "clip"}).json()["id"]
     box = list(SYNTHETIC_BOXES.values())[0]
     assert client.post(f"/api/sessions/{sid}/box", json={"frame": 0, "name": "blob", "box": box}).status_code == 200
@@ -100,6 +104,15 @@ def test_export_without_chambers_says_why_no_report(make_app):
     assert out["report"] is None and not Path(out["path"] + "_report").exists()
     assert any("no chamber report" in n and "lv, la, rv or ra" in n for n in out["notes"]), out["notes"]
     assert (Path(out["path"]) / "masks.nii.gz").is_file()
+
+    (folder / "clip").rename(folder / "moved")
+    again = client.post(f"/api/sessions/{sid}/export", json={"kind": "png"}).json()
+    assert again["path"] != out["path"]  # a second export in the same second gets its own folder
+    assert again["files"] == ["labels.json", "manifest.json", "masks"]
+    assert any("not below the folders" in n for n in again["notes"]), again["notes"]
+    masks = masks_on_disk(client.store, sid)
+    for t in range(FRAMES):
+        assert np.array_equal(np.asarray(Image.open(Path(again["path"]) / "masks" / f"{t:05d}.png")), masks[t])
 
 
 def test_dicom_cine_open_propagate_export(make_app, tmp_path, monkeypatch):
