@@ -289,9 +289,11 @@ class OutputDir:
         return False
 
     def _finish(self) -> None:
-        (self.path / PARTIAL_MARKER).unlink()
+        # The owner marker stays until the folder is in place: a run killed between the renames
+        # below leaves a finished folder that the next run must still recognise as abandoned.
         files = sorted(
-            str(p.relative_to(self.path)) for p in self.path.rglob("*") if p.is_file()
+            str(p.relative_to(self.path)) for p in self.path.rglob("*")
+            if p.is_file() and p.relative_to(self.path) != Path(PARTIAL_MARKER)
         )
         manifest = {"tool": "samurai", **self.info, "packages": package_versions(),
                     "complete": True, "files": files}
@@ -318,6 +320,7 @@ class OutputDir:
                     shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(self.path, self.out)
+        (self.out / PARTIAL_MARKER).unlink(missing_ok=True)
 
 
 def package_versions() -> dict:

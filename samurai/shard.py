@@ -168,7 +168,7 @@ class CaseStore:
                                f"{SETTINGS}); samurai keeps the finished cases of a run there: move "
                                "it away or choose another --out")
             earlier = json.loads((self.folder / SETTINGS).read_text()).get("settings", {})
-            changed = changed_settings(earlier, settings)
+            changed = changed_settings(earlier, settings, presence=True)
             if changed and not force:
                 raise UserError(
                     f"{self.folder} holds {len(self.finished())} finished case(s) of an earlier run "
