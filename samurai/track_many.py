@@ -125,7 +125,8 @@ def run_many(args) -> int:
                        "folders: choose another --out")
     info = distributed.setup(timeout=shard.RANK_TIMEOUT)
     try:
-        return _run(args, videos, out_root, info)
+        with shard.main_lock(info, out_root):  # one run at a time per --out
+            return _run(args, videos, out_root, info)
     finally:
         distributed.cleanup(info)
 

@@ -149,7 +149,6 @@ def _run(args, cases, methods, info) -> EvalResult:
         else:
             summary, failed = write_echo_report(records, all_methods, out.path, bool(baselines), notes)
         out.info.update(failed_cases=failed)
-    shard.finish(info, store)
     print(summary)
     print(f"wrote {out_dir}/ in {time.perf_counter() - t0:.1f} s")
     warn_empty([f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]],
