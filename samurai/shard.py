@@ -109,6 +109,21 @@ def main_output(info, out: str | Path, force: bool):
         CaseStore(work_folder(out)).remove()  # the output is in place: its cases are done
 
 
+def refuse_shared_names(cases: Sequence, what: str, fix: str) -> None:
+    """Refuse, before any work, cases whose results would share one name (``case_id``: one
+    overwrites the other), naming both of each pair by their ``path`` (or ``folder``)."""
+    first, clashes = {}, []
+    for case in cases:
+        where = getattr(case, "path", None) or case.folder
+        if case.case_id in first:
+            clashes.append(f"{first[case.case_id]} and {where} (both {case.case_id!r})")
+        else:
+            first[case.case_id] = where
+    if clashes:
+        raise UserError(f"{len(clashes)} pair(s) of inputs have the same name, and so one {what}: "
+                        f"{'; '.join(clashes[:10])}; {fix}")
+
+
 def balance(frames: Sequence[int], world_size: int) -> list[list[int]]:
     """Indices of ``frames`` per rank, balanced by frame count; the same on every rank.
 

@@ -16,24 +16,23 @@ import sys
 from pathlib import Path
 
 from samurai.errors import UserError
-from samurai_common.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-
 
 
 def is_many(path: Path) -> bool:
-    """A ``.txt`` list, or a folder holding video files and no images: many videos."""
+    """A ``.txt`` list, or a folder that is not one video but holds videos (video files, DICOM
+    files, frame folders: :func:`samurai_common.frames.is_video`, the single-video rule)."""
+    from samurai_common.frames import is_video
+
     if path.is_file():
         return path.suffix.lower() == ".txt"
-    if not path.is_dir():
-        return False
-    files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
-    return any(p.suffix.lower() in VIDEO_SUFFIXES for p in files) and not any(
-        p.suffix.lower() in IMAGE_SUFFIXES for p in files)
+    return path.is_dir() and not is_video(path) and any(is_video(p) for p in path.iterdir())
 
 
 def list_videos(path: Path) -> list[Path]:
+    from samurai_common.frames import is_video
+
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        return sorted(p for p in path.iterdir() if is_video(p))
     videos = []
     for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
@@ -114,12 +113,13 @@ def run_many(args) -> int:
 
     boxes = read_boxes(Path(args.boxes)) if args.boxes else None
     videos = [_Video(p, boxes, Path(args.masks) if args.masks else None) for p in list_videos(root)]
-    names = [v.case_id for v in videos]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise UserError(f"several videos are named {', '.join(twice)}; each video's output folder is "
-                       "named after it: rename them or list them in separate runs")
     out_root = Path(args.out) if args.out else Path(f"{root.stem or root.name}_track")
+    outside = [v for v in videos if (out_root / v.case_id).resolve().parent != out_root.resolve()]
+    if outside:
+        raise UserError(f"{root}: the output folder of entry {outside[0].path} would be "
+                        f"{out_root / outside[0].case_id}, outside --out {out_root}; list video files "
+                        "or frame folders by their own names")
+    shard.refuse_shared_names(videos, "output folder", "rename one, or list them in separate runs")
     if out_root.exists() and not out_root.is_dir():
         raise UserError(f"--out {out_root} is a file; many videos need a folder for their output "
                        "folders: choose another --out")

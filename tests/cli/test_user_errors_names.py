@@ -15,6 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -115,3 +116,17 @@ def test_a_second_run_into_one_out_is_refused_naming_the_first(argv, world, monk
         first.send_signal(signal.SIGKILL)
         first.wait()
         first.stdout.close()
+
+
+def test_library_chatter_stays_off_the_console(tmp_path):
+    """FFmpeg prints its own line for a damaged MP4 (`moov atom not found`) from C, past
+    Python's stderr: the command line turns it off, and the user sees samurai's one message."""
+    (tmp_path / "damaged.mp4").write_bytes(np.random.default_rng(0).bytes(3000))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "backends")])}
+    env.pop("OPENCV_LOG_LEVEL", None), env.pop("OPENCV_FFMPEG_LOGLEVEL", None)
+    result = subprocess.run([sys.executable, "-m", "samurai", "track", str(tmp_path / "damaged.mp4"),
+                             "--box", BOX, "--random-weights", "--out", str(tmp_path / "o")],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("samurai track: error: cannot read"), result.stderr
