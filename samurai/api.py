@@ -36,12 +36,14 @@ class TrackedFrame(NamedTuple):
 
 
 class SaveSummary(NamedTuple):
-    """What :meth:`Tracking.save` wrote: frames read, object id -> frames with a mask, and
-    whether an MP4 overlay was written (an encoder was installed)."""
+    """What :meth:`Tracking.save` wrote: frames read, object id -> frames with a mask,
+    whether an MP4 overlay was written (an encoder was installed), and the names of the mask
+    exports (masks.nii.gz, seg.dcm)."""
 
     frames: int
     found: dict
     mp4: bool
+    exports: tuple = ()
 
 
 class Tracking:
@@ -52,9 +54,13 @@ class Tracking:
     """
 
     def __init__(self, video, source, prompts: dict, settings: dict, prompt_record: dict,
-                 chambers: list[str] | None = None):
+                 chambers: list[str] | None = None, info=None, names: dict | None = None,
+                 view: str | None = None):
         self.video = video
         self.source = source
+        self.info = info  # SourceInfo: spacing, frame time, heart rate, study hash
+        self.names = names  # object id -> structure name given with the boxes or mask
+        self.view = view
         self.prompts = prompts
         self.chambers = chambers  # learned prompter: names, objects 1, 2, ... in this order
         self.ids = list(range(1, len(chambers) + 1)) if chambers else sorted(prompts)
@@ -102,7 +108,9 @@ class Tracking:
              command: str = "track", argv: list[str] | None = None) -> SaveSummary:
         """Track and write what ``samurai track`` writes into ``out_dir`` (all or nothing:
         :class:`samurai.output.OutputDir`): masks/, boxes/, scores.csv, the overlay GIF/MP4
-        (``video_overlay``) and manifest.json (``argv``: the command line to record)."""
+        (``video_overlay``), masks.nii.gz, seg.dcm (a DICOM input with named chambers) and
+        manifest.json (``argv``: the command line to record)."""
+        from samurai.mask_exports import write_run_exports
         from samurai.output import OutputDir
         from samurai.predictors import is_untrained
         from samurai.provenance import run_info
@@ -114,6 +122,10 @@ class Tracking:
             frames = self._frames() if self.chambers else None
             if self.chambers:
                 out.info.update(prompter="learned", names=dict(zip(self.ids, self.chambers)))
+            elif self.names:
+                out.info.update(names=self.names)
+            if self.view:
+                out.info.update(view=self.view)
             out.info.update(
                 run_info(predictor, command=command, argv=argv, model=s["model"],
                          checkpoint=s["checkpoint"], adapter=s["adapter"], noise=s["noise"],
@@ -129,14 +141,19 @@ class Tracking:
                     {"frame": e.frame, "obj_id": self.chambers.index(e.name) + 1, "name": e.name,
                      "event": e.kind, "score": round(e.score, 4)} for e in self.events
                 ]
-        return SaveSummary(seen, found, mp4)
+            entry = write_run_exports(out.path, self.source, seen, self.ids,
+                                      out.info.get("names"), self.info)
+            out.info.update(entry)
+        exports = tuple(v for k, v in entry["exports"].items() if k in ("nifti", "seg"))
+        return SaveSummary(seen, found, mp4, exports)
 
 
 def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", checkpoint=None,
           adapter=None, samurai: bool = True, noise=None, motion_model: str | None = None,
           device=None, image_size: int | None = None, random_weights: bool = False, seed: int = 0,
           prompter: str | None = None, prompter_model=None, prompter_adapter=None,
-          lost_frames: int = 3) -> Tracking:
+          lost_frames: int = 3, names=None, view: str | None = None, spacing=None,
+          study_salt: str | None = None) -> Tracking:
     """Track objects through one video, prompted on its first frame.
 
     Args:
@@ -152,6 +169,14 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
       model, checkpoint, adapter, noise, motion_model, device, image_size, random_weights, seed:
         the predictor (``samurai.predictors.build_predictor``); ``samurai=False``: plain SAM 2.
       lost_frames: learned chambers: frames of low object score before one is looked for again.
+      names: the structures the boxes or mask prompt (``["lv", "la"]`` or ``"lv,la"``: objects
+        1, 2, ...), recorded in the manifest; ``lv``, ``la``, ``rv``, ``ra`` become the segments
+        of seg.dcm for a DICOM input.
+      view: the echo view (``A4C``, ``A2C``, ...), recorded for ``samurai report``.
+      spacing: ``(sx_cm, sy_cm)`` per pixel or ``--spacing`` text (``"0.03"``, ``"0.03,0.04"``):
+        the pixel spacing of a plain video; for a DICOM it replaces the file's. Unknown:
+        values in pixels.
+      study_salt: the salt of a DICOM's study hash (default: ``$SAMURAI_STUDY_SALT``).
 
     Returns:
       a :class:`Tracking`: iterate it for :class:`TrackedFrame` s, or ``.save(out_dir)``.
@@ -161,12 +186,14 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
     from samurai.prompts import chamber_prompts, load_prompts, parse_chambers
     from samurai.provenance import prompt_info
 
+    from samurai.sources import open_video
+
     try:
-        from samurai_common.frames import FrameError, open_frames
+        from samurai_common.frames import FrameError
     except ImportError as err:
         raise UserError(f"reading videos needs the packages of `bash scripts/setup.sh full` ({err})") from None
     try:
-        source = open_frames(str(video))
+        source, info = open_video(video, spacing=spacing, salt=study_salt)
         first = source[0]
     except (FileNotFoundError, FrameError) as err:
         raise UserError(f"cannot read {video}: {err}") from None
@@ -176,6 +203,7 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
     boxes = list(boxes or ())
     if prompter is not None and not chambers:
         raise UserError("--prompter is used with --chambers NAMES; add --chambers (e.g. lv,la,rv,ra)")
+    given_names = object_names(names, chambers)
     names = None
     if chambers and prompter in (None, "learned"):
         names = parse_chambers(chambers, boxes=boxes, mask=masks, lost_frames=lost_frames, adapter=adapter)
@@ -193,7 +221,26 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
                 "noise": noise, "motion_model": motion_model, "device": device,
                 "image_size": image_size, "random_weights": random_weights, "seed": seed,
                 "lost_frames": lost_frames}
-    return Tracking(video, source, prompts, settings, record, names)
+    if given_names and len(given_names) != len(prompts):
+        raise UserError(f"--names gives {len(given_names)} name(s) for {len(prompts)} object(s); "
+                        "name each prompted object once, in the order of their ids")
+    return Tracking(video, source, prompts, settings, record, names, info=info,
+                    names=dict(zip(sorted(prompts), given_names)) if given_names else None,
+                    view=view)
+
+
+def object_names(names, chambers) -> list[str]:
+    """``names`` (text or a list) as a list of lower-case names; not with ``chambers``."""
+    if names is None:
+        return []
+    if chambers:
+        raise UserError("--names names box- or mask-prompted objects; --chambers names its own "
+                        "objects: drop --names")
+    items = names.split(",") if isinstance(names, str) else list(names)
+    items = [str(n).strip().lower() for n in items]
+    if not all(items):
+        raise UserError(f"--names {names!r} has an empty name; give one name per object, e.g. lv,la")
+    return items
 
 
 def evaluate(data, *, out="samurai_eval", force: bool = False, **options):

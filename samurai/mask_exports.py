@@ -29,12 +29,29 @@ def source_info_of(frames, fallback: SourceInfo | None = None) -> SourceInfo:
     return fallback or SourceInfo()
 
 
+class PngLabels:
+    """The label maps of a run's ``masks/NNNNN.png`` as a ``[T, H, W]`` sequence read one frame
+    at a time (the exports of a long cine never hold all its labels)."""
+
+    def __init__(self, folder: str | os.PathLike, n_frames: int, height: int, width: int):
+        self.folder = Path(folder)
+        self.shape = (int(n_frames), int(height), int(width))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        from samurai.formats import read_mask_png
+
+        return read_mask_png(self.folder / f"{t:05d}.png")
+
+
 class _ObjectMask:
     """One object's boolean masks, computed frame by frame from the label maps (a long cine's
     four chambers would otherwise cost four more copies of the labels)."""
 
-    def __init__(self, labels: np.ndarray, obj: int):
-        self.labels, self.obj, self.shape = labels, obj, labels.shape
+    def __init__(self, labels, obj: int):
+        self.labels, self.obj, self.shape = labels, obj, tuple(labels.shape)
 
     def __getitem__(self, t: int) -> np.ndarray:
         return self.labels[t] == self.obj
@@ -43,18 +60,21 @@ class _ObjectMask:
 def write_mask_exports(
     out_dir: str | os.PathLike,
     frames,
-    labels: np.ndarray,
+    labels,
     names: Mapping[int, str] | None = None,
     info: SourceInfo | None = None,
+    objects: list[int] | None = None,
 ) -> dict[str, Any]:
     """Write ``masks.nii.gz`` (always) and ``seg.dcm`` (DICOM sources) into ``out_dir``.
 
     Args:
       frames: the run's frame source (a :class:`samurai_common.dicom.DicomFrames` gets a SEG).
-      labels: ``uint8 [T, H, W]`` label map per frame (object ids).
+      labels: ``uint8 [T, H, W]`` label map per frame (object ids): an array, or a sequence
+        read a frame at a time with a ``shape`` (:class:`PngLabels`).
       names: object id -> chamber name ("LV", "LA", "RV", "RA"); ids without a chamber name are
         left out of the SEG (its segments need a SNOMED CT code) and listed in the entry.
       info: the source's clinical info when ``frames`` is not a DICOM (see :func:`source_info_of`).
+      objects: the run's object ids (default: those found in ``labels``, an array).
 
     Returns ``{"source": ..., "exports": {...}}`` for ``manifest.json`` (no identifying value).
     """
@@ -62,7 +82,8 @@ def write_mask_exports(
     from samurai.nifti import write_masks_nifti
 
     out_dir = Path(out_dir)
-    labels = np.asarray(labels)
+    if not hasattr(labels, "shape"):
+        labels = np.asarray(labels)
     info = source_info_of(frames, info)
     write_masks_nifti(out_dir / NIFTI_NAME, labels, info.spacing, info.frame_time_ms)
     exports: dict[str, Any] = {"nifti": NIFTI_NAME}
@@ -70,10 +91,12 @@ def write_mask_exports(
     if hasattr(frames, "sop_instance_uid") and path is not None:
         from samurai.dicom.seg import CHAMBER_CODES, write_segmentation
 
-        names = dict(names or {})
+        names = {int(k): str(v).upper() for k, v in (names or {}).items()}  # "lv" or "LV"
         chambers = {name: _ObjectMask(labels, obj) for obj, name in sorted(names.items())
                     if name in CHAMBER_CODES}
-        left_out = sorted(int(o) for o in np.unique(labels) if o and names.get(int(o)) not in CHAMBER_CODES)
+        if objects is None:
+            objects = [int(o) for o in np.unique(np.asarray(labels)) if o]
+        left_out = sorted(int(o) for o in objects if names.get(int(o)) not in CHAMBER_CODES)
         if chambers:
             write_segmentation(out_dir / SEG_NAME, path, chambers)
             exports["seg"] = SEG_NAME
@@ -82,4 +105,15 @@ def write_mask_exports(
     return {"source": manifest_source(info, len(labels), kind=kind), "exports": exports}
 
 
-__all__ = ["NIFTI_NAME", "SEG_NAME", "source_info_of", "write_mask_exports"]
+def write_run_exports(out_dir: str | os.PathLike, frames, n_frames: int, objects: list[int],
+                      names: Mapping | None = None, info: SourceInfo | None = None) -> dict[str, Any]:
+    """The exports of a tracking run whose ``masks/NNNNN.png`` are written (``n_frames`` of
+    them), read back one frame at a time: :func:`write_mask_exports` without the labels in
+    memory. ``names``: object id -> structure name (e.g. the manifest's ``names``)."""
+    out_dir = Path(out_dir)
+    labels = PngLabels(out_dir / "masks", n_frames, frames.height, frames.width)
+    names = {int(k): v for k, v in (names or {}).items()}
+    return write_mask_exports(out_dir, frames, labels, names, info, objects=list(objects))
+
+
+__all__ = ["NIFTI_NAME", "PngLabels", "write_run_exports", "SEG_NAME", "source_info_of", "write_mask_exports"]

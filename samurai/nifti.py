@@ -24,39 +24,67 @@ from samurai_common.source_info import Spacing
 
 def write_masks_nifti(
     path: str | os.PathLike,
-    labels: np.ndarray,
+    labels,
     spacing: Spacing | None = None,
     frame_time_ms: float | None = None,
 ) -> Path:
-    """Write a ``uint8 [T, H, W]`` label video to ``path`` (``.nii.gz``) atomically.
+    """Write a label video to ``path`` (``.nii.gz``) atomically, one frame at a time.
 
     Args:
-      labels: one label map per frame.
+      labels: one ``uint8 [H, W]`` label map per frame: a ``[T, H, W]`` array, or any sequence
+        of frames with ``len`` and indexing (e.g. read from PNG files on demand), so that a long
+        cine's labels are never all in memory.
       spacing: ``(sx_cm, sy_cm)`` per pixel or None (unknown: written as 1 mm and said so).
       frame_time_ms: time between frames, or None (written as 1).
     """
+    import gzip
+
     import nibabel as nib
 
-    labels = np.asarray(labels)
-    if labels.ndim != 3:
+    if isinstance(labels, np.ndarray) and labels.ndim != 3:
         raise ValueError(f"labels must be [T, H, W], got shape {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() > 255):
-        raise ValueError("labels must be in 0..255 to be written as uint8")
-    data = np.ascontiguousarray(labels.astype(np.uint8).transpose(2, 1, 0)[:, :, None, :])
+    n = len(labels)
+    first = _label_frame(labels[0]) if n else np.zeros((0, 0), np.uint8)
+    height, width = first.shape
     sx_mm, sy_mm = (10.0 * spacing[0], 10.0 * spacing[1]) if spacing else (1.0, 1.0)
     affine = np.diag([sx_mm, sy_mm, 1.0, 1.0])
-    image = nib.Nifti1Image(data, affine)
-    header = image.header
+    header = nib.Nifti1Header()
+    header.set_data_dtype(np.uint8)
+    header.set_data_shape((width, height, 1, n))
+    header.set_zooms((sx_mm, sy_mm, 1.0, float(frame_time_ms) if frame_time_ms else 1.0))
     header.set_xyzt_units("mm", "msec")
-    header["pixdim"][4] = float(frame_time_ms) if frame_time_ms else 1.0
     header["descrip"] = b"samurai masks" if spacing else b"samurai masks; spacing unknown (pixels)"
     header.set_qform(affine, code=1)
     header.set_sform(affine, code=1)
+    header.set_slope_inter(1.0, 0.0)
+    header.set_data_offset(VOX_OFFSET)
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp{''.join(path.suffixes)}")
-    nib.save(image, str(tmp))
+    # The voxels of (W, H, 1, T) in NIfTI's (Fortran) order are the [T, H, W] frames one after
+    # the other in C order: each frame's bytes follow the header as it is produced.
+    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+        header.write_to(gz)  # the 348-byte header and the 4 bytes saying "no extensions"
+        if gz.tell() != VOX_OFFSET:
+            raise AssertionError(f"NIfTI header of {gz.tell()} bytes, not {VOX_OFFSET}")
+        for t in range(n):
+            frame = first if t == 0 else _label_frame(labels[t])
+            if frame.shape != (height, width):
+                raise ValueError(f"label frame {t} is {frame.shape}, frame 0 {(height, width)}")
+            gz.write(np.ascontiguousarray(frame).tobytes())
     os.replace(tmp, path)
     return path
+
+
+VOX_OFFSET = 352  # NIfTI-1 single file: the data follow the header and its extension flags
+
+
+def _label_frame(frame) -> np.ndarray:
+    frame = np.asarray(frame)
+    if frame.ndim != 2:
+        raise ValueError(f"a label frame must be [H, W], got shape {frame.shape}")
+    if frame.size and (frame.min() < 0 or frame.max() > 255):
+        raise ValueError("labels must be in 0..255 to be written as uint8")
+    return frame.astype(np.uint8, copy=False)
 
 
 def read_masks_nifti(path: str | os.PathLike) -> tuple[np.ndarray, Spacing | None, float | None]:

@@ -121,20 +121,20 @@ def _per_frame_rows(ph, runs, dice_t) -> list[dict]:
 
 def _ef_rows(ph, runs, gt) -> list[dict]:
     """Clinical read-out of the LV: truth, and each method's masks (ED/ES = largest/smallest area)."""
-    from samurai.eval import clinical
+    from samurai.eval.ef import lv_masks_ef
 
     lv = sorted(ph.labels).index(1)
-    truth = clinical.view_readout(gt[:, lv], ph.spacing)
-    rows = [{"method": "truth (phantom masks)", "ed_frame": truth.ed_index,
-             "es_frame": truth.es_index, "ef_area_length": truth.ef, "ef_error": 0.0}]
+    t_ed, t_es, t_ef = lv_masks_ef(gt[:, lv], ph.spacing)
+    rows = [{"method": "truth (phantom masks)", "ed_frame": t_ed, "es_frame": t_es,
+             "ef_area_length": t_ef, "ef_error": 0.0}]
     for name, (masks, _) in runs.items():
-        try:
-            r = clinical.view_readout(masks[:, lv], ph.spacing)
-            rows.append({"method": name, "ed_frame": r.ed_index, "es_frame": r.es_index,
-                         "ef_area_length": r.ef, "ef_error": r.ef - truth.ef})
-        except ValueError:
+        found = lv_masks_ef(masks[:, lv], ph.spacing)
+        if found is None:
             rows.append({"method": name, "ed_frame": -1, "es_frame": -1,
                          "ef_area_length": float("nan"), "ef_error": float("nan")})
+        else:
+            rows.append({"method": name, "ed_frame": found[0], "es_frame": found[1],
+                         "ef_area_length": found[2], "ef_error": found[2] - t_ef})
     return rows
 
 
@@ -144,7 +144,8 @@ def _short(name: str) -> str:
 
 def _write_plots(folder, ph, runs, gt, dice_t, rows) -> None:
     """LV area, Dice per frame of the two chambers with an event, mean Dice per chamber."""
-    from samurai.eval import clinical
+    from samurai.eval.ef import lv_masks_ef
+    from samurai.eval.metrics import area_curve
     from samurai.eval.report import plot_bars, plot_curves
 
     ids = sorted(ph.labels)
@@ -152,15 +153,15 @@ def _write_plots(folder, ph, runs, gt, dice_t, rows) -> None:
     colours = {_short(name): c for name, c in zip(runs, METHOD_COLOURS)}
     colours["truth"] = "black"
     events = _events(ph)
-    areas = {"truth": clinical.area_curve(gt[:, lv], ph.spacing)}
-    areas.update({_short(n): clinical.area_curve(m[:, lv], ph.spacing) for n, (m, _) in runs.items()})
-    truth = clinical.view_readout(gt[:, lv], ph.spacing)
+    areas = {"truth": area_curve(gt[:, lv], ph.spacing)}
+    areas.update({_short(n): area_curve(m[:, lv], ph.spacing) for n, (m, _) in runs.items()})
+    t_ed, t_es, _ = lv_masks_ef(gt[:, lv], ph.spacing)
     plot_curves(
         folder / "lv_area.png",
         areas,
         "PHANTOM - LV area over time (ED/ES of the truth marked)",
         "frame", "LV area (mm²)",
-        marks={"ED": [truth.ed_index], "ES": [truth.es_index]}, shade=events, colors=colours,
+        marks={"ED": [t_ed], "ES": [t_es]}, shade=events, colors=colours,
     )
     for chamber, i in (("LV", lv), ("RV", rv)):
         plot_curves(

@@ -1,7 +1,10 @@
 """``samurai track`` over many videos: one output folder per video, sharded over torchrun's ranks.
 
-The videos are a folder of video files or a ``.txt`` list (one path per line, relative to the
-list's folder; ``#`` starts a comment). Each video is prompted by its rows of ``--boxes CSV``
+The videos are a folder of video files, a folder of DICOM files or a DICOMDIR (the cines in it,
+searched recursively; other DICOM objects are skipped with one line each on stderr), or a
+``.txt`` list (one path per line, relative to the list's folder; ``#`` starts a comment). A
+video's name is its file name without the suffix; a DICOM file below the folder is named by
+its path under it (``ST000_SE000_IM0001``), never by anything inside the file. Each video is prompted by its rows of ``--boxes CSV``
 (``video,obj_id,x1,y1,x2,y2``; ``video`` is the file's name or its name without the suffix) or
 by ``--masks DIR/<video name>.png``. Each video's folder ``OUT/<video name>/`` is an
 ``OutputDir`` (complete with its manifest, or absent); its manifest records the run's settings,
@@ -19,18 +22,32 @@ from samurai.errors import UserError
 
 
 def is_many(path: Path) -> bool:
-    """A ``.txt`` list, or a folder that is not one video but holds videos (video files, DICOM
-    files, frame folders: :func:`samurai_common.frames.is_video`, the single-video rule)."""
+    """A ``.txt`` list, a DICOMDIR, or a folder that is not one video but holds videos: video
+    files, frame folders (:func:`samurai_common.frames.is_video`, the single-video rule) or DICOM
+    files at any depth."""
     from samurai_common.frames import is_video
 
     if path.is_file():
-        return path.suffix.lower() == ".txt"
-    return path.is_dir() and not is_video(path) and any(is_video(p) for p in path.iterdir())
+        return path.suffix.lower() == ".txt" or path.name.upper() == "DICOMDIR"
+    if not path.is_dir() or is_video(path):
+        return False
+    return any(is_video(p) for p in path.iterdir()) or bool(_dicom_files(path))
+
+
+def _dicom_files(folder: Path) -> list[Path]:
+    """The DICOM files under ``folder`` (any depth, a DICOMDIR included)."""
+    from samurai_common.dicom import looks_like_dicom
+
+    return [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")
+            and (p.name.upper() == "DICOMDIR" or looks_like_dicom(p))]
 
 
 def list_videos(path: Path) -> list[Path]:
+    """The videos of a folder, a DICOMDIR or a ``.txt`` list (see the module docstring)."""
     from samurai_common.frames import is_video
 
+    if path.is_dir() and _dicom_files(path) or path.name.upper() == "DICOMDIR":
+        return _list_dicom(path)
     if path.is_dir():
         return sorted(p for p in path.iterdir() if is_video(p))
     videos = []
@@ -43,12 +60,55 @@ def list_videos(path: Path) -> list[Path]:
     return videos
 
 
+def _list_dicom(path: Path) -> list[Path]:
+    """The cines of a folder of DICOM files (and any other videos in it) or of a DICOMDIR;
+    each DICOM object that is not a cine is one line on stderr."""
+    from samurai_common.dicom import DicomError, list_dicom_videos, looks_like_dicom
+    from samurai_common.frames import is_video
+
+    folder = path if path.is_dir() else path.parent
+    others = sorted(p for p in folder.iterdir() if is_video(p) and not (p.is_file() and looks_like_dicom(p))
+                    ) if path.is_dir() else []
+    try:
+        found = list_dicom_videos(path, on_skip=lambda line: print(f"note: {line}", file=sys.stderr))
+    except DicomError as err:
+        if not others:
+            raise UserError(str(err)) from None
+        found = []
+    return others + found
+
+
+def _is_dicom_suffix(path: Path) -> bool:
+    from samurai_common.dicom import DICOM_SUFFIXES
+
+    return path.suffix.lower() in DICOM_SUFFIXES
+
+
+def case_name(path: Path, root: Path) -> str:
+    """A video's output folder name: its file name without the suffix; a DICOM file in a
+    subfolder of ``root`` (a DICOMDIR export: DICOM/ST000/SE000/IM0001) by its path under
+    ``root`` joined with ``_``, so that IM0001 of two series stay apart. Only names the user's
+    files already have are used: nothing read from inside a DICOM (patient attributes) is."""
+    base = root if root.is_dir() else root.parent
+    try:
+        parts = path.relative_to(base).parts
+    except ValueError:
+        return path.stem or path.name
+    if len(parts) < 2 or not (_is_dicom_suffix(path) or path.suffix == ""):
+        return path.stem or path.name
+    *folders, name = parts
+    return "_".join([*folders, Path(name).stem or name])
+
+
 class _Video:
     """One video of the batch: its prompts are read and checked with its first frame."""
 
-    def __init__(self, path: Path, boxes: dict | None, masks: Path | None):
+    def __init__(self, path: Path, boxes: dict | None, masks: Path | None, root: Path | None = None,
+                 spacing=None, salt: str | None = None):
         self.path, self.boxes, self.masks = path, boxes, masks
-        self.case_id = path.stem or path.name
+        self.case_id = case_name(path, root) if root is not None else (path.stem or path.name)
+        self.spacing, self.salt = spacing, salt
+        self.names = None  # --names: one per prompted object
         self.n_frames = 0
 
     def prompt_rows(self):
@@ -81,18 +141,22 @@ class _Video:
         return {"frame": 0, "boxes": {str(obj): list(box) for obj, box in sorted(self.prompt_rows())}}
 
     def open(self):
-        from samurai_common.frames import open_frames
+        """``(frames, SourceInfo)`` (``samurai.sources.open_video``)."""
+        from samurai.sources import open_video
 
-        return open_frames(str(self.path))
+        return open_video(self.path, spacing=self.spacing, salt=self.salt)
 
     def problems(self) -> list[str]:
         from samurai_common.frames import FrameError
 
         try:
-            source = self.open()
-            self.prompts(source.width, source.height)
+            source, _ = self.open()
+            prompts = self.prompts(source.width, source.height)
         except (FileNotFoundError, FrameError, UserError) as err:
             return [str(err)]
+        if self.names and len(self.names) != len(prompts):
+            return [f"--names gives {len(self.names)} name(s) for its {len(prompts)} object(s); "
+                    "give one name per object"]
         self.n_frames = len(source)
         return []
 
@@ -112,7 +176,8 @@ def run_many(args) -> int:
     from samurai.prompts import read_boxes
 
     boxes = read_boxes(Path(args.boxes)) if args.boxes else None
-    videos = [_Video(p, boxes, Path(args.masks) if args.masks else None) for p in list_videos(root)]
+    videos = [_Video(p, boxes, Path(args.masks) if args.masks else None, root, args.spacing,
+                     args.study_salt) for p in list_videos(root)]
     out_root = Path(args.out) if args.out else Path(f"{root.stem or root.name}_track")
     outside = [v for v in videos if (out_root / v.case_id).resolve().parent != out_root.resolve()]
     if outside:
@@ -133,12 +198,17 @@ def run_many(args) -> int:
 
 def _run(args, videos, out_root: Path, info) -> int:
     from samurai import shard
+    from samurai.api import object_names
+    from samurai.mask_exports import write_run_exports
     from samurai.predictors import build_predictor, is_untrained
     from samurai.provenance import run_info
     from samurai.settings import result_settings
     from samurai.tracking import TRACK_DONE, report_empty, report_frames_read
     from samurai.distributed import device_for
 
+    names = object_names(args.names, None) or None
+    for video in videos:
+        video.names = names
     if info.is_main:
         print(f"checking {len(videos)} video(s) and their prompts before tracking", flush=True)
     problems, frames = shard.check_cases(videos, info)
@@ -152,6 +222,9 @@ def _run(args, videos, out_root: Path, info) -> int:
                     checkpoint=args.checkpoint, adapter=args.adapter, noise=args.noise, seed=args.seed)
     settings = {**result_settings(base),
                 "samurai": not args.vanilla, "video_overlay": not args.no_video}
+    given = {"spacing_cm": list(args.spacing) if args.spacing else None, "names": names,
+             "view": args.view}
+    settings.update({k: v for k, v in given.items() if v})  # absent when not given: as before
     settings = json.loads(json.dumps(settings, default=str))
     finished = shard.agree(info, lambda: _finished(videos, out_root, settings, args.force)
                            if info.is_main else set())
@@ -161,15 +234,22 @@ def _run(args, videos, out_root: Path, info) -> int:
         from samurai.output import OutputDir
 
         try:
-            source = video.open()
+            source, source_info = video.open()
             prompts = video.prompts(source.width, source.height)
+            named = dict(zip(sorted(prompts), names)) if names else None
             with OutputDir(out_root / video.case_id, force=args.force) as out:
                 out.info.update(base, settings=settings, video=str(video.path),
                                 objects=sorted(prompts), prompts=video.prompt_info(),
                                 samurai=not args.vanilla, ranks=info.world_size)
+                if named:
+                    out.info.update(names=named)
+                if args.view:
+                    out.info.update(view=args.view)
                 seen, found, _ = track_into(out, source, prompts, predictor, video=video.path,
                                             video_overlay=not args.no_video,
                                             untrained=is_untrained(args.model, args.checkpoint))
+                out.info.update(write_run_exports(out.path, source, seen, sorted(prompts), named,
+                                                  source_info))
         except Exception as err:  # noqa: BLE001  one bad video must not stop the others
             print(f"warning: video {video.path} failed, no output folder written: "
                   f"{type(err).__name__}: {err}", file=sys.stderr, flush=True)

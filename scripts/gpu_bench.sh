@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the backend's CUDA benchmarks (SAMURAI vs vanilla per-frame time at 1024 px, bf16) on a
+# Runs the backend's CUDA benchmarks (SAMURAI vs vanilla per-frame time at 1024 px, bf16; batched
+# objects, compiled vs eager, fp32 vs bf16 at 512 and 1024 px) on a
 # lent GPU machine, whose image has torch but lacks sam2 / hydra-core / omegaconf / antlr4 / iopath.
 #
 # Here, once, fill ./.whl with pure-Python wheels (with a Python that has torch, for sam2's build):
@@ -33,3 +34,9 @@ nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
 python3 -m pytest benchmarks/bench_backend.py -p no:cacheprovider --benchmark-only \
   -o python_files='bench_*.py' -o addopts='' -k "cuda_frame_time or added_cost" -s \
   --benchmark-json="$out/bench_backend_gpu.json" 2>&1 | tee "$out/bench_backend_gpu.txt"
+# Four chambers at the cost of one: 1 vs 4 objects (batched, and 4 looped), eager vs compiled,
+# fp32 vs bf16 autocast, hiera-tiny at 512 and 1024 px; frames/s, peak memory, compile time
+# apart and the card's name in each case's extra_info.
+python3 -m pytest benchmarks/bench_batched_objects.py -p no:cacheprovider --benchmark-only \
+  -o python_files='bench_*.py' -o addopts='' -k "cuda_objects_per_frame" -s \
+  --benchmark-json="$out/bench_batched_gpu.json" 2>&1 | tee "$out/bench_batched_gpu.txt"

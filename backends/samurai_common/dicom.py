@@ -524,8 +524,11 @@ def classify(path: Path, min_frames: int = 2) -> str | None:
     except DicomError as err:
         return str(err)
     name = header.sop_class_name
-    if any(word in name for word in _NON_IMAGE_CLASSES) or not header.has_pixels:
+    if any(word in name for word in _NON_IMAGE_CLASSES):
         return f"not an image ({name})"
+    if not header.has_pixels:  # an image object or header without its pixels was cut short
+        damaged = "SOPClassUID" not in header.ds or "Rows" in header.ds or "Image" in name
+        return f"truncated or damaged ({name}, no pixel data)" if damaged else f"not an image ({name})"
     if header.number_of_frames < min_frames:
         return f"a single image, not a cine ({name}, {header.number_of_frames} frame)"
     return None

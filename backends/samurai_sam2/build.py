@@ -290,6 +290,7 @@ def build_samurai_video_predictor(
     image_size: int | None = None,  # overrides the config's image size (++model.image_size)
     release_old_frames: bool = True,  # free per-frame outputs beyond the look-back window
     batch_objects: bool = False,  # all objects of a frame in one pass (docs/backend.md)
+    compile: bool = False,  # torch.compile the image encoder and per-frame heads (docs/backend.md)
     **kwargs,
 ):
     """Drop-in replacement for ``sam2.build_sam.build_sam2_video_predictor``.
@@ -321,4 +322,6 @@ def build_samurai_video_predictor(
     model = model.to(device)
     if mode == "eval":
         model.eval()
+    if compile:
+        model.compile_model()
     return model

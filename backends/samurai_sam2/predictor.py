@@ -132,6 +132,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         release_old_frames: bool = True,  # drop per-frame outputs older than the look-back window
         bf16_on_cuda: bool = True,  # autocast SAM 2 to bfloat16 on CUDA during propagation
         batch_objects: bool = False,  # all objects of a frame in one pass; False: one by one (sam2's way)
+        compile: bool = False,  # torch.compile the image encoder and the per-frame heads
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -151,10 +152,31 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         self.release_old_frames = release_old_frames
         self.bf16_on_cuda = bf16_on_cuda
         self.batch_objects = bool(batch_objects)
+        self.compiled = False
+        if compile:
+            self.compile_model()
         import jax
 
         # The core's arrays are tiny: it runs on the CPU unless told otherwise.
         self.jax_device = jax.devices("cpu")[0]
+
+    # Modules torch.compile'd by compile_model, with whether their input shapes change between
+    # calls (memory length while memory fills, number of objects when batched).
+    COMPILED_MODULES = {"image_encoder": False, "memory_attention": True, "sam_mask_decoder": True, "memory_encoder": True}
+
+    def compile_model(self, mode: str | None = None) -> None:
+        """``torch.compile`` the image encoder and the per-frame heads (memory attention, mask
+        decoder, memory encoder), as sam2's ``vos_optimized`` predictor does.
+
+        In place (``nn.Module.compile``): parameter names, ``state_dict`` and checkpoints are
+        unchanged. The image encoder is compiled for a static input (one frame at the model's
+        size); the heads with dynamic shapes. Compilation happens on the first frames that
+        reach each module (seconds to minutes; ``benchmarks/bench_compile.py`` reports it apart
+        from the per-frame time). ``mode``: torch.compile's (e.g. ``"max-autotune"`` on CUDA).
+        """
+        for name, dynamic in self.COMPILED_MODULES.items():
+            getattr(self, name).compile(mode=mode, dynamic=dynamic)
+        self.compiled = True
 
     # ------------------------------------------------------------------ configuration
     def samurai_preset(self, size: str = "tiny", **overrides):

@@ -320,4 +320,6 @@ def fractional_area_change(area_ed: float, area_es: float) -> float:
 
 def ejection_fraction(edv: float, esv: float) -> float:
     """``100·(EDV − ESV)/EDV`` in percent."""
+    if not edv > 0:
+        raise ValueError(f"end-diastolic volume must be positive, got {edv}")
     return 100.0 * (edv - esv) / edv

@@ -40,7 +40,8 @@ def units(spacing) -> dict[str, str]:
 @dataclass
 class View:
     """One apical view's masks: chamber name -> bool [T, H, W] (chambers it does not show are
-    left out), spacing ``(sx_cm, sy_cm)`` or None, seconds between frames or None."""
+    left out), or -> the [T] outlines :func:`measure_frames` already found (``eval`` keeps those,
+    not the masks); spacing ``(sx_cm, sy_cm)`` or None, seconds between frames or None."""
 
     name: str  # "A4C" or "A2C"
     masks: dict[str, np.ndarray]
@@ -95,7 +96,11 @@ class Readout:
         raise KeyError(f"no measurement {key!r}; there are {[v.key for v in self.values]}")
 
 
-def _shapes(masks: np.ndarray, spacing) -> list:
+def measure_frames(masks, spacing) -> list:
+    """[T] :class:`geometry.Shape` (None where the chamber is absent) of bool [T, H, W] masks;
+    a list of shapes (already measured) is returned as it is."""
+    if isinstance(masks, list):
+        return masks
     out = []
     for m in np.asarray(masks, bool):
         try:
@@ -107,7 +112,7 @@ def _shapes(masks: np.ndarray, spacing) -> list:
 
 def view_curves(view: View) -> ViewCurves:
     """Outlines per frame, area curves, LV volume curve and beats of one view."""
-    shapes = {c: _shapes(m, view.spacing) for c, m in view.masks.items() if c in CHAMBERS}
+    shapes = {c: measure_frames(m, view.spacing) for c, m in view.masks.items() if c in CHAMBERS}
     areas = {c: np.array([np.nan if s is None else s.area for s in ss]) for c, ss in shapes.items()}
     volume = None
     if "lv" in shapes and any(s is not None for s in shapes["lv"]):

@@ -99,7 +99,7 @@ def build_document(runs: list[Run], readout: Readout, body: Body) -> dict:
             "spacing_source": run.spacing_source,
             "frame_time_s": run.view.frame_time_s,
             "frame_time_source": run.frame_time_source,
-            "study_uid": run.study_uid,
+            "study_hash": run.study_hash,
             "beats": [b._asdict() for b in c.beats.beats] if c.beats else [],
             "beats_from": c.beats_from,
             "whole_clip": c.beats.whole_clip if c.beats else None,
@@ -191,7 +191,7 @@ def render_html(doc: dict, images: dict[str, tuple[bytes, str]]) -> str:
             f'<tr><td>{esc(name)}</td><td>{esc(v["run"])}</td><td>{esc(v["view_source"])}</td>'
             f'<td>{v["frames"]}</td><td>{esc(", ".join(c.upper() for c in v["chambers"]))}</td>'
             f'<td>{esc(f"{sp[0]:g} × {sp[1]:g} cm" if sp else "none")}: {esc(v["spacing_source"])}</td>'
-            f'<td>{esc(v["frame_time_source"])}</td><td>{esc(v["study_uid"] or "not recorded")}</td></tr>')
+            f'<td>{esc(v["frame_time_source"])}</td><td>{esc(v["study_hash"] or "not recorded")}</td></tr>')
     prov = "".join(
         f'<h3>{esc(name)}</h3><table>' + "".join(
             f"<tr><th>{esc(k)}</th><td>{esc(json.dumps(val) if not isinstance(val, str) else val)}</td></tr>"

@@ -7,10 +7,10 @@ What a run folder gives (``manifest.json`` beside ``masks/NNNNN.png``, pixel val
   given here (names of ids 1, 2, ...); ``lv``, ``la``, ``rv``, ``ra`` are read, others ignored;
 - view: ``view`` ("A4C"/"A2C", or "4CH"/"2CH" as CAMUS names them) when the run recorded it,
   else what the caller says;
-- study identity: ``study_uid`` (or ``StudyInstanceUID``, top level or under ``dicom`` /
-  ``source``) when the run recorded it;
-- pixel spacing: ``spacing_cm`` ``[sx, sy]`` (cm per pixel, column and row), unless given;
-- frame time: ``frame_time_s`` or ``fps``, unless given, else the video's own frame rate;
+- the ``source`` block ``samurai track`` writes (``samurai.dicom.privacy.manifest_source``):
+  study identity ``study_hash`` (a salted hash of the DICOM Study Instance UID, never the UID);
+  pixel spacing ``spacing_cm`` ``[sx, sy]`` (cm per pixel, column and row), unless given;
+  frame time ``frame_time_ms``, unless given, else the video's own frame rate;
 - provenance: the manifest as a whole (model, checkpoint and adapter hashes, SAMURAI on/off).
 """
 
@@ -25,7 +25,6 @@ import numpy as np
 from samurai.clinical.measurements import CHAMBERS, View
 from samurai.errors import UserError
 
-UID_KEYS = ("study_uid", "StudyInstanceUID", "study_instance_uid")
 # How datasets and DICOM name the apical views (CAMUS and the phantom say 4CH / 2CH).
 VIEW_NAMES = {"A4C": "A4C", "4CH": "A4C", "AP4": "A4C", "APICAL4": "A4C",
               "A2C": "A2C", "2CH": "A2C", "AP2": "A2C", "APICAL2": "A2C"}
@@ -45,7 +44,7 @@ class Run:
     view_source: str  # where the view name came from
     spacing_source: str
     frame_time_source: str
-    study_uid: str | None
+    study_hash: str | None
     video: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -66,14 +65,16 @@ def read_manifest(run_dir: Path) -> dict:
     return manifest
 
 
+def recorded_source(manifest: dict) -> dict:
+    """The run's ``source`` block (units, frame time, study hash), empty when absent."""
+    source = manifest.get("source")
+    return source if isinstance(source, dict) else {}
+
+
 def study_identity(manifest: dict) -> str | None:
-    """The study UID a run recorded, or None."""
-    for where in (manifest, manifest.get("dicom") or {}, manifest.get("source") or {}):
-        if isinstance(where, dict):
-            for key in UID_KEYS:
-                if where.get(key):
-                    return str(where[key])
-    return None
+    """The study hash a run recorded, or None."""
+    value = recorded_source(manifest).get("study_hash")
+    return str(value) if value else None
 
 
 def chamber_names(manifest: dict, labels: list[str] | None, run_dir: Path) -> dict[int, str]:
@@ -106,19 +107,19 @@ def load_masks(run_dir: Path, ids: dict[int, str]) -> dict[str, np.ndarray]:
 def _spacing(manifest: dict, given) -> tuple[tuple[float, float] | None, str]:
     if given is not None:
         return (float(given[0]), float(given[1])), "given (--spacing)"
-    rec = manifest.get("spacing_cm")
+    source = recorded_source(manifest)
+    rec = source.get("spacing_cm")
     if rec is not None:
-        return (float(rec[0]), float(rec[1])), "recorded in the run's manifest (spacing_cm)"
+        return (float(rec[0]), float(rec[1])), f"recorded in the run's manifest ({source.get('spacing_source')})"
     return None, "unknown: lengths, areas and volumes are in pixels (px, px², px³), not graded"
 
 
 def _frame_time(manifest: dict, fps: float | None, video: str | None) -> tuple[float | None, str]:
     if fps:
         return 1.0 / fps, f"given (--fps {fps:g})"
-    if manifest.get("frame_time_s"):
-        return float(manifest["frame_time_s"]), "recorded in the run's manifest (frame_time_s)"
-    if manifest.get("fps"):
-        return 1.0 / float(manifest["fps"]), "recorded in the run's manifest (fps)"
+    frame_time_ms = recorded_source(manifest).get("frame_time_ms")
+    if frame_time_ms:
+        return float(frame_time_ms) / 1000.0, "recorded in the run's manifest (frame_time_ms)"
     rate = video_fps(video)
     if rate:
         return 1.0 / rate, f"the video's frame rate ({rate:g} fps)"
@@ -183,7 +184,7 @@ def build_study(runs: list, a4c=None, a2c=None, spacing=None, fps=None, labels=N
             if any(r.view.name is None for r in loaded):
                 raise StudyError("the runs do not record which view they are: name them with "
                                  "--a4c RUN --a2c RUN")
-            uids = [r.study_uid for r in loaded]
+            uids = [r.study_hash for r in loaded]
             if None in uids:
                 raise StudyError("the runs do not record their study, so they may be of different "
                                  "patients; pair them yourself with --a4c RUN --a2c RUN")
@@ -198,7 +199,7 @@ def build_study(runs: list, a4c=None, a2c=None, spacing=None, fps=None, labels=N
     if len(set(names)) != len(names):
         raise StudyError(f"two {names[0]} runs: give one A4C and one A2C run")
     if len(loaded) == 2:
-        uids = {r.study_uid for r in loaded}
+        uids = {r.study_hash for r in loaded}
         if len(uids) > 1 and None not in uids:
             loaded[0].notes.append("the two runs record different studies; paired as given with --a4c/--a2c")
         if len({(r.view.spacing is None) for r in loaded}) > 1:

@@ -1,6 +1,7 @@
 """Arguments that several commands share: the model (``--model``, ``--image-size``,
-``--device``), SAMURAI's motion model (``--noise``, ``--motion-model``) and random weights
-(``--random-weights``, ``--seed``)."""
+``--device``), SAMURAI's motion model (``--noise``, ``--motion-model``), random weights
+(``--random-weights``, ``--seed``) and the source's units and study hash (``--spacing``,
+``--study-salt``)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,32 @@ def add_motion_arguments(p) -> None:
         default=None,
         help="box state of the Kalman filter (default: the --noise file's model, else xyah)",
     )
+
+
+def add_source_arguments(p) -> None:
+    """``--spacing`` and ``--study-salt``: what a video does not say about itself (track)."""
+    p.add_argument(
+        "--spacing", metavar="CM", default=None, type=spacing_value,
+        help="pixel spacing in cm per pixel: CM (square pixels) or SX,SY (also SXxSY); for plain "
+        "videos, whose spacing is otherwise unknown (values in pixels); for a DICOM it replaces "
+        "the file's calibration (default: the DICOM's Ultrasound Regions or Pixel Spacing)",
+    )
+    p.add_argument(
+        "--study-salt", metavar="TEXT", default=None,
+        help="salt of the study hash that names a DICOM study in the outputs (default: "
+        "$SAMURAI_STUDY_SALT, else none); a site secret makes the hash unlinkable outside the site",
+    )
+
+
+def spacing_value(text: str) -> tuple[float, float]:
+    """``--spacing``: (sx_cm, sy_cm) (argparse turns the error into exit 2)."""
+    import argparse
+
+    from samurai_common.source_info import SpacingError, parse_spacing_flag
+
+    try:
+        return parse_spacing_flag(text)
+    except SpacingError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a pixel spacing: give a positive number of cm per pixel (e.g. "
+            "0.03) or two, SX,SY (cm per pixel along a row and down a column)") from None

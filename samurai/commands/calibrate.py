@@ -42,7 +42,9 @@ def add_parser(sub) -> None:
         "absent) or folders searched recursively for groundtruth.txt",
     )
     p.add_argument("--dataset", help="echo dataset folder: track the box of --label in its masks")
-    p.add_argument("--kind", choices=("camus2023", "camus2019", "echonet", "generic"),
+    from samurai.dataset_kinds import KINDS
+
+    p.add_argument("--kind", choices=KINDS,
                    help="dataset layout (default: detected)")
     p.add_argument("--split", help="dataset split to use: train, val or test (default: all)")
     p.add_argument("--label", type=int, default=1, help="mask label whose box is tracked (default: 1, the LV)")

@@ -41,7 +41,9 @@ def add_parser(sub) -> None:
         ),
     )
     p.add_argument("data", help="dataset folder")
-    p.add_argument("--kind", choices=("camus2023", "camus2019", "echonet", "generic"),
+    from samurai.dataset_kinds import KINDS
+
+    p.add_argument("--kind", choices=KINDS,
                    help="dataset layout (default: detected)")
     p.add_argument("--lasot", action="store_true",
                    help="LaSOT/GOT-10k-style sequences (groundtruth.txt boxes) instead of an echo dataset")

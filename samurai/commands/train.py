@@ -8,13 +8,14 @@ import argparse
 import json
 from pathlib import Path
 
+from samurai.dataset_kinds import KINDS
 from samurai.errors import UserError
 
 # Flags that set a TrainConfig option: config key -> (type, help). Their defaults are
 # TrainConfig's (shown in --help); a flag left out keeps the --config file's value.
 _FLAGS = {
     "data": (str, "dataset folder (default: none; required, here or in --config)"),
-    "kind": (str, "dataset layout: camus2023, camus2019, echonet or generic (default: detected)"),
+    "kind": (str, f"dataset layout: {', '.join(KINDS)} (default: detected)"),
     "out_dir": (str, "output folder"),
     "model": (str, "SAM 2 size (tiny, small, base_plus, large, medsam2), a sam2 config name, or "
               "hf:DIR (a transformers SAM 2 / EdgeTAM / SAM 3 tracker folder); florence2: "
@@ -47,13 +48,14 @@ _FLAGS = {
 
 
 def add_parser(sub) -> None:
-    from samurai.train.config import KINDS, PROMPT_KINDS, defaults
+    from samurai.train.config import PROMPT_KINDS, defaults
 
     p = sub.add_parser(
         "train",
         help="fine-tune LoRA adapters on an echo dataset",
         description="Fine-tune LoRA adapters (mask decoder + memory attention) of SAM 2 on "
-        "CAMUS, EchoNet-Dynamic or a generic frames+masks dataset. Options come from --config "
+        "CAMUS, EchoNet-Dynamic, CardiacUDA (LV, LA, RV, RA) or the generic layout (per case a "
+        "folder of frames, a video or an ultrasound DICOM, and masks). Options come from --config "
         "(YAML or JSON) and are overridden by the flags below; the defaults shown apply when "
         "neither sets an option. Outputs in --out: best_adapter/, adapter/, checkpoint.pt, "
         "history.json.",

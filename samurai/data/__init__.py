@@ -22,8 +22,7 @@ from samurai.data.camus import load_camus2019, load_camus2023
 from samurai.data.cardiacuda import load_cardiacuda
 from samurai.data.echonet import load_echonet, rasterise_tracing
 from samurai.data.generic import load_generic
-
-KINDS = ("camus2023", "camus2019", "echonet", "generic", "cardiacuda")
+from samurai.dataset_kinds import KINDS
 
 
 def detect_kind(root) -> str:

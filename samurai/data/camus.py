@@ -57,6 +57,11 @@ def _info_meta(info: dict[str, str], view: str) -> dict:
     ef = cfg_number(info, "EF", "LVef")
     if ef is not None:
         meta["ef"] = ef
+    # The 2023 release's LV volumes (mL, biplane discs on the expert contours).
+    for key, cfg_key in (("edv", "LVedv"), ("esv", "LVesv")):
+        value = cfg_number(info, cfg_key)
+        if value is not None:
+            meta[key] = value
     fps = cfg_number(info, "FrameRate", "FPS")
     if fps is not None:
         meta["fps"] = fps

@@ -111,8 +111,10 @@ def _save_png(array: np.ndarray, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write_camus2023(root, n_patients: int = 2, n_frames: int = 6, size=(64, 56), seed: int = 0) -> dict:
-    """Write a CAMUS 2023 NIfTI layout (``database_nifti``, ``database_split``).
+def write_camus2023(root, n_patients: int = 2, n_frames: int = 6, size=(64, 56), seed: int = 0,
+                    spacing=(0.154, 0.308)) -> dict:
+    """Write a CAMUS 2023 NIfTI layout (``database_nifti``, ``database_split``); ``spacing``:
+    (row, col) mm per pixel.
 
     Returns ``{"root", "cases": {case_id: {"frames", "masks", "split", "ed_index",
     "es_index", "spacing"}}}`` with the arrays as written (``[T, H, W]``).
@@ -131,11 +133,11 @@ def write_camus2023(root, n_patients: int = 2, n_frames: int = 6, size=(64, 56),
         for view in ("2CH", "4CH"):
             frames, masks = phantom_sequence(n_frames, size, rng)
             stem = f"{pid}_{view}"
-            _write_sitk(frames, pdir / f"{stem}_half_sequence.nii.gz")
-            _write_sitk(masks, pdir / f"{stem}_half_sequence_gt.nii.gz")
+            _write_sitk(frames, pdir / f"{stem}_half_sequence.nii.gz", spacing)
+            _write_sitk(masks, pdir / f"{stem}_half_sequence_gt.nii.gz", spacing)
             for phase, idx in (("ED", 0), ("ES", n_frames - 1)):
-                _write_sitk(frames[idx], pdir / f"{stem}_{phase}.nii.gz")
-                _write_sitk(masks[idx], pdir / f"{stem}_{phase}_gt.nii.gz")
+                _write_sitk(frames[idx], pdir / f"{stem}_{phase}.nii.gz", spacing)
+                _write_sitk(masks[idx], pdir / f"{stem}_{phase}_gt.nii.gz", spacing)
             atomic_write_text(
                 pdir / f"Info_{view}.cfg",
                 f"ED: 1\nES: {n_frames}\nNbFrame: {n_frames}\nSex: F\nAge: {50 + i}\n"
@@ -143,7 +145,7 @@ def write_camus2023(root, n_patients: int = 2, n_frames: int = 6, size=(64, 56),
             )
             cases[stem] = {
                 "frames": frames, "masks": masks, "split": split, "ed_index": 0,
-                "es_index": n_frames - 1, "spacing": (0.154, 0.308),
+                "es_index": n_frames - 1, "spacing": tuple(spacing),
             }
     for split, name in (("train", "training"), ("val", "validation"), ("test", "testing")):
         atomic_write_text(root / "database_split" / f"subgroup_{name}.txt", "".join(p + "\n" for p in splits[split]))

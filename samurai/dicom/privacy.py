@@ -33,6 +33,29 @@ def study_salt() -> str:
     return os.environ.get(SALT_ENV, "")
 
 
+SALT_FLAG = "--study-salt"
+
+
+def redact_argv(argv: list[str] | None) -> list[str] | None:
+    """The command line to record with the value of ``--study-salt`` blanked: the salt is a
+    site secret, and knowing it makes the study hashes linkable again."""
+    if argv is None:
+        return None
+    out, hide = [], False
+    for arg in argv:
+        if hide:
+            out.append("(hidden)")
+            hide = False
+        elif arg == SALT_FLAG:
+            out.append(arg)
+            hide = True
+        elif arg.startswith(SALT_FLAG + "="):
+            out.append(SALT_FLAG + "=(hidden)")
+        else:
+            out.append(arg)
+    return out
+
+
 def identifying_values(ds, min_length: int = 4) -> list[str]:
     """The identifying values of a dataset to search outputs for: each value and each part of
     a person name, of at least ``min_length`` characters (a sex "F" or a study ID "1" identify
@@ -53,5 +76,5 @@ def manifest_source(info: SourceInfo, n_frames: int, kind: str = "DICOM") -> dic
     return {"kind": kind, "frames": int(n_frames), **info.as_dict()}
 
 
-__all__ = ["IDENTIFYING_KEYWORDS", "SALT_ENV", "identifying_values", "manifest_source",
+__all__ = ["IDENTIFYING_KEYWORDS", "SALT_ENV", "identifying_values", "manifest_source", "redact_argv",
            "study_salt"]

@@ -2,8 +2,10 @@
 layout): every labelled structure is prompted on the first labelled frame (a box from its mask,
 the mask itself, or the adapter's learned class prompts) and tracked forward; the other
 labelled frames are scored (Dice, IoU, HD95 — mm where the spacing is known — and box metrics on
-the masks' boxes). The LV gets the clinical read-out (``samurai.eval.ef``). The per-frame image
-baselines (SAM 2 image predictor, MedSAM, Florence-2) are scored beside the trackers.
+the masks' boxes). Every method that tracks every frame gets the chambers' clinical read-out
+(``samurai.eval.readout``: readout.csv, agreement with the dataset's values) and the LV EF rows
+(``samurai.eval.ef``). The per-frame image baselines (SAM 2 image predictor, MedSAM,
+Florence-2) are scored beside the trackers.
 
 A case's result is a record (``echo_case_record``) that ``samurai.shard`` stores, so that a run
 resumes; :func:`write_echo_report` writes the tables and plots from every stored record.
@@ -18,6 +20,17 @@ from itertools import chain
 
 from samurai.errors import UserError
 from samurai.eval.ef import EF_COLUMNS, add_biplane, ef_row
+from samurai.eval.readout import (
+    READOUT_COLUMNS,
+    biplane_rows,
+    chamber_shapes,
+    pack_shapes,
+    patient_view,
+    readout_row,
+    stored_views,
+    view_name,
+    write_agreement,
+)
 from samurai.eval.report import failed_note, failure_text, notes_text, summarise
 from samurai.prompts import echo_prompts
 
@@ -27,6 +40,9 @@ SEG_COLUMNS = ["case", "method", "structure", "status", "frames", "dice", "iou",
 TRACKERS = ("vanilla", "samurai")
 BASELINES = ("sam2-image", "medsam")
 BY_WORDS = ("florence2",)
+# The case meta a stored record keeps for the read-out of a view pair (view, frame rate, the
+# dataset's own EF / EDV / ESV).
+READOUT_META = ("view", "fps", "ef", "edv", "esv")
 
 
 def build_baselines(methods, sam2_model, *, medsam=None, florence2=None, florence2_adapter=None) -> dict:
@@ -196,13 +212,14 @@ def seg_scores(pred, gt, spacing):
 
 
 def echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
-    """One echo case tracked by every method: (seg rows, EF rows, ED/ES LV store, area curves,
-    the (method, structure) pairs whose mask is empty on every frame from the prompt on)."""
+    """One echo case tracked by every method: (seg rows, EF rows, read-out rows, the chambers'
+    outlines per method (chamber -> [T] outlines, frames from the prompt on), area curves, the
+    (method, structure) pairs whose mask is empty on every frame from the prompt on)."""
     import numpy as np
 
-    from samurai.eval import clinical
+    from samurai.eval.metrics import area_curve
 
-    seg_rows, ef_rows, lv_store, area_plots, empty = [], [], {}, {}, []
+    seg_rows, ef_rows, readout_rows, outlines, area_plots, empty = [], [], [], {}, {}, []
     labelled = np.flatnonzero(case.labelled)
     start = int(labelled[0])
     ids = [k for k in sorted(case.labels) if (case.masks[start] == k).any()]
@@ -226,17 +243,17 @@ def echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
             row.update(seg_scores(masks[scored, i], gt, case.spacing))
             seg_rows.append(row)
         if lv_id is not None and every_frame:
-            lv = masks[start:, ids.index(lv_id)]
-            area_plots.setdefault(case.case_id, {})[method] = clinical.area_curve(lv, case.spacing)
-            row = ef_row(case, method, lv)
-            ef_rows.append(row)
-            if row["ed_frame"] >= 0:  # keep only ED and ES masks: memory stays flat
-                lv_store[(case.case_id, method)] = (lv[row["ed_frame"]], lv[row["es_frame"]], case.spacing)
+            area_plots.setdefault(case.case_id, {})[method] = area_curve(
+                masks[start:, ids.index(lv_id)], case.spacing)
+            shapes = chamber_shapes(case, ids, masks[start:])  # outlines only: memory stays flat
+            outlines[method] = shapes
+            ef_rows.append(ef_row(case, method, shapes["lv"]))
+            readout_rows.append(readout_row(case, method, shapes, view_name(case)))
     if lv_id is not None:
         gt_lv = case.masks[start:] == lv_id
         if case.labelled[start:].all():
-            area_plots[case.case_id]["truth"] = clinical.area_curve(gt_lv, case.spacing)
-    return seg_rows, ef_rows, lv_store, area_plots, empty
+            area_plots[case.case_id]["truth"] = area_curve(gt_lv, case.spacing)
+    return seg_rows, ef_rows, readout_rows, outlines, area_plots, empty
 
 
 def baseline_runs(case, baselines, ids, start, frame_batch):
@@ -275,19 +292,24 @@ def echo_case_record(lazy, predictors, prompt_kind, baselines=None, frame_batch=
 
     try:
         case = lazy.load()
-        seg, ef, lv, plots, empty = echo_case(case, predictors, prompt_kind, baselines, frame_batch)
+        seg, ef, readout, outlines, plots, empty = echo_case(case, predictors, prompt_kind, baselines,
+                                                             frame_batch)
     except Exception as err:  # noqa: BLE001  one bad case must not lose the others
         print(f"warning: case {lazy.case_id} failed and is recorded as failed: "
               f"{failure_text(err)}", flush=True)
         return {"failed": True, "seg": [{"case": lazy.case_id, "method": m, "status": "failed",
                                          "error": failure_text(err)}
                                         for m in list(predictors) + baseline_methods(baselines or {})]}, {}
-    arrays, spacing = {}, {}
-    for (_, method), (ed, es, sp) in lv.items():
-        arrays[f"ed/{method}"], arrays[f"es/{method}"], spacing[method] = ed, es, sp
+    arrays = {}
+    if patient_view(case.case_id)[1] is not None:  # a view that may pair: keep its outlines
+        for method, shapes in outlines.items():
+            for chamber, frames in shapes.items():
+                arrays.update(pack_shapes(f"shape/{method}/{chamber}", frames))
     for method, curve in plots.get(lazy.case_id, {}).items():
         arrays[f"area/{method}"] = curve
-    record = {"failed": False, "seg": seg, "ef": ef, "spacing": spacing,
+    record = {"failed": False, "seg": seg, "ef": ef, "readout": readout,
+              "meta": {k: case.meta[k] for k in READOUT_META if k in case.meta},
+              "spacing": None if case.spacing is None else list(case.spacing),
               "empty": [{"method": m, "object": name} for m, name in empty]}
     if "ended_early" in case.meta:
         lost = case.meta.get("labelled_lost", [])
@@ -307,7 +329,7 @@ def write_echo_report(records, methods, folder, baselines: bool, notes: dict) ->
     from samurai.formats import write_csv
     from samurai.output import atomic_write_text
 
-    seg_rows, ef_rows, lv_store = [], [], {}
+    seg_rows, ef_rows, readout_rows, outlines, metas = [], [], [], {}, {}
     area_plots, failed = {}, []
     for record, arrays in records:
         case_id = record["case_id"]
@@ -316,17 +338,24 @@ def write_echo_report(records, methods, folder, baselines: bool, notes: dict) ->
             failed.append(case_id)
             continue
         ef_rows += record["ef"]
-        for method, sp in record["spacing"].items():
-            lv_store[(case_id, method)] = (arrays[f"ed/{method}"], arrays[f"es/{method}"],
-                                           None if sp is None else tuple(sp))
+        # A case stored by an earlier version (resumed) has no read-out: it is left out of it.
+        readout_rows += record.get("readout", [])
+        metas[case_id] = (record.get("meta", {}), record.get("spacing"))
+        for row in record.get("readout", []):
+            if f"shape/{row['method']}/lv/count" in arrays:
+                outlines[(case_id, row["method"])] = stored_views(arrays, row["method"])
         curves = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("area/")}
         if curves:
             area_plots[case_id] = curves
 
-    add_biplane(ef_rows, lv_store)
+    add_biplane(ef_rows, {key: views["lv"] for key, views in outlines.items()})
+    biplane = biplane_rows(readout_rows, outlines, metas)
     write_csv(folder / "per_case.csv", seg_rows, fieldnames=SEG_COLUMNS)
     if ef_rows:
         write_csv(folder / "ef.csv", ef_rows, fieldnames=EF_COLUMNS)
+    if readout_rows:
+        write_csv(folder / "readout.csv", readout_rows + biplane, fieldnames=READOUT_COLUMNS)
+    readout_md, readout_json = write_agreement(folder, readout_rows, biplane, methods)
 
     summary_rows = summarise([r for r in seg_rows if r["status"] == "ok"], ("method", "structure"),
                               ("dice", "iou", "hd95", "success_auc", "precision_20", "norm_precision",
@@ -348,10 +377,10 @@ def write_echo_report(records, methods, folder, baselines: bool, notes: dict) ->
                  "labelled frames. See docs/evaluation.md.\n") if baselines else ""
     text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n{protocols}"
             f"{failed_note(failed, len(records))}{notes_text(notes)}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
-            f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n")
+            f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n{readout_md}")
     atomic_write_text(folder / "summary.md", text)
     atomic_write_text(folder / "summary.json", json.dumps(
-        {"segmentation": summary_rows, "ef": ef_summary, "failed_cases": failed, **notes},
+        {"segmentation": summary_rows, "ef": ef_summary, **readout_json, "failed_cases": failed, **notes},
         indent=2, default=float) + "\n")
     plot_bars(folder / "dice_per_structure.png",
               {m: {r["structure"]: r["dice"] for r in summary_rows if r["method"] == m} for m in methods},

@@ -156,3 +156,11 @@ def masks_to_xywh(masks: np.ndarray) -> np.ndarray:
     then ``xyxy_to_lasot`` (a one-pixel mask at (r, c) is (c, r, 1, 1)); zeros (absent) for
     empty masks."""
     return xyxy_to_lasot(mask_to_box(np.asarray(masks, bool)))
+
+
+def area_curve(masks: np.ndarray, spacing: tuple[float, float] | None = None) -> np.ndarray:
+    """float [T] pixel-count areas of bool [T, H, W] masks (mm² given ``spacing`` (row, col) mm
+    per pixel, else px): the area curves eval plots for a tracker and the truth alike. The
+    read-out's areas are those of the masks' outlines (``samurai.clinical.geometry``)."""
+    sr, sc = (1.0, 1.0) if spacing is None else spacing
+    return np.asarray(masks, bool).reshape(len(masks), -1).sum(axis=1) * float(sr) * float(sc)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-KINDS = ("camus2023", "camus2019", "echonet", "generic")
+from samurai.dataset_kinds import KINDS  # the layouts samurai.data reads: one list
+
 PROMPT_KINDS = ("box", "learned")
 
 

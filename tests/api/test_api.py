@@ -120,6 +120,32 @@ def test_save_writes_what_samurai_track_writes(clip, sam2_tiny_checkpoint, tmp_p
         assert tuple(float(v) for v in f.boxes[1]) == tuple(float(v) for v in np_box)
 
 
+def test_a_plain_video_is_in_pixels_unless_a_spacing_is_given(clip, sam2_tiny_checkpoint, tmp_path):
+    """The source block of a frame folder: pixels and no frame time by default; the --spacing
+    value (cm per pixel) in the manifest and in masks.nii.gz's header (read with nibabel)."""
+    pytest.importorskip("sam2")
+    import nibabel as nib
+
+    import samurai
+
+    for spacing, want, zooms in ((None, None, (1.0, 1.0)), ("0.05x0.04", [0.05, 0.04], (0.5, 0.4))):
+        out = tmp_path / f"run_{bool(spacing)}"
+        result = samurai.track(clip, boxes=[BOX], checkpoint=str(sam2_tiny_checkpoint),
+                               image_size=256, spacing=spacing)
+        assert result.save(out, video_overlay=False).exports == ("masks.nii.gz",)
+        source = json.loads((out / "manifest.json").read_text())["source"]
+        assert source["kind"] == "video" and source["spacing_cm"] == want
+        assert source["study_hash"] is None and source["frame_time_ms"] is None
+        assert source["units"]["area"] == ("cm²" if spacing else "px²")
+        assert source["spacing_source"] == ("--spacing" if spacing else "unknown (values in pixels)")
+        image = nib.load(str(out / "masks.nii.gz"))
+        assert image.shape == (128, 96, 1, 4) and image.header.get_zooms()[:2] == pytest.approx(zooms)
+    with pytest.raises(samurai.UserError, match="--spacing"):
+        samurai.track(clip, boxes=[BOX], spacing="0.03,-1")
+    with pytest.raises(samurai.UserError, match="2 name.s. for 1 object"):
+        samurai.track(clip, boxes=[BOX], names="lv,la")
+
+
 def test_bad_prompts_are_refused_before_any_model_loads(clip):
     import samurai
 

@@ -63,7 +63,7 @@ def test_sigterm_and_sigkill_leave_no_partial_folder_and_keep_the_earlier_result
     _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     earlier = tree_digest(tmp_path / "run")
-    assert len(earlier) == N_FRAMES + 3  # masks, one box file, scores.csv, manifest.json
+    assert len(earlier) == N_FRAMES + 4  # masks, one box file, scores.csv, masks.nii.gz, manifest.json
 
     code, err = _kill_at_frame(_start([*track, "--force"], tmp_path), tmp_path,
                                rng.randrange(1, N_FRAMES - 3), signal.SIGTERM, seed)

@@ -7,11 +7,14 @@ import numpy as np
 from PIL import Image
 
 NAMES = ("lv", "la", "rv", "ra")
+SOURCE_KEYS = ("study_hash", "spacing_cm", "frame_time_ms")
 
 
 def write_run(path, masks: dict, frames=None, **manifest):
     """``masks``: chamber -> bool [T, H, W] (ids in NAMES order); ``frames``: uint8 [T, H, W]
-    written as a frame folder the manifest's ``video`` points to; ``manifest``: extra keys."""
+    written as a frame folder the manifest's ``video`` points to; ``manifest``: extra keys, of
+    which ``study_hash``, ``spacing_cm`` and ``frame_time_ms`` go into the ``source`` block as
+    `samurai track` writes them."""
     path.mkdir(parents=True)
     (path / "masks").mkdir()
     names = {str(i + 1): n for i, n in enumerate(NAMES) if n in masks}
@@ -27,6 +30,9 @@ def write_run(path, masks: dict, frames=None, **manifest):
         for t, f in enumerate(frames):
             Image.fromarray(f).save(video / f"{t:05d}.png")
         manifest.setdefault("video", str(video))
+    source = {k: manifest.pop(k) for k in SOURCE_KEYS if k in manifest}
+    if source:
+        manifest["source"] = source
     info = {"tool": "samurai", "command": "track", "names": names, "complete": True,
             "model": "tiny", "samurai": True, **manifest}
     info["files"] = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
@@ -41,7 +47,7 @@ def phantom_run(path, size=192, n_frames=44, **manifest):
     ph = make_phantom(n_frames=n_frames, size=size, seed=0, mm_per_pixel=0.9 * 128 / size)
     masks = {name.lower(): ph.masks == k for k, name in ph.labels.items()}
     sp = ph.spacing[1] / 10.0
-    defaults = {"view": "A4C", "study_uid": "1.2.826.0.1.3680043.2.1125.1", "spacing_cm": [sp, sp],
-                "fps": ph.meta["fps"], "phantom": True, "random_weights": False}
+    defaults = {"view": "A4C", "study_hash": "5f0c1a9e2b7d", "spacing_cm": [sp, sp],
+                "frame_time_ms": 1000.0 / ph.meta["fps"], "phantom": True, "random_weights": False}
     write_run(path, masks, frames=ph.frames, **{**defaults, **manifest})
     return ph

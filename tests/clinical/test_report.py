@@ -12,7 +12,7 @@ from shapes import contraction, heart_masks
 
 from samurai.cli import main
 
-STUDY = "1.2.826.0.1.3680043.2.1125.1"
+STUDY = "5f0c1a9e2b7d"  # the study hash phantom_run records
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +20,8 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     ph = phantom_run(root / "a4c")
     p = contraction(44, 20, 10.0)
-    write_run(root / "a2c", heart_masks(p, 0.4, chambers=("lv", "la")), view="2CH", study_uid=STUDY,
-              spacing_cm=[0.03, 0.03], fps=25.0, phantom=True)
+    write_run(root / "a2c", heart_masks(p, 0.4, chambers=("lv", "la")), view="2CH", study_hash=STUDY,
+              spacing_cm=[0.03, 0.03], frame_time_ms=40.0, phantom=True)
     return root, ph
 
 
@@ -96,7 +96,7 @@ def test_refusals(runs, tmp_path, capsys):
     assert report(tmp_path / "nothing_here") == 2
     # A2C from another study: refused when paired by their manifests, allowed when named.
     write_run(tmp_path / "other", heart_masks(contraction(30, 20, 10.0), 0.4, chambers=("lv", "la")),
-              view="A2C", study_uid="9.9.9", spacing_cm=[0.03, 0.03], fps=25.0)
+              view="A2C", study_hash="0a1b2c3d4e5f", spacing_cm=[0.03, 0.03], frame_time_ms=40.0)
     assert report(root / "a4c", tmp_path / "other", "--out", tmp_path / "x") == 2
     assert "different studies" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert report("--a4c", root / "a4c", "--a2c", tmp_path / "other", "--no-pdf", "--out", tmp_path / "y") == 0
@@ -126,7 +126,7 @@ def test_run_without_names_needs_labels(tmp_path, capsys):
 
 
 def test_clip_shorter_than_a_beat_is_reported(tmp_path):
-    write_run(tmp_path / "run", heart_masks(contraction(8, 20, 0.0), 0.4), view="A4C", fps=25.0)
+    write_run(tmp_path / "run", heart_masks(contraction(8, 20, 0.0), 0.4), view="A4C", frame_time_ms=40.0)
     assert report(tmp_path / "run", "--no-pdf", "--out", tmp_path / "r") == 0
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
     assert doc["views"]["A4C"]["whole_clip"] is True
@@ -136,7 +136,7 @@ def test_clip_shorter_than_a_beat_is_reported(tmp_path):
 def test_report_after_track_writes_beside_the_run_and_never_raises(tmp_path):
     from samurai.clinical.report import report_after_track
 
-    write_run(tmp_path / "run", heart_masks(contraction(30, 20, 10.0), 0.4), fps=25.0)
+    write_run(tmp_path / "run", heart_masks(contraction(30, 20, 10.0), 0.4), frame_time_ms=40.0)
     line = report_after_track(tmp_path / "run", pdf=False)
     assert line.startswith(f"wrote {tmp_path / 'run_report'}/") and "LV EF" in line
     doc = json.loads((tmp_path / "run_report" / "report.json").read_text())

@@ -52,6 +52,21 @@ def test_camus2023_returns_written_arrays_and_meta(camus2023):
         assert _centroid_row(case.masks[0] == 1) < _centroid_row(case.masks[0] == 3)
 
 
+def test_camus2023_reads_the_2023_info_keys(tmp_path):
+    """The 2023 release's Info_*.cfg: LVedv, LVesv, LVef (no EF key) land in meta as edv, esv, ef;
+    a file without them leaves them out, and the spacing argument reaches the files."""
+    written = synthetic.write_camus2023(tmp_path, n_patients=1, n_frames=3, spacing=(0.3, 0.25))
+    info = tmp_path / "database_nifti" / "patient0001" / "Info_4CH.cfg"
+    kept = [ln for ln in info.read_text().splitlines() if not ln.startswith("EF:")]
+    info.write_text("\n".join(kept + ["LVedv: 118.5", "LVesv: 52.25", "LVef: 55.9"]) + "\n")
+    cases = {c.case_id: c for c in load_camus2023(tmp_path)}
+    meta = cases["patient0001_4CH"].meta
+    assert (meta["edv"], meta["esv"], meta["ef"]) == (118.5, 52.25, 55.9)
+    assert "edv" not in cases["patient0001_2CH"].meta and "esv" not in cases["patient0001_2CH"].meta
+    np.testing.assert_allclose(cases["patient0001_2CH"].spacing, (0.3, 0.25), rtol=1e-6)
+    assert written["cases"]["patient0001_2CH"]["spacing"] == (0.3, 0.25)
+
+
 def test_camus2023_patient_level_splits(camus2023):
     for split in ("train", "val", "test"):
         ds = load_camus2023(camus2023["root"], split=split)

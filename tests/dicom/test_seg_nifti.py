@@ -110,3 +110,42 @@ def test_frames_of_odd_size_are_packed_across_byte_boundaries(tmp_path, need_too
     assert errors == [], report
     back = read_segmentation(seg, n_source_frames=3)
     assert all(np.array_equal(back[k], masks[k]) for k in masks)
+
+
+def test_nifti_and_seg_from_png_masks_read_one_frame_at_a_time(tmp_path, need_tool, monkeypatch):
+    """A run's exports from its masks/*.png (PngLabels): never the whole label video at once
+    (each frame is read when written; no array of all frames is asked for), and what SimpleITK,
+    highdicom and dciodvfy see is the PNGs' labels."""
+    sitk = pytest.importorskip("SimpleITK")
+    from PIL import Image
+
+    from samurai.mask_exports import PngLabels, write_run_exports
+    from samurai_common.dicom import open_dicom
+
+    labels = np.random.default_rng(3).integers(0, 4, (T, H, W)).astype(np.uint8)
+    (tmp_path / "masks").mkdir()
+    for t, label in enumerate(labels):
+        Image.fromarray(label).save(tmp_path / "masks" / f"{t:05d}.png")
+    reads = []
+
+    class Counted(PngLabels):
+        def __getitem__(self, t):
+            reads.append(t)
+            return super().__getitem__(t)
+
+        def __array__(self, *args, **kwargs):
+            raise AssertionError("the whole label video was asked for")
+
+    import samurai.mask_exports as exports
+
+    frames = open_dicom(write_ultrasound(tmp_path / "IM0001", echo_frames(T, (H, W))))
+    monkeypatch.setattr(exports, "PngLabels", Counted)
+    entry = write_run_exports(tmp_path, frames, T, [1, 2, 3], {1: "lv", 2: "la"})
+    assert reads and set(reads) == set(range(T))
+    assert entry["exports"] == {"nifti": "masks.nii.gz", "seg": "seg.dcm", "seg_objects_left_out": [3]}
+    array = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "masks.nii.gz")))
+    assert np.array_equal(array[:, 0], labels)
+    back = read_segmentation(tmp_path / "seg.dcm", n_source_frames=T)
+    assert np.array_equal(back["LV"], labels == 1) and np.array_equal(back["LA"], labels == 2)
+    errors, report = _dciodvfy(tmp_path / "seg.dcm", need_tool)
+    assert errors == [], report

@@ -1,9 +1,23 @@
-"""LV read-out: area-length and biplane-disks volumes on analytic ellipses / ellipsoids."""
+"""eval's LV read-out (ef.csv): area-length and biplane-disc volumes on analytic ellipses /
+ellipsoids, through the one geometry of the read-out (``samurai.clinical.geometry``).
+
+The masks are built with ``(row, col)`` mm spacings, as the datasets give them; the geometry
+takes ``(sx, sy)`` = ``(col, row)``."""
 
 import numpy as np
 import pytest
 
-from samurai.eval import clinical
+from samurai.clinical import geometry as geo
+from samurai.clinical.measurements import measure_frames
+from samurai.eval.ef import EF_COLUMNS, add_biplane, area_length_ef, extreme_frames, lv_masks_ef
+
+
+def xy(spacing):
+    return (spacing[1], spacing[0])
+
+
+def measure(mask, spacing=(1.0, 1.0)):
+    return geo.measure(mask, xy(spacing))
 
 
 def ellipse(shape, centre_mm, semi_mm, spacing=(1.0, 1.0), angle=0.0):
@@ -21,10 +35,11 @@ def ellipse(shape, centre_mm, semi_mm, spacing=(1.0, 1.0), angle=0.0):
 def test_area_length_is_the_prolate_ellipsoid_volume(spacing, angle):
     a, b = 40.0, 15.0  # semi-axes in mm
     mask = ellipse((300, 300), (75, 45), (a, b), spacing, angle)
-    assert clinical.area(mask, spacing) == pytest.approx(np.pi * a * b, rel=0.01)
-    assert clinical.long_axis_length(mask, spacing) == pytest.approx(2 * a, rel=0.02)
+    s = measure(mask, spacing)
+    assert s.area == pytest.approx(np.pi * a * b, rel=0.01)
+    assert s.axis.length == pytest.approx(2 * a, rel=0.02)
     # V = 8 A^2 / (3 pi L) with A = pi a b, L = 2a gives 4/3 pi a b^2 exactly.
-    assert clinical.volume_area_length(mask, spacing) == pytest.approx(4 / 3 * np.pi * a * b * b, rel=0.03)
+    assert geo.volume_area_length(s.area, s.axis.length) == pytest.approx(4 / 3 * np.pi * a * b * b, rel=0.03)
 
 
 @pytest.mark.parametrize("spacing", [(1.0, 1.0), (0.4, 0.6)])
@@ -32,14 +47,15 @@ def test_biplane_disks_is_the_ellipsoid_volume(spacing):
     a, b, c = 45.0, 18.0, 12.0  # long axis, 4CH and 2CH semi-axes (mm)
     four = ellipse((320, 320), (80, 80), (a, b), spacing)
     two = ellipse((320, 320), (80, 80), (a, c), spacing, angle=0.3)
-    v = clinical.volume_biplane_disks(two, four, spacing, spacing)
+    v = geo.volume_biplane_discs(measure(four, spacing), measure(two, spacing))
     assert v == pytest.approx(4 / 3 * np.pi * a * b * c, rel=0.02)
 
 
 def test_disk_diameters_follow_the_ellipse_profile():
     a, b = 50.0, 20.0
     mask = ellipse((240, 240), (60, 60), (a, b), (0.5, 0.5))
-    d, length = clinical.disk_diameters(mask, (0.5, 0.5))
+    s = measure(mask, (0.5, 0.5))
+    d, length = geo.disc_diameters(s.contour, s.axis), s.axis.length
     assert length == pytest.approx(2 * a, rel=0.01)
     # Mean width of slab i of an ellipse: integral of 2b sqrt(1 - u^2/a^2) over the slab.
     edges = np.linspace(-a, a, 21)
@@ -53,42 +69,49 @@ def test_disk_diameters_follow_the_ellipse_profile():
 
 
 def test_ejection_fraction_and_ed_es():
-    assert clinical.ejection_fraction(120.0, 48.0) == pytest.approx(60.0)
+    assert geo.ejection_fraction(120.0, 48.0) == pytest.approx(60.0)
     with pytest.raises(ValueError, match="positive"):
-        clinical.ejection_fraction(0.0, 1.0)
-    assert clinical.ed_es_frames(np.array([3.0, 5.0, 1.0, 4.0])) == (1, 2)
+        geo.ejection_fraction(0.0, 1.0)
+
+    class Area:  # extreme_frames reads only the outline's area
+        def __init__(self, area):
+            self.area = area
+
+    assert extreme_frames([Area(3.0), Area(5.0), Area(1.0), Area(4.0)]) == (1, 2)
 
 
 def test_view_readout_on_a_contracting_ellipse():
     spacing = (0.5, 0.5)
     semis = [(40, 16), (37, 14), (34, 12), (36, 13)]
     masks = np.stack([ellipse((200, 200), (50, 50), s, spacing) for s in semis])
-    r = clinical.view_readout(masks, spacing)
-    assert (r.ed_index, r.es_index) == (0, 2)
+    ed, es, ef = lv_masks_ef(masks, spacing)
+    assert (ed, es) == (0, 2)
     v = [4 / 3 * np.pi * a * b * b for a, b in semis]
-    assert r.ef == pytest.approx(100 * (v[0] - v[2]) / v[0], abs=1.5)
-    np.testing.assert_allclose(r.areas, [np.pi * a * b for a, b in semis], rtol=0.02)
+    assert ef == pytest.approx(100 * (v[0] - v[2]) / v[0], abs=1.5)
+    areas = [s.area for s in measure_frames(masks, xy(spacing))]
+    np.testing.assert_allclose(areas, [np.pi * a * b for a, b in semis], rtol=0.02)
 
 
 def test_biplane_ef_uses_each_views_frames():
     spacing = (0.5, 0.5)
     four = np.stack([ellipse((200, 200), (50, 50), s, spacing) for s in [(40, 16), (34, 12)]])
     two = np.stack([ellipse((200, 200), (50, 50), s, spacing) for s in [(34, 9), (40, 12)]])  # ES first
-    r4 = clinical.view_readout(four, spacing)
-    r2 = clinical.view_readout(two, spacing)
-    assert (r2.ed_index, r2.es_index) == (1, 0)
+    outlines = {(f"p1_{v}", "samurai"): measure_frames(m, xy(spacing)) for v, m in (("4CH", four), ("2CH", two))}
+    assert extreme_frames(outlines[("p1_2CH", "samurai")]) == (1, 0)
+    rows = [dict.fromkeys(EF_COLUMNS, float("nan")) | {"case": case, "method": method, "ed_frame": 0}
+            for case, method in outlines]
+    add_biplane(rows, outlines)
     edv = 4 / 3 * np.pi * 40 * 16 * 12
     esv = 4 / 3 * np.pi * 34 * 12 * 9
-    ef = clinical.biplane_ef(two[r2.ed_index], two[r2.es_index], four[r4.ed_index], four[r4.es_index],
-                             spacing, spacing)
-    assert ef == pytest.approx(100 * (edv - esv) / edv, abs=1.5)
+    for row in rows:
+        assert row["ef_biplane"] == pytest.approx(100 * (edv - esv) / edv, abs=1.5)
 
 
-def test_tiny_or_empty_masks_raise_with_a_reason():
-    with pytest.raises(ValueError, match="too small"):
-        clinical.long_axis_length(np.zeros((5, 5), bool))
-    with pytest.raises(ValueError, match="no frame"):
-        clinical.view_readout(np.zeros((3, 5, 5), bool))
+def test_empty_masks_have_no_read_out():
+    with pytest.raises(geo.ChamberAbsent, match="empty"):
+        geo.measure(np.zeros((5, 5), bool))
+    assert lv_masks_ef(np.zeros((3, 5, 5), bool)) is None
+    assert area_length_ef([None, None]) is None
 
 
 @pytest.mark.parametrize("longer", ["2ch", "4ch"])
@@ -101,6 +124,6 @@ def test_biplane_disks_take_the_longer_of_the_two_long_axes(longer):
     a2, a4 = (long_a, short_a) if longer == "2ch" else (short_a, long_a)
     two = ellipse((240, 240), (70, 70), (a2, c), angle=0.2)
     four = ellipse((240, 240), (70, 70), (a4, b))
-    v = clinical.volume_biplane_disks(two, four)
+    v = geo.volume_biplane_discs(measure(four), measure(two))
     assert v == pytest.approx(4 / 3 * np.pi * b * c * long_a, rel=0.03)
     assert abs(v - 4 / 3 * np.pi * b * c * short_a) > 0.2 * v

@@ -9,7 +9,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-# The rows of ef.csv as the eval command makes them (moved with the command's library code).
+# The rows of ef.csv as the eval command makes them: from each frame's LV outline (eval keeps
+# the outlines, not the masks).
+from samurai.clinical.measurements import measure_frames
 from samurai.eval.ef import add_biplane, ef_row
 
 
@@ -29,7 +31,7 @@ def test_area_length_ef_is_that_of_the_ellipsoids():
     shapes = [(37, 13), (40, 16), (34, 11), (36, 12)]
     lv = np.stack([ellipse((128, 128), (64, 64), s) for s in shapes])
     expected = 100 * (1 - (34 * 11**2) / (40 * 16**2))  # 59.8 %
-    row = ef_row(_case("p1_4CH", 50.0), "samurai", lv)
+    row = ef_row(_case("p1_4CH", 50.0), "samurai", measure_frames(lv, None))
     assert (row["ed_frame"], row["es_frame"]) == (1, 2)
     assert row["ef_area_length"] == pytest.approx(expected, abs=1.5)
     assert row["ef_error"] == pytest.approx(row["ef_area_length"] - 50.0)
@@ -42,9 +44,9 @@ def test_biplane_ef_is_that_of_the_ellipsoids():
     ed2, es2 = ellipse(shape, centre, (40, 13), 0.3), ellipse(shape, centre, (34, 9), 0.3)
     ed4, es4 = ellipse(shape, centre, (40, 16)), ellipse(shape, centre, (34, 11))
     expected = 100 * (1 - (34 * 11 * 9) / (40 * 16 * 13))  # 59.5 %
-    rows = [ef_row(_case("p1_2CH", 55.0), "samurai", np.stack([ed2, es2])),
-            ef_row(_case("p1_4CH", 55.0), "samurai", np.stack([ed4, es4]))]
-    store = {("p1_2CH", "samurai"): (ed2, es2, None), ("p1_4CH", "samurai"): (ed4, es4, None)}
+    store = {("p1_2CH", "samurai"): measure_frames(np.stack([ed2, es2]), None),
+             ("p1_4CH", "samurai"): measure_frames(np.stack([ed4, es4]), None)}
+    rows = [ef_row(_case(case, 55.0), method, outlines) for (case, method), outlines in store.items()]
     add_biplane(rows, store)
     for row in rows:
         assert row["ef_biplane"] == pytest.approx(expected, abs=1.5)

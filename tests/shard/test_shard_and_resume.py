@@ -265,7 +265,7 @@ def test_track_many_videos_on_two_ranks_writes_what_one_video_runs_write_and_res
         assert main(["track", str(tmp_path / name), "--box", "6,8,30,44", "--out",
                      str(tmp_path / f"one_{name}"), *common]) == 0
         a, b = _files(tmp_path / "many" / name), _files(tmp_path / f"one_{name}")
-        assert sorted(a) == sorted(b) and len(a) == lengths[name] + 2  # masks, box file, scores
+        assert sorted(a) == sorted(b) and len(a) == lengths[name] + 3  # masks, box file, scores, masks.nii.gz
         assert all(a[k] == b[k] for k in a), name
 
     again = subprocess.run([sys.executable, "-m", "samurai", *args], cwd=tmp_path, env=ENV,

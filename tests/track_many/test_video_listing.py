@@ -8,12 +8,18 @@ import pytest
 def test_a_folder_of_any_video_kind_the_reader_opens_is_many_videos(tmp_path):
     pytest.importorskip("cv2")
     from samurai.track_many import is_many, list_videos
+    pytest.importorskip("pydicom")
+    from samurai.dicom.synthetic import echo_frames, write_ultrasound
+    from samurai_common.dicom import DICOM_SUFFIXES
     from samurai_common.frames import VIDEO_SUFFIXES
 
     for suffix in VIDEO_SUFFIXES:
         folder = tmp_path / suffix.strip(".")
         folder.mkdir()
-        (folder / f"clip{suffix.upper()}").write_bytes(b"")
+        if suffix in DICOM_SUFFIXES:  # a DICOM is looked into: only a cine is a video
+            write_ultrasound(folder / f"clip{suffix.upper()}", echo_frames(2, (16, 16)))
+        else:
+            (folder / f"clip{suffix.upper()}").write_bytes(b"")
         (folder / "notes.txt").write_text("not a video")
         assert is_many(folder), suffix
         assert list_videos(folder) == [folder / f"clip{suffix.upper()}"], suffix
@@ -51,3 +57,31 @@ def test_frame_folders_are_videos_as_for_one_video(tmp_path):
     assert list_videos(tmp_path) == [tmp_path / "clip.webm", tmp_path / "echo1", tmp_path / "echo2"]
     assert len(open_frames(tmp_path / "echo1")) == 1  # what is listed, the single-video path opens
     assert not is_video(tmp_path / "empty") and not is_many(tmp_path / "echo1")
+
+
+def test_a_dicom_export_is_many_videos_named_by_path_never_by_patient(tmp_path, capsys):
+    """A DICOMDIR-style export: IM0001 of two series stay apart, named by their path under the
+    folder; a single image and a cut-off file are skipped with one line each on stderr."""
+    pytest.importorskip("pydicom")
+    from pydicom import dcmread
+
+    from samurai.dicom.privacy import identifying_values
+    from samurai.dicom.synthetic import echo_frames, write_ultrasound
+    from samurai.track_many import case_name, is_many, list_videos
+
+    root = tmp_path / "export"
+    a = write_ultrasound(root / "DICOM" / "ST000" / "SE000" / "IM0001", echo_frames(2, (16, 16)))
+    b = write_ultrasound(root / "DICOM" / "ST000" / "SE001" / "IM0001", echo_frames(3, (16, 16)))
+    write_ultrasound(root / "DICOM" / "ST000" / "SE001" / "IM0002", echo_frames(1, (16, 16)))
+    cut = root / "DICOM" / "ST000" / "SE002" / "IM0001"
+    cut.parent.mkdir()
+    cut.write_bytes(a.read_bytes()[:700])
+    assert is_many(root) and not is_many(a)
+    assert list_videos(root) == [a, b]
+    skipped = capsys.readouterr().err.splitlines()
+    assert len(skipped) == 2 and "IM0002" in skipped[0] and "single image" in skipped[0]
+    assert "SE002" in skipped[1] and "truncated" in skipped[1]
+    names = [case_name(p, root) for p in (a, b)]
+    assert names == ["DICOM_ST000_SE000_IM0001", "DICOM_ST000_SE001_IM0001"]
+    for value in identifying_values(dcmread(a)):
+        assert all(value.lower() not in n.lower() for n in names)

@@ -1,0 +1,292 @@
+"""Four objects at nearly the cost of one: the SAM 2 backend with all objects of a frame in one
+pass (``batch_objects=True``) against the per-object loop (sam2's structure).
+
+- ``test_objects_per_frame``: time per tracked frame with 1 and 4 objects, batched and looped,
+  SAMURAI on, random-init hiera-tiny at 256 px on the CPU, interleaved in one process;
+  ``extra_info`` holds the medians (this process's CPU time, and wall time) and the ratios
+  4 objects / 1 object.
+- ``test_memory_attention_grouping``: when objects' memories differ in length, memory
+  attention either runs once per group of equal lengths (what the predictor does) or once for
+  all objects over the longest memory (padding, with the padding masked). Timed here as 4
+  calls of one object at lengths L1..L4 against one call of 4 objects at max(L): the cost of
+  each choice, masking aside.
+- ``test_samurai_added_cost_batched``: SAMURAI's added work per frame on the batched path
+  (memory choice, boxes from one batch of candidates, host copy, core step); ≤ 0.2 ms per object.
+- ``test_cuda_objects_per_frame``: on CUDA, frames/s and peak memory for 1 vs 4 objects,
+  eager vs compiled, fp32 vs bf16, 512 and 1024 px, the card named (``scripts/gpu_bench.sh``).
+- ``test_stage_costs``: where a frame's time goes with 4 objects, batched and looped: image
+  encoder, memory attention, mask decoder, memory encoder (CPU time inside each module).
+
+    python -m pytest benchmarks/bench_batched_objects.py -p no:cacheprovider --benchmark-only -o python_files='bench_*.py' -s
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
+
+THREADS = int(os.environ.get("SAMURAI_BENCH_THREADS", "2"))
+SIZE = 256
+BOXES = [[10.0, 14.0, 38.0, 34.0], [88.0, 56.0, 112.0, 84.0], [54.0, 18.0, 74.0, 38.0], [90.0, 10.0, 110.0, 30.0]]
+
+
+def _frames(num_frames: int, height: int = 96, width: int = 128):
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:height, 0:width]
+    frames = []
+    for t in range(num_frames):
+        img = rng.integers(0, 40, size=(height, width), dtype=np.int32)
+        for cx, cy, rx, ry, level in ((24 + t, 24, 12, 10, 220), (100 - t, 70, 10, 12, 160),
+                                      (64, 28 + t, 9, 9, 120), (100, 20, 8, 8, 250)):
+            img[((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1] = level
+        frames.append(np.repeat(img.astype(np.uint8)[..., None], 3, axis=2))
+    return frames
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+    return build_samurai_video_predictor("tiny", None, device="cpu", image_size=SIZE)
+
+
+def _frame_times(predictor, frames, num_objects: int, batch_objects: bool, skip: int = 2):
+    """Per tracked frame (the prompted frame and the next ``skip - 1`` excluded): wall seconds
+    and this process's CPU seconds. On a shared machine the CPU time is the steadier measure
+    of the work done (wall time also counts the waits for a core)."""
+    predictor.batch_objects = batch_objects
+    state = predictor.init_state(frames)
+    for k in range(num_objects):
+        predictor.add_new_points_or_box(state, 0, k + 1, box=BOXES[k])
+    wall, cpu = [], []
+    t0, c0 = time.perf_counter(), time.process_time()
+    for f, _, _ in predictor.propagate_in_video(state):
+        t1, c1 = time.perf_counter(), time.process_time()
+        if f >= skip:
+            wall.append(t1 - t0)
+            cpu.append(c1 - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
+    return wall, cpu
+
+
+def test_objects_per_frame(benchmark, predictor):
+    frames = _frames(8)
+    cases = [(1, False), (4, False), (1, True), (4, True)]
+    for n, batched in cases:  # warm-up: jit compiles (core capacities 1 and 4), allocator
+        _frame_times(predictor, frames[:4], n, batched)
+    wall = {case: [] for case in cases}
+    cpu = {case: [] for case in cases}
+
+    def all_cases():
+        for case in cases:
+            w, c = _frame_times(predictor, frames, *case)
+            wall[case].extend(w)
+            cpu[case].extend(c)
+
+    benchmark.pedantic(all_cases, rounds=3, iterations=1)
+    info = {}
+    for label, samples in (("cpu", cpu), ("wall", wall)):
+        med = {case: float(np.median(t)) for case, t in samples.items()}
+        info.update({f"{label}_{'batched' if b else 'loop'}_{n}obj_ms": 1e3 * med[(n, b)] for n, b in cases})
+        info[f"{label}_ratio_4_to_1_loop"] = med[(4, False)] / med[(1, False)]
+        info[f"{label}_ratio_4_to_1_batched"] = med[(4, True)] / med[(1, True)]
+        info[f"{label}_ratio_batched_4_to_loop_1"] = med[(4, True)] / med[(1, False)]
+    info.update(frames_each=len(wall[(1, True)]), torch_threads=THREADS, image_size=SIZE)
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))
+
+
+def test_memory_attention_grouping(benchmark, predictor):
+    """4 objects whose memories hold 7, 6, 5 and 2 frames plus 16 object pointers each."""
+    torch.manual_seed(0)
+    attn = predictor.memory_attention
+    hw = (SIZE // 16) ** 2
+    C, D = predictor.hidden_dim, predictor.mem_dim
+    ptr_tokens = 16 * (C // D)
+    lengths = [n * hw + ptr_tokens for n in (7, 6, 5, 2)]
+    curr, curr_pos = torch.randn(hw, 1, C), torch.randn(hw, 1, C)
+
+    def run(batch: int, length: int):
+        memory, memory_pos = torch.randn(length, batch, D), torch.randn(length, batch, D)
+        return lambda: attn(
+            curr=[curr.expand(-1, batch, -1)], curr_pos=[curr_pos.expand(-1, batch, -1)],
+            memory=memory, memory_pos=memory_pos, num_obj_ptr_tokens=ptr_tokens,
+        )
+
+    grouped = [run(1, L) for L in lengths]
+    padded = run(4, max(lengths))
+    one_group = run(4, lengths[0])
+    samples = {"groups_of_one": [], "padded_to_longest": [], "equal_lengths_one_call": []}
+    with torch.inference_mode():
+        for _ in range(2):
+            [g() for g in grouped], padded(), one_group()
+
+        def all_cases():  # CPU time of this process (see _frame_times)
+            t0 = time.process_time()
+            [g() for g in grouped]
+            t1 = time.process_time()
+            padded()
+            t2 = time.process_time()
+            one_group()
+            t3 = time.process_time()
+            samples["groups_of_one"].append(t1 - t0)
+            samples["padded_to_longest"].append(t2 - t1)
+            samples["equal_lengths_one_call"].append(t3 - t2)
+
+        benchmark.pedantic(all_cases, rounds=7, iterations=1)
+    info = {f"{k}_ms": 1e3 * float(np.median(v)) for k, v in samples.items()}
+    info["memory_tokens"] = lengths
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k} {v}" for k, v in info.items()))
+
+
+def test_stage_costs(benchmark, predictor):
+    """Where a frame's time goes with 4 objects, batched and looped: CPU time inside each
+    module (forward hooks), per frame, averaged over the video's frames."""
+    frames = _frames(6)
+    stages = {
+        "image_encoder": predictor.image_encoder,
+        "memory_attention": predictor.memory_attention,
+        "mask_decoder": predictor.sam_mask_decoder,
+        "memory_encoder": predictor.memory_encoder,
+    }
+    result = {}
+
+    def run():
+        for batched in (False, True):
+            predictor.batch_objects = batched
+            state = predictor.init_state(frames)
+            for k in range(4):
+                predictor.add_new_points_or_box(state, 0, k + 1, box=BOXES[k])
+            spent = {name: 0.0 for name in stages}
+            started = {}
+            handles = []
+            for name, module in stages.items():
+                def pre(m, a, n=name):
+                    started[n] = time.process_time()
+
+                def post(m, a, out, n=name):
+                    spent[n] += time.process_time() - started[n]
+
+                handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+            t0 = time.process_time()
+            for _ in predictor.propagate_in_video(state):
+                pass
+            total = time.process_time() - t0
+            for h in handles:
+                h.remove()
+            stage_ms = {name: 1e3 * t / len(frames) for name, t in spent.items()}
+            stage_ms["total"] = 1e3 * total / len(frames)
+            result["batched" if batched else "loop"] = stage_ms
+
+    run()  # warm-up
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    for key, stage_ms in result.items():
+        benchmark.extra_info.update({f"{key}_{k}_ms": v for k, v in stage_ms.items()})
+        print(f"\n{key}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in stage_ms.items()))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("image_size", [512, 1024])
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
+def test_cuda_objects_per_frame(benchmark, image_size, compiled, bf16):
+    """Frames/s and peak GPU memory with 1 and 4 objects (batched; 4 also looped), hiera-tiny,
+    SAMURAI on, eager or compiled, fp32 or bf16 autocast. Compile time is the first pass's
+    excess over a warm pass, reported apart. Skips without a GPU (``scripts/gpu_bench.sh``)."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    torch.manual_seed(0)
+    pred = build_samurai_video_predictor("tiny", None, device="cuda", image_size=image_size)
+    pred.bf16_on_cuda = bf16
+    frames = _frames(24, 480, 640)
+    scale = 640 / 128  # the boxes were drawn for 128x96 frames
+
+    def run(num_objects: int, batched: bool) -> tuple[float, float, float]:
+        pred.batch_objects = batched
+        state = pred.init_state(frames)
+        for k in range(num_objects):
+            pred.add_new_points_or_box(state, 0, k + 1, box=[v * scale for v in BOXES[k]])
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        t_start = time.perf_counter()
+        times, t0 = [], time.perf_counter()
+        for f, _, masks in pred.propagate_in_video(state):
+            masks.sum().item()  # block on the GPU
+            t1 = time.perf_counter()
+            if f >= 2:
+                times.append(t1 - t0)
+            t0 = time.perf_counter()
+        total = time.perf_counter() - t_start
+        return float(np.median(times)), torch.cuda.max_memory_allocated() / 2**20, total
+
+    cases = [(1, True), (4, True), (4, False)]
+    first = {}
+    t0 = time.perf_counter()
+    if compiled:
+        pred.compile_model()
+    for case in cases:  # warm-up (and compilation)
+        first[case] = run(*case)[2]
+    warm = {case: run(*case) for case in cases}
+    compile_s = sum(first[c] - warm[c][2] for c in cases) if compiled else 0.0
+    results = {}
+    benchmark.pedantic(lambda: results.update({c: run(*c) for c in cases}), rounds=1, iterations=1)
+    info = {"device": torch.cuda.get_device_name(), "image_size": image_size, "compiled": compiled,
+            "dtype": "bf16" if bf16 else "fp32", "compile_s": compile_s, "setup_s": time.perf_counter() - t0}
+    for (n, batched), (median_s, peak_mib, _) in results.items():
+        key = f"{n}obj_{'batched' if batched else 'loop'}"
+        info[f"{key}_fps"] = 1.0 / median_s
+        info[f"{key}_peak_mib"] = peak_mib
+    info["ratio_4_to_1_batched"] = info["1obj_batched_fps"] / info["4obj_batched_fps"]
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))
+
+
+@pytest.mark.parametrize("num_objects", [1, 4])
+def test_samurai_added_cost_batched(benchmark, predictor, num_objects):
+    """SAMURAI's added work per frame on the batched path (``bench_backend.py::
+    test_samurai_added_cost`` for the loop): the memory choice per object, boxes from one
+    ``[B, 3, 256, 256]`` batch of candidate logits, the one host copy, the core step; 1 torch
+    thread. Target ≤ 0.2 ms per object."""
+    import itertools
+
+    from samurai_common import candidates as cd
+    from samurai_common.candidates import Candidates
+    from samurai_common.tracks import VideoTracks
+
+    torch.set_num_threads(1)
+    rng = torch.Generator().manual_seed(0)
+    high = torch.randn(num_objects, 3, SIZE, SIZE, generator=rng) - 1.0
+    for k in range(num_objects):
+        high[k, :, 40 + 4 * k : 120, 30:150] += 3.0  # a blob: non-trivial boxes
+    cand = Candidates(
+        low_res=high[..., ::4, ::4], high_res=high, ious=torch.rand(num_objects, 3, generator=rng),
+        tokens=torch.zeros(num_objects, 3, 1), object_score_logits=torch.full((num_objects, 1), 2.0),
+        multimask=True,
+    )
+    tracks = VideoTracks(predictor.samurai_preset("tiny", stable_frames_threshold=2), predictor.jax_device)
+    ids = list(range(num_objects))
+    frames = itertools.count()
+
+    def one_frame():
+        f = next(frames)
+        for k in ids:
+            tracks.memory_frames(k, f, False)
+        chosen, records = cd.decide(tracks, ids, f, [cand])
+        return torch.cat(chosen) if num_objects > 1 else chosen[0]
+
+    for _ in range(20):  # compile the core step, fill the ring buffer
+        one_frame()
+    benchmark.pedantic(one_frame, rounds=200, iterations=1, warmup_rounds=5)
+    torch.set_num_threads(THREADS)
+    if benchmark.stats is not None:
+        median = benchmark.stats.stats.median
+        benchmark.extra_info.update(median_ms=1e3 * median, per_object_ms=1e3 * median / num_objects, target_ms=0.2)
+        print(f"\nbatched added cost, {num_objects} objects: {1e3 * median:.3f} ms ({1e3 * median / num_objects:.3f} per object)")
