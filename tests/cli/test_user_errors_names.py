@@ -48,10 +48,15 @@ def world(tmp_path_factory):
         frames(seq / "img")
         (seq / "groundtruth.txt").write_text("1,2,10,10\n" * 3)
     # Many videos: two entries that are one output name, one that is the list's own folder
-    (root / "a").mkdir()
-    frames(root / "a" / "clip")
-    frames(root / "b" / "clip")
-    (root / "same_name.txt").write_text("a/clip\nb/clip\n")
+    import cv2
+
+    for folder in ("a", "b"):
+        (root / folder).mkdir()
+        writer = cv2.VideoWriter(str(root / folder / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 64))
+        for f in ph.frames:
+            writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
+        writer.release()
+    (root / "same_name.txt").write_text("a/clip.mp4\nb/clip.mp4\n")
     (root / "dotdot.txt").write_text("frames\n..\n")
     (root / "boxes.csv").write_text(f"video,obj_id,x1,y1,x2,y2\nclip,1,{BOX}\nframes,1,{BOX}\n")
     (root / "cwd").mkdir()
@@ -66,7 +71,7 @@ CASES = [
     ("eval-lasot-same-sequence-name", [*EVAL, "{root}/lasot", "--lasot", "--out", "{root}/o"],
      ["cat/cat-1", "dog/cat-1", "same name"]),
     ("track-many-same-output-name", [*TRACK[:1], "{root}/same_name.txt", *TRACK[2:], "--boxes", "{root}/boxes.csv",
-                                     "--out", "{root}/o"], ["a/clip", "b/clip", "clip"]),
+                                     "--out", "{root}/o"], ["a/clip.mp4", "b/clip.mp4", "'clip'"]),
     ("track-many-entry-outside-out", [*TRACK[:1], "{root}/dotdot.txt", *TRACK[2:], "--boxes", "{root}/boxes.csv",
                                       "--out", "{root}/o"], ["..", "outside"]),
     ("track-box-negative-as-option", [*TRACK, "--box", "-10,-10,30,30", "--out", "{root}/o"],
