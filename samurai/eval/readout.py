@@ -106,7 +106,9 @@ def unpack_shapes(prefix: str, arrays: dict) -> list:
 
 def stored_views(arrays: dict, method: str) -> dict[str, list]:
     """Chamber -> [T] outlines stored for ``method`` in a case's arrays."""
-    names = {k.split("/")[2] for k in arrays if k.startswith(f"shape/{method}/")}
+    prefix = f"shape/{method}/"  # method names may hold "/" (sam2-image/oracle-box); chambers do not
+    names = {rest.split("/")[0] for rest in (k[len(prefix):] for k in arrays if k.startswith(prefix))
+             if rest.count("/") == 1}
     return {c: unpack_shapes(f"shape/{method}/{c}", arrays) for c in sorted(names)}
 
 

@@ -202,3 +202,23 @@ def test_echonet_two_beats_in_pixels_compares_ef_only(tmp_path, monkeypatch):
     assert stats[0]["bias"] == pytest.approx(d.mean(), abs=1e-3)
     assert "lv_edv: 3 case(s) left out, their pixel spacing is unknown" in text
     assert not (tmp_path / "out" / "bland_altman_samurai_lv_edv.png").exists()
+
+
+def test_stored_outlines_of_methods_whose_names_hold_a_slash_stay_apart():
+    """Baseline methods are named like ``sam2-image/oracle-box``: their stored outlines, and
+    those of a method whose name is a prefix of theirs, come back under their own chambers."""
+    import numpy as np
+
+    from samurai.clinical import geometry as geo
+    from samurai.eval.readout import pack_shapes, stored_views
+
+    y, x = np.mgrid[:64, :64]
+    disc = (y - 30) ** 2 + (x - 32) ** 2 <= 15**2
+    shape = geo.measure(disc)
+    arrays = {**pack_shapes("shape/sam2-image/oracle-box/lv", [shape, None]),
+              **pack_shapes("shape/sam2-image/rv", [None, shape])}
+    boxed = stored_views(arrays, "sam2-image/oracle-box")
+    plain = stored_views(arrays, "sam2-image")
+    assert sorted(boxed) == ["lv"] and sorted(plain) == ["rv"]
+    assert boxed["lv"][1] is None and plain["rv"][0] is None
+    assert boxed["lv"][0].area == shape.area
