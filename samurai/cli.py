@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import re
 import signal
 import sys
 import warnings
@@ -53,14 +54,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options whose value is a list of numbers: a negative first number makes argparse read the
+# value as another option ("expected one argument"); the message says how to write it.
+NUMBER_LIST_OPTIONS = ("--box",)
+
+
+def _negative_number_list(argv: list[str]) -> str | None:
+    for option, value in zip(argv, argv[1:]):
+        if option in NUMBER_LIST_OPTIONS and re.fullmatch(r"-[0-9.][0-9.,\s+-]*", value):
+            return (f"{option} {value}: a value that starts with '-' reads as an option; write it "
+                    f"with '=': {option}={value}")
+    return None
+
+
+def _quiet_libraries() -> None:
+    """Keep the libraries' own chatter (FFmpeg/OpenCV decoder messages, ITK's warnings,
+    matplotlib's font and backend logging) off the console: samurai reports what went wrong in
+    its own words. Set here only, for the command line; the library leaves them as they are."""
+    import logging
+    import os
+
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    with contextlib.suppress(ImportError):
+        import SimpleITK
+
+        SimpleITK.ProcessObject_GlobalWarningDisplayOff()
+    if "cv2" in sys.modules:  # imported already: its log level is read at import
+        with contextlib.suppress(AttributeError):
+            sys.modules["cv2"].setLogLevel(2)  # ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    misread = _negative_number_list(argv)
+    if misread:
+        command = argv[0] if argv and argv[0] in COMMANDS else "samurai"
+        print(f"samurai {command}: error: {misread}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if args.command is None:  # a bare `samurai`: show what there is to run
         parser.print_help()
         return 0
     # The command line as typed, for the run's manifest.
-    args.argv = ["samurai", *(sys.argv[1:] if argv is None else [str(a) for a in argv])]
+    args.argv = ["samurai", *argv]
+    _quiet_libraries()
     try:
         with _sigterm_as_interrupt(), warnings.catch_warnings():
             warnings.showwarning = _one_line_warning(args.command)  # restored on exit

@@ -31,16 +31,25 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
 
 
 def read_mask_png(path: str | os.PathLike) -> np.ndarray:
-    """A label mask PNG as uint8 [H, W] (pixel value = object id)."""
+    """A label mask PNG as uint8 [H, W] (pixel value = object id).
+
+    Pixel values are ids, never grey levels: 8-bit and deeper single-channel images (any byte
+    order, :data:`samurai_common.frames.HIGH_DEPTH_MODES`) are read as they are, and ids above 255
+    are refused, not scaled.
+    """
     from PIL import Image
 
+    from samurai_common.frames import HIGH_DEPTH_MODES
+
     with Image.open(path) as im:
-        if im.mode not in ("L", "P", "1", "I", "I;16"):
+        if im.mode not in ("L", "P", "1", *HIGH_DEPTH_MODES):
             raise ValueError(
                 f"{path}: mask PNG has mode {im.mode}; save it as a single-channel (greyscale) "
                 "PNG whose pixel values are object ids"
             )
         arr = np.asarray(im)
+    if not np.array_equal(arr, np.round(arr)) or arr.min(initial=0) < 0:
+        raise ValueError(f"{path}: mask pixel values must be whole object ids 0..255")
     if arr.max(initial=0) > 255:
         raise ValueError(f"{path}: object ids above 255 are not supported; renumber them 1..255")
     return arr.astype(np.uint8)

@@ -14,6 +14,7 @@ manifest records the versions of the packages a result depends on (:func:`packag
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import json
@@ -141,10 +142,23 @@ class OutputDir:
     ['a.txt', 'manifest.json']
     """
 
-    def __init__(self, out: str | os.PathLike, force: bool = False, info: dict | None = None):
+    def __init__(self, out: str | os.PathLike, force: bool = False, info: dict | None = None,
+                 lock: bool = True):
         self.out = Path(out)
         self.force = force
         self.info = dict(info or {})
+        # One writer per --out (samurai.locks), taken before the checks that sweep abandoned
+        # folders: a live run's partial folder is never another run's to judge. ``lock=False``:
+        # the caller holds it for longer (eval keeps its work folder beside the output).
+        self._lock = contextlib.ExitStack()
+        self._take_lock = lock
+        try:
+            self._build()
+        except BaseException:
+            self._lock.close()
+            raise
+
+    def _build(self) -> None:
         try:
             self._check_target()
             self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +187,10 @@ class OutputDir:
         if blocking is not None:
             raise OutputError(f"--out {out} cannot be made: {blocking} is a file, not a folder; "
                               "choose another --out")
+        if self._take_lock:
+            from samurai.locks import output_lock
+
+            self._lock.enter_context(output_lock(out))
         if out.parent.is_dir():
             self.sweep_stale()  # first: it may put back a run that a killed process moved aside
         if out.is_symlink() or (out.exists() and not out.is_dir()):
@@ -271,6 +289,10 @@ class OutputDir:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        with self._lock:  # released once the output is in place or removed
+            return self._exit(exc_type, exc)
+
+    def _exit(self, exc_type, exc) -> bool:
         if exc_type is not None:
             written = _tree_size(self.path) if self._concerns_output(exc) else None
             shutil.rmtree(self.path, ignore_errors=True)
@@ -289,9 +311,11 @@ class OutputDir:
         return False
 
     def _finish(self) -> None:
-        (self.path / PARTIAL_MARKER).unlink()
+        # The owner marker stays until the folder is in place: a run killed between the renames
+        # below leaves a finished folder that the next run must still recognise as abandoned.
         files = sorted(
-            str(p.relative_to(self.path)) for p in self.path.rglob("*") if p.is_file()
+            str(p.relative_to(self.path)) for p in self.path.rglob("*")
+            if p.is_file() and p.relative_to(self.path) != Path(PARTIAL_MARKER)
         )
         manifest = {"tool": "samurai", **self.info, "packages": package_versions(),
                     "complete": True, "files": files}
@@ -318,6 +342,7 @@ class OutputDir:
                     shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(self.path, self.out)
+        (self.out / PARTIAL_MARKER).unlink(missing_ok=True)
 
 
 def package_versions() -> dict:

@@ -80,6 +80,9 @@ def mask_prompts(mask, width: int, height: int) -> dict:
 
     if isinstance(mask, (str, os.PathLike)):
         path = Path(mask)
+        if path.is_dir():
+            raise UserError(f"--mask {path} is a folder; --mask takes one PNG label mask of the first "
+                            "frame, and a folder of <video name>.png masks (many videos) is --masks DIR")
         if not path.is_file():
             raise UserError(f"mask {path} does not exist; pass a PNG label mask of the first frame")
         try:
@@ -192,7 +195,7 @@ def read_boxes(path: Path) -> dict[str, list[tuple[int, tuple]]]:
     """``video -> [(obj_id, (x1, y1, x2, y2)), ...]`` from a prompts CSV, checked line by line."""
     if not path.is_file():
         raise UserError(f"--boxes {path} does not exist; pass a CSV with columns video,obj_id,x1,y1,x2,y2")
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark
         reader = csv.DictReader(f)
         need = ["video", "obj_id", "x1", "y1", "x2", "y2"]
         if reader.fieldnames is None or any(c not in reader.fieldnames for c in need):

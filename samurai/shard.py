@@ -11,8 +11,8 @@ One process (no torchrun) is a world of one rank and goes through the same steps
    works through its shard and writes each finished case at once, atomically (``<case>.json``,
    arrays in ``<case>.npz``), printing a progress line after each (:class:`Progress`);
 4. all ranks meet at a barrier; rank 0 reads every case back in the dataset's order and the
-   command writes its usual output through ``OutputDir``; the work folder is removed only once
-   that output is in place.
+   command writes its usual output through ``OutputDir`` (``main_output``, which holds the lock of
+   ``--out`` for the whole run); the work folder is removed only once that output is in place.
 
 A rank killed at any moment loses only the case it was working on: a rerun with the same
 settings skips the finished ones. Cases that failed are recorded, and tried again by a rerun.
@@ -69,16 +69,59 @@ def agree(info, fn: Callable):
 
 
 @contextlib.contextmanager
+def main_lock(info, out: str | Path):
+    """Rank 0 holds the lock of output folder ``out`` (:func:`samurai.locks.output_lock`) for
+    the ``with`` block; a second run on the same ``--out`` is refused on every rank, naming the
+    process that holds it."""
+    from samurai.locks import OutputBusyError, output_lock
+
+    with contextlib.ExitStack() as held:
+        def take():
+            if info.is_main:
+                try:
+                    held.enter_context(output_lock(out))
+                except OutputBusyError as err:
+                    raise UserError(str(err)) from None
+                except OSError:  # --out cannot be made: the checks that follow say why
+                    pass
+
+        agree(info, take)
+        yield
+
+
+@contextlib.contextmanager
 def main_output(info, out: str | Path, force: bool):
-    """Rank 0's ``OutputDir`` (None on the other ranks); a refusal stops every rank."""
+    """Rank 0's ``OutputDir`` (None on the other ranks); a refusal stops every rank.
+
+    Rank 0 holds the lock of ``out`` (:func:`main_lock`) from before any check until the output
+    is in place and the work folder ``OUT.cases/`` is removed, so that a second run on the same
+    ``--out`` never shares them.
+    """
     from samurai.output import OutputDir
 
-    folder = agree(info, lambda: OutputDir(out, force=force) if info.is_main else None)
-    if folder is None:
-        yield None
-        return
-    with folder:
-        yield folder
+    with main_lock(info, out):
+        folder = agree(info, lambda: OutputDir(out, force=force, lock=False) if info.is_main else None)
+        if folder is None:
+            yield None
+            return
+        with folder:
+            yield folder
+        CaseStore(work_folder(out)).remove()  # the output is in place: its cases are done
+
+
+def refuse_shared_names(cases: Sequence, what: str, fix: str) -> None:
+    """Refuse, before any work, cases whose results would share one name (``case_id``: one
+    overwrites the other), naming both of each pair by their ``path`` (or ``folder``)."""
+    first, clashes = {}, []
+    for case in cases:
+        where = getattr(case, "path", None) or case.folder
+        if case.case_id in first:
+            clashes.append(f"{first[case.case_id]} and {where} (both {case.case_id!r})")
+        else:
+            first[case.case_id] = where
+    if clashes:
+        raise UserError(f"{len(clashes)} pair(s) of inputs have the same name, and so one {what}: "
+                        f"{'; '.join(clashes[:10])}; {fix}")
 
 
 def balance(frames: Sequence[int], world_size: int) -> list[list[int]]:
@@ -168,7 +211,7 @@ class CaseStore:
                                f"{SETTINGS}); samurai keeps the finished cases of a run there: move "
                                "it away or choose another --out")
             earlier = json.loads((self.folder / SETTINGS).read_text()).get("settings", {})
-            changed = changed_settings(earlier, settings)
+            changed = changed_settings(earlier, settings, presence=True)
             if changed and not force:
                 raise UserError(
                     f"{self.folder} holds {len(self.finished())} finished case(s) of an earlier run "
@@ -342,7 +385,3 @@ def run_cases(cases: Sequence, frames: Sequence[int], store: CaseStore, info,
     return [store.read(c.case_id) for c in cases]
 
 
-def finish(info, store: CaseStore) -> None:
-    """Rank 0 removes the work folder once the run's output is in place."""
-    if info.is_main:
-        store.remove()

@@ -19,21 +19,19 @@ import sys
 from pathlib import Path
 
 from samurai.errors import UserError
-from samurai_common.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-
 
 
 def is_many(path: Path) -> bool:
-    """A ``.txt`` list, a DICOMDIR, or a folder holding video or DICOM files and no images:
-    many videos."""
+    """A ``.txt`` list, a DICOMDIR, or a folder that is not one video but holds videos: video
+    files, frame folders (:func:`samurai_common.frames.is_video`, the single-video rule) or DICOM
+    files at any depth."""
+    from samurai_common.frames import is_video
+
     if path.is_file():
         return path.suffix.lower() == ".txt" or path.name.upper() == "DICOMDIR"
-    if not path.is_dir():
+    if not path.is_dir() or is_video(path):
         return False
-    files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
-    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
-        return False
-    return any(p.suffix.lower() in VIDEO_SUFFIXES for p in files) or bool(_dicom_files(path))
+    return any(is_video(p) for p in path.iterdir()) or bool(_dicom_files(path))
 
 
 def _dicom_files(folder: Path) -> list[Path]:
@@ -46,10 +44,12 @@ def _dicom_files(folder: Path) -> list[Path]:
 
 def list_videos(path: Path) -> list[Path]:
     """The videos of a folder, a DICOMDIR or a ``.txt`` list (see the module docstring)."""
+    from samurai_common.frames import is_video
+
     if path.is_dir() and _dicom_files(path) or path.name.upper() == "DICOMDIR":
         return _list_dicom(path)
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        return sorted(p for p in path.iterdir() if is_video(p))
     videos = []
     for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
@@ -63,11 +63,12 @@ def list_videos(path: Path) -> list[Path]:
 def _list_dicom(path: Path) -> list[Path]:
     """The cines of a folder of DICOM files (and any other videos in it) or of a DICOMDIR;
     each DICOM object that is not a cine is one line on stderr."""
-    from samurai_common.dicom import DicomError, list_dicom_videos
+    from samurai_common.dicom import DicomError, list_dicom_videos, looks_like_dicom
+    from samurai_common.frames import is_video
 
     folder = path if path.is_dir() else path.parent
-    others = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
-                    and not _is_dicom_suffix(p)) if path.is_dir() else []
+    others = sorted(p for p in folder.iterdir() if is_video(p) and not (p.is_file() and looks_like_dicom(p))
+                    ) if path.is_dir() else []
     try:
         found = list_dicom_videos(path, on_skip=lambda line: print(f"note: {line}", file=sys.stderr))
     except DicomError as err:
@@ -177,18 +178,20 @@ def run_many(args) -> int:
     boxes = read_boxes(Path(args.boxes)) if args.boxes else None
     videos = [_Video(p, boxes, Path(args.masks) if args.masks else None, root, args.spacing,
                      args.study_salt) for p in list_videos(root)]
-    names = [v.case_id for v in videos]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise UserError(f"several videos are named {', '.join(twice)}; each video's output folder is "
-                       "named after it: rename them or list them in separate runs")
     out_root = Path(args.out) if args.out else Path(f"{root.stem or root.name}_track")
+    outside = [v for v in videos if (out_root / v.case_id).resolve().parent != out_root.resolve()]
+    if outside:
+        raise UserError(f"{root}: the output folder of entry {outside[0].path} would be "
+                        f"{out_root / outside[0].case_id}, outside --out {out_root}; list video files "
+                        "or frame folders by their own names")
+    shard.refuse_shared_names(videos, "output folder", "rename one, or list them in separate runs")
     if out_root.exists() and not out_root.is_dir():
         raise UserError(f"--out {out_root} is a file; many videos need a folder for their output "
                        "folders: choose another --out")
     info = distributed.setup(timeout=shard.RANK_TIMEOUT)
     try:
-        return _run(args, videos, out_root, info)
+        with shard.main_lock(info, out_root):  # one run at a time per --out
+            return _run(args, videos, out_root, info)
     finally:
         distributed.cleanup(info)
 

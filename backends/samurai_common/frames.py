@@ -373,6 +373,24 @@ def count_frames(source: FrameSource) -> int:
     return t
 
 
+def is_video(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is one video as :func:`open_frames` reads it: a folder holding image
+    frames, a video file (:data:`VIDEO_SUFFIXES`) or a DICOM file (hidden files are not). The one
+    rule for what a folder of many videos holds (``samurai track`` over a folder)."""
+    path = Path(path)
+    if path.name.startswith("."):
+        return False
+    if path.is_dir():
+        return any(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in path.iterdir())
+    if not path.is_file():
+        return False
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return True
+    from samurai_common import dicom
+
+    return dicom.looks_like_dicom(path)
+
+
 def open_frames(
     source: Any,
     num_frames: int | None = None,

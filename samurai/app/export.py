@@ -1,5 +1,6 @@
 """What a reviewed video becomes on disk, through the library's writers (``OutputDir``,
-``write_png``, ``write_json``): PNG label masks, and training data in the generic layout
+``write_png``, ``write_json``, ``write_run_exports``, ``report_after_track``): a run folder
+(PNG label masks, NIfTI, DICOM-SEG, the chamber report), and training data in the generic layout
 (``samurai/data/generic.py``) that ``samurai train --prompts learned`` reads."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from samurai.app.sessions import Session, SessionError, frame_name
+from samurai.errors import UserError
 from samurai.formats import write_json, write_png
 from samurai.output import OutputDir
 
@@ -26,18 +28,75 @@ def _tracked(session: Session) -> list[int]:
     return frames
 
 
-def export_masks(session: Session) -> Path:
-    """``<session>/exports/masks-<time>/``: ``masks/NNNNN.png`` (pixel value = object id) for
-    every tracked frame, ``labels.json`` (id -> name) and a manifest."""
+def export_run(session: Session, video: Path | None) -> dict:
+    """``<session>/exports/masks-<time>/``, a run folder as ``samurai track`` writes one:
+    ``masks/NNNNN.png`` (pixel value = object id) for every tracked frame, ``labels.json``
+    (id -> name) and ``manifest.json`` (names, video, the model's provenance); once every frame
+    is tracked also ``masks.nii.gz`` and, for a DICOM, ``seg.dcm`` (``write_run_exports``, the
+    writer of ``track``: spacing, frame time and the hashed study of ``video``, re-opened), and
+    the chamber report beside it in ``<folder>_report`` (``report_after_track``), which
+    ``samurai report`` would write from the folder too.
+
+    Returns ``{"path", "files", "report", "notes"}``: what was written, and why not the rest."""
+    from samurai.clinical.report import report_after_track
+    from samurai.mask_exports import write_run_exports
+
     frames = _tracked(session)
-    out_dir = session.folder / "exports" / f"masks-{time.strftime('%Y%m%d-%H%M%S')}"
-    with OutputDir(out_dir, info={"command": "app export png", "session": session.id,
-                                  "source": session.state["source"], "frames": len(frames)}) as out:
+    names = {int(k): v for k, v in _labels_json(session).items()}
+    stamp = f"masks-{time.strftime('%Y%m%d-%H%M%S')}"
+    out_dir = session.folder / "exports" / stamp
+    for k in range(2, 100):  # two exports in one second: a folder each
+        if not out_dir.exists() and not out_dir.with_name(out_dir.name + "_report").exists():
+            break
+        out_dir = out_dir.with_name(f"{stamp}-{k}")
+    notes: list[str] = []
+    complete = len(frames) == session.num_frames
+    source = info = None
+    if not complete:
+        notes.append(f"{session.num_frames - len(frames)} frame(s) have no masks yet: masks.nii.gz, "
+                     "seg.dcm and the report need every frame; propagate to the end and export again")
+    else:
+        source, info, why = _reopen(video, session.num_frames)
+        if why:
+            notes.append(why)
+    provenance = session.state.get("provenance") or {
+        "model": "unknown: the masks were not propagated in this app (e.g. a run folder opened as it was)"}
+    with OutputDir(out_dir, info={**provenance, "command": "app export", "session": session.id,
+                                  "video": None if video is None else str(video),
+                                  "objects": sorted(names), "names": names,
+                                  "frames": len(frames)}) as out:
         (out.path / "masks").mkdir()
         for t in frames:
             write_png(out.path / "masks" / frame_name(t, ".png"), session.labels(t))
         write_json(out.path / "labels.json", _labels_json(session))
-    return out_dir
+        if source is not None:
+            out.info.update(write_run_exports(out.path, source, session.num_frames, sorted(names), names, info))
+    files = sorted(p.name for p in out_dir.iterdir())
+    report = None
+    if source is not None:
+        line = report_after_track(out_dir)
+        if line.startswith("wrote "):
+            report = str(out_dir.with_name(out_dir.name + "_report"))
+        notes.append(line)
+    return {"path": str(out_dir), "files": files, "report": report, "notes": notes}
+
+
+def _reopen(video: Path | None, n_frames: int):
+    """``(frames, info, None)`` of the session's video re-opened for the exports (the DICOM's
+    spacing, frame time and study; the SEG references its frames), or ``(None, None, why not)``."""
+    from samurai.sources import open_video
+
+    if video is None:
+        return None, None, "the video of this session is not below the folders given to `samurai app` " \
+                           "any more: masks.nii.gz, seg.dcm and the report need it; start the app with its folder"
+    try:
+        source, info = open_video(video)
+    except (OSError, UserError, ValueError) as err:
+        return None, None, f"cannot read the video again ({err}): no masks.nii.gz, seg.dcm or report"
+    if not source.available(n_frames - 1) or source.available(n_frames):
+        return None, None, (f"the video no longer has the session's {n_frames} frames: "
+                            "no masks.nii.gz, seg.dcm or report; open the video again")
+    return source, info, None
 
 
 def case_name(session: Session) -> str:

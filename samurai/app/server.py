@@ -187,8 +187,11 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
 
         kind = kind_of(path)
         masks, ops, names = {}, [], {}
+        video_ref = source  # where the exports find the video again (roots and uploads only)
         if kind == "run":
             video, masks, ops, names = read_run(path, roots)
+            root, rel = roots.relative(video)
+            video_ref = {"root": root, "path": rel}
         elif kind in ("video", "frames"):
             video = path
         else:
@@ -210,8 +213,22 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
             raise SessionError(f"cannot read {path.name}: {err}") from None
         for oid, name in names.items():
             session.state["objects"][str(oid)] = {"name": name}
+        session.state["video"] = video_ref
         session.save()
         return session
+
+    def video_of(session) -> Path | None:
+        """The session's video file or frame folder, found again below the allowed folders (or
+        in the uploads folder); None when it is not there any more."""
+        ref = session.state.get("video", session.state["source"])
+        try:
+            if "upload" in ref:
+                path = uploads / Path(ref["upload"]).name
+            else:
+                path = roots.resolve(ref["root"], ref["path"])
+        except (AccessError, KeyError, TypeError):
+            return None
+        return path if path.exists() else None
 
     @app.get("/api/sessions/{sid}")
     def summary(sid: str):
@@ -318,11 +335,13 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
 
     @app.post("/api/sessions/{sid}/export")
     def export(sid: str, req: ExportRequest):
-        from samurai.app.export import export_masks, export_training
+        """``png``: the run folder (PNG masks, NIfTI, DICOM-SEG, the report: ``export_run``);
+        ``training``: a case of the generic layout."""
+        from samurai.app.export import export_run, export_training
 
         s = store.get(sid)
         if req.kind == "png":
-            return {"path": str(export_masks(s))}
+            return export_run(s, video_of(s))
         return {"path": str(export_training(s, training_root))}
 
     @app.post("/api/upload")

@@ -53,10 +53,13 @@ class Stopped(Exception):
 
 
 class ModelWorker:
-    """Runs jobs in one thread. ``build`` makes the predictor (called in that thread, once)."""
+    """Runs jobs in one thread. ``build`` makes the predictor (called in that thread, once);
+    ``describe(predictor)`` gives the model's provenance (``samurai.provenance.run_info``),
+    recorded in a session at each propagation for its exports' manifests."""
 
-    def __init__(self, build):
+    def __init__(self, build, describe=None):
         self._build = build
+        self._describe = describe
         self.predictor = None
         self.jobs: dict[int, Job] = {}
         self._queue: queue.Queue = queue.Queue()
@@ -260,6 +263,9 @@ class ModelWorker:
         s, start = job.session, job.args["start"]
         state = self._state(s, start)
         s.append_op({"kind": "propagate", "from": start})
+        if self._describe is not None:
+            with s.lock:
+                s.state["provenance"] = self._describe(self.predictor)
         job.total = s.num_frames - start
         s.set_status(state="running", job=job.id, message="propagating")
         p = self.predictor

@@ -2,8 +2,8 @@
 
 Open a video, draw a box per structure (or find them with an adapter's learned prompts),
 propagate, scrub with the masks overlaid, correct a frame with clicks and re-propagate from it,
-undo, export masks or save as training data. Binds 127.0.0.1 unless ``--host`` says otherwise,
-which then needs a token.
+undo, export (PNG masks, NIfTI, DICOM-SEG, the chamber report) or save as training data. Binds
+127.0.0.1 unless ``--host`` says otherwise, which then needs a token.
 """
 
 from __future__ import annotations
@@ -108,7 +108,13 @@ def run(args) -> int:
             motion_model=args.motion_model, seed=args.seed, batch_objects=args.batch_objects,
             compile=args.compile, dtype=args.dtype)
 
-    app = create_app(roots, store, ModelWorker(build), token=token,
+    def describe(predictor):  # what an export's manifest records of the model
+        from samurai.provenance import run_info
+
+        return run_info(predictor, command="app", argv=getattr(args, "argv", None), model=args.model,
+                        checkpoint=args.checkpoint, adapter=args.adapter, noise=args.noise, seed=args.seed)
+
+    app = create_app(roots, store, ModelWorker(build, describe), token=token,
                      training_root=args.training_out, max_upload=args.max_upload_mb << 20,
                      model={"name": args.model, "adapter": args.adapter, "untrained": is_untrained(args.model, args.checkpoint)})
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")

@@ -178,7 +178,8 @@ def load_camus2019(root, split: str | None = None, views=VIEWS) -> EchoDataset:
                 if split is None and not any((pdir / f"{pid}_{view}_{p}_gt.mhd").is_file() for p in ("ED", "ES")):
                     skipped.append((case_id, f"unlabelled: no {pid}_{view}_ED_gt.mhd or _ES_gt.mhd (the "
                                              f"release withholds the ground truth of {folder.name}/); "
-                                             "split='test' loads such cases without labels"))
+                                             "--split test (split='test' in Python) loads such cases "
+                                             "without labels"))
                     continue
                 entries.append((case_id, fsplit, _camus2019_loader(case_id, pdir, view, fsplit)))
     return EchoDataset("camus2019", root, entries, skipped)

@@ -157,8 +157,9 @@ def load_cardiacuda(root, split: str | None = None, view: str = "4", labels: str
         if not derive_splits:
             raise DatasetError(
                 f"{root} does not say which cases are {split!r} (the authors' split lists are not "
-                f"in it); pass split=None for every case, or derive_splits=True (samurai train: "
-                f"--train-split none) to split 8:1:1 per site by sorted case id"
+                f"in it); leave out --split for every case (split=None in Python), or let samurai split "
+                f"8:1:1 per site by sorted case id (samurai train: --train-split none; "
+                f"derive_splits=True in Python)"
             )
         splits = _derived_split(entries)
     chosen = [e for e in entries if split is None or normalise_split(splits[e[0]]) == split]

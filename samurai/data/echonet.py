@@ -101,7 +101,7 @@ def note_ended_early(meta: dict, frames_read: int, ended: str | None, lost: list
 def _read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
     if not path.is_file():
         raise DatasetError(f"{path} is missing; EchoNet-Dynamic needs FileList.csv and VolumeTracings.csv")
-    with path.open(newline="") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a spreadsheet's byte-order mark
         reader = csv.DictReader(fh)
         header = [h.strip() for h in (reader.fieldnames or [])]
         missing = [c for c in required if c not in header]

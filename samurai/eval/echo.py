@@ -92,7 +92,16 @@ def open_echo_cases(data, kind=None, split=None):
         print(f"warning: {w.message}")
     if len(ds) == 0:
         raise UserError(f"no usable case in {data} (split {split}); check the folder and --split")
-    return [LazyCase(ds, i) for i in range(len(ds))]
+    return EchoCases([LazyCase(ds, i) for i in range(len(ds))], ds.skipped)
+
+
+class EchoCases(list):
+    """The cases of a dataset and ``skipped``: ``(case id, reason)`` of those it left out
+    (recorded in the run's summaries and manifest, and said by the exit status)."""
+
+    def __init__(self, cases, skipped):
+        super().__init__(cases)
+        self.skipped = list(skipped)
 
 
 class LazyCase:

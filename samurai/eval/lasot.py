@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 from samurai.errors import UserError
@@ -24,7 +25,12 @@ def lasot_sequences(root: Path):
     if not seqs:
         raise UserError(f"no groundtruth.txt under {root}; LaSOT-style data needs one folder per "
                        "sequence with its frames (img/ or the folder itself) and groundtruth.txt")
-    return [LasotSequence(p) for p in seqs]
+    sequences = [LasotSequence(p) for p in seqs]
+    from samurai.shard import refuse_shared_names
+
+    refuse_shared_names(sequences, "result (the rows of a sequence are keyed by its folder's name)",
+                        "rename one of the sequence folders, or evaluate the categories separately")
+    return sequences
 
 
 class LasotSequence:
@@ -72,7 +78,38 @@ class LasotSequence:
                          "x,y,w,h line per frame")
         if len(gt) and not lasot_present(gt[0]):
             found.append("the first ground-truth box is empty; the first frame must show the target")
+        elif len(gt) and prompt_box(gt[0], source.width, source.height)[0] is None:
+            found.append(f"the first ground-truth box {_xywh(gt[0])} lies wholly outside the "
+                         f"{source.width}x{source.height} frame; the first frame must show the target")
         return found
+
+
+def _xywh(row) -> str:
+    return "(" + ",".join(f"{float(v):g}" for v in row) + ")"
+
+
+def prompt_box(xywh, width: int, height: int):
+    """(the first-frame prompt box ``x1,y1,x2,y2`` clipped to the ``width`` x ``height`` frame,
+    a note when clipping changed it) for a LaSOT ``x,y,w,h`` row; (None, None) when no part of
+    the box lies in the frame. LaSOT boxes may overhang the frame edge (a target entering the
+    view); the prompt is the part inside it, the ground truth is scored as given.
+
+    >>> prompt_box([-5, 10, 20, 8], 64, 48)
+    (array([ 0., 10., 14., 17.]), 'its first box (-5,10,20,8) overhangs the 64x48 frame; prompted with the part inside it, (0,10,14,17)')
+    """
+    import numpy as np
+
+    from samurai_core.boxes import lasot_to_xyxy
+
+    box = lasot_to_xyxy(np.asarray(xywh, np.float64))
+    clipped = np.clip(box, 0, [width - 1, height - 1, width - 1, height - 1])
+    if clipped[2] < clipped[0] or clipped[3] < clipped[1] or box[2] < 0 or box[3] < 0 \
+            or box[0] > width - 1 or box[1] > height - 1:
+        return None, None
+    if np.array_equal(clipped, box):
+        return box, None
+    return clipped, (f"its first box {_xywh(xywh)} overhangs the {width}x{height} frame; prompted "
+                     f"with the part inside it, {_xywh(clipped)}")
 
 
 def lasot_case(seq, predictors) -> tuple[dict, dict]:
@@ -82,14 +119,17 @@ def lasot_case(seq, predictors) -> tuple[dict, dict]:
     from samurai_common.frames import open_frames
     from samurai.tracking import report_frames_read, sam2_track
     from samurai.eval.metrics import box_metrics, masks_to_xywh, success_curve, box_iou_xywh
-    from samurai_core.boxes import lasot_present, lasot_to_xyxy, mask_to_box
+    from samurai_core.boxes import lasot_present, mask_to_box
     from samurai.formats import read_lasot_boxes
 
     try:
         rows, arrays, empties = [], {}, []
         gt = read_lasot_boxes(seq.folder / "groundtruth.txt")
         source = open_frames(seq.source())
-        prompt = {1: ("box", lasot_to_xyxy(gt[0]).astype(np.float32))}
+        box, note = prompt_box(gt[0], source.width, source.height)
+        if note:
+            print(f"note: sequence {seq.case_id}: {note}", file=sys.stderr, flush=True)
+        prompt = {1: ("box", box.astype(np.float32))}
         for method, (predictor, samurai) in predictors.items():
             empty = np.zeros((source.height, source.width), bool)
             tracked = {t: fm.get(1, empty) for t, fm, _ in sam2_track(predictor, source, prompt, samurai)}

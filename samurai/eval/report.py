@@ -130,7 +130,8 @@ def failed_note(failed: list, total: int) -> str:
 
 
 def notes_text(notes: dict) -> str:
-    """summary.md's lines for the cases whose video ended early and the objects never segmented."""
+    """summary.md's lines for the cases whose video ended early, the objects never segmented and
+    the cases the dataset skipped."""
     text = ""
     if notes["ended_early"]:
         text += (f"\n{len(notes['ended_early'])} case(s) ended before the frames their video announces "
@@ -139,6 +140,10 @@ def notes_text(notes: dict) -> str:
     if notes["empty_objects"]:
         text += ("\nEmpty on every tracked frame (nothing segmented): "
                  + ", ".join(f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]) + ".\n")
+    if notes.get("skipped"):
+        text += (f"\n**{len(notes['skipped'])} case(s) of the dataset were skipped** and are not "
+                 "evaluated (summary.json: skipped): "
+                 + "; ".join(f"{s['case']} ({s['reason']})" for s in notes["skipped"]) + ".\n")
     return text
 
 

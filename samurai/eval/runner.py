@@ -15,6 +15,8 @@ from samurai.errors import UserError
 
 # Exit status when some cases failed while tracking (recorded in per_case.csv, the others scored).
 EXIT_SOME_FAILED = 3
+# Exit status when none failed but the dataset skipped cases (recorded with their reasons).
+EXIT_SOME_SKIPPED = 4
 
 
 @dataclass
@@ -51,13 +53,16 @@ class EvalOptions:
 
 
 class EvalResult(NamedTuple):
-    """What an evaluation run wrote: ``status`` 0, or :data:`EXIT_SOME_FAILED` when some cases
-    failed while tracking; ``summary``: summary.md's text; ``failed``: those cases."""
+    """What an evaluation run wrote: ``status`` 0, :data:`EXIT_SOME_FAILED` when some cases
+    failed while tracking, else :data:`EXIT_SOME_SKIPPED` when the dataset skipped some;
+    ``summary``: summary.md's text; ``failed``: those cases; ``skipped``: ``{"case", "reason"}``
+    of the skipped ones."""
 
     status: int
     out_dir: Path
     summary: str
     failed: list
+    skipped: list = []
 
 
 def evaluate(args: EvalOptions) -> EvalResult:
@@ -77,16 +82,17 @@ def evaluate(args: EvalOptions) -> EvalResult:
     from samurai.eval.lasot import lasot_sequences
 
     cases = lasot_sequences(Path(args.data)) if args.lasot else open_echo_cases(args.data, args.kind, args.split)
+    skipped = [{"case": c, "reason": r} for c, r in getattr(cases, "skipped", ())]
     if args.max_cases is not None:
         cases = cases[: args.max_cases]
     info = distributed.setup(timeout=RANK_TIMEOUT)
     try:
-        return _run(args, cases, methods, info)
+        return _run(args, cases, methods, info, skipped)
     finally:
         distributed.cleanup(info)
 
 
-def _run(args, cases, methods, info) -> EvalResult:
+def _run(args, cases, methods, info, skipped) -> EvalResult:
     import sys
 
     from samurai import shard
@@ -116,7 +122,7 @@ def _run(args, cases, methods, info) -> EvalResult:
             raise shard.problems_error(problems, args.data, "fix or remove these cases")
         # Method name -> (predictor, SAMURAI on): vanilla and SAMURAI share one model.
         if args.prompt == "learned":  # the adapter's class prompts find every structure
-            base = shard.agree(info, lambda: _learned_predictor(args, build))
+            base = shard.agree(info, lambda: _learned_predictor(args, build, cases))
             predictors = {f"{m}+learned": (base, m == "samurai") for m in TRACKERS if m in methods}
         else:
             base = shard.agree(info, lambda: build(None))
@@ -141,10 +147,11 @@ def _run(args, cases, methods, info) -> EvalResult:
                 cases, frames, store, info,
                 lambda c: echo_case_record(c, predictors, args.prompt, baselines, args.frame_batch))
         if out is None:  # another rank than 0: its cases are stored, rank 0 writes the output
-            return EvalResult(0, out_dir, "", [])
+            return EvalResult(0, out_dir, "", [], [])
         # What track also reports: videos that ended early, objects empty on every frame.
         notes = {"ended_early": {r["case_id"]: r["ended_early"] for r, _ in records if r.get("ended_early")},
-                 "empty_objects": [{"case": r["case_id"], **e} for r, _ in records for e in r.get("empty", [])]}
+                 "empty_objects": [{"case": r["case_id"], **e} for r, _ in records for e in r.get("empty", [])],
+                 "skipped": skipped}
         out.info.update(_run_info(args, base), data=str(args.data), methods=all_methods,
                         prompt=prompt, cases=[c.case_id for c in cases], ranks=info.world_size,
                         **weights, **notes)
@@ -153,7 +160,6 @@ def _run(args, cases, methods, info) -> EvalResult:
         else:
             summary, failed = write_echo_report(records, all_methods, out.path, bool(baselines), notes)
         out.info.update(failed_cases=failed)
-    shard.finish(info, store)
     print(summary)
     print(f"wrote {out_dir}/ in {time.perf_counter() - t0:.1f} s")
     warn_empty([f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]],
@@ -162,7 +168,11 @@ def _run(args, cases, methods, info) -> EvalResult:
         print(f"warning: {len(failed)} of {len(cases)} case(s) failed while tracking and are "
               f"recorded as failed in {out_dir}/per_case.csv (status, error): {', '.join(failed)}",
               file=sys.stderr)
-    return EvalResult(EXIT_SOME_FAILED if failed else 0, out_dir, summary, failed)
+    if skipped:
+        print(f"warning: the dataset skipped {len(skipped)} case(s), recorded with their reasons in "
+              f"{out_dir}/summary.md: {', '.join(s['case'] for s in skipped)}", file=sys.stderr)
+    status = EXIT_SOME_FAILED if failed else EXIT_SOME_SKIPPED if skipped else 0
+    return EvalResult(status, out_dir, summary, failed, skipped)
 
 
 def _settings(args, base, methods, prompt, weights) -> dict:
@@ -180,12 +190,22 @@ def _run_info(args, predictor) -> dict:
                     checkpoint=args.checkpoint, adapter=args.adapter, noise=args.noise, seed=args.seed)
 
 
-def _learned_predictor(args, build):
-    """The predictor with the ``--adapter`` whose class prompts ``--prompt learned`` uses."""
+def _learned_predictor(args, build, cases):
+    """The predictor with the ``--adapter`` whose class prompts ``--prompt learned`` uses; the
+    cases' classes must be among the adapter's (the rule of ``train --val-data``), or a class it
+    does not know would be scored as found nowhere."""
+    from samurai.train.prompts import check_val_classes
+
     predictor = build(args.adapter)
     if getattr(predictor, "class_prompts", None) is None:
         raise UserError(f"adapter {args.adapter} has no class prompts (class_prompts.safetensors); "
                        "train one with `samurai train --prompts learned`")
+    try:
+        check_val_classes(cases[0].ds, [c.i for c in cases], predictor.class_prompts.class_names,
+                          role="data", fix=f"evaluate adapter {args.adapter} on data with those labels, "
+                          "or train one whose --classes include them")
+    except ValueError as err:
+        raise UserError(f"--prompt learned: {err}") from None
     return predictor
 
 

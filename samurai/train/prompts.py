@@ -37,9 +37,12 @@ def dataset_class_names(dataset, limit: int | None = None) -> list[str]:
     return list(dict.fromkeys(ordered))
 
 
-def check_val_classes(val_ds, val_idx: Sequence[int], known: Sequence[str]) -> None:
+def check_val_classes(val_ds, val_idx: Sequence[int], known: Sequence[str], *, role: str = "validation data",
+                      fix: str = "validate on data with those labels, or add the classes to --classes") -> None:
     """Refuse validation cases that label classes the prompts do not know: they would be left
-    out of the validation Dice without a word (the run would validate on the overlap only)."""
+    out of the validation Dice without a word (the run would validate on the overlap only).
+    ``eval --prompt learned`` uses the same rule for the cases it scores (``role``, ``fix``:
+    how the message names the data and the remedy)."""
     from samurai_sam2.class_prompts import normalise_class_name
 
     unknown: dict[str, str] = {}  # class -> first case labelling it
@@ -54,9 +57,8 @@ def check_val_classes(val_ds, val_idx: Sequence[int], known: Sequence[str]) -> N
     if missing:
         listed = ", ".join(f"{c!r} (case {where})" for c, where in missing.items())
         raise ValueError(
-            f"the validation data {val_ds.root} labels class(es) {listed} that the learned prompts "
-            f"do not know; they know {list(known)} (the training set's classes, or --classes): "
-            "validate on data with those labels, or add the classes to --classes"
+            f"the {role} {val_ds.root} labels class(es) {listed} that the learned prompts "
+            f"do not know; they know {list(known)} (the training set's classes, or --classes): {fix}"
         )
 
 

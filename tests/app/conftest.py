@@ -36,7 +36,8 @@ def predictor():
 
 @pytest.fixture
 def make_app(video_root, predictor, tmp_path):
-    """``make_app(token=None, sessions=None, build=None)`` -> a started TestClient."""
+    """``make_app(token=None, sessions=None, build=None, folders=None)`` -> a started TestClient
+    (``folders``: the allowed folders, default the clip's)."""
     from fastapi.testclient import TestClient
 
     from samurai.app.roots import Roots
@@ -46,10 +47,13 @@ def make_app(video_root, predictor, tmp_path):
 
     clients = []
 
-    def make(token=None, sessions=None, build=None, max_upload=1 << 20):
+    from samurai.provenance import run_info
+
+    def make(token=None, sessions=None, build=None, max_upload=1 << 20, folders=None):
         store = SessionStore(sessions or tmp_path / "sessions")
-        worker = ModelWorker(build or (lambda: predictor))
-        app = create_app(Roots([video_root]), store, worker, token=token,
+        worker = ModelWorker(build or (lambda: predictor),
+                             lambda p: run_info(p, command="app", model="tiny", seed=0))
+        app = create_app(Roots(folders or [video_root]), store, worker, token=token,
                          training_root=tmp_path / "training", max_upload=max_upload)
         client = TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1:8765")
         client.__enter__()

@@ -7,6 +7,7 @@ training case) and the page's own pixels (the overlay is drawn where a mask is).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -170,6 +171,13 @@ def test_review_in_the_browser(server, browser):
     assert out.parent == sessions / sid / "exports"
     for t in range(FRAMES):
         assert np.array_equal(np.asarray(Image.open(out / "masks" / f"{t:05d}.png")), after[t])
+    nib = pytest.importorskip("nibabel")
+    nifti = np.asarray(nib.load(out / "masks.nii.gz").dataobj)  # (W, H, 1, T)
+    assert np.array_equal(nifti[:, :, 0].transpose(2, 1, 0), np.stack([after[t] for t in range(FRAMES)]))
+    report = Path(d.execute_script("return document.getElementById('msg').dataset.report"))
+    assert report == out.with_name(out.name + "_report")
+    values = {v["key"]: v for v in json.loads((report / "report.json").read_text())["values"]}
+    assert values["la_area"]["unit"] == "px²" and "lv_ef:A4C:discs" in values
     d.execute_script("delete document.getElementById('msg').dataset.path")
     d.find_element("id", "export-train").click()
     case = Path(until(d, "return document.getElementById('msg').dataset.path", 60))

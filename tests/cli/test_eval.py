@@ -235,3 +235,25 @@ def test_eval_generic_with_adapter_and_noise(sam2_tiny_checkpoint, tmp_path, mon
     differs = [abs(float(rows[("samurai+adapter", s)]["dice"]) - float(rows[("samurai", s)]["dice"])) > 1e-4
                for s in ("LV", "MYO", "LA")]
     assert any(differs)
+
+
+def test_cases_the_dataset_skips_are_recorded_and_said_by_the_exit_status(sam2_tiny_checkpoint, tmp_path, capsys):
+    """CAMUS 2019 without --split: the unlabelled testing/ patient's two views are skipped, and
+    the run says so in summary.md, summary.json, the manifest and its exit status (4)."""
+    from samurai.data.synthetic import write_camus2019
+    from samurai.eval.runner import EXIT_SOME_SKIPPED
+
+    write_camus2019(tmp_path / "camus", n_patients=1, n_testing=1, n_frames=3)
+    out = tmp_path / "eval"
+    status = main(["eval", str(tmp_path / "camus"), "--random-weights", "--model", "tiny", "--image-size", "256",
+                   "--methods", "samurai", "--out", str(out)])
+    assert status == EXIT_SOME_SKIPPED == 4
+    expected = {"patient0002_2CH", "patient0002_4CH"}  # write_camus2019: the testing/ patient
+    summary = json.loads((out / "summary.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
+    for record in (summary, manifest):
+        assert {s["case"] for s in record["skipped"]} == expected
+        assert all("unlabelled" in s["reason"] for s in record["skipped"])
+    assert all(case in (out / "summary.md").read_text() for case in expected)
+    assert {r["case"] for r in _rows(out / "per_case.csv")} == {"patient0001_2CH", "patient0001_4CH"}
+    assert "skipped 2 case(s)" in capsys.readouterr().err

@@ -96,6 +96,9 @@ CASES = [
      ["class_prompts.safetensors", "['la']", "NaN, infinite", "earlier adapter"]),
     ("eval-learned-class-prompts-inf", [*EVAL, "{root}/generic", "--prompt", "learned", "--adapter",
                                         "{root}/adapters/nan"], ["class_prompts.safetensors", "NaN, infinite"]),
+    ("eval-learned-classes-the-adapter-does-not-know", [*EVAL, "{root}/other_labels", "--prompt", "learned",
+                                                       "--adapter", "{root}/adapters/good"],
+     ["--prompt learned", "'ra'", "do not know", "['lv', 'myo', 'la']", "adapters/good"]),
     ("train-val-data-with-other-classes", [*TRAIN, "--val-data", "{root}/other_labels"],
      ["other_labels", "'ra'", "do not know", "['lv', 'myo', 'la']", "--classes"]),
 ]

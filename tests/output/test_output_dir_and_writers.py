@@ -226,6 +226,30 @@ def test_mask_png_round_trip_and_rgb_refused(tmp_path):
         formats.read_mask_png(tmp_path / "rgb.png")
 
 
+@pytest.mark.parametrize("dtype", ["<u2", ">u2"], ids=["I;16", "I;16B"])
+def test_sixteen_bit_masks_are_ids_in_either_byte_order(tmp_path, dtype):
+    """A 16-bit label image (little- or big-endian, as TIFF writers save it) holds ids, kept as
+    they are (not scaled as grey levels); an id above 255 is refused."""
+    labels = np.zeros((6, 7), np.uint8)
+    labels[1:3, 2:5], labels[4, 0] = 2, 255
+    Image.fromarray(labels.astype(dtype)).save(tmp_path / "m.tif")
+    with Image.open(tmp_path / "m.tif") as im:
+        assert im.mode == ("I;16B" if dtype == ">u2" else "I;16")
+    np.testing.assert_array_equal(formats.read_mask_png(tmp_path / "m.tif"), labels)
+    Image.fromarray((labels.astype(np.uint16) * 2).astype(dtype)).save(tmp_path / "big.tif")
+    with pytest.raises(ValueError, match="above 255"):
+        formats.read_mask_png(tmp_path / "big.tif")
+
+
+def test_prompt_csv_saved_with_a_byte_order_mark_reads(tmp_path):
+    """A spreadsheet's "CSV UTF-8" starts with a byte-order mark; the header is still found."""
+    from samurai.prompts import read_boxes
+
+    text = "video,obj_id,x1,y1,x2,y2\nclip,1,1,2,30,40\n"
+    (tmp_path / "b.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert read_boxes(tmp_path / "b.csv") == {"clip": [(1, (1.0, 2.0, 30.0, 40.0))]}
+
+
 def test_csv_formats_nan_as_empty(tmp_path):
     formats.write_csv(tmp_path / "s.csv", [{"a": 1, "b": float("nan"), "c": np.float32(0.5)}])
     assert (tmp_path / "s.csv").read_text() == "a,b,c\n1,,0.5\n"

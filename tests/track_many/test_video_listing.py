@@ -35,6 +35,30 @@ def test_a_folder_of_frames_is_one_video(tmp_path):
     assert not is_many(Path(tmp_path / "absent"))
 
 
+def test_frame_folders_are_videos_as_for_one_video(tmp_path):
+    """A folder of frame folders (and video files) is many videos, listed with the frame
+    folders, by the rule that decides what `track PATH` reads as one video: a folder with image
+    frames is one, a folder without (or a hidden one) is not."""
+    from samurai.track_many import is_many, list_videos
+    from samurai_common.frames import is_video, open_frames
+    from PIL import Image
+
+    import numpy as np
+
+    for name in ("echo1", "echo2"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / name / "00000.png")
+    (tmp_path / "clip.webm").write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / ".cache").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / ".cache" / "00000.png")
+    (tmp_path / "notes.txt").write_text("not a video")
+    assert is_many(tmp_path)
+    assert list_videos(tmp_path) == [tmp_path / "clip.webm", tmp_path / "echo1", tmp_path / "echo2"]
+    assert len(open_frames(tmp_path / "echo1")) == 1  # what is listed, the single-video path opens
+    assert not is_video(tmp_path / "empty") and not is_many(tmp_path / "echo1")
+
+
 def test_a_dicom_export_is_many_videos_named_by_path_never_by_patient(tmp_path, capsys):
     """A DICOMDIR-style export: IM0001 of two series stay apart, named by their path under the
     folder; a single image and a cut-off file are skipped with one line each on stderr."""

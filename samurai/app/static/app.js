@@ -279,7 +279,10 @@ $("undo").onclick = () => guard(async () => {
 async function exportAs(kind) {
   if (!app.sid) return;
   const r = await api("POST", `/api/sessions/${app.sid}/export`, { kind });
-  say("wrote " + r.path); $("msg").dataset.path = r.path;
+  const files = r.files ? ` (${r.files.join(", ")})` : "";
+  say("wrote " + r.path + files + (r.notes && r.notes.length ? "; " + r.notes.join("; ") : ""));
+  $("msg").dataset.path = r.path;
+  if (r.report) $("msg").dataset.report = r.report;
 }
 $("export-png").onclick = () => guard(() => exportAs("png"));
 $("export-train").onclick = () => guard(() => exportAs("training"));
