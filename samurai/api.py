@@ -79,7 +79,8 @@ class Tracking:
             self._predictor = build_predictor(
                 s["model"], s["checkpoint"], s["device"], s["image_size"], samurai=s["samurai"],
                 adapter=s["adapter"], random_weights=s["random_weights"], noise=s["noise"],
-                motion_model=s["motion_model"], seed=s["seed"])
+                motion_model=s["motion_model"], seed=s["seed"], batch_objects=s["batch_objects"],
+                compile=s["compile"], dtype=s["dtype"])
             notice = cpu_notice(self._predictor, s["model"], len(self.source), len(self.ids))
             if notice:
                 print(notice, file=sys.stderr)
@@ -153,7 +154,8 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
           device=None, image_size: int | None = None, random_weights: bool = False, seed: int = 0,
           prompter: str | None = None, prompter_model=None, prompter_adapter=None,
           lost_frames: int = 3, names=None, view: str | None = None, spacing=None,
-          study_salt: str | None = None) -> Tracking:
+          study_salt: str | None = None, batch_objects: bool = False, compile: bool = False,
+          dtype: str | None = None) -> Tracking:
     """Track objects through one video, prompted on its first frame.
 
     Args:
@@ -177,6 +179,9 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
         the pixel spacing of a plain video; for a DICOM it replaces the file's. Unknown:
         values in pixels.
       study_salt: the salt of a DICOM's study hash (default: ``$SAMURAI_STUDY_SALT``).
+      batch_objects, compile, dtype: how a SAM 2 model runs (``--batch-objects``,
+        ``--compile``, ``--dtype``; see ``samurai.predictors.build_predictor``); the
+        transformers backend refuses them.
 
     Returns:
       a :class:`Tracking`: iterate it for :class:`TrackedFrame` s, or ``.save(out_dir)``.
@@ -220,7 +225,8 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
     settings = {"model": model, "checkpoint": checkpoint, "adapter": adapter, "samurai": samurai,
                 "noise": noise, "motion_model": motion_model, "device": device,
                 "image_size": image_size, "random_weights": random_weights, "seed": seed,
-                "lost_frames": lost_frames}
+                "lost_frames": lost_frames, "batch_objects": batch_objects, "compile": compile,
+                "dtype": dtype}
     if given_names and len(given_names) != len(prompts):
         raise UserError(f"--names gives {len(given_names)} name(s) for {len(prompts)} object(s); "
                         "name each prompted object once, in the order of their ids")
@@ -249,7 +255,8 @@ def evaluate(data, *, out="samurai_eval", force: bool = False, **options):
 
     ``options``: the options of ``samurai eval`` by their Python names (``kind``, ``lasot``,
     ``split``, ``max_cases``, ``prompt``, ``methods``, ``model``, ``checkpoint``, ``adapter``,
-    ``image_size``, ``device``, ``noise``, ``motion_model``, ``random_weights``, ``seed``, ...:
+    ``image_size``, ``device``, ``noise``, ``motion_model``, ``random_weights``, ``seed``,
+    ``batch_objects``, ``compile``, ``dtype``, ...:
     :class:`samurai.eval.runner.EvalOptions`). Returns a :class:`samurai.eval.runner.EvalResult`
     (status, output folder, summary text, failed cases).
     """

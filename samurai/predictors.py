@@ -10,6 +10,7 @@ builds from the model's own memory sizes, with the user's motion model and noise
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from samurai.errors import UserError
@@ -69,8 +70,12 @@ def samurai_config(preset_name: str, noise=None, motion_model: str | None = None
     return motion_config(sc.preset(preset_name), load_noise(noise, motion_model), motion_model, noise)
 
 
+DTYPES = ("fp32", "bf16")
+
+
 def build_predictor(model, checkpoint, device, image_size, samurai, adapter, random_weights,
-                    noise=None, motion_model=None, seed=0):
+                    noise=None, motion_model=None, seed=0, batch_objects=False, compile=False,
+                    dtype=None):
     """The video predictor of a run (either backend), with every user error turned into a
     UserError.
 
@@ -79,10 +84,20 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
     model size's preset with the model's memory sizes. Random
     weights (no ``checkpoint``) are drawn from ``seed``, so that two runs are identical.
     ``hf:DIR`` models go to the transformers backend (:func:`build_hf_predictor`).
+
+    Speed (docs/backend.md): ``batch_objects`` runs all objects of a frame in one pass;
+    ``compile`` torch.compiles the image encoder and per-frame heads and compiles them at once
+    on a blank clip (:func:`warm_up`: its time is printed on stderr and recorded in the
+    manifest); ``dtype``: ``None`` is the backend's default (SAM 2: bfloat16 autocast on CUDA,
+    float32 on the CPU), ``"fp32"`` float32 everywhere, ``"bf16"`` bfloat16 autocast (CUDA
+    only). The predictor's ``run_options`` holds the ones that differ from the default.
     """
+    if dtype is not None and dtype not in DTYPES:
+        raise UserError(f"--dtype {dtype!r} is not a precision; use one of {', '.join(DTYPES)}")
     if model.startswith(HF_PREFIX):
         return build_hf_predictor(model[len(HF_PREFIX):], checkpoint, device, image_size, samurai,
-                                  adapter, random_weights, noise, motion_model)
+                                  adapter, random_weights, noise, motion_model,
+                                  batch_objects=batch_objects, compile=compile, dtype=dtype)
     if checkpoint is None and not random_weights:
         raise UserError(
             f"SAM 2 model {model!r} needs weights: pass --checkpoint PATH (e.g. "
@@ -111,6 +126,9 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
         device = resolve_device(device)
     except ValueError as err:
         raise UserError(f"--device: {err}") from None
+    if dtype == "bf16" and device.type != "cuda":
+        raise UserError(f"--dtype bf16 runs on CUDA only and the device is {device}; drop --dtype "
+                        "(the CPU runs float32) or pass --device cuda on a machine with a GPU")
     calibration = load_noise(noise, motion_model)
     if checkpoint is None:
         print(f"WARNING: --random-weights: the model is UNTRAINED (seed {seed}); its masks are "
@@ -122,9 +140,13 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
             torch.manual_seed(seed)
             predictor = build_samurai_video_predictor(
                 model, checkpoint, device=device, samurai=samurai, image_size=image_size,
+                batch_objects=batch_objects,
             )
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
         raise UserError(f"cannot build SAM 2 model {model!r} from {checkpoint}: {err}") from None
+    predictor.bf16_on_cuda = dtype != "fp32"  # None: the backend's default, bf16 on CUDA
+    predictor.run_options = {k: v for k, v in (("batch_objects", bool(batch_objects)),
+                                               ("compile", bool(compile)), ("dtype", dtype)) if v}
     if calibration is not None or motion_model is not None:
         # The backend's config for this model (its memory sizes, its size's preset), changed once.
         predictor.configure_samurai(predictor.samurai, motion_config(
@@ -136,13 +158,48 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
             load_adapter(predictor, adapter)
         except AdapterError as err:
             raise UserError(f"adapter {adapter} cannot be loaded into the {model} model: {err}") from None
+    if compile:  # after the adapter: the modules compiled are the ones that run
+        predictor.compile_model()
+        seconds = warm_up(predictor)
+        predictor.run_options["compile_s"] = round(seconds, 3)
+        print(f"compiled the model in {seconds:.1f} s (a warm-up pass on a blank clip; not counted "
+              "in the frame times)", file=sys.stderr, flush=True)
     return predictor
 
 
+def warm_up(predictor, num_frames: int = 3) -> float:
+    """Seconds of one tracking pass over a blank clip of ``num_frames`` frames at the model's
+    input size (two objects when batched, so that the batch size is compiled dynamic): with a
+    compiled model, the compilation time, kept apart from the frames of the run. Shapes the
+    clip does not reach (longer memories) may still compile once on first use."""
+    import time
+
+    import numpy as np
+
+    size = int(predictor.image_size)
+    frames = [np.zeros((size, size, 3), np.uint8) for _ in range(num_frames)]
+    boxes = [(0.1, 0.1, 0.4, 0.4), (0.5, 0.5, 0.9, 0.9)][: 2 if predictor.batch_objects else 1]
+    start = time.perf_counter()
+    state = predictor.init_state(frames)
+    for k, box in enumerate(boxes, 1):
+        predictor.add_new_points_or_box(state, 0, k, box=[v * size for v in box])
+    for _ in predictor.propagate_in_video(state):
+        pass
+    return time.perf_counter() - start
+
+
 def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter, random_weights,
-                       noise=None, motion_model=None):
+                       noise=None, motion_model=None, batch_objects=False, compile=False, dtype=None):
     """The transformers backend's predictor for ``--model hf:DIR`` (SAM 2, EdgeTAM or SAM 3
-    tracker, read from the folder's config), with user errors as UserErrors."""
+    tracker, read from the folder's config), with user errors as UserErrors. It runs objects
+    one by one, eager, in float32: ``batch_objects``, ``compile`` and ``dtype="bf16"`` are
+    refused."""
+    for flag, value in (("--batch-objects", batch_objects), ("--compile", compile),
+                        ("--dtype bf16", dtype == "bf16")):
+        if value:
+            raise UserError(f"{flag} is for SAM 2 models (--model {', '.join(MODELS)}); the "
+                            "transformers backend (--model hf:DIR) runs objects one by one, "
+                            "eager, in float32: drop the flag")
     for flag, value in (("--checkpoint", checkpoint), ("--image-size", image_size),
                         ("--random-weights", random_weights or None)):
         if value is not None:

@@ -50,6 +50,9 @@ def run_info(predictor, *, command: str, model: str, checkpoint=None, adapter=No
         "noise_sha256": fingerprint(noise),
         "motion_model": cfg.motion_model,
         "device": str(predictor.device),
+        # --batch-objects, --compile (and its compile_s), --dtype: only when given, so that
+        # a default run's manifest is as before.
+        **getattr(predictor, "run_options", {}),
     }
 
 

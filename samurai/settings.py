@@ -11,7 +11,7 @@ from typing import Iterable, Mapping
 # Fields of a run's manifest (``samurai.provenance.run_info``) that do not change a result: how
 # the command was typed, where it runs, and the paths of the input files (their SHA-256, also
 # recorded, is compared instead, so a moved checkpoint still resumes).
-NOT_SETTINGS = ("command", "argv", "device", "checkpoint", "adapter", "noise")
+NOT_SETTINGS = ("command", "argv", "device", "checkpoint", "adapter", "noise", "compile_s")
 
 # Training options that may change between a run and its resumption without changing its
 # result (``samurai.train.TrainConfig`` fields).

@@ -217,7 +217,8 @@ def _run(args, videos, out_root: Path, info) -> int:
     predictor = shard.agree(info, lambda: build_predictor(
         args.model, args.checkpoint, device_for(args.device, info), args.image_size,
         samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
-        noise=args.noise, motion_model=args.motion_model, seed=args.seed))
+        noise=args.noise, motion_model=args.motion_model, seed=args.seed,
+        batch_objects=args.batch_objects, compile=args.compile, dtype=args.dtype))
     base = run_info(predictor, command=args.command, argv=getattr(args, "argv", None), model=args.model,
                     checkpoint=args.checkpoint, adapter=args.adapter, noise=args.noise, seed=args.seed)
     settings = {**result_settings(base),

@@ -16,6 +16,7 @@ from samurai.commands.arguments import (
     add_model_arguments,
     add_motion_arguments,
     add_random_weights_arguments,
+    add_speed_arguments,
 )
 from samurai.errors import UserError
 from samurai.predictors import build_predictor, is_untrained
@@ -34,6 +35,7 @@ def add_parser(sub) -> None:
                    help="folders whose videos, frame folders and run folders may be opened (default: .)")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     add_model_arguments(p)
+    add_speed_arguments(p)
     p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train` (with class "
                                      "prompts: the app can find the chambers itself)")
     p.add_argument("--vanilla", action="store_true", help="plain SAM 2 (SAMURAI off)")
@@ -103,7 +105,8 @@ def run(args) -> int:
         return build_predictor(
             args.model, args.checkpoint, args.device, args.image_size, samurai=not args.vanilla,
             adapter=args.adapter, random_weights=args.random_weights, noise=args.noise,
-            motion_model=args.motion_model, seed=args.seed)
+            motion_model=args.motion_model, seed=args.seed, batch_objects=args.batch_objects,
+            compile=args.compile, dtype=args.dtype)
 
     def describe(predictor):  # what an export's manifest records of the model
         from samurai.provenance import run_info

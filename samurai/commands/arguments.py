@@ -24,6 +24,30 @@ def add_model_arguments(p) -> None:
     )
 
 
+def add_speed_arguments(p) -> None:
+    """``--batch-objects``, ``--compile`` and ``--dtype``: how a SAM 2 model runs (track, eval);
+    the transformers backend (hf:DIR) refuses them (docs/backend.md)."""
+    import argparse
+
+    from samurai.predictors import DTYPES
+
+    p.add_argument(
+        "--batch-objects", action=argparse.BooleanOptionalAction, default=False,
+        help="all objects of a frame in one pass (memory attention, mask decoder, memory "
+        "encoder batched); equal to the per-object loop up to float rounding (default: off)",
+    )
+    p.add_argument(
+        "--compile", action="store_true",
+        help="torch.compile the image encoder and per-frame heads; compiled on a blank clip "
+        "first, the compile time printed and recorded in manifest.json apart from the frames",
+    )
+    p.add_argument(
+        "--dtype", choices=DTYPES, default=None,
+        help="precision: bf16 (bfloat16 autocast, CUDA only) or fp32 (default: bf16 on CUDA, "
+        "as SAM 2 runs; fp32 on the CPU)",
+    )
+
+
 def add_random_weights_arguments(p) -> None:
     """``--random-weights`` and its ``--seed`` (track, eval)."""
     p.add_argument(

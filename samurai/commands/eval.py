@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
         add_model_arguments,
         add_motion_arguments,
         add_random_weights_arguments,
+        add_speed_arguments,
     )
 
     p = sub.add_parser(
@@ -55,6 +56,7 @@ def add_parser(sub) -> None:
                    "(methods vanilla+learned and samurai+learned)")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     add_model_arguments(p)
+    add_speed_arguments(p)
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
     p.add_argument("--methods", default="vanilla,samurai",
                    help="comma-separated methods: vanilla, samurai (SAM 2 video), and the per-frame "

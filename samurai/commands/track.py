@@ -15,6 +15,7 @@ from pathlib import Path
 
 from samurai.commands.arguments import (
     add_model_arguments, add_motion_arguments, add_random_weights_arguments, add_source_arguments,
+    add_speed_arguments,
 )
 from samurai.errors import UserError
 
@@ -73,6 +74,7 @@ def add_parser(sub) -> None:
     p.add_argument("--prompter-adapter", metavar="DIR", help="the prompter's LoRA adapter folder")
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     add_model_arguments(p)
+    add_speed_arguments(p)
     p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train`")
     p.add_argument("--vanilla", action="store_true", help="plain SAM 2 (SAMURAI off)")
     add_motion_arguments(p)
@@ -110,6 +112,7 @@ def run(args) -> int:
         prompter=args.prompter, prompter_model=args.prompter_model,
         prompter_adapter=args.prompter_adapter, lost_frames=args.lost_frames,
         names=args.names, view=args.view, spacing=args.spacing, study_salt=args.study_salt,
+        batch_objects=args.batch_objects, compile=args.compile, dtype=args.dtype,
     )
     out_dir = Path(args.out) if args.out else Path(f"{video.stem or video.name}_track")
     saved = result.save(out_dir, force=args.force, video_overlay=not args.no_video,

@@ -41,6 +41,9 @@ class EvalOptions:
     motion_model: str | None = None
     random_weights: bool = False
     seed: int = 0
+    batch_objects: bool = False
+    compile: bool = False
+    dtype: str | None = None
     medsam: str | None = None
     florence2: str | None = None
     florence2_adapter: str | None = None
@@ -105,7 +108,8 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
     def build(adapter):
         return build_predictor(args.model, args.checkpoint, device, args.image_size,
                                samurai=True, adapter=adapter, random_weights=args.random_weights,
-                               noise=args.noise, motion_model=args.motion_model, seed=args.seed)
+                               noise=args.noise, motion_model=args.motion_model, seed=args.seed,
+                               batch_objects=args.batch_objects, compile=args.compile, dtype=args.dtype)
 
     t0 = time.perf_counter()
     with shard.main_output(info, out_dir, args.force) as out:
