@@ -77,8 +77,12 @@ class Served:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
 
     def call(self, method, url, body=None):
-        self.conn.request(method, url, body=None if body is None else json.dumps(body),
-                          headers={"Content-Type": "application/json", "Accept-Encoding": "gzip"})
+        self.conn.request(
+            method,
+            url,
+            body=None if body is None else json.dumps(body),
+            headers={"Content-Type": "application/json", "Accept-Encoding": "gzip"},
+        )
         r = self.conn.getresponse()
         data = r.read()
         assert r.status in (200, 204), (url, r.status, data[:200])
@@ -129,14 +133,25 @@ def cached(request, tmp_path_factory):
     base = tmp_path_factory.mktemp(f"cached{size}")
     write_clip(base / "data" / "clip", size, FRAMES)
     store = SessionStore(base / "sessions")
-    frames = (np.asarray(Image.open(base / "data" / "clip" / f"{t:05d}.png").convert("RGB")) for t in range(FRAMES))
+    frames = (
+        np.asarray(Image.open(base / "data" / "clip" / f"{t:05d}.png").convert("RGB")) for t in range(FRAMES)
+    )
     session = store.create("clip", {"root": 0, "path": "clip"}, frames)
     yy, xx = np.mgrid[0:size, 0:size]
-    decision = {"chosen": 1, "ious": [0.5, 0.9, 0.7], "predicted_iou": 0.9, "object_score": 3.0,
-                "motion_iou": 0.8, "stable_frames": 20, "memory_frames": [9, 8, 7, 6, 5, 4]}
+    decision = {
+        "chosen": 1,
+        "ious": [0.5, 0.9, 0.7],
+        "predicted_iou": 0.9,
+        "object_score": 3.0,
+        "motion_iou": 0.8,
+        "stable_frames": 20,
+        "memory_frames": [9, 8, 7, 6, 5, 4],
+    }
     for t in range(FRAMES):
-        masks = {1: ((xx - size * 0.3) / (size * 0.15)) ** 2 + ((yy - size * 0.4) / (size * 0.1)) ** 2 <= 1,
-                 2: ((xx - size * 0.7) / (size * 0.1)) ** 2 + ((yy - size * 0.6) / (size * 0.12)) ** 2 <= 1}
+        masks = {
+            1: ((xx - size * 0.3) / (size * 0.15)) ** 2 + ((yy - size * 0.4) / (size * 0.1)) ** 2 <= 1,
+            2: ((xx - size * 0.7) / (size * 0.1)) ** 2 + ((yy - size * 0.6) / (size * 0.12)) ** 2 <= 1,
+        }
         session.write_frame(t, masks, {"1": decision, "2": decision})
     served = Served(base / "data", base / "sessions", size, model=False)
     yield served, session.id, size
@@ -159,8 +174,14 @@ def test_serve_frame(benchmark, cached):
         scrub_step(int(t))
         times.append(time.perf_counter() - t0)
     ms = np.asarray(times) * 1e3
-    benchmark.extra_info.update(size=size, frames=FRAMES, requests=n, p50_ms=float(np.percentile(ms, 50)),
-                                p95_ms=float(np.percentile(ms, 95)), max_ms=float(ms.max()))
+    benchmark.extra_info.update(
+        size=size,
+        frames=FRAMES,
+        requests=n,
+        p50_ms=float(np.percentile(ms, 50)),
+        p95_ms=float(np.percentile(ms, 95)),
+        max_ms=float(ms.max()),
+    )
     benchmark.pedantic(scrub_step, args=(FRAMES // 2,), rounds=1 if benchmark.disabled else 50, iterations=1)
 
 
@@ -171,8 +192,11 @@ def test_correction(benchmark, session):
 
     def click(x):
         t0 = time.perf_counter()
-        served.json("POST", f"/api/sessions/{sid}/click",
-                    {"frame": k, "obj": 1, "x": x, "y": 40.0 * size / 128, "positive": True})
+        served.json(
+            "POST",
+            f"/api/sessions/{sid}/click",
+            {"frame": k, "obj": 1, "x": x, "y": 40.0 * size / 128, "positive": True},
+        )
         served.call("GET", f"/api/sessions/{sid}/labels/{k}")
         rounds.append(time.perf_counter() - t0)
 
@@ -184,7 +208,12 @@ def test_correction(benchmark, session):
     served.wait(sid)
     repropagate = time.perf_counter() - t0
     benchmark.extra_info.update(
-        size=size, frames=FRAMES, objects=2, click_round_trip_ms=[round(r * 1e3, 1) for r in rounds],
+        size=size,
+        frames=FRAMES,
+        objects=2,
+        click_round_trip_ms=[round(r * 1e3, 1) for r in rounds],
         click_round_trip_median_ms=float(np.median(rounds) * 1e3),
-        repropagate_frames=FRAMES - k, repropagate_s_per_frame=repropagate / (FRAMES - k),
-        first_pass_s_per_frame=served.first_pass_s / FRAMES)
+        repropagate_frames=FRAMES - k,
+        repropagate_s_per_frame=repropagate / (FRAMES - k),
+        first_pass_s_per_frame=served.first_pass_s / FRAMES,
+    )

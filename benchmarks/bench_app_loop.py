@@ -35,8 +35,19 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_chambers import CLASSES, PHANTOM_ONLY_MODULES, _dice, _predictor, _score  # noqa: E402
 
-DEFAULTS = dict(n_train=8, n_val=2, n_test=4, n_frames=12, size=128, image_size=128, epochs=20, lr=5e-4,
-                clip_len=2, rounds=3, annotator="trained")
+DEFAULTS = dict(
+    n_train=8,
+    n_val=2,
+    n_test=4,
+    n_frames=12,
+    size=128,
+    image_size=128,
+    epochs=20,
+    lr=5e-4,
+    clip_len=2,
+    rounds=3,
+    annotator="trained",
+)
 
 
 def _error_click(pred: np.ndarray, truth: np.ndarray):
@@ -71,8 +82,15 @@ def annotate(client, video: str, truth: np.ndarray, rounds: int) -> dict:
     corrected, clicks = {0}, 0
     for _ in range(rounds):
         labels = _labels(client, sid, len(truth))
-        worst = min(((_dice(labels[t] == k, truth[t] == k), t, k) for t in range(len(truth)) if t not in corrected
-                     for k in range(1, len(CLASSES) + 1)), default=None)
+        worst = min(
+            (
+                (_dice(labels[t] == k, truth[t] == k), t, k)
+                for t in range(len(truth))
+                if t not in corrected
+                for k in range(1, len(CLASSES) + 1)
+            ),
+            default=None,
+        )
         if worst is None or worst[0] >= 0.95:
             break
         _, t, k = worst
@@ -80,14 +98,18 @@ def annotate(client, video: str, truth: np.ndarray, rounds: int) -> dict:
         if click is None:
             break
         x, y, positive = click
-        r = client.post(f"/api/sessions/{sid}/click", json={"frame": t, "obj": k, "x": x, "y": y, "positive": positive})
+        r = client.post(
+            f"/api/sessions/{sid}/click", json={"frame": t, "obj": k, "x": x, "y": y, "positive": positive}
+        )
         assert r.status_code == 200, r.text
         clicks += 1
         corrected.add(t)
         _propagate(client, sid, t)
     labels = _labels(client, sid, len(truth))
-    dice = {name: float(np.mean([_dice(labels[t] == k, truth[t] == k) for t in range(len(truth))]))
-            for k, name in enumerate(CLASSES, 1)}
+    dice = {
+        name: float(np.mean([_dice(labels[t] == k, truth[t] == k) for t in range(len(truth))]))
+        for k, name in enumerate(CLASSES, 1)
+    }
     path = client.post(f"/api/sessions/{sid}/export", json={"kind": "training"}).json()["path"]
     return {"session": sid, "clicks": clicks, "dice": dice, "case": path}
 
@@ -95,8 +117,10 @@ def annotate(client, video: str, truth: np.ndarray, rounds: int) -> dict:
 def _labels(client, sid, n):
     s = client.get(f"/api/sessions/{sid}").json()
     shape = (s["height"], s["width"])
-    return [np.frombuffer(client.get(f"/api/sessions/{sid}/labels/{t}").content, np.uint8).reshape(shape)
-            for t in range(n)]
+    return [
+        np.frombuffer(client.get(f"/api/sessions/{sid}/labels/{t}").content, np.uint8).reshape(shape)
+        for t in range(n)
+    ]
 
 
 def _propagate(client, sid, start):
@@ -114,18 +138,43 @@ def _train_on(data: Path, val: Path, base: Path, out: Path, p: dict, prompts: st
     from samurai.train.loop import TrainConfig, train
 
     cfg = TrainConfig(
-        data=str(data), kind="generic", train_split=None, val_split=None, val_data=str(val), out_dir=str(out),
-        checkpoint=str(base), image_size=p["image_size"], device="cpu", clip_len=p["clip_len"],
-        epochs=p["epochs"], lr=p["lr"], warmup_steps=10, prompts=prompts,
+        data=str(data),
+        kind="generic",
+        train_split=None,
+        val_split=None,
+        val_data=str(val),
+        out_dir=str(out),
+        checkpoint=str(base),
+        image_size=p["image_size"],
+        device="cpu",
+        clip_len=p["clip_len"],
+        epochs=p["epochs"],
+        lr=p["lr"],
+        warmup_steps=10,
+        prompts=prompts,
         classes=CLASSES if prompts == "learned" else None,
-        train_modules=PHANTOM_ONLY_MODULES, progress=False,
+        train_modules=PHANTOM_ONLY_MODULES,
+        progress=False,
     )
     train(cfg, resume=False)
     return out / "best_adapter"
 
 
-def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr, clip_len, rounds,
-        annotator: str = "trained", seed: int = 0) -> dict:
+def run(
+    out_dir,
+    n_train,
+    n_val,
+    n_test,
+    n_frames,
+    size,
+    image_size,
+    epochs,
+    lr,
+    clip_len,
+    rounds,
+    annotator: str = "trained",
+    seed: int = 0,
+) -> dict:
     import torch
     from fastapi.testclient import TestClient
 
@@ -140,8 +189,20 @@ def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr,
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = dict(n_train=n_train, n_val=n_val, n_test=n_test, n_frames=n_frames, size=size, image_size=image_size,
-                  epochs=epochs, lr=lr, clip_len=clip_len, rounds=rounds, annotator=annotator, seed=seed)
+    params = dict(
+        n_train=n_train,
+        n_val=n_val,
+        n_test=n_test,
+        n_frames=n_frames,
+        size=size,
+        image_size=image_size,
+        epochs=epochs,
+        lr=lr,
+        clip_len=clip_len,
+        rounds=rounds,
+        annotator=annotator,
+        seed=seed,
+    )
     train_cases = write_four_chamber(out_dir / "truth", n_train, n_frames, size, seed=seed + 1)["cases"]
     write_four_chamber(out_dir / "val", n_val, n_frames, size, seed=seed + 3)
     test = write_four_chamber(out_dir / "test", n_test, n_frames, size, seed=seed + 2)["cases"]
@@ -151,20 +212,38 @@ def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr,
 
     if annotator == "trained":
         write_four_chamber(out_dir / "annotator_data", n_train, n_frames, size, seed=seed + 4)
-        model = _predictor(base, _train_on(out_dir / "annotator_data", out_dir / "val", base,
-                                           out_dir / "annotator", params, prompts="box"), image_size)
+        model = _predictor(
+            base,
+            _train_on(
+                out_dir / "annotator_data",
+                out_dir / "val",
+                base,
+                out_dir / "annotator",
+                params,
+                prompts="box",
+            ),
+            image_size,
+        )
     else:
         model = build_samurai_video_predictor("tiny", str(base), device="cpu", image_size=image_size)
-    app = create_app(Roots([out_dir / "truth"]), SessionStore(out_dir / "sessions"), ModelWorker(lambda: model),
-                     training_root=out_dir / "annotated")
+    app = create_app(
+        Roots([out_dir / "truth"]),
+        SessionStore(out_dir / "sessions"),
+        ModelWorker(lambda: model),
+        training_root=out_dir / "annotated",
+    )
     t0 = time.perf_counter()
     with TestClient(app, base_url="http://127.0.0.1") as client:
-        annotations = {case: annotate(client, f"{case}/frames", data["masks"], rounds)
-                       for case, data in train_cases.items()}
+        annotations = {
+            case: annotate(client, f"{case}/frames", data["masks"], rounds)
+            for case, data in train_cases.items()
+        }
     annotate_s = time.perf_counter() - t0
 
     adapters = {
-        "annotated in the app": _train_on(out_dir / "annotated", out_dir / "val", base, out_dir / "on_app", params),
+        "annotated in the app": _train_on(
+            out_dir / "annotated", out_dir / "val", base, out_dir / "on_app", params
+        ),
         "truth masks": _train_on(out_dir / "truth", out_dir / "val", base, out_dir / "on_truth", params),
     }
     table = {}
@@ -179,9 +258,13 @@ def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr,
         table[label]["mean"] = float(np.mean([table[label][c] for c in CLASSES]))
     ann = {c: float(np.mean([a["dice"][c] for a in annotations.values()])) for c in CLASSES}
     ann["mean"] = float(np.mean(list(ann.values())))
-    result = {"params": params, "annotation_dice": ann,
-              "clicks": {k: a["clicks"] for k, a in annotations.items()}, "annotate_seconds": annotate_s,
-              "held_out_dice": table}
+    result = {
+        "params": params,
+        "annotation_dice": ann,
+        "clicks": {k: a["clicks"] for k, a in annotations.items()},
+        "annotate_seconds": annotate_s,
+        "held_out_dice": table,
+    }
     (out_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
@@ -189,11 +272,17 @@ def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr,
 def markdown(result: dict) -> str:
     rows = ["| | " + " | ".join(CLASSES) + " | mean |", "|---" * (len(CLASSES) + 2) + "|"]
     a = result["annotation_dice"]
-    rows.append("| annotations vs truth (training videos) | " + " | ".join(f"{a[c]:.3f}" for c in CLASSES)
-                + f" | {a['mean']:.3f} |")
+    rows.append(
+        "| annotations vs truth (training videos) | "
+        + " | ".join(f"{a[c]:.3f}" for c in CLASSES)
+        + f" | {a['mean']:.3f} |"
+    )
     for label, row in result["held_out_dice"].items():
-        rows.append(f"| held out, box-free, trained on {label} | " + " | ".join(f"{row[c]:.3f}" for c in CLASSES)
-                    + f" | {row['mean']:.3f} |")
+        rows.append(
+            f"| held out, box-free, trained on {label} | "
+            + " | ".join(f"{row[c]:.3f}" for c in CLASSES)
+            + f" | {row['mean']:.3f} |"
+        )
     return "\n".join(rows)
 
 
@@ -203,10 +292,20 @@ def test_app_loop(benchmark, tmp_path):
     prompts that then track held-out phantoms; figures in ``extra_info``."""
     pytest.importorskip("fastapi")
     pytest.importorskip("torch")
-    small = {**DEFAULTS, "n_train": 2, "n_val": 1, "n_test": 1, "n_frames": 6, "epochs": 1, "rounds": 1,
-             "annotator": "random"}
+    small = {
+        **DEFAULTS,
+        "n_train": 2,
+        "n_val": 1,
+        "n_test": 1,
+        "n_frames": 6,
+        "epochs": 1,
+        "rounds": 1,
+        "annotator": "random",
+    }
     result = benchmark.pedantic(run, args=(tmp_path,), kwargs=small, rounds=1, iterations=1)
-    benchmark.extra_info.update(annotation_dice=result["annotation_dice"], held_out_dice=result["held_out_dice"])
+    benchmark.extra_info.update(
+        annotation_dice=result["annotation_dice"], held_out_dice=result["held_out_dice"]
+    )
     assert len(list((tmp_path / "annotated").iterdir())) == 2  # one saved case per annotated video
     assert set(result["held_out_dice"]) == {"annotated in the app", "truth masks"}
 
@@ -221,8 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(int(os.environ.get("SAMURAI_BENCH_THREADS", "1")))
-    params = {**DEFAULTS, **{k: getattr(args, k) for k in ("n_train", "n_test", "n_frames", "epochs", "rounds",
-                                                          "annotator")}}
+    params = {
+        **DEFAULTS,
+        **{k: getattr(args, k) for k in ("n_train", "n_test", "n_frames", "epochs", "rounds", "annotator")},
+    }
     result = run(args.out, **params)
     print(markdown(result))
     print(json.dumps({k: result[k] for k in ("clicks", "annotate_seconds")}))

@@ -30,9 +30,8 @@ torch = pytest.importorskip("torch")
 psutil = pytest.importorskip("psutil")
 
 import samurai_core as sc  # noqa: E402
-
-from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
 from samurai_common.candidates import Candidates  # noqa: E402
+from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
 
 THREADS = int(os.environ.get("SAMURAI_BENCH_THREADS", "2"))
 # The added work is a handful of small tensor ops: on a shared 2-core box an OpenMP pool of 2
@@ -99,13 +98,17 @@ def test_frame_time(benchmark, predictor_256):
         frames_each=len(on),
         torch_threads=THREADS,
     )
-    print(f"\nper frame: SAMURAI {1e3 * med_on:.1f} ms, vanilla {1e3 * med_off:.1f} ms "
-          f"(medians, ratio {med_on / med_off:.4f}); minima {1e3 * min_on:.1f} / "
-          f"{1e3 * min_off:.1f} ms (ratio {min_on / min_off:.4f})")
+    print(
+        f"\nper frame: SAMURAI {1e3 * med_on:.1f} ms, vanilla {1e3 * med_off:.1f} ms "
+        f"(medians, ratio {med_on / med_off:.4f}); minima {1e3 * min_on:.1f} / "
+        f"{1e3 * min_off:.1f} ms (ratio {min_on / min_off:.4f})"
+    )
 
 
-@pytest.mark.parametrize("model, image_size", [("tiny", 256), ("tiny", 512), ("tiny", 1024),
-                                               ("small", 256), ("base_plus", 256), ("large", 256)])
+@pytest.mark.parametrize(
+    "model, image_size",
+    [("tiny", 256), ("tiny", 512), ("tiny", 1024), ("small", 256), ("base_plus", 256), ("large", 256)],
+)
 def test_model_size_frame_time(benchmark, model, image_size):
     """Median seconds per frame of one model size and input size (1 object, 1 thread, SAMURAI
     on): the ratios behind ``samurai track``'s CPU time estimate."""
@@ -116,8 +119,9 @@ def test_model_size_frame_time(benchmark, model, image_size):
     _frame_times(predictor, True, frames[:3])  # warm-up
     times: list[float] = []
     benchmark.pedantic(lambda: times.extend(_frame_times(predictor, True, frames)), rounds=2, iterations=1)
-    benchmark.extra_info.update(model=model, image_size=image_size, s_per_frame=float(np.median(times)),
-                                frames=len(times))
+    benchmark.extra_info.update(
+        model=model, image_size=image_size, s_per_frame=float(np.median(times)), frames=len(times)
+    )
     print(f"\n{model} at {image_size} px: {np.median(times):.3f} s/frame (median of {len(times)})")
 
 
@@ -239,5 +243,7 @@ def test_cuda_frame_time(benchmark, num_objects):
         overhead_percent=100 * (med_on / med_off - 1),
         device=torch.cuda.get_device_name(),
     )
-    print(f"\nCUDA {num_objects} obj: SAMURAI {1e3 * med_on:.2f} ms, vanilla {1e3 * med_off:.2f} ms, "
-          f"overhead {100 * (med_on / med_off - 1):.2f} %")
+    print(
+        f"\nCUDA {num_objects} obj: SAMURAI {1e3 * med_on:.2f} ms, vanilla {1e3 * med_off:.2f} ms, "
+        f"overhead {100 * (med_on / med_off - 1):.2f} %"
+    )

@@ -34,7 +34,12 @@ from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
 
 THREADS = int(os.environ.get("SAMURAI_BENCH_THREADS", "2"))
 SIZE = 256
-BOXES = [[10.0, 14.0, 38.0, 34.0], [88.0, 56.0, 112.0, 84.0], [54.0, 18.0, 74.0, 38.0], [90.0, 10.0, 110.0, 30.0]]
+BOXES = [
+    [10.0, 14.0, 38.0, 34.0],
+    [88.0, 56.0, 112.0, 84.0],
+    [54.0, 18.0, 74.0, 38.0],
+    [90.0, 10.0, 110.0, 30.0],
+]
 
 
 def _frames(num_frames: int, height: int = 96, width: int = 128):
@@ -43,8 +48,12 @@ def _frames(num_frames: int, height: int = 96, width: int = 128):
     frames = []
     for t in range(num_frames):
         img = rng.integers(0, 40, size=(height, width), dtype=np.int32)
-        for cx, cy, rx, ry, level in ((24 + t, 24, 12, 10, 220), (100 - t, 70, 10, 12, 160),
-                                      (64, 28 + t, 9, 9, 120), (100, 20, 8, 8, 250)):
+        for cx, cy, rx, ry, level in (
+            (24 + t, 24, 12, 10, 220),
+            (100 - t, 70, 10, 12, 160),
+            (64, 28 + t, 9, 9, 120),
+            (100, 20, 8, 8, 250),
+        ):
             img[((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1] = level
         frames.append(np.repeat(img.astype(np.uint8)[..., None], 3, axis=2))
     return frames
@@ -116,8 +125,11 @@ def test_memory_attention_grouping(benchmark, predictor):
     def run(batch: int, length: int):
         memory, memory_pos = torch.randn(length, batch, D), torch.randn(length, batch, D)
         return lambda: attn(
-            curr=[curr.expand(-1, batch, -1)], curr_pos=[curr_pos.expand(-1, batch, -1)],
-            memory=memory, memory_pos=memory_pos, num_obj_ptr_tokens=ptr_tokens,
+            curr=[curr.expand(-1, batch, -1)],
+            curr_pos=[curr_pos.expand(-1, batch, -1)],
+            memory=memory,
+            memory_pos=memory_pos,
+            num_obj_ptr_tokens=ptr_tokens,
         )
 
     grouped = [run(1, L) for L in lengths]
@@ -169,10 +181,11 @@ def test_stage_costs(benchmark, predictor):
             started = {}
             handles = []
             for name, module in stages.items():
-                def pre(m, a, n=name):
+
+                def pre(m, a, n=name, started=started):
                     started[n] = time.process_time()
 
-                def post(m, a, out, n=name):
+                def post(m, a, out, n=name, spent=spent, started=started):
                     spent[n] += time.process_time() - started[n]
 
                 handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
@@ -238,8 +251,14 @@ def test_cuda_objects_per_frame(benchmark, image_size, compiled, bf16):
     compile_s = sum(first[c] - warm[c][2] for c in cases) if compiled else 0.0
     results = {}
     benchmark.pedantic(lambda: results.update({c: run(*c) for c in cases}), rounds=1, iterations=1)
-    info = {"device": torch.cuda.get_device_name(), "image_size": image_size, "compiled": compiled,
-            "dtype": "bf16" if bf16 else "fp32", "compile_s": compile_s, "setup_s": time.perf_counter() - t0}
+    info = {
+        "device": torch.cuda.get_device_name(),
+        "image_size": image_size,
+        "compiled": compiled,
+        "dtype": "bf16" if bf16 else "fp32",
+        "compile_s": compile_s,
+        "setup_s": time.perf_counter() - t0,
+    }
     for (n, batched), (median_s, peak_mib, _) in results.items():
         key = f"{n}obj_{'batched' if batched else 'loop'}"
         info[f"{key}_fps"] = 1.0 / median_s
@@ -267,8 +286,11 @@ def test_samurai_added_cost_batched(benchmark, predictor, num_objects):
     for k in range(num_objects):
         high[k, :, 40 + 4 * k : 120, 30:150] += 3.0  # a blob: non-trivial boxes
     cand = Candidates(
-        low_res=high[..., ::4, ::4], high_res=high, ious=torch.rand(num_objects, 3, generator=rng),
-        tokens=torch.zeros(num_objects, 3, 1), object_score_logits=torch.full((num_objects, 1), 2.0),
+        low_res=high[..., ::4, ::4],
+        high_res=high,
+        ious=torch.rand(num_objects, 3, generator=rng),
+        tokens=torch.zeros(num_objects, 3, 1),
+        object_score_logits=torch.full((num_objects, 1), 2.0),
         multimask=True,
     )
     tracks = VideoTracks(predictor.samurai_preset("tiny", stable_frames_threshold=2), predictor.jax_device)
@@ -288,5 +310,9 @@ def test_samurai_added_cost_batched(benchmark, predictor, num_objects):
     torch.set_num_threads(THREADS)
     if benchmark.stats is not None:
         median = benchmark.stats.stats.median
-        benchmark.extra_info.update(median_ms=1e3 * median, per_object_ms=1e3 * median / num_objects, target_ms=0.2)
-        print(f"\nbatched added cost, {num_objects} objects: {1e3 * median:.3f} ms ({1e3 * median / num_objects:.3f} per object)")
+        benchmark.extra_info.update(
+            median_ms=1e3 * median, per_object_ms=1e3 * median / num_objects, target_ms=0.2
+        )
+        print(
+            f"\nbatched added cost, {num_objects} objects: {1e3 * median:.3f} ms ({1e3 * median / num_objects:.3f} per object)"
+        )

@@ -31,9 +31,7 @@ def tracks():
 @pytest.mark.parametrize("n_tracks", [100, N_TRACKS])
 def test_fit_step(benchmark, tracks, n_tracks):
     boxes, valid = tracks[0][:n_tracks], tracks[1][:n_tracks]
-    optimizer, step, _ = calibrate._fit_functions(
-        "xyah", (True,) * 8, calibrate.DEFAULT_LEARNING_RATE
-    )
+    optimizer, step, _ = calibrate._fit_functions("xyah", (True,) * 8, calibrate.DEFAULT_LEARNING_RATE)
     log_noise = jnp.log(jnp.asarray(NoiseParams(), jnp.float32))
     opt_state = optimizer.init(log_noise)
     t0 = time.perf_counter()

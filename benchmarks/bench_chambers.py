@@ -39,8 +39,18 @@ CLASSES = ["lv", "la", "rv", "ra"]
 PHANTOM_ONLY_MODULES = ["sam_mask_decoder", "image_encoder.neck", "memory_attention", "memory_encoder"]
 
 # The documented run (docs/benchmarks.md); the pytest case runs a smaller one.
-FULL = dict(n_train=16, n_val=4, n_test=4, n_frames=16, size=128, image_size=128, epochs=40, lr=5e-4,
-            clip_len=2, train_modules=PHANTOM_ONLY_MODULES)
+FULL = dict(
+    n_train=16,
+    n_val=4,
+    n_test=4,
+    n_frames=16,
+    size=128,
+    image_size=128,
+    epochs=40,
+    lr=5e-4,
+    clip_len=2,
+    train_modules=PHANTOM_ONLY_MODULES,
+)
 
 
 def _dice(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -52,11 +62,23 @@ def _train(root: Path, base: Path, out: Path, prompts: str, p: dict):
     from samurai.train.loop import TrainConfig, train
 
     cfg = TrainConfig(
-        data=str(root / "train"), kind="generic", train_split=None, val_split=None,
-        val_data=str(root / "val"), out_dir=str(out), checkpoint=str(base), image_size=p["image_size"], device="cpu",
-        clip_len=p["clip_len"], epochs=p["epochs"], lr=p["lr"], warmup_steps=10,
-        prompts=prompts, classes=CLASSES if prompts == "learned" else None,
-        train_modules=p["train_modules"], progress=False,
+        data=str(root / "train"),
+        kind="generic",
+        train_split=None,
+        val_split=None,
+        val_data=str(root / "val"),
+        out_dir=str(out),
+        checkpoint=str(base),
+        image_size=p["image_size"],
+        device="cpu",
+        clip_len=p["clip_len"],
+        epochs=p["epochs"],
+        lr=p["lr"],
+        warmup_steps=10,
+        prompts=prompts,
+        classes=CLASSES if prompts == "learned" else None,
+        train_modules=p["train_modules"],
+        progress=False,
     )
     t0 = time.perf_counter()
     result = train(cfg, resume=False)
@@ -78,29 +100,55 @@ def _score(masks_per_frame, truth: np.ndarray, frames=None) -> dict[str, float]:
     frames = range(1, len(truth)) if frames is None else frames
     out = {}
     for k, name in enumerate(CLASSES, 1):
-        out[name] = float(np.mean([
-            _dice(masks_per_frame[t].get(k, np.zeros(truth.shape[1:], bool)), truth[t] == k)
-            for t in frames
-        ]))
+        out[name] = float(
+            np.mean(
+                [
+                    _dice(masks_per_frame[t].get(k, np.zeros(truth.shape[1:], bool)), truth[t] == k)
+                    for t in frames
+                ]
+            )
+        )
     return out
 
 
-def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr, clip_len,
-        train_modules, seed: int = 0) -> dict:
+def run(
+    out_dir,
+    n_train,
+    n_val,
+    n_test,
+    n_frames,
+    size,
+    image_size,
+    epochs,
+    lr,
+    clip_len,
+    train_modules,
+    seed: int = 0,
+) -> dict:
     """Write the phantoms, train both models, score (a), (b), (c) on the held-out videos."""
     import torch
 
-    from samurai.tracking import sam2_track
     from samurai.data.synthetic import write_four_chamber
     from samurai.prompters.learned import track_chambers
-    from samurai_core.boxes import mask_to_box
+    from samurai.tracking import sam2_track
     from samurai.train.model import build_model
+    from samurai_core.boxes import mask_to_box
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = dict(n_train=n_train, n_val=n_val, n_test=n_test, n_frames=n_frames, size=size,
-                  image_size=image_size, epochs=epochs, lr=lr, clip_len=clip_len,
-                  train_modules=train_modules, seed=seed)
+    params = dict(
+        n_train=n_train,
+        n_val=n_val,
+        n_test=n_test,
+        n_frames=n_frames,
+        size=size,
+        image_size=image_size,
+        epochs=epochs,
+        lr=lr,
+        clip_len=clip_len,
+        train_modules=train_modules,
+        seed=seed,
+    )
     write_four_chamber(out_dir / "train", n_train, n_frames, size, seed=seed + 1)
     write_four_chamber(out_dir / "val", n_val, n_frames, size, seed=seed + 3)
     test = write_four_chamber(out_dir / "test", n_test, n_frames, size, seed=seed + 2)["cases"]
@@ -121,7 +169,9 @@ def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr,
         truth = case["masks"]
         for method, samurai in (("learned+samurai", True), ("learned+vanilla", False)):
             events: list = []
-            masks = {t: m for t, m, _ in track_chambers(p_learned, rgb, CLASSES, samurai=samurai, events=events)}
+            masks = {
+                t: m for t, m, _ in track_chambers(p_learned, rgb, CLASSES, samurai=samurai, events=events)
+            }
             per_video[method].append(_score(masks, truth))
             reseeds[method] += sum(e.kind == "reseed" for e in events)
         first_frame["learned"].append(_score(masks, truth, [0]))
@@ -140,10 +190,16 @@ def run(out_dir, n_train, n_val, n_test, n_frames, size, image_size, epochs, lr,
     }
     for row in (*table.values(), *first.values()):
         row["mean"] = float(np.mean([row[c] for c in CLASSES]))
-    result = {"params": params, "dice": table, "first_frame_dice": first, "reseeds": reseeds,
-              "best_epoch": {"learned": e_learned, "box": e_box},
-              "train_seconds": {"learned": t_learned, "box": t_box},
-              "trainable_parameters": n_learned, "per_video": per_video}
+    result = {
+        "params": params,
+        "dice": table,
+        "first_frame_dice": first,
+        "reseeds": reseeds,
+        "best_epoch": {"learned": e_learned, "box": e_box},
+        "train_seconds": {"learned": t_learned, "box": t_box},
+        "trainable_parameters": n_learned,
+        "per_video": per_video,
+    }
     (out_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
@@ -153,7 +209,9 @@ def markdown(result: dict) -> str:
     named = [(m, row) for m, row in result["dice"].items()]
     named += [(f"first frame only, {p} prompts", row) for p, row in result["first_frame_dice"].items()]
     for method, row in named:
-        rows.append(f"| {method} | " + " | ".join(f"{row[c]:.3f}" for c in CLASSES) + f" | {row['mean']:.3f} |")
+        rows.append(
+            f"| {method} | " + " | ".join(f"{row[c]:.3f}" for c in CLASSES) + f" | {row['mean']:.3f} |"
+        )
     return "\n".join(rows)
 
 
@@ -178,18 +236,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=FULL["epochs"])
     parser.add_argument("--lr", type=float, default=FULL["lr"])
     parser.add_argument("--clip-len", type=int, default=FULL["clip_len"], help="frames per training clip")
-    parser.add_argument("--train-modules", default=",".join(PHANTOM_ONLY_MODULES),
-                        help="comma-separated modules trained in full beside LoRA ('' for LoRA + prompts only)")
+    parser.add_argument(
+        "--train-modules",
+        default=",".join(PHANTOM_ONLY_MODULES),
+        help="comma-separated modules trained in full beside LoRA ('' for LoRA + prompts only)",
+    )
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(int(os.environ.get("SAMURAI_BENCH_THREADS", "1")))
     modules = [m for m in args.train_modules.split(",") if m]
-    params = {**FULL, "epochs": args.epochs, "lr": args.lr, "clip_len": args.clip_len,
-              "train_modules": modules or None}
+    params = {
+        **FULL,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "clip_len": args.clip_len,
+        "train_modules": modules or None,
+    }
     result = run(args.out, **params)
     print(markdown(result))
-    print(json.dumps({k: result[k] for k in ("reseeds", "best_epoch", "train_seconds", "trainable_parameters")}))
+    print(
+        json.dumps({k: result[k] for k in ("reseeds", "best_epoch", "train_seconds", "trainable_parameters")})
+    )
     return 0
 
 

@@ -36,7 +36,10 @@ def candidates(rng, B, frame):
 def make_cand(boxes, aff, frame):
     B = boxes.shape[0]
     return sc.Candidates(
-        jnp.asarray(boxes), jnp.asarray(aff), jnp.full((B,), 2.0), jnp.asarray(frame, jnp.int32),
+        jnp.asarray(boxes),
+        jnp.asarray(aff),
+        jnp.full((B,), 2.0),
+        jnp.asarray(frame, jnp.int32),
         jnp.ones((B,), bool),
     )
 
@@ -96,8 +99,9 @@ def _xyah(b):
 
 def _xyxy(z):
     w = z[..., 2] * z[..., 3]
-    return np.stack([z[..., 0] - w / 2, z[..., 1] - z[..., 3] / 2, z[..., 0] + w / 2,
-                     z[..., 1] + z[..., 3] / 2], -1)
+    return np.stack(
+        [z[..., 0] - w / 2, z[..., 1] - z[..., 3] / 2, z[..., 0] + w / 2, z[..., 1] + z[..., 3] / 2], -1
+    )
 
 
 def _noise(h):

@@ -112,14 +112,18 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     r = run(args.frames, args.repeats)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"pinned to CPU {args.cpu}; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"pinned to CPU {args.cpu}; load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"JPEG baseline 800x600 YBR_FULL_422, {r['frames']} frames, median of {args.repeats}:")
     print(f"  samurai (streamed, frame by frame): {r['samurai_fps']:.0f} frames/s")
     print(f"  pydicom Dataset.pixel_array:        {r['pixel_array_fps']:.0f} frames/s")
     print(f"  Pillow alone on the raw fragments:  {r['pillow_alone_fps']:.0f} frames/s (upper bound)")
-    print(f"  peak Python memory streaming {r['frames']} / {4 * r['frames']} frames: "
-          f"{r['peak_mb_short']:.1f} / {r['peak_mb_long']:.1f} MiB")
+    print(
+        f"  peak Python memory streaming {r['frames']} / {4 * r['frames']} frames: "
+        f"{r['peak_mb_short']:.1f} / {r['peak_mb_long']:.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -23,13 +23,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import samurai_core as sc  # noqa: E402
 from fixtures_hf import FAMILY_NAMES, tiny_hf_model  # noqa: E402
 from fixtures_sam2 import SYNTHETIC_BOXES, make_synthetic_frames  # noqa: E402
 
+import samurai_core as sc  # noqa: E402
+from samurai_common.candidates import Candidates  # noqa: E402
 from samurai_common.tracks import VideoTracks  # noqa: E402
 from samurai_hf import build_samurai_hf_model, default_processor  # noqa: E402
-from samurai_common.candidates import Candidates  # noqa: E402
 
 THREADS = int(os.environ.get("SAMURAI_BENCH_THREADS", "2"))
 # A handful of small tensor ops: timed single-threaded (an OpenMP pool of 2 on a shared 2-core
@@ -41,7 +41,9 @@ ADDED_COST_THREADS = int(os.environ.get("SAMURAI_BENCH_ADDED_COST_THREADS", "1")
 @pytest.mark.parametrize("num_objects", [1, 4])
 def test_samurai_added_cost(benchmark, image_size, num_objects):
     """Boxes from masks + one host transfer + core step + memory choice, per frame."""
-    model = build_samurai_hf_model(tiny_hf_model("sam2_video"), samurai=sc.preset("tiny", stable_frames_threshold=2))
+    model = build_samurai_hf_model(
+        tiny_hf_model("sam2_video"), samurai=sc.preset("tiny", stable_frames_threshold=2)
+    )
     torch.set_num_threads(ADDED_COST_THREADS)
     rng = torch.Generator().manual_seed(0)
     pending = []
@@ -79,7 +81,9 @@ def test_samurai_added_cost(benchmark, image_size, num_objects):
 def _frame_times(model, processor, frames) -> list[float]:
     """Seconds per tracked frame of one propagation (the prompted frame excluded)."""
     session = processor.init_video_session(video=frames, inference_device="cpu")
-    processor.add_inputs_to_inference_session(session, frame_idx=0, obj_ids=1, input_boxes=[[SYNTHETIC_BOXES[1]]])
+    processor.add_inputs_to_inference_session(
+        session, frame_idx=0, obj_ids=1, input_boxes=[[SYNTHETIC_BOXES[1]]]
+    )
     model(inference_session=session, frame_idx=0)
     times, t0 = [], time.perf_counter()
     for out in model.propagate_in_video_iterator(session):
@@ -121,5 +125,7 @@ def test_frame_time(benchmark, family):
         vanilla_min_ms=1e3 * min_off,
         torch_threads=THREADS,
     )
-    print(f"\n{family} per frame: SAMURAI {1e3 * med_on:.1f} ms, vanilla {1e3 * med_off:.1f} ms "
-          f"(medians, ratio {med_on / med_off:.3f}); minima {1e3 * min_on:.1f} / {1e3 * min_off:.1f} ms")
+    print(
+        f"\n{family} per frame: SAMURAI {1e3 * med_on:.1f} ms, vanilla {1e3 * med_off:.1f} ms "
+        f"(medians, ratio {med_on / med_off:.3f}); minima {1e3 * min_on:.1f} / {1e3 * min_off:.1f} ms"
+    )

@@ -74,12 +74,16 @@ def _step_memory(model, params, optimizer, step) -> dict:
         step()
     grads = sum(p.grad.numel() * p.grad.element_size() for p in params if p.grad is not None)
     state = sum(
-        t.numel() * t.element_size() for s in optimizer.state.values() for t in s.values()
+        t.numel() * t.element_size()
+        for s in optimizer.state.values()
+        for t in s.values()
         if torch.is_tensor(t)
     )
     return {
-        "saved_activations_mib": _mib(sum(saved.values())), "grads_mib": _mib(grads),
-        "optimizer_state_mib": _mib(state), "step_total_mib": _mib(sum(saved.values()) + grads + state),
+        "saved_activations_mib": _mib(sum(saved.values())),
+        "grads_mib": _mib(grads),
+        "optimizer_state_mib": _mib(state),
+        "step_total_mib": _mib(sum(saved.values()) + grads + state),
     }
 
 
@@ -104,8 +108,10 @@ def _bench_step(benchmark, model, clip):
     if DEVICE == "cuda":
         memory["cuda_peak_allocated_mib"] = _mib(torch.cuda.max_memory_allocated())
     benchmark.extra_info.update(
-        device=DEVICE, threads=torch.get_num_threads(),
-        trainable_parameters=trainable_parameters(model)[0], **memory,
+        device=DEVICE,
+        threads=torch.get_num_threads(),
+        trainable_parameters=trainable_parameters(model)[0],
+        **memory,
     )
     benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=0)
 

@@ -45,9 +45,30 @@ def main(argv=None) -> int:
     write_generic(out / "train", n_videos=args.train_videos, n_frames=4, seed=0)
     write_generic(out / "test", n_videos=args.test_videos, n_frames=4, seed=1)
     t0 = time.perf_counter()
-    code = cli(["train", "--model", "florence2", "--checkpoint", str(model), "--data", str(out / "train"),
-                "--train-split", "none", "--val-split", "none", "--epochs", str(args.epochs),
-                "--lr", str(args.lr), "--warmup-steps", "10", "--no-progress", "--out", str(out / "run")])
+    code = cli(
+        [
+            "train",
+            "--model",
+            "florence2",
+            "--checkpoint",
+            str(model),
+            "--data",
+            str(out / "train"),
+            "--train-split",
+            "none",
+            "--val-split",
+            "none",
+            "--epochs",
+            str(args.epochs),
+            "--lr",
+            str(args.lr),
+            "--warmup-steps",
+            "10",
+            "--no-progress",
+            "--out",
+            str(out / "run"),
+        ]
+    )
     if code:
         return code
     train_s = time.perf_counter() - t0
@@ -64,8 +85,10 @@ def main(argv=None) -> int:
 
 
 def _summary(ious: dict) -> dict:
-    return {k: {"mean_iou": float(np.mean(v)), "iou_ge_0.5": float(np.mean(np.array(v) >= 0.5)),
-                "n": len(v)} for k, v in sorted(ious.items())}
+    return {
+        k: {"mean_iou": float(np.mean(v)), "iou_ge_0.5": float(np.mean(np.array(v) >= 0.5)), "n": len(v)}
+        for k, v in sorted(ious.items())
+    }
 
 
 def _first_boxes(dataset) -> dict:

@@ -23,18 +23,26 @@ import numpy as np
 
 def write_phantom_run(out: Path, frames: int = 44, size: int = 128, mm_per_pixel: float = 1.6) -> Path:
     """Track the phantom's chambers and write them in the `samurai track --chambers` layout."""
-    from samurai_phantom import PhantomSegmenter, make_phantom, track
-
     from samurai.formats import write_png
     from samurai.output import OutputDir
+    from samurai_phantom import PhantomSegmenter, make_phantom, track
 
     ph = make_phantom(n_frames=frames, size=size, mm_per_pixel=mm_per_pixel, dropout=None, rv_dropout=None)
     ids = sorted(ph.labels)
     run = track(ph.frames, {k: ph.masks[0] == k for k in ids}, segmenter=PhantomSegmenter())
     sx_cm = ph.spacing[1] / 10.0
-    info = {"command": "track", "data": "synthetic echo phantom", "phantom": True, "model": "phantom segmenter",
-            "samurai": True, "random_weights": False, "view": "A4C", "spacing_cm": [sx_cm, sx_cm],
-            "fps": ph.meta["fps"], "names": {str(k): ph.labels[k].lower() for k in ids}}
+    info = {
+        "command": "track",
+        "data": "synthetic echo phantom",
+        "phantom": True,
+        "model": "phantom segmenter",
+        "samurai": True,
+        "random_weights": False,
+        "view": "A4C",
+        "spacing_cm": [sx_cm, sx_cm],
+        "fps": ph.meta["fps"],
+        "names": {str(k): ph.labels[k].lower() for k in ids},
+    }
     with OutputDir(out, force=True, info=info) as folder:
         (folder.path / "masks").mkdir()
         (folder.path / "frames").mkdir()
@@ -58,16 +66,43 @@ def main() -> None:
     root = Path(args.out)
     root.mkdir(exist_ok=True)
     run = write_phantom_run(root / "a4c_run")
-    assert samurai(["report", str(run), "--sex", "female", "--height", "165", "--weight", "62",
-                    "--out", str(root / "report"), "--force"]) == 0
+    assert (
+        samurai(
+            [
+                "report",
+                str(run),
+                "--sex",
+                "female",
+                "--height",
+                "165",
+                "--weight",
+                "62",
+                "--out",
+                str(root / "report"),
+                "--force",
+            ]
+        )
+        == 0
+    )
     exe = shutil.which("chromium")
     if exe:
         with tempfile.TemporaryDirectory() as profile:
-            subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-                            "--window-size=1150,1500", "--hide-scrollbars",
-                            f"--screenshot={Path(args.screenshot).resolve()}",
-                            (root / "report" / "report.html").resolve().as_uri()],
-                           check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                [
+                    exe,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    f"--user-data-dir={profile}",
+                    "--window-size=1150,1500",
+                    "--hide-scrollbars",
+                    f"--screenshot={Path(args.screenshot).resolve()}",
+                    (root / "report" / "report.html").resolve().as_uri(),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
         print(f"wrote {args.screenshot}")
 
 

@@ -11,8 +11,9 @@ See docs/api.md.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,9 +54,18 @@ class Tracking:
     ``list(result)`` to look at the frames more than once. The predictor is built on first use.
     """
 
-    def __init__(self, video, source, prompts: dict, settings: dict, prompt_record: dict,
-                 chambers: list[str] | None = None, info=None, names: dict | None = None,
-                 view: str | None = None):
+    def __init__(
+        self,
+        video,
+        source,
+        prompts: dict,
+        settings: dict,
+        prompt_record: dict,
+        chambers: list[str] | None = None,
+        info=None,
+        names: dict | None = None,
+        view: str | None = None,
+    ):
         self.video = video
         self.source = source
         self.info = info  # SourceInfo: spacing, frame time, heart rate, study hash
@@ -77,10 +87,20 @@ class Tracking:
 
             s = self._settings
             self._predictor = build_predictor(
-                s["model"], s["checkpoint"], s["device"], s["image_size"], samurai=s["samurai"],
-                adapter=s["adapter"], random_weights=s["random_weights"], noise=s["noise"],
-                motion_model=s["motion_model"], seed=s["seed"], batch_objects=s["batch_objects"],
-                compile=s["compile"], dtype=s["dtype"])
+                s["model"],
+                s["checkpoint"],
+                s["device"],
+                s["image_size"],
+                samurai=s["samurai"],
+                adapter=s["adapter"],
+                random_weights=s["random_weights"],
+                noise=s["noise"],
+                motion_model=s["motion_model"],
+                seed=s["seed"],
+                batch_objects=s["batch_objects"],
+                compile=s["compile"],
+                dtype=s["dtype"],
+            )
             notice = cpu_notice(self._predictor, s["model"], len(self.source), len(self.ids))
             if notice:
                 print(notice, file=sys.stderr)
@@ -96,8 +116,14 @@ class Tracking:
         from samurai.prompts import learned_chambers
 
         self.events = []
-        return learned_chambers(predictor, self.source, self.chambers, adapter=self._settings["adapter"],
-                                lost_frames=self._settings["lost_frames"], events=self.events)
+        return learned_chambers(
+            predictor,
+            self.source,
+            self.chambers,
+            adapter=self._settings["adapter"],
+            lost_frames=self._settings["lost_frames"],
+            events=self.events,
+        )
 
     def __iter__(self) -> Iterator[TrackedFrame]:
         from samurai_core.boxes import mask_to_box
@@ -105,8 +131,15 @@ class Tracking:
         for t, masks, scores in self._frames():
             yield TrackedFrame(t, masks, {k: mask_to_box(m) for k, m in masks.items()}, scores)
 
-    def save(self, out_dir, *, force: bool = False, video_overlay: bool = True,
-             command: str = "track", argv: list[str] | None = None) -> SaveSummary:
+    def save(
+        self,
+        out_dir,
+        *,
+        force: bool = False,
+        video_overlay: bool = True,
+        command: str = "track",
+        argv: list[str] | None = None,
+    ) -> SaveSummary:
         """Track and write what ``samurai track`` writes into ``out_dir`` (all or nothing:
         :class:`samurai.output.OutputDir`): masks/, boxes/, scores.csv, the overlay GIF/MP4
         (``video_overlay``), masks.nii.gz, seg.dcm (a DICOM input with named chambers) and
@@ -128,34 +161,77 @@ class Tracking:
             if self.view:
                 out.info.update(view=self.view)
             out.info.update(
-                run_info(predictor, command=command, argv=argv, model=s["model"],
-                         checkpoint=s["checkpoint"], adapter=s["adapter"], noise=s["noise"],
-                         seed=s["seed"]),
-                video=str(self.video), objects=self.ids, prompts=self._prompt_record,
-                samurai=s["samurai"])
+                run_info(
+                    predictor,
+                    command=command,
+                    argv=argv,
+                    model=s["model"],
+                    checkpoint=s["checkpoint"],
+                    adapter=s["adapter"],
+                    noise=s["noise"],
+                    seed=s["seed"],
+                ),
+                video=str(self.video),
+                objects=self.ids,
+                prompts=self._prompt_record,
+                samurai=s["samurai"],
+            )
             seen, found, mp4 = track_into(
-                out, self.source, self.prompts, predictor, video=self.video, ids=self.ids,
-                frames=frames, video_overlay=video_overlay,
-                untrained=is_untrained(s["model"], s["checkpoint"]))
+                out,
+                self.source,
+                self.prompts,
+                predictor,
+                video=self.video,
+                ids=self.ids,
+                frames=frames,
+                video_overlay=video_overlay,
+                untrained=is_untrained(s["model"], s["checkpoint"]),
+            )
             if self.chambers:  # seeds, losses and re-seeds, beside the names
                 out.info["events"] = [
-                    {"frame": e.frame, "obj_id": self.chambers.index(e.name) + 1, "name": e.name,
-                     "event": e.kind, "score": round(e.score, 4)} for e in self.events
+                    {
+                        "frame": e.frame,
+                        "obj_id": self.chambers.index(e.name) + 1,
+                        "name": e.name,
+                        "event": e.kind,
+                        "score": round(e.score, 4),
+                    }
+                    for e in self.events
                 ]
-            entry = write_run_exports(out.path, self.source, seen, self.ids,
-                                      out.info.get("names"), self.info)
+            entry = write_run_exports(out.path, self.source, seen, self.ids, out.info.get("names"), self.info)
             out.info.update(entry)
         exports = tuple(v for k, v in entry["exports"].items() if k in ("nifti", "seg"))
         return SaveSummary(seen, found, mp4, exports)
 
 
-def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", checkpoint=None,
-          adapter=None, samurai: bool = True, noise=None, motion_model: str | None = None,
-          device=None, image_size: int | None = None, random_weights: bool = False, seed: int = 0,
-          prompter: str | None = None, prompter_model=None, prompter_adapter=None,
-          lost_frames: int = 3, names=None, view: str | None = None, spacing=None,
-          study_salt: str | None = None, batch_objects: bool = False, compile: bool = False,
-          dtype: str | None = None) -> Tracking:
+def track(
+    video,
+    *,
+    boxes=(),
+    masks=None,
+    chambers=None,
+    model: str = "tiny",
+    checkpoint=None,
+    adapter=None,
+    samurai: bool = True,
+    noise=None,
+    motion_model: str | None = None,
+    device=None,
+    image_size: int | None = None,
+    random_weights: bool = False,
+    seed: int = 0,
+    prompter: str | None = None,
+    prompter_model=None,
+    prompter_adapter=None,
+    lost_frames: int = 3,
+    names=None,
+    view: str | None = None,
+    spacing=None,
+    study_salt: str | None = None,
+    batch_objects: bool = False,
+    compile: bool = False,
+    dtype: str | None = None,
+) -> Tracking:
     """Track objects through one video, prompted on its first frame.
 
     Args:
@@ -190,13 +266,14 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
     """
     from samurai.prompts import chamber_prompts, load_prompts, parse_chambers
     from samurai.provenance import prompt_info
-
     from samurai.sources import open_video
 
     try:
         from samurai_common.frames import FrameError
     except ImportError as err:
-        raise UserError(f"reading videos needs the packages of `bash scripts/setup.sh full` ({err})") from None
+        raise UserError(
+            f"reading videos needs the packages of `bash scripts/setup.sh full` ({err})"
+        ) from None
     try:
         source, info = open_video(video, spacing=spacing, salt=study_salt)
         first = source[0]
@@ -216,23 +293,50 @@ def track(video, *, boxes=(), masks=None, chambers=None, model: str = "tiny", ch
         record = {"prompter": "learned", "chambers": names, "lost_frames": lost_frames}
     elif chambers:
         prompts, record = chamber_prompts(
-            chambers, prompter, first if first.ndim == 3 else np.repeat(first[..., None], 3, 2),
-            boxes=boxes, mask=masks, prompter_model=prompter_model,
-            prompter_adapter=prompter_adapter, device=device)
+            chambers,
+            prompter,
+            first if first.ndim == 3 else np.repeat(first[..., None], 3, 2),
+            boxes=boxes,
+            mask=masks,
+            prompter_model=prompter_model,
+            prompter_adapter=prompter_adapter,
+            device=device,
+        )
     else:
         prompts = load_prompts(boxes, masks, width, height)
         record = prompt_info(boxes, masks)
-    settings = {"model": model, "checkpoint": checkpoint, "adapter": adapter, "samurai": samurai,
-                "noise": noise, "motion_model": motion_model, "device": device,
-                "image_size": image_size, "random_weights": random_weights, "seed": seed,
-                "lost_frames": lost_frames, "batch_objects": batch_objects, "compile": compile,
-                "dtype": dtype}
+    settings = {
+        "model": model,
+        "checkpoint": checkpoint,
+        "adapter": adapter,
+        "samurai": samurai,
+        "noise": noise,
+        "motion_model": motion_model,
+        "device": device,
+        "image_size": image_size,
+        "random_weights": random_weights,
+        "seed": seed,
+        "lost_frames": lost_frames,
+        "batch_objects": batch_objects,
+        "compile": compile,
+        "dtype": dtype,
+    }
     if given_names and len(given_names) != len(prompts):
-        raise UserError(f"--names gives {len(given_names)} name(s) for {len(prompts)} object(s); "
-                        "name each prompted object once, in the order of their ids")
-    return Tracking(video, source, prompts, settings, record, names, info=info,
-                    names=dict(zip(sorted(prompts), given_names)) if given_names else None,
-                    view=view)
+        raise UserError(
+            f"--names gives {len(given_names)} name(s) for {len(prompts)} object(s); "
+            "name each prompted object once, in the order of their ids"
+        )
+    return Tracking(
+        video,
+        source,
+        prompts,
+        settings,
+        record,
+        names,
+        info=info,
+        names=dict(zip(sorted(prompts), given_names)) if given_names else None,
+        view=view,
+    )
 
 
 def object_names(names, chambers) -> list[str]:
@@ -240,8 +344,9 @@ def object_names(names, chambers) -> list[str]:
     if names is None:
         return []
     if chambers:
-        raise UserError("--names names box- or mask-prompted objects; --chambers names its own "
-                        "objects: drop --names")
+        raise UserError(
+            "--names names box- or mask-prompted objects; --chambers names its own objects: drop --names"
+        )
     items = names.split(",") if isinstance(names, str) else list(names)
     items = [str(n).strip().lower() for n in items]
     if not all(items):

@@ -62,8 +62,10 @@ NUMBER_LIST_OPTIONS = ("--box",)
 def _negative_number_list(argv: list[str]) -> str | None:
     for option, value in zip(argv, argv[1:]):
         if option in NUMBER_LIST_OPTIONS and re.fullmatch(r"-[0-9.][0-9.,\s+-]*", value):
-            return (f"{option} {value}: a value that starts with '-' reads as an option; write it "
-                    f"with '=': {option}={value}")
+            return (
+                f"{option} {value}: a value that starts with '-' reads as an option; write it "
+                f"with '=': {option}={value}"
+            )
     return None
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 # Distinct overlay colours per object id (id 1 first); wraps around beyond eight objects.
 PALETTE = np.array(
     [
@@ -32,9 +31,7 @@ def overlay(frame: np.ndarray, labels: np.ndarray, alpha: float = 0.45) -> np.nd
         m = labels == oid
         colour = PALETTE[(int(oid) - 1) % len(PALETTE)].astype(np.float32)
         out[m] = (1 - alpha) * out[m] + alpha * colour
-        edge = m & ~(
-            np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1)
-        )
+        edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
         out[edge] = colour
     return out.clip(0, 255).astype(np.uint8)
 
@@ -48,7 +45,8 @@ def draw_box(image: np.ndarray, box, colour) -> np.ndarray:
     pil = Image.fromarray(np.ascontiguousarray(image))
     ImageDraw.Draw(pil).rectangle(
         [max(0.0, x1), max(0.0, y1), min(w - 1.0, x2 - 1), min(h - 1.0, y2 - 1)],
-        outline=tuple(int(c) for c in colour), width=max(1, round(min(h, w) / 128)),
+        outline=tuple(int(c) for c in colour),
+        width=max(1, round(min(h, w) / 128)),
     )
     return np.asarray(pil)
 

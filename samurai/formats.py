@@ -10,8 +10,8 @@ import csv
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -92,9 +92,11 @@ def read_lasot_boxes(path: str | os.PathLike) -> np.ndarray:
         except ValueError:
             values = []
         if len(values) != 4:
-            raise ValueError(f"{path}:{n}: expected 4 numbers x,y,w,h, got {line!r}; fix that line "
-                             "(one x,y,w,h line per frame, 0,0,0,0 or NaN,NaN,NaN,NaN where the "
-                             "target is absent)")
+            raise ValueError(
+                f"{path}:{n}: expected 4 numbers x,y,w,h, got {line!r}; fix that line "
+                "(one x,y,w,h line per frame, 0,0,0,0 or NaN,NaN,NaN,NaN where the "
+                "target is absent)"
+            )
         rows.append(values)
     return np.asarray(rows, np.float64).reshape(-1, 4)
 

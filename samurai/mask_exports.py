@@ -9,8 +9,9 @@ that says what was written, in which units, for which (hashed) study.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -92,8 +93,9 @@ def write_mask_exports(
         from samurai.dicom.seg import CHAMBER_CODES, write_segmentation
 
         names = {int(k): str(v).upper() for k, v in (names or {}).items()}  # "lv" or "LV"
-        chambers = {name: _ObjectMask(labels, obj) for obj, name in sorted(names.items())
-                    if name in CHAMBER_CODES}
+        chambers = {
+            name: _ObjectMask(labels, obj) for obj, name in sorted(names.items()) if name in CHAMBER_CODES
+        }
         if objects is None:
             objects = [int(o) for o in np.unique(np.asarray(labels)) if o]
         left_out = sorted(int(o) for o in objects if names.get(int(o)) not in CHAMBER_CODES)
@@ -105,8 +107,14 @@ def write_mask_exports(
     return {"source": manifest_source(info, len(labels), kind=kind), "exports": exports}
 
 
-def write_run_exports(out_dir: str | os.PathLike, frames, n_frames: int, objects: list[int],
-                      names: Mapping | None = None, info: SourceInfo | None = None) -> dict[str, Any]:
+def write_run_exports(
+    out_dir: str | os.PathLike,
+    frames,
+    n_frames: int,
+    objects: list[int],
+    names: Mapping | None = None,
+    info: SourceInfo | None = None,
+) -> dict[str, Any]:
     """The exports of a tracking run whose ``masks/NNNNN.png`` are written (``n_frames`` of
     them), read back one frame at a time: :func:`write_mask_exports` without the labels in
     memory. ``names``: object id -> structure name (e.g. the manifest's ``names``)."""

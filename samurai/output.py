@@ -27,7 +27,6 @@ from pathlib import Path
 
 from samurai.errors import UserError
 
-
 MANIFEST = "manifest.json"
 
 
@@ -142,8 +141,9 @@ class OutputDir:
     ['a.txt', 'manifest.json']
     """
 
-    def __init__(self, out: str | os.PathLike, force: bool = False, info: dict | None = None,
-                 lock: bool = True):
+    def __init__(
+        self, out: str | os.PathLike, force: bool = False, info: dict | None = None, lock: bool = True
+    ):
         self.out = Path(out)
         self.force = force
         self.info = dict(info or {})
@@ -185,8 +185,9 @@ class OutputDir:
             )
         blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
         if blocking is not None:
-            raise OutputError(f"--out {out} cannot be made: {blocking} is a file, not a folder; "
-                              "choose another --out")
+            raise OutputError(
+                f"--out {out} cannot be made: {blocking} is a file, not a folder; choose another --out"
+            )
         if self._take_lock:
             from samurai.locks import output_lock
 
@@ -218,8 +219,12 @@ class OutputDir:
     # ------------------------------------------------------------------ abandoned folders
     @staticmethod
     def _mark(folder: Path) -> None:
-        owner = {"tool": "samurai", "host": socket.gethostname(), "pid": os.getpid(),
-                 "start": _process_start(os.getpid())}
+        owner = {
+            "tool": "samurai",
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "start": _process_start(os.getpid()),
+        }
         (folder / PARTIAL_MARKER).write_text(json.dumps(owner) + "\n")
 
     def sweep_stale(self) -> list[Path]:
@@ -232,7 +237,7 @@ class OutputDir:
         """
         done = []
         for folder in sorted(self.out.parent.glob(f"{glob.escape(self.out.name)}.*-*")):
-            kind = folder.name[len(self.out.name) + 1:].split("-", 1)[0]
+            kind = folder.name[len(self.out.name) + 1 :].split("-", 1)[0]
             if kind not in ("partial", "old") or not folder.is_dir() or folder.is_symlink():
                 continue
             try:
@@ -241,19 +246,28 @@ class OutputDir:
             except (OSError, ValueError, KeyError, TypeError):
                 continue
             if host != socket.gethostname():
-                print(f"note: {folder} was left by process {pid} on host {host}; if that run has "
-                      "ended, remove the folder yourself", file=sys.stderr)
+                print(
+                    f"note: {folder} was left by process {pid} on host {host}; if that run has "
+                    "ended, remove the folder yourself",
+                    file=sys.stderr,
+                )
                 continue
             if _alive(pid, owner.get("start")):
                 continue
             previous = folder / "previous"
             if kind == "old" and previous.is_dir() and not self.out.exists():
                 os.replace(previous, self.out)
-                print(f"restored {self.out} from {folder}, left by process {pid} that was "
-                      "killed while replacing it", file=sys.stderr)
+                print(
+                    f"restored {self.out} from {folder}, left by process {pid} that was "
+                    "killed while replacing it",
+                    file=sys.stderr,
+                )
             else:
-                print(f"removed {folder}: an unfinished output of process {pid}, which was "
-                      "killed (SIGKILL or power loss)", file=sys.stderr)
+                print(
+                    f"removed {folder}: an unfinished output of process {pid}, which was "
+                    "killed (SIGKILL or power loss)",
+                    file=sys.stderr,
+                )
             shutil.rmtree(folder)
             done.append(folder)
         return done
@@ -265,8 +279,10 @@ class OutputDir:
         if err.errno in _SPACE_ERRNOS:
             free = shutil.disk_usage(self.out.parent).free
             wrote = f"the run had written {_human(written)} when it filled up; " if written else ""
-            text += (f" ({wrote}{_human(free)} left on that file system, its partial output "
-                     "removed); free some space or choose an --out on another disk")
+            text += (
+                f" ({wrote}{_human(free)} left on that file system, its partial output "
+                "removed); free some space or choose an --out on another disk"
+            )
         elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             text += "; choose an --out in a folder you can write to"
         else:
@@ -285,7 +301,7 @@ class OutputDir:
         return path == partial or partial in path.parents
 
     # ------------------------------------------------------------------ finishing
-    def __enter__(self) -> "OutputDir":
+    def __enter__(self) -> OutputDir:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -314,11 +330,17 @@ class OutputDir:
         # The owner marker stays until the folder is in place: a run killed between the renames
         # below leaves a finished folder that the next run must still recognise as abandoned.
         files = sorted(
-            str(p.relative_to(self.path)) for p in self.path.rglob("*")
+            str(p.relative_to(self.path))
+            for p in self.path.rglob("*")
             if p.is_file() and p.relative_to(self.path) != Path(PARTIAL_MARKER)
         )
-        manifest = {"tool": "samurai", **self.info, "packages": package_versions(),
-                    "complete": True, "files": files}
+        manifest = {
+            "tool": "samurai",
+            **self.info,
+            "packages": package_versions(),
+            "complete": True,
+            "files": files,
+        }
         atomic_write_text(self.path / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
         if self.out.exists():
             if not self._replaceable():  # it changed while this run worked

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-
 LOST_DICE = 0.1  # a track is "lost" when its Dice on the last frame is below this
 
 
@@ -41,9 +40,22 @@ def write_outputs(folder, ph, runs, scale: int, seed: int) -> dict:
     rows = _dice_rows(ph, dice_t)
     ef_rows = _ef_rows(ph, runs, gt)
     write_csv(folder / "metrics.csv", rows)
-    write_csv(folder / "per_frame.csv", _per_frame_rows(ph, runs, dice_t),
-              fieldnames=["frame", "method", "chamber", "dice", "chosen", "predicted_quality",
-                          "object_score", "motion_iou", "stable_frames", "memory_frames"])
+    write_csv(
+        folder / "per_frame.csv",
+        _per_frame_rows(ph, runs, dice_t),
+        fieldnames=[
+            "frame",
+            "method",
+            "chamber",
+            "dice",
+            "chosen",
+            "predicted_quality",
+            "object_score",
+            "motion_iou",
+            "stable_frames",
+            "memory_frames",
+        ],
+    )
     write_csv(folder / "lv_ef.csv", ef_rows)
     _write_plots(folder, ph, runs, gt, dice_t, rows)
     _write_overlays(folder, ph, runs, scale)
@@ -125,16 +137,37 @@ def _ef_rows(ph, runs, gt) -> list[dict]:
 
     lv = sorted(ph.labels).index(1)
     t_ed, t_es, t_ef = lv_masks_ef(gt[:, lv], ph.spacing)
-    rows = [{"method": "truth (phantom masks)", "ed_frame": t_ed, "es_frame": t_es,
-             "ef_area_length": t_ef, "ef_error": 0.0}]
+    rows = [
+        {
+            "method": "truth (phantom masks)",
+            "ed_frame": t_ed,
+            "es_frame": t_es,
+            "ef_area_length": t_ef,
+            "ef_error": 0.0,
+        }
+    ]
     for name, (masks, _) in runs.items():
         found = lv_masks_ef(masks[:, lv], ph.spacing)
         if found is None:
-            rows.append({"method": name, "ed_frame": -1, "es_frame": -1,
-                         "ef_area_length": float("nan"), "ef_error": float("nan")})
+            rows.append(
+                {
+                    "method": name,
+                    "ed_frame": -1,
+                    "es_frame": -1,
+                    "ef_area_length": float("nan"),
+                    "ef_error": float("nan"),
+                }
+            )
         else:
-            rows.append({"method": name, "ed_frame": found[0], "es_frame": found[1],
-                         "ef_area_length": found[2], "ef_error": found[2] - t_ef})
+            rows.append(
+                {
+                    "method": name,
+                    "ed_frame": found[0],
+                    "es_frame": found[1],
+                    "ef_area_length": found[2],
+                    "ef_error": found[2] - t_ef,
+                }
+            )
     return rows
 
 
@@ -160,19 +193,28 @@ def _write_plots(folder, ph, runs, gt, dice_t, rows) -> None:
         folder / "lv_area.png",
         areas,
         "PHANTOM - LV area over time (ED/ES of the truth marked)",
-        "frame", "LV area (mm²)",
-        marks={"ED": [t_ed], "ES": [t_es]}, shade=events, colors=colours,
+        "frame",
+        "LV area (mm²)",
+        marks={"ED": [t_ed], "ES": [t_es]},
+        shade=events,
+        colors=colours,
     )
     for chamber, i in (("LV", lv), ("RV", rv)):
         plot_curves(
             folder / f"{chamber.lower()}_dice.png",
             {_short(name): d[:, i] for name, d in dice_t.items()},
-            f"PHANTOM - {chamber} Dice per frame", "frame", "Dice", shade=events, colors=colours,
+            f"PHANTOM - {chamber} Dice per frame",
+            "frame",
+            "Dice",
+            shade=events,
+            colors=colours,
         )
     plot_bars(
         folder / "dice_per_chamber.png",
         {_short(name): {r["chamber"]: r["mean_dice"] for r in rows if r["method"] == name} for name in runs},
-        "PHANTOM - mean Dice per chamber", "Dice", colors=colours,
+        "PHANTOM - mean Dice per chamber",
+        "Dice",
+        colors=colours,
     )
 
 
@@ -263,7 +305,6 @@ def _pivot_table(rows, chambers, methods) -> str:
     """Mean Dice with chambers as rows and methods as columns; ``lost`` tracks marked ``*``."""
     from samurai.eval.report import format_table
 
-    cell = {(r["method"], r["chamber"]): f"{r['mean_dice']:.3f}" + ("*" if r["lost"] else " ")
-            for r in rows}
+    cell = {(r["method"], r["chamber"]): f"{r['mean_dice']:.3f}" + ("*" if r["lost"] else " ") for r in rows}
     table = [{"chamber": c, **{_short(m): cell[(m, c)] for m in methods}} for c in chambers]
     return format_table(table, ["chamber", *(_short(m) for m in methods)])

@@ -73,9 +73,21 @@ def samurai_config(preset_name: str, noise=None, motion_model: str | None = None
 DTYPES = ("fp32", "bf16")
 
 
-def build_predictor(model, checkpoint, device, image_size, samurai, adapter, random_weights,
-                    noise=None, motion_model=None, seed=0, batch_objects=False, compile=False,
-                    dtype=None):
+def build_predictor(
+    model,
+    checkpoint,
+    device,
+    image_size,
+    samurai,
+    adapter,
+    random_weights,
+    noise=None,
+    motion_model=None,
+    seed=0,
+    batch_objects=False,
+    compile=False,
+    dtype=None,
+):
     """The video predictor of a run (either backend), with every user error turned into a
     UserError.
 
@@ -95,9 +107,20 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
     if dtype is not None and dtype not in DTYPES:
         raise UserError(f"--dtype {dtype!r} is not a precision; use one of {', '.join(DTYPES)}")
     if model.startswith(HF_PREFIX):
-        return build_hf_predictor(model[len(HF_PREFIX):], checkpoint, device, image_size, samurai,
-                                  adapter, random_weights, noise, motion_model,
-                                  batch_objects=batch_objects, compile=compile, dtype=dtype)
+        return build_hf_predictor(
+            model[len(HF_PREFIX) :],
+            checkpoint,
+            device,
+            image_size,
+            samurai,
+            adapter,
+            random_weights,
+            noise,
+            motion_model,
+            batch_objects=batch_objects,
+            compile=compile,
+            dtype=dtype,
+        )
     if checkpoint is None and not random_weights:
         raise UserError(
             f"SAM 2 model {model!r} needs weights: pass --checkpoint PATH (e.g. "
@@ -127,30 +150,42 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
     except ValueError as err:
         raise UserError(f"--device: {err}") from None
     if dtype == "bf16" and device.type != "cuda":
-        raise UserError(f"--dtype bf16 runs on CUDA only and the device is {device}; drop --dtype "
-                        "(the CPU runs float32) or pass --device cuda on a machine with a GPU")
+        raise UserError(
+            f"--dtype bf16 runs on CUDA only and the device is {device}; drop --dtype "
+            "(the CPU runs float32) or pass --device cuda on a machine with a GPU"
+        )
     calibration = load_noise(noise, motion_model)
     if checkpoint is None:
-        print(f"WARNING: --random-weights: the model is UNTRAINED (seed {seed}); its masks are "
-              "meaningless (testing only)")
+        print(
+            f"WARNING: --random-weights: the model is UNTRAINED (seed {seed}); its masks are "
+            "meaningless (testing only)"
+        )
     try:
         # Random-init weights come from torch's global generator: draw them from the seed, and
         # leave the caller's generator as it was.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             predictor = build_samurai_video_predictor(
-                model, checkpoint, device=device, samurai=samurai, image_size=image_size,
+                model,
+                checkpoint,
+                device=device,
+                samurai=samurai,
+                image_size=image_size,
                 batch_objects=batch_objects,
             )
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
         raise UserError(f"cannot build SAM 2 model {model!r} from {checkpoint}: {err}") from None
     predictor.bf16_on_cuda = dtype != "fp32"  # None: the backend's default, bf16 on CUDA
-    predictor.run_options = {k: v for k, v in (("batch_objects", bool(batch_objects)),
-                                               ("compile", bool(compile)), ("dtype", dtype)) if v}
+    predictor.run_options = {
+        k: v
+        for k, v in (("batch_objects", bool(batch_objects)), ("compile", bool(compile)), ("dtype", dtype))
+        if v
+    }
     if calibration is not None or motion_model is not None:
         # The backend's config for this model (its memory sizes, its size's preset), changed once.
-        predictor.configure_samurai(predictor.samurai, motion_config(
-            predictor.samurai_config, calibration, motion_model, noise))
+        predictor.configure_samurai(
+            predictor.samurai, motion_config(predictor.samurai_config, calibration, motion_model, noise)
+        )
     if adapter is not None:
         from samurai.train.lora import AdapterError, load_adapter
 
@@ -162,8 +197,12 @@ def build_predictor(model, checkpoint, device, image_size, samurai, adapter, ran
         predictor.compile_model()
         seconds = warm_up(predictor)
         predictor.run_options["compile_s"] = round(seconds, 3)
-        print(f"compiled the model in {seconds:.1f} s (a warm-up pass on a blank clip; not counted "
-              "in the frame times)", file=sys.stderr, flush=True)
+        print(
+            f"compiled the model in {seconds:.1f} s (a warm-up pass on a blank clip; not counted "
+            "in the frame times)",
+            file=sys.stderr,
+            flush=True,
+        )
     return predictor
 
 
@@ -188,32 +227,63 @@ def warm_up(predictor, num_frames: int = 3) -> float:
     return time.perf_counter() - start
 
 
-def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter, random_weights,
-                       noise=None, motion_model=None, batch_objects=False, compile=False, dtype=None):
+def build_hf_predictor(
+    folder,
+    checkpoint,
+    device,
+    image_size,
+    samurai,
+    adapter,
+    random_weights,
+    noise=None,
+    motion_model=None,
+    batch_objects=False,
+    compile=False,
+    dtype=None,
+):
     """The transformers backend's predictor for ``--model hf:DIR`` (SAM 2, EdgeTAM or SAM 3
     tracker, read from the folder's config), with user errors as UserErrors. It runs objects
     one by one, eager, in float32: ``batch_objects``, ``compile`` and ``dtype="bf16"`` are
     refused."""
-    for flag, value in (("--batch-objects", batch_objects), ("--compile", compile),
-                        ("--dtype bf16", dtype == "bf16")):
+    for flag, value in (
+        ("--batch-objects", batch_objects),
+        ("--compile", compile),
+        ("--dtype bf16", dtype == "bf16"),
+    ):
         if value:
-            raise UserError(f"{flag} is for SAM 2 models (--model {', '.join(MODELS)}); the "
-                            "transformers backend (--model hf:DIR) runs objects one by one, "
-                            "eager, in float32: drop the flag")
-    for flag, value in (("--checkpoint", checkpoint), ("--image-size", image_size),
-                        ("--random-weights", random_weights or None)):
+            raise UserError(
+                f"{flag} is for SAM 2 models (--model {', '.join(MODELS)}); the "
+                "transformers backend (--model hf:DIR) runs objects one by one, "
+                "eager, in float32: drop the flag"
+            )
+    for flag, value in (
+        ("--checkpoint", checkpoint),
+        ("--image-size", image_size),
+        ("--random-weights", random_weights or None),
+    ):
         if value is not None:
-            raise UserError(f"{flag} is for SAM 2 models; --model hf:DIR takes the weights and input "
-                           "size from the folder (drop the flag)")
+            raise UserError(
+                f"{flag} is for SAM 2 models; --model hf:DIR takes the weights and input "
+                "size from the folder (drop the flag)"
+            )
     if not Path(folder).is_dir():
-        raise UserError(f"--model hf:{folder}: {folder} is not a folder; pass a transformers model "
-                       "folder written by save_pretrained")
+        raise UserError(
+            f"--model hf:{folder}: {folder} is not a folder; pass a transformers model "
+            "folder written by save_pretrained"
+        )
     try:
         from samurai_common.devices import resolve_device
-        from samurai_hf import HFVideoPredictor, TransformersVersionError, build_samurai_hf_model, load_processor
+        from samurai_hf import (
+            HFVideoPredictor,
+            TransformersVersionError,
+            build_samurai_hf_model,
+            load_processor,
+        )
     except ImportError as err:
-        raise UserError(f"--model hf:DIR needs torch and transformers ({err}); install them with "
-                       "pip install 'samurai-track[hf]'") from None
+        raise UserError(
+            f"--model hf:DIR needs torch and transformers ({err}); install them with "
+            "pip install 'samurai-track[hf]'"
+        ) from None
     calibration = load_noise(noise, motion_model)  # checked before the model loads
     try:
         model = build_samurai_hf_model(folder, samurai=None)
@@ -232,8 +302,9 @@ def build_hf_predictor(folder, checkpoint, device, image_size, samurai, adapter,
         except AdapterError as err:
             raise UserError(f"adapter {adapter} does not fit the model in {folder}: {err}") from None
     predictor = HFVideoPredictor(model, processor)  # the backend's config for this model
-    predictor.configure_samurai(enabled=samurai, config=motion_config(
-        predictor.samurai_config, calibration, motion_model, noise))
+    predictor.configure_samurai(
+        enabled=samurai, config=motion_config(predictor.samurai_config, calibration, motion_model, noise)
+    )
     return predictor
 
 
@@ -255,8 +326,9 @@ def cpu_seconds_per_frame(model: str, image_size: int) -> float:
     from samurai_sam2.build import model_size
 
     sizes = sorted(CPU_SECONDS_PER_FRAME)
-    tiny = np.exp(np.interp(np.log(image_size), np.log(sizes),
-                            np.log([CPU_SECONDS_PER_FRAME[s] for s in sizes])))
+    tiny = np.exp(
+        np.interp(np.log(image_size), np.log(sizes), np.log([CPU_SECONDS_PER_FRAME[s] for s in sizes]))
+    )
     return float(tiny) * CPU_MODEL_FACTOR[model_size(model)]
 
 
@@ -274,8 +346,10 @@ def cpu_notice(predictor, model: str, n_frames: int | None, n_objects: int = 1) 
         return f"{seconds:.1f} s per frame and object" if n_frames is None else _duration(seconds * n_frames)
 
     scope = "" if n_frames is None else f" for {n_frames} frames"
-    line = (f"note: running on the CPU at {size} px: about {total(size)}{scope} "
-            "(a rough estimate; machines differ)")
+    line = (
+        f"note: running on the CPU at {size} px: about {total(size)}{scope} "
+        "(a rough estimate; machines differ)"
+    )
     smaller = [px for px in (512, 256) if px < size]
     if smaller:
         line += "; " + ", ".join(f"--image-size {px}: ~{total(px)}" for px in smaller) + " (coarser masks)"

@@ -24,7 +24,9 @@ def parse_box(box) -> tuple[float, float, float, float]:
     except (TypeError, ValueError):
         values = ()
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise UserError(f"--box {box!r} is not 4 numbers; write it as X1,Y1,X2,Y2 in pixels, e.g. --box 10,20,110,140")
+        raise UserError(
+            f"--box {box!r} is not 4 numbers; write it as X1,Y1,X2,Y2 in pixels, e.g. --box 10,20,110,140"
+        )
     return values
 
 
@@ -53,8 +55,10 @@ def load_prompts(boxes, mask, width: int, height: int) -> dict:
     """Object id -> ("box", xyxy) or ("mask", bool [H, W]) from ``boxes`` (``--box``, ids 1, 2,
     ... in order) or ``mask`` (``--mask``: a label-mask PNG, or a label array)."""
     if bool(boxes) == (mask is not None):
-        raise UserError("give the first-frame prompt as --box X1,Y1,X2,Y2 (repeatable), as --mask PNG, "
-                       "or as --chambers lv,la --prompter NAME: one kind, not both and not neither")
+        raise UserError(
+            "give the first-frame prompt as --box X1,Y1,X2,Y2 (repeatable), as --mask PNG, "
+            "or as --chambers lv,la --prompter NAME: one kind, not both and not neither"
+        )
     if boxes:
         return box_prompts([parse_box(box) for box in boxes], width, height)
     return mask_prompts(mask, width, height)
@@ -81,8 +85,10 @@ def mask_prompts(mask, width: int, height: int) -> dict:
     if isinstance(mask, (str, os.PathLike)):
         path = Path(mask)
         if path.is_dir():
-            raise UserError(f"--mask {path} is a folder; --mask takes one PNG label mask of the first "
-                            "frame, and a folder of <video name>.png masks (many videos) is --masks DIR")
+            raise UserError(
+                f"--mask {path} is a folder; --mask takes one PNG label mask of the first "
+                "frame, and a folder of <video name>.png masks (many videos) is --masks DIR"
+            )
         if not path.is_file():
             raise UserError(f"mask {path} does not exist; pass a PNG label mask of the first frame")
         try:
@@ -102,8 +108,17 @@ def mask_prompts(mask, width: int, height: int) -> dict:
     return {k: ("mask", labels == k) for k in ids}
 
 
-def chamber_prompts(chambers: str, prompter: str | None, frame, *, boxes=(), mask=None,
-                    prompter_model=None, prompter_adapter=None, device=None) -> tuple[dict, dict]:
+def chamber_prompts(
+    chambers: str,
+    prompter: str | None,
+    frame,
+    *,
+    boxes=(),
+    mask=None,
+    prompter_model=None,
+    prompter_adapter=None,
+    device=None,
+) -> tuple[dict, dict]:
     """``chambers`` (comma-separated names) found on ``frame`` by the registered ``prompter``:
     (object id -> ("box", xyxy), record).
 
@@ -119,8 +134,10 @@ def chamber_prompts(chambers: str, prompter: str | None, frame, *, boxes=(), mas
         raise UserError("--chambers replaces --box / --mask; give one kind of first-frame prompt")
     names = [c.strip() for c in chambers.split(",") if c.strip()]
     if not names or prompter is None:
-        raise UserError("--chambers needs class names (e.g. --chambers lv,la) and --prompter NAME "
-                       "(e.g. --prompter florence2 --prompter-model DIR)")
+        raise UserError(
+            "--chambers needs class names (e.g. --chambers lv,la) and --prompter NAME "
+            "(e.g. --prompter florence2 --prompter-model DIR)"
+        )
     options = {"model": prompter_model, "device": device}
     if prompter_adapter:
         options["adapter"] = prompter_adapter
@@ -139,23 +156,38 @@ def chamber_prompts(chambers: str, prompter: str | None, frame, *, boxes=(), mas
     prompts, record = {}, []
     for i, name in enumerate(names, 1):
         r = found[name]
-        record.append({"name": name, "id": i, "present": r.present, "score": r.score,
-                       "box": None if r.box is None else [float(v) for v in r.box]})
+        record.append(
+            {
+                "name": name,
+                "id": i,
+                "present": r.present,
+                "score": r.score,
+                "box": None if r.box is None else [float(v) for v in r.box],
+            }
+        )
         if r.present:
             prompts[i] = ("box", np.asarray(r.box, np.float32))
         else:
-            print(f"warning: {prompter} did not find {name!r} on the first frame; it is not tracked",
-                  file=sys.stderr)
+            print(
+                f"warning: {prompter} did not find {name!r} on the first frame; it is not tracked",
+                file=sys.stderr,
+            )
     if not prompts:
-        raise UserError(f"{prompter} found none of {', '.join(names)} on the first frame; check "
-                       "--prompter-model / --prompter-adapter (a model fine-tuned on echo data), or "
-                       "prompt with --box")
-    return prompts, {"frame": 0, "prompter": prompter, "prompter_model": prompter_model,
-                     "prompter_adapter": prompter_adapter, "chambers": record}
+        raise UserError(
+            f"{prompter} found none of {', '.join(names)} on the first frame; check "
+            "--prompter-model / --prompter-adapter (a model fine-tuned on echo data), or "
+            "prompt with --box"
+        )
+    return prompts, {
+        "frame": 0,
+        "prompter": prompter,
+        "prompter_model": prompter_model,
+        "prompter_adapter": prompter_adapter,
+        "chambers": record,
+    }
 
 
-def parse_chambers(chambers: str, *, boxes=(), mask=None, lost_frames: int = 3,
-                   adapter=None) -> list[str]:
+def parse_chambers(chambers: str, *, boxes=(), mask=None, lost_frames: int = 3, adapter=None) -> list[str]:
     """``--chambers lv,la`` for the learned prompter -> ``["lv", "la"]``, or UserError for a bad
     combination."""
     if boxes or mask is not None:
@@ -166,9 +198,11 @@ def parse_chambers(chambers: str, *, boxes=(), mask=None, lost_frames: int = 3,
     if not names or len(set(names)) != len(names):
         raise UserError(f"--chambers {chambers!r}: give distinct comma-separated names, e.g. lv,la,rv,ra")
     if adapter is None:
-        raise UserError("--chambers needs --adapter DIR: an adapter trained with `samurai train --prompts "
-                       "learned` (the default prompter), or another --prompter (florence2, sam3) with "
-                       "--prompter-model DIR")
+        raise UserError(
+            "--chambers needs --adapter DIR: an adapter trained with `samurai train --prompts "
+            "learned` (the default prompter), or another --prompter (florence2, sam3) with "
+            "--prompter-model DIR"
+        )
     return names
 
 
@@ -199,16 +233,19 @@ def read_boxes(path: Path) -> dict[str, list[tuple[int, tuple]]]:
         reader = csv.DictReader(f)
         need = ["video", "obj_id", "x1", "y1", "x2", "y2"]
         if reader.fieldnames is None or any(c not in reader.fieldnames for c in need):
-            raise UserError(f"--boxes {path} needs the header video,obj_id,x1,y1,x2,y2 "
-                           f"(found {reader.fieldnames})")
+            raise UserError(
+                f"--boxes {path} needs the header video,obj_id,x1,y1,x2,y2 (found {reader.fieldnames})"
+            )
         boxes: dict[str, list] = {}
         for n, row in enumerate(reader, 2):
             try:
                 obj = int(row["obj_id"])
                 box = parse_box(",".join(row[c] or "" for c in need[2:]))
             except (UserError, ValueError):
-                raise UserError(f"--boxes {path}:{n}: obj_id must be a whole number and x1,y1,x2,y2 "
-                               f"four numbers (pixels), got {dict(row)}") from None
+                raise UserError(
+                    f"--boxes {path}:{n}: obj_id must be a whole number and x1,y1,x2,y2 "
+                    f"four numbers (pixels), got {dict(row)}"
+                ) from None
             if obj < 1 or obj > 255:
                 raise UserError(f"--boxes {path}:{n}: obj_id {obj} must lie in 1..255")
             boxes.setdefault(row["video"], []).append((obj, box))

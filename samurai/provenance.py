@@ -28,8 +28,9 @@ def fingerprint(path: str | os.PathLike | None):
     return file_sha256(path)
 
 
-def run_info(predictor, *, command: str, model: str, checkpoint=None, adapter=None, noise=None,
-             seed=None, argv=None) -> dict:
+def run_info(
+    predictor, *, command: str, model: str, checkpoint=None, adapter=None, noise=None, seed=None, argv=None
+) -> dict:
     """What a run's manifest records so that it can be reproduced: the command line, the model
     and every input file's SHA-256 (checkpoint, adapter files, noise calibration)."""
     from samurai.predictors import is_untrained

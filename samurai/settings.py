@@ -6,7 +6,7 @@ checkpoint (``samurai.train``).
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 # Fields of a run's manifest (``samurai.provenance.run_info``) that do not change a result: how
 # the command was typed, where it runs, and the paths of the input files (their SHA-256, also
@@ -23,8 +23,9 @@ def result_settings(info: Mapping) -> dict:
     return {k: v for k, v in info.items() if k not in NOT_SETTINGS}
 
 
-def changed_settings(earlier: Mapping, now: Mapping, ignore: Iterable[str] = (),
-                     presence: bool = False) -> dict:
+def changed_settings(
+    earlier: Mapping, now: Mapping, ignore: Iterable[str] = (), presence: bool = False
+) -> dict:
     """``{name: (earlier value, value now)}`` for every setting that differs (one missing on
     either side counts as None), in name order; names in ``ignore`` are not compared. With
     ``presence``, a setting recorded on one side only differs even when its value is None (a
@@ -34,12 +35,16 @@ def changed_settings(earlier: Mapping, now: Mapping, ignore: Iterable[str] = (),
     {'lr': (0.0001, 0.001)}
     """
     skip = set(ignore)
-    return {k: (earlier.get(k), now.get(k)) for k in sorted(set(earlier) | set(now))
-            if k not in skip and (earlier.get(k) != now.get(k)
-                                  or (presence and (k in earlier) != (k in now)))}
+    return {
+        k: (earlier.get(k), now.get(k))
+        for k in sorted(set(earlier) | set(now))
+        if k not in skip and (earlier.get(k) != now.get(k) or (presence and (k in earlier) != (k in now)))
+    }
 
 
 def describe_changes(changes: Mapping) -> str:
     """``changed_settings``'s result as one line: ``name (was A, now B); ...``."""
-    return "; ".join(f"{k} (was {was!r}, now {now!r})" if was != now
-                     else f"{k} (recorded by one run only, as {now!r})" for k, (was, now) in changes.items())
+    return "; ".join(
+        f"{k} (was {was!r}, now {now!r})" if was != now else f"{k} (recorded by one run only, as {now!r})"
+        for k, (was, now) in changes.items()
+    )

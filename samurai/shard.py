@@ -30,8 +30,8 @@ import re
 import socket
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -76,6 +76,7 @@ def main_lock(info, out: str | Path):
     from samurai.locks import OutputBusyError, output_lock
 
     with contextlib.ExitStack() as held:
+
         def take():
             if info.is_main:
                 try:
@@ -120,8 +121,10 @@ def refuse_shared_names(cases: Sequence, what: str, fix: str) -> None:
         else:
             first[case.case_id] = where
     if clashes:
-        raise UserError(f"{len(clashes)} pair(s) of inputs have the same name, and so one {what}: "
-                        f"{'; '.join(clashes[:10])}; {fix}")
+        raise UserError(
+            f"{len(clashes)} pair(s) of inputs have the same name, and so one {what}: "
+            f"{'; '.join(clashes[:10])}; {fix}"
+        )
 
 
 def balance(frames: Sequence[int], world_size: int) -> list[list[int]]:
@@ -163,8 +166,10 @@ def problems_error(problems: Sequence[str], where, fix: str) -> UserError:
     """The exit-2 error listing ``check_cases``'s problems (the first 50) in ``where``."""
     shown = "\n  ".join(problems[:50])
     more = f"\n  ... ({len(problems)} in all)" if len(problems) > 50 else ""
-    return UserError(f"{len(problems)} problem(s) in {where}; {fix}, then run again (nothing was "
-                    f"tracked):\n  {shown}{more}")
+    return UserError(
+        f"{len(problems)} problem(s) in {where}; {fix}, then run again (nothing was "
+        f"tracked):\n  {shown}{more}"
+    )
 
 
 # ----------------------------------------------------------------------------- the work folder
@@ -203,13 +208,17 @@ class CaseStore:
 
         settings = json.loads(json.dumps(settings, default=str))
         if self.folder.is_symlink() or (self.folder.exists() and not self.folder.is_dir()):
-            raise UserError(f"{self.folder} is a file or a link; samurai keeps the finished cases of "
-                           "a run there: move it away or choose another --out")
+            raise UserError(
+                f"{self.folder} is a file or a link; samurai keeps the finished cases of "
+                "a run there: move it away or choose another --out"
+            )
         if self.folder.exists():
             if not self._ours():
-                raise UserError(f"{self.folder} exists but samurai did not write it (no samurai "
-                               f"{SETTINGS}); samurai keeps the finished cases of a run there: move "
-                               "it away or choose another --out")
+                raise UserError(
+                    f"{self.folder} exists but samurai did not write it (no samurai "
+                    f"{SETTINGS}); samurai keeps the finished cases of a run there: move "
+                    "it away or choose another --out"
+                )
             earlier = json.loads((self.folder / SETTINGS).read_text()).get("settings", {})
             changed = changed_settings(earlier, settings, presence=True)
             if changed and not force:
@@ -220,11 +229,15 @@ class CaseStore:
                 )
             if changed:
                 n = self._discard()
-                print(f"--force: discarded {n} case(s) of an earlier run with other settings "
-                      f"from {self.folder}", file=sys.stderr)
+                print(
+                    f"--force: discarded {n} case(s) of an earlier run with other settings "
+                    f"from {self.folder}",
+                    file=sys.stderr,
+                )
         self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.folder / SETTINGS, json.dumps(
-            {"tool": "samurai", "settings": settings}, indent=2) + "\n")
+        atomic_write_text(
+            self.folder / SETTINGS, json.dumps({"tool": "samurai", "settings": settings}, indent=2) + "\n"
+        )
         return len(self.finished())
 
     def _records(self):
@@ -301,15 +314,20 @@ def open_store(info, out: str | Path, settings: dict, force: bool) -> CaseStore:
 
     def visible():
         if not store._ours():
-            raise UserError(f"rank {info.rank} on {socket.gethostname()} does not see {store.folder}; "
-                           "--out must be on a file system that every node shares")
+            raise UserError(
+                f"rank {info.rank} on {socket.gethostname()} does not see {store.folder}; "
+                "--out must be on a file system that every node shares"
+            )
 
     agree(info, visible)
     if info.is_main and reused:
         print(f"resuming: {reused} finished case(s) in {store.folder} are kept", flush=True)
     elif info.is_main:
-        print(f"each finished case is kept in {store.folder} until the output is written: after "
-              "a crash, the same command resumes from them", flush=True)
+        print(
+            f"each finished case is kept in {store.folder} until the output is written: after "
+            "a crash, the same command resumes from them",
+            flush=True,
+        )
     return store
 
 
@@ -339,12 +357,14 @@ class Progress:
         eta = self.left_frames / fps if fps > 0 else float("inf")
         left = self.total - self.done - self.failed
         eta_text = str(datetime.timedelta(seconds=round(eta))) if np.isfinite(eta) else "?"
-        print(f"{self.prefix}{self.done} done, {self.failed} failed, {left} left | "
-              f"{fps:.1f} frames/s | ETA {eta_text}", flush=True)
+        print(
+            f"{self.prefix}{self.done} done, {self.failed} failed, {left} left | "
+            f"{fps:.1f} frames/s | ETA {eta_text}",
+            flush=True,
+        )
 
 
-def run_shard(cases: Sequence, frames: Sequence[int], finished: set, info,
-              work: Callable) -> list[str]:
+def run_shard(cases: Sequence, frames: Sequence[int], finished: set, info, work: Callable) -> list[str]:
     """Work through this rank's shard of the cases not in ``finished`` (rank 0's set counts),
     then wait for every rank; returns the ids of the cases that failed, on every rank.
 
@@ -367,13 +387,15 @@ def run_shard(cases: Sequence, frames: Sequence[int], finished: set, info,
     return [c.case_id for c in cases if c.case_id in everyone]
 
 
-def run_cases(cases: Sequence, frames: Sequence[int], store: CaseStore, info,
-              work: Callable) -> list[tuple[dict, dict]] | None:
+def run_cases(
+    cases: Sequence, frames: Sequence[int], store: CaseStore, info, work: Callable
+) -> list[tuple[dict, dict]] | None:
     """``run_shard`` with each result kept in ``store``; rank 0 returns every case's stored
     ``(record, arrays)`` in the dataset's order, the other ranks None.
 
     ``work(case) -> (record, arrays)``: the record is JSON-able and says ``"failed"``.
     """
+
     def one(case) -> bool:
         record, arrays = work(case)
         store.write(case.case_id, {**record, "rank": info.rank}, arrays)
@@ -383,5 +405,3 @@ def run_cases(cases: Sequence, frames: Sequence[int], store: CaseStore, info,
     if not info.is_main:
         return None
     return [store.read(c.case_id) for c in cases]
-
-

@@ -46,13 +46,17 @@ def open_video(video, *, spacing=None, salt: str | None = None):
         if dicom.looks_like_dicom(path):
             from samurai.dicom.privacy import study_salt
 
-            frames = dicom.DicomFrames(path, min_frames=2, spacing=spacing,
-                                       salt=study_salt() if salt is None else salt)
+            frames = dicom.DicomFrames(
+                path, min_frames=2, spacing=spacing, salt=study_salt() if salt is None else salt
+            )
             return frames, frames.info
     frames = open_frames(str(video))
     fps = getattr(frames, "fps", None)
-    return frames, SourceInfo(spacing=spacing, spacing_source="--spacing" if spacing else None,
-                              frame_time_ms=1000.0 / fps if fps else None)
+    return frames, SourceInfo(
+        spacing=spacing,
+        spacing_source="--spacing" if spacing else None,
+        frame_time_ms=1000.0 / fps if fps else None,
+    )
 
 
 __all__ = ["open_video", "parse_spacing"]

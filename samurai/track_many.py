@@ -38,8 +38,13 @@ def _dicom_files(folder: Path) -> list[Path]:
     """The DICOM files under ``folder`` (any depth, a DICOMDIR included)."""
     from samurai_common.dicom import looks_like_dicom
 
-    return [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")
-            and (p.name.upper() == "DICOMDIR" or looks_like_dicom(p))]
+    return [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and not p.name.startswith(".")
+        and (p.name.upper() == "DICOMDIR" or looks_like_dicom(p))
+    ]
 
 
 def list_videos(path: Path) -> list[Path]:
@@ -67,8 +72,11 @@ def _list_dicom(path: Path) -> list[Path]:
     from samurai_common.frames import is_video
 
     folder = path if path.is_dir() else path.parent
-    others = sorted(p for p in folder.iterdir() if is_video(p) and not (p.is_file() and looks_like_dicom(p))
-                    ) if path.is_dir() else []
+    others = (
+        sorted(p for p in folder.iterdir() if is_video(p) and not (p.is_file() and looks_like_dicom(p)))
+        if path.is_dir()
+        else []
+    )
     try:
         found = list_dicom_videos(path, on_skip=lambda line: print(f"note: {line}", file=sys.stderr))
     except DicomError as err:
@@ -103,8 +111,15 @@ def case_name(path: Path, root: Path) -> str:
 class _Video:
     """One video of the batch: its prompts are read and checked with its first frame."""
 
-    def __init__(self, path: Path, boxes: dict | None, masks: Path | None, root: Path | None = None,
-                 spacing=None, salt: str | None = None):
+    def __init__(
+        self,
+        path: Path,
+        boxes: dict | None,
+        masks: Path | None,
+        root: Path | None = None,
+        spacing=None,
+        salt: str | None = None,
+    ):
         self.path, self.boxes, self.masks = path, boxes, masks
         self.case_id = case_name(path, root) if root is not None else (path.stem or path.name)
         self.spacing, self.salt = spacing, salt
@@ -155,8 +170,10 @@ class _Video:
         except (FileNotFoundError, FrameError, UserError) as err:
             return [str(err)]
         if self.names and len(self.names) != len(prompts):
-            return [f"--names gives {len(self.names)} name(s) for its {len(prompts)} object(s); "
-                    "give one name per object"]
+            return [
+                f"--names gives {len(self.names)} name(s) for its {len(prompts)} object(s); "
+                "give one name per object"
+            ]
         self.n_frames = len(source)
         return []
 
@@ -166,28 +183,38 @@ def run_many(args) -> int:
 
     root = Path(args.video)
     if args.box or args.mask:
-        raise UserError("--box / --mask prompt one video; prompt many videos with --boxes CSV "
-                       "(video,obj_id,x1,y1,x2,y2) or --masks DIR (<video name>.png per video)")
+        raise UserError(
+            "--box / --mask prompt one video; prompt many videos with --boxes CSV "
+            "(video,obj_id,x1,y1,x2,y2) or --masks DIR (<video name>.png per video)"
+        )
     if bool(args.boxes) == bool(args.masks):
-        raise UserError("give the first-frame prompts of the videos as --boxes CSV (columns "
-                       "video,obj_id,x1,y1,x2,y2) or --masks DIR (<video name>.png per video), not both")
+        raise UserError(
+            "give the first-frame prompts of the videos as --boxes CSV (columns "
+            "video,obj_id,x1,y1,x2,y2) or --masks DIR (<video name>.png per video), not both"
+        )
     if args.masks and not Path(args.masks).is_dir():
         raise UserError(f"--masks {args.masks} is not a folder; pass the folder of <video name>.png masks")
     from samurai.prompts import read_boxes
 
     boxes = read_boxes(Path(args.boxes)) if args.boxes else None
-    videos = [_Video(p, boxes, Path(args.masks) if args.masks else None, root, args.spacing,
-                     args.study_salt) for p in list_videos(root)]
+    videos = [
+        _Video(p, boxes, Path(args.masks) if args.masks else None, root, args.spacing, args.study_salt)
+        for p in list_videos(root)
+    ]
     out_root = Path(args.out) if args.out else Path(f"{root.stem or root.name}_track")
     outside = [v for v in videos if (out_root / v.case_id).resolve().parent != out_root.resolve()]
     if outside:
-        raise UserError(f"{root}: the output folder of entry {outside[0].path} would be "
-                        f"{out_root / outside[0].case_id}, outside --out {out_root}; list video files "
-                        "or frame folders by their own names")
+        raise UserError(
+            f"{root}: the output folder of entry {outside[0].path} would be "
+            f"{out_root / outside[0].case_id}, outside --out {out_root}; list video files "
+            "or frame folders by their own names"
+        )
     shard.refuse_shared_names(videos, "output folder", "rename one, or list them in separate runs")
     if out_root.exists() and not out_root.is_dir():
-        raise UserError(f"--out {out_root} is a file; many videos need a folder for their output "
-                       "folders: choose another --out")
+        raise UserError(
+            f"--out {out_root} is a file; many videos need a folder for their output "
+            "folders: choose another --out"
+        )
     info = distributed.setup(timeout=shard.RANK_TIMEOUT)
     try:
         with shard.main_lock(info, out_root):  # one run at a time per --out
@@ -199,12 +226,12 @@ def run_many(args) -> int:
 def _run(args, videos, out_root: Path, info) -> int:
     from samurai import shard
     from samurai.api import object_names
+    from samurai.distributed import device_for
     from samurai.mask_exports import write_run_exports
     from samurai.predictors import build_predictor, is_untrained
     from samurai.provenance import run_info
     from samurai.settings import result_settings
     from samurai.tracking import TRACK_DONE, report_empty, report_frames_read
-    from samurai.distributed import device_for
 
     names = object_names(args.names, None) or None
     for video in videos:
@@ -214,46 +241,82 @@ def _run(args, videos, out_root: Path, info) -> int:
     problems, frames = shard.check_cases(videos, info)
     if problems:
         raise shard.problems_error(problems, args.video, "fix them")
-    predictor = shard.agree(info, lambda: build_predictor(
-        args.model, args.checkpoint, device_for(args.device, info), args.image_size,
-        samurai=not args.vanilla, adapter=args.adapter, random_weights=args.random_weights,
-        noise=args.noise, motion_model=args.motion_model, seed=args.seed,
-        batch_objects=args.batch_objects, compile=args.compile, dtype=args.dtype))
-    base = run_info(predictor, command=args.command, argv=getattr(args, "argv", None), model=args.model,
-                    checkpoint=args.checkpoint, adapter=args.adapter, noise=args.noise, seed=args.seed)
-    settings = {**result_settings(base),
-                "samurai": not args.vanilla, "video_overlay": not args.no_video}
-    given = {"spacing_cm": list(args.spacing) if args.spacing else None, "names": names,
-             "view": args.view}
+    predictor = shard.agree(
+        info,
+        lambda: build_predictor(
+            args.model,
+            args.checkpoint,
+            device_for(args.device, info),
+            args.image_size,
+            samurai=not args.vanilla,
+            adapter=args.adapter,
+            random_weights=args.random_weights,
+            noise=args.noise,
+            motion_model=args.motion_model,
+            seed=args.seed,
+            batch_objects=args.batch_objects,
+            compile=args.compile,
+            dtype=args.dtype,
+        ),
+    )
+    base = run_info(
+        predictor,
+        command=args.command,
+        argv=getattr(args, "argv", None),
+        model=args.model,
+        checkpoint=args.checkpoint,
+        adapter=args.adapter,
+        noise=args.noise,
+        seed=args.seed,
+    )
+    settings = {**result_settings(base), "samurai": not args.vanilla, "video_overlay": not args.no_video}
+    given = {"spacing_cm": list(args.spacing) if args.spacing else None, "names": names, "view": args.view}
     settings.update({k: v for k, v in given.items() if v})  # absent when not given: as before
     settings = json.loads(json.dumps(settings, default=str))
-    finished = shard.agree(info, lambda: _finished(videos, out_root, settings, args.force)
-                           if info.is_main else set())
+    finished = shard.agree(
+        info, lambda: _finished(videos, out_root, settings, args.force) if info.is_main else set()
+    )
 
     def work(video) -> bool:
-        from samurai.tracking import track_into
         from samurai.output import OutputDir
+        from samurai.tracking import track_into
 
         try:
             source, source_info = video.open()
             prompts = video.prompts(source.width, source.height)
             named = dict(zip(sorted(prompts), names)) if names else None
             with OutputDir(out_root / video.case_id, force=args.force) as out:
-                out.info.update(base, settings=settings, video=str(video.path),
-                                objects=sorted(prompts), prompts=video.prompt_info(),
-                                samurai=not args.vanilla, ranks=info.world_size)
+                out.info.update(
+                    base,
+                    settings=settings,
+                    video=str(video.path),
+                    objects=sorted(prompts),
+                    prompts=video.prompt_info(),
+                    samurai=not args.vanilla,
+                    ranks=info.world_size,
+                )
                 if named:
                     out.info.update(names=named)
                 if args.view:
                     out.info.update(view=args.view)
-                seen, found, _ = track_into(out, source, prompts, predictor, video=video.path,
-                                            video_overlay=not args.no_video,
-                                            untrained=is_untrained(args.model, args.checkpoint))
-                out.info.update(write_run_exports(out.path, source, seen, sorted(prompts), named,
-                                                  source_info))
+                seen, found, _ = track_into(
+                    out,
+                    source,
+                    prompts,
+                    predictor,
+                    video=video.path,
+                    video_overlay=not args.no_video,
+                    untrained=is_untrained(args.model, args.checkpoint),
+                )
+                out.info.update(
+                    write_run_exports(out.path, source, seen, sorted(prompts), named, source_info)
+                )
         except Exception as err:  # noqa: BLE001  one bad video must not stop the others
-            print(f"warning: video {video.path} failed, no output folder written: "
-                  f"{type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            print(
+                f"warning: video {video.path} failed, no output folder written: {type(err).__name__}: {err}",
+                file=sys.stderr,
+                flush=True,
+            )
             return True
         report_frames_read(str(video.path), source, seen, TRACK_DONE)
         report_empty(found, seen, is_untrained(args.model, args.checkpoint), where=f"{video.case_id}/")
@@ -262,15 +325,21 @@ def _run(args, videos, out_root: Path, info) -> int:
     if info.is_main:
         out_root.mkdir(parents=True, exist_ok=True)
         if finished:
-            print(f"resuming: {len(finished)} video(s) in {out_root} are complete with the same "
-                  "settings and are kept", flush=True)
+            print(
+                f"resuming: {len(finished)} video(s) in {out_root} are complete with the same "
+                "settings and are kept",
+                flush=True,
+            )
     failed = shard.run_shard(videos, frames, finished, info, work)
     if not info.is_main:
         return 0
     print(f"wrote {len(videos) - len(failed)} of {len(videos)} video folder(s) into {out_root}/")
     if failed:
-        print(f"warning: {len(failed)} video(s) failed (see the warnings above) and have no "
-              f"output folder; run again to retry them: {', '.join(failed)}", file=sys.stderr)
+        print(
+            f"warning: {len(failed)} video(s) failed (see the warnings above) and have no "
+            f"output folder; run again to retry them: {', '.join(failed)}",
+            file=sys.stderr,
+        )
         return 3
     return 0
 
@@ -287,8 +356,10 @@ def _finished(videos, out_root: Path, settings: dict, force: bool) -> set[str]:
         if not folder.exists():
             continue
         if not written_by_samurai(folder):
-            raise UserError(f"{folder} exists but is not a finished samurai output (no samurai "
-                           "manifest.json); move it away or choose another --out")
+            raise UserError(
+                f"{folder} exists but is not a finished samurai output (no samurai "
+                "manifest.json); move it away or choose another --out"
+            )
         earlier = json.loads((folder / MANIFEST).read_text()).get("settings") or {}
         if earlier == settings:
             done.add(video.case_id)
@@ -296,7 +367,9 @@ def _finished(videos, out_root: Path, settings: dict, force: bool) -> set[str]:
             other.append(video.case_id)
             changed = describe_changes(changed_settings(earlier, settings))
     if other and not force:
-        raise UserError(f"{len(other)} video folder(s) in {out_root} were written with other settings "
-                       f"({', '.join(other[:10])}): {changed}. Pass --force to redo and "
-                       "replace them, or run with the earlier settings to keep them")
+        raise UserError(
+            f"{len(other)} video folder(s) in {out_root} were written with other settings "
+            f"({', '.join(other[:10])}): {changed}. Pass --force to redo and "
+            "replace them, or run with the earlier settings to keep them"
+        )
     return done

@@ -38,8 +38,18 @@ def sam2_track(predictor, source, prompts: dict, samurai: bool | None = None):
         yield t, {oid: masks[i] for i, oid in enumerate(obj_ids)}, predictor.frame_scores(state, t)
 
 
-def track_into(out, source, prompts: dict, predictor, *, video, ids=None, frames=None,
-               video_overlay: bool = True, untrained: bool = False) -> tuple[int, dict, bool]:
+def track_into(
+    out,
+    source,
+    prompts: dict,
+    predictor,
+    *,
+    video,
+    ids=None,
+    frames=None,
+    video_overlay: bool = True,
+    untrained: bool = False,
+) -> tuple[int, dict, bool]:
     """Track ``prompts`` through ``source`` and write masks, boxes, scores and overlays into the
     ``OutputDir`` ``out``; returns (frames read, object id -> frames with a mask, MP4 written).
 
@@ -47,11 +57,11 @@ def track_into(out, source, prompts: dict, predictor, *, video, ids=None, frames
     prompter's, for objects ``ids``), as ``sam2_track`` yields them."""
     import numpy as np
 
-    from samurai_common.frames import FrameError
-    from samurai_core.boxes import mask_to_box
     from samurai.drawing import PALETTE, draw_box, overlay, stamp
     from samurai.formats import write_csv, write_lasot_boxes, write_png
     from samurai.video_writers import MP4Writer, mp4_available, write_gif
+    from samurai_common.frames import FrameError
+    from samurai_core.boxes import mask_to_box
 
     height, width = source.height, source.width
     ids = sorted(prompts) if ids is None else ids
@@ -99,8 +109,13 @@ def track_into(out, source, prompts: dict, predictor, *, video, ids=None, frames
     finally:
         if mp4 is not None:
             mp4.close()
-    out.info.update(frames=seen, frames_read=seen, frames_announced=source.frames_announced,
-                    ended_early=source.ended_early, empty_objects=[k for k in ids if not found[k]])
+    out.info.update(
+        frames=seen,
+        frames_read=seen,
+        frames_announced=source.frames_announced,
+        ended_early=source.ended_early,
+        empty_objects=[k for k in ids if not found[k]],
+    )
     for k in ids:
         per_frame = np.zeros((seen, 4), np.float32)
         for t, box in boxes[k].items():
@@ -121,19 +136,26 @@ def report_frames_read(name: str, source, read: int, done: str) -> None:
 
     announced = source.frames_announced
     if read < announced:
-        print(f"warning: {name}: read {read} of {announced} announced frames, the video ends "
-              f"early: {source.ended_early or 'its frames ran out'}; the {read} frames read "
-              f"are {done}", file=sys.stderr)
+        print(
+            f"warning: {name}: read {read} of {announced} announced frames, the video ends "
+            f"early: {source.ended_early or 'its frames ran out'}; the {read} frames read "
+            f"are {done}",
+            file=sys.stderr,
+        )
     elif read > announced:
-        print(f"note: {name}: read {read} frames, {read - announced} more than its container "
-              f"announces ({announced}, an estimate); all {read} are {done}", file=sys.stderr)
+        print(
+            f"note: {name}: read {read} frames, {read - announced} more than its container "
+            f"announces ({announced}, an estimate); all {read} are {done}",
+            file=sys.stderr,
+        )
 
 
 def report_empty(found: dict, frames: int, untrained: bool, where: str = "") -> None:
     """Say on stderr which objects have no mask on any frame (``found``: id -> frames with one;
     ``where``: a prefix of their names, e.g. the video's)."""
-    warn_empty([f"{where}{k}" for k, n in found.items() if n == 0],
-               f"on every one of the {frames} frames", untrained)
+    warn_empty(
+        [f"{where}{k}" for k, n in found.items() if n == 0], f"on every one of the {frames} frames", untrained
+    )
 
 
 def warn_empty(names: list[str], span: str, untrained: bool) -> None:
@@ -141,15 +163,26 @@ def warn_empty(names: list[str], span: str, untrained: bool) -> None:
 
     if not names:
         return
-    why = ("expected with --random-weights: the model is untrained" if untrained else
-           "check the prompt (a box around the object on frame 0) and that the checkpoint fits --model")
-    print(f"warning: object(s) {', '.join(names)} empty {span} (nothing was segmented; {why})",
-          file=sys.stderr)
+    why = (
+        "expected with --random-weights: the model is untrained"
+        if untrained
+        else "check the prompt (a box around the object on frame 0) and that the checkpoint fits --model"
+    )
+    print(
+        f"warning: object(s) {', '.join(names)} empty {span} (nothing was segmented; {why})", file=sys.stderr
+    )
 
 
 SCORE_FIELDS = [
-    "frame", "obj_id", "prompt", "chosen", "predicted_iou", "object_score", "motion_iou",
-    "stable_frames", "memory_frames",
+    "frame",
+    "obj_id",
+    "prompt",
+    "chosen",
+    "predicted_iou",
+    "object_score",
+    "motion_iou",
+    "stable_frames",
+    "memory_frames",
 ]
 
 
@@ -172,7 +205,9 @@ def _score_row(t: int, obj_id: int, s: dict | None) -> dict:
         "object_score": float(s["object_score"]),
         "motion_iou": float(s["kf_score"]) if kf_ok else float("nan"),
         "stable_frames": int(s["stable_frames"]) if "stable_frames" in s else "",
-        "memory_frames": "" if memory is None else " ".join(str(int(f)) for f in np.asarray(memory).reshape(-1) if f >= 0),
+        "memory_frames": ""
+        if memory is None
+        else " ".join(str(int(f)) for f in np.asarray(memory).reshape(-1) if f >= 0),
     }
 
 

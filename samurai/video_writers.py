@@ -8,12 +8,12 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
-from samurai.output import process_umask, atomic_write_bytes
+from samurai.output import atomic_write_bytes, process_umask
 
 
 def write_gif(path: str | os.PathLike, images: Iterable[np.ndarray], fps: float = 10.0) -> None:
@@ -106,7 +106,6 @@ class MP4Writer:
         else:
             Path(self._tmp).unlink(missing_ok=True)
 
-
     def _check_written(self) -> None:
         capture = self._cv2.VideoCapture(self._tmp)
         found = int(capture.get(self._cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
@@ -116,9 +115,12 @@ class MP4Writer:
         size = os.path.getsize(self._tmp)
         full = shutil.disk_usage(self.path.parent).free < max(size, 1 << 20)
         Path(self._tmp).unlink(missing_ok=True)
-        raise OSError(errno.ENOSPC if full else errno.EIO,
-                      f"{os.strerror(errno.ENOSPC if full else errno.EIO)}: the MP4 encoder wrote "
-                      f"{max(found, 0)} of {self.frames} frames into {self.path.name}", self._tmp)
+        raise OSError(
+            errno.ENOSPC if full else errno.EIO,
+            f"{os.strerror(errno.ENOSPC if full else errno.EIO)}: the MP4 encoder wrote "
+            f"{max(found, 0)} of {self.frames} frames into {self.path.name}",
+            self._tmp,
+        )
 
 
 def mp4_available() -> bool:

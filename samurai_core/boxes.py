@@ -151,9 +151,7 @@ def box_valid(b: Float[AnyArray, "*batch 4"]) -> Bool[Array, "*batch"]:
     return finite & (x2 > x1) & (y2 > y1)
 
 
-def box_iou(
-    a: Float[AnyArray, "*#batch 4"], b: Float[AnyArray, "*#batch 4"]
-) -> Float[Array, "*#batch"]:
+def box_iou(a: Float[AnyArray, "*#batch 4"], b: Float[AnyArray, "*#batch 4"]) -> Float[Array, "*#batch"]:
     """Elementwise IoU of ``xyxy`` boxes (broadcasting over equal-rank batch shapes).
 
     Returns 0 wherever either box is invalid (see ``box_valid``): never NaN.

@@ -180,9 +180,7 @@ def filter_sequence(
         )
         return (new, started | present), out
 
-    _, (loglik, scored, pred_box) = jax.lax.scan(
-        frame, (start, jnp.zeros((), bool)), (z_all, valid)
-    )
+    _, (loglik, scored, pred_box) = jax.lax.scan(frame, (start, jnp.zeros((), bool)), (z_all, valid))
     return FilterOutput(loglik, scored, pred_box)
 
 
@@ -372,7 +370,8 @@ def fit_noise(
         nll = float(nll)
         if not math.isfinite(nll):
             shrunk = [
-                name for name, v, v0 in zip(NoiseParams._fields, np.asarray(log_noise), np.log(init))
+                name
+                for name, v, v0 in zip(NoiseParams._fields, np.asarray(log_noise), np.log(init))
                 if v - v0 < _RUNAWAY
             ]
             if shrunk:
@@ -470,9 +469,7 @@ def calibration_from_dict(data: Any, source: str = "calibration") -> Calibration
     """
     fix = "re-run `samurai calibrate` to write it again"
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(
-            f"{source} is not a samurai noise calibration (no \"format\": \"{FORMAT}\"); {fix}"
-        )
+        raise ValueError(f'{source} is not a samurai noise calibration (no "format": "{FORMAT}"); {fix}')
     if data.get("version") != FORMAT_VERSION:
         raise ValueError(
             f"{source} has format version {data.get('version')!r}; this samurai reads version "
@@ -483,14 +480,12 @@ def calibration_from_dict(data: Any, source: str = "calibration") -> Calibration
         raise ValueError(f"{source}: motion_model={model!r} is not one of {MOTION_MODELS}; {fix}")
     noise = data.get("noise")
     if not isinstance(noise, dict):
-        raise ValueError(
-            f"{source}: \"noise\" must be an object with the fields {NoiseParams._fields}"
-        )
+        raise ValueError(f'{source}: "noise" must be an object with the fields {NoiseParams._fields}')
     missing = [f for f in NoiseParams._fields if f not in noise]
     extra = sorted(set(noise) - set(NoiseParams._fields))
     if missing or extra:
         raise ValueError(
-            f"{source}: \"noise\" is missing {missing} / has unknown {extra}; it needs exactly "
+            f'{source}: "noise" is missing {missing} / has unknown {extra}; it needs exactly '
             f"{NoiseParams._fields}"
         )
     values = []
@@ -501,7 +496,7 @@ def calibration_from_dict(data: Any, source: str = "calibration") -> Calibration
         values.append(float(v))
     provenance = data.get("provenance", {})
     if not isinstance(provenance, dict):
-        raise ValueError(f"{source}: \"provenance\" must be an object")
+        raise ValueError(f'{source}: "provenance" must be an object')
     return Calibration(model, NoiseParams(*values), provenance)
 
 

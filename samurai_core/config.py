@@ -28,7 +28,7 @@ class SamuraiConfig(NamedTuple):
     motion_model: str = "xyah"  # "xyah" (official parity), "xywh" (seed write-up), "xyxy"
     noise: NoiseParams = NoiseParams()
 
-    def validate(self) -> "SamuraiConfig":
+    def validate(self) -> SamuraiConfig:
         """Return self, or raise ValueError naming the bad field and the fix."""
         check_motion_model(self.motion_model)
         if not 0.0 <= self.kf_score_weight <= 1.0:
@@ -37,8 +37,7 @@ class SamuraiConfig(NamedTuple):
             raise ValueError(f"num_maskmem={self.num_maskmem} must be >= 2 (1 conditioning + 1)")
         if self.memory_window < self.num_maskmem - 1:
             raise ValueError(
-                f"memory_window={self.memory_window} must be >= num_maskmem-1="
-                f"{self.num_maskmem - 1}"
+                f"memory_window={self.memory_window} must be >= num_maskmem-1={self.num_maskmem - 1}"
             )
         if self.stable_frames_threshold < 1:
             raise ValueError("stable_frames_threshold must be >= 1")

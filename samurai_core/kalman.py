@@ -44,7 +44,7 @@ StateCov = Float[Array, "8 8 *batch"]
 Box = Float[AnyArray, "*batch 4"]
 
 
-def measure(motion_model: str, box_xyxy: Box) -> Float[Array, "4 *batch"]:
+def measure(motion_model: str, box_xyxy: Box) -> Float[Array, 4 * batch]:
     """The ``xyxy`` box in the motion model's measurement coordinates ``z = H x``."""
     check_motion_model(motion_model)
     if motion_model == "xyah":
@@ -67,7 +67,7 @@ def kf_box(motion_model: str, mean: State) -> Float[Array, "*batch 4"]:
     return p
 
 
-def _noise_terms(motion_model: str, noise: NoiseParams, p: Float[Array, "4 *batch"]):
+def _noise_terms(motion_model: str, noise: NoiseParams, p: Float[Array, 4 * batch]):
     """Per-component standard deviations ``(pos[4], vel[4], meas[4], p0_pos[4], p0_vel[4])``.
 
     ``p`` holds the four position components (of a mean or of a measurement) that set the scale.
@@ -120,7 +120,7 @@ def _noise_terms(motion_model: str, noise: NoiseParams, p: Float[Array, "4 *batc
 
 
 def motion_matrices(
-    motion_model: str, noise: NoiseParams, mean: Float[Array, "8"]
+    motion_model: str, noise: NoiseParams, mean: Float[Array, 8]
 ) -> tuple[Float[Array, "8 8"], Float[Array, "4 8"], Float[Array, "8 8"], Float[Array, "4 4"]]:
     """Dense ``(F, H, Q, R)`` at ``mean`` (for filterpy parity checks and calibration).
 
@@ -149,9 +149,7 @@ def kf_initiate(motion_model: str, noise: NoiseParams, box_xyxy: Box) -> tuple[S
     return mean, cov
 
 
-def kf_predict(
-    motion_model: str, noise: NoiseParams, mean: State, cov: StateCov
-) -> tuple[State, StateCov]:
+def kf_predict(motion_model: str, noise: NoiseParams, mean: State, cov: StateCov) -> tuple[State, StateCov]:
     """One constant-velocity step: ``x' = F x``, ``P' = F P Fᵀ + Q(x)``.
 
     With ``P = [[A, B], [Bᵀ, C]]`` in 4×4 blocks, ``F P Fᵀ = [[(A+C) + (B+Bᵀ), B+C], [Bᵀ+C, C]]``,
@@ -175,7 +173,7 @@ def kf_predict(
 
 def kf_innovation(
     motion_model: str, noise: NoiseParams, mean: State, cov: StateCov, box_xyxy: Box
-) -> tuple[Float[Array, "4 *batch"], Float[Array, "4 4 *batch"]]:
+) -> tuple[Float[Array, 4 * batch], Float[Array, "4 4 *batch"]]:
     """Innovation ``y = z − H x`` and its covariance ``S = H P Hᵀ + R(x)``.
 
     ``log N(y; 0, S)`` is the per-step log-likelihood of the measurement (see
@@ -209,9 +207,7 @@ def kf_update(
     v = jax.lax.optimization_barrier(v)
     # Rank-1 terms instead of dots and transposes: both are slow for tiny matrices under vmap.
     new_mean = mean + sum(innov[k : k + 1] * v[k] for k in range(4))
-    new_cov = cov - 0.5 * sum(
-        u[k][:, None] * v[k][None, :] + v[k][:, None] * u[k][None, :] for k in range(4)
-    )
+    new_cov = cov - 0.5 * sum(u[k][:, None] * v[k][None, :] + v[k][:, None] * u[k][None, :] for k in range(4))
     return new_mean, new_cov
 
 
@@ -225,9 +221,7 @@ def kf_update(
 Blocks = Float[Array, "3 4 *batch"]
 
 
-def kf_initiate_blocks(
-    motion_model: str, noise: NoiseParams, box_xyxy: Box
-) -> tuple[State, Blocks]:
+def kf_initiate_blocks(motion_model: str, noise: NoiseParams, box_xyxy: Box) -> tuple[State, Blocks]:
     """``kf_initiate`` in block form."""
     check_motion_model(motion_model)
     z = measure(motion_model, box_xyxy)
@@ -272,14 +266,14 @@ def blocks_to_cov(blocks: Blocks) -> StateCov:
     return jnp.concatenate([top, bottom], axis=0)
 
 
-def _diag(d: Float[Array, "n *batch"]) -> Float[Array, "n n *batch"]:
+def _diag(d: Float[Array, n * batch]) -> Float[Array, "n n *batch"]:
     """The diagonal matrix of ``d`` (per batch entry), ``[n, n, *batch]``."""
     n = d.shape[0]
     eye = jnp.eye(n, dtype=d.dtype).reshape((n, n) + (1,) * (d.ndim - 1))
     return eye * d[None]
 
 
-def gaussian_logpdf(innov: Float[Array, "4"], S: Float[Array, "4 4"]) -> Float[Array, ""]:
+def gaussian_logpdf(innov: Float[Array, 4], S: Float[Array, "4 4"]) -> Float[Array, ""]:
     """``log N(innov; 0, S)`` through the Cholesky factor of ``S`` (no inverse)."""
     L = _chol4(S)
     y = _tri_solve_lower(L, innov[:, None])[:, 0]
@@ -306,7 +300,7 @@ def _chol4(S: Float[Array, "4 4 *batch"]):
     return ((l00,), (l10, l11), (l20, l21, l22), (l30, l31, l32, l33))
 
 
-def _tri_solve_lower(L, b: Float[Array, "4 *n"]) -> Float[Array, "4 *n"]:
+def _tri_solve_lower(L, b: Float[Array, 4 * n]) -> Float[Array, 4 * n]:
     y0 = b[0] / L[0][0]
     y1 = (b[1] - L[1][0] * y0) / L[1][1]
     y2 = (b[2] - L[2][0] * y0 - L[2][1] * y1) / L[2][2]
@@ -314,7 +308,7 @@ def _tri_solve_lower(L, b: Float[Array, "4 *n"]) -> Float[Array, "4 *n"]:
     return jnp.stack([y0, y1, y2, y3])
 
 
-def _chol4_solve(L, b: Float[Array, "4 *n"]) -> Float[Array, "4 *n"]:
+def _chol4_solve(L, b: Float[Array, 4 * n]) -> Float[Array, 4 * n]:
     """Solve ``L Lᵀ x = b`` by forward then backward substitution."""
     y = _tri_solve_lower(L, b)
     x3 = y[3] / L[3][3]

@@ -87,9 +87,7 @@ def add_tracks(cfg: SamuraiConfig, state: TrackState, mask: Bool[AnyArray, " B"]
     return _set_tracks(cfg, state, jnp.asarray(mask), True)
 
 
-def remove_tracks(
-    cfg: SamuraiConfig, state: TrackState, mask: Bool[AnyArray, " B"]
-) -> TrackState:
+def remove_tracks(cfg: SamuraiConfig, state: TrackState, mask: Bool[AnyArray, " B"]) -> TrackState:
     """Deactivate and clear the slots in ``mask`` (later ``step`` calls leave them untouched)."""
     _check_state(cfg, state)
     _check_mask(state, mask)
@@ -103,9 +101,7 @@ def grow(cfg: SamuraiConfig, state: TrackState, capacity: int) -> TrackState:
     """
     _check_state(cfg, state)
     if not isinstance(capacity, (int, np.integer)) or capacity < state.capacity:
-        raise ValueError(
-            f"capacity={capacity!r} must be an int >= the current capacity {state.capacity}"
-        )
+        raise ValueError(f"capacity={capacity!r} must be an int >= the current capacity {state.capacity}")
     bigger = init(cfg, int(capacity))
     f = bigger.f.at[:, : state.capacity].set(state.f)
     i = bigger.i.at[:, : state.capacity].set(state.i)
@@ -209,9 +205,7 @@ def _decide(cfg: SamuraiConfig, state: TrackState, cand: Candidates):
     sel_init, sel_upd, sel_pred, do, new_stable, gate = _materialise(
         one, (do & initiate, do & update, do & started, do, new_stable, gate)
     )
-    new_mean, new_blocks = _kalman_step(
-        cfg, c, mean, blocks, (sel_init, sel_upd, sel_pred)
-    )
+    new_mean, new_blocks = _kalman_step(cfg, c, mean, blocks, (sel_init, sel_upd, sel_pred))
     pushed, hist_pushed = _push_history(cfg, words, hist, gate, cand.frame_idx)
     mem_words, mem_frames = _memory_frames(cfg, pushed, hist_pushed, one)
 
@@ -321,9 +315,7 @@ def _choose(cfg: SamuraiConfig, mean, blocks, motion, cand: Candidates, one) -> 
     chosen, aff_ch, measurable, box_ch, kf_score = _materialise(
         one, (chosen, aff_ch, measurable, box_ch, kf_score)
     )
-    return _Choice(
-        chosen, aff_ch, measurable, box_ch, kf_score, obj_c, score, kf_iou, pm, pB, pred_box
-    )
+    return _Choice(chosen, aff_ch, measurable, box_ch, kf_score, obj_c, score, kf_iou, pm, pB, pred_box)
 
 
 def _stability(cfg: SamuraiConfig, c: _Choice, stable, started, motion):
@@ -362,7 +354,8 @@ def _kalman_step(cfg: SamuraiConfig, c: _Choice, mean, blocks, selects):
             return x.reshape((1,) * n_axes + (B,))
 
         return jnp.where(
-            g(sel_init), init_v,
+            g(sel_init),
+            init_v,
             jnp.where(g(sel_upd), upd_v, jnp.where(g(sel_pred), pred_v, old_v)),
         )
 
@@ -435,8 +428,7 @@ def _check_state(cfg: SamuraiConfig, state: TrackState) -> None:
     _validated(cfg)
     if not isinstance(state, TrackState):
         raise ValueError(
-            f"state must be a TrackState (create it with samurai_core.init); got "
-            f"{type(state).__name__}"
+            f"state must be a TrackState (create it with samurai_core.init); got {type(state).__name__}"
         )
     H = cfg.memory_window
     if state.sizes != (H,):

@@ -189,8 +189,17 @@ class StepOutput(_Packed):
 
     __slots__ = ()
     _fields = (
-        "chosen", "score", "kf_iou", "kf_score", "kf_score_valid", "pred_box", "box", "updated",
-        "stable_frames", "memory_mask", "memory_frames",
+        "chosen",
+        "score",
+        "kf_iou",
+        "kf_score",
+        "kf_score_valid",
+        "pred_box",
+        "box",
+        "updated",
+        "stable_frames",
+        "memory_mask",
+        "memory_frames",
     )
 
     @property

@@ -36,8 +36,14 @@ def main() -> int:
         gif = Image.open(out / "overlay.gif")
         frames = [f.convert("RGB") for i, f in enumerate(ImageSequence.Iterator(gif)) if i in EXCERPT]
         frames = [f.quantize(colors=32) for f in frames]
-        frames[0].save(IMAGES / "demo_overlay.gif", save_all=True, append_images=frames[1:],
-                       duration=500, loop=0, optimize=True)
+        frames[0].save(
+            IMAGES / "demo_overlay.gif",
+            save_all=True,
+            append_images=frames[1:],
+            duration=500,
+            loop=0,
+            optimize=True,
+        )
     print(f"wrote {', '.join(f'demo_{n}' for n in PLOTS)} and demo_overlay.gif into {IMAGES}")
     return 0
 

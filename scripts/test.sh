@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh full
+# Lint and format (ruff, configured in pyproject.toml) before the tests: one style, checked.
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/python -m pytest tests "$@"
 .venv/bin/python -m pytest benchmarks -q -p no:cacheprovider -o python_files='bench_*.py' \
   --benchmark-disable -m 'not slow'

@@ -59,7 +59,10 @@ def tiny_config(family: str):
 
     if family == "sam2_video":
         return Sam2VideoConfig(
-            vision_config=_hiera(256), image_size=256, memory_attention_feed_forward_hidden_size=64, **_common(256)
+            vision_config=_hiera(256),
+            image_size=256,
+            memory_attention_feed_forward_hidden_size=64,
+            **_common(256),
         )
     if family == "edgetam_video":
         return EdgeTamVideoConfig(
@@ -132,9 +135,9 @@ def _official_sam3_layout(folder) -> None:
     renamed = {}
     for key, value in tensors.items():
         if key.startswith("tracker_model.detector_model."):
-            key = key[len("tracker_model."):]
+            key = key[len("tracker_model.") :]
         elif key.startswith("tracker_model.tracker_neck."):
-            key = "tracker_model.vision_encoder.neck." + key[len("tracker_model.tracker_neck."):]
+            key = "tracker_model.vision_encoder.neck." + key[len("tracker_model.tracker_neck.") :]
         renamed[key] = value
     save_file(renamed, path, metadata={"format": "pt"})
 
@@ -169,16 +172,33 @@ def tiny_sam3_detector():
         vocab[c + "</w>"] = len(vocab)
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
     vit = dict(
-        model_type="sam3_vit_model", hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, image_size=224, patch_size=14, window_size=8, global_attn_indexes=[1],
+        model_type="sam3_vit_model",
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=224,
+        patch_size=14,
+        window_size=8,
+        global_attn_indexes=[1],
         pretrain_image_size=224,
     )
     small = dict(hidden_size=32, num_attention_heads=2, intermediate_size=64)
     config = Sam3Config(
-        vision_config=dict(backbone_config=vit, fpn_hidden_size=32, backbone_feature_sizes=[[64, 64], [32, 32], [16, 16]]),
+        vision_config=dict(
+            backbone_config=vit, fpn_hidden_size=32, backbone_feature_sizes=[[64, 64], [32, 32], [16, 16]]
+        ),
         text_config=dict(
-            vocab_size=len(vocab), hidden_size=32, intermediate_size=64, projection_dim=32, num_hidden_layers=1,
-            num_attention_heads=2, max_position_embeddings=32, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+            vocab_size=len(vocab),
+            hidden_size=32,
+            intermediate_size=64,
+            projection_dim=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=32,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
         ),
         geometry_encoder_config=dict(num_layers=1, **small),
         detr_encoder_config=dict(num_layers=1, **small),
@@ -188,7 +208,9 @@ def tiny_sam3_detector():
     torch.manual_seed(0)
     model = Sam3Model(config).eval()
     processor = Sam3Processor(
-        image_processor=Sam3ImageProcessor(size={"height": 224, "width": 224}, mask_size={"height": 56, "width": 56}),
+        image_processor=Sam3ImageProcessor(
+            size={"height": 224, "width": 224}, mask_size={"height": 56, "width": 56}
+        ),
         tokenizer=tokenizer,
     )
     return model, processor

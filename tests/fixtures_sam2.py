@@ -134,8 +134,8 @@ def write_underannounced_avi(path, frames, announced: int, fps: float = 10.0):
     _write_mjpg_avi(path, frames, fps)
     data = bytearray(Path(path).read_bytes())
     strh = data.find(b"strh")  # chunk id, size, then fccType .. dwStart (32 bytes), dwLength
-    assert data[strh + 8:strh + 12] == b"vids"
-    data[strh + 40:strh + 44] = struct.pack("<I", announced)
+    assert data[strh + 8 : strh + 12] == b"vids"
+    data[strh + 40 : strh + 44] = struct.pack("<I", announced)
     Path(path).write_bytes(bytes(data))
     return _read_back(path)
 

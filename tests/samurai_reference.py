@@ -176,9 +176,7 @@ def decide(cfg, tr: Track, boxes, aff, obj, frame):
         tr.mean, tr.cov = kf_predict(model, noise, tr.mean, tr.cov)
         pred_box = from_z(model, tr.mean)
         kf_iou = [iou(pred_box, boxes[m]) if usable[m] else 0.0 for m in range(M)]
-        score = [
-            a * kf_iou[m] + ((1 - a) * affc[m] if a < 1 else 0.0) for m in range(M)
-        ]
+        score = [a * kf_iou[m] + ((1 - a) * affc[m] if a < 1 else 0.0) for m in range(M)]
         chosen = argmax(score)
         kf_score, kf_valid = kf_iou[chosen], True
         if affc[chosen] < cfg.stable_ious_threshold:

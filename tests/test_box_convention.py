@@ -36,9 +36,9 @@ def _oracle(mask) -> list[float]:
 @pytest.mark.parametrize("k", range(4))
 def test_app_boxes_agree(k, tmp_path):
     from samurai.commands.calibrate import mask_boxes
-    from samurai.prompts import echo_prompts
     from samurai.eval.metrics import masks_to_xywh
     from samurai.formats import read_lasot_boxes, write_lasot_boxes
+    from samurai.prompts import echo_prompts
 
     mask = _masks()[k]
     labels = mask.astype(np.uint8) * 3
@@ -84,15 +84,14 @@ def test_backend_kalman_measurement_is_the_prompt_box(sam2_tiny_checkpoint):
     """The candidate boxes the SAM 2 backend hands to ``samurai_core.step`` for mask logits
     equal ``mask_to_box`` of the masks (what ``eval`` would prompt with)."""
     torch = pytest.importorskip("torch")
-    from samurai_sam2 import build_samurai_video_predictor
     from samurai_common.candidates import Candidates
+    from samurai_sam2 import build_samurai_video_predictor
 
     pred = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=S)
     masks = np.stack(_masks()[:3])  # M = 3 candidates of one object
     logits = torch.from_numpy(np.where(masks, 4.0, -4.0).astype(np.float32))[None]
     cand = Candidates(None, logits, torch.tensor([[0.9, 0.5, 0.2]]), None, torch.tensor([[3.0]]), True)
-    state = {"samurai": pred._new_samurai_state(True), "obj_idx_to_id": {0: 1},
-             "device": torch.device("cpu")}
+    state = {"samurai": pred._new_samurai_state(True), "obj_idx_to_id": {0: 1}, "device": torch.device("cpu")}
     _, records = pred._samurai_decide(state, 0, [(0, cand)])
     handed = records[0].as_dict()["boxes"]
     np.testing.assert_array_equal(handed, [_oracle(m) for m in masks])

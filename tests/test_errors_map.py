@@ -15,8 +15,11 @@ from samurai.errors_map import NOT_USER_ERRORS, USER_ERRORS, user_error_message
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = [ROOT / "samurai", ROOT / "samurai_core", *sorted((ROOT / "backends").glob("samurai_*"))]
-BUILTIN_BASES = {name for name, value in vars(builtins).items()
-                 if isinstance(value, type) and issubclass(value, BaseException)}
+BUILTIN_BASES = {
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+}
 
 
 def _module_name(path: Path) -> str:
@@ -35,7 +38,9 @@ def project_exception_classes() -> set[str]:
             tree = ast.parse(path.read_text(), str(path))
             for node in tree.body:
                 if isinstance(node, ast.ClassDef):
-                    bases = [b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "") for b in node.bases]
+                    bases = [
+                        b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "") for b in node.bases
+                    ]
                     classes[f"{_module_name(path)}.{node.name}"] = (node.name, bases)
     found: set[str] = set()
     names: set[str] = set(BUILTIN_BASES)
@@ -43,7 +48,9 @@ def project_exception_classes() -> set[str]:
     while changed:
         changed = False
         for qualified, (name, bases) in classes.items():
-            if qualified not in found and any(b in names or b.endswith(("Error", "Exception")) for b in bases):
+            if qualified not in found and any(
+                b in names or b.endswith(("Error", "Exception")) for b in bases
+            ):
                 found.add(qualified)
                 names.add(name)
                 changed = True
@@ -53,8 +60,12 @@ def project_exception_classes() -> set[str]:
 def test_the_walk_finds_the_known_classes():
     """The finder is not vacuous: it sees classes several levels down and in the backends."""
     found = project_exception_classes()
-    for name in ("samurai.data._base.DatasetError", "samurai_common.frame_source.VideoEndedEarly",
-                 "samurai.output.OutputError", "samurai.cli.Terminated"):
+    for name in (
+        "samurai.data._base.DatasetError",
+        "samurai_common.frame_source.VideoEndedEarly",
+        "samurai.output.OutputError",
+        "samurai.cli.Terminated",
+    ):
         assert name in found
     assert len(found) >= 14
 

@@ -64,8 +64,9 @@ def _imports(module: str, path: Path) -> set[str]:
                 package = package[: len(package) - (node.level - 1)]
                 base = ".".join(package + ([base] if base else []))
             # `from package import name`: the submodule package.name if there is one, else package
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else _resolve(base)
-                       for a in node.names]
+            targets = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else _resolve(base) for a in node.names
+            ]
         else:
             continue
         found.update(t for t in targets if t is not None and t != module)
@@ -84,13 +85,23 @@ def _top(module: str) -> str:
 
 
 def _violations(allowed) -> list[str]:
-    return [f"{m} imports {t}" for m, targets in sorted(GRAPH.items()) for t in sorted(targets)
-            if not allowed(m, t)]
+    return [
+        f"{m} imports {t}"
+        for m, targets in sorted(GRAPH.items())
+        for t in sorted(targets)
+        if not allowed(m, t)
+    ]
 
 
 def test_every_package_is_read():
-    assert {"samurai_core", "samurai", "samurai_common", "samurai_sam2", "samurai_hf",
-            "samurai_phantom"} <= set(PACKAGES)
+    assert {
+        "samurai_core",
+        "samurai",
+        "samurai_common",
+        "samurai_sam2",
+        "samurai_hf",
+        "samurai_phantom",
+    } <= set(PACKAGES)
     assert "samurai.commands.track" in MODULES and "samurai_core.kalman" in MODULES
     # the reader sees imports inside functions: track_many opens its videos in a method
     assert "samurai_common.frames" in GRAPH["samurai.track_many"]
@@ -101,13 +112,19 @@ def test_the_core_imports_nothing_of_the_project():
 
 
 def test_samurai_common_imports_the_core_only():
-    assert _violations(lambda m, t: _top(m) != "samurai_common"
-                       or _top(t) in ("samurai_common", "samurai_core")) == []
+    assert (
+        _violations(lambda m, t: _top(m) != "samurai_common" or _top(t) in ("samurai_common", "samurai_core"))
+        == []
+    )
 
 
 def test_backends_import_the_core_samurai_common_and_their_own_package_only():
-    assert _violations(lambda m, t: _top(m) not in BACKENDS
-                       or _top(t) in (_top(m), "samurai_common", "samurai_core")) == []
+    assert (
+        _violations(
+            lambda m, t: _top(m) not in BACKENDS or _top(t) in (_top(m), "samurai_common", "samurai_core")
+        )
+        == []
+    )
 
 
 def test_nothing_imports_the_entry_point_or_the_compatibility_module():

@@ -36,8 +36,11 @@ def test_second_writer_is_refused_naming_the_first_and_the_lock_dies_with_it(tmp
     out = tmp_path / "run"
     first = _holder(out)
     try:
-        with pytest.raises(OutputBusyError, match=rf"--out .*run is being written by another samurai run "
-                                                  rf"\(pid {first.pid} on "):
+        with pytest.raises(
+            OutputBusyError,
+            match=rf"--out .*run is being written by another samurai run "
+            rf"\(pid {first.pid} on ",
+        ):
             with output_lock(out):
                 pass
     finally:

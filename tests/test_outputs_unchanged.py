@@ -49,8 +49,7 @@ def _digest(path: Path) -> str:
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): _digest(p)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {p.relative_to(folder).as_posix(): _digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _write_clip(folder: Path) -> None:
@@ -73,8 +72,7 @@ def _run_all(root: Path) -> dict[str, dict[str, str]]:
     model = ["--random-weights", "--seed", "0", "--image-size", "256"]
     runs = {
         "demo": ["demo", "--out", "demo", "--frames", "12"],
-        "track": ["track", "clip", "--box", "14,28,46,52", "--box", "85,46,105,74", "--out", "track",
-                  *model],
+        "track": ["track", "clip", "--box", "14,28,46,52", "--box", "85,46,105,74", "--out", "track", *model],
         "eval": ["eval", "camus", "--out", "eval", *model],
     }
     for name, argv in runs.items():

@@ -21,7 +21,12 @@ def test_installed_top_level_names_carry_the_project_name():
     packages, _ = _packages()
     top = {p.split(".")[0] for p in packages}
     assert top == {
-        "samurai", "samurai_core", "samurai_sam2", "samurai_hf", "samurai_phantom", "samurai_common"
+        "samurai",
+        "samurai_core",
+        "samurai_sam2",
+        "samurai_hf",
+        "samurai_phantom",
+        "samurai_common",
     }
 
 

@@ -44,7 +44,9 @@ def boxes_from_masks(mask_logits: torch.Tensor) -> torch.Tensor:
 
 
 def candidates_to_host(
-    high_res: Sequence[torch.Tensor], ious: Sequence[torch.Tensor], object_score_logits: Sequence[torch.Tensor]
+    high_res: Sequence[torch.Tensor],
+    ious: Sequence[torch.Tensor],
+    object_score_logits: Sequence[torch.Tensor],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The core's inputs for N objects' candidates, with ONE device-to-host copy.
 

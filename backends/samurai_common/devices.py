@@ -24,9 +24,7 @@ def resolve_device(name: str | torch.device | None = None, local_rank: int = 0) 
     try:
         device = torch.device(name.strip() if isinstance(name, str) else name)
     except (RuntimeError, TypeError, ValueError):
-        raise ValueError(
-            f"device {name!r} is not a torch device; pass cpu, cuda, cuda:N or auto"
-        ) from None
+        raise ValueError(f"device {name!r} is not a torch device; pass cpu, cuda, cuda:N or auto") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(

@@ -27,8 +27,9 @@ from __future__ import annotations
 import io
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +45,7 @@ JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
 
 # PS3.3 C.8.5.5.1: Region Spatial Format 1 = 2D, Region Data Type 1 = tissue, units 3 = cm.
 _SPATIAL_2D, _DATA_TISSUE, _UNITS_CM = 1, 1, 3
-_SPATIAL_FORMATS = {0: "none", 1: "2D", 2: "M-mode", 3: "spectral (Doppler)", 4: "waveform",
-                    5: "graphics"}
+_SPATIAL_FORMATS = {0: "none", 1: "2D", 2: "M-mode", 3: "spectral (Doppler)", 4: "waveform", 5: "graphics"}
 _PIXEL_DATA_TAG = 0x7FE00010
 
 
@@ -153,8 +153,9 @@ class _Header:
 # --- clinical metadata -------------------------------------------------------------------------
 
 
-def _tissue_region_spacing(ds, where: str, several_ok: bool = False
-                           ) -> tuple[tuple[float, float] | None, str | None]:
+def _tissue_region_spacing(
+    ds, where: str, several_ok: bool = False
+) -> tuple[tuple[float, float] | None, str | None]:
     """The spacing of the one 2D tissue region (PS3.3 C.8.5.5), or (None, None) without regions.
 
     Several tissue regions with the same calibration (a dual display of one probe) are one
@@ -164,13 +165,15 @@ def _tissue_region_spacing(ds, where: str, several_ok: bool = False
     if not regions:
         return None, None
     tissue = [
-        (i, r) for i, r in enumerate(regions)
+        (i, r)
+        for i, r in enumerate(regions)
         if int(r.get("RegionSpatialFormat", -1)) == _SPATIAL_2D
         and int(r.get("RegionDataType", -1)) == _DATA_TISSUE
     ]
     if not tissue:
-        kinds = sorted({_SPATIAL_FORMATS.get(int(r.get("RegionSpatialFormat", 0)), "unknown")
-                        for r in regions})
+        kinds = sorted(
+            {_SPATIAL_FORMATS.get(int(r.get("RegionSpatialFormat", 0)), "unknown") for r in regions}
+        )
         raise DicomError(
             f"{where}: its Sequence of Ultrasound Regions holds only {', '.join(kinds)} regions, "
             f"no 2D tissue (B-mode) image; samurai segments 2D echo cines: export the B-mode "
@@ -215,8 +218,13 @@ def _frame_time_ms(ds) -> float | None:
     return None
 
 
-def source_info(ds, where: str = "DICOM file", salt: str = "", hash_length: int = 12,
-                spacing: tuple[float, float] | None = None) -> SourceInfo:
+def source_info(
+    ds,
+    where: str = "DICOM file",
+    salt: str = "",
+    hash_length: int = 12,
+    spacing: tuple[float, float] | None = None,
+) -> SourceInfo:
     """Spacing, frame time, heart rate and a hashed study identity from a DICOM dataset.
 
     Spacing: ``spacing`` when given (``--spacing``: it wins over the file); else the 2D tissue
@@ -332,8 +340,9 @@ class DicomFrames(FrameSource):
                 f"installed (needs {missing}); install the DICOM extra, which brings pylibjpeg "
                 f"and its plugins: {INSTALL_HINT}"
             )
-        opts = as_pixel_options(ds, transfer_syntax_uid=tsyntax, number_of_frames=1,
-                                pixel_keyword="PixelData")
+        opts = as_pixel_options(
+            ds, transfer_syntax_uid=tsyntax, number_of_frames=1, pixel_keyword="PixelData"
+        )
         return decoder, opts
 
     def _mismatch(self, found: int, unit: str) -> DicomError:
@@ -393,8 +402,9 @@ class DicomFrames(FrameSource):
                 if len(offsets) != self._n:
                     raise self._mismatch(len(offsets), "entries in its Basic Offset Table")
                 bounds = [first + o for o in offsets] + [header.size + 1]
-                return [[f for f in fragments if bounds[k] <= f[0] - 8 < bounds[k + 1]]
-                        for k in range(self._n)]
+                return [
+                    [f for f in fragments if bounds[k] <= f[0] - 8 < bounds[k + 1]] for k in range(self._n)
+                ]
             if len(fragments) == self._n:
                 return [[f] for f in fragments]
             if self._n == 1:
@@ -513,8 +523,14 @@ def open_dicom(path: str | os.PathLike, **kwargs: Any) -> DicomFrames:
 
 # --- folders and DICOMDIR ----------------------------------------------------------------------
 
-_NON_IMAGE_CLASSES = ("Structured Report", "SR Storage", "Encapsulated", "Presentation State",
-                      "Key Object", "Segmentation")
+_NON_IMAGE_CLASSES = (
+    "Structured Report",
+    "SR Storage",
+    "Encapsulated",
+    "Presentation State",
+    "Key Object",
+    "Segmentation",
+)
 
 
 def classify(path: Path, min_frames: int = 2) -> str | None:
@@ -542,8 +558,7 @@ def _dicomdir_files(dicomdir: Path) -> list[Path]:
         records = pydicom.dcmread(dicomdir).DirectoryRecordSequence
     except Exception as err:  # pydicom raises several types for a broken DICOMDIR
         raise DicomError(
-            f"cannot read the DICOMDIR {str(dicomdir)!r} ({err}); pass the folder of DICOM files "
-            f"instead"
+            f"cannot read the DICOMDIR {str(dicomdir)!r} ({err}); pass the folder of DICOM files instead"
         ) from err
     files = []
     for record in records:
@@ -574,8 +589,9 @@ def list_dicom_videos(
         candidates = _dicomdir_files(source)
     elif source.is_dir():
         walker = source.rglob("*") if recursive else source.iterdir()
-        candidates = sorted(p for p in walker if p.is_file() and p.name.upper() != "DICOMDIR"
-                            and is_dicom_file(p))
+        candidates = sorted(
+            p for p in walker if p.is_file() and p.name.upper() != "DICOMDIR" and is_dicom_file(p)
+        )
     else:
         raise DicomError(f"{str(source)!r} is neither a folder nor a DICOMDIR; pass one of them")
     videos = []

@@ -6,7 +6,8 @@ and the dispatcher in ``samurai_common.frames`` import it without importing each
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 

@@ -17,15 +17,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
-# A DICOM cine is a video too (open_frames tells it by its preamble, whatever the suffix).
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".dcm", ".dicom")
-
 
 from samurai_common.frame_source import (  # noqa: F401  the contract, re-exported
     FrameError,
@@ -34,10 +30,15 @@ from samurai_common.frame_source import (  # noqa: F401  the contract, re-export
     _Cache,
     _check_frame,
 )
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+# A DICOM cine is a video too (open_frames tells it by its preamble, whatever the suffix).
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".dcm", ".dicom")
+
+
 # PIL modes of one grey channel deeper than 8 bits (16-bit PNG/TIFF, 12-bit-in-16, 32-bit, float):
 # PIL's own convert("L"/"RGB") clips them to 255, so they go through to_uint8 instead.
 HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
-
 
 
 def to_uint8(array: np.ndarray, where: str, window: tuple[float, float] | None = None) -> np.ndarray:
@@ -71,8 +72,9 @@ def _frame_key(path: Path):
 def _dicom_files_among(folder: Path) -> list[Path]:
     from samurai_common.dicom import looks_like_dicom
 
-    return sorted(p for p in folder.iterdir()
-                  if p.suffix.lower() not in IMAGE_SUFFIXES and looks_like_dicom(p))
+    return sorted(
+        p for p in folder.iterdir() if p.suffix.lower() not in IMAGE_SUFFIXES and looks_like_dicom(p)
+    )
 
 
 class FolderFrames(FrameSource):
@@ -132,8 +134,9 @@ class FolderFrames(FrameSource):
             # The frames before it stand: the video ends here, as a video file whose tail does
             # not decode (what was tracked before is kept, and the reason is reported).
             self._len = min(self._len, index)
-            self.ended_early = (f"{err} (the video is taken to end before it: {index} of "
-                                f"{len(self.paths)} frames)")
+            self.ended_early = (
+                f"{err} (the video is taken to end before it: {index} of {len(self.paths)} frames)"
+            )
             raise VideoEndedEarly(self.name, index, len(self.paths), self.ended_early) from err
 
     def _read_file(self, index: int) -> np.ndarray:
@@ -161,7 +164,6 @@ class FolderFrames(FrameSource):
             )
         self._cache.put(index, frame)
         return frame
-
 
     def _grey_window(self) -> tuple[float, float]:
         """The grey range of every high-depth frame of the folder (read once): a frame read on

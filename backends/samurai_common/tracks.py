@@ -53,6 +53,7 @@ class VideoTracks:
 
     def __init__(self, config, jax_device):
         import jax
+
         import samurai_core as sc
 
         self.config = config
@@ -119,6 +120,7 @@ class VideoTracks:
         if slot is not None:
             return slot
         import jax
+
         import samurai_core as sc
 
         capacity = self.state.capacity
@@ -145,6 +147,7 @@ class VideoTracks:
           ``chosen [N]`` candidate indices and one :class:`StepRecord` per object.
         """
         import jax
+
         import samurai_core as sc
 
         slots = [self.slot(o) for o in obj_ids]

@@ -16,7 +16,9 @@ def read_family(folder) -> str:
     folder = Path(folder)
     config = folder / "config.json"
     if not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder; pass a transformers model folder (save_pretrained output)")
+        raise ValueError(
+            f"{folder} is not a folder; pass a transformers model folder (save_pretrained output)"
+        )
     if not config.is_file():
         raise ValueError(f"{folder} has no config.json; pass a folder written by save_pretrained")
     try:

@@ -166,7 +166,9 @@ class SamuraiVideoMixin:
         """The library's ``forward`` for one frame, with SAMURAI's choice on tracking frames."""
         tracks = self._samurai_tracks(inference_session)
         if tracks is None:
-            return super().forward(inference_session, frame_idx=frame_idx, frame=frame, reverse=reverse, **kwargs)
+            return super().forward(
+                inference_session, frame_idx=frame_idx, frame=frame, reverse=reverse, **kwargs
+            )
         return self._samurai_forward(inference_session, tracks, frame_idx, frame, reverse, **kwargs)
 
     def _samurai_forward(self, session, tracks, frame_idx, frame, reverse, run_mem_encoder=True):
@@ -198,7 +200,13 @@ class SamuraiVideoMixin:
                 continue
             if not has_new_inputs:
                 memory = tracks.memory_frames(obj_id, frame_idx, reverse)
-                pending.append((obj_idx, obj_id, self._candidates(session, obj_idx, frame_idx, reverse, streaming, memory)))
+                pending.append(
+                    (
+                        obj_idx,
+                        obj_id,
+                        self._candidates(session, obj_idx, frame_idx, reverse, streaming, memory),
+                    )
+                )
                 session.frames_tracked_per_obj[obj_idx][frame_idx] = {"reverse": reverse}
                 continue
             # New prompts: exactly the library's path (as its forward, which also keeps
@@ -213,10 +221,14 @@ class SamuraiVideoMixin:
             current_out = self._run_prompted(
                 session, obj_idx, frame_idx, is_init_cond_frame, point_inputs, mask_inputs, reverse, streaming
             )
-            session.store_output(obj_idx, frame_idx, output_value=current_out, is_conditioning_frame=is_init_cond_frame)
+            session.store_output(
+                obj_idx, frame_idx, output_value=current_out, is_conditioning_frame=is_init_cond_frame
+            )
             if run_mem_encoder and self.num_maskmem > 0 and self._batched_memory:
                 from_pts = point_inputs is not None or mask_inputs is not None
-                to_encode.append((obj_idx, current_out["high_res_masks"], current_out["object_score_logits"], from_pts))
+                to_encode.append(
+                    (obj_idx, current_out["high_res_masks"], current_out["object_score_logits"], from_pts)
+                )
             pred_masks_per_obj[obj_idx] = current_out["pred_masks"]
             scores_per_obj[obj_idx] = current_out["object_score_logits"].squeeze(-1)
             if not is_init_cond_frame:
@@ -227,9 +239,13 @@ class SamuraiVideoMixin:
             chosen, records = self._decide(tracks, frame_idx, pending)
             for (obj_idx, _, cand), idx, record in zip(pending, chosen, records):
                 current_out, _ = self._finish(session, cand, idx, record, run_mem_encoder)
-                session.store_output(obj_idx, frame_idx, output_value=current_out, is_conditioning_frame=False)
+                session.store_output(
+                    obj_idx, frame_idx, output_value=current_out, is_conditioning_frame=False
+                )
                 if run_mem_encoder and self.num_maskmem > 0 and self._batched_memory:
-                    to_encode.append((obj_idx, current_out["high_res_masks"], cand.object_score_logits, False))
+                    to_encode.append(
+                        (obj_idx, current_out["high_res_masks"], cand.object_score_logits, False)
+                    )
                 pred_masks_per_obj[obj_idx] = current_out["pred_masks"]
                 scores_per_obj[obj_idx] = cand.object_score_logits.squeeze(-1)
 
@@ -255,7 +271,9 @@ class SamuraiVideoMixin:
             frame_idx=frame_idx,
         )
 
-    def _run_prompted(self, session, obj_idx, frame_idx, is_init_cond_frame, point_inputs, mask_inputs, reverse, streaming):
+    def _run_prompted(
+        self, session, obj_idx, frame_idx, is_init_cond_frame, point_inputs, mask_inputs, reverse, streaming
+    ):
         """The library's ``_run_single_frame_inference`` for a frame with new prompts."""
         extra = {} if self._batched_memory else {"run_mem_encoder": True}
         return self._run_single_frame_inference(
@@ -272,13 +290,17 @@ class SamuraiVideoMixin:
         )
 
     # ------------------------------------------------------------------ memory
-    def _gather_memory_frame_outputs(self, inference_session, obj_idx, frame_idx, track_in_reverse_time=False):
+    def _gather_memory_frame_outputs(
+        self, inference_session, obj_idx, frame_idx, track_in_reverse_time=False
+    ):
         """The library's memory frames, or on a SAMURAI tracking frame the conditioning frames
         plus the core's memory frames (newest first; the k-th newest at temporal offset k+1,
         the slot the library gives the frame k+1 steps back, as in the official SAMURAI code)."""
         attend = getattr(inference_session, "samurai_attend", None)
         if attend is None or attend[:2] != (obj_idx, frame_idx):
-            return super()._gather_memory_frame_outputs(inference_session, obj_idx, frame_idx, track_in_reverse_time)
+            return super()._gather_memory_frame_outputs(
+                inference_session, obj_idx, frame_idx, track_in_reverse_time
+            )
         outputs = inference_session.output_dict_per_obj[obj_idx]
         if not outputs["cond_frame_outputs"]:
             raise ValueError(
@@ -335,7 +357,9 @@ class SamuraiVideoMixin:
         else:
             points = torch.zeros(1, 1, 1, 2, dtype=dtype, device=device)
             labels = -torch.ones(1, 1, 1, dtype=torch.int32, device=device)
-        sparse, dense = self.prompt_encoder(input_points=points, input_labels=labels, input_boxes=None, input_masks=None)
+        sparse, dense = self.prompt_encoder(
+            input_points=points, input_labels=labels, input_boxes=None, input_masks=None
+        )
         low, ious, tokens, obj_logits = self.mask_decoder(
             image_embeddings=image_embeddings[-1],
             image_positional_embeddings=image_pe,
@@ -348,13 +372,24 @@ class SamuraiVideoMixin:
         )
         low = torch.where((obj_logits > 0)[:, None, None], low, NO_OBJ_SCORE)
         high = (
-            F.interpolate(low.squeeze(1).float(), size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
+            F.interpolate(
+                low.squeeze(1).float(),
+                size=(self.image_size, self.image_size),
+                mode="bilinear",
+                align_corners=False,
+            )
             .unsqueeze(1)
             .to(low.dtype)
         )
         # The library's [1, 1, M, ...] (object, prompt batch, candidate) as the shared [1, M, ...].
         return Candidates(
-            low.squeeze(1), high.squeeze(1), ious.squeeze(1), tokens.squeeze(1), obj_logits, multimask, features=feats
+            low.squeeze(1),
+            high.squeeze(1),
+            ious.squeeze(1),
+            tokens.squeeze(1),
+            obj_logits,
+            multimask,
+            features=feats,
         )
 
     def _decide(self, tracks: VideoTracks, frame_idx: int, pending):
@@ -362,7 +397,13 @@ class SamuraiVideoMixin:
         return cd.decide(tracks, [obj_id for _, obj_id, _ in pending], frame_idx, [c for _, _, c in pending])
 
     def _finish(
-        self, session, cand: Candidates, idx: torch.Tensor, record, run_mem_encoder: bool, from_points: bool = False
+        self,
+        session,
+        cand: Candidates,
+        idx: torch.Tensor,
+        record,
+        run_mem_encoder: bool,
+        from_points: bool = False,
     ) -> tuple[dict, torch.Tensor]:
         """The chosen candidate's masks and object pointer (as ``_single_frame_forward`` forms
         them), memory-encoded as the family does: the frame's output dict and the chosen

@@ -10,7 +10,8 @@ session API on the model of :func:`samurai_hf.build_samurai_hf_model`.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch

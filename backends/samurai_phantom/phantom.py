@@ -20,7 +20,15 @@ LABELS = {1: "LV", 2: "LA", 3: "RV", 4: "RA"}
 # (centre x, centre y, radius x, radius y, blood brightness, systolic radius scale x, y)
 _CHAMBERS = {
     1: (0.600, 0.44, 0.110, 0.210, 0.06, 0.74, 0.86),  # LV: the target, darkest
-    2: (0.600, 0.80, 0.090, 0.085, 0.10, 1.12, 1.10),  # LA: a look-alike neighbour; fills while the LV empties
+    2: (
+        0.600,
+        0.80,
+        0.090,
+        0.085,
+        0.10,
+        1.12,
+        1.10,
+    ),  # LA: a look-alike neighbour; fills while the LV empties
     3: (0.360, 0.47, 0.080, 0.170, 0.09, 0.86, 0.92),  # RV: a look-alike neighbour
     4: (0.360, 0.80, 0.075, 0.080, 0.12, 1.10, 1.08),  # RA
 }

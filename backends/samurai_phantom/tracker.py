@@ -14,8 +14,8 @@ predicted quality, and the last frames enter memory unconditionally.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 import jax.numpy as jnp
 import numpy as np

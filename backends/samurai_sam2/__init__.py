@@ -8,6 +8,7 @@ See ``docs/backend.md``.
 """
 
 from samurai_common.boxes import boxes_from_masks
+from samurai_common.frames import FrameError, FrameSource, open_frames
 from samurai_sam2.build import (
     MODEL_CONFIGS,
     available_configs,
@@ -19,7 +20,6 @@ from samurai_sam2.build import (
     model_size,
     resolve_config,
 )
-from samurai_common.frames import FrameError, FrameSource, open_frames
 from samurai_sam2.class_prompts import ClassPromptError, ClassPrompts
 from samurai_sam2.predictor import LazyVideoFrames, SamuraiVideoPredictor
 

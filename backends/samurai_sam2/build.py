@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Mapping, Sequence
-
-import torch
 
 import sam2  # noqa: F401  (initialises hydra's config module for sam2's configs)
+import torch
 from hydra import compose
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -191,9 +190,7 @@ def load_checkpoint(model: torch.nn.Module, ckpt_path: str | os.PathLike | None)
         ) from None
     if isinstance(loaded, Mapping) and "model" in loaded:
         state_dict = loaded["model"]
-    elif isinstance(loaded, Mapping) and loaded and all(
-        isinstance(v, torch.Tensor) for v in loaded.values()
-    ):
+    elif isinstance(loaded, Mapping) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
         state_dict = loaded  # a bare state dict, as some fine-tuned releases ship
     else:
         keys = list(loaded)[:8] if isinstance(loaded, Mapping) else type(loaded).__name__
@@ -228,10 +225,7 @@ def load_checkpoint(model: torch.nn.Module, ckpt_path: str | os.PathLike | None)
             f"checkpoint {str(path)!r} has tensors of other shapes ({_short(mismatched, 4)}); "
             f"use the model size and image_size it was trained with"
         )
-    bad = [
-        k for k, v in state_dict.items()
-        if v.is_floating_point() and not bool(torch.isfinite(v).all())
-    ]
+    bad = [k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise ValueError(
             f"checkpoint {str(path)!r} has NaN or infinite weights in {len(bad)} tensor(s) "

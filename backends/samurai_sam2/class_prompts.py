@@ -18,12 +18,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-
 from sam2.modeling.sam2_base import NO_OBJ_SCORE
 
 CLASS_PROMPTS_NAME = "class_prompts.safetensors"
@@ -64,9 +63,13 @@ class ClassPrompts(torch.nn.Module):
 
     @classmethod
     def for_model(
-        cls, model, class_names: Sequence[str], n_tokens: int = 2,
-        generator: torch.Generator | None = None, noise: float = 1.0,
-    ) -> "ClassPrompts":
+        cls,
+        model,
+        class_names: Sequence[str],
+        n_tokens: int = 2,
+        generator: torch.Generator | None = None,
+        noise: float = 1.0,
+    ) -> ClassPrompts:
         """Prompts sized for ``model``, each class starting as the model's embedding of a box
         around the whole image (its tokens cycled to ``n_tokens``) plus Gaussian ``noise``.
 
@@ -110,9 +113,9 @@ class ClassPrompts(torch.nn.Module):
         os.close(fd)
         try:
             save_file(
-                {"tokens": self.tokens.detach().cpu().contiguous()}, tmp,
-                metadata={"class_names": json.dumps(list(self.class_names)),
-                          "n_tokens": str(self.n_tokens)},
+                {"tokens": self.tokens.detach().cpu().contiguous()},
+                tmp,
+                metadata={"class_names": json.dumps(list(self.class_names)), "n_tokens": str(self.n_tokens)},
             )
             os.replace(tmp, path)
         finally:
@@ -121,7 +124,7 @@ class ClassPrompts(torch.nn.Module):
         return path
 
     @classmethod
-    def load(cls, path, device: str | torch.device = "cpu") -> "ClassPrompts":
+    def load(cls, path, device: str | torch.device = "cpu") -> ClassPrompts:
         """Read what :meth:`save` wrote (a file, or a folder holding ``class_prompts.safetensors``)."""
         from safetensors import safe_open
 
@@ -138,7 +141,9 @@ class ClassPrompts(torch.nn.Module):
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
                 if "tokens" not in f.keys():
-                    raise ClassPromptError(f"{path} holds no 'tokens' tensor (it holds {sorted(f.keys())}); {fix}")
+                    raise ClassPromptError(
+                        f"{path} holds no 'tokens' tensor (it holds {sorted(f.keys())}); {fix}"
+                    )
                 tokens = f.get_tensor("tokens")
         except ClassPromptError:
             raise
@@ -169,8 +174,11 @@ class ClassPrompts(torch.nn.Module):
                 f"{tokens.shape[1]}; {fix}"
             )
         if not tokens.is_floating_point() or not torch.isfinite(tokens).all():
-            bad = [names[i] for i in range(len(names))
-                   if not (tokens.is_floating_point() and torch.isfinite(tokens[i]).all())]
+            bad = [
+                names[i]
+                for i in range(len(names))
+                if not (tokens.is_floating_point() and torch.isfinite(tokens[i]).all())
+            ]
             raise ClassPromptError(
                 f"{path}: the tokens of class(es) {bad} are NaN, infinite or not floating point "
                 "(a training run that diverged); use an earlier adapter or train again"
@@ -245,8 +253,13 @@ def first_frame_features(model, current_vision_feats, current_vision_pos_embeds,
     else:
         high_res = None
     pix_feat = model._prepare_memory_conditioned_features(
-        frame_idx=0, is_init_cond_frame=True, current_vision_feats=current_vision_feats[-1:],
-        current_vision_pos_embeds=current_vision_pos_embeds[-1:], feat_sizes=feat_sizes[-1:], output_dict={},
-        num_frames=1, track_in_reverse=False,
+        frame_idx=0,
+        is_init_cond_frame=True,
+        current_vision_feats=current_vision_feats[-1:],
+        current_vision_pos_embeds=current_vision_pos_embeds[-1:],
+        feat_sizes=feat_sizes[-1:],
+        output_dict={},
+        num_frames=1,
+        track_in_reverse=False,
     )
     return pix_feat, high_res

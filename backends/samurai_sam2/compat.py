@@ -106,4 +106,3 @@ def check_sam2(obj=None) -> None:
         raise UnsupportedSam2Error(
             f"sam2 {version} lacks what the backend relies on ({', '.join(missing)}); {_fix()}"
         )
-

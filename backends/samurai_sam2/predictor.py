@@ -28,7 +28,8 @@ import functools
 import itertools
 import warnings
 from collections import OrderedDict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -162,7 +163,12 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
 
     # Modules torch.compile'd by compile_model, with whether their input shapes change between
     # calls (memory length while memory fills, number of objects when batched).
-    COMPILED_MODULES = {"image_encoder": False, "memory_attention": True, "sam_mask_decoder": True, "memory_encoder": True}
+    COMPILED_MODULES = {
+        "image_encoder": False,
+        "memory_attention": True,
+        "sam_mask_decoder": True,
+        "memory_encoder": True,
+    }
 
     def compile_model(self, mode: str | None = None) -> None:
         """``torch.compile`` the image encoder and the per-frame heads (memory attention, mask
@@ -332,9 +338,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         if box is not None:
             b = np.asarray(box.cpu() if isinstance(box, torch.Tensor) else box, dtype=np.float64)
             if b.size != 4:
-                raise ValueError(
-                    f"box must have 4 numbers [x_min, y_min, x_max, y_max]; got shape {b.shape}"
-                )
+                raise ValueError(f"box must have 4 numbers [x_min, y_min, x_max, y_max]; got shape {b.shape}")
             b = b.reshape(2, 2)
             self._check_coords(inference_state, "box", b, normalize_coords)
             if not (b[1, 0] >= b[0, 0] and b[1, 1] >= b[0, 1]) or not b.any():
@@ -491,7 +495,9 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             limit = num_frames if max_frame_num_to_track is None else max_frame_num_to_track
             order = range(start_frame_idx, min(start_frame_idx + limit, num_frames - 1) + 1)
 
-        desc = "propagate in video (" + ("SAMURAI" if inference_state["samurai"]["enabled"] else "SAM 2") + ")"
+        desc = (
+            "propagate in video (" + ("SAMURAI" if inference_state["samurai"]["enabled"] else "SAM 2") + ")"
+        )
         total = len(order) if isinstance(order, range) else max(num_frames - start_frame_idx, 0)
         for frame_idx in tqdm(order, desc=desc, total=total, disable=total < 2):
             if source is not None:
@@ -545,19 +551,27 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             for i, (obj_idx, _) in enumerate(tracked):
                 pred_masks_per_obj[obj_idx] = masks[i : i + 1]
         else:
-            self._track_objects_one_by_one(inference_state, frame_idx, reverse, tracked, use_samurai, pred_masks_per_obj)
+            self._track_objects_one_by_one(
+                inference_state, frame_idx, reverse, tracked, use_samurai, pred_masks_per_obj
+            )
         if batch_size > 1:
             return torch.cat(pred_masks_per_obj, dim=0)
         return pred_masks_per_obj[0]
 
-    def _track_objects_one_by_one(self, inference_state, frame_idx, reverse, tracked, use_samurai, pred_masks_per_obj):
+    def _track_objects_one_by_one(
+        self, inference_state, frame_idx, reverse, tracked, use_samurai, pred_masks_per_obj
+    ):
         """The reference path (``batch_objects=False``): memory attention, the mask decoder and
         the memory encoder run once per object, as in sam2 1.1.0."""
         pending = [
             (
                 obj_idx,
                 self._frame_candidates(
-                    inference_state, inference_state["output_dict_per_obj"][obj_idx], frame_idx, reverse, memory
+                    inference_state,
+                    inference_state["output_dict_per_obj"][obj_idx],
+                    frame_idx,
+                    reverse,
+                    memory,
                 ),
             )
             for obj_idx, memory in tracked
@@ -572,7 +586,9 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             inference_state["output_dict_per_obj"][obj_idx]["non_cond_frame_outputs"][frame_idx] = out
             pred_masks_per_obj[obj_idx] = pred_masks
 
-    def _track_objects_batched(self, inference_state, frame_idx, reverse, tracked, use_samurai) -> torch.Tensor:
+    def _track_objects_batched(
+        self, inference_state, frame_idx, reverse, tracked, use_samurai
+    ) -> torch.Tensor:
         """All tracked objects of a frame in one pass: the image features once, memory attention
         once per group of objects whose memories have the same length (each object attends to
         its own memory frames), then the mask decoder, the object pointers and the memory
@@ -621,7 +637,9 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 memory_frames = self._sam2_memory_frames(frame_idx, reverse)
             output_dict = inference_state["output_dict_per_obj"][obj_idx]
             inputs.append(
-                self._memory_inputs(frame_idx, output_dict, inference_state["num_frames"], reverse, memory_frames, curr)
+                self._memory_inputs(
+                    frame_idx, output_dict, inference_state["num_frames"], reverse, memory_frames, curr
+                )
             )
         # Memory attention batches objects whose memories have the same length and the same
         # number of object-pointer tokens (those skip the rotary encoding): SAMURAI's sets of
@@ -652,7 +670,9 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             for x, s in zip(feats[:-1], sizes[:-1])
         ] or None
         multimask = self._use_multimask(False, None)
-        low, high, ious, tokens, obj_logits = self._sam_head_candidates(pix_feat, high_res_features, multimask)
+        low, high, ious, tokens, obj_logits = self._sam_head_candidates(
+            pix_feat, high_res_features, multimask
+        )
         return Candidates(low, high, ious, tokens, obj_logits, multimask, features=(feats, sizes))
 
     def _encode_memories(self, inference_state, cand: Candidates, high: torch.Tensor):
@@ -697,8 +717,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         (_, _, feats, pos, sizes) = self._get_image_feature(inference_state, frame_idx, 1)
         if len(feats) > 1:
             high_res_features = [
-                x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
-                for x, s in zip(feats[:-1], sizes[:-1])
+                x.permute(1, 2, 0).view(x.size(1), x.size(2), *s) for x, s in zip(feats[:-1], sizes[:-1])
             ]
         else:
             high_res_features = None
@@ -876,8 +895,14 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         num_obj_ptr_tokens = 0
         if self.use_obj_ptrs_in_encoder:
             pointers = self._object_pointer_memory(
-                frame_idx, selected_cond, unselected_cond, non_cond, num_frames,
-                track_in_reverse, B, device,
+                frame_idx,
+                selected_cond,
+                unselected_cond,
+                non_cond,
+                num_frames,
+                track_in_reverse,
+                B,
+                device,
             )
             if pointers is not None:
                 memory.append(pointers[0])
@@ -913,7 +938,14 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         return memory, memory_pos
 
     def _object_pointer_memory(
-        self, frame_idx, selected_cond, unselected_cond, non_cond, num_frames, track_in_reverse, B,
+        self,
+        frame_idx,
+        selected_cond,
+        unselected_cond,
+        non_cond,
+        num_frames,
+        track_in_reverse,
+        B,
         device,
     ):
         """Upstream's object-pointer tokens and their temporal encodings, or None without any:

@@ -53,24 +53,37 @@ def export_run(session: Session, video: Path | None) -> dict:
     complete = len(frames) == session.num_frames
     source = info = None
     if not complete:
-        notes.append(f"{session.num_frames - len(frames)} frame(s) have no masks yet: masks.nii.gz, "
-                     "seg.dcm and the report need every frame; propagate to the end and export again")
+        notes.append(
+            f"{session.num_frames - len(frames)} frame(s) have no masks yet: masks.nii.gz, "
+            "seg.dcm and the report need every frame; propagate to the end and export again"
+        )
     else:
         source, info, why = _reopen(video, session.num_frames)
         if why:
             notes.append(why)
     provenance = session.state.get("provenance") or {
-        "model": "unknown: the masks were not propagated in this app (e.g. a run folder opened as it was)"}
-    with OutputDir(out_dir, info={**provenance, "command": "app export", "session": session.id,
-                                  "video": None if video is None else str(video),
-                                  "objects": sorted(names), "names": names,
-                                  "frames": len(frames)}) as out:
+        "model": "unknown: the masks were not propagated in this app (e.g. a run folder opened as it was)"
+    }
+    with OutputDir(
+        out_dir,
+        info={
+            **provenance,
+            "command": "app export",
+            "session": session.id,
+            "video": None if video is None else str(video),
+            "objects": sorted(names),
+            "names": names,
+            "frames": len(frames),
+        },
+    ) as out:
         (out.path / "masks").mkdir()
         for t in frames:
             write_png(out.path / "masks" / frame_name(t, ".png"), session.labels(t))
         write_json(out.path / "labels.json", _labels_json(session))
         if source is not None:
-            out.info.update(write_run_exports(out.path, source, session.num_frames, sorted(names), names, info))
+            out.info.update(
+                write_run_exports(out.path, source, session.num_frames, sorted(names), names, info)
+            )
     files = sorted(p.name for p in out_dir.iterdir())
     report = None
     if source is not None:
@@ -87,15 +100,25 @@ def _reopen(video: Path | None, n_frames: int):
     from samurai.sources import open_video
 
     if video is None:
-        return None, None, "the video of this session is not below the folders given to `samurai app` " \
-                           "any more: masks.nii.gz, seg.dcm and the report need it; start the app with its folder"
+        return (
+            None,
+            None,
+            "the video of this session is not below the folders given to `samurai app` "
+            "any more: masks.nii.gz, seg.dcm and the report need it; start the app with its folder",
+        )
     try:
         source, info = open_video(video)
     except (OSError, UserError, ValueError) as err:
         return None, None, f"cannot read the video again ({err}): no masks.nii.gz, seg.dcm or report"
     if not source.available(n_frames - 1) or source.available(n_frames):
-        return None, None, (f"the video no longer has the session's {n_frames} frames: "
-                            "no masks.nii.gz, seg.dcm or report; open the video again")
+        return (
+            None,
+            None,
+            (
+                f"the video no longer has the session's {n_frames} frames: "
+                "no masks.nii.gz, seg.dcm or report; open the video again"
+            ),
+        )
     return source, info, None
 
 
@@ -112,8 +135,11 @@ def export_training(session: Session, root: Path) -> Path:
 
     frames = _tracked(session)
     case = Path(root) / case_name(session)
-    with OutputDir(case, force=True, info={"command": "app export training", "session": session.id,
-                                           "source": session.state["source"]}) as out:
+    with OutputDir(
+        case,
+        force=True,
+        info={"command": "app export training", "session": session.id, "source": session.state["source"]},
+    ) as out:
         (out.path / "frames").mkdir()
         (out.path / "masks").mkdir()
         for t in range(session.num_frames):

@@ -71,8 +71,9 @@ class Roots:
                 continue  # a link out of the folder is not shown
             kind = kind_of(target)
             if kind is not None:
-                entries.append({"name": child.name, "kind": kind,
-                                "path": (PurePosixPath(rel) / child.name).as_posix()})
+                entries.append(
+                    {"name": child.name, "kind": kind, "path": (PurePosixPath(rel) / child.name).as_posix()}
+                )
         return entries
 
 

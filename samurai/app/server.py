@@ -54,7 +54,7 @@ class Guard:
     def _problem(self, scope, headers):
         if self.token is None:
             host = headers.get("host", "")
-            name = host[1:host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+            name = host[1 : host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
             if name not in LOOPBACK_HOSTS:
                 return 403, "this server answers on 127.0.0.1 only (no token set)"
         else:
@@ -114,9 +114,15 @@ class ExportRequest(BaseModel):
     kind: str = Field(pattern="^(png|training)$")
 
 
-def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: str | None = None,
-               training_root: Path | None = None, max_upload: int = 512 << 20,
-               model: dict | None = None) -> FastAPI:
+def create_app(
+    roots: Roots,
+    store: SessionStore,
+    worker: ModelWorker,
+    token: str | None = None,
+    training_root: Path | None = None,
+    max_upload: int = 512 << 20,
+    model: dict | None = None,
+) -> FastAPI:
     """The application; ``worker`` is started and stopped with it (lifespan). ``model``: what
     the page shows about the model (``{"name": ..., "untrained": bool}``)."""
     training_root = Path(training_root or store.folder / "training")
@@ -240,8 +246,11 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
 
     @app.get("/api/sessions/{sid}/frame/{t}")
     def frame(sid: str, t: int):
-        return FileResponse(store.get(sid).frame_path(t), media_type="image/jpeg",
-                            headers={"Cache-Control": "private, max-age=3600"})
+        return FileResponse(
+            store.get(sid).frame_path(t),
+            media_type="image/jpeg",
+            headers={"Cache-Control": "private, max-age=3600"},
+        )
 
     @app.get("/api/sessions/{sid}/labels/{t}")
     def labels(sid: str, t: int):
@@ -250,9 +259,16 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
         lab = s.labels(t)
         if lab is None:
             return Response(status_code=204)
-        return Response(gzip.compress(lab.tobytes(), compresslevel=1), media_type="application/octet-stream",
-                        headers={"Content-Encoding": "gzip", "Cache-Control": "no-store",
-                                 "X-Width": str(lab.shape[1]), "X-Height": str(lab.shape[0])})
+        return Response(
+            gzip.compress(lab.tobytes(), compresslevel=1),
+            media_type="application/octet-stream",
+            headers={
+                "Content-Encoding": "gzip",
+                "Cache-Control": "no-store",
+                "X-Width": str(lab.shape[1]),
+                "X-Height": str(lab.shape[0]),
+            },
+        )
 
     @app.get("/api/sessions/{sid}/meta/{t}")
     def meta(sid: str, t: int):
@@ -267,8 +283,13 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
         x1, y1, x2, y2 = req.box
         x1, x2 = sorted((x1, x2))
         y1, y2 = sorted((y1, y2))
-        if not all(np.isfinite([x1, y1, x2, y2])) or x1 < 0 or y1 < 0 or x2 > s.state["width"] - 1 \
-                or y2 > s.state["height"] - 1:
+        if (
+            not all(np.isfinite([x1, y1, x2, y2]))
+            or x1 < 0
+            or y1 < 0
+            or x2 > s.state["width"] - 1
+            or y2 > s.state["height"] - 1
+        ):
             raise SessionError(f"box {req.box} lies outside the {s.state['width']}x{s.state['height']} frame")
         oid = s.add_object(req.name)
         op = {"kind": "box", "frame": req.frame, "obj": oid, "box": [x1, y1, x2, y2]}
@@ -282,8 +303,13 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
             raise SessionError(f"no structure {req.obj} in this video; choose one of the list")
         if not (0 <= req.x <= s.state["width"] - 1 and 0 <= req.y <= s.state["height"] - 1):
             raise SessionError(f"click ({req.x:g}, {req.y:g}) lies outside the frame")
-        op = {"kind": "click", "frame": req.frame, "obj": req.obj, "point": [req.x, req.y],
-              "label": int(req.positive)}
+        op = {
+            "kind": "click",
+            "frame": req.frame,
+            "obj": req.obj,
+            "point": [req.x, req.y],
+            "label": int(req.positive),
+        }
         return worker.run("prompt", s, op=op)
 
     @app.post("/api/sessions/{sid}/find")
@@ -330,8 +356,9 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
                     return
                 await asyncio.sleep(0.1)
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store"})
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
 
     @app.post("/api/sessions/{sid}/export")
     def export(sid: str, req: ExportRequest):
@@ -351,7 +378,9 @@ def create_app(roots: Roots, store: SessionStore, worker: ModelWorker, token: st
         from samurai.app.roots import VIDEO_SUFFIXES
 
         if suffix not in VIDEO_SUFFIXES:
-            raise SessionError(f"uploads take video files ({', '.join(VIDEO_SUFFIXES)}), not {suffix or 'no suffix'}")
+            raise SessionError(
+                f"uploads take video files ({', '.join(VIDEO_SUFFIXES)}), not {suffix or 'no suffix'}"
+            )
         uploads.mkdir(parents=True, exist_ok=True)
         stem = re.sub(r"[^A-Za-z0-9_-]", "_", Path(name).stem)[:60] or "video"
         dest = uploads / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}-{stem}{suffix}"
@@ -388,11 +417,17 @@ def read_run(folder: Path, roots: Roots):
     candidates = [Path(video)] if Path(video).is_absolute() else [folder.parent / video, Path.cwd() / video]
     found = next((c.resolve() for c in candidates if c.exists()), None)
     if found is None or roots.relative(found) is None:
-        raise SessionError(f"the run's video {video} is not found below the folders given to `samurai app`; "
-                           "add its folder to the command line")
-    masks = {int(p.stem): read_mask_png(p) for p in sorted((folder / "masks").glob("*.png")) if p.stem.isdigit()}
+        raise SessionError(
+            f"the run's video {video} is not found below the folders given to `samurai app`; "
+            "add its folder to the command line"
+        )
+    masks = {
+        int(p.stem): read_mask_png(p) for p in sorted((folder / "masks").glob("*.png")) if p.stem.isdigit()
+    }
     boxes = (manifest.get("prompts") or {}).get("boxes") or []
-    ops = [{"kind": "box", "frame": 0, "obj": i, "box": [float(v) for v in b]} for i, b in enumerate(boxes, 1)]
+    ops = [
+        {"kind": "box", "frame": 0, "obj": i, "box": [float(v) for v in b]} for i, b in enumerate(boxes, 1)
+    ]
     if ops:
         ops.append({"kind": "propagate", "from": 0})
     names = {int(k): v for k, v in (manifest.get("names") or {}).items()}

@@ -85,11 +85,18 @@ class Session:
                 for oid, a in m["areas"].items():
                     if oid in areas:
                         areas[oid][t] = a
-            return {**{k: self.state[k] for k in ("id", "name", "source", "frames", "width", "height",
-                                                   "objects", "status")},
-                    "ops": len(self.state["ops"]), "undo": len(self.state["undo"]),
-                    "areas": areas, "area_unit": "px²", "palette": PALETTE.tolist(),
-                    "tracked": sorted(self._meta)}
+            return {
+                **{
+                    k: self.state[k]
+                    for k in ("id", "name", "source", "frames", "width", "height", "objects", "status")
+                },
+                "ops": len(self.state["ops"]),
+                "undo": len(self.state["undo"]),
+                "areas": areas,
+                "area_unit": "px²",
+                "palette": PALETTE.tolist(),
+                "tracked": sorted(self._meta),
+            }
 
     # -------------------------------------------------------------- writing
     def save(self) -> None:
@@ -171,7 +178,7 @@ class Session:
                     self._meta[t] = json.loads(meta.read_text())
                 else:
                     self._meta.pop(t, None)
-            del self.state["ops"][entry["ops"]:]
+            del self.state["ops"][entry["ops"] :]
             self.state["undo"].pop()
             self.save()
             shutil.rmtree(src, ignore_errors=True)
@@ -205,8 +212,15 @@ class SessionStore:
                 state = json.loads(p.read_text())
             except (OSError, ValueError):
                 continue
-            out.append({"id": state["id"], "name": state["name"], "source": state["source"],
-                        "frames": state["frames"], "status": state["status"]})
+            out.append(
+                {
+                    "id": state["id"],
+                    "name": state["name"],
+                    "source": state["source"],
+                    "frames": state["frames"],
+                    "status": state["status"],
+                }
+            )
         return out
 
     def find(self, source: dict) -> Session | None:
@@ -231,19 +245,33 @@ class SessionStore:
             for t, rgb in enumerate(frames):
                 size = rgb.shape[:2] if size is None else size
                 if rgb.shape[:2] != size:
-                    raise SessionError(f"frame {t} is {rgb.shape[1]}x{rgb.shape[0]}, frame 0 "
-                                       f"{size[1]}x{size[0]}: the frames of a video must share one size")
+                    raise SessionError(
+                        f"frame {t} is {rgb.shape[1]}x{rgb.shape[0]}, frame 0 "
+                        f"{size[1]}x{size[0]}: the frames of a video must share one size"
+                    )
                 buf = io.BytesIO()
                 Image.fromarray(rgb).save(buf, format="JPEG", quality=JPEG_QUALITY)
                 atomic_write_bytes(tmp / "frames" / frame_name(t, ".jpg"), buf.getvalue())
                 n += 1
             if n == 0:
                 raise SessionError(f"{name} holds no frame")
-            write_json(tmp / "session.json", {
-                "version": 1, "id": sid, "name": name, "source": source, "frames": n,
-                "width": int(size[1]), "height": int(size[0]), "objects": {}, "ops": ops or [],
-                "undo": [], "status": {"state": "idle"}, "created": time.time(),
-            })
+            write_json(
+                tmp / "session.json",
+                {
+                    "version": 1,
+                    "id": sid,
+                    "name": name,
+                    "source": source,
+                    "frames": n,
+                    "width": int(size[1]),
+                    "height": int(size[0]),
+                    "objects": {},
+                    "ops": ops or [],
+                    "undo": [],
+                    "status": {"state": "idle"},
+                    "created": time.time(),
+                },
+            )
             tmp.rename(final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -266,5 +294,8 @@ class SessionStore:
         for entry in self.list():
             if entry["status"].get("state") in ("running", "queued"):
                 s = self.get(entry["id"])
-                s.set_status(state="interrupted", message="the server stopped during this job; "
-                             "its finished frames are kept; propagate again to finish")
+                s.set_status(
+                    state="interrupted",
+                    message="the server stopped during this job; "
+                    "its finished frames are kept; propagate again to finish",
+                )

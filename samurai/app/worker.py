@@ -44,8 +44,15 @@ class Job:
         self.finished = threading.Event()
 
     def view(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "session": self.session.id, "state": self.state,
-                "done": self.done, "total": self.total, "message": self.message}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "session": self.session.id,
+            "state": self.state,
+            "done": self.done,
+            "total": self.total,
+            "message": self.message,
+        }
 
 
 class Stopped(Exception):
@@ -85,14 +92,19 @@ class ModelWorker:
                 raise SessionError("the server is stopping; start it again")
             if kind == "propagate":
                 for job in self.jobs.values():
-                    if job.session is session and job.kind == "propagate" and job.state in ("queued", "running"):
+                    if (
+                        job.session is session
+                        and job.kind == "propagate"
+                        and job.state in ("queued", "running")
+                    ):
                         raise SessionError(
                             f"a propagation of this video is already {job.state} "
-                            f"({job.done}/{job.total} frames); wait for it to finish")
+                            f"({job.done}/{job.total} frames); wait for it to finish"
+                        )
             job = Job(kind, session, args)
             self.jobs[job.id] = job
             finished = [i for i, j in self.jobs.items() if j.finished.is_set()]
-            for i in finished[:max(0, len(finished) - FINISHED_JOBS_KEPT)]:
+            for i in finished[: max(0, len(finished) - FINISHED_JOBS_KEPT)]:
                 del self.jobs[i]
             ahead = sum(j.state in ("queued", "running") for j in self.jobs.values()) - 1
             job.message = f"queued behind {ahead} job(s)" if ahead else "starting"
@@ -139,8 +151,12 @@ class ModelWorker:
                 job.result = getattr(self, f"_do_{job.kind}")(job)
                 self._end(job, "done", job.message if job.kind != "propagate" else "done")
             except Stopped:
-                self._end(job, "interrupted", f"stopped at frame {job.done} of {job.total}; "
-                          "the finished frames are kept; propagate again to finish")
+                self._end(
+                    job,
+                    "interrupted",
+                    f"stopped at frame {job.done} of {job.total}; "
+                    "the finished frames are kept; propagate again to finish",
+                )
             except (UserError, ValueError) as err:
                 self._live.pop(job.session.id, None)
                 self._end(job, "error", str(err))
@@ -180,11 +196,12 @@ class ModelWorker:
             if op["kind"] in PROMPT_OPS:
                 self._prompt(state, op)
                 continue
-            later = [o.get("frame", o.get("from")) for o in ops[i + 1:]] + ([] if upto is None else [upto])
+            later = [o.get("frame", o.get("from")) for o in ops[i + 1 :]] + ([] if upto is None else [upto])
             end = min(later) if later else session.num_frames - 1
             if end >= op["from"]:
-                for _ in p.propagate_in_video(state, start_frame_idx=op["from"],
-                                              max_frame_num_to_track=end - op["from"]):
+                for _ in p.propagate_in_video(
+                    state, start_frame_idx=op["from"], max_frame_num_to_track=end - op["from"]
+                ):
                     self._check_stop()
         self._live[session.id] = {"state": state, "applied": len(ops)}
         while len(self._live) > LIVE_STATES:
@@ -197,12 +214,18 @@ class ModelWorker:
     def _prompt(self, state, op: dict):
         p = self.predictor
         if op["kind"] == "box":
-            return p.add_new_points_or_box(state, frame_idx=op["frame"], obj_id=op["obj"],
-                                           box=np.asarray(op["box"], np.float32))
+            return p.add_new_points_or_box(
+                state, frame_idx=op["frame"], obj_id=op["obj"], box=np.asarray(op["box"], np.float32)
+            )
         if op["kind"] == "click":
             return p.add_new_points_or_box(
-                state, frame_idx=op["frame"], obj_id=op["obj"], clear_old_points=False,
-                points=np.asarray([op["point"]], np.float32), labels=np.asarray([op["label"]], np.int32))
+                state,
+                frame_idx=op["frame"],
+                obj_id=op["obj"],
+                clear_old_points=False,
+                points=np.asarray([op["point"]], np.float32),
+                labels=np.asarray([op["label"]], np.int32),
+            )
         out = p.add_new_class_prompt(state, op["frame"], op["obj"], op["name"])
         return out[:3]
 
@@ -223,8 +246,11 @@ class ModelWorker:
         s.append_op(op)
         self._applied(s)
         masks = (logits[:, 0] > 0.0).cpu().numpy()
-        s.write_frame(frame_idx, {int(o): masks[i] for i, o in enumerate(obj_ids)},
-                      {str(o): {"prompt": True} for o in obj_ids})
+        s.write_frame(
+            frame_idx,
+            {int(o): masks[i] for i, o in enumerate(obj_ids)},
+            {str(o): {"prompt": True} for o in obj_ids},
+        )
         job.message = f"frame {frame_idx}: {op['kind']} on object {op['obj']}"
         return {"frame": frame_idx}
 
@@ -233,11 +259,15 @@ class ModelWorker:
         s, frame, names = job.session, job.args["frame"], job.args["names"]
         p = self.predictor
         if getattr(p, "class_prompts", None) is None:
-            raise SessionError("this model has no learned class prompts: start the app with --adapter "
-                               "DIR trained by `samurai train --prompts learned`, or draw a box per structure")
+            raise SessionError(
+                "this model has no learned class prompts: start the app with --adapter "
+                "DIR trained by `samurai train --prompts learned`, or draw a box per structure"
+            )
         unknown = [n for n in names if n not in p.class_prompts.class_names]
         if unknown:
-            raise SessionError(f"the adapter does not know {unknown}; it knows {list(p.class_prompts.class_names)}")
+            raise SessionError(
+                f"the adapter does not know {unknown}; it knows {list(p.class_prompts.class_names)}"
+            )
         state = self._state(s, frame)
         _, scores = p.find_classes(state, frame, names)
         found = [n for n, sc in zip(names, scores.tolist()) if sc > 0.0]
@@ -247,7 +277,8 @@ class ModelWorker:
             job.args = {"op": {"kind": "class", "frame": frame, "obj": s.add_object(name), "name": name}}
             self._do_prompt(job)
         job.message = f"found {', '.join(found)}" + (
-            f"; not found: {', '.join(n for n in names if n not in found)}" if len(found) < len(names) else "")
+            f"; not found: {', '.join(n for n in names if n not in found)}" if len(found) < len(names) else ""
+        )
         return {"found": found}
 
     def _do_undo(self, job: Job) -> dict:
@@ -273,8 +304,11 @@ class ModelWorker:
         for t, obj_ids, logits in p.propagate_in_video(state, start_frame_idx=start):
             masks = (logits[:, 0] > 0.0).cpu().numpy()
             scores = p.frame_scores(state, t)
-            s.write_frame(t, {int(o): masks[i] for i, o in enumerate(obj_ids)},
-                          {str(o): decision(scores.get(o)) for o in obj_ids})
+            s.write_frame(
+                t,
+                {int(o): masks[i] for i, o in enumerate(obj_ids)},
+                {str(o): decision(scores.get(o)) for o in obj_ids},
+            )
             job.done = t - start + 1
             self._check_stop()
         self._applied(s)
@@ -290,8 +324,12 @@ def decision(s: dict | None) -> dict:
         return {"prompt": True}
     ious = [float(v) for v in np.asarray(s["ious"]).reshape(-1)]
     chosen = int(s["chosen"])
-    out = {"chosen": chosen, "ious": ious, "predicted_iou": ious[chosen],
-           "object_score": float(s["object_score"])}
+    out = {
+        "chosen": chosen,
+        "ious": ious,
+        "predicted_iou": ious[chosen],
+        "object_score": float(s["object_score"]),
+    }
     if "kf_score" in s:
         out["motion_iou"] = float(s["kf_score"]) if s.get("kf_score_valid") else None
         out["stable_frames"] = int(s["stable_frames"])

@@ -17,8 +17,8 @@ resize to the frame and a threshold at 0.5.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -50,8 +50,10 @@ _RENAMES = [
     (r"prompt_encoder\.mask_downscaling\.4\.", "prompt_encoder.mask_embed.layer_norm2."),
     (r"prompt_encoder\.mask_downscaling\.6\.", "prompt_encoder.mask_embed.conv3."),
     (r"prompt_encoder\.(not_a_point_embed|no_mask_embed)\.", r"prompt_encoder.\1."),
-    (r"mask_decoder\.transformer\.layers\.(\d+)\.norm(\d)\.",
-     r"mask_decoder.transformer.layers.\1.layer_norm\2."),
+    (
+        r"mask_decoder\.transformer\.layers\.(\d+)\.norm(\d)\.",
+        r"mask_decoder.transformer.layers.\1.layer_norm\2.",
+    ),
     (r"mask_decoder\.transformer\.norm_final_attn\.", "mask_decoder.transformer.layer_norm_final_attn."),
     (r"mask_decoder\.transformer\.", "mask_decoder.transformer."),
     (r"mask_decoder\.output_upscaling\.0\.", "mask_decoder.upscale_conv1."),
@@ -61,7 +63,9 @@ _RENAMES = [
 ]
 # segment-anything's MLP heads number their linear layers 0..n-1; transformers calls the first
 # proj_in, the last proj_out and the ones between layers.0..n-3.
-_MLP = re.compile(r"(mask_decoder\.(?:output_hypernetworks_mlps\.\d+|iou_prediction_head))\.layers\.(\d+)\.(.*)")
+_MLP = re.compile(
+    r"(mask_decoder\.(?:output_hypernetworks_mlps\.\d+|iou_prediction_head))\.layers\.(\d+)\.(.*)"
+)
 _PE = "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"
 
 
@@ -117,23 +121,38 @@ def config_from_official(state: dict):
         local = [s for s in spans if s != 2 * grid - 1]
         window = (local[0] + 1) // 2 if local else 14
         out_channels = int(state["image_encoder.neck.0.weight"].shape[0])
-        decoder_layers = {int(k.split(".")[3]) for k in state
-                          if k.startswith("mask_decoder.transformer.layers.")}
-        iou_layers = {int(k.split(".")[3]) for k in state
-                      if k.startswith("mask_decoder.iou_prediction_head.layers.")}
-        vision = dict(hidden_size=hidden, num_hidden_layers=len(blocks),
-                      num_attention_heads=hidden // head_dim, image_size=grid * patch_size,
-                      patch_size=patch_size, global_attn_indexes=global_layers, window_size=window,
-                      output_channels=out_channels,
-                      mlp_dim=int(state["image_encoder.blocks.0.mlp.lin1.weight"].shape[0]),
-                      num_pos_feats=int(state[_PE].shape[1]))
-        prompt = dict(hidden_size=out_channels, image_size=grid * patch_size, patch_size=patch_size,
-                      mask_input_channels=int(state["prompt_encoder.mask_downscaling.3.weight"].shape[0]))
-        decoder = dict(hidden_size=out_channels, num_hidden_layers=len(decoder_layers),
-                       mlp_dim=int(state["mask_decoder.transformer.layers.0.mlp.lin1.weight"].shape[0]),
-                       num_multimask_outputs=int(state["mask_decoder.mask_tokens.weight"].shape[0]) - 1,
-                       iou_head_depth=len(iou_layers),
-                       iou_head_hidden_dim=int(state["mask_decoder.iou_prediction_head.layers.0.weight"].shape[0]))
+        decoder_layers = {
+            int(k.split(".")[3]) for k in state if k.startswith("mask_decoder.transformer.layers.")
+        }
+        iou_layers = {
+            int(k.split(".")[3]) for k in state if k.startswith("mask_decoder.iou_prediction_head.layers.")
+        }
+        vision = dict(
+            hidden_size=hidden,
+            num_hidden_layers=len(blocks),
+            num_attention_heads=hidden // head_dim,
+            image_size=grid * patch_size,
+            patch_size=patch_size,
+            global_attn_indexes=global_layers,
+            window_size=window,
+            output_channels=out_channels,
+            mlp_dim=int(state["image_encoder.blocks.0.mlp.lin1.weight"].shape[0]),
+            num_pos_feats=int(state[_PE].shape[1]),
+        )
+        prompt = dict(
+            hidden_size=out_channels,
+            image_size=grid * patch_size,
+            patch_size=patch_size,
+            mask_input_channels=int(state["prompt_encoder.mask_downscaling.3.weight"].shape[0]),
+        )
+        decoder = dict(
+            hidden_size=out_channels,
+            num_hidden_layers=len(decoder_layers),
+            mlp_dim=int(state["mask_decoder.transformer.layers.0.mlp.lin1.weight"].shape[0]),
+            num_multimask_outputs=int(state["mask_decoder.mask_tokens.weight"].shape[0]) - 1,
+            iou_head_depth=len(iou_layers),
+            iou_head_hidden_dim=int(state["mask_decoder.iou_prediction_head.layers.0.weight"].shape[0]),
+        )
     except (KeyError, IndexError) as err:
         raise MedSamError(f"not a SAM / MedSAM state dict (no {err}); {WEIGHTS_HELP}") from None
     return SamConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
@@ -147,8 +166,9 @@ def load_medsam(path: str | Path, device: str = "cpu"):
     path = Path(path)
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise MedSamError(f"{path} is a folder without config.json, not a transformers SamModel "
-                              f"folder; {WEIGHTS_HELP}")
+            raise MedSamError(
+                f"{path} is a folder without config.json, not a transformers SamModel folder; {WEIGHTS_HELP}"
+            )
         try:
             model = SamModel.from_pretrained(path, local_files_only=True)
         except (OSError, ValueError) as err:
@@ -157,8 +177,9 @@ def load_medsam(path: str | Path, device: str = "cpu"):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001  torch raises many types for a bad file
-            raise MedSamError(f"{path} is not a PyTorch checkpoint ({type(err).__name__}: {err}); "
-                              f"{WEIGHTS_HELP}") from None
+            raise MedSamError(
+                f"{path} is not a PyTorch checkpoint ({type(err).__name__}: {err}); {WEIGHTS_HELP}"
+            ) from None
         if isinstance(state, dict) and isinstance(state.get("model"), dict):
             state = state["model"]
         if not isinstance(state, dict):
@@ -207,9 +228,11 @@ class MedSamSegmenter:
         h, w = self.shapes[index]
         scaled = np.asarray(boxes, np.float32) / np.array([w, h, w, h], np.float32) * self.size
         with torch.inference_mode():
-            out = self.model(image_embeddings=self.embeddings[index: index + 1],
-                             input_boxes=torch.from_numpy(scaled)[None].to(self.device),
-                             multimask_output=False)
+            out = self.model(
+                image_embeddings=self.embeddings[index : index + 1],
+                input_boxes=torch.from_numpy(scaled)[None].to(self.device),
+                multimask_output=False,
+            )
             prob = torch.sigmoid(out.pred_masks[0, :, 0].float())  # [K, s, s]
             prob = F.interpolate(prob[:, None], size=(h, w), mode="bilinear", align_corners=False)
         return (prob[:, 0] > 0.5).cpu().numpy()

@@ -13,7 +13,8 @@ frame can be found again where it was.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -35,9 +36,17 @@ class FrameSegmenter(Protocol):
         ...
 
 
-def segment_case(segmenter: FrameSegmenter, frames: np.ndarray, truth: np.ndarray,
-                 labelled: np.ndarray, ids: Sequence[int], start: int, protocol: str,
-                 batch_size: int = 8, on_frames: Callable[[int], None] | None = None) -> np.ndarray:
+def segment_case(
+    segmenter: FrameSegmenter,
+    frames: np.ndarray,
+    truth: np.ndarray,
+    labelled: np.ndarray,
+    ids: Sequence[int],
+    start: int,
+    protocol: str,
+    batch_size: int = 8,
+    on_frames: Callable[[int], None] | None = None,
+) -> np.ndarray:
     """Masks bool ``[T, K, H, W]`` of structures ``ids`` under ``protocol``.
 
     Args:
@@ -64,7 +73,7 @@ def segment_case(segmenter: FrameSegmenter, frames: np.ndarray, truth: np.ndarra
         order = list(range(start, t_all))
     last = mask_to_box(truth[start] == ids_axis)
     for b in range(0, len(order), batch_size):
-        chunk = order[b: b + batch_size]
+        chunk = order[b : b + batch_size]
         segmenter.encode([rgb[t] for t in chunk])
         for i, t in enumerate(chunk):
             if protocol == "oracle-box":

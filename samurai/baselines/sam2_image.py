@@ -7,7 +7,7 @@ A box prompt gives one mask (``multimask_output=False``, SAM's advice for unambi
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,8 +25,9 @@ class Sam2ImageSegmenter:
         # sam2 1.1.0 builds its image transforms with torch.jit.script, which newer torch
         # deprecates with a FutureWarning; the transforms still work, the notice is not ours.
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated",
-                                    category=FutureWarning)
+            warnings.filterwarnings(
+                "ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning
+            )
             self.predictor = SAM2ImagePredictor(sam2_model)
         # sam2 1.1.0 fixes the backbone's feature sizes for 1024 px input; the hiera strides
         # (4, 8, 16) give them for the model's own size (``--image-size``).
@@ -46,7 +47,8 @@ class Sam2ImageSegmenter:
         # time: the first-box protocol needs frame t's masks before frame t+1's boxes.
         p = self.predictor
         with torch.inference_mode():
-            _, _, _, box = p._prep_prompts(None, None, np.asarray(boxes, np.float32), None, True,
-                                           img_idx=index)
+            _, _, _, box = p._prep_prompts(
+                None, None, np.asarray(boxes, np.float32), None, True, img_idx=index
+            )
             masks, _, _ = p._predict(None, None, box, None, multimask_output=False, img_idx=index)
         return masks[:, 0].cpu().numpy()

@@ -44,7 +44,7 @@ def _minima(v: np.ndarray, prominence: float) -> list[int]:
         right = i
         while right < n - 1 and v[right + 1] >= v[i]:
             right += 1
-        if min(v[left:i + 1].max(), v[i:right + 1].max()) - v[i] >= prominence:
+        if min(v[left : i + 1].max(), v[i : right + 1].max()) - v[i] >= prominence:
             out.append(i)
     return out
 
@@ -63,7 +63,7 @@ def find_beats(curve, frame_time_s: float | None = None) -> Beats:
     minima = _minima(v, MIN_PROMINENCE * span) if span > 0 else []
     beats = []
     for start, es in zip([0] + minima[:-1], minima):
-        beats.append(Beat(start + int(np.argmax(v[start:es + 1])), es))
+        beats.append(Beat(start + int(np.argmax(v[start : es + 1])), es))
     if len(beats) > 1 and beats[0].ed == 0:
         beats = beats[1:]  # the clip may have begun after end-diastole; other beats are whole
     rate = None
@@ -72,6 +72,8 @@ def find_beats(curve, frame_time_s: float | None = None) -> Beats:
     if beats:
         note = f"{len(beats)} beat(s): ES at a clear minimum of the curve, ED the largest value before it"
         return Beats(beats, rate, False, note)
-    note = ("the clip is shorter than one beat (no clear end-systolic minimum): ED and ES are "
-            "the clip's largest and smallest values")
+    note = (
+        "the clip is shorter than one beat (no clear end-systolic minimum): ED and ES are "
+        "the clip's largest and smallest values"
+    )
     return Beats([Beat(int(np.argmax(v)), int(np.argmin(v)))], rate, True, note)

@@ -16,8 +16,11 @@ import numpy as np
 from samurai.clinical.measurements import View, read_out
 
 # Read-out key -> (dataset meta key, Info_*.cfg keys).
-REFERENCE_KEYS = {"lv_ef": ("ef", ("EF", "LVef")), "lv_edv": ("edv", ("LVedv", "EDV")),
-                  "lv_esv": ("esv", ("LVesv", "ESV"))}
+REFERENCE_KEYS = {
+    "lv_ef": ("ef", ("EF", "LVef")),
+    "lv_edv": ("edv", ("LVedv", "EDV")),
+    "lv_esv": ("esv", ("LVesv", "ESV")),
+}
 ROW_KEYS = ("lv_edv", "lv_esv", "lv_ef", "lv_sv", "lv_gls", "la_volume", "rv_fac", "ra_area")
 
 
@@ -28,8 +31,9 @@ def spacing_cm(spacing_rc_mm) -> tuple[float, float] | None:
     return float(spacing_rc_mm[1]) / 10.0, float(spacing_rc_mm[0]) / 10.0
 
 
-def case_readout(views: dict[str, dict[str, np.ndarray]], spacing=None,
-                 frame_time_s: float | None = None) -> dict:
+def case_readout(
+    views: dict[str, dict[str, np.ndarray]], spacing=None, frame_time_s: float | None = None
+) -> dict:
     """One case's read-out as a flat row for eval's per-case table.
 
     Args:
@@ -92,8 +96,9 @@ def agreement(key: str, unit: str, ours, ref) -> Agreement:
     if len(d) >= 3 and a.std() > 0 and b.std() > 0:
         r = float(np.corrcoef(a, b)[0, 1])
     bias = float(d.mean())
-    return Agreement(key, unit, len(d), float(np.abs(d).mean()), bias, sd,
-                     (bias - 1.96 * sd, bias + 1.96 * sd), r)
+    return Agreement(
+        key, unit, len(d), float(np.abs(d).mean()), bias, sd, (bias - 1.96 * sd, bias + 1.96 * sd), r
+    )
 
 
 def compare(rows: list[dict], refs: list[dict]) -> tuple[list[Agreement], dict, list[str]]:
@@ -102,11 +107,18 @@ def compare(rows: list[dict], refs: list[dict]) -> tuple[list[Agreement], dict, 
     out, pairs, notes = [], {}, []
     for key in REFERENCE_KEYS:
         unit = "%" if key == "lv_ef" else "mL"
-        both = [(row[key], ref[key]) for row, ref in zip(rows, refs)
-                if row.get(key) is not None and key in ref and row.get(key + "_unit") == unit]
-        skipped = sum(1 for row, ref in zip(rows, refs) if key in ref and row.get(key + "_unit") not in (None, unit))
+        both = [
+            (row[key], ref[key])
+            for row, ref in zip(rows, refs)
+            if row.get(key) is not None and key in ref and row.get(key + "_unit") == unit
+        ]
+        skipped = sum(
+            1 for row, ref in zip(rows, refs) if key in ref and row.get(key + "_unit") not in (None, unit)
+        )
         if skipped:
-            notes.append(f"{key}: {skipped} case(s) left out, their pixel spacing is unknown (volumes in px³)")
+            notes.append(
+                f"{key}: {skipped} case(s) left out, their pixel spacing is unknown (volumes in px³)"
+            )
         if both:
             ours, ref = map(np.array, zip(*both))
             out.append(agreement(key, unit, ours, ref))
@@ -118,12 +130,16 @@ def summary_markdown(agreements: list[Agreement], notes: list[str] = ()) -> str:
     """The agreement table for eval's ``summary.md``."""
     if not agreements:
         return "No case had both a read-out and the dataset's own EF / EDV / ESV.\n"
-    lines = ["| quantity | n | MAE | bias (ours − dataset) | 95 % limits of agreement | r |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| quantity | n | MAE | bias (ours − dataset) | 95 % limits of agreement | r |",
+        "|---|---|---|---|---|---|",
+    ]
     for a in agreements:
         r = "—" if a.r is None else f"{a.r:.3f}"
-        lines.append(f"| {a.key} ({a.unit}) | {a.n} | {a.mae:.2f} | {a.bias:+.2f} | "
-                     f"{a.loa[0]:+.2f} to {a.loa[1]:+.2f} | {r} |")
+        lines.append(
+            f"| {a.key} ({a.unit}) | {a.n} | {a.mae:.2f} | {a.bias:+.2f} | "
+            f"{a.loa[0]:+.2f} to {a.loa[1]:+.2f} | {r} |"
+        )
     return "\n".join(lines + [f"\n{n}" for n in notes]) + "\n"
 
 

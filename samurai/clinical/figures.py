@@ -39,8 +39,7 @@ def _mark_beats(ax, x, curves: ViewCurves, y: np.ndarray) -> None:
         for frame, colour, name in ((b.ed, ED_COLOUR, "ED"), (b.es, ES_COLOUR, "ES")):
             ax.axvline(x[frame], color=colour, lw=0.8, ls="--")
             if np.isfinite(y[frame]):
-                ax.plot([x[frame]], [y[frame]], "o", color=colour, ms=5,
-                        label=name if k == 0 else None)
+                ax.plot([x[frame]], [y[frame]], "o", color=colour, ms=5, label=name if k == 0 else None)
 
 
 def area_curves(curves: ViewCurves, frame_time_s: float | None, area_unit: str) -> bytes:
@@ -55,8 +54,7 @@ def area_curves(curves: ViewCurves, frame_time_s: float | None, area_unit: str) 
     _mark_beats(ax, x, curves, ref)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"area ({area_unit})")
-    ax.set_title(f"{curves.name}: chamber areas (ED/ES from the {curves.beats_from or 'none'})",
-                 fontsize=9)
+    ax.set_title(f"{curves.name}: chamber areas (ED/ES from the {curves.beats_from or 'none'})", fontsize=9)
     ax.legend(fontsize=7, ncols=3)
     ax.grid(alpha=0.3)
     return _png(fig)
@@ -77,8 +75,9 @@ def volume_curve(curves: ViewCurves, frame_time_s: float | None, volume_unit: st
     return _png(fig)
 
 
-def still(curves: ViewCurves, frame: int, image: np.ndarray | None, title: str,
-          spacing, stamp: str | None) -> bytes:
+def still(
+    curves: ViewCurves, frame: int, image: np.ndarray | None, title: str, spacing, stamp: str | None
+) -> bytes:
     """One frame with every chamber's outline and the LV long axis (annulus, apex)."""
     fig = _figure(3.2, 3.2)
     ax = fig.add_subplot()
@@ -105,6 +104,15 @@ def still(curves: ViewCurves, frame: int, image: np.ndarray | None, title: str,
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)
     if stamp:
-        ax.text(0.02, 0.98, stamp, transform=ax.transAxes, color="yellow", fontsize=8,
-                va="top", ha="left", weight="bold")
+        ax.text(
+            0.02,
+            0.98,
+            stamp,
+            transform=ax.transAxes,
+            color="yellow",
+            fontsize=8,
+            va="top",
+            ha="left",
+            weight="bold",
+        )
     return _png(fig)

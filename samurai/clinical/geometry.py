@@ -47,7 +47,6 @@ CUT_BAND_PX = 1.5  # outline points this close (pixels) to the cut's chord belon
 APEX_BAND = 0.10  # the apical cap: outline points within 10 % of the greatest distance
 
 
-
 class ChamberAbsent(ValueError):
     """The mask holds no chamber (no pixel set, or too few for an outline)."""
 
@@ -302,8 +301,8 @@ def endocardial_length(shape: Shape) -> float:
     i, j = (int(np.argmin(np.linalg.norm(poly - h, axis=1))) for h in axis.hinges)
     i, j = min(i, j), max(i, j)
     apex = int(np.argmin(np.linalg.norm(poly - axis.apex, axis=1)))
-    inner = poly[i:j + 1]
-    outer = np.vstack([poly[j:], poly[:i + 1]])
+    inner = poly[i : j + 1]
+    outer = np.vstack([poly[j:], poly[: i + 1]])
     arc = inner if i <= apex <= j else outer
     return polygon_length(arc, closed=False)
 

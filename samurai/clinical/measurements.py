@@ -145,8 +145,13 @@ def _absent_reason(curves: dict[str, ViewCurves], chamber: str, views) -> str:
 
 
 def _ready(curves, chamber, views) -> bool:
-    return all(v in curves and curves[v].beats is not None and chamber in curves[v].shapes
-               and any(s is not None for s in curves[v].shapes[chamber]) for v in views)
+    return all(
+        v in curves
+        and curves[v].beats is not None
+        and chamber in curves[v].shapes
+        and any(s is not None for s in curves[v].shapes[chamber])
+        for v in views
+    )
 
 
 def _paired(curves, views, chamber, phases=("ed", "es")) -> list[dict]:
@@ -156,8 +161,10 @@ def _paired(curves, views, chamber, phases=("ed", "es")) -> list[dict]:
         return []
     out = []
     for k in range(min(len(curves[v].beats.beats) for v in views)):
-        beat = {ph: [_at(curves[v], chamber, getattr(curves[v].beats.beats[k], ph)) for v in views]
-                for ph in phases}
+        beat = {
+            ph: [_at(curves[v], chamber, getattr(curves[v].beats.beats[k], ph)) for v in views]
+            for ph in phases
+        }
         if all(s is not None for shapes in beat.values() for s in shapes):
             out.append(beat)
     return out
@@ -172,8 +179,9 @@ def read_out(views: list[View], sex: str | None = None, bsa_m2: float | None = N
         raise ValueError(f"views {names}: give at most one A4C and one A2C")
     spacings = {v.spacing is None for v in views}
     if len(spacings) > 1:
-        raise ValueError("one view has a pixel spacing and the other none: give both views' "
-                         "spacing (--spacing) or neither")
+        raise ValueError(
+            "one view has a pixel spacing and the other none: give both views' spacing (--spacing) or neither"
+        )
     u = units(views[0].spacing)
     curves = {v.name: view_curves(v) for v in views}
     notes = [f"{c.name}: {c.beats.note} (from the {c.beats_from})" for c in curves.values() if c.beats]
@@ -194,8 +202,13 @@ def read_out(views: list[View], sex: str | None = None, bsa_m2: float | None = N
 
     for c in curves.values():
         if c.beats is not None and c.beats.heart_rate_bpm is not None:
-            add(f"heart_rate:{c.name}", "Heart rate", "bpm", f"ES-to-ES interval ({c.name})",
-                [c.beats.heart_rate_bpm])
+            add(
+                f"heart_rate:{c.name}",
+                "Heart rate",
+                "bpm",
+                f"ES-to-ES interval ({c.name})",
+                [c.beats.heart_rate_bpm],
+            )
 
     # ---------------------------------------------------------------- LV volumes and EF
     def area_length(shape):
@@ -207,12 +220,18 @@ def read_out(views: list[View], sex: str | None = None, bsa_m2: float | None = N
     methods = [("biplane discs (A4C + A2C)", VIEWS, geo.volume_biplane_discs, "")] if biplane else []
     for v in VIEWS:
         if _ready(curves, "lv", [v]):
-            methods += [(f"single-plane discs ({v})", [v], geo.volume_discs, f":{v}:discs"),
-                        (f"single-plane area-length ({v})", [v], area_length, f":{v}:al")]
+            methods += [
+                (f"single-plane discs ({v})", [v], geo.volume_discs, f":{v}:discs"),
+                (f"single-plane area-length ({v})", [v], area_length, f":{v}:al"),
+            ]
     if not methods:
         reason = _absent_reason(curves, "lv", [v for v in VIEWS if v in curves])
-        for key, label, unit in (("lv_edv", "LV EDV", u["volume"]), ("lv_esv", "LV ESV", u["volume"]),
-                                 ("lv_ef", "LV EF", "%"), ("lv_sv", "LV SV", u["volume"])):
+        for key, label, unit in (
+            ("lv_edv", "LV EDV", u["volume"]),
+            ("lv_esv", "LV ESV", u["volume"]),
+            ("lv_ef", "LV EF", "%"),
+            ("lv_sv", "LV SV", u["volume"]),
+        ):
             add(key, label, unit, "—", [], reason)
     for method, mviews, fn, suffix in methods:
         beats = _paired(curves, mviews, "lv")
@@ -228,55 +247,129 @@ def read_out(views: list[View], sex: str | None = None, bsa_m2: float | None = N
             add("lv_esvi" + suffix, "LV ESV index", u["index"], method, [b / bsa_m2 for b in esv])
     lv_views = [v for v in VIEWS if _ready(curves, "lv", [v])]
     for v in lv_views:
-        add(f"lv_length:{v}", "LV length at ED", u["length"], f"annulus midpoint to apex ({v})",
-            [b["ed"][0].axis.length for b in _paired(curves, [v], "lv", ("ed",))])
+        add(
+            f"lv_length:{v}",
+            "LV length at ED",
+            u["length"],
+            f"annulus midpoint to apex ({v})",
+            [b["ed"][0].axis.length for b in _paired(curves, [v], "lv", ("ed",))],
+        )
 
     # ---------------------------------------------------------------- LV GLS (contour-based)
     def gls(beat):
-        return float(np.mean([geo.strain(geo.endocardial_length(ed), geo.endocardial_length(es))
-                              for ed, es in zip(beat["ed"], beat["es"])]))
+        return float(
+            np.mean(
+                [
+                    geo.strain(geo.endocardial_length(ed), geo.endocardial_length(es))
+                    for ed, es in zip(beat["ed"], beat["es"])
+                ]
+            )
+        )
 
-    add("lv_gls", "LV GLS (contour-based estimate)", "%",
+    add(
+        "lv_gls",
+        "LV GLS (contour-based estimate)",
+        "%",
         f"endocardial contour length ED→ES, {' + '.join(lv_views) or 'no view'}; not speckle tracking",
         [gls(b) for b in _paired(curves, lv_views, "lv")] if lv_views else [],
-        _absent_reason(curves, "lv", [v for v in VIEWS if v in curves]))
+        _absent_reason(curves, "lv", [v for v in VIEWS if v in curves]),
+    )
 
     # ---------------------------------------------------------------- LA at LV end-systole
     la_views = [v for v in VIEWS if _ready(curves, "la", [v])]
     la_reason = _absent_reason(curves, "la", [v for v in VIEWS if v in curves])
     if len(la_views) == 2:
+
         def la_area_length(a, b):  # the guideline's biplane LA formula: the shorter length
             return geo.volume_biplane_area_length(a.area, b.area, min(a.axis.length, b.axis.length))
+
         disc_fn, al_fn, how = geo.volume_biplane_discs, la_area_length, "biplane (A4C + A2C)"
     else:
         disc_fn, al_fn = geo.volume_discs, area_length
         how = f"single-plane ({la_views[0]})" if la_views else "—"
     la_es = _paired(curves, la_views, "la", ("es",)) if la_views else []
-    la_vol = add("la_volume", "LA volume at LV ES", u["volume"], f"discs, {how}",
-                 [disc_fn(*b["es"]) for b in la_es], la_reason)
-    add("la_volume_al", "LA volume at LV ES", u["volume"], f"area-length, {how}",
-        [al_fn(*b["es"]) for b in la_es], la_reason, primary=False)
+    la_vol = add(
+        "la_volume",
+        "LA volume at LV ES",
+        u["volume"],
+        f"discs, {how}",
+        [disc_fn(*b["es"]) for b in la_es],
+        la_reason,
+    )
+    add(
+        "la_volume_al",
+        "LA volume at LV ES",
+        u["volume"],
+        f"area-length, {how}",
+        [al_fn(*b["es"]) for b in la_es],
+        la_reason,
+        primary=False,
+    )
     if bsa_m2:
-        add("lavi", "LA volume index (LAVI)", u["index"], f"discs, {how} / BSA",
-            [x / bsa_m2 for x in la_vol.per_beat], la_vol.missing)
+        add(
+            "lavi",
+            "LA volume index (LAVI)",
+            u["index"],
+            f"discs, {how} / BSA",
+            [x / bsa_m2 for x in la_vol.per_beat],
+            la_vol.missing,
+        )
     else:
-        add("lavi", "LA volume index (LAVI)", "mL/m²", "—", [],
-            "body surface area unknown: give --height and --weight, or --bsa")
+        add(
+            "lavi",
+            "LA volume index (LAVI)",
+            "mL/m²",
+            "—",
+            [],
+            "body surface area unknown: give --height and --weight, or --bsa",
+        )
 
     # ---------------------------------------------------------------- A4C areas, RV FAC
     def a4c_areas(chamber, phase):
         return [b[phase][0].area for b in _paired(curves, ["A4C"], chamber, (phase,))]
 
-    add("la_area", "LA area at LV ES (A4C)", u["area"], "A4C outline area", a4c_areas("la", "es"),
-        _absent_reason(curves, "la", ["A4C"]))
+    add(
+        "la_area",
+        "LA area at LV ES (A4C)",
+        u["area"],
+        "A4C outline area",
+        a4c_areas("la", "es"),
+        _absent_reason(curves, "la", ["A4C"]),
+    )
     rv_reason = _absent_reason(curves, "rv", ["A4C"])
-    add("rv_eda", "RV end-diastolic area", u["area"], "A4C outline area at LV ED", a4c_areas("rv", "ed"),
-        rv_reason)
-    add("rv_esa", "RV end-systolic area", u["area"], "A4C outline area at LV ES", a4c_areas("rv", "es"),
-        rv_reason)
-    add("rv_fac", "RV fractional area change", "%", "(EDA − ESA) / EDA, A4C",
-        [geo.fractional_area_change(b["ed"][0].area, b["es"][0].area) for b in _paired(curves, ["A4C"], "rv")],
-        rv_reason)
-    add("ra_area", "RA end-systolic area", u["area"], "A4C outline area at LV ES", a4c_areas("ra", "es"),
-        _absent_reason(curves, "ra", ["A4C"]))
+    add(
+        "rv_eda",
+        "RV end-diastolic area",
+        u["area"],
+        "A4C outline area at LV ED",
+        a4c_areas("rv", "ed"),
+        rv_reason,
+    )
+    add(
+        "rv_esa",
+        "RV end-systolic area",
+        u["area"],
+        "A4C outline area at LV ES",
+        a4c_areas("rv", "es"),
+        rv_reason,
+    )
+    add(
+        "rv_fac",
+        "RV fractional area change",
+        "%",
+        "(EDA − ESA) / EDA, A4C",
+        [
+            geo.fractional_area_change(b["ed"][0].area, b["es"][0].area)
+            for b in _paired(curves, ["A4C"], "rv")
+        ],
+        rv_reason,
+    )
+    add(
+        "ra_area",
+        "RA end-systolic area",
+        u["area"],
+        "A4C outline area at LV ES",
+        a4c_areas("ra", "es"),
+        _absent_reason(curves, "ra", ["A4C"]),
+    )
     return Readout(values, curves, u, notes, sex, bsa_m2)

@@ -59,8 +59,10 @@ RANGES: dict[str, list[Range]] = {
 
 # Measurements the guideline gives no range for, and why they are not graded.
 NOT_GRADED = {
-    "lv_gls": ("the guideline expects about −20 % in health but gives no vendor-independent "
-               "cut-off, and its values are from speckle tracking, not from a contour length"),
+    "lv_gls": (
+        "the guideline expects about −20 % in health but gives no vendor-independent "
+        "cut-off, and its values are from speckle tracking, not from a contour length"
+    ),
 }
 
 
@@ -98,8 +100,9 @@ def flag(key: str, value: float | None, unit: str, sex: str | None) -> tuple[Fla
     if not ranges:
         return Flag("not graded", "the guideline gives no range for it"), []
     if ranges[0].unit != unit:
-        return Flag("not graded", f"in {unit}: the pixel spacing is unknown, ranges are in "
-                                  f"{ranges[0].unit}"), ranges
+        return Flag(
+            "not graded", f"in {unit}: the pixel spacing is unknown, ranges are in {ranges[0].unit}"
+        ), ranges
     grades = {r.sex: _grade(value, r) for r in ranges}
     if len(set(grades.values())) == 1:
         return Flag(next(iter(grades.values())), ""), ranges

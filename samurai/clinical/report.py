@@ -25,9 +25,22 @@ from samurai.clinical.measurements import Readout, read_out
 from samurai.clinical.ranges import LANG_2015, body_surface_area
 from samurai.clinical.study import Run
 
-PROVENANCE_KEYS = ("model", "checkpoint", "checkpoint_sha256", "adapter", "adapter_sha256",
-                   "random_weights", "samurai", "motion_model", "noise", "noise_sha256",
-                   "image_size", "prompter", "argv", "video")
+PROVENANCE_KEYS = (
+    "model",
+    "checkpoint",
+    "checkpoint_sha256",
+    "adapter",
+    "adapter_sha256",
+    "random_weights",
+    "samurai",
+    "motion_model",
+    "noise",
+    "noise_sha256",
+    "image_size",
+    "prompter",
+    "argv",
+    "video",
+)
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
 
@@ -109,30 +122,34 @@ def build_document(runs: list[Run], readout: Readout, body: Body) -> dict:
             "stamps": stamps(run.manifest),
             "notes": run.notes,
         }
-    return _clean({
-        "tool": "samurai report",
-        "guideline": LANG_2015,
-        "units": readout.units,
-        "sex": readout.sex,
-        "bsa_m2": body.bsa_m2,
-        "bsa_source": body.source,
-        "methods": {
-            "discs": N_DISCS,
-            "long_axis": ("annulus midpoint to apex, from each mask's outline (annulus: the outline's "
-                          f"straight cut, the longest convex-hull edge ≥ {BASE_MIN_FRACTION:g} of the "
-                          "Feret diameter, at 60° or steeper to the axis; apex: where the outline "
-                          "is farthest from the annulus midpoint)"),
-            "lv_volumes": "biplane method of discs (A4C + A2C, the longer long axis); single-plane "
-                          "discs and area-length 8·A²/(3·π·L) per view",
-            "la_volume": "at LV end-systole: biplane (or single-plane) discs; area-length with the "
-                         "shorter long axis",
-            "gls": "contour-based estimate: endocardial outline length (annulus chord left out), ED→ES; "
-                   "not speckle-tracking strain",
-            "beats": readout.notes,
-        },
-        "values": [asdict(v) for v in readout.values],
-        "views": views,
-    })
+    return _clean(
+        {
+            "tool": "samurai report",
+            "guideline": LANG_2015,
+            "units": readout.units,
+            "sex": readout.sex,
+            "bsa_m2": body.bsa_m2,
+            "bsa_source": body.source,
+            "methods": {
+                "discs": N_DISCS,
+                "long_axis": (
+                    "annulus midpoint to apex, from each mask's outline (annulus: the outline's "
+                    f"straight cut, the longest convex-hull edge ≥ {BASE_MIN_FRACTION:g} of the "
+                    "Feret diameter, at 60° or steeper to the axis; apex: where the outline "
+                    "is farthest from the annulus midpoint)"
+                ),
+                "lv_volumes": "biplane method of discs (A4C + A2C, the longer long axis); single-plane "
+                "discs and area-length 8·A²/(3·π·L) per view",
+                "la_volume": "at LV end-systole: biplane (or single-plane) discs; area-length with the "
+                "shorter long axis",
+                "gls": "contour-based estimate: endocardial outline length (annulus chord left out), ED→ES; "
+                "not speckle-tracking strain",
+                "beats": readout.notes,
+            },
+            "values": [asdict(v) for v in readout.values],
+            "views": views,
+        }
+    )
 
 
 def _img(png: bytes, alt: str, ident: str) -> str:
@@ -167,8 +184,12 @@ def render_html(doc: dict, images: dict[str, tuple[bytes, str]]) -> str:
     rows = {True: [], False: []}
     for v in doc["values"]:
         ranges = "<br>".join(esc(r["text"]) for r in v["ranges"]) or "—"
-        flag_cls = {"normal": "flag-normal", "low": "flag-low", "high": "flag-high",
-                    "depends on sex": "flag-depends"}.get(v["flag"], "")
+        flag_cls = {
+            "normal": "flag-normal",
+            "low": "flag-low",
+            "high": "flag-high",
+            "depends on sex": "flag-depends",
+        }.get(v["flag"], "")
         if v["value"] is None:
             value = f'<span class="missing">missing: {esc(v["missing"] or "")}</span>'
             flag = "—"
@@ -179,29 +200,44 @@ def render_html(doc: dict, images: dict[str, tuple[bytes, str]]) -> str:
             if v["flag_note"]:
                 flag += f'<br><span class="small">{esc(v["flag_note"])}</span>'
         src = "<br>".join(sorted({f'<span class="small">{esc(r["where"])}</span>' for r in v["ranges"]}))
-        rows[v["primary"]].append(f'<tr><td>{esc(v["label"])}</td><td class="num">{value}</td><td>{esc(v["unit"])}</td>'
-                    f'<td>{esc(v["method"])}</td><td>{ranges}{"<br>" + src if src else ""}</td><td>{flag}</td></tr>')
-    header = ("<tr><th>Measurement</th><th>Value (mean of beats)</th><th>Unit</th><th>Method</th>"
-              "<th>Reference range</th><th>Flag</th></tr>")
+        rows[v["primary"]].append(
+            f'<tr><td>{esc(v["label"])}</td><td class="num">{value}</td><td>{esc(v["unit"])}</td>'
+            f"<td>{esc(v['method'])}</td><td>{ranges}{'<br>' + src if src else ''}</td><td>{flag}</td></tr>"
+        )
+    header = (
+        "<tr><th>Measurement</th><th>Value (mean of beats)</th><th>Unit</th><th>Method</th>"
+        "<th>Reference range</th><th>Flag</th></tr>"
+    )
     figs = "".join(_img(png, alt, ident) for ident, (png, alt) in images.items())
     view_rows = []
     for name, v in doc["views"].items():
         sp = v["spacing_cm"]
         view_rows.append(
-            f'<tr><td>{esc(name)}</td><td>{esc(v["run"])}</td><td>{esc(v["view_source"])}</td>'
-            f'<td>{v["frames"]}</td><td>{esc(", ".join(c.upper() for c in v["chambers"]))}</td>'
-            f'<td>{esc(f"{sp[0]:g} × {sp[1]:g} cm" if sp else "none")}: {esc(v["spacing_source"])}</td>'
-            f'<td>{esc(v["frame_time_source"])}</td><td>{esc(v["study_hash"] or "not recorded")}</td></tr>')
+            f"<tr><td>{esc(name)}</td><td>{esc(v['run'])}</td><td>{esc(v['view_source'])}</td>"
+            f"<td>{v['frames']}</td><td>{esc(', '.join(c.upper() for c in v['chambers']))}</td>"
+            f"<td>{esc(f'{sp[0]:g} × {sp[1]:g} cm' if sp else 'none')}: {esc(v['spacing_source'])}</td>"
+            f"<td>{esc(v['frame_time_source'])}</td><td>{esc(v['study_hash'] or 'not recorded')}</td></tr>"
+        )
     prov = "".join(
-        f'<h3>{esc(name)}</h3><table>' + "".join(
+        f"<h3>{esc(name)}</h3><table>"
+        + "".join(
             f"<tr><th>{esc(k)}</th><td>{esc(json.dumps(val) if not isinstance(val, str) else val)}</td></tr>"
-            for k, val in v["provenance"].items()) + "</table>" for name, v in doc["views"].items())
+            for k, val in v["provenance"].items()
+        )
+        + "</table>"
+        for name, v in doc["views"].items()
+    )
     methods = doc["methods"]
-    notes = "".join(f"<li>{esc(n)}</li>" for n in methods["beats"] +
-                    [n for v in doc["views"].values() for n in v["notes"]])
-    unit_note = ("" if doc["units"]["volume"] == "mL" else
-                 '<p><b>Pixel spacing unknown: lengths, areas and volumes are in pixels (px, px², px³) '
-                 'and are not compared with the guideline\'s ranges.</b> Give --spacing SX,SY (cm per pixel).</p>')
+    notes = "".join(
+        f"<li>{esc(n)}</li>"
+        for n in methods["beats"] + [n for v in doc["views"].values() for n in v["notes"]]
+    )
+    unit_note = (
+        ""
+        if doc["units"]["volume"] == "mL"
+        else "<p><b>Pixel spacing unknown: lengths, areas and volumes are in pixels (px, px², px³) "
+        "and are not compared with the guideline's ranges.</b> Give --spacing SX,SY (cm per pixel).</p>"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Chamber quantification report</title>
 <style>{CSS}</style></head><body>
@@ -259,7 +295,8 @@ def make_figures(runs: list[Run], readout: Readout) -> tuple[dict[str, tuple[byt
                 notes.append(f"{c.name}: video {run.video!r} not readable: outlines drawn on black")
             images[f"still-{tag}-{phase.lower()}"] = (
                 figures.still(c, frame, image, f"{c.name} {phase} (frame {frame})", run.view.spacing, stamp),
-                f"{c.name} {phase} still")
+                f"{c.name} {phase} still",
+            )
     return images, notes
 
 
@@ -274,8 +311,15 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout_s: float = 120.0) -> str 
     if exe is None:
         return "report.pdf not written: Chromium is not installed (apt-get install chromium)"
     with tempfile.TemporaryDirectory(prefix="samurai-chromium-") as profile:
-        cmd = [exe, "--headless", "--disable-gpu", "--no-pdf-header-footer", f"--user-data-dir={profile}",
-               f"--print-to-pdf={pdf_path}", html_path.resolve().as_uri()]
+        cmd = [
+            exe,
+            "--headless",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={profile}",
+            f"--print-to-pdf={pdf_path}",
+            html_path.resolve().as_uri(),
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
         try:
@@ -287,8 +331,14 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout_s: float = 120.0) -> str 
     return None
 
 
-def write_report(runs: list[Run], out, sex: str | None = None, body: Body | None = None,
-                 force: bool = False, pdf: bool = True) -> Report:
+def write_report(
+    runs: list[Run],
+    out,
+    sex: str | None = None,
+    body: Body | None = None,
+    force: bool = False,
+    pdf: bool = True,
+) -> Report:
     """Measure the study of ``runs`` and write ``report.json``, ``report.html`` and (unless
     ``pdf`` is False or Chromium is missing, said in the notes) ``report.pdf`` into ``out``."""
     from samurai.output import OutputDir, atomic_write_text
@@ -297,7 +347,9 @@ def write_report(runs: list[Run], out, sex: str | None = None, body: Body | None
     readout = read_out([r.view for r in runs], sex=sex, bsa_m2=body.bsa_m2)
     doc = build_document(runs, readout, body)
     images, notes = make_figures(runs, readout)
-    with OutputDir(out, force=force, info={"command": "report", "runs": [str(r.path) for r in runs]}) as folder:
+    with OutputDir(
+        out, force=force, info={"command": "report", "runs": [str(r.path) for r in runs]}
+    ) as folder:
         atomic_write_text(folder.path / "report.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
         page = folder.path / "report.html"
         atomic_write_text(page, render_html(doc, images))
@@ -324,8 +376,10 @@ def report_after_track(run_dir, force: bool = False, pdf: bool = True) -> str:
     except (UserError, ValueError) as err:
         return f"note: no chamber report ({err}); run `samurai report {run_dir}` when it is fixed"
     except Exception as err:  # noqa: BLE001 - the run is written: a report bug must not fail it
-        return (f"warning: the chamber report failed ({type(err).__name__}: {err}); the run in "
-                f"{run_dir} is complete; `samurai report {run_dir}` shows the error in full")
+        return (
+            f"warning: the chamber report failed ({type(err).__name__}: {err}); the run in "
+            f"{run_dir} is complete; `samurai report {run_dir}` shows the error in full"
+        )
     ef = next((v for v in report.readout.values if v.key.startswith("lv_ef") and v.primary), None)
     shown = f"; LV EF {ef.value:.1f} % ({ef.method})" if ef is not None and ef.value is not None else ""
     return f"wrote {out}/: report.html, report.json{'' if any('pdf' in n for n in report.notes) or not pdf else ', report.pdf'}{shown}"

@@ -26,8 +26,16 @@ from samurai.clinical.measurements import CHAMBERS, View
 from samurai.errors import UserError
 
 # How datasets and DICOM name the apical views (CAMUS and the phantom say 4CH / 2CH).
-VIEW_NAMES = {"A4C": "A4C", "4CH": "A4C", "AP4": "A4C", "APICAL4": "A4C",
-              "A2C": "A2C", "2CH": "A2C", "AP2": "A2C", "APICAL2": "A2C"}
+VIEW_NAMES = {
+    "A4C": "A4C",
+    "4CH": "A4C",
+    "AP4": "A4C",
+    "APICAL4": "A4C",
+    "A2C": "A2C",
+    "2CH": "A2C",
+    "AP2": "A2C",
+    "APICAL2": "A2C",
+}
 
 
 class StudyError(UserError):
@@ -56,8 +64,10 @@ def read_manifest(run_dir: Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StudyError(f"{run_dir} has no manifest.json: not a finished `samurai track` run "
-                         "folder; give the folder that `samurai track --out` wrote") from None
+        raise StudyError(
+            f"{run_dir} has no manifest.json: not a finished `samurai track` run "
+            "folder; give the folder that `samurai track --out` wrote"
+        ) from None
     except (OSError, ValueError) as err:
         raise StudyError(f"{path} cannot be read as JSON ({err}); re-run `samurai track`") from None
     if not isinstance(manifest, dict):
@@ -84,8 +94,10 @@ def chamber_names(manifest: dict, labels: list[str] | None, run_dir: Path) -> di
     elif isinstance(manifest.get("names"), dict):
         names = {int(k): str(v).lower() for k, v in manifest["names"].items()}
     else:
-        raise StudyError(f"{run_dir}: its manifest names no chambers (a box- or mask-prompted run); "
-                         "say which object id is which with --labels lv,la,rv,ra (names of ids 1, 2, ...)")
+        raise StudyError(
+            f"{run_dir}: its manifest names no chambers (a box- or mask-prompted run); "
+            "say which object id is which with --labels lv,la,rv,ra (names of ids 1, 2, ...)"
+        )
     return {k: v for k, v in names.items() if v in CHAMBERS}
 
 
@@ -95,8 +107,10 @@ def load_masks(run_dir: Path, ids: dict[int, str]) -> dict[str, np.ndarray]:
 
     files = sorted((run_dir / "masks").glob("*.png")) if (run_dir / "masks").is_dir() else []
     if not files:
-        raise StudyError(f"{run_dir} has no masks/*.png: nothing to measure; give a folder written "
-                         "by `samurai track` (with --chambers for named chambers)")
+        raise StudyError(
+            f"{run_dir} has no masks/*.png: nothing to measure; give a folder written "
+            "by `samurai track` (with --chambers for named chambers)"
+        )
     try:
         labels = np.stack([read_mask_png(f) for f in files])
     except ValueError as err:
@@ -110,7 +124,10 @@ def _spacing(manifest: dict, given) -> tuple[tuple[float, float] | None, str]:
     source = recorded_source(manifest)
     rec = source.get("spacing_cm")
     if rec is not None:
-        return (float(rec[0]), float(rec[1])), f"recorded in the run's manifest ({source.get('spacing_source')})"
+        return (
+            float(rec[0]),
+            float(rec[1]),
+        ), f"recorded in the run's manifest ({source.get('spacing_source')})"
     return None, "unknown: lengths, areas and volumes are in pixels (px, px², px³), not graded"
 
 
@@ -137,15 +154,18 @@ def video_fps(video: str | None) -> float | None:
         return None
 
 
-def load_run(run_dir, view: str | None = None, spacing=None, fps: float | None = None,
-             labels: list[str] | None = None) -> Run:
+def load_run(
+    run_dir, view: str | None = None, spacing=None, fps: float | None = None, labels: list[str] | None = None
+) -> Run:
     """Read one run folder (see the module docstring); ``view`` overrides the recorded one."""
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
     ids = chamber_names(manifest, labels, run_dir)
     if not ids:
-        raise StudyError(f"{run_dir}: none of its objects is lv, la, rv or ra; name them with "
-                         "--labels (e.g. --labels lv,la,rv,ra)")
+        raise StudyError(
+            f"{run_dir}: none of its objects is lv, la, rv or ra; name them with "
+            "--labels (e.g. --labels lv,la,rv,ra)"
+        )
     masks = load_masks(run_dir, ids)
     recorded = manifest.get("view")
     if view is not None:
@@ -158,8 +178,16 @@ def load_run(run_dir, view: str | None = None, spacing=None, fps: float | None =
     sp, sp_source = _spacing(manifest, spacing)
     video = manifest.get("video")
     dt, dt_source = _frame_time(manifest, fps, video)
-    return Run(run_dir, manifest, View(name, masks, sp, dt), source, sp_source, dt_source,
-               study_identity(manifest), video)
+    return Run(
+        run_dir,
+        manifest,
+        View(name, masks, sp, dt),
+        source,
+        sp_source,
+        dt_source,
+        study_identity(manifest),
+        video,
+    )
 
 
 def build_study(runs: list, a4c=None, a2c=None, spacing=None, fps=None, labels=None) -> list[Run]:
@@ -182,16 +210,21 @@ def build_study(runs: list, a4c=None, a2c=None, spacing=None, fps=None, labels=N
             loaded[0].view_source = "assumed (not recorded in the manifest; say --a2c RUN otherwise)"
         if len(loaded) == 2:
             if any(r.view.name is None for r in loaded):
-                raise StudyError("the runs do not record which view they are: name them with "
-                                 "--a4c RUN --a2c RUN")
+                raise StudyError(
+                    "the runs do not record which view they are: name them with --a4c RUN --a2c RUN"
+                )
             uids = [r.study_hash for r in loaded]
             if None in uids:
-                raise StudyError("the runs do not record their study, so they may be of different "
-                                 "patients; pair them yourself with --a4c RUN --a2c RUN")
+                raise StudyError(
+                    "the runs do not record their study, so they may be of different "
+                    "patients; pair them yourself with --a4c RUN --a2c RUN"
+                )
             if uids[0] != uids[1]:
-                raise StudyError(f"the runs are of different studies ({uids[0]} and {uids[1]}); a "
-                                 "biplane read-out needs one study. Pair them only if you are sure, "
-                                 "with --a4c RUN --a2c RUN")
+                raise StudyError(
+                    f"the runs are of different studies ({uids[0]} and {uids[1]}); a "
+                    "biplane read-out needs one study. Pair them only if you are sure, "
+                    "with --a4c RUN --a2c RUN"
+                )
     names = [r.view.name for r in loaded]
     bad = [n for n in names if n not in ("A4C", "A2C")]
     if bad:

@@ -29,28 +29,49 @@ def add_parser(sub) -> None:
         "app",
         help="review, correct and export segmentations in the browser (local server)",
         description="Start a local web app over the FOLDERs (only files below them can be opened) "
-                    "and print its address.",
+        "and print its address.",
     )
-    p.add_argument("folders", nargs="*", metavar="FOLDER", default=["."],
-                   help="folders whose videos, frame folders and run folders may be opened (default: .)")
+    p.add_argument(
+        "folders",
+        nargs="*",
+        metavar="FOLDER",
+        default=["."],
+        help="folders whose videos, frame folders and run folders may be opened (default: .)",
+    )
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     add_model_arguments(p)
     add_speed_arguments(p)
-    p.add_argument("--adapter", help="LoRA adapter folder written by `samurai train` (with class "
-                                     "prompts: the app can find the chambers itself)")
+    p.add_argument(
+        "--adapter",
+        help="LoRA adapter folder written by `samurai train` (with class "
+        "prompts: the app can find the chambers itself)",
+    )
     p.add_argument("--vanilla", action="store_true", help="plain SAM 2 (SAMURAI off)")
     add_motion_arguments(p)
     add_random_weights_arguments(p)
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default 127.0.0.1; any other address requires a token)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; any other address requires a token)",
+    )
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
-    p.add_argument("--token", help="access token (default with a non-loopback --host: a random one, "
-                                   "printed once); read from $SAMURAI_APP_TOKEN when set")
-    p.add_argument("--sessions", default=None, metavar="DIR",
-                   help="where sessions are kept (default: $XDG_STATE_HOME/samurai/app or "
-                        "~/.local/state/samurai/app)")
-    p.add_argument("--training-out", default=None, metavar="DIR",
-                   help="where 'save as training data' writes cases (default: <sessions>/training)")
+    p.add_argument(
+        "--token",
+        help="access token (default with a non-loopback --host: a random one, "
+        "printed once); read from $SAMURAI_APP_TOKEN when set",
+    )
+    p.add_argument(
+        "--sessions",
+        default=None,
+        metavar="DIR",
+        help="where sessions are kept (default: $XDG_STATE_HOME/samurai/app or ~/.local/state/samurai/app)",
+    )
+    p.add_argument(
+        "--training-out",
+        default=None,
+        metavar="DIR",
+        help="where 'save as training data' writes cases (default: <sessions>/training)",
+    )
     p.add_argument("--max-upload-mb", type=int, default=512, help="largest upload in MiB (default 512)")
     p.set_defaults(run=run)
 
@@ -74,8 +95,9 @@ def access_token(host: str, token: str | None) -> str | None:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise UserError(f"--host {host!r} is not an IP address; use 127.0.0.1 or the address to "
-                       "listen on (e.g. 0.0.0.0)") from None
+        raise UserError(
+            f"--host {host!r} is not an IP address; use 127.0.0.1 or the address to listen on (e.g. 0.0.0.0)"
+        ) from None
     return secrets.token_urlsafe(24)
 
 
@@ -88,11 +110,15 @@ def run(args) -> int:
         from samurai.app.sessions import SessionStore
         from samurai.app.worker import ModelWorker
     except ImportError as err:
-        raise UserError(f"`samurai app` needs FastAPI and uvicorn ({err}); install them with "
-                       "pip install 'samurai-track[app]'") from None
+        raise UserError(
+            f"`samurai app` needs FastAPI and uvicorn ({err}); install them with "
+            "pip install 'samurai-track[app]'"
+        ) from None
     if args.model.startswith("hf:"):
-        raise UserError("samurai app runs SAM 2 models (--model tiny, small, base_plus, large, medsam2); "
-                       "--model hf:DIR is not supported by the app yet")
+        raise UserError(
+            "samurai app runs SAM 2 models (--model tiny, small, base_plus, large, medsam2); "
+            "--model hf:DIR is not supported by the app yet"
+        )
     roots = Roots(args.folders)
     token = access_token(args.host, args.token or os.environ.get("SAMURAI_APP_TOKEN"))
     if args.max_upload_mb < 1:
@@ -103,20 +129,48 @@ def run(args) -> int:
 
     def build():
         return build_predictor(
-            args.model, args.checkpoint, args.device, args.image_size, samurai=not args.vanilla,
-            adapter=args.adapter, random_weights=args.random_weights, noise=args.noise,
-            motion_model=args.motion_model, seed=args.seed, batch_objects=args.batch_objects,
-            compile=args.compile, dtype=args.dtype)
+            args.model,
+            args.checkpoint,
+            args.device,
+            args.image_size,
+            samurai=not args.vanilla,
+            adapter=args.adapter,
+            random_weights=args.random_weights,
+            noise=args.noise,
+            motion_model=args.motion_model,
+            seed=args.seed,
+            batch_objects=args.batch_objects,
+            compile=args.compile,
+            dtype=args.dtype,
+        )
 
     def describe(predictor):  # what an export's manifest records of the model
         from samurai.provenance import run_info
 
-        return run_info(predictor, command="app", argv=getattr(args, "argv", None), model=args.model,
-                        checkpoint=args.checkpoint, adapter=args.adapter, noise=args.noise, seed=args.seed)
+        return run_info(
+            predictor,
+            command="app",
+            argv=getattr(args, "argv", None),
+            model=args.model,
+            checkpoint=args.checkpoint,
+            adapter=args.adapter,
+            noise=args.noise,
+            seed=args.seed,
+        )
 
-    app = create_app(roots, store, ModelWorker(build, describe), token=token,
-                     training_root=args.training_out, max_upload=args.max_upload_mb << 20,
-                     model={"name": args.model, "adapter": args.adapter, "untrained": is_untrained(args.model, args.checkpoint)})
+    app = create_app(
+        roots,
+        store,
+        ModelWorker(build, describe),
+        token=token,
+        training_root=args.training_out,
+        max_upload=args.max_upload_mb << 20,
+        model={
+            "name": args.model,
+            "adapter": args.adapter,
+            "untrained": is_untrained(args.model, args.checkpoint),
+        },
+    )
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
     server = uvicorn.Server(config)
     shown = "localhost" if args.host in LOOPBACK else args.host

@@ -19,7 +19,8 @@ def add_model_arguments(p) -> None:
     p.add_argument("--model", default="tiny", type=model_name, metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--image-size", type=int, default=None, metavar="PX", help=IMAGE_SIZE_HELP)
     p.add_argument(
-        "--device", default=None,
+        "--device",
+        default=None,
         help="torch device: cpu, cuda, cuda:N (default: cuda when a GPU is visible, else cpu)",
     )
 
@@ -32,17 +33,22 @@ def add_speed_arguments(p) -> None:
     from samurai.predictors import DTYPES
 
     p.add_argument(
-        "--batch-objects", action=argparse.BooleanOptionalAction, default=False,
+        "--batch-objects",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="all objects of a frame in one pass (memory attention, mask decoder, memory "
         "encoder batched); equal to the per-object loop up to float rounding (default: off)",
     )
     p.add_argument(
-        "--compile", action="store_true",
+        "--compile",
+        action="store_true",
         help="torch.compile the image encoder and per-frame heads; compiled on a blank clip "
         "first, the compile time printed and recorded in manifest.json apart from the frames",
     )
     p.add_argument(
-        "--dtype", choices=DTYPES, default=None,
+        "--dtype",
+        choices=DTYPES,
+        default=None,
         help="precision: bf16 (bfloat16 autocast, CUDA only) or fp32 (default: bf16 on CUDA, "
         "as SAM 2 runs; fp32 on the CPU)",
     )
@@ -56,7 +62,9 @@ def add_random_weights_arguments(p) -> None:
         help="TESTING ONLY: run an untrained model when no --checkpoint is given",
     )
     p.add_argument(
-        "--seed", type=int, default=0,
+        "--seed",
+        type=int,
+        default=0,
         help="seed of the untrained model's weights with --random-weights, so that pipeline "
         "checks repeat exactly (default: 0)",
     )
@@ -97,13 +105,18 @@ def add_motion_arguments(p) -> None:
 def add_source_arguments(p) -> None:
     """``--spacing`` and ``--study-salt``: what a video does not say about itself (track)."""
     p.add_argument(
-        "--spacing", metavar="CM", default=None, type=spacing_value,
+        "--spacing",
+        metavar="CM",
+        default=None,
+        type=spacing_value,
         help="pixel spacing in cm per pixel: CM (square pixels) or SX,SY (also SXxSY); for plain "
         "videos, whose spacing is otherwise unknown (values in pixels); for a DICOM it replaces "
         "the file's calibration (default: the DICOM's Ultrasound Regions or Pixel Spacing)",
     )
     p.add_argument(
-        "--study-salt", metavar="TEXT", default=None,
+        "--study-salt",
+        metavar="TEXT",
+        default=None,
         help="salt of the study hash that names a DICOM study in the outputs (default: "
         "$SAMURAI_STUDY_SALT, else none); a site secret makes the hash unlinkable outside the site",
     )
@@ -120,4 +133,5 @@ def spacing_value(text: str) -> tuple[float, float]:
     except SpacingError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a pixel spacing: give a positive number of cm per pixel (e.g. "
-            "0.03) or two, SX,SY (cm per pixel along a row and down a column)") from None
+            "0.03) or two, SX,SY (cm per pixel along a row and down a column)"
+        ) from None

@@ -44,21 +44,34 @@ def add_parser(sub) -> None:
     p.add_argument("--dataset", help="echo dataset folder: track the box of --label in its masks")
     from samurai.dataset_kinds import KINDS
 
-    p.add_argument("--kind", choices=KINDS,
-                   help="dataset layout (default: detected)")
+    p.add_argument("--kind", choices=KINDS, help="dataset layout (default: detected)")
     p.add_argument("--split", help="dataset split to use: train, val or test (default: all)")
-    p.add_argument("--label", type=int, default=1, help="mask label whose box is tracked (default: 1, the LV)")
-    p.add_argument("--motion-model", choices=MOTION_MODELS, default="xyah",
-                   help="Kalman state: xyah (official SAMURAI), xywh or xyxy (default: xyah)")
-    p.add_argument("--holdout", type=float, default=0.2,
-                   help="fraction of tracks held out for the report; 0 reports on the fit set "
-                   "(default: 0.2)")
+    p.add_argument(
+        "--label", type=int, default=1, help="mask label whose box is tracked (default: 1, the LV)"
+    )
+    p.add_argument(
+        "--motion-model",
+        choices=MOTION_MODELS,
+        default="xyah",
+        help="Kalman state: xyah (official SAMURAI), xywh or xyxy (default: xyah)",
+    )
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=0.2,
+        help="fraction of tracks held out for the report; 0 reports on the fit set (default: 0.2)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the fit / held-out split (default: 0)")
     p.add_argument("--steps", type=int, default=200, help="maximum number of Adam steps (default: 200)")
-    p.add_argument("--lr", type=float, default=0.1, help="Adam learning rate, log-weight units (default: 0.1)")
-    p.add_argument("-o", "--out", default="noise.json", help="calibration file to write (default: noise.json)")
-    p.add_argument("--report", default=None,
-                   help="report JSON to write (default: OUT with the suffix .report.json)")
+    p.add_argument(
+        "--lr", type=float, default=0.1, help="Adam learning rate, log-weight units (default: 0.1)"
+    )
+    p.add_argument(
+        "-o", "--out", default="noise.json", help="calibration file to write (default: noise.json)"
+    )
+    p.add_argument(
+        "--report", default=None, help="report JSON to write (default: OUT with the suffix .report.json)"
+    )
     p.set_defaults(run=run)
 
 
@@ -150,7 +163,9 @@ def _check_output_file(path: Path, option: str) -> None:
     if not folder.is_dir():
         raise UserError(f"{option} {path}: {folder} is a file, not a folder; choose another path")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UserError(f"{option} {path} cannot be written (permission denied in {folder}); choose a path in a writable folder")
+        raise UserError(
+            f"{option} {path} cannot be written (permission denied in {folder}); choose a path in a writable folder"
+        )
 
 
 def run(args) -> int:

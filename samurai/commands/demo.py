@@ -50,8 +50,11 @@ def add_parser(sub) -> None:
         ),
     )
     p.add_argument("--out", default="samurai_demo", help="output folder (default: samurai_demo)")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing output folder written by samurai (or an empty one)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing output folder written by samurai (or an empty one)",
+    )
     p.add_argument(
         "--frames",
         type=int,
@@ -59,7 +62,12 @@ def add_parser(sub) -> None:
         help=f"phantom length (default: 48); under {SCENARIO_FRAMES} there is no fade or dropout "
         "and nothing separates the methods: a quick check only (e.g. of --checkpoint)",
     )
-    p.add_argument("--size", type=int, default=128, help="phantom width and height in pixels (default: 128, where the scenario is tuned)")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=128,
+        help="phantom width and height in pixels (default: 128, where the scenario is tuned)",
+    )
     p.add_argument("--seed", type=int, default=0, help="speckle seed of the phantom (default: 0)")
     p.add_argument("--scale", type=int, default=2, help="upscaling of the overlay GIF/MP4 (default: 2)")
     p.add_argument(
@@ -79,8 +87,10 @@ def run(args) -> int:
     from samurai_phantom import VARIANTS, PhantomSegmenter, make_phantom, track
 
     if args.frames < MIN_FRAMES:
-        raise UserError(f"--frames {args.frames} is too short; use --frames {MIN_FRAMES} or more "
-                       f"(the scenario needs {SCENARIO_FRAMES})")
+        raise UserError(
+            f"--frames {args.frames} is too short; use --frames {MIN_FRAMES} or more "
+            f"(the scenario needs {SCENARIO_FRAMES})"
+        )
     if not 64 <= args.size <= 512:
         raise UserError(f"--size {args.size} is out of range; use 64 to 512 pixels")
     if args.scale < 1 or args.scale > 8:
@@ -93,11 +103,17 @@ def run(args) -> int:
     with OutputDir(args.out, force=args.force) as out:
         short = args.frames < SCENARIO_FRAMES
         if short:
-            print(f"note: {args.frames} frames is shorter than the scenario ({SCENARIO_FRAMES}): "
-                  "no LV fade, no RV dropout and little or no time for motion scoring, so nothing "
-                  "separates the methods; a quick pipeline check only")
-        ph = make_phantom(n_frames=args.frames, size=args.size, seed=args.seed,
-                          **({"dropout": None, "rv_dropout": None} if short else {}))
+            print(
+                f"note: {args.frames} frames is shorter than the scenario ({SCENARIO_FRAMES}): "
+                "no LV fade, no RV dropout and little or no time for motion scoring, so nothing "
+                "separates the methods; a quick pipeline check only"
+            )
+        ph = make_phantom(
+            n_frames=args.frames,
+            size=args.size,
+            seed=args.seed,
+            **({"dropout": None, "rv_dropout": None} if short else {}),
+        )
         ids = sorted(ph.labels)
         prompts = {k: ph.masks[0] == k for k in ids}
         segmenter = PhantomSegmenter()
@@ -106,16 +122,27 @@ def run(args) -> int:
         runs = {}
         for method, variant in PHANTOM_METHODS.items():
             motion, memory = VARIANTS[variant]
-            run_ = track(ph.frames, prompts, cfg, motion=motion, memory=memory,
-                         segmenter=segmenter, regions=regions)
+            run_ = track(
+                ph.frames, prompts, cfg, motion=motion, memory=memory, segmenter=segmenter, regions=regions
+            )
             runs[f"phantom-segmenter/{method}"] = (run_.masks, run_)
         if args.checkpoint or args.model.startswith(HF_PREFIX):
             runs.update(_sam2_runs(args, ph, prompts))
-        out.info.update(command="demo", argv=getattr(args, "argv", None), data="synthetic phantom",
-                        frames=args.frames, size=args.size, seed=args.seed, noise=args.noise,
-                        noise_sha256=fingerprint(args.noise), motion_model=cfg.motion_model,
-                        checkpoint=args.checkpoint, checkpoint_sha256=fingerprint(args.checkpoint),
-                        model=args.model if args.checkpoint or args.model.startswith(HF_PREFIX) else None, image_size=args.image_size)
+        out.info.update(
+            command="demo",
+            argv=getattr(args, "argv", None),
+            data="synthetic phantom",
+            frames=args.frames,
+            size=args.size,
+            seed=args.seed,
+            noise=args.noise,
+            noise_sha256=fingerprint(args.noise),
+            motion_model=cfg.motion_model,
+            checkpoint=args.checkpoint,
+            checkpoint_sha256=fingerprint(args.checkpoint),
+            model=args.model if args.checkpoint or args.model.startswith(HF_PREFIX) else None,
+            image_size=args.image_size,
+        )
         summary = write_outputs(out.path, ph, runs, args.scale, args.seed)
     elapsed = time.perf_counter() - t0
     _print_summary(summary, args.out, elapsed)
@@ -131,9 +158,15 @@ def _sam2_runs(args, ph, prompts) -> dict:
 
     rgb = np.repeat(ph.frames[..., None], 3, axis=3)
     predictor = build_predictor(
-        args.model, args.checkpoint, args.device, args.image_size,
-        samurai=True, adapter=None, random_weights=False,
-        noise=args.noise, motion_model=args.motion_model,
+        args.model,
+        args.checkpoint,
+        args.device,
+        args.image_size,
+        samurai=True,
+        adapter=None,
+        random_weights=False,
+        noise=args.noise,
+        motion_model=args.motion_model,
     )
     ids = sorted(prompts)
     mask_prompts = {k: ("mask", prompts[k]) for k in ids}
@@ -150,7 +183,7 @@ def _sam2_runs(args, ph, prompts) -> dict:
 def _model_label(model: str) -> str:
     """The method prefix of a model's runs: ``sam2-tiny``, or ``hf-<folder name>``."""
     if model.startswith(HF_PREFIX):
-        return f"hf-{Path(model[len(HF_PREFIX):]).name}"
+        return f"hf-{Path(model[len(HF_PREFIX) :]).name}"
     return f"sam2-{model}"
 
 
@@ -159,8 +192,9 @@ def _print_summary(summary, out, elapsed) -> None:
     events = []
     if summary["dropout_frames"]:
         f = summary["dropout_frames"]
-        events.append(f"the LV fades on frames {f[0]}-{f[-1]} "
-                      "(its neighbours, LA below and RV beside, look alike)")
+        events.append(
+            f"the LV fades on frames {f[0]}-{f[-1]} (its neighbours, LA below and RV beside, look alike)"
+        )
     if summary["rv_dropout_frames"]:
         f = summary["rv_dropout_frames"]
         events.append(f"the RV drops out on frames {f[0]}-{f[-1]}")
@@ -172,12 +206,16 @@ def _print_summary(summary, out, elapsed) -> None:
     print("Mean Dice against the phantom's ground truth (* = lost: Dice < 0.1 on the last frame):")
     print(summary["table"])
     print()
-    print(f"LV ejection fraction, area-length, ED/ES = largest/smallest LV area "
-          f"(ellipsoid truth {summary['true_ef_ellipsoid']:.1f} %):")
+    print(
+        f"LV ejection fraction, area-length, ED/ES = largest/smallest LV area "
+        f"(ellipsoid truth {summary['true_ef_ellipsoid']:.1f} %):"
+    )
     print(summary["ef_table"])
     print()
     mp4 = "overlay.mp4, " if summary["mp4"] else ""
-    print(f"wrote {out}/: overlay.gif, {mp4}stills.png, lv_area.png, lv_dice.png, rv_dice.png, "
-          "dice_per_chamber.png, metrics.csv, per_frame.csv, lv_ef.csv, summary.json, manifest.json")
+    print(
+        f"wrote {out}/: overlay.gif, {mp4}stills.png, lv_area.png, lv_dice.png, rv_dice.png, "
+        "dice_per_chamber.png, metrics.csv, per_frame.csv, lv_ef.csv, summary.json, manifest.json"
+    )
     print(f"done in {elapsed:.1f} s")
     sys.stdout.flush()

@@ -44,36 +44,56 @@ def add_parser(sub) -> None:
     p.add_argument("data", help="dataset folder")
     from samurai.dataset_kinds import KINDS
 
-    p.add_argument("--kind", choices=KINDS,
-                   help="dataset layout (default: detected)")
-    p.add_argument("--lasot", action="store_true",
-                   help="LaSOT/GOT-10k-style sequences (groundtruth.txt boxes) instead of an echo dataset")
+    p.add_argument("--kind", choices=KINDS, help="dataset layout (default: detected)")
+    p.add_argument(
+        "--lasot",
+        action="store_true",
+        help="LaSOT/GOT-10k-style sequences (groundtruth.txt boxes) instead of an echo dataset",
+    )
     p.add_argument("--split", help="train, val or test (default: all cases)")
     p.add_argument("--max-cases", type=int, default=None, help="evaluate at most this many cases")
-    p.add_argument("--prompt", choices=("box", "mask", "learned"), default="box",
-                   help="first-frame prompt of each structure, echo datasets (default: box); "
-                   "learned: no box, the --adapter's class prompts find each structure by name "
-                   "(methods vanilla+learned and samurai+learned)")
+    p.add_argument(
+        "--prompt",
+        choices=("box", "mask", "learned"),
+        default="box",
+        help="first-frame prompt of each structure, echo datasets (default: box); "
+        "learned: no box, the --adapter's class prompts find each structure by name "
+        "(methods vanilla+learned and samurai+learned)",
+    )
     p.add_argument("--checkpoint", help="SAM 2 checkpoint (.pt, official format)")
     add_model_arguments(p)
     add_speed_arguments(p)
     p.add_argument("--adapter", help="also evaluate SAMURAI with this LoRA adapter folder")
-    p.add_argument("--methods", default="vanilla,samurai",
-                   help="comma-separated methods: vanilla, samurai (SAM 2 video), and the per-frame "
-                        "baselines sam2-image, medsam, each scored under the oracle-box and first-box "
-                        "protocols, and florence2 (by name, no box) (default: vanilla,samurai)")
-    p.add_argument("--medsam", metavar="PATH",
-                   help="MedSAM weights for --methods medsam: the official medsam_vit_b.pth or a "
-                        "transformers SamModel folder")
+    p.add_argument(
+        "--methods",
+        default="vanilla,samurai",
+        help="comma-separated methods: vanilla, samurai (SAM 2 video), and the per-frame "
+        "baselines sam2-image, medsam, each scored under the oracle-box and first-box "
+        "protocols, and florence2 (by name, no box) (default: vanilla,samurai)",
+    )
+    p.add_argument(
+        "--medsam",
+        metavar="PATH",
+        help="MedSAM weights for --methods medsam: the official medsam_vit_b.pth or a "
+        "transformers SamModel folder",
+    )
     p.add_argument("--florence2", metavar="DIR", help="Florence-2 folder for --methods florence2")
-    p.add_argument("--florence2-adapter", metavar="DIR",
-                   help="its LoRA adapter from `samurai train --model florence2`")
-    p.add_argument("--frame-batch", type=int, default=8,
-                   help="frames per image-encoder call of the per-frame baselines (default: 8)")
+    p.add_argument(
+        "--florence2-adapter", metavar="DIR", help="its LoRA adapter from `samurai train --model florence2`"
+    )
+    p.add_argument(
+        "--frame-batch",
+        type=int,
+        default=8,
+        help="frames per image-encoder call of the per-frame baselines (default: 8)",
+    )
     add_motion_arguments(p)
     p.add_argument("--out", default="samurai_eval", help="output folder (default: samurai_eval)")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing output folder written by samurai (or an empty one)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing output folder written by samurai (or an empty one)",
+    )
     add_random_weights_arguments(p)
     p.set_defaults(run=run)
 

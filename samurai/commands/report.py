@@ -22,24 +22,42 @@ def add_parser(sub) -> None:
             "and report.pdf."
         ),
     )
-    p.add_argument("runs", nargs="*", metavar="RUN_DIR",
-                   help="run folders of one study (views and study identity from their manifests)")
+    p.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN_DIR",
+        help="run folders of one study (views and study identity from their manifests)",
+    )
     p.add_argument("--a4c", metavar="RUN_DIR", help="the apical four-chamber run (pairs runs as given)")
     p.add_argument("--a2c", metavar="RUN_DIR", help="the apical two-chamber run (pairs runs as given)")
-    p.add_argument("--sex", choices=("male", "female"),
-                   help="grade against this sex's ranges (default: both ranges shown)")
+    p.add_argument(
+        "--sex",
+        choices=("male", "female"),
+        help="grade against this sex's ranges (default: both ranges shown)",
+    )
     p.add_argument("--height", type=float, metavar="CM", help="height in cm (with --weight: BSA)")
     p.add_argument("--weight", type=float, metavar="KG", help="weight in kg (with --height: BSA)")
-    p.add_argument("--bsa", type=float, metavar="M2", help="body surface area in m² (instead of height/weight)")
-    p.add_argument("--spacing", metavar="SX,SY",
-                   help="pixel spacing in cm per pixel (column, row), e.g. 0.03,0.03; default: the "
-                        "run's recorded spacing, else pixels")
+    p.add_argument(
+        "--bsa", type=float, metavar="M2", help="body surface area in m² (instead of height/weight)"
+    )
+    p.add_argument(
+        "--spacing",
+        metavar="SX,SY",
+        help="pixel spacing in cm per pixel (column, row), e.g. 0.03,0.03; default: the "
+        "run's recorded spacing, else pixels",
+    )
     p.add_argument("--fps", type=float, help="frame rate (default: the run's recorded one or the video's)")
-    p.add_argument("--labels", metavar="NAMES",
-                   help="chamber names of object ids 1, 2, ... for runs that do not name them, e.g. lv,la,rv,ra")
+    p.add_argument(
+        "--labels",
+        metavar="NAMES",
+        help="chamber names of object ids 1, 2, ... for runs that do not name them, e.g. lv,la,rv,ra",
+    )
     p.add_argument("--out", help="output folder (default: <first run>_report)")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing output folder written by samurai (or an empty one)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing output folder written by samurai (or an empty one)",
+    )
     p.add_argument("--no-pdf", action="store_true", help="skip report.pdf")
     p.set_defaults(run=run)
 
@@ -50,7 +68,9 @@ def parse_spacing(text: str | None):
     try:
         sx, sy = (float(v) for v in text.split(","))
     except ValueError:
-        raise UserError(f"--spacing {text!r}: give two numbers in cm per pixel, e.g. --spacing 0.03,0.03") from None
+        raise UserError(
+            f"--spacing {text!r}: give two numbers in cm per pixel, e.g. --spacing 0.03,0.03"
+        ) from None
     if not (sx > 0 and sy > 0):
         raise UserError(f"--spacing {text!r}: the spacing must be positive (cm per pixel)")
     return sx, sy
@@ -78,6 +98,8 @@ def run(args) -> int:
             print(f"{v.label}: {shown}  [{v.method}; {v.flag}]")
     for note in report.notes:
         print(f"note: {note}")
-    print(f"wrote {out}/: report.html, report.json" + ("" if args.no_pdf or any(
-        "report.pdf not written" in n for n in report.notes) else ", report.pdf"))
+    print(
+        f"wrote {out}/: report.html, report.json"
+        + ("" if args.no_pdf or any("report.pdf not written" in n for n in report.notes) else ", report.pdf")
+    )
     return 0

@@ -17,11 +17,17 @@ _FLAGS = {
     "data": (str, "dataset folder (default: none; required, here or in --config)"),
     "kind": (str, f"dataset layout: {', '.join(KINDS)} (default: detected)"),
     "out_dir": (str, "output folder"),
-    "model": (str, "SAM 2 size (tiny, small, base_plus, large, medsam2), a sam2 config name, or "
-              "hf:DIR (a transformers SAM 2 / EdgeTAM / SAM 3 tracker folder); florence2: "
-              "fine-tune Florence-2 to find chambers by name (docs/training.md)"),
-    "checkpoint": (str, "base weights in the official {'model': ...} format; with --model "
-                   "florence2 the Florence-2 folder (default: none, random init: testing only)"),
+    "model": (
+        str,
+        "SAM 2 size (tiny, small, base_plus, large, medsam2), a sam2 config name, or "
+        "hf:DIR (a transformers SAM 2 / EdgeTAM / SAM 3 tracker folder); florence2: "
+        "fine-tune Florence-2 to find chambers by name (docs/training.md)",
+    ),
+    "checkpoint": (
+        str,
+        "base weights in the official {'model': ...} format; with --model "
+        "florence2 the Florence-2 folder (default: none, random init: testing only)",
+    ),
     "image_size": (int, "model input size in pixels, a multiple of 32"),
     "device": (str, "auto, cpu, cuda, cuda:1 ... (auto: the GPU when one is visible)"),
     "epochs": (int, "passes over the training cases"),
@@ -37,12 +43,19 @@ _FLAGS = {
     "checkpoint_every": (int, "optimizer steps between checkpoints (also at each epoch end)"),
     "warmup_steps": (int, "linear learning-rate warm-up steps, then cosine decay"),
     "train_split": (str, "split to train on; 'none': every case, e.g. for the generic layout"),
-    "val_split": (str, "split to validate on; 'none': no validation (or, with --val-data, "
-                  "every case of that folder)"),
-    "val_data": (str, "validation dataset folder, e.g. held-out cases of the generic layout "
-                 "(default: --data)"),
-    "prompts": (str, "first-frame prompt while training: box (from the mask) or learned (class "
-                "prompt tokens trained with the adapter; see docs/chambers.md)"),
+    "val_split": (
+        str,
+        "split to validate on; 'none': no validation (or, with --val-data, every case of that folder)",
+    ),
+    "val_data": (
+        str,
+        "validation dataset folder, e.g. held-out cases of the generic layout (default: --data)",
+    ),
+    "prompts": (
+        str,
+        "first-frame prompt while training: box (from the mask) or learned (class "
+        "prompt tokens trained with the adapter; see docs/chambers.md)",
+    ),
     "prompt_tokens": (int, "tokens per class with --prompts learned"),
 }
 
@@ -68,16 +81,29 @@ def add_parser(sub) -> None:
             text += f" (default: {_shown(default[key])})"
         choices = {"kind": KINDS, "prompts": PROMPT_KINDS}.get(key)
         p.add_argument(flag, dest=key, type=kind, help=text, choices=choices)
-    p.add_argument("--classes", help="comma-separated class names for --prompts learned "
-                   "(default: the dataset's label names, e.g. lv,myo,la)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other option, value parsed as JSON, repeatable, e.g. --set "
-                   "box_jitter=0.05 or --set amp=false (default: none)")
-    p.add_argument("--no-resume", action="store_true",
-                   help="ignore an existing checkpoint.pt in --out (default: resume from it)")
-    p.add_argument("--stop-after-steps", type=int,
-                   help="checkpoint and stop after this many optimizer steps, resumable "
-                   "(default: run to the end)")
+    p.add_argument(
+        "--classes",
+        help="comma-separated class names for --prompts learned "
+        "(default: the dataset's label names, e.g. lv,myo,la)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other option, value parsed as JSON, repeatable, e.g. --set "
+        "box_jitter=0.05 or --set amp=false (default: none)",
+    )
+    p.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="ignore an existing checkpoint.pt in --out (default: resume from it)",
+    )
+    p.add_argument(
+        "--stop-after-steps",
+        type=int,
+        help="checkpoint and stop after this many optimizer steps, resumable (default: run to the end)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown)")
     p.set_defaults(run=run)
 
@@ -161,10 +187,14 @@ def run(args: argparse.Namespace) -> int:
         f"{result['total_parameters']:,} ({100 * result['trainable_parameters'] / result['total_parameters']:.2f}%)"
     )
     if result["stopped"]:
-        print(f"stopped after {result['global_step']} steps; resume with the same command ({out / 'checkpoint.pt'})")
+        print(
+            f"stopped after {result['global_step']} steps; resume with the same command ({out / 'checkpoint.pt'})"
+        )
     else:
         best = result["best"]
         score = "mean box IoU" if isinstance(cfg, FlorenceTrainConfig) else "mean Dice"
-        print(f"done: {result['global_step']} steps; best {score} "
-              f"{'n/a' if best is None else f'{best:.4f}'}; adapters in {out / 'best_adapter'} and {out / 'adapter'}")
+        print(
+            f"done: {result['global_step']} steps; best {score} "
+            f"{'n/a' if best is None else f'{best:.4f}'}; adapters in {out / 'best_adapter'} and {out / 'adapter'}"
+        )
     return 0

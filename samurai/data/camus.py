@@ -113,7 +113,11 @@ def load_camus2023(root, split: str | None = None, views=VIEWS) -> EchoDataset:
                 skipped.append((case_id, f"missing {', '.join(missing)}"))
                 continue
             entries.append(
-                (case_id, psplit, _camus2023_loader(case_id, seq, gt, pdir / f"Info_{view}.cfg", view, psplit))
+                (
+                    case_id,
+                    psplit,
+                    _camus2023_loader(case_id, seq, gt, pdir / f"Info_{view}.cfg", view, psplit),
+                )
             )
     return EchoDataset("camus2023", root, entries, skipped)
 
@@ -175,11 +179,18 @@ def load_camus2019(root, split: str | None = None, views=VIEWS) -> EchoDataset:
                 if not seq.is_file():
                     skipped.append((case_id, f"missing {seq.name}"))
                     continue
-                if split is None and not any((pdir / f"{pid}_{view}_{p}_gt.mhd").is_file() for p in ("ED", "ES")):
-                    skipped.append((case_id, f"unlabelled: no {pid}_{view}_ED_gt.mhd or _ES_gt.mhd (the "
-                                             f"release withholds the ground truth of {folder.name}/); "
-                                             "--split test (split='test' in Python) loads such cases "
-                                             "without labels"))
+                if split is None and not any(
+                    (pdir / f"{pid}_{view}_{p}_gt.mhd").is_file() for p in ("ED", "ES")
+                ):
+                    skipped.append(
+                        (
+                            case_id,
+                            f"unlabelled: no {pid}_{view}_ED_gt.mhd or _ES_gt.mhd (the "
+                            f"release withholds the ground truth of {folder.name}/); "
+                            "--split test (split='test' in Python) loads such cases "
+                            "without labels",
+                        )
+                    )
                     continue
                 entries.append((case_id, fsplit, _camus2019_loader(case_id, pdir, view, fsplit)))
     return EchoDataset("camus2019", root, entries, skipped)

@@ -22,8 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from samurai.data._base import (DatasetError, EchoCase, EchoDataset, as_labels, as_uint8,
-                                check_root, normalise_split)
+from samurai.data._base import (
+    DatasetError,
+    EchoCase,
+    EchoDataset,
+    as_labels,
+    as_uint8,
+    check_root,
+    normalise_split,
+)
 
 VIEW_LABELS = {
     "a4c": {1: "LV", 2: "LA", 3: "RA", 4: "RV"},
@@ -99,8 +106,15 @@ def _index_entries(root: Path, view: str) -> list[tuple[str, str | None, str | N
         if k not in labels:
             raise DatasetError(f"case {key or i}: view {view!r} has an image but no label")
         case_id = str(info.get("case_name", key if key is not None else i))
-        entries.append((case_id, info.get("dataset_name"), info.get("split"),
-                        _resolve(root, images[k]), _resolve(root, labels[k])))
+        entries.append(
+            (
+                case_id,
+                info.get("dataset_name"),
+                info.get("split"),
+                _resolve(root, images[k]),
+                _resolve(root, labels[k]),
+            )
+        )
     return entries
 
 
@@ -133,8 +147,9 @@ def _derived_split(entries, ratios=(8, 1, 1)) -> dict[str, str]:
     return out
 
 
-def load_cardiacuda(root, split: str | None = None, view: str = "4", labels: str = "a4c",
-                    derive_splits: bool = False) -> EchoDataset:
+def load_cardiacuda(
+    root, split: str | None = None, view: str = "4", labels: str = "a4c", derive_splits: bool = False
+) -> EchoDataset:
     """Open CardiacUDA at ``root`` (with ``infos.npy``, or a folder of image/label pairs).
 
     Args:
@@ -175,17 +190,25 @@ def load_cardiacuda(root, split: str | None = None, view: str = "4", labels: str
                     f"{label_path} holds label values {sorted(unknown)} outside the {labels} "
                     f"table {names}; pass labels= the view's table"
                 )
-            return EchoCase(case_id=case_id, frames=as_uint8(frames, image_path), masks=masks,
-                            labelled=masks.reshape(masks.shape[0], -1).any(axis=1),
-                            labels=dict(names), spacing=spacing,
-                            meta={"site": site, "view": str(view)})
+            return EchoCase(
+                case_id=case_id,
+                frames=as_uint8(frames, image_path),
+                masks=masks,
+                labelled=masks.reshape(masks.shape[0], -1).any(axis=1),
+                labels=dict(names),
+                spacing=spacing,
+                meta={"site": site, "view": str(view)},
+            )
 
         return load
 
     return EchoDataset(
-        "cardiacuda", root,
-        [(c, normalise_split(splits[c]) if splits[c] else None, loader(c, site, im, lb))
-         for c, site, _, im, lb in chosen],
+        "cardiacuda",
+        root,
+        [
+            (c, normalise_split(splits[c]) if splits[c] else None, loader(c, site, im, lb))
+            for c, site, _, im, lb in chosen
+        ],
         skipped=[],
     )
 

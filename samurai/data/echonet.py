@@ -84,8 +84,10 @@ def read_video(path: Path) -> tuple[np.ndarray, str | None]:
         )
     ended = None
     if len(frames) < announced:
-        ended = (f"{path.name} decodes {len(frames)} of the {announced} frames its container "
-                 f"announces (the file is truncated or damaged at frame {len(frames)})")
+        ended = (
+            f"{path.name} decodes {len(frames)} of the {announced} frames its container "
+            f"announces (the file is truncated or damaged at frame {len(frames)})"
+        )
     return np.stack(frames).astype(np.uint8), ended
 
 
@@ -133,8 +135,11 @@ def load_echonet(root, split: str | None = None) -> EchoDataset:
         except ValueError as err:
             raise DatasetError(f"VolumeTracings.csv row {n + 2} is malformed: {err}") from err
         if not np.isfinite(coords).all():
-            damaged.setdefault(_stem(row["FileName"]), f"VolumeTracings.csv row {n + 2} has a coordinate that "
-                               f"is not a number ({', '.join(row[c] for c in ('X1', 'Y1', 'X2', 'Y2'))})")
+            damaged.setdefault(
+                _stem(row["FileName"]),
+                f"VolumeTracings.csv row {n + 2} has a coordinate that "
+                f"is not a number ({', '.join(row[c] for c in ('X1', 'Y1', 'X2', 'Y2'))})",
+            )
         tracings[_stem(row["FileName"])][frame].append(coords)
     entries, skipped = [], []
     for row in files:
@@ -175,9 +180,11 @@ def _echonet_loader(case_id, video, traced, row, split):
             labelled[frame] = True
             areas[frame] = int(masks[frame].sum())
         if not areas:
-            raise DatasetError(f"{ended}; every traced frame ({', '.join(map(str, sorted(lost)))}) is "
-                               f"lost with its tail: re-download or re-encode {video.name}, or remove "
-                               "its case from FileList.csv")
+            raise DatasetError(
+                f"{ended}; every traced frame ({', '.join(map(str, sorted(lost)))}) is "
+                f"lost with its tail: re-download or re-encode {video.name}, or remove "
+                "its case from FileList.csv"
+            )
         ordered = sorted(areas, key=lambda f: (-areas[f], f))
         meta = {"view": "A4C", "split": split, "ed_index": ordered[0], "es_index": ordered[-1]}
         for key, name in (("EF", "ef"), ("FPS", "fps"), ("EDV", "edv"), ("ESV", "esv")):

@@ -20,6 +20,7 @@ from samurai.data._base import DatasetError, EchoCase, EchoDataset, as_uint8, ch
 from samurai.data.echonet import note_ended_early, read_video
 from samurai_common.frames import HIGH_DEPTH_MODES
 
+
 def _videos(folder: Path) -> list[Path]:
     from samurai_common.frames import VIDEO_SUFFIXES  # the frame reader's, imported when used
 
@@ -33,10 +34,12 @@ def _read_dicom_video(path: Path) -> tuple[np.ndarray, tuple[float, float] | Non
 
     try:
         source = open_dicom(path)
-        frames = np.stack([
-            np.round(f[..., 0] * 0.299 + f[..., 1] * 0.587 + f[..., 2] * 0.114).astype(np.uint8)
-            for f in source
-        ])
+        frames = np.stack(
+            [
+                np.round(f[..., 0] * 0.299 + f[..., 1] * 0.587 + f[..., 2] * 0.114).astype(np.uint8)
+                for f in source
+            ]
+        )
     except DicomError as err:
         raise DatasetError(str(err)) from err
     spacing = source.info.spacing
@@ -73,11 +76,14 @@ def _read_frames(paths: list[Path]) -> tuple[np.ndarray, str | None]:
         try:
             frame = _read_image(path, grey=True)
         except DatasetError as err:
-            return as_uint8(np.stack(frames), paths[0].parent), f"{err} (the case ends before it: {i} of {len(paths)} frames)"
+            return as_uint8(
+                np.stack(frames), paths[0].parent
+            ), f"{err} (the case ends before it: {i} of {len(paths)} frames)"
         if frame.shape != frames[0].shape:
             return as_uint8(np.stack(frames), paths[0].parent), (
                 f"frame {path} is {frame.shape[1]}x{frame.shape[0]}, frame 0 {frames[0].shape[1]}x"
-                f"{frames[0].shape[0]} (the case ends before it: {i} of {len(paths)} frames)")
+                f"{frames[0].shape[0]} (the case ends before it: {i} of {len(paths)} frames)"
+            )
         frames.append(frame)
     return as_uint8(np.stack(frames), paths[0].parent), None
 
@@ -110,7 +116,7 @@ def _label_names(folder: Path, root: Path, ids: list[int]) -> dict[int, str]:
             try:
                 names = {int(k): str(v) for k, v in json.loads(path.read_text()).items()}
             except (ValueError, AttributeError) as err:
-                raise DatasetError(f"{path} must map label ids to names, e.g. {{\"1\": \"LV\"}}") from err
+                raise DatasetError(f'{path} must map label ids to names, e.g. {{"1": "LV"}}') from err
             _refuse_shared_names(path, names)
             return {i: names.get(i, str(i)) for i in ids}
     return {i: str(i) for i in ids}
@@ -125,8 +131,9 @@ def _refuse_shared_names(path: Path, names: dict[int, str]) -> None:
     shared = {names[ids[0]].strip(): ids for ids in ids_of.values() if len(ids) > 1}
     if shared:
         listed = "; ".join(f"{name!r} for ids {', '.join(map(str, ids))}" for name, ids in shared.items())
-        raise DatasetError(f"{path} gives one name to several labels ({listed}); give each label id "
-                           "its own name")
+        raise DatasetError(
+            f"{path} gives one name to several labels ({listed}); give each label id its own name"
+        )
 
 
 def _generic_loader(case_id: str, folder: Path, root: Path):

@@ -111,8 +111,9 @@ def _save_png(array: np.ndarray, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write_camus2023(root, n_patients: int = 2, n_frames: int = 6, size=(64, 56), seed: int = 0,
-                    spacing=(0.154, 0.308)) -> dict:
+def write_camus2023(
+    root, n_patients: int = 2, n_frames: int = 6, size=(64, 56), seed: int = 0, spacing=(0.154, 0.308)
+) -> dict:
     """Write a CAMUS 2023 NIfTI layout (``database_nifti``, ``database_split``); ``spacing``:
     (row, col) mm per pixel.
 
@@ -144,11 +145,17 @@ def write_camus2023(root, n_patients: int = 2, n_frames: int = 6, size=(64, 56),
                 f"ImageQuality: Good\nEF: {55 + i}\nFrameRate: 25.0\n",
             )
             cases[stem] = {
-                "frames": frames, "masks": masks, "split": split, "ed_index": 0,
-                "es_index": n_frames - 1, "spacing": tuple(spacing),
+                "frames": frames,
+                "masks": masks,
+                "split": split,
+                "ed_index": 0,
+                "es_index": n_frames - 1,
+                "spacing": tuple(spacing),
             }
     for split, name in (("train", "training"), ("val", "validation"), ("test", "testing")):
-        atomic_write_text(root / "database_split" / f"subgroup_{name}.txt", "".join(p + "\n" for p in splits[split]))
+        atomic_write_text(
+            root / "database_split" / f"subgroup_{name}.txt", "".join(p + "\n" for p in splits[split])
+        )
     return {"root": root, "cases": cases}
 
 
@@ -182,8 +189,12 @@ def write_camus2019(
                 f"ImageQuality: Medium\nLVef: {50 + i}\n",
             )
             cases[stem] = {
-                "frames": frames, "masks": masks, "split": "train" if folder == "training" else "test",
-                "ed_index": 0, "es_index": es, "spacing": (0.154, 0.308),
+                "frames": frames,
+                "masks": masks,
+                "split": "train" if folder == "training" else "test",
+                "ed_index": 0,
+                "es_index": es,
+                "spacing": (0.154, 0.308),
             }
     return {"root": root, "cases": cases}
 
@@ -202,9 +213,7 @@ def lv_tracing(mask: np.ndarray, n_chords: int = 20) -> np.ndarray:
     return np.asarray(out)
 
 
-def write_echonet(
-    root, n_videos: int = 3, n_frames: int = 12, size=(112, 112), seed: int = 0
-) -> dict:
+def write_echonet(root, n_videos: int = 3, n_frames: int = 12, size=(112, 112), seed: int = 0) -> dict:
     """Write an EchoNet-Dynamic layout: MJPG ``Videos/*.avi``, ``FileList.csv`` and
     ``VolumeTracings.csv`` with ED (frame 1) and ES (frame ``n_frames - 3``) traced.
 
@@ -232,7 +241,9 @@ def write_echonet(
         writer.release()
         os.replace(tmp, path)
         edv, esv = float(lv[ed].sum()), float(lv[es].sum())
-        file_rows.append([name, f"{100 * (edv - esv) / edv:.2f}", esv, edv, size[0], size[1], 50, n_frames, split])
+        file_rows.append(
+            [name, f"{100 * (edv - esv) / edv:.2f}", esv, edv, size[0], size[1], 50, n_frames, split]
+        )
         for frame in (ed, es):
             for x1, y1, x2, y2 in lv_tracing(lv[frame]):
                 tracing_rows.append([f"{name}.avi", x1, y1, x2, y2, frame])
@@ -269,14 +280,16 @@ def write_generic(root, n_videos: int = 2, n_frames: int = 6, size=(64, 56), see
             _save_png(frames[t], root / case_id / "frames" / f"{t:05d}.png")
             if labelled[t]:
                 _save_png(masks[t], root / case_id / "masks" / f"{t:05d}.png")
-        cases[case_id] = {"frames": frames, "masks": np.where(labelled[:, None, None], masks, 0), "labelled": labelled}
+        cases[case_id] = {
+            "frames": frames,
+            "masks": np.where(labelled[:, None, None], masks, 0),
+            "labelled": labelled,
+        }
     atomic_write_text(root / "labels.json", json.dumps({"1": "LV", "2": "MYO", "3": "LA"}))
     return {"root": root, "cases": cases}
 
 
-def write_four_chamber(
-    root, n_videos: int = 4, n_frames: int = 16, size: int = 128, seed: int = 0
-) -> dict:
+def write_four_chamber(root, n_videos: int = 4, n_frames: int = 16, size: int = 128, seed: int = 0) -> dict:
     """Write ``samurai_phantom`` four-chamber clips (LV, LA, RV, RA) in the generic layout,
     every frame labelled. Each video draws its own speckle seed, heart rate (period 12-26
     frames), position (shift up to 4 % of the image), chamber size (x0.9-1.1) and, for half of
@@ -294,9 +307,11 @@ def write_four_chamber(
             start = int(rng.integers(2, n_frames - 4))
             fade = (start, min(n_frames, start + int(rng.integers(3, 7))))
         params = {
-            "seed": int(rng.integers(0, 2**31)), "period": float(rng.uniform(12.0, 26.0)),
+            "seed": int(rng.integers(0, 2**31)),
+            "period": float(rng.uniform(12.0, 26.0)),
             "shift": tuple(float(v) for v in rng.uniform(-0.04, 0.04, 2)),
-            "scale": float(rng.uniform(0.9, 1.1)), "dropout": fade,
+            "scale": float(rng.uniform(0.9, 1.1)),
+            "dropout": fade,
         }
         ph = make_phantom(n_frames=n_frames, size=size, **params)
         (root / case_id / "frames").mkdir(parents=True, exist_ok=True)
@@ -309,13 +324,15 @@ def write_four_chamber(
     return {"root": root, "cases": cases}
 
 
-def write_cardiacuda(root, n_videos: int = 3, n_frames: int = 6, size: int = 64, seed: int = 0,
-                     labelled=None) -> dict:
+def write_cardiacuda(
+    root, n_videos: int = 3, n_frames: int = 6, size: int = 64, seed: int = 0, labelled=None
+) -> dict:
     """Write ``samurai_phantom`` four-chamber clips as CardiacUDA does: per case an image and a
     label NIfTI volume ``H x W x T`` for view "4" (labels 1 LV, 2 LA, 3 RA, 4 RV) and the index
     ``infos.npy`` with relative paths, a site and a split. ``labelled``: the frames that keep
     their labels (default every frame); the LV of case 0 is drawn as a closed contour."""
     import nibabel as nib
+
     from samurai_phantom.phantom import LABELS, make_phantom
 
     to_uda = {name: value for value, name in {1: "LV", 2: "LA", 3: "RA", 4: "RV"}.items()}
@@ -327,8 +344,7 @@ def write_cardiacuda(root, n_videos: int = 3, n_frames: int = 6, size: int = 64,
     infos, cases = {}, {}
     for i in range(n_videos):
         case_id = f"patient{i:03d}"
-        ph = make_phantom(n_frames=n_frames, size=size, seed=int(rng.integers(0, 2**31)),
-                          dropout=None)
+        ph = make_phantom(n_frames=n_frames, size=size, seed=int(rng.integers(0, 2**31)), dropout=None)
         masks = remap[ph.masks]
         if labelled is not None:
             keep = np.zeros(n_frames, bool)
@@ -344,10 +360,13 @@ def write_cardiacuda(root, n_videos: int = 3, n_frames: int = 6, size: int = 64,
         folder = root / "SiteG" / case_id
         folder.mkdir(parents=True, exist_ok=True)
         for name, volume in (("image", ph.frames), ("label", written)):
-            nib.save(nib.Nifti1Image(np.ascontiguousarray(np.moveaxis(volume, 0, -1)), np.eye(4)),
-                     str(folder / f"{case_id}_4_{name}.nii.gz"))
+            nib.save(
+                nib.Nifti1Image(np.ascontiguousarray(np.moveaxis(volume, 0, -1)), np.eye(4)),
+                str(folder / f"{case_id}_4_{name}.nii.gz"),
+            )
         infos[case_id] = {
-            "dataset_name": "SiteG", "split": _split_of(i, n_videos),
+            "dataset_name": "SiteG",
+            "split": _split_of(i, n_videos),
             "views_images": {4: f"SiteG/{case_id}/{case_id}_4_image.nii.gz"},
             "views_labels": {4: f"SiteG/{case_id}/{case_id}_4_label.nii.gz"},
         }
@@ -379,7 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     kwargs: dict = {"seed": args.seed}
     if args.cases is not None:
-        kwargs["n_videos" if args.kind in ("echonet", "generic", "four_chamber", "cardiacuda") else "n_patients"] = args.cases
+        kwargs[
+            "n_videos" if args.kind in ("echonet", "generic", "four_chamber", "cardiacuda") else "n_patients"
+        ] = args.cases
     if args.frames is not None:
         kwargs["n_frames"] = args.frames
     counts = {**{k: v.default for k, v in inspect.signature(WRITERS[args.kind]).parameters.items()}, **kwargs}

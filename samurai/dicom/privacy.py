@@ -20,11 +20,27 @@ SALT_ENV = "SAMURAI_STUDY_SALT"
 # PS3.15 Table E.1-1 attributes a cine export commonly carries (the Basic Profile's list is
 # longer; samurai writes none of any of them, this list is what the tests look for).
 IDENTIFYING_KEYWORDS = (
-    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge",
-    "OtherPatientIDs", "OtherPatientNames", "PatientAddress", "PatientTelephoneNumbers",
-    "AccessionNumber", "InstitutionName", "InstitutionAddress", "ReferringPhysicianName",
-    "PerformingPhysicianName", "OperatorsName", "StudyID", "StudyInstanceUID",
-    "SeriesInstanceUID", "SOPInstanceUID", "DeviceSerialNumber", "StationName",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientAge",
+    "OtherPatientIDs",
+    "OtherPatientNames",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "AccessionNumber",
+    "InstitutionName",
+    "InstitutionAddress",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "StudyID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+    "DeviceSerialNumber",
+    "StationName",
 )
 
 
@@ -76,5 +92,11 @@ def manifest_source(info: SourceInfo, n_frames: int, kind: str = "DICOM") -> dic
     return {"kind": kind, "frames": int(n_frames), **info.as_dict()}
 
 
-__all__ = ["IDENTIFYING_KEYWORDS", "SALT_ENV", "identifying_values", "manifest_source", "redact_argv",
-           "study_salt"]
+__all__ = [
+    "IDENTIFYING_KEYWORDS",
+    "SALT_ENV",
+    "identifying_values",
+    "manifest_source",
+    "redact_argv",
+    "study_salt",
+]

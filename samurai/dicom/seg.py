@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -61,17 +61,18 @@ def _segment_descriptions(names: list[str], algorithm_version: str):
     for number, name in enumerate(names, start=1):
         if name not in CHAMBER_CODES:
             raise SegmentationError(
-                f"no SNOMED CT code for segment {name!r}; name segments one of "
-                f"{sorted(CHAMBER_CODES)}"
+                f"no SNOMED CT code for segment {name!r}; name segments one of {sorted(CHAMBER_CODES)}"
             )
-        out.append(hd.seg.SegmentDescription(
-            segment_number=number,
-            segment_label=name,
-            segmented_property_category=_code(*ANATOMICAL_STRUCTURE),
-            segmented_property_type=_code(*CHAMBER_CODES[name]),
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=algorithm,
-        ))
+        out.append(
+            hd.seg.SegmentDescription(
+                segment_number=number,
+                segment_label=name,
+                segmented_property_category=_code(*ANATOMICAL_STRUCTURE),
+                segmented_property_type=_code(*CHAMBER_CODES[name]),
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+                algorithm_identification=algorithm,
+            )
+        )
     return out
 
 
@@ -146,8 +147,19 @@ def build_segmentation(
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.SpecificCharacterSet = source.get("SpecificCharacterSet", "ISO_IR 100")
     # Patient and study: the Segmentation belongs to the source's study (a viewer files it there).
-    _copy(source, ds, "PatientName", "PatientID", "PatientBirthDate", "PatientSex",
-          "StudyDate", "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber")
+    _copy(
+        source,
+        ds,
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "StudyTime",
+        "ReferringPhysicianName",
+        "StudyID",
+        "AccessionNumber",
+    )
     ds.StudyInstanceUID = source.StudyInstanceUID
     ds.Modality = "SEG"
     ds.SeriesInstanceUID = UID()
@@ -180,37 +192,55 @@ def build_segmentation(
     dim_uid = UID()
     ds.DimensionOrganizationSequence = [_item(DimensionOrganizationUID=dim_uid)]
     ds.DimensionIndexSequence = [
-        _item(DimensionOrganizationUID=dim_uid, DimensionIndexPointer=0x0062000B,
-              FunctionalGroupPointer=0x0062000A, DimensionDescriptionLabel="Segment Number"),
-        _item(DimensionOrganizationUID=dim_uid, DimensionIndexPointer=0x00209128,
-              FunctionalGroupPointer=0x00209111,
-              DimensionDescriptionLabel="Temporal Position Index"),
+        _item(
+            DimensionOrganizationUID=dim_uid,
+            DimensionIndexPointer=0x0062000B,
+            FunctionalGroupPointer=0x0062000A,
+            DimensionDescriptionLabel="Segment Number",
+        ),
+        _item(
+            DimensionOrganizationUID=dim_uid,
+            DimensionIndexPointer=0x00209128,
+            FunctionalGroupPointer=0x00209111,
+            DimensionDescriptionLabel="Temporal Position Index",
+        ),
     ]
 
     # Functional groups: each frame names its segment and its source frame.
-    source_ref = dict(ReferencedSOPClassUID=source.SOPClassUID,
-                      ReferencedSOPInstanceUID=source.SOPInstanceUID)
+    source_ref = dict(
+        ReferencedSOPClassUID=source.SOPClassUID, ReferencedSOPInstanceUID=source.SOPInstanceUID
+    )
     purpose = codes.DCM.SourceImageForImageProcessingOperation
-    derivation_code = _item(CodeValue="113076", CodingSchemeDesignator="DCM",
-                            CodeMeaning="Segmentation")
+    derivation_code = _item(CodeValue="113076", CodingSchemeDesignator="DCM", CodeMeaning="Segmentation")
     per_frame = []
     for s in range(len(names)):
         for t in range(n_frames):
             # The mask has the source frame's pixel grid: spatial locations are preserved,
             # which is what lets a reader index the Segmentation by source frame.
-            source_image = _item(**source_ref, SpatialLocationsPreserved="YES",
-                                 PurposeOfReferenceCodeSequence=[_item(
-                CodeValue=purpose.value, CodingSchemeDesignator=purpose.scheme_designator,
-                CodeMeaning=purpose.meaning)])
+            source_image = _item(
+                **source_ref,
+                SpatialLocationsPreserved="YES",
+                PurposeOfReferenceCodeSequence=[
+                    _item(
+                        CodeValue=purpose.value,
+                        CodingSchemeDesignator=purpose.scheme_designator,
+                        CodeMeaning=purpose.meaning,
+                    )
+                ],
+            )
             if n_frames > 1:
                 source_image.ReferencedFrameNumber = t + 1
-            per_frame.append(_item(
-                FrameContentSequence=[_item(DimensionIndexValues=[s + 1, t + 1],
-                                            TemporalPositionIndex=t + 1)],
-                SegmentIdentificationSequence=[_item(ReferencedSegmentNumber=s + 1)],
-                DerivationImageSequence=[_item(SourceImageSequence=[source_image],
-                                               DerivationCodeSequence=[derivation_code])],
-            ))
+            per_frame.append(
+                _item(
+                    FrameContentSequence=[
+                        _item(DimensionIndexValues=[s + 1, t + 1], TemporalPositionIndex=t + 1)
+                    ],
+                    SegmentIdentificationSequence=[_item(ReferencedSegmentNumber=s + 1)],
+                    DerivationImageSequence=[
+                        _item(SourceImageSequence=[source_image], DerivationCodeSequence=[derivation_code])
+                    ],
+                )
+            )
     ds.PerFrameFunctionalGroupsSequence = per_frame
     # No Pixel Measures group: without a Frame of Reference it is optional, and its Slice
     # Thickness has no meaning for a 2D ultrasound frame; the spacing stays in the source (and in
@@ -219,10 +249,12 @@ def build_segmentation(
     ds.NumberOfFrames = len(per_frame)
 
     # Common Instance Reference module: the source series and instance.
-    ds.ReferencedSeriesSequence = [_item(
-        SeriesInstanceUID=source.SeriesInstanceUID,
-        ReferencedInstanceSequence=[_item(**source_ref)],
-    )]
+    ds.ReferencedSeriesSequence = [
+        _item(
+            SeriesInstanceUID=source.SeriesInstanceUID,
+            ReferencedInstanceSequence=[_item(**source_ref)],
+        )
+    ]
     ds.PixelData = _packed_frames(stack, shape)
     ds["PixelData"].VR = "OB"
     return ds
@@ -238,8 +270,11 @@ def _packed_frames(stack, shape) -> bytes:
     if (shape[1] * shape[2]) % 8:
         whole = np.stack([np.asarray(m, dtype=bool) for m in stack]).astype(np.uint8)
         return pack_bits(whole.reshape(-1, shape[1], shape[2]))
-    packed = b"".join(np.packbits(np.asarray(m[t], dtype=bool), bitorder="little").tobytes()
-                      for m in stack for t in range(shape[0]))
+    packed = b"".join(
+        np.packbits(np.asarray(m[t], dtype=bool), bitorder="little").tobytes()
+        for m in stack
+        for t in range(shape[0])
+    )
     return packed + b"\x00" * (len(packed) % 2)
 
 
@@ -258,8 +293,7 @@ def write_segmentation(
     return path
 
 
-def read_segmentation(path: str | os.PathLike, n_source_frames: int | None = None
-                      ) -> dict[str, np.ndarray]:
+def read_segmentation(path: str | os.PathLike, n_source_frames: int | None = None) -> dict[str, np.ndarray]:
     """A Segmentation's masks per segment label as boolean ``[T, H, W]`` over the source frames,
     read with highdicom by the source frames each segmentation frame references."""
     import highdicom as hd
@@ -273,9 +307,7 @@ def read_segmentation(path: str | os.PathLike, n_source_frames: int | None = Non
     if n_source_frames == 1:
         pixels = seg.get_pixels_by_source_instance([source_uid], segment_numbers=sorted(labels))
     else:
-        pixels = seg.get_pixels_by_source_frame(
-            source_uid, numbers, segment_numbers=sorted(labels)
-        )
+        pixels = seg.get_pixels_by_source_frame(source_uid, numbers, segment_numbers=sorted(labels))
     return {labels[n]: pixels[..., i].astype(bool) for i, n in enumerate(sorted(labels))}
 
 

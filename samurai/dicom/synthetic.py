@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -40,11 +40,17 @@ PHOTOMETRICS = ("RGB", "YBR_FULL", "YBR_FULL_422", "MONOCHROME2", "MONOCHROME1",
 def tissue_region(width: int, height: int, spacing_cm: tuple[float, float], **extra) -> dict:
     """A Sequence of Ultrasound Regions item for a 2D tissue (B-mode) image over the frame."""
     return {
-        "RegionSpatialFormat": 1, "RegionDataType": 1, "RegionFlags": 0,
-        "RegionLocationMinX0": 0, "RegionLocationMinY0": 0,
-        "RegionLocationMaxX1": width - 1, "RegionLocationMaxY1": height - 1,
-        "PhysicalUnitsXDirection": 3, "PhysicalUnitsYDirection": 3,
-        "PhysicalDeltaX": float(spacing_cm[0]), "PhysicalDeltaY": float(spacing_cm[1]),
+        "RegionSpatialFormat": 1,
+        "RegionDataType": 1,
+        "RegionFlags": 0,
+        "RegionLocationMinX0": 0,
+        "RegionLocationMinY0": 0,
+        "RegionLocationMaxX1": width - 1,
+        "RegionLocationMaxY1": height - 1,
+        "PhysicalUnitsXDirection": 3,
+        "PhysicalUnitsYDirection": 3,
+        "PhysicalDeltaX": float(spacing_cm[0]),
+        "PhysicalDeltaY": float(spacing_cm[1]),
         **extra,
     }
 
@@ -52,11 +58,17 @@ def tissue_region(width: int, height: int, spacing_cm: tuple[float, float], **ex
 def doppler_region(width: int, height: int) -> dict:
     """A spectral (PW Doppler) region: time across, velocity up."""
     return {
-        "RegionSpatialFormat": 3, "RegionDataType": 3, "RegionFlags": 0,
-        "RegionLocationMinX0": 0, "RegionLocationMinY0": 0,
-        "RegionLocationMaxX1": width - 1, "RegionLocationMaxY1": height - 1,
-        "PhysicalUnitsXDirection": 4, "PhysicalUnitsYDirection": 7,
-        "PhysicalDeltaX": 0.01, "PhysicalDeltaY": 1.0,
+        "RegionSpatialFormat": 3,
+        "RegionDataType": 3,
+        "RegionFlags": 0,
+        "RegionLocationMinX0": 0,
+        "RegionLocationMinY0": 0,
+        "RegionLocationMaxX1": width - 1,
+        "RegionLocationMaxY1": height - 1,
+        "PhysicalUnitsXDirection": 4,
+        "PhysicalUnitsYDirection": 7,
+        "PhysicalDeltaX": 0.01,
+        "PhysicalDeltaY": 1.0,
     }
 
 
@@ -71,8 +83,9 @@ def echo_frames(n_frames: int = 8, size=(96, 128), seed: int = 0) -> np.ndarray:
     for t in range(n_frames):
         phase = 0.5 - 0.5 * np.cos(2 * np.pi * t / max(n_frames, 1))
         grey = np.where(sector, 110.0, 0.0) * rng.rayleigh(1.0, size) / 1.25
-        cavity = ((rows - 0.45 * h) / (0.25 * h * (1 - 0.2 * phase))) ** 2 + \
-                 ((cols - 0.5 * w) / (0.14 * w)) ** 2 <= 1
+        cavity = ((rows - 0.45 * h) / (0.25 * h * (1 - 0.2 * phase))) ** 2 + (
+            (cols - 0.5 * w) / (0.14 * w)
+        ) ** 2 <= 1
         grey[cavity] = 20
         out[t] = np.clip(grey, 0, 255).astype(np.uint8)[..., None]
         out[t, 2:8, 2:20] = (220, 40, 40)
@@ -107,8 +120,11 @@ def _base_dataset(sop_class: str, study_uid: str | None):
 def _grey_lut():
     """A palette that is not the identity, so a reader that ignores the LUT is caught."""
     ramp = np.arange(256)
-    return (ramp * 257).astype(np.uint16), ((255 - ramp) * 257).astype(np.uint16), \
-        ((ramp // 2) * 257).astype(np.uint16)
+    return (
+        (ramp * 257).astype(np.uint16),
+        ((255 - ramp) * 257).astype(np.uint16),
+        ((ramp // 2) * 257).astype(np.uint16),
+    )
 
 
 def write_ultrasound(
@@ -137,8 +153,14 @@ def write_ultrasound(
     """
     from pydicom.encaps import encapsulate
     from pydicom.pixels import convert_color_space
-    from pydicom.uid import (ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEG2000Lossless,
-                             JPEGBaseline8Bit, JPEGLSLossless, RLELossless)
+    from pydicom.uid import (
+        ExplicitVRLittleEndian,
+        ImplicitVRLittleEndian,
+        JPEG2000Lossless,
+        JPEGBaseline8Bit,
+        JPEGLSLossless,
+        RLELossless,
+    )
 
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding {encoding!r}: use one of {ENCODINGS}")
@@ -214,13 +236,15 @@ def write_ultrasound(
             stored = 255 - frames
         if photometric == "YBR_FULL_422":
             if encoding != "native" and encoding != "implicit":
-                raise ValueError("lossless-compressed data are not YBR_FULL_422 (PS3.5 8.2); "
-                                 "use YBR_FULL or RGB")
+                raise ValueError(
+                    "lossless-compressed data are not YBR_FULL_422 (PS3.5 8.2); use YBR_FULL or RGB"
+                )
             # Native 4:2:2 (PS3.3 C.7.6.3.1.2): Y1 Y2 Cb Cr per pixel pair, chroma of the pair's
             # first pixel.
             pairs = stored.reshape(n, h, w // 2, 2, 3)
-            stored = np.stack([pairs[..., 0, 0], pairs[..., 1, 0], pairs[..., 0, 1],
-                               pairs[..., 0, 2]], axis=-1)
+            stored = np.stack(
+                [pairs[..., 0, 0], pairs[..., 1, 0], pairs[..., 0, 1], pairs[..., 0, 2]], axis=-1
+            )
         ds.PixelData = np.ascontiguousarray(stored).tobytes()
         ds["PixelData"].VR = "OB" if encoding != "implicit" else "OW"
         ds.file_meta.TransferSyntaxUID = (
@@ -229,11 +253,17 @@ def write_ultrasound(
         if encoding in ("rle", "jpegls", "j2k"):
             # Lossless encoders: RLE by pydicom, JPEG-LS by pyjpegls, JPEG 2000 by OpenJPEG
             # (pylibjpeg-openjpeg); the stored values come back exactly.
-            tsyntax, plugin = {"rle": (RLELossless, "pydicom"),
-                               "jpegls": (JPEGLSLossless, "pyjpegls"),
-                               "j2k": (JPEG2000Lossless, "pylibjpeg")}[encoding]
-            ds.compress(tsyntax, np.ascontiguousarray(stored if n > 1 else stored[0]),
-                        encoding_plugin=plugin, generate_instance_uid=False)
+            tsyntax, plugin = {
+                "rle": (RLELossless, "pydicom"),
+                "jpegls": (JPEGLSLossless, "pyjpegls"),
+                "j2k": (JPEG2000Lossless, "pylibjpeg"),
+            }[encoding]
+            ds.compress(
+                tsyntax,
+                np.ascontiguousarray(stored if n > 1 else stored[0]),
+                encoding_plugin=plugin,
+                generate_instance_uid=False,
+            )
             if number_of_frames is not None:
                 ds.NumberOfFrames = number_of_frames
     path = Path(path)
@@ -251,16 +281,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--size", default="96x128", help="HxW (default 96x128)")
     parser.add_argument("--encoding", choices=ENCODINGS, default="jpeg")
-    parser.add_argument("--photometric", choices=PHOTOMETRICS, default=None,
-                        help="default: YBR_FULL_422 for jpeg, RGB otherwise")
+    parser.add_argument(
+        "--photometric",
+        choices=PHOTOMETRICS,
+        default=None,
+        help="default: YBR_FULL_422 for jpeg, RGB otherwise",
+    )
     parser.add_argument("--spacing", type=float, default=0.03, help="cm per pixel (square)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     h, w = (int(v) for v in args.size.lower().split("x"))
     photometric = args.photometric or ("YBR_FULL_422" if args.encoding == "jpeg" else "RGB")
-    path = write_ultrasound(args.path, echo_frames(args.frames, (h, w), args.seed),
-                            encoding=args.encoding, photometric=photometric,
-                            spacing_cm=(args.spacing, args.spacing))
+    path = write_ultrasound(
+        args.path,
+        echo_frames(args.frames, (h, w), args.seed),
+        encoding=args.encoding,
+        photometric=photometric,
+        spacing_cm=(args.spacing, args.spacing),
+    )
     print(f"wrote {path} ({args.frames} frames {h}x{w}, {args.encoding}, {photometric})")
     return 0
 

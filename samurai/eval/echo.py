@@ -34,8 +34,22 @@ from samurai.eval.readout import (
 from samurai.eval.report import failed_note, failure_text, notes_text, summarise
 from samurai.prompts import echo_prompts
 
-SEG_COLUMNS = ["case", "method", "structure", "status", "frames", "dice", "iou", "hd95", "hd95_unit",
-               "success_auc", "precision_20", "norm_precision", "norm_precision_auc", "error"]
+SEG_COLUMNS = [
+    "case",
+    "method",
+    "structure",
+    "status",
+    "frames",
+    "dice",
+    "iou",
+    "hd95",
+    "hd95_unit",
+    "success_auc",
+    "precision_20",
+    "norm_precision",
+    "norm_precision_auc",
+    "error",
+]
 # Methods: the trackers, then the per-frame baselines (each scored under every protocol).
 TRACKERS = ("vanilla", "samurai")
 BASELINES = ("sam2-image", "medsam")
@@ -64,8 +78,9 @@ def build_baselines(methods, sam2_model, *, medsam=None, florence2=None, florenc
             from samurai.florence import FlorenceError, FlorenceFinder, load_florence
 
             try:
-                baselines[m] = FlorenceFinder(*load_florence(florence2, florence2_adapter,
-                                                             str(sam2_model.device)))
+                baselines[m] = FlorenceFinder(
+                    *load_florence(florence2, florence2_adapter, str(sam2_model.device))
+                )
             except FlorenceError as err:
                 raise UserError(f"--florence2: {err}") from None
     return baselines
@@ -74,8 +89,11 @@ def build_baselines(methods, sam2_model, *, medsam=None, florence2=None, florenc
 def baseline_methods(baselines) -> list[str]:
     from samurai.baselines import PROTOCOLS
 
-    return [name if name in BY_WORDS else f"{name}/{protocol}"
-            for name in baselines for protocol in ((None,) if name in BY_WORDS else PROTOCOLS)]
+    return [
+        name if name in BY_WORDS else f"{name}/{protocol}"
+        for name in baselines
+        for protocol in ((None,) if name in BY_WORDS else PROTOCOLS)
+    ]
 
 
 def open_echo_cases(data, kind=None, split=None):
@@ -128,17 +146,20 @@ class LazyCase:
         self.n_frames = len(case.frames)
         labelled = np.flatnonzero(case.labelled)
         if labelled.size == 0 and case.meta.get("labelled_lost"):
-            return [f"{case.meta['ended_early']}: every labelled frame "
-                    f"({', '.join(map(str, case.meta['labelled_lost']))}) comes after it; "
-                    "re-export or re-encode the video, or remove the case"]
+            return [
+                f"{case.meta['ended_early']}: every labelled frame "
+                f"({', '.join(map(str, case.meta['labelled_lost']))}) comes after it; "
+                "re-export or re-encode the video, or remove the case"
+            ]
         if labelled.size == 0:
-            return ["no labelled frame (its masks are missing); add a label mask PNG per "
-                    "labelled frame"]
+            return ["no labelled frame (its masks are missing); add a label mask PNG per labelled frame"]
         if not case.masks[labelled].any():
             return ["every mask is empty (all 0); paint each structure with its label id"]
         if not case.masks[labelled[0]].any():
-            return [f"the first labelled frame ({int(labelled[0])}) has no structure to prompt; "
-                    "it must show every structure to track"]
+            return [
+                f"the first labelled frame ({int(labelled[0])}) has no structure to prompt; "
+                "it must show every structure to track"
+            ]
         return []
 
 
@@ -202,9 +223,13 @@ def seg_scores(pred, gt, spacing):
     d = [dice(p, g) for p, g in zip(pred, gt)]
     j = [iou(p, g) for p, g in zip(pred, gt)]
     h = [hd95(p, g, spacing) for p, g in zip(pred, gt)]
-    row = {"frames": len(d), "dice": float(np.mean(d)), "iou": float(np.mean(j)),
-           "hd95": float(np.nanmean(h)) if np.isfinite(h).any() else float("nan"),
-           "hd95_unit": "mm" if spacing is not None else "px"}
+    row = {
+        "frames": len(d),
+        "dice": float(np.mean(d)),
+        "iou": float(np.mean(j)),
+        "hd95": float(np.nanmean(h)) if np.isfinite(h).any() else float("nan"),
+        "hd95_unit": "mm" if spacing is not None else "px",
+    }
     if any(g.any() for g in gt):
         boxes = box_metrics(masks_to_xywh(pred), masks_to_xywh(gt))
         row.update({k: v for k, v in boxes.items() if k != "frames"})
@@ -227,11 +252,15 @@ def echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
     scored = [int(f) for f in labelled if f != start] or [start]
     lv_id = next((k for k in ids if case.labels[k].upper() == "LV"), None)
     if prompt_kind == "learned":
-        runs = ((method, learned_masks(predictor, samurai, case, ids, start), True)
-                for method, (predictor, samurai) in predictors.items())
+        runs = (
+            (method, learned_masks(predictor, samurai, case, ids, start), True)
+            for method, (predictor, samurai) in predictors.items()
+        )
     else:
-        runs = ((method, track_case(predictor, samurai, case.frames, prompts, start), True)
-                for method, (predictor, samurai) in predictors.items())
+        runs = (
+            (method, track_case(predictor, samurai, case.frames, prompts, start), True)
+            for method, (predictor, samurai) in predictors.items()
+        )
     if baselines:
         runs = chain(runs, baseline_runs(case, baselines, ids, start, frame_batch))
     for method, masks, every_frame in runs:
@@ -244,7 +273,8 @@ def echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
             seg_rows.append(row)
         if lv_id is not None and every_frame:
             area_plots.setdefault(case.case_id, {})[method] = area_curve(
-                masks[start:, ids.index(lv_id)], case.spacing)
+                masks[start:, ids.index(lv_id)], case.spacing
+            )
             shapes = chamber_shapes(case, ids, masks[start:])  # outlines only: memory stays flat
             outlines[method] = shapes
             ef_rows.append(ef_row(case, method, shapes["lv"]))
@@ -271,18 +301,32 @@ def baseline_runs(case, baselines, ids, start, frame_batch):
     per_run = {"oracle-box": labelled, "first-box": len(case.frames) - start}
     total = sum(labelled if name in BY_WORDS else sum(per_run.values()) for name in baselines)
     every_labelled = labelled == len(case.frames) - start
-    with tqdm(total=total, desc=f"{case.case_id} baselines", unit="frame", leave=False,
-              disable=None) as bar:
+    with tqdm(total=total, desc=f"{case.case_id} baselines", unit="frame", leave=False, disable=None) as bar:
         for name, segmenter in baselines.items():
             if name in BY_WORDS:
-                masks = segment_case_by_words(segmenter, case.frames, case.labelled,
-                                              [case.labels[k] for k in ids], start, frame_batch,
-                                              on_frames=bar.update)
+                masks = segment_case_by_words(
+                    segmenter,
+                    case.frames,
+                    case.labelled,
+                    [case.labels[k] for k in ids],
+                    start,
+                    frame_batch,
+                    on_frames=bar.update,
+                )
                 yield name, masks, every_labelled
                 continue
             for protocol in PROTOCOLS:
-                masks = segment_case(segmenter, case.frames, case.masks, case.labelled, ids, start,
-                                     protocol, frame_batch, on_frames=bar.update)
+                masks = segment_case(
+                    segmenter,
+                    case.frames,
+                    case.masks,
+                    case.labelled,
+                    ids,
+                    start,
+                    protocol,
+                    frame_batch,
+                    on_frames=bar.update,
+                )
                 yield f"{name}/{protocol}", masks, protocol == "first-box" or every_labelled
 
 
@@ -292,14 +336,20 @@ def echo_case_record(lazy, predictors, prompt_kind, baselines=None, frame_batch=
 
     try:
         case = lazy.load()
-        seg, ef, readout, outlines, plots, empty = echo_case(case, predictors, prompt_kind, baselines,
-                                                             frame_batch)
+        seg, ef, readout, outlines, plots, empty = echo_case(
+            case, predictors, prompt_kind, baselines, frame_batch
+        )
     except Exception as err:  # noqa: BLE001  one bad case must not lose the others
-        print(f"warning: case {lazy.case_id} failed and is recorded as failed: "
-              f"{failure_text(err)}", flush=True)
-        return {"failed": True, "seg": [{"case": lazy.case_id, "method": m, "status": "failed",
-                                         "error": failure_text(err)}
-                                        for m in list(predictors) + baseline_methods(baselines or {})]}, {}
+        print(
+            f"warning: case {lazy.case_id} failed and is recorded as failed: {failure_text(err)}", flush=True
+        )
+        return {
+            "failed": True,
+            "seg": [
+                {"case": lazy.case_id, "method": m, "status": "failed", "error": failure_text(err)}
+                for m in list(predictors) + baseline_methods(baselines or {})
+            ],
+        }, {}
     arrays = {}
     if patient_view(case.case_id)[1] is not None:  # a view that may pair: keep its outlines
         for method, shapes in outlines.items():
@@ -307,17 +357,29 @@ def echo_case_record(lazy, predictors, prompt_kind, baselines=None, frame_batch=
                 arrays.update(pack_shapes(f"shape/{method}/{chamber}", frames))
     for method, curve in plots.get(lazy.case_id, {}).items():
         arrays[f"area/{method}"] = curve
-    record = {"failed": False, "seg": seg, "ef": ef, "readout": readout,
-              "meta": {k: case.meta[k] for k in READOUT_META if k in case.meta},
-              "spacing": None if case.spacing is None else list(case.spacing),
-              "empty": [{"method": m, "object": name} for m, name in empty]}
+    record = {
+        "failed": False,
+        "seg": seg,
+        "ef": ef,
+        "readout": readout,
+        "meta": {k: case.meta[k] for k in READOUT_META if k in case.meta},
+        "spacing": None if case.spacing is None else list(case.spacing),
+        "empty": [{"method": m, "object": name} for m, name in empty],
+    }
     if "ended_early" in case.meta:
         lost = case.meta.get("labelled_lost", [])
         record["ended_early"] = case.meta["ended_early"]
-        print(f"warning: case {lazy.case_id}: {case.meta['ended_early']}; its {case.meta['frames_read']} "
-              "frames read are scored" + (f", the labelled frame(s) {', '.join(map(str, lost))} "
-                                          "went with the end and are not" if lost else ""),
-              file=sys.stderr, flush=True)
+        print(
+            f"warning: case {lazy.case_id}: {case.meta['ended_early']}; its {case.meta['frames_read']} "
+            "frames read are scored"
+            + (
+                f", the labelled frame(s) {', '.join(map(str, lost))} went with the end and are not"
+                if lost
+                else ""
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
     return record, arrays
 
 
@@ -357,36 +419,78 @@ def write_echo_report(records, methods, folder, baselines: bool, notes: dict) ->
         write_csv(folder / "readout.csv", readout_rows + biplane, fieldnames=READOUT_COLUMNS)
     readout_md, readout_json = write_agreement(folder, readout_rows, biplane, methods)
 
-    summary_rows = summarise([r for r in seg_rows if r["status"] == "ok"], ("method", "structure"),
-                              ("dice", "iou", "hd95", "success_auc", "precision_20", "norm_precision",
-                               "norm_precision_auc"))
+    summary_rows = summarise(
+        [r for r in seg_rows if r["status"] == "ok"],
+        ("method", "structure"),
+        ("dice", "iou", "hd95", "success_auc", "precision_20", "norm_precision", "norm_precision_auc"),
+    )
     ef_summary = []
     for method in methods:
         errs = [r["ef_error"] for r in ef_rows if r["method"] == method and np.isfinite(r["ef_error"])]
-        ef_summary.append({"method": method, "cases": len(errs),
-                           "ef_mae": float(np.mean(np.abs(errs))) if errs else float("nan")})
-    table = format_table(summary_rows, ["method", "structure", "cases", "dice", "iou", "hd95",
-                                        "success_auc", "precision_20", "norm_precision", "norm_precision_auc"])
+        ef_summary.append(
+            {
+                "method": method,
+                "cases": len(errs),
+                "ef_mae": float(np.mean(np.abs(errs))) if errs else float("nan"),
+            }
+        )
+    table = format_table(
+        summary_rows,
+        [
+            "method",
+            "structure",
+            "cases",
+            "dice",
+            "iou",
+            "hd95",
+            "success_auc",
+            "precision_20",
+            "norm_precision",
+            "norm_precision_auc",
+        ],
+    )
     ef_table = format_table(ef_summary, ["method", "cases", "ef_mae"])
     unit = "mm" if any(r.get("hd95_unit") == "mm" for r in seg_rows) else "px"
-    protocols = ("\nPer-frame baselines (NAME/PROTOCOL): oracle-box prompts every labelled frame with "
-                 "its truth box (an upper bound no tracker gets; no EF unless every frame is "
-                 "labelled); first-box prompts the first labelled frame with its truth box and each "
-                 "later frame with the box of the method's own previous mask (the fair comparison "
-                 "with tracking). florence2 segments each structure by its name alone, on the "
-                 "labelled frames. See docs/evaluation.md.\n") if baselines else ""
-    text = (f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n{protocols}"
-            f"{failed_note(failed, len(records))}{notes_text(notes)}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
-            f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n{readout_md}")
+    protocols = (
+        (
+            "\nPer-frame baselines (NAME/PROTOCOL): oracle-box prompts every labelled frame with "
+            "its truth box (an upper bound no tracker gets; no EF unless every frame is "
+            "labelled); first-box prompts the first labelled frame with its truth box and each "
+            "later frame with the box of the method's own previous mask (the fair comparison "
+            "with tracking). florence2 segments each structure by its name alone, on the "
+            "labelled frames. See docs/evaluation.md.\n"
+        )
+        if baselines
+        else ""
+    )
+    text = (
+        f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n{protocols}"
+        f"{failed_note(failed, len(records))}{notes_text(notes)}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
+        f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n{readout_md}"
+    )
     atomic_write_text(folder / "summary.md", text)
-    atomic_write_text(folder / "summary.json", json.dumps(
-        {"segmentation": summary_rows, "ef": ef_summary, **readout_json, "failed_cases": failed, **notes},
-        indent=2, default=float) + "\n")
-    plot_bars(folder / "dice_per_structure.png",
-              {m: {r["structure"]: r["dice"] for r in summary_rows if r["method"] == m} for m in methods},
-              "Mean Dice per structure", "Dice")
+    atomic_write_text(
+        folder / "summary.json",
+        json.dumps(
+            {"segmentation": summary_rows, "ef": ef_summary, **readout_json, "failed_cases": failed, **notes},
+            indent=2,
+            default=float,
+        )
+        + "\n",
+    )
+    plot_bars(
+        folder / "dice_per_structure.png",
+        {m: {r["structure"]: r["dice"] for r in summary_rows if r["method"] == m} for m in methods},
+        "Mean Dice per structure",
+        "Dice",
+    )
     for case_id, curves in list(area_plots.items())[:4]:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", case_id)
-        plot_curves(folder / f"lv_area_{safe}.png", curves, f"{case_id}: LV area",
-                    "frame (from the prompt)", "LV area (mm²)" if unit == "mm" else "LV area (px)")
+        plot_curves(
+            folder / f"lv_area_{safe}.png",
+            curves,
+            f"{case_id}: LV area",
+            "frame (from the prompt)",
+            "LV area (mm²)" if unit == "mm" else "LV area (px)",
+        )
     return text, failed

@@ -11,8 +11,17 @@ import numpy as np
 from samurai.clinical import geometry as geo
 from samurai.eval.readout import patient_view
 
-EF_COLUMNS = ["case", "view", "method", "ed_frame", "es_frame", "ef_area_length", "ef_biplane",
-              "ef_label", "ef_error"]
+EF_COLUMNS = [
+    "case",
+    "view",
+    "method",
+    "ed_frame",
+    "es_frame",
+    "ef_area_length",
+    "ef_biplane",
+    "ef_label",
+    "ef_error",
+]
 
 
 def extreme_frames(shapes: list) -> tuple[int, int] | None:
@@ -47,9 +56,13 @@ def lv_masks_ef(lv_masks, spacing=None) -> tuple[int, int, float] | None:
 def ef_row(case, method: str, lv_shapes: list) -> dict:
     """The ``ef.csv`` row of one view: ED/ES frames (counted from the prompt) and the
     area-length EF of the LV outlines ``lv_shapes`` ([T], None where absent)."""
-    row = {"case": case.case_id, "view": case.meta.get("view", ""), "method": method,
-           "ef_label": float(case.meta["ef"]) if "ef" in case.meta else float("nan"),
-           "ef_biplane": float("nan")}
+    row = {
+        "case": case.case_id,
+        "view": case.meta.get("view", ""),
+        "method": method,
+        "ef_label": float(case.meta["ef"]) if "ef" in case.meta else float("nan"),
+        "ef_biplane": float("nan"),
+    }
     found = area_length_ef(lv_shapes)
     if found is None:
         row.update(ed_frame=-1, es_frame=-1, ef_area_length=float("nan"))

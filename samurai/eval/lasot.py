@@ -13,9 +13,18 @@ from pathlib import Path
 from samurai.errors import UserError
 from samurai.eval.report import failed_note, failure_text, notes_text, summarise
 
-
-BOX_COLUMNS = ["case", "method", "status", "frames", "frames_announced", "success_auc",
-               "precision_20", "norm_precision", "norm_precision_auc", "error"]
+BOX_COLUMNS = [
+    "case",
+    "method",
+    "status",
+    "frames",
+    "frames_announced",
+    "success_auc",
+    "precision_20",
+    "norm_precision",
+    "norm_precision_auc",
+    "error",
+]
 
 
 def lasot_sequences(root: Path):
@@ -23,13 +32,18 @@ def lasot_sequences(root: Path):
         raise UserError(f"dataset folder {root} does not exist; check the path")
     seqs = sorted(p.parent for p in root.rglob("groundtruth.txt"))
     if not seqs:
-        raise UserError(f"no groundtruth.txt under {root}; LaSOT-style data needs one folder per "
-                       "sequence with its frames (img/ or the folder itself) and groundtruth.txt")
+        raise UserError(
+            f"no groundtruth.txt under {root}; LaSOT-style data needs one folder per "
+            "sequence with its frames (img/ or the folder itself) and groundtruth.txt"
+        )
     sequences = [LasotSequence(p) for p in seqs]
     from samurai.shard import refuse_shared_names
 
-    refuse_shared_names(sequences, "result (the rows of a sequence are keyed by its folder's name)",
-                        "rename one of the sequence folders, or evaluate the categories separately")
+    refuse_shared_names(
+        sequences,
+        "result (the rows of a sequence are keyed by its folder's name)",
+        "rename one of the sequence folders, or evaluate the categories separately",
+    )
     return sequences
 
 
@@ -49,9 +63,9 @@ class LasotSequence:
 
     def problems(self) -> list[str]:
         """What keeps this sequence from being evaluated, [] when usable."""
+        from samurai.formats import read_lasot_boxes
         from samurai_common.frames import FrameError, VideoFileFrames, count_frames, open_frames
         from samurai_core.boxes import lasot_present
-        from samurai.formats import read_lasot_boxes
 
         found = []
         try:
@@ -74,13 +88,17 @@ class LasotSequence:
         # One line per frame read, or per frame announced by a video that ends early (its
         # frames read are scored: docs/cli.md, "Videos that end early keep every frame").
         if len(gt) != len(source) and not (source.ended_early and len(gt) == source.frames_announced):
-            found.append(f"groundtruth.txt has {len(gt)} boxes for {len(source)} frames; give one "
-                         "x,y,w,h line per frame")
+            found.append(
+                f"groundtruth.txt has {len(gt)} boxes for {len(source)} frames; give one "
+                "x,y,w,h line per frame"
+            )
         if len(gt) and not lasot_present(gt[0]):
             found.append("the first ground-truth box is empty; the first frame must show the target")
         elif len(gt) and prompt_box(gt[0], source.width, source.height)[0] is None:
-            found.append(f"the first ground-truth box {_xywh(gt[0])} lies wholly outside the "
-                         f"{source.width}x{source.height} frame; the first frame must show the target")
+            found.append(
+                f"the first ground-truth box {_xywh(gt[0])} lies wholly outside the "
+                f"{source.width}x{source.height} frame; the first frame must show the target"
+            )
         return found
 
 
@@ -103,24 +121,32 @@ def prompt_box(xywh, width: int, height: int):
 
     box = lasot_to_xyxy(np.asarray(xywh, np.float64))
     clipped = np.clip(box, 0, [width - 1, height - 1, width - 1, height - 1])
-    if clipped[2] < clipped[0] or clipped[3] < clipped[1] or box[2] < 0 or box[3] < 0 \
-            or box[0] > width - 1 or box[1] > height - 1:
+    if (
+        clipped[2] < clipped[0]
+        or clipped[3] < clipped[1]
+        or box[2] < 0
+        or box[3] < 0
+        or box[0] > width - 1
+        or box[1] > height - 1
+    ):
         return None, None
     if np.array_equal(clipped, box):
         return box, None
-    return clipped, (f"its first box {_xywh(xywh)} overhangs the {width}x{height} frame; prompted "
-                     f"with the part inside it, {_xywh(clipped)}")
+    return clipped, (
+        f"its first box {_xywh(xywh)} overhangs the {width}x{height} frame; prompted "
+        f"with the part inside it, {_xywh(clipped)}"
+    )
 
 
 def lasot_case(seq, predictors) -> tuple[dict, dict]:
     """One sequence tracked by every method, as stored in the work folder: (record, arrays)."""
     import numpy as np
 
-    from samurai_common.frames import open_frames
-    from samurai.tracking import report_frames_read, sam2_track
-    from samurai.eval.metrics import box_metrics, masks_to_xywh, success_curve, box_iou_xywh
-    from samurai_core.boxes import lasot_present, mask_to_box
+    from samurai.eval.metrics import box_iou_xywh, box_metrics, masks_to_xywh, success_curve
     from samurai.formats import read_lasot_boxes
+    from samurai.tracking import report_frames_read, sam2_track
+    from samurai_common.frames import open_frames
+    from samurai_core.boxes import lasot_present, mask_to_box
 
     try:
         rows, arrays, empties = [], {}, []
@@ -138,20 +164,32 @@ def lasot_case(seq, predictors) -> tuple[dict, dict]:
             if not masks.any():
                 empties.append({"method": method, "object": "target"})
             pred, g = masks_to_xywh(masks), gt[:read]
-            rows.append({"case": seq.case_id, "method": method, "status": "ok",
-                         "frames_announced": source.frames_announced,
-                         **box_metrics(pred[1:], g[1:])})
+            rows.append(
+                {
+                    "case": seq.case_id,
+                    "method": method,
+                    "status": "ok",
+                    "frames_announced": source.frames_announced,
+                    **box_metrics(pred[1:], g[1:]),
+                }
+            )
             ok = lasot_present(g[1:])
             arrays[f"curve/{method}"] = success_curve(box_iou_xywh(pred[1:][ok], g[1:][ok]))
             safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{seq.case_id}_{method}")
             arrays[f"boxes/{safe}"] = mask_to_box(masks)
     except Exception as err:  # noqa: BLE001  one bad sequence must not lose the others
-        print(f"warning: sequence {seq.case_id} failed and is recorded as failed: "
-              f"{failure_text(err)}", flush=True)
-        return {"failed": True, "rows": [{"case": seq.case_id, "method": m, "status": "failed",
-                                          "error": failure_text(err)} for m in predictors]}, {}
-    report_frames_read(f"sequence {seq.case_id}", source, read,
-                       "scored (per_case.csv: frames_announced)")
+        print(
+            f"warning: sequence {seq.case_id} failed and is recorded as failed: {failure_text(err)}",
+            flush=True,
+        )
+        return {
+            "failed": True,
+            "rows": [
+                {"case": seq.case_id, "method": m, "status": "failed", "error": failure_text(err)}
+                for m in predictors
+            ],
+        }, {}
+    report_frames_read(f"sequence {seq.case_id}", source, read, "scored (per_case.csv: frames_announced)")
     record = {"failed": False, "rows": rows, "empty": empties}
     if source.ended_early:
         record["ended_early"] = source.ended_early
@@ -180,18 +218,31 @@ def write_lasot_report(records, predictors, folder, notes: dict) -> tuple[str, l
             else:
                 write_lasot_boxes(folder / "boxes" / f"{name}.txt", value)
     write_csv(folder / "per_case.csv", rows, fieldnames=BOX_COLUMNS)
-    summary = summarise([r for r in rows if r["status"] == "ok"], ("method",),
-                         ("success_auc", "precision_20", "norm_precision", "norm_precision_auc"))
-    table = format_table(summary, ["method", "cases", "success_auc", "precision_20", "norm_precision",
-                                   "norm_precision_auc"])
-    text = (f"# samurai eval (LaSOT-style boxes, first frame = prompt, not scored)\n"
-            f"{failed_note(failed, len(records))}{notes_text(notes)}\n{table}\n")
+    summary = summarise(
+        [r for r in rows if r["status"] == "ok"],
+        ("method",),
+        ("success_auc", "precision_20", "norm_precision", "norm_precision_auc"),
+    )
+    table = format_table(
+        summary, ["method", "cases", "success_auc", "precision_20", "norm_precision", "norm_precision_auc"]
+    )
+    text = (
+        f"# samurai eval (LaSOT-style boxes, first frame = prompt, not scored)\n"
+        f"{failed_note(failed, len(records))}{notes_text(notes)}\n{table}\n"
+    )
     atomic_write_text(folder / "summary.md", text)
-    atomic_write_text(folder / "summary.json", json.dumps({"boxes": summary, "failed_cases": failed,
-                                                           **notes}, indent=2) + "\n")
+    atomic_write_text(
+        folder / "summary.json",
+        json.dumps({"boxes": summary, "failed_cases": failed, **notes}, indent=2) + "\n",
+    )
     from samurai.eval.metrics import SUCCESS_THRESHOLDS
 
-    plot_curves(folder / "success.png", {m: np.mean(c, axis=0) for m, c in curves.items() if c},
-                "Success plot (mean over sequences)", "IoU threshold", "success rate",
-                x=SUCCESS_THRESHOLDS)
+    plot_curves(
+        folder / "success.png",
+        {m: np.mean(c, axis=0) for m, c in curves.items() if c},
+        "Success plot (mean over sequences)",
+        "IoU threshold",
+        "success rate",
+        x=SUCCESS_THRESHOLDS,
+    )
     return text, failed

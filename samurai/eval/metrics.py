@@ -55,14 +55,11 @@ def _surface(mask: np.ndarray) -> np.ndarray:
     from scipy import ndimage
 
     # Pixels of the mask with a 4-neighbour outside it (image border counts as outside).
-    eroded = ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(2, 1),
-                                    border_value=0)
+    eroded = ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(2, 1), border_value=0)
     return mask & ~eroded
 
 
-def surface_distances(
-    a: np.ndarray, b: np.ndarray, spacing: tuple[float, float] | None = None
-) -> np.ndarray:
+def surface_distances(a: np.ndarray, b: np.ndarray, spacing: tuple[float, float] | None = None) -> np.ndarray:
     """Distances from every surface pixel of ``a`` to the nearest surface pixel of ``b``."""
     from scipy import ndimage
 
@@ -131,16 +128,12 @@ def box_metrics(pred_xywh: np.ndarray, gt_xywh: np.ndarray) -> dict[str, float]:
     centre_p = pred[:, :2] + pred[:, 2:] / 2
     centre_g = gt[:, :2] + gt[:, 2:] / 2
     err = np.where(present, np.linalg.norm(centre_p - centre_g, axis=1), np.inf)
-    norm_err = np.where(
-        present, np.linalg.norm((centre_p - centre_g) / gt[:, 2:], axis=1), np.inf
-    )
+    norm_err = np.where(present, np.linalg.norm((centre_p - centre_g) / gt[:, 2:], axis=1), np.inf)
     return {
         "success_auc": float(success_curve(ious).mean()),
         "precision_20": float(np.mean(err <= 20.0)),
         "norm_precision": float(np.mean(norm_err <= 0.2)),
-        "norm_precision_auc": float(
-            np.mean([(norm_err <= t).mean() for t in NORM_PRECISION_THRESHOLDS])
-        ),
+        "norm_precision_auc": float(np.mean([(norm_err <= t).mean() for t in NORM_PRECISION_THRESHOLDS])),
         "frames": int(keep.sum()),
     }
 

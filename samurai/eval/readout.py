@@ -20,9 +20,25 @@ from samurai.clinical import geometry as geo
 from samurai.clinical.dataset import REFERENCE_KEYS, case_readout, reference_values, spacing_cm
 from samurai.clinical.measurements import CHAMBERS, measure_frames
 
-READOUT_COLUMNS = ["case", "view", "method", "lv_method", "lv_edv", "lv_esv", "lv_ef", "lv_sv",
-                   "lv_gls", "la_volume", "rv_fac", "ra_area", "volume_unit", "area_unit",
-                   "ref_ef", "ref_edv", "ref_esv"]
+READOUT_COLUMNS = [
+    "case",
+    "view",
+    "method",
+    "lv_method",
+    "lv_edv",
+    "lv_esv",
+    "lv_ef",
+    "lv_sv",
+    "lv_gls",
+    "la_volume",
+    "rv_fac",
+    "ra_area",
+    "volume_unit",
+    "area_unit",
+    "ref_ef",
+    "ref_edv",
+    "ref_esv",
+]
 # Dataset view names -> the read-out's; a case naming no view is taken as an apical 4-chamber
 # view (EchoNet-Dynamic's only view).
 VIEW_NAMES = {"2CH": "A2C", "4CH": "A4C", "A2C": "A2C", "A4C": "A4C"}
@@ -62,9 +78,14 @@ def readout_row(case, method: str, shapes: dict[str, list], view: str | None = N
     views = shapes if view is None else {view: shapes}
     r = case_readout(views, spacing_cm(case.spacing), frame_time(case))
     refs = reference_values(case.meta)
-    row = {"case": case.case_id, "view": "+".join(views), "method": method,
-           **{k: r[k] for k in READOUT_COLUMNS if k in r},
-           "volume_unit": r["lv_edv_unit"], "area_unit": r["ra_area_unit"]}
+    row = {
+        "case": case.case_id,
+        "view": "+".join(views),
+        "method": method,
+        **{k: r[k] for k in READOUT_COLUMNS if k in r},
+        "volume_unit": r["lv_edv_unit"],
+        "area_unit": r["ra_area_unit"],
+    }
     for key, (meta_key, _) in REFERENCE_KEYS.items():
         row[f"ref_{meta_key}"] = refs.get(key)
     return row
@@ -85,8 +106,12 @@ def pack_shapes(prefix: str, shapes: list) -> dict[str, np.ndarray]:
             hinges = np.full(4, np.nan) if s.axis.hinges is None else np.ravel(s.axis.hinges)
             axis[t] = np.concatenate([s.axis.base_mid, s.axis.apex, hinges, [s.axis.length]])
             area[t] = s.area
-    return {f"{prefix}/points": np.concatenate(points) if points else np.zeros((0, 2)),
-            f"{prefix}/count": counts, f"{prefix}/axis": axis, f"{prefix}/area": area}
+    return {
+        f"{prefix}/points": np.concatenate(points) if points else np.zeros((0, 2)),
+        f"{prefix}/count": counts,
+        f"{prefix}/axis": axis,
+        f"{prefix}/area": area,
+    }
 
 
 def unpack_shapes(prefix: str, arrays: dict) -> list:
@@ -100,15 +125,20 @@ def unpack_shapes(prefix: str, arrays: dict) -> list:
         a = arrays[f"{prefix}/axis"][t]
         hinges = None if np.isnan(a[4]) else a[4:8].reshape(2, 2)
         axis = geo.LongAxis(a[0:2], a[2:4], hinges, float(a[8]))
-        out.append(geo.Shape(arrays[f"{prefix}/points"][end - n:end], float(arrays[f"{prefix}/area"][t]), axis))
+        out.append(
+            geo.Shape(arrays[f"{prefix}/points"][end - n : end], float(arrays[f"{prefix}/area"][t]), axis)
+        )
     return out
 
 
 def stored_views(arrays: dict, method: str) -> dict[str, list]:
     """Chamber -> [T] outlines stored for ``method`` in a case's arrays."""
     prefix = f"shape/{method}/"  # method names may hold "/" (sam2-image/oracle-box); chambers do not
-    names = {rest.split("/")[0] for rest in (k[len(prefix):] for k in arrays if k.startswith(prefix))
-             if rest.count("/") == 1}
+    names = {
+        rest.split("/")[0]
+        for rest in (k[len(prefix) :] for k in arrays if k.startswith(prefix))
+        if rest.count("/") == 1
+    }
     return {c: unpack_shapes(f"shape/{method}/{c}", arrays) for c in sorted(names)}
 
 
@@ -151,10 +181,19 @@ def agreement_rows(rows: list[dict], biplane: list[dict], method: str) -> tuple[
     chosen += [r for r in rows if r["method"] == method and patient_view(r["case"])[0] not in both]
     outs, refs = [], []
     for r in chosen:
-        outs.append({**{k: r[k] for k in REFERENCE_KEYS},
-                     **{f"{k}_unit": (r["volume_unit"] if k != "lv_ef" else "%") for k in REFERENCE_KEYS}})
-        refs.append({key: r[f"ref_{meta_key}"] for key, (meta_key, _) in REFERENCE_KEYS.items()
-                     if r.get(f"ref_{meta_key}") is not None})
+        outs.append(
+            {
+                **{k: r[k] for k in REFERENCE_KEYS},
+                **{f"{k}_unit": (r["volume_unit"] if k != "lv_ef" else "%") for k in REFERENCE_KEYS},
+            }
+        )
+        refs.append(
+            {
+                key: r[f"ref_{meta_key}"]
+                for key, (meta_key, _) in REFERENCE_KEYS.items()
+                if r.get(f"ref_{meta_key}") is not None
+            }
+        )
     return outs, refs
 
 
@@ -167,12 +206,14 @@ def write_agreement(folder, rows: list[dict], biplane: list[dict], methods) -> t
 
     if not rows:
         return "", {}
-    text = ("\n## Clinical read-out against the dataset's values\n\nreadout.csv has the read-out of "
-            "every case (LV volumes and EF by the method available: biplane discs for a patient's "
-            "A4C + A2C, else single-plane discs; GLS, LA volume, RV FAC, RA area where labelled). "
-            "Compared here: a patient's biplane row where both views were tracked, else each "
-            "view's own row; MAE, bias (read-out − dataset), 95 % limits of agreement, Pearson r "
-            "(with 3 cases or more).\n")
+    text = (
+        "\n## Clinical read-out against the dataset's values\n\nreadout.csv has the read-out of "
+        "every case (LV volumes and EF by the method available: biplane discs for a patient's "
+        "A4C + A2C, else single-plane discs; GLS, LA volume, RV FAC, RA area where labelled). "
+        "Compared here: a patient's biplane row where both views were tracked, else each "
+        "view's own row; MAE, bias (read-out − dataset), 95 % limits of agreement, Pearson r "
+        "(with 3 cases or more).\n"
+    )
     found = {}
     for method in methods:
         ours, refs = agreement_rows(rows, biplane, method)
@@ -183,6 +224,7 @@ def write_agreement(folder, rows: list[dict], biplane: list[dict], methods) -> t
         found[method] = [{**a._asdict(), "loa": list(a.loa)} for a in agreements]
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", method)
         for a in agreements:
-            atomic_write_bytes(folder / f"bland_altman_{safe}_{a.key}.png",
-                               bland_altman_png(*pairs[a.key], a.key, a.unit))
+            atomic_write_bytes(
+                folder / f"bland_altman_{safe}_{a.key}.png", bland_altman_png(*pairs[a.key], a.key, a.unit)
+            )
     return text, {"readout_agreement": found}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -60,8 +60,14 @@ def plot_curves(
     for i, (name, y) in enumerate(curves.items()):
         y = np.asarray(y, np.float64)
         # Earlier curves are drawn wider and in other dash styles: equal curves stay visible.
-        ax.plot(np.arange(len(y)) if x is None else x, y, label=name, lw=1.2 + 0.7 * (n - 1 - i),
-                ls=("-", "--", "-.", ":")[i % 4], color=(colors or {}).get(name))
+        ax.plot(
+            np.arange(len(y)) if x is None else x,
+            y,
+            label=name,
+            lw=1.2 + 0.7 * (n - 1 - i),
+            ls=("-", "--", "-.", ":")[i % 4],
+            color=(colors or {}).get(name),
+        )
     for j, (label, frames) in enumerate((marks or {}).items()):
         for i, f in enumerate(frames):
             ax.axvline(f, ls=(":", "--", "-.")[j % 3], color="0.3", label=label if i == 0 else None)
@@ -111,7 +117,9 @@ def format_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -
         return str(v)
 
     cells = [[cell(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    widths = [
+        max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(columns)
+    ]
     line = "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     body = ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in cells]
@@ -125,8 +133,10 @@ def failure_text(err: Exception) -> str:
 def failed_note(failed: list, total: int) -> str:
     if not failed:
         return ""
-    return (f"\n**{len(failed)} of {total} case(s) failed** while tracking and are not in the "
-            f"means (per_case.csv: status, error): {', '.join(failed)}.\n")
+    return (
+        f"\n**{len(failed)} of {total} case(s) failed** while tracking and are not in the "
+        f"means (per_case.csv: status, error): {', '.join(failed)}.\n"
+    )
 
 
 def notes_text(notes: dict) -> str:
@@ -134,16 +144,24 @@ def notes_text(notes: dict) -> str:
     the cases the dataset skipped."""
     text = ""
     if notes["ended_early"]:
-        text += (f"\n{len(notes['ended_early'])} case(s) ended before the frames their video announces "
-                 f"and are scored on the frames read (summary.json: ended_early): "
-                 f"{', '.join(notes['ended_early'])}.\n")
+        text += (
+            f"\n{len(notes['ended_early'])} case(s) ended before the frames their video announces "
+            f"and are scored on the frames read (summary.json: ended_early): "
+            f"{', '.join(notes['ended_early'])}.\n"
+        )
     if notes["empty_objects"]:
-        text += ("\nEmpty on every tracked frame (nothing segmented): "
-                 + ", ".join(f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]) + ".\n")
+        text += (
+            "\nEmpty on every tracked frame (nothing segmented): "
+            + ", ".join(f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"])
+            + ".\n"
+        )
     if notes.get("skipped"):
-        text += (f"\n**{len(notes['skipped'])} case(s) of the dataset were skipped** and are not "
-                 "evaluated (summary.json: skipped): "
-                 + "; ".join(f"{s['case']} ({s['reason']})" for s in notes["skipped"]) + ".\n")
+        text += (
+            f"\n**{len(notes['skipped'])} case(s) of the dataset were skipped** and are not "
+            "evaluated (summary.json: skipped): "
+            + "; ".join(f"{s['case']} ({s['reason']})" for s in notes["skipped"])
+            + ".\n"
+        )
     return text
 
 

@@ -76,12 +76,16 @@ def evaluate(args: EvalOptions) -> EvalResult:
         raise UserError("--max-cases must be at least 1")
     methods = _parse_methods(args)
     if args.prompt == "learned" and (args.lasot or not args.adapter):
-        raise UserError("--prompt learned needs an echo dataset and --adapter DIR trained with "
-                       "`samurai train --prompts learned`")
+        raise UserError(
+            "--prompt learned needs an echo dataset and --adapter DIR trained with "
+            "`samurai train --prompts learned`"
+        )
     from samurai.eval.echo import open_echo_cases
     from samurai.eval.lasot import lasot_sequences
 
-    cases = lasot_sequences(Path(args.data)) if args.lasot else open_echo_cases(args.data, args.kind, args.split)
+    cases = (
+        lasot_sequences(Path(args.data)) if args.lasot else open_echo_cases(args.data, args.kind, args.split)
+    )
     skipped = [{"case": c, "reason": r} for c, r in getattr(cases, "skipped", ())]
     if args.max_cases is not None:
         cases = cases[: args.max_cases]
@@ -97,7 +101,13 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
 
     from samurai import shard
     from samurai.distributed import device_for
-    from samurai.eval.echo import TRACKERS, baseline_methods, build_baselines, echo_case_record, write_echo_report
+    from samurai.eval.echo import (
+        TRACKERS,
+        baseline_methods,
+        build_baselines,
+        echo_case_record,
+        write_echo_report,
+    )
     from samurai.eval.lasot import lasot_case, write_lasot_report
     from samurai.predictors import build_predictor, cpu_notice, is_untrained
     from samurai.tracking import warn_empty
@@ -106,10 +116,21 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
     device = device_for(args.device, info)
 
     def build(adapter):
-        return build_predictor(args.model, args.checkpoint, device, args.image_size,
-                               samurai=True, adapter=adapter, random_weights=args.random_weights,
-                               noise=args.noise, motion_model=args.motion_model, seed=args.seed,
-                               batch_objects=args.batch_objects, compile=args.compile, dtype=args.dtype)
+        return build_predictor(
+            args.model,
+            args.checkpoint,
+            device,
+            args.image_size,
+            samurai=True,
+            adapter=adapter,
+            random_weights=args.random_weights,
+            noise=args.noise,
+            motion_model=args.motion_model,
+            seed=args.seed,
+            batch_objects=args.batch_objects,
+            compile=args.compile,
+            dtype=args.dtype,
+        )
 
     t0 = time.perf_counter()
     with shard.main_output(info, out_dir, args.force) as out:
@@ -132,29 +153,50 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
         notice = cpu_notice(base, args.model, None)
         if notice and info.is_main:
             print(notice, file=sys.stderr)
-        baselines = shard.agree(info, lambda: build_baselines(
-            methods, base, medsam=args.medsam, florence2=args.florence2,
-            florence2_adapter=args.florence2_adapter))
+        baselines = shard.agree(
+            info,
+            lambda: build_baselines(
+                methods,
+                base,
+                medsam=args.medsam,
+                florence2=args.florence2,
+                florence2_adapter=args.florence2_adapter,
+            ),
+        )
         weights = _baseline_weights(args)
         prompt = "box (groundtruth.txt, first frame)" if args.lasot else args.prompt
         all_methods = list(predictors) + baseline_methods(baselines)
-        store = shard.open_store(info, out_dir, _settings(args, base, all_methods, prompt, weights),
-                                 args.force)
+        store = shard.open_store(
+            info, out_dir, _settings(args, base, all_methods, prompt, weights), args.force
+        )
         if args.lasot:
             records = shard.run_cases(cases, frames, store, info, lambda c: lasot_case(c, predictors))
         else:
             records = shard.run_cases(
-                cases, frames, store, info,
-                lambda c: echo_case_record(c, predictors, args.prompt, baselines, args.frame_batch))
+                cases,
+                frames,
+                store,
+                info,
+                lambda c: echo_case_record(c, predictors, args.prompt, baselines, args.frame_batch),
+            )
         if out is None:  # another rank than 0: its cases are stored, rank 0 writes the output
             return EvalResult(0, out_dir, "", [], [])
         # What track also reports: videos that ended early, objects empty on every frame.
-        notes = {"ended_early": {r["case_id"]: r["ended_early"] for r, _ in records if r.get("ended_early")},
-                 "empty_objects": [{"case": r["case_id"], **e} for r, _ in records for e in r.get("empty", [])],
-                 "skipped": skipped}
-        out.info.update(_run_info(args, base), data=str(args.data), methods=all_methods,
-                        prompt=prompt, cases=[c.case_id for c in cases], ranks=info.world_size,
-                        **weights, **notes)
+        notes = {
+            "ended_early": {r["case_id"]: r["ended_early"] for r, _ in records if r.get("ended_early")},
+            "empty_objects": [{"case": r["case_id"], **e} for r, _ in records for e in r.get("empty", [])],
+            "skipped": skipped,
+        }
+        out.info.update(
+            _run_info(args, base),
+            data=str(args.data),
+            methods=all_methods,
+            prompt=prompt,
+            cases=[c.case_id for c in cases],
+            ranks=info.world_size,
+            **weights,
+            **notes,
+        )
         if args.lasot:
             summary, failed = write_lasot_report(records, predictors, out.path, notes)
         else:
@@ -162,15 +204,23 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
         out.info.update(failed_cases=failed)
     print(summary)
     print(f"wrote {out_dir}/ in {time.perf_counter() - t0:.1f} s")
-    warn_empty([f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]],
-               "on every tracked frame", is_untrained(args.model, args.checkpoint))
+    warn_empty(
+        [f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]],
+        "on every tracked frame",
+        is_untrained(args.model, args.checkpoint),
+    )
     if failed:
-        print(f"warning: {len(failed)} of {len(cases)} case(s) failed while tracking and are "
-              f"recorded as failed in {out_dir}/per_case.csv (status, error): {', '.join(failed)}",
-              file=sys.stderr)
+        print(
+            f"warning: {len(failed)} of {len(cases)} case(s) failed while tracking and are "
+            f"recorded as failed in {out_dir}/per_case.csv (status, error): {', '.join(failed)}",
+            file=sys.stderr,
+        )
     if skipped:
-        print(f"warning: the dataset skipped {len(skipped)} case(s), recorded with their reasons in "
-              f"{out_dir}/summary.md: {', '.join(s['case'] for s in skipped)}", file=sys.stderr)
+        print(
+            f"warning: the dataset skipped {len(skipped)} case(s), recorded with their reasons in "
+            f"{out_dir}/summary.md: {', '.join(s['case'] for s in skipped)}",
+            file=sys.stderr,
+        )
     status = EXIT_SOME_FAILED if failed else EXIT_SOME_SKIPPED if skipped else 0
     return EvalResult(status, out_dir, summary, failed, skipped)
 
@@ -179,15 +229,30 @@ def _settings(args, base, methods, prompt, weights) -> dict:
     """Everything that changes a case's result (compared when a run resumes)."""
     from samurai.settings import result_settings
 
-    return {**result_settings(_run_info(args, base)), "data": str(Path(args.data).resolve()),
-            "kind": args.kind, "lasot": args.lasot, "methods": methods, "prompt": prompt, **weights}
+    return {
+        **result_settings(_run_info(args, base)),
+        "data": str(Path(args.data).resolve()),
+        "kind": args.kind,
+        "lasot": args.lasot,
+        "methods": methods,
+        "prompt": prompt,
+        **weights,
+    }
 
 
 def _run_info(args, predictor) -> dict:
     from samurai.provenance import run_info
 
-    return run_info(predictor, command=args.command, argv=getattr(args, "argv", None), model=args.model,
-                    checkpoint=args.checkpoint, adapter=args.adapter, noise=args.noise, seed=args.seed)
+    return run_info(
+        predictor,
+        command=args.command,
+        argv=getattr(args, "argv", None),
+        model=args.model,
+        checkpoint=args.checkpoint,
+        adapter=args.adapter,
+        noise=args.noise,
+        seed=args.seed,
+    )
 
 
 def _learned_predictor(args, build, cases):
@@ -198,12 +263,19 @@ def _learned_predictor(args, build, cases):
 
     predictor = build(args.adapter)
     if getattr(predictor, "class_prompts", None) is None:
-        raise UserError(f"adapter {args.adapter} has no class prompts (class_prompts.safetensors); "
-                       "train one with `samurai train --prompts learned`")
+        raise UserError(
+            f"adapter {args.adapter} has no class prompts (class_prompts.safetensors); "
+            "train one with `samurai train --prompts learned`"
+        )
     try:
-        check_val_classes(cases[0].ds, [c.i for c in cases], predictor.class_prompts.class_names,
-                          role="data", fix=f"evaluate adapter {args.adapter} on data with those labels, "
-                          "or train one whose --classes include them")
+        check_val_classes(
+            cases[0].ds,
+            [c.i for c in cases],
+            predictor.class_prompts.class_names,
+            role="data",
+            fix=f"evaluate adapter {args.adapter} on data with those labels, "
+            "or train one whose --classes include them",
+        )
     except ValueError as err:
         raise UserError(f"--prompt learned: {err}") from None
     return predictor
@@ -218,14 +290,20 @@ def _parse_methods(args) -> list[str]:
     known = TRACKERS + BASELINES + BY_WORDS
     unknown = [m for m in methods if m not in known]
     if unknown or not methods:
-        raise UserError(f"--methods {args.methods!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; "
-                       f"choose from {', '.join(known)}")
+        raise UserError(
+            f"--methods {args.methods!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(known)}"
+        )
     if args.lasot and any(m in BASELINES + BY_WORDS for m in methods):
-        raise UserError("the per-frame baselines (sam2-image, medsam, florence2) are scored on echo datasets "
-                       "with masks; drop them from --methods for --lasot")
+        raise UserError(
+            "the per-frame baselines (sam2-image, medsam, florence2) are scored on echo datasets "
+            "with masks; drop them from --methods for --lasot"
+        )
     if "sam2-image" in methods and args.model.startswith(HF_PREFIX):
-        raise UserError("--methods sam2-image runs the sam2 package's image predictor on the SAM 2 "
-                       "model; give a SAM 2 --model and --checkpoint, not hf:DIR")
+        raise UserError(
+            "--methods sam2-image runs the sam2 package's image predictor on the SAM 2 "
+            "model; give a SAM 2 --model and --checkpoint, not hf:DIR"
+        )
     if "medsam" in methods and not args.medsam:
         from samurai.baselines.medsam import WEIGHTS_HELP
 
@@ -237,8 +315,10 @@ def _parse_methods(args) -> list[str]:
     if "florence2" in methods and not (args.florence2 and (Path(args.florence2) / "config.json").is_file()):
         from samurai.florence.model import WEIGHTS_HELP
 
-        raise UserError(f"--methods florence2 needs --florence2 DIR, a Florence-2 folder with config.json "
-                       f"(got {args.florence2}). {WEIGHTS_HELP}")
+        raise UserError(
+            f"--methods florence2 needs --florence2 DIR, a Florence-2 folder with config.json "
+            f"(got {args.florence2}). {WEIGHTS_HELP}"
+        )
     if args.frame_batch < 1:
         raise UserError("--frame-batch must be at least 1")
     return methods

@@ -18,5 +18,14 @@ from samurai.florence.model import (
     write_tiny_florence,
 )
 
-__all__ = ["TASK_BOX", "TASK_POLYGON", "FlorenceError", "FlorenceFinder", "box_target", "load_florence",
-           "phrase_for", "polygon_target", "write_tiny_florence"]
+__all__ = [
+    "TASK_BOX",
+    "TASK_POLYGON",
+    "FlorenceError",
+    "FlorenceFinder",
+    "box_target",
+    "load_florence",
+    "phrase_for",
+    "polygon_target",
+    "write_tiny_florence",
+]

@@ -9,9 +9,9 @@ that training and inference agree with the library bin for bin.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -39,8 +39,9 @@ def peft_on_transformers():
     """Wrap peft calls on a transformers model: peft 0.21 reads ``is_gradient_checkpointing``,
     which transformers 5 deprecates with a FutureWarning on every wrap; nothing is wrong."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated",
-                                category=FutureWarning)
+        warnings.filterwarnings(
+            "ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
         yield
 
 
@@ -69,8 +70,10 @@ def load_florence(model_dir, adapter=None, device: str = "cpu"):
 
         adapter = Path(adapter)
         if not (adapter / "adapter_config.json").is_file():
-            raise FlorenceError(f"{adapter} is not a peft adapter folder (no adapter_config.json); pass "
-                                "the adapter/ or best_adapter/ folder written by `samurai train --model florence2`")
+            raise FlorenceError(
+                f"{adapter} is not a peft adapter folder (no adapter_config.json); pass "
+                "the adapter/ or best_adapter/ folder written by `samurai train --model florence2`"
+            )
         try:
             with peft_on_transformers():
                 model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
@@ -82,8 +85,9 @@ def load_florence(model_dir, adapter=None, device: str = "cpu"):
 def _quantize(processor, points: np.ndarray, width: int, height: int) -> np.ndarray:
     import torch
 
-    return processor.post_processor.quantize(torch.as_tensor(points, dtype=torch.float32),
-                                             size=(width, height)).numpy()
+    return processor.post_processor.quantize(
+        torch.as_tensor(points, dtype=torch.float32), size=(width, height)
+    ).numpy()
 
 
 def _loc_text(bins) -> str:
@@ -141,11 +145,21 @@ class FlorenceFinder:
 
         # Copies: the image processor hands arrays to torch, which warns on read-only ones
         # (decoded video frames often are).
-        inputs = self.processor(text=[task + p for p in phrases], images=[np.array(f) for f in frames],
-                                return_tensors="pt", padding=True).to(self.device)
+        inputs = self.processor(
+            text=[task + p for p in phrases],
+            images=[np.array(f) for f in frames],
+            return_tensors="pt",
+            padding=True,
+        ).to(self.device)
         with torch.inference_mode():
-            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                      num_beams=1, output_scores=True, return_dict_in_generate=True)
+            out = self.model.generate(
+                **inputs,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                output_scores=True,
+                return_dict_in_generate=True,
+            )
             logp = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
         texts = self.processor.batch_decode(out.sequences, skip_special_tokens=False)
         pad = self.processor.tokenizer.pad_token_id
@@ -161,7 +175,9 @@ class FlorenceFinder:
         found = []
         for frame, text, score in zip(frames, texts, scores):
             h, w = frame.shape[:2]
-            parsed = self.processor.post_process_generation(text=text, task=TASK_BOX, image_size=(w, h))[TASK_BOX]
+            parsed = self.processor.post_process_generation(text=text, task=TASK_BOX, image_size=(w, h))[
+                TASK_BOX
+            ]
             box = np.asarray(parsed["bboxes"][0], np.float32) if parsed["bboxes"] else None
             found.append((box, float(score)))
         return found
@@ -172,8 +188,9 @@ class FlorenceFinder:
         out = []
         for frame, text in zip(frames, texts):
             h, w = frame.shape[:2]
-            parsed = self.processor.post_process_generation(text=text, task=TASK_POLYGON,
-                                                            image_size=(w, h))[TASK_POLYGON]
+            parsed = self.processor.post_process_generation(text=text, task=TASK_POLYGON, image_size=(w, h))[
+                TASK_POLYGON
+            ]
             out.append(polygons_to_mask([p for group in parsed["polygons"] for p in group], h, w))
         return out
 
@@ -187,34 +204,79 @@ def write_tiny_florence(folder, image_size: int = 64, seed: int = 0) -> Path:
     """
     import torch
     from tokenizers.pre_tokenizers import ByteLevel
-    from transformers import (BartTokenizer, CLIPImageProcessor, Florence2Config,
-                              Florence2ForConditionalGeneration, Florence2Processor)
+    from transformers import (
+        BartTokenizer,
+        CLIPImageProcessor,
+        Florence2Config,
+        Florence2ForConditionalGeneration,
+        Florence2Processor,
+    )
 
     if image_size % 32:
         raise ValueError(f"image_size={image_size} must be a multiple of 32 (the vision tower's stride)")
     specials = ["<s>", "<pad>", "</s>", "<unk>"]
     vocab = {t: i for i, t in enumerate(specials + sorted(ByteLevel.alphabet()) + ["<mask>"])}
     tokenizer = BartTokenizer(vocab=vocab, merges=[], extra_special_tokens={"image_token": "<image>"})
-    tokenizer.add_tokens([f"<loc_{i}>" for i in range(1000)] + ["<od>", "</od>", "<poly>", "</poly>", "<sep>"])
+    tokenizer.add_tokens(
+        [f"<loc_{i}>" for i in range(1000)] + ["<od>", "</od>", "<poly>", "</poly>", "<sep>"]
+    )
     side = image_size // 32
-    images = CLIPImageProcessor(size={"height": image_size, "width": image_size}, do_center_crop=False,
-                                crop_size={"height": image_size, "width": image_size},
-                                image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225],
-                                image_seq_length=side * side + 1)
-    processor = Florence2Processor(image_processor=images, tokenizer=tokenizer, post_processor_config={
-        "phrase_grounding": {}, "polygons": {}, "pure_text": {}, "description_with_bboxes": {}, "bboxes": {},
-        "description_with_polygons": {}, "description_with_bboxes_or_polygons": {}, "ocr": {}})
-    text = dict(model_type="bart", vocab_size=len(tokenizer), d_model=64, encoder_layers=1, decoder_layers=1,
-                encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128,
-                decoder_ffn_dim=128, max_position_embeddings=512, dropout=0.0,
-                attention_dropout=0.0, activation_dropout=0.0, init_std=0.1, pad_token_id=tokenizer.pad_token_id,
-                bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                decoder_start_token_id=tokenizer.eos_token_id, forced_eos_token_id=tokenizer.eos_token_id)
-    vision = dict(depths=[1, 1, 1, 1], embed_dim=[16, 32, 32, 64], num_heads=[1, 2, 2, 4],
-                  num_groups=[1, 2, 2, 4], window_size=2, projection_dim=64, drop_path_rate=0.0)
+    images = CLIPImageProcessor(
+        size={"height": image_size, "width": image_size},
+        do_center_crop=False,
+        crop_size={"height": image_size, "width": image_size},
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225],
+        image_seq_length=side * side + 1,
+    )
+    processor = Florence2Processor(
+        image_processor=images,
+        tokenizer=tokenizer,
+        post_processor_config={
+            "phrase_grounding": {},
+            "polygons": {},
+            "pure_text": {},
+            "description_with_bboxes": {},
+            "bboxes": {},
+            "description_with_polygons": {},
+            "description_with_bboxes_or_polygons": {},
+            "ocr": {},
+        },
+    )
+    text = dict(
+        model_type="bart",
+        vocab_size=len(tokenizer),
+        d_model=64,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        max_position_embeddings=512,
+        dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        init_std=0.1,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+        forced_eos_token_id=tokenizer.eos_token_id,
+    )
+    vision = dict(
+        depths=[1, 1, 1, 1],
+        embed_dim=[16, 32, 32, 64],
+        num_heads=[1, 2, 2, 4],
+        num_groups=[1, 2, 2, 4],
+        window_size=2,
+        projection_dim=64,
+        drop_path_rate=0.0,
+    )
     torch.manual_seed(seed)
-    model = Florence2ForConditionalGeneration(Florence2Config(vision_config=vision, text_config=text,
-                                                              image_token_id=tokenizer.image_token_id))
+    model = Florence2ForConditionalGeneration(
+        Florence2Config(vision_config=vision, text_config=text, image_token_id=tokenizer.image_token_id)
+    )
     folder = Path(folder)
     model.save_pretrained(folder)
     processor.save_pretrained(folder)

@@ -9,9 +9,9 @@ register themselves under a name (``--prompter NAME``); see ``docs/chambers.md``
 
 from samurai.prompters.base import (
     CHAMBER_PHRASES,
-    PromptResult,
     Prompter,
     PrompterError,
+    PromptResult,
     available_prompters,
     make_prompter,
     register_prompter,

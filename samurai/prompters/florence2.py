@@ -7,7 +7,7 @@ score is the geometric mean of the answer tokens' probabilities. See docs/traini
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,8 +29,9 @@ class Florence2Prompter:
         results = {}
         for name, (box, score) in zip(classes, found):
             present = box is not None and bool(box[2] >= box[0] and box[3] >= box[1])
-            results[name] = PromptResult(name=name, present=present, score=score,
-                                         box=np.asarray(box, np.float32) if present else None)
+            results[name] = PromptResult(
+                name=name, present=present, score=score, box=np.asarray(box, np.float32) if present else None
+            )
         return results
 
 

@@ -65,8 +65,11 @@ class LearnedPrompter:
         for name, mask, score in zip(classes, masks, scores.tolist()):
             present = score > self.threshold and bool(mask.any())
             results[name] = PromptResult(
-                name, present, _probability(score),
-                mask if present else None, _box(mask) if present else None,
+                name,
+                present,
+                _probability(score),
+                mask if present else None,
+                _box(mask) if present else None,
             )
         return results
 
@@ -142,7 +145,9 @@ def track_chambers(
                 hit = found[name]
                 if hit.present:
                     predictor.add_new_class_prompt(state, start, ids[name], name)
-                    events.append(ChamberEvent(start, name, "reseed" if name in tracked else "seed", hit.score))
+                    events.append(
+                        ChamberEvent(start, name, "reseed" if name in tracked else "seed", hit.score)
+                    )
                     tracked.add(name)
                     bad[name] = 0
                 elif name in tracked:

@@ -12,8 +12,8 @@ transformers backend's version check) only when built.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -111,8 +111,12 @@ class Sam3Prompter:
         return PromptResult(name=name, present=present, score=score, mask=mask.cpu().numpy(), box=box)
 
 
-def make_sam3_prompter(model=None, phrases=None, threshold: float = 0.5, mask_threshold: float = 0.5, device=None):
+def make_sam3_prompter(
+    model=None, phrases=None, threshold: float = 0.5, mask_threshold: float = 0.5, device=None
+):
     """The registry's factory (``make_prompter("sam3", model=DIR, ...)``)."""
     if model is None:
         raise PrompterError("the sam3 prompter needs a model folder: --prompter-model DIR (a Sam3Model)")
-    return Sam3Prompter(model, phrases=phrases, threshold=threshold, mask_threshold=mask_threshold, device=device)
+    return Sam3Prompter(
+        model, phrases=phrases, threshold=threshold, mask_threshold=mask_threshold, device=device
+    )

@@ -70,11 +70,11 @@ class TrainConfig:
     progress: bool = True  # tqdm bar with the loss
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         """Build from a dict (unknown keys named), then ``validate``."""
         return config_from_dict(cls, values, "training option(s)")
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Coerce each option to its field's type (numbers written as strings, as PyYAML reads
         ``1e-4``, are accepted) and return self, or raise ValueError naming the bad option, the
         expected type or range, and an example."""
@@ -203,7 +203,9 @@ def _coerce(name: str, annotation: str, value, cls=TrainConfig):
     if value is None:
         if none == "None":
             return None
-        raise ValueError(f"{name} needs a value (null is not allowed); e.g. {name}={_example(cls, name, kind)}")
+        raise ValueError(
+            f"{name} needs a value (null is not allowed); e.g. {name}={_example(cls, name, kind)}"
+        )
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -226,7 +228,9 @@ def _coerce(name: str, annotation: str, value, cls=TrainConfig):
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{name}={value!r} must be a finite number (a float), e.g. {name}={_example(cls, name, kind)}")
+            raise ValueError(
+                f"{name}={value!r} must be a finite number (a float), e.g. {name}={_example(cls, name, kind)}"
+            )
         return float(value)
     if kind == "str":
         if not isinstance(value, str):
@@ -234,8 +238,10 @@ def _coerce(name: str, annotation: str, value, cls=TrainConfig):
         return value
     if kind == "list[str]":
         if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise ValueError(f"{name}={value!r} must be a list of {_LIST_OF.get(name, 'names')}, "
-                             f"e.g. {name}={_example(cls, name, kind)}")
+            raise ValueError(
+                f"{name}={value!r} must be a list of {_LIST_OF.get(name, 'names')}, "
+                f"e.g. {name}={_example(cls, name, kind)}"
+            )
         return value
     if kind == "dict":  # loss_weights, the only mapping option
         example = ", ".join(f'"{k}": {v:g}' for k, v in LossWeights()._asdict().items())
@@ -246,10 +252,17 @@ def _coerce(name: str, annotation: str, value, cls=TrainConfig):
 
 
 # What the list options hold, and an example where the default is None.
-_LIST_OF = {"lora_targets": "module names", "train_modules": "module names", "classes": "class names",
-            "tasks": "tasks"}
-_LIST_EXAMPLES = {"lora_targets": '["memory_attention.layers.0.self_attn.q_proj"]',
-                  "train_modules": '["sam_mask_decoder"]', "classes": '["lv", "la"]'}
+_LIST_OF = {
+    "lora_targets": "module names",
+    "train_modules": "module names",
+    "classes": "class names",
+    "tasks": "tasks",
+}
+_LIST_EXAMPLES = {
+    "lora_targets": '["memory_attention.layers.0.self_attn.q_proj"]',
+    "train_modules": '["sam_mask_decoder"]',
+    "classes": '["lv", "la"]',
+}
 
 
 def _example(cls, name: str, kind: str) -> str:

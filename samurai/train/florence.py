@@ -27,12 +27,12 @@ from samurai.settings import RESUMABLE_TRAINING_CHANGES, changed_settings
 from samurai.train.loop import (
     CHECKPOINT_NAME,
     atomic_torch_save,
-    lr_lambda,
-    rng_state,
-    set_rng_state,
     case_rng,
+    lr_lambda,
     record_epoch,
     resolve_device,
+    rng_state,
+    set_rng_state,
 )
 from samurai.train.run_folder import claim_run_folder, load_training_checkpoint
 
@@ -77,12 +77,12 @@ class FlorenceTrainConfig:
     progress: bool = True
 
     @classmethod
-    def from_dict(cls, values: dict) -> "FlorenceTrainConfig":
+    def from_dict(cls, values: dict) -> FlorenceTrainConfig:
         from samurai.train.config import config_from_dict
 
         return config_from_dict(cls, values, "option(s) for --model florence2")
 
-    def validate(self) -> "FlorenceTrainConfig":
+    def validate(self) -> FlorenceTrainConfig:
         """Coerce and check every option as ``TrainConfig.validate`` does (one loader,
         ``samurai.train.config``), then the Florence-2 ones; returns self or raises ValueError."""
         from samurai.florence.model import WEIGHTS_HELP
@@ -98,10 +98,13 @@ class FlorenceTrainConfig:
         if not self.data:
             raise ValueError("no dataset: set `data` in the config or pass --data DIR")
         if not self.checkpoint:
-            raise ValueError(f"--model florence2 trains a Florence-2 model: pass --checkpoint DIR. {WEIGHTS_HELP}")
+            raise ValueError(
+                f"--model florence2 trains a Florence-2 model: pass --checkpoint DIR. {WEIGHTS_HELP}"
+            )
         if not (Path(self.checkpoint) / "config.json").is_file():
-            raise ValueError(f"--checkpoint {self.checkpoint} is not a Florence-2 folder (no config.json). "
-                             f"{WEIGHTS_HELP}")
+            raise ValueError(
+                f"--checkpoint {self.checkpoint} is not a Florence-2 folder (no config.json). {WEIGHTS_HELP}"
+            )
         return self
 
     def to_dict(self) -> dict:
@@ -110,13 +113,18 @@ class FlorenceTrainConfig:
 
 def lora_targets(model, suffixes=DEFAULT_FLORENCE_TARGETS) -> list[str]:
     """Full names of the text model's linear layers whose last name part is in ``suffixes``."""
-    return [n for n, m in model.named_modules()
-            if ".language_model." in f".{n}" and isinstance(m, torch.nn.Linear)
-            and n.rsplit(".", 1)[-1] in suffixes]
+    return [
+        n
+        for n, m in model.named_modules()
+        if ".language_model." in f".{n}"
+        and isinstance(m, torch.nn.Linear)
+        and n.rsplit(".", 1)[-1] in suffixes
+    ]
 
 
-def frame_examples(case, frame: int, processor, tasks=TASKS,
-                   polygon_points: int = MAX_POLYGON_POINTS) -> list[tuple[np.ndarray, str, str]]:
+def frame_examples(
+    case, frame: int, processor, tasks=TASKS, polygon_points: int = MAX_POLYGON_POINTS
+) -> list[tuple[np.ndarray, str, str]]:
     """``(rgb frame, prompt, answer)`` for every structure on ``frame`` and every task."""
     from samurai.florence.model import TASK_BOX, TASK_POLYGON, box_target, phrase_for, polygon_target
 
@@ -149,8 +157,9 @@ class FlorenceLoss(torch.nn.Module):
             return sum(p.sum() * 0.0 for p in self.model.parameters() if p.requires_grad)
         device = next(self.model.parameters()).device
         frames, prompts, answers = zip(*examples)
-        inputs = self.processor(text=list(prompts), images=list(frames), return_tensors="pt",
-                                padding=True).to(device)
+        inputs = self.processor(
+            text=list(prompts), images=list(frames), return_tensors="pt", padding=True
+        ).to(device)
         tok = self.processor.tokenizer
         labels = tok(list(answers), return_tensors="pt", padding=True).input_ids.to(device)
         labels[labels == tok.pad_token_id] = -100
@@ -169,22 +178,24 @@ def _training_examples(dataset, case_index: int, cfg, epoch: int, processor):
 def box_iou(pred, truth) -> float:
     """IoU of two ``samurai_core.mask_to_box`` boxes as eval's box metrics count it; 0 when
     ``pred`` is None (nothing found)."""
-    from samurai_core.boxes import xyxy_to_lasot
-
     from samurai.eval.metrics import box_iou_xywh
+    from samurai_core.boxes import xyxy_to_lasot
 
     if pred is None:
         return 0.0
-    return float(box_iou_xywh(xyxy_to_lasot(np.asarray(pred, np.float64))[None],
-                              xyxy_to_lasot(np.asarray(truth, np.float64))[None])[0])
+    return float(
+        box_iou_xywh(
+            xyxy_to_lasot(np.asarray(pred, np.float64))[None],
+            xyxy_to_lasot(np.asarray(truth, np.float64))[None],
+        )[0]
+    )
 
 
 def evaluate_boxes(finder, dataset, indices) -> dict:
     """Grounding box IoU per structure on each case's first labelled frame:
     ``{name: [iou, ...]}`` (truth box: the mask's box, as the targets)."""
-    from samurai_core.boxes import mask_to_box
-
     from samurai.florence.model import phrase_for
+    from samurai_core.boxes import mask_to_box
 
     ious: dict[str, list[float]] = {}
     for i in indices:
@@ -201,7 +212,9 @@ def evaluate_boxes(finder, dataset, indices) -> dict:
     return ious
 
 
-def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_steps: int | None = None) -> dict:
+def train_florence(
+    cfg: FlorenceTrainConfig, resume: bool = True, stop_after_steps: int | None = None
+) -> dict:
     """Fine-tune LoRA adapters of Florence-2 on ``cfg.data``; returns a summary dict.
 
     Writes to ``cfg.out_dir`` what the SAM 2 training writes: ``checkpoint.pt``,
@@ -209,9 +222,9 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
     """
     from tqdm.auto import tqdm
 
-    from samurai.train.config import training_datasets
-    from samurai.florence.model import FlorenceFinder, load_florence, peft_on_transformers
     from samurai import distributed as ddp
+    from samurai.florence.model import FlorenceFinder, load_florence, peft_on_transformers
+    from samurai.train.config import training_datasets
     from samurai.train.lora import apply_lora, lora_state_dict, save_adapter, trainable_parameters
 
     cfg.validate()
@@ -228,8 +241,10 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
                 ckpt = load_training_checkpoint(ckpt_path, device)
                 changed = changed_settings(ckpt["config"], cfg.to_dict(), RESUMABLE_TRAINING_CHANGES)
                 if changed:
-                    raise ValueError(f"{ckpt_path} was made with other options {changed} (saved, now); resume "
-                                     "with the same config, or start afresh with another out_dir (or --no-resume)")
+                    raise ValueError(
+                        f"{ckpt_path} was made with other options {changed} (saved, now); resume "
+                        "with the same config, or start afresh with another out_dir (or --no-resume)"
+                    )
             train_ds, train_idx, val_ds, val_idx = training_datasets(cfg)
 
             torch.manual_seed(cfg.seed)
@@ -238,15 +253,18 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
             model, processor = load_florence(cfg.checkpoint, device=str(device))
             targets = lora_targets(model, tuple(cfg.lora_targets or DEFAULT_FLORENCE_TARGETS))
             if not targets:
-                raise ValueError(f"no linear layer of the text model is named {cfg.lora_targets}; "
-                                 f"use names such as {list(DEFAULT_FLORENCE_TARGETS)}")
+                raise ValueError(
+                    f"no linear layer of the text model is named {cfg.lora_targets}; "
+                    f"use names such as {list(DEFAULT_FLORENCE_TARGETS)}"
+                )
             with peft_on_transformers():
                 peft_model = apply_lora(model, targets, cfg.lora_r, cfg.lora_alpha)
             n_trainable, n_total = trainable_parameters(model)
             params = [p for p in model.parameters() if p.requires_grad]
             optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
             sampler = torch.utils.data.DistributedSampler(
-                train_idx, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed)
+                train_idx, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed
+            )
             steps_per_epoch = math.ceil(len(sampler) / cfg.accum_steps)
             total_steps = cfg.epochs * steps_per_epoch
             scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.warmup_steps, total_steps))
@@ -262,17 +280,33 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
 
             def save_checkpoint() -> None:
                 if info.is_main:
-                    atomic_torch_save({"lora": lora_state_dict(model), "optimizer": optimizer.state_dict(),
-                                        "scheduler": scheduler.state_dict(), "rng": rng_state(),
-                                        "state": state, "config": cfg.to_dict()}, ckpt_path)
+                    atomic_torch_save(
+                        {
+                            "lora": lora_state_dict(model),
+                            "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(),
+                            "rng": rng_state(),
+                            "state": state,
+                            "config": cfg.to_dict(),
+                        },
+                        ckpt_path,
+                    )
 
             module: torch.nn.Module = FlorenceLoss(model, processor)
             if info.world_size > 1:
                 module = torch.nn.parallel.DistributedDataParallel(
-                    module, device_ids=[device.index] if device.type == "cuda" else None,
-                    broadcast_buffers=False)
-            bar = tqdm(total=total_steps, initial=state["global_step"], desc="train florence2", unit="step",
-                       disable=not (info.is_main and cfg.progress), dynamic_ncols=True)
+                    module,
+                    device_ids=[device.index] if device.type == "cuda" else None,
+                    broadcast_buffers=False,
+                )
+            bar = tqdm(
+                total=total_steps,
+                initial=state["global_step"],
+                desc="train florence2",
+                unit="step",
+                disable=not (info.is_main and cfg.progress),
+                dynamic_ncols=True,
+            )
             model.train()
             stopped = False
             while state["epoch"] < cfg.epochs and not stopped:
@@ -280,7 +314,7 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
                 sampler.set_epoch(epoch)
                 order = list(sampler)
                 for step in range(state["step_in_epoch"], steps_per_epoch):
-                    micro = order[step * cfg.accum_steps: (step + 1) * cfg.accum_steps]
+                    micro = order[step * cfg.accum_steps : (step + 1) * cfg.accum_steps]
                     optimizer.zero_grad(set_to_none=True)
                     step_loss = 0.0
                     for k, pos in enumerate(micro):
@@ -316,9 +350,18 @@ def train_florence(cfg: FlorenceTrainConfig, resume: bool = True, stop_after_ste
             if not stopped and info.is_main:
                 save_adapter(peft_model, out / "adapter", {**cfg.to_dict(), "epoch": cfg.epochs - 1})
             ddp.barrier(info)
-            return {"stopped": stopped, "global_step": state["global_step"], "history": state["history"],
-                    "best": state["best"], "trainable_parameters": n_trainable, "total_parameters": n_total,
-                    "out_dir": str(out), "model": model, "peft_model": peft_model, "processor": processor}
+            return {
+                "stopped": stopped,
+                "global_step": state["global_step"],
+                "history": state["history"],
+                "best": state["best"],
+                "trainable_parameters": n_trainable,
+                "total_parameters": n_total,
+                "out_dir": str(out),
+                "model": model,
+                "peft_model": peft_model,
+                "processor": processor,
+            }
     finally:
         ddp.cleanup(info)
 
@@ -330,7 +373,7 @@ def _validate(finder, dataset, indices, info) -> dict:
     was_training = finder.model.training
     finder.model.eval()
     try:
-        part = evaluate_boxes(finder, dataset, indices[info.rank:: info.world_size])
+        part = evaluate_boxes(finder, dataset, indices[info.rank :: info.world_size])
     finally:
         finder.model.train(was_training)
     merged: dict[str, list[float]] = {}

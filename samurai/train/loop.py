@@ -23,21 +23,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from samurai import distributed as ddp
 from samurai.eval.metrics import dice
 from samurai.output import atomic_write_bytes, atomic_write_text
 from samurai.settings import RESUMABLE_TRAINING_CHANGES, changed_settings
-from samurai import distributed as ddp
 from samurai.train.clips import Clip, choose_frames, frames_from, make_clip
 from samurai.train.config import TrainConfig, training_datasets
-from samurai_common.devices import resolve_device
 from samurai.train.losses import LossWeights, frame_losses
 from samurai.train.prompts import class_clip, class_prompted_first_frame
 from samurai.train.run_folder import CHECKPOINT_NAME, claim_run_folder, load_training_checkpoint
-
+from samurai_common.devices import resolve_device
 
 
 def clip_forward(
-    model, clip: Clip, weights: LossWeights = LossWeights(), need_loss: bool = True,
+    model,
+    clip: Clip,
+    weights: LossWeights = LossWeights(),
+    need_loss: bool = True,
     class_prompts=None,
 ):
     """Run SAM 2 over one clip with grad through whatever is trainable.
@@ -93,8 +95,11 @@ def clip_forward(
         chosen.append(high_res_masks.detach()[:, 0].float())
         if need_loss and bool(clip.labelled[t]):
             terms = frame_losses(
-                high_res_multimasks.float(), ious.float(), obj_logits.float(),
-                clip.targets[t].to(device), weights,
+                high_res_multimasks.float(),
+                ious.float(),
+                obj_logits.float(),
+                clip.targets[t].to(device),
+                weights,
             )
             total = terms["total"] if total is None else total + terms["total"]
             for k, v in terms.items():
@@ -142,7 +147,7 @@ def evaluate(
     names: dict[int, str] = {}
     try:
         with torch.no_grad():
-            for i in (range(len(dataset)) if indices is None else indices):
+            for i in range(len(dataset)) if indices is None else indices:
                 case = dataset[i]
                 lab = np.nonzero(case.labelled)[0]
                 if len(lab) == 0:
@@ -258,13 +263,22 @@ class _Run:
         from samurai.train.lora import lora_state_dict
 
         if self.info.is_main:
-            tokens = {} if self.class_prompts is None else {
-                "class_tokens": self.class_prompts.tokens.detach().clone()}
+            tokens = (
+                {}
+                if self.class_prompts is None
+                else {"class_tokens": self.class_prompts.tokens.detach().clone()}
+            )
             atomic_torch_save(
-                {"lora": lora_state_dict(self.model), "optimizer": self.optimizer.state_dict(),
-                 "trained": {n: p.detach().clone() for n, p in self.trained.items()}, **tokens,
-                 "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
-                 "state": self.state, "config": self.cfg.to_dict()},
+                {
+                    "lora": lora_state_dict(self.model),
+                    "optimizer": self.optimizer.state_dict(),
+                    "trained": {n: p.detach().clone() for n, p in self.trained.items()},
+                    **tokens,
+                    "scheduler": self.scheduler.state_dict(),
+                    "rng": rng_state(),
+                    "state": self.state,
+                    "config": self.cfg.to_dict(),
+                },
                 self.out / CHECKPOINT_NAME,
             )
 
@@ -279,8 +293,14 @@ def _train(cfg: TrainConfig, info, resume: bool, stop_after_steps: int | None) -
 
     run, sampler, steps_per_epoch, n_params = _setup(cfg, info, resume)
     state = run.state
-    bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=state["global_step"], desc="train",
-               unit="step", disable=not (info.is_main and cfg.progress), dynamic_ncols=True)
+    bar = tqdm(
+        total=cfg.epochs * steps_per_epoch,
+        initial=state["global_step"],
+        desc="train",
+        unit="step",
+        disable=not (info.is_main and cfg.progress),
+        dynamic_ncols=True,
+    )
     run.model.train()
     stopped = False
     while state["epoch"] < cfg.epochs and not stopped:
@@ -295,10 +315,17 @@ def _train(cfg: TrainConfig, info, resume: bool, stop_after_steps: int | None) -
         run.save_adapter("adapter", {**cfg.to_dict(), "epoch": cfg.epochs - 1})
     ddp.barrier(info)
     return {
-        "stopped": stopped, "global_step": state["global_step"], "history": state["history"],
-        "best": state["best"], "trainable_parameters": n_params[0], "total_parameters": n_params[1],
-        "skipped_clips": state["skipped_clips"], "out_dir": str(run.out), "model": run.model,
-        "peft_model": run.peft_model, "class_prompts": run.class_prompts,
+        "stopped": stopped,
+        "global_step": state["global_step"],
+        "history": state["history"],
+        "best": state["best"],
+        "trainable_parameters": n_params[0],
+        "total_parameters": n_params[1],
+        "skipped_clips": state["skipped_clips"],
+        "out_dir": str(run.out),
+        "model": run.model,
+        "peft_model": run.peft_model,
+        "class_prompts": run.class_prompts,
     }
 
 
@@ -344,7 +371,10 @@ def _setup(cfg: TrainConfig, info, resume: bool):
         from samurai_sam2.class_prompts import ClassPrompts
 
         class_prompts = ClassPrompts.for_model(
-            model, class_names, cfg.prompt_tokens, generator=torch.Generator().manual_seed(cfg.seed),
+            model,
+            class_names,
+            cfg.prompt_tokens,
+            generator=torch.Generator().manual_seed(cfg.seed),
         )
     n_params = trainable_parameters(model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -359,8 +389,14 @@ def _setup(cfg: TrainConfig, info, resume: bool):
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(cfg.warmup_steps, cfg.epochs * steps_per_epoch)
     )
-    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": [],
-             "skipped_clips": 0}
+    state = {
+        "epoch": 0,
+        "step_in_epoch": 0,
+        "global_step": 0,
+        "best": None,
+        "history": [],
+        "skipped_clips": 0,
+    }
     if ckpt is not None:
         named = dict(model.named_parameters())
         for name, value in {**ckpt["lora"], **ckpt.get("trained", {})}.items():
@@ -375,15 +411,33 @@ def _setup(cfg: TrainConfig, info, resume: bool):
     module: torch.nn.Module = ClipLoss(model, LossWeights(**cfg.loss_weights), class_prompts)
     if info.world_size > 1:
         module = torch.nn.parallel.DistributedDataParallel(
-            module, device_ids=[device.index] if device.type == "cuda" else None,
+            module,
+            device_ids=[device.index] if device.type == "cuda" else None,
             broadcast_buffers=False,
         )
     autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if cfg.amp and device.type == "cuda" else nullcontext()
+        torch.autocast("cuda", dtype=torch.bfloat16) if cfg.amp and device.type == "cuda" else nullcontext()
     )
-    run = _Run(cfg, info, device, out, model, peft_model, module, params, optimizer, scheduler,
-               autocast, train_ds, train_idx, val_ds, val_idx, state, trained, class_prompts)
+    run = _Run(
+        cfg,
+        info,
+        device,
+        out,
+        model,
+        peft_model,
+        module,
+        params,
+        optimizer,
+        scheduler,
+        autocast,
+        train_ds,
+        train_idx,
+        val_ds,
+        val_idx,
+        state,
+        trained,
+        class_prompts,
+    )
     return run, sampler, steps_per_epoch, n_params
 
 
@@ -426,8 +480,7 @@ def _end_epoch(run: _Run, bar) -> None:
     epoch = state["epoch"]
     record = {"epoch": epoch, "step": state["global_step"]}
     if run.val_idx:
-        record.update(_validate(run.model, run.val_ds, run.val_idx, cfg, info, run.device,
-                                run.class_prompts))
+        record.update(_validate(run.model, run.val_ds, run.val_idx, cfg, info, run.device, run.class_prompts))
     if record_epoch(state, record, record.get("mean_dice"), bool(run.val_idx), info, bar, run.out):
         run.save_adapter("best_adapter", {**cfg.to_dict(), "epoch": epoch, **record})
     run.save_checkpoint()
@@ -446,10 +499,14 @@ def record_epoch(state: dict, record: dict, score, validated: bool, info, bar, o
     state["epoch"] += 1
     state["step_in_epoch"] = 0
     if info.is_main:
-        bar.write(f"epoch {record['epoch']}: " + ", ".join(
-            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-            for k, v in record.items() if k != "epoch"
-        ))
+        bar.write(
+            f"epoch {record['epoch']}: "
+            + ", ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in record.items()
+                if k != "epoch"
+            )
+        )
         atomic_write_text(out / "history.json", json.dumps(state["history"], indent=2, default=str))
     return improved and info.is_main
 
@@ -462,8 +519,9 @@ def _training_clip(dataset, case_index: int, cfg: TrainConfig, epoch: int, class
         return None
     if class_prompts is not None:
         return class_clip(case, frames, cfg.image_size, class_prompts.class_names)
-    return make_clip(case, frames, cfg.image_size, jitter=cfg.box_jitter, generator=torch_gen,
-                     max_objects=cfg.max_objects)
+    return make_clip(
+        case, frames, cfg.image_size, jitter=cfg.box_jitter, generator=torch_gen, max_objects=cfg.max_objects
+    )
 
 
 def _validate(model, dataset, indices, cfg: TrainConfig, info, device, class_prompts=None) -> dict:

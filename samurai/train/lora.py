@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from samurai.output import process_umask, atomic_write_bytes
+from samurai.output import atomic_write_bytes, process_umask
 
 _PROJ = ("q_proj", "k_proj", "v_proj", "out_proj")
 DEFAULT_TARGETS: tuple[str, ...] = tuple(
@@ -112,7 +112,9 @@ def apply_lora(model: torch.nn.Module, targets=None, r: int = 8, alpha: float = 
     with warnings.catch_warnings():
         # peft 0.21 reads transformers models' deprecated ``is_gradient_checkpointing`` (a
         # FutureWarning from transformers 5.x); the read is peft's, the model's state unchanged.
-        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
         peft_model = get_peft_model(model, config)
     matched = sorted(_lora_layers(model))
     if matched != sorted(targets):
@@ -167,7 +169,9 @@ def set_trainable_modules(model: torch.nn.Module, prefixes) -> dict[str, torch.n
     for prefix in prefixes or ():
         hits = {n: p for n, p in named.items() if n.startswith(prefix + ".") and "lora_" not in n}
         if not hits:
-            raise AdapterError(f"train_modules: {prefix!r} names no module of this model (e.g. 'sam_mask_decoder')")
+            raise AdapterError(
+                f"train_modules: {prefix!r} names no module of this model (e.g. 'sam_mask_decoder')"
+            )
         chosen.update(hits)
     for p in chosen.values():
         p.requires_grad_(True)
@@ -175,7 +179,10 @@ def set_trainable_modules(model: torch.nn.Module, prefixes) -> dict[str, torch.n
 
 
 def save_adapter(
-    peft_model, directory, train_config: dict | None = None, class_prompts=None,
+    peft_model,
+    directory,
+    train_config: dict | None = None,
+    class_prompts=None,
     trained_modules: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Save the adapter with peft (``adapter_model.safetensors`` + ``adapter_config.json``) and
@@ -253,9 +260,7 @@ def load_adapter(model_or_predictor: torch.nn.Module, directory) -> torch.nn.Mod
                 "made for another SAM 2 architecture: use the model it was trained on"
             )
         layers.add(layer_name)
-        expected = (
-            (config.r, layer.in_features) if kind.startswith("A") else (layer.out_features, config.r)
-        )
+        expected = (config.r, layer.in_features) if kind.startswith("A") else (layer.out_features, config.r)
         if tuple(tensor.shape) != expected:
             raise AdapterError(
                 f"adapter weight {key} has shape {tuple(tensor.shape)} but this model needs "

@@ -13,7 +13,9 @@ import torch.nn.functional as F
 from samurai.train.config import LossWeights
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0
+) -> torch.Tensor:
     """Sigmoid focal loss averaged over pixels: ``[N, M, H, W] -> [N, M]``.
 
     ``FL = α_t (1 - p_t)^γ BCE(logit, target)`` with ``p_t`` the probability of the true class.

@@ -23,7 +23,7 @@ def build_model(
     if str(name_or_config).startswith("hf:"):
         from samurai_hf import build_samurai_hf_model
 
-        folder = str(name_or_config)[len("hf:"):]
+        folder = str(name_or_config)[len("hf:") :]
         if checkpoint is not None:
             raise ValueError(f"{name_or_config} carries its weights; drop the checkpoint ({checkpoint})")
         model = build_samurai_hf_model(folder, samurai=None).to(device)
@@ -37,6 +37,10 @@ def build_model(
     from samurai_sam2 import build_sam2_model
 
     return build_sam2_model(
-        name_or_config, checkpoint, device=device, image_size=image_size,
-        apply_postprocessing=False, mode="eval",
+        name_or_config,
+        checkpoint,
+        device=device,
+        image_size=image_size,
+        apply_postprocessing=False,
+        mode="eval",
     )

@@ -37,8 +37,14 @@ def dataset_class_names(dataset, limit: int | None = None) -> list[str]:
     return list(dict.fromkeys(ordered))
 
 
-def check_val_classes(val_ds, val_idx: Sequence[int], known: Sequence[str], *, role: str = "validation data",
-                      fix: str = "validate on data with those labels, or add the classes to --classes") -> None:
+def check_val_classes(
+    val_ds,
+    val_idx: Sequence[int],
+    known: Sequence[str],
+    *,
+    role: str = "validation data",
+    fix: str = "validate on data with those labels, or add the classes to --classes",
+) -> None:
     """Refuse validation cases that label classes the prompts do not know: they would be left
     out of the validation Dice without a word (the run would validate on the overlap only).
     ``eval --prompt learned`` uses the same rule for the cases it scores (``role``, ``fix``:
@@ -104,4 +110,3 @@ def class_prompted_first_frame(model, class_prompts, clip: Clip, feats, pos, siz
     tokens = class_prompts.tokens[torch.as_tensor(clip.class_index, device=pix_feat.device)]
     sam_outputs = class_prompt_heads(model, pix_feat, high_res, tokens)
     return {"point_inputs": None, "mask_inputs": None}, sam_outputs
-

@@ -39,14 +39,17 @@ def load_training_checkpoint(path: Path, device="cpu") -> dict:
     SAM 2 release checkpoint, a damaged copy) instead of a KeyError later."""
     import torch
 
-    fix = (f"samurai train did not write it or it is damaged: choose another --out, or move "
-           f"{path.name} away to start afresh")
+    fix = (
+        f"samurai train did not write it or it is damaged: choose another --out, or move "
+        f"{path.name} away to start afresh"
+    )
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # torch raises many types for foreign or damaged files
         detail = str(err).strip().splitlines()[0] if str(err).strip() else "no detail"
-        raise TrainOutputError(f"{path} is not a readable training checkpoint ({type(err).__name__}: "
-                               f"{detail[:200]}); {fix}") from None
+        raise TrainOutputError(
+            f"{path} is not a readable training checkpoint ({type(err).__name__}: {detail[:200]}); {fix}"
+        ) from None
     if not (isinstance(ckpt, dict) and isinstance(ckpt.get("config"), dict) and "state" in ckpt):
         keys = sorted(ckpt)[:6] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise TrainOutputError(f"{path} is not a samurai training checkpoint (it holds {keys}); {fix}")
@@ -63,8 +66,9 @@ def check_run_folder(out: Path, data: Sequence[str | os.PathLike | None]) -> Non
         )
     blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
-        raise TrainOutputError(f"--out {out} cannot be made: {blocking} is a file, not a folder; "
-                               "choose another --out")
+        raise TrainOutputError(
+            f"--out {out} cannot be made: {blocking} is a file, not a folder; choose another --out"
+        )
     for folder in (Path(d).resolve() for d in data if d is not None):
         if target == folder or folder in target.parents or target in folder.parents:
             raise TrainOutputError(
@@ -72,12 +76,17 @@ def check_run_folder(out: Path, data: Sequence[str | os.PathLike | None]) -> Non
                 "checkpoints and adapters there: choose an --out outside the data"
             )
     if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise TrainOutputError(f"--out {out} is a file or a symbolic link, not a folder; samurai never "
-                               "replaces it: choose another --out")
+        raise TrainOutputError(
+            f"--out {out} is a file or a symbolic link, not a folder; samurai never "
+            "replaces it: choose another --out"
+        )
     if not out.is_dir() or (out / RUN_MARKER).is_file():
         return
-    foreign = sorted(p.name for p in out.iterdir()
-                     if not any(p.name == n or p.name.startswith(f".{n}.") for n in RUN_FILES))
+    foreign = sorted(
+        p.name
+        for p in out.iterdir()
+        if not any(p.name == n or p.name.startswith(f".{n}.") for n in RUN_FILES)
+    )
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise TrainOutputError(
@@ -90,8 +99,9 @@ def check_run_folder(out: Path, data: Sequence[str | os.PathLike | None]) -> Non
 
 
 @contextlib.contextmanager
-def claim_run_folder(out: str | os.PathLike, data: Sequence[str | os.PathLike | None],
-                     is_main: bool = True) -> Iterator[Path]:
+def claim_run_folder(
+    out: str | os.PathLike, data: Sequence[str | os.PathLike | None], is_main: bool = True
+) -> Iterator[Path]:
     """Hold ``out`` for a training run: locked, checked, made and marked on entry (on the main
     process; the others only use it). A run that fails before writing anything but the marker
     removes the folder it made."""
@@ -108,8 +118,12 @@ def claim_run_folder(out: str | os.PathLike, data: Sequence[str | os.PathLike | 
         out.mkdir(parents=True, exist_ok=True)
         marker = out / RUN_MARKER
         if not marker.is_file():
-            marker.write_text(json.dumps({"tool": "samurai", "command": "train",
-                                          "host": socket.gethostname(), "pid": os.getpid()}) + "\n")
+            marker.write_text(
+                json.dumps(
+                    {"tool": "samurai", "command": "train", "host": socket.gethostname(), "pid": os.getpid()}
+                )
+                + "\n"
+            )
         try:
             yield out
         except BaseException:

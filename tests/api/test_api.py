@@ -17,9 +17,11 @@ BOX = (14, 28, 46, 52)  # around the first ellipse of fixtures_sam2.make_synthet
 
 
 def test_import_samurai_loads_neither_torch_nor_numpy():
-    code = ("import sys, samurai; names = dir(samurai); "
-            "print(sorted(m for m in ('torch', 'numpy', 'jax') if m in sys.modules), "
-            "'track' in names and 'evaluate' in names)")
+    code = (
+        "import sys, samurai; names = dir(samurai); "
+        "print(sorted(m for m in ('torch', 'numpy', 'jax') if m in sys.modules), "
+        "'track' in names and 'evaluate' in names)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.split() == ["[]", "True"]
 
@@ -39,8 +41,18 @@ def clip(tmp_path):
 def _cli_track(clip, ckpt, out):
     from samurai.cli import main
 
-    argv = ["track", str(clip), "--box", ",".join(map(str, BOX)), "--checkpoint", str(ckpt),
-            "--image-size", "256", "--out", str(out)]
+    argv = [
+        "track",
+        str(clip),
+        "--box",
+        ",".join(map(str, BOX)),
+        "--checkpoint",
+        str(ckpt),
+        "--image-size",
+        "256",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
 
 
@@ -50,8 +62,9 @@ def _documented_example() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-def test_the_documented_example_tracks_a_chamber_and_plots_its_area(clip, sam2_tiny_checkpoint,
-                                                                    tmp_path, monkeypatch):
+def test_the_documented_example_tracks_a_chamber_and_plots_its_area(
+    clip, sam2_tiny_checkpoint, tmp_path, monkeypatch
+):
     pytest.importorskip("sam2")
     import matplotlib
 
@@ -130,8 +143,9 @@ def test_a_plain_video_is_in_pixels_unless_a_spacing_is_given(clip, sam2_tiny_ch
 
     for spacing, want, zooms in ((None, None, (1.0, 1.0)), ("0.05x0.04", [0.05, 0.04], (0.5, 0.4))):
         out = tmp_path / f"run_{bool(spacing)}"
-        result = samurai.track(clip, boxes=[BOX], checkpoint=str(sam2_tiny_checkpoint),
-                               image_size=256, spacing=spacing)
+        result = samurai.track(
+            clip, boxes=[BOX], checkpoint=str(sam2_tiny_checkpoint), image_size=256, spacing=spacing
+        )
         assert result.save(out, video_overlay=False).exports == ("masks.nii.gz",)
         source = json.loads((out / "manifest.json").read_text())["source"]
         assert source["kind"] == "video" and source["spacing_cm"] == want

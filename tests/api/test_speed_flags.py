@@ -53,9 +53,25 @@ def test_cli_batch_objects_and_fp32_reach_the_predictor_and_the_manifest(clip, t
 
     monkeypatch.setattr(samurai.api.Tracking, "predictor", property(keep))
     out = tmp_path / "batched"
-    argv = ["track", str(clip), "--box", ",".join(map(str, BOXES[0])), "--box", ",".join(map(str, BOXES[1])),
-            "--random-weights", "--image-size", "64", "--device", "cpu", "--no-video",
-            "--batch-objects", "--dtype", "fp32", "--out", str(out)]
+    argv = [
+        "track",
+        str(clip),
+        "--box",
+        ",".join(map(str, BOXES[0])),
+        "--box",
+        ",".join(map(str, BOXES[1])),
+        "--random-weights",
+        "--image-size",
+        "64",
+        "--device",
+        "cpu",
+        "--no-video",
+        "--batch-objects",
+        "--dtype",
+        "fp32",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     predictor, batched = built
     assert predictor.batch_objects and not predictor.bf16_on_cuda and not predictor.compiled
@@ -83,8 +99,9 @@ def test_api_default_runs_objects_one_by_one_and_records_no_speed_options(clip, 
 def test_compile_compiles_first_and_reports_the_time_apart(clip, tmp_path, capsys):
     import samurai
 
-    result = samurai.track(clip, boxes=BOXES[:1], random_weights=True, image_size=64, device="cpu",
-                           compile=True)
+    result = samurai.track(
+        clip, boxes=BOXES[:1], random_weights=True, image_size=64, device="cpu", compile=True
+    )
     predictor = result.predictor
     err = capsys.readouterr().err
     assert predictor.compiled

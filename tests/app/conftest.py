@@ -5,7 +5,6 @@ over a sessions folder."""
 from __future__ import annotations
 
 import pytest
-
 from app_helpers import FRAMES, IMAGE_SIZE
 from fixtures_sam2 import make_synthetic_frames
 
@@ -30,8 +29,9 @@ def predictor():
     pytest.importorskip("sam2")
     from samurai.predictors import build_predictor
 
-    return build_predictor("tiny", None, "cpu", IMAGE_SIZE, samurai=True, adapter=None,
-                           random_weights=True, seed=0)
+    return build_predictor(
+        "tiny", None, "cpu", IMAGE_SIZE, samurai=True, adapter=None, random_weights=True, seed=0
+    )
 
 
 @pytest.fixture
@@ -51,10 +51,17 @@ def make_app(video_root, predictor, tmp_path):
 
     def make(token=None, sessions=None, build=None, max_upload=1 << 20, folders=None):
         store = SessionStore(sessions or tmp_path / "sessions")
-        worker = ModelWorker(build or (lambda: predictor),
-                             lambda p: run_info(p, command="app", model="tiny", seed=0))
-        app = create_app(Roots(folders or [video_root]), store, worker, token=token,
-                         training_root=tmp_path / "training", max_upload=max_upload)
+        worker = ModelWorker(
+            build or (lambda: predictor), lambda p: run_info(p, command="app", model="tiny", seed=0)
+        )
+        app = create_app(
+            Roots(folders or [video_root]),
+            store,
+            worker,
+            token=token,
+            training_root=tmp_path / "training",
+            max_upload=max_upload,
+        )
         client = TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1:8765")
         client.__enter__()
         client.store, client.worker = store, worker

@@ -11,10 +11,9 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from app_helpers import FRAMES
 from fixtures_sam2 import SYNTHETIC_BOXES
+from PIL import Image
 
 pytestmark = pytest.mark.slow
 CORRECT_AT = 3
@@ -103,7 +102,9 @@ def test_review_round_trip(make_app, predictor, tmp_path):
     client.post(f"/api/sessions/{sid}/propagate", json={})
     wait(client, sid)
     final = masks_on_disk(client.store, sid)
-    assert all(np.array_equal(final[t], masks[t]) for t in range(FRAMES))  # deterministic replay of the same ops
+    assert all(
+        np.array_equal(final[t], masks[t]) for t in range(FRAMES)
+    )  # deterministic replay of the same ops
     png = client.post(f"/api/sessions/{sid}/export", json={"kind": "png"}).json()["path"]
     from pathlib import Path
 
@@ -232,13 +233,25 @@ def test_open_a_track_run_and_an_upload(make_app, video_root, tmp_path):
 
     run = video_root / "runs" / "clip_track"
     if not run.exists():
-        argv = ["track", str(video_root / "clip"), "--random-weights", "--image-size", "128", "--device", "cpu",
-                "--no-video", "--out", str(run)]
+        argv = [
+            "track",
+            str(video_root / "clip"),
+            "--random-weights",
+            "--image-size",
+            "128",
+            "--device",
+            "cpu",
+            "--no-video",
+            "--out",
+            str(run),
+        ]
         for box in SYNTHETIC_BOXES.values():
             argv += ["--box", ",".join(f"{v:g}" for v in box)]
         assert main(argv) == 0
     client = make_app()
-    listed = {e["path"]: e["kind"] for e in client.get("/api/list", params={"root": 0, "path": "runs"}).json()}
+    listed = {
+        e["path"]: e["kind"] for e in client.get("/api/list", params={"root": 0, "path": "runs"}).json()
+    }
     assert listed == {"runs/clip_track": "run"}
     r = client.post("/api/open", json={"root": 0, "path": "runs/clip_track"})
     assert r.status_code == 200, r.text
@@ -254,7 +267,9 @@ def test_open_a_track_run_and_an_upload(make_app, video_root, tmp_path):
 
     import cv2
 
-    frames = [np.asarray(Image.open(video_root / "clip" / f"{t:05d}.png").convert("RGB")) for t in range(FRAMES)]
+    frames = [
+        np.asarray(Image.open(video_root / "clip" / f"{t:05d}.png").convert("RGB")) for t in range(FRAMES)
+    ]
     video = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (128, 96))
     for f in frames:

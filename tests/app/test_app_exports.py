@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from app_helpers import FRAMES
 from fixtures_sam2 import SYNTHETIC_BOXES
+from PIL import Image
 from test_app_api import boxed, masks_on_disk, wait
 
 pytestmark = pytest.mark.slow
@@ -97,7 +96,10 @@ def test_export_says_why_not_the_report_or_the_nifti(make_app, video_root, tmp_p
     client = make_app(folders=[folder])
     sid = client.post("/api/open", json={"root": 0, "path": "clip"}).json()["id"]
     box = list(SYNTHETIC_BOXES.values())[0]
-    assert client.post(f"/api/sessions/{sid}/box", json={"frame": 0, "name": "blob", "box": box}).status_code == 200
+    assert (
+        client.post(f"/api/sessions/{sid}/box", json={"frame": 0, "name": "blob", "box": box}).status_code
+        == 200
+    )
     client.post(f"/api/sessions/{sid}/propagate", json={})
     assert wait(client, sid)["state"] == "done"
     out = client.post(f"/api/sessions/{sid}/export", json={"kind": "png"}).json()
@@ -112,7 +114,9 @@ def test_export_says_why_not_the_report_or_the_nifti(make_app, video_root, tmp_p
     assert any("not below the folders" in n for n in again["notes"]), again["notes"]
     masks = masks_on_disk(client.store, sid)
     for t in range(FRAMES):
-        assert np.array_equal(np.asarray(Image.open(Path(again["path"]) / "masks" / f"{t:05d}.png")), masks[t])
+        assert np.array_equal(
+            np.asarray(Image.open(Path(again["path"]) / "masks" / f"{t:05d}.png")), masks[t]
+        )
 
 
 def test_dicom_cine_open_propagate_export(make_app, tmp_path, monkeypatch):
@@ -127,8 +131,9 @@ def test_dicom_cine_open_propagate_export(make_app, tmp_path, monkeypatch):
 
     monkeypatch.delenv(SALT_ENV, raising=False)
     folder = tmp_path / "studies"
-    source = write_ultrasound(folder / "IM0001.dcm", echo_frames(FRAMES, (96, 128)), spacing_cm=SPACING,
-                              frame_time_ms=FRAME_TIME_MS)
+    source = write_ultrasound(
+        folder / "IM0001.dcm", echo_frames(FRAMES, (96, 128)), spacing_cm=SPACING, frame_time_ms=FRAME_TIME_MS
+    )
     src = dcmread(source)
     identity = identifying_values(src)
     assert "Phantom" in identity  # the made-up patient is there to be leaked
@@ -154,7 +159,9 @@ def test_dicom_cine_open_propagate_export(make_app, tmp_path, monkeypatch):
     # NIfTI: the labels with the cine's spacing (mm) and frame time (s), read by SimpleITK
     labels, (sx, sy), dt = _nifti(run / "masks.nii.gz")
     assert np.array_equal(labels, np.stack([masks[t] for t in range(FRAMES)]))
-    assert (sx, sy) == pytest.approx((10 * SPACING[0], 10 * SPACING[1])) and dt == pytest.approx(FRAME_TIME_MS / 1000)
+    assert (sx, sy) == pytest.approx((10 * SPACING[0], 10 * SPACING[1])) and dt == pytest.approx(
+        FRAME_TIME_MS / 1000
+    )
 
     # SEG: valid for dciodvfy, and highdicom gives back each chamber by source frame
     if shutil.which("dciodvfy"):
@@ -164,8 +171,9 @@ def test_dicom_cine_open_propagate_export(make_app, tmp_path, monkeypatch):
     seg = hd.seg.segread(str(run / "seg.dcm"))
     numbers = {str(d.SegmentLabel): int(d.SegmentNumber) for d in seg.SegmentSequence}
     assert sorted(numbers) == ["LA", "LV"]
-    pixels = seg.get_pixels_by_source_frame(src.SOPInstanceUID, list(range(1, FRAMES + 1)),
-                                            segment_numbers=[numbers["LV"], numbers["LA"]])
+    pixels = seg.get_pixels_by_source_frame(
+        src.SOPInstanceUID, list(range(1, FRAMES + 1)), segment_numbers=[numbers["LV"], numbers["LA"]]
+    )
     truth = np.stack([masks[t] for t in range(FRAMES)])
     assert np.array_equal(pixels[..., 0].astype(bool), truth == 1)
     assert np.array_equal(pixels[..., 1].astype(bool), truth == 2)
@@ -178,8 +186,13 @@ def test_dicom_cine_open_propagate_export(make_app, tmp_path, monkeypatch):
 
     # privacy: no identifying value in the session's folder names, files (but seg.dcm, which
     # belongs to the study), session JSON or the page's responses
-    responses += [opened.text, export.text, client.get(f"/api/sessions/{sid}").text,
-                  client.get("/api/sessions").text, client.get(f"/api/sessions/{sid}/meta/3").text]
+    responses += [
+        opened.text,
+        export.text,
+        client.get(f"/api/sessions/{sid}").text,
+        client.get("/api/sessions").text,
+        client.get(f"/api/sessions/{sid}/meta/3").text,
+    ]
     session = client.store.folder / sid
     assert (session / "session.json").is_file()
     leaks = []

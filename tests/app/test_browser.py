@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from app_helpers import FRAMES
 from fixtures_sam2 import SYNTHETIC_BOXES
+from PIL import Image
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium")
@@ -37,9 +36,29 @@ def server(video_root, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), str(Path.cwd() / "backends")])}
     sessions = tmp_path / "sessions"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "samurai", "app", str(video_root), "--random-weights", "--image-size", "128",
-         "--device", "cpu", "--port", "0", "--sessions", str(sessions), "--training-out", str(tmp_path / "training")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "samurai",
+            "app",
+            str(video_root),
+            "--random-weights",
+            "--image-size",
+            "128",
+            "--device",
+            "cpu",
+            "--port",
+            "0",
+            "--sessions",
+            str(sessions),
+            "--training-out",
+            str(tmp_path / "training"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     line = ""
     deadline = time.monotonic() + 120
     while "open http" not in line:
@@ -58,8 +77,14 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900",
-                "--disable-gpu", "--no-first-run"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,900",
+        "--disable-gpu",
+        "--no-first-run",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
@@ -73,13 +98,18 @@ def until(driver, script, timeout=180):
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script}; page says {driver.find_element('id', 'msg').text!r}")
+    raise AssertionError(
+        f"timed out waiting for: {script}; page says {driver.find_element('id', 'msg').text!r}"
+    )
 
 
 def go_to(driver, t: int) -> None:
     """Move the frame slider to ``t`` as a person dragging it would (an input event)."""
-    driver.execute_script("const f = document.getElementById('frame'); f.value = arguments[0];"
-                          "f.dispatchEvent(new Event('input'));", t)
+    driver.execute_script(
+        "const f = document.getElementById('frame'); f.value = arguments[0];"
+        "f.dispatchEvent(new Event('input'));",
+        t,
+    )
     until(driver, f"return window.samuraiApp.t === {t}")
 
 
@@ -87,8 +117,9 @@ def on_canvas(driver, x: float, y: float):
     """The canvas and Selenium's offset (from the element's centre, CSS pixels) of video pixel
     ``(x, y)``'s centre."""
     canvas = driver.find_element("id", "view")
-    w, h = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];",
-                                 canvas)
+    w, h = driver.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", canvas
+    )
     return canvas, int(round((x + 0.5) * w / 128 - w / 2)), int(round((y + 0.5) * h / 96 - h / 2))
 
 
@@ -98,8 +129,9 @@ def drag_box(driver, box) -> None:
 
     canvas, ax, ay = on_canvas(driver, box[0], box[1])
     _, bx, by = on_canvas(driver, box[2], box[3])
-    ActionChains(driver).move_to_element_with_offset(canvas, ax, ay).click_and_hold() \
-        .move_to_element_with_offset(canvas, bx, by).release().perform()
+    ActionChains(driver).move_to_element_with_offset(
+        canvas, ax, ay
+    ).click_and_hold().move_to_element_with_offset(canvas, bx, by).release().perform()
 
 
 def click(driver, x: float, y: float) -> None:
@@ -134,7 +166,9 @@ def test_review_in_the_browser(server, browser):
         field.clear()
         field.send_keys(name)
         drag_box(d, box)
-        until(d, f"return Object.values(window.samuraiApp.summary.objects).some(o => o.name === '{name}')", 120)
+        until(
+            d, f"return Object.values(window.samuraiApp.summary.objects).some(o => o.name === '{name}')", 120
+        )
     assert d.find_element("id", "msg").get_attribute("class") != "error"
     propagate(d)
     assert d.execute_script("return window.samuraiApp.summary.tracked.length") == FRAMES
@@ -146,13 +180,14 @@ def test_review_in_the_browser(server, browser):
     assert len(ys), "the random model gave no mask on frame 0"
     shown = d.execute_script(
         "const c = document.getElementById('view').getContext('2d');"
-        f"return Array.from(c.getImageData({int(xs[0])}, {int(ys[0])}, 1, 1).data);")
+        f"return Array.from(c.getImageData({int(xs[0])}, {int(ys[0])}, 1, 1).data);"
+    )
     frame0 = np.asarray(Image.open(sessions / sid / "frames" / "00000.jpg").convert("RGB"))
     assert np.abs(np.asarray(shown[:3], float) - frame0[ys[0], xs[0]]).max() > 20
 
     # go to frame 3, choose lv, click inside it, propagate from there
     go_to(d, 3)
-    d.find_element("css selector", 'input[name=mode][value=pos]').click()
+    d.find_element("css selector", "input[name=mode][value=pos]").click()
     d.find_element("css selector", '#objects li[data-obj="1"] input.pick').click()
     click(d, 40, 43)
     until(d, "return document.getElementById('msg').textContent.includes('positive click on frame 3')", 120)
@@ -162,7 +197,9 @@ def test_review_in_the_browser(server, browser):
         assert np.array_equal(after[t], before[t]), t
         assert (sessions / sid / "masks" / f"{t:05d}.png").stat().st_ino == inodes[t], t
     assert not np.array_equal(after[3], before[3])
-    rows = d.execute_script("return Array.from(document.querySelectorAll('#decision tbody tr')).map(r => r.innerText)")
+    rows = d.execute_script(
+        "return Array.from(document.querySelectorAll('#decision tbody tr')).map(r => r.innerText)"
+    )
     assert len(rows) == 2 and any("prompt" in r for r in rows)
 
     # export, then check the files on disk

@@ -33,8 +33,13 @@ def client_for(video_root, tmp_path):
     clients = []
 
     def make(token=None, max_upload=1 << 20, base_url="http://127.0.0.1:8765"):
-        app = create_app(Roots([video_root]), SessionStore(tmp_path / "sessions"), ModelWorker(no_model),
-                         token=token, max_upload=max_upload)
+        app = create_app(
+            Roots([video_root]),
+            SessionStore(tmp_path / "sessions"),
+            ModelWorker(no_model),
+            token=token,
+            max_upload=max_upload,
+        )
         c = TestClient(app, raise_server_exceptions=False, base_url=base_url)
         c.__enter__()
         clients.append(c)
@@ -59,8 +64,20 @@ def escape_links(video_root):
         link.unlink(missing_ok=True)
 
 
-TRAVERSALS = ["..", "../", "../outside", "clip/../../outside", "/etc", "/etc/passwd", "//etc",
-              "clip/..\\..\\outside", "out_dir", "out_dir/secret.txt", "clip/\x00", "out_file.mp4"]
+TRAVERSALS = [
+    "..",
+    "../",
+    "../outside",
+    "clip/../../outside",
+    "/etc",
+    "/etc/passwd",
+    "//etc",
+    "clip/..\\..\\outside",
+    "out_dir",
+    "out_dir/secret.txt",
+    "clip/\x00",
+    "out_file.mp4",
+]
 
 
 @pytest.mark.parametrize("path", TRAVERSALS)
@@ -73,8 +90,17 @@ def test_no_path_leaves_the_folder(client_for, escape_links, path):
     assert "not for the app" not in r.text
 
 
-@pytest.mark.parametrize("raw", ["%2e%2e", "%2e%2e%2foutside", "..%2f..%2foutside", "%2E%2E/%2E%2E/outside",
-                                 "clip%2f%2e%2e%2f%2e%2e%2foutside", "%252e%252e"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "%2e%2e",
+        "%2e%2e%2foutside",
+        "..%2f..%2foutside",
+        "%2E%2E/%2E%2E/outside",
+        "clip%2f%2e%2e%2f%2e%2e%2foutside",
+        "%252e%252e",
+    ],
+)
 def test_url_encoded_traversal(client_for, raw):
     c = client_for()
     r = c.get(f"/api/list?root=0&path={raw}")
@@ -115,10 +141,14 @@ def test_body_limits(client_for, tmp_path):
     assert r.status_code == 413 and "limit" in r.json()["error"]
     r = c.post("/api/upload", params={"name": "run.sh"}, content=b"echo hi")
     assert r.status_code == 400 and "video files" in r.json()["error"]
-    r = c.post("/api/open", content=b"{" + b" " * (1 << 20) + b"}", headers={"Content-Type": "application/json"})
+    r = c.post(
+        "/api/open", content=b"{" + b" " * (1 << 20) + b"}", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 413
     r = c.post("/api/upload", params={"name": "../../evil.mp4"}, content=b"not a video")
-    assert r.status_code == 400 and "Traceback" not in r.text  # saved under a safe name, then refused as unreadable
+    assert (
+        r.status_code == 400 and "Traceback" not in r.text
+    )  # saved under a safe name, then refused as unreadable
     assert not list(tmp_path.parent.rglob("*evil*"))  # not written outside, and not kept
 
 
@@ -131,8 +161,18 @@ def test_page_assets_are_local():
 
 def test_ctrl_c_stops_cleanly_and_non_loopback_needs_token(video_root, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), str(Path.cwd() / "backends")])}
-    cmd = [sys.executable, "-m", "samurai", "app", str(video_root), "--random-weights", "--port", "0",
-           "--sessions", str(tmp_path / "s")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "samurai",
+        "app",
+        str(video_root),
+        "--random-weights",
+        "--port",
+        "0",
+        "--sessions",
+        str(tmp_path / "s"),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = ""
@@ -155,8 +195,9 @@ def test_ctrl_c_stops_cleanly_and_non_loopback_needs_token(video_root, tmp_path)
             proc.kill()
         proc.stdout.close()
         proc.stderr.close()
-    proc = subprocess.Popen(cmd + ["--host", "0.0.0.0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        cmd + ["--host", "0.0.0.0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         line = ""
         deadline = time.monotonic() + 120
@@ -184,12 +225,15 @@ def test_ctrl_c_stops_cleanly_and_non_loopback_needs_token(video_root, tmp_path)
         proc.stderr.close()
 
 
-@pytest.mark.parametrize("extra, words", [
-    (["--host", "0.0.0.0", "--token", "short"], "at least 16"),
-    (["--host", "my.example.org", "--random-weights"], "not an IP address"),
-    (["--model", "hf:/nowhere"], "not supported by the app"),
-    ([], "needs weights"),
-])
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--host", "0.0.0.0", "--token", "short"], "at least 16"),
+        (["--host", "my.example.org", "--random-weights"], "not an IP address"),
+        (["--model", "hf:/nowhere"], "not supported by the app"),
+        ([], "needs weights"),
+    ],
+)
 def test_cli_user_errors(video_root, capsys, extra, words):
     from samurai.cli import main
 

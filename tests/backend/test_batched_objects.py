@@ -22,7 +22,6 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 
 import samurai_core as sc  # noqa: E402
-
 from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -31,7 +30,12 @@ SIZE = 128  # model input size (px)
 T = 30
 LOST_OBJ, LOST = 2, range(10, 16)  # object 2 is absent on these frames, then found again
 # obj_id -> (first prompted frame, box xyxy); object 3 enters late, object 4 is re-seeded.
-PROMPTS = {1: (0, [12, 14, 36, 34]), 2: (0, [90, 58, 110, 82]), 3: (8, [55, 19, 73, 37]), 4: (0, [92, 12, 108, 28])}
+PROMPTS = {
+    1: (0, [12, 14, 36, 34]),
+    2: (0, [90, 58, 110, 82]),
+    3: (8, [55, 19, 73, 37]),
+    4: (0, [92, 12, 108, 28]),
+}
 RESEED = (4, 20, [92, 12, 108, 28])
 
 
@@ -184,7 +188,12 @@ def test_batched_objects_with_samurai_off(sam2_tiny_checkpoint):
         state = predictor.init_state(frames)
         predictor.add_new_points_or_box(state, 0, 1, box=SYNTHETIC_BOXES[1])
         predictor.add_new_points_or_box(state, 3, 2, box=SYNTHETIC_BOXES[2])
-        runs.append({f: (m.clone(), predictor.frame_scores(state, f)) for f, _, m in predictor.propagate_in_video(state)})
+        runs.append(
+            {
+                f: (m.clone(), predictor.frame_scores(state, f))
+                for f, _, m in predictor.propagate_in_video(state)
+            }
+        )
     loop, batched = runs
     assert list(batched) == list(loop) == list(range(8))
     for f, (want, want_scores) in loop.items():
@@ -195,5 +204,7 @@ def test_batched_objects_with_samurai_off(sam2_tiny_checkpoint):
         decided = want.abs() > 1e-5
         assert torch.equal((got > 0)[decided], (want > 0)[decided]), f
         assert decided.float().mean() > 0.999
-        assert {o: s["chosen"] for o, s in got_scores.items()} == {o: s["chosen"] for o, s in want_scores.items()}
+        assert {o: s["chosen"] for o, s in got_scores.items()} == {
+            o: s["chosen"] for o, s in want_scores.items()
+        }
         assert all("memory_frames" not in s for s in got_scores.values())

@@ -9,6 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 
+from fixtures_sam2 import IMAGE_SIZE  # noqa: E402
+
 from samurai_sam2 import (  # noqa: E402
     MODEL_CONFIGS,
     available_configs,
@@ -18,7 +20,6 @@ from samurai_sam2 import (  # noqa: E402
     model_size,
     resolve_config,
 )
-from fixtures_sam2 import IMAGE_SIZE  # noqa: E402
 
 
 def test_short_names_resolve_to_shipped_configs():
@@ -40,7 +41,9 @@ def test_short_names_resolve_to_shipped_configs():
 
 
 def test_wrong_config_name_lists_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown SAM 2 model or config 'hiera_tiny'.*tiny, small.*sam2\.1_hiera_t\.yaml"):
+    with pytest.raises(
+        ValueError, match=r"unknown SAM 2 model or config 'hiera_tiny'.*tiny, small.*sam2\.1_hiera_t\.yaml"
+    ):
         resolve_config("hiera_tiny")
 
 
@@ -109,7 +112,9 @@ def test_shape_mismatch_is_named(tiny_model, sam2_tiny_checkpoint, tmp_path):
     sd["no_obj_ptr"] = torch.zeros(1, 7)
     path = tmp_path / "shape.pt"
     torch.save({"model": sd}, path)
-    with pytest.raises(ValueError, match=r"no_obj_ptr \(1, 7\) vs model \(1, 256\).*model size and image_size"):
+    with pytest.raises(
+        ValueError, match=r"no_obj_ptr \(1, 7\) vs model \(1, 256\).*model size and image_size"
+    ):
         load_checkpoint(tiny_model, path)
 
 
@@ -118,15 +123,15 @@ def test_sam2_checkpoint_into_sam21_model_fails_clearly(tmp_path):
     old = build_sam2_model("sam2-tiny", image_size=IMAGE_SIZE)
     path = tmp_path / "sam2_hiera_tiny.pt"
     torch.save({"model": old.state_dict()}, path)
-    with pytest.raises(ValueError, match=r"missing keys: no_obj_embed_spatial, obj_ptr_tpos_proj\.bias.*sam2-tiny"):
+    with pytest.raises(
+        ValueError, match=r"missing keys: no_obj_embed_spatial, obj_ptr_tpos_proj\.bias.*sam2-tiny"
+    ):
         build_sam2_model("tiny", path, image_size=IMAGE_SIZE)
 
 
 def test_predictor_builder_selects_our_class_and_preset(sam2_tiny_checkpoint):
     import samurai_core as sc
-
     from samurai_sam2 import SamuraiVideoPredictor
-
     from samurai_sam2.predictor import MissingExtensionWarning, _hole_filling_available
 
     with warnings.catch_warnings(record=True) as caught:
@@ -188,7 +193,9 @@ def test_non_finite_weights_are_refused_by_name(tiny_model, sam2_tiny_checkpoint
     assert all(torch.equal(before[k], v) for k, v in tiny_model.state_dict().items())  # untouched
 
 
-@pytest.mark.parametrize("size, ok", [(256, True), (288, True), (32, True), (80, False), (272, False), (0, False)])
+@pytest.mark.parametrize(
+    "size, ok", [(256, True), (288, True), (32, True), (80, False), (272, False), (0, False)]
+)
 def test_one_image_size_rule(size, ok):
     from samurai_sam2.build import check_image_size
 
@@ -209,8 +216,10 @@ def test_medsam2_runs_at_512_unless_told_otherwise():
     assert build_sam2_model("medsam2", image_size=256).image_size == 256
 
 
-@pytest.mark.parametrize("suffix, size, weight", [("t", "tiny", 0.25), ("s", "small", 0.25),
-                                                  ("b+", "base_plus", 0.25), ("l", "large", 0.15)])
+@pytest.mark.parametrize(
+    "suffix, size, weight",
+    [("t", "tiny", 0.25), ("s", "small", 0.25), ("b+", "base_plus", 0.25), ("l", "large", 0.15)],
+)
 def test_official_samurai_config_names_are_aliases(suffix, size, weight):
     from samurai_sam2.build import model_size, resolve_config
 
@@ -236,6 +245,8 @@ def test_one_device_rule():
     if not visible:  # the builders refuse it before building anything
         with pytest.raises(ValueError, match="no CUDA device is visible"):
             build_samurai_video_predictor("tiny", device="cuda", image_size=IMAGE_SIZE)
+
+
 # ----------------------------------------------------------------------------- sam2 guard
 
 
@@ -250,15 +261,23 @@ def test_unsupported_sam2_version_is_refused_at_construction(monkeypatch):
     from samurai_sam2.compat import SUPPORTED_SAM2_VERSION, UnsupportedSam2Error
 
     _fake_sam2_version(monkeypatch, "1.2.0")
-    with pytest.raises(UnsupportedSam2Error, match=rf"sam2 1\.2\.0 is installed; .*supports sam2 "
-                                                    rf"{SUPPORTED_SAM2_VERSION} only.*pip install"):
+    with pytest.raises(
+        UnsupportedSam2Error,
+        match=rf"sam2 1\.2\.0 is installed; .*supports sam2 "
+        rf"{SUPPORTED_SAM2_VERSION} only.*pip install",
+    ):
         build_samurai_video_predictor("tiny", image_size=IMAGE_SIZE, device="cpu")
 
 
 def test_missing_sam2_internals_are_named(monkeypatch, sam2_tiny_checkpoint):
     from sam2.modeling.sam2_base import SAM2Base
 
-    from samurai_sam2.compat import SAM2_MODEL_ATTRIBUTES, SAM2_PRIVATE_METHODS, UnsupportedSam2Error, check_sam2
+    from samurai_sam2.compat import (
+        SAM2_MODEL_ATTRIBUTES,
+        SAM2_PRIVATE_METHODS,
+        UnsupportedSam2Error,
+        check_sam2,
+    )
 
     pred = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=IMAGE_SIZE)
     check_sam2(pred)  # the installed sam2 has everything listed

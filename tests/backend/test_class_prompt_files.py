@@ -39,29 +39,59 @@ def _nan_tokens(folder):
 
 
 DAMAGE = {
-    "truncated": (lambda f: f.joinpath(CLASS_PROMPTS_NAME).write_bytes(_good(f).read_bytes()[:100]),
-                  "damaged or not a safetensors file"),
-    "not-safetensors": (lambda f: f.joinpath(CLASS_PROMPTS_NAME).write_text("hello"), "damaged or not a safetensors file"),
-    "no-tokens-tensor": (lambda f: _raw(f, {"weights": torch.zeros(2, 2, 8)}, {"class_names": json.dumps(NAMES)}),
-                         "holds no 'tokens' tensor"),
-    "no-metadata": (lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8)}, None), "no class names in its metadata"),
-    "names-not-json": (lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8)}, {"class_names": "lv, la"}),
-                       "'class_names' is not a list of class names"),
-    "names-a-string": (lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8)}, {"class_names": '"lv"'}),
-                       "'class_names' is not a list of class names"),
-    "names-not-strings": (lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8)}, {"class_names": "[1, 2]"}),
-                          "'class_names' is not a list of class names"),
-    "fewer-names-than-rows": (lambda f: _raw(f, {"tokens": torch.zeros(3, 2, 8)}, {"class_names": json.dumps(NAMES)}),
-                              "do not match 2 class names"),
-    "wrong-rank": (lambda f: _raw(f, {"tokens": torch.zeros(2, 16)}, {"class_names": json.dumps(NAMES)}),
-                   "do not match 2 class names"),
-    "n-tokens-disagrees": (lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8)},
-                                          {"class_names": json.dumps(NAMES), "n_tokens": "4"}), "n_tokens='4'"),
-    "duplicate-names": (lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8)}, {"class_names": '["LV", "lv"]'}),
-                        "distinct"),
+    "truncated": (
+        lambda f: f.joinpath(CLASS_PROMPTS_NAME).write_bytes(_good(f).read_bytes()[:100]),
+        "damaged or not a safetensors file",
+    ),
+    "not-safetensors": (
+        lambda f: f.joinpath(CLASS_PROMPTS_NAME).write_text("hello"),
+        "damaged or not a safetensors file",
+    ),
+    "no-tokens-tensor": (
+        lambda f: _raw(f, {"weights": torch.zeros(2, 2, 8)}, {"class_names": json.dumps(NAMES)}),
+        "holds no 'tokens' tensor",
+    ),
+    "no-metadata": (
+        lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8)}, None),
+        "no class names in its metadata",
+    ),
+    "names-not-json": (
+        lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8)}, {"class_names": "lv, la"}),
+        "'class_names' is not a list of class names",
+    ),
+    "names-a-string": (
+        lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8)}, {"class_names": '"lv"'}),
+        "'class_names' is not a list of class names",
+    ),
+    "names-not-strings": (
+        lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8)}, {"class_names": "[1, 2]"}),
+        "'class_names' is not a list of class names",
+    ),
+    "fewer-names-than-rows": (
+        lambda f: _raw(f, {"tokens": torch.zeros(3, 2, 8)}, {"class_names": json.dumps(NAMES)}),
+        "do not match 2 class names",
+    ),
+    "wrong-rank": (
+        lambda f: _raw(f, {"tokens": torch.zeros(2, 16)}, {"class_names": json.dumps(NAMES)}),
+        "do not match 2 class names",
+    ),
+    "n-tokens-disagrees": (
+        lambda f: _raw(
+            f, {"tokens": torch.zeros(2, 2, 8)}, {"class_names": json.dumps(NAMES), "n_tokens": "4"}
+        ),
+        "n_tokens='4'",
+    ),
+    "duplicate-names": (
+        lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8)}, {"class_names": '["LV", "lv"]'}),
+        "distinct",
+    ),
     "nan-tokens": (_nan_tokens, "class(es) ['la'] are NaN, infinite"),
-    "integer-tokens": (lambda f: _raw(f, {"tokens": torch.zeros(2, 2, 8, dtype=torch.int32)},
-                                      {"class_names": json.dumps(NAMES)}), "not floating point"),
+    "integer-tokens": (
+        lambda f: _raw(
+            f, {"tokens": torch.zeros(2, 2, 8, dtype=torch.int32)}, {"class_names": json.dumps(NAMES)}
+        ),
+        "not floating point",
+    ),
 }
 
 

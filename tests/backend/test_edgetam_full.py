@@ -28,7 +28,8 @@ def edgetam_folder(tmp_path_factory):
     # EdgeTamVideoConfig() alone takes a Hiera encoder, and transformers 5.24.0's default
     # EdgeTamVisionConfig misspells the architecture key and falls back to resnet50.)
     backbone = TimmWrapperConfig(
-        architecture="repvit_m1", model_args={"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]}
+        architecture="repvit_m1",
+        model_args={"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]},
     )
     config = EdgeTamVideoConfig(vision_config=EdgeTamVisionConfig(backbone_config=backbone))
     model = EdgeTamVideoModel(config).eval()
@@ -64,7 +65,10 @@ def test_full_size_edgetam_tracks_through_the_cli_predictor(edgetam_folder):
     predictor.add_new_points_or_box(state, 0, 1, SYNTHETIC_BOXES[1])
     with torch.inference_mode():
         out = list(predictor.propagate_in_video(state))
-    assert [(t, ids, tuple(logits.shape)) for t, ids, logits in out] == [(0, [1], (1, 1, 96, 128)), (1, [1], (1, 1, 96, 128))]
+    assert [(t, ids, tuple(logits.shape)) for t, ids, logits in out] == [
+        (0, [1], (1, 1, 96, 128)),
+        (1, [1], (1, 1, 96, 128)),
+    ]
     assert all(torch.isfinite(logits).all() for _, _, logits in out)
     decision = predictor.frame_scores(state, 1)[1]
     assert decision["ious"].shape == (3,) and decision["memory_frames"] == [1]

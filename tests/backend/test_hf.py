@@ -16,11 +16,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import samurai_core as sc  # noqa: E402
 import samurai_reference  # noqa: E402
 from fixtures_hf import FAMILY_NAMES  # noqa: E402
 from fixtures_sam2 import SYNTHETIC_BOXES, make_synthetic_frames  # noqa: E402
 
+import samurai_core as sc  # noqa: E402
 import samurai_hf  # noqa: E402
 from samurai_hf import build_samurai_hf_model, load_processor  # noqa: E402
 
@@ -129,7 +129,9 @@ def _samurai_run(model, processor, monkeypatch):
     monkeypatch.setattr(sc, "step", counting_step)
     used = _spy_memory(monkeypatch, model)
     scores = {}
-    session, masks = _run(model, processor, on_frame=lambda s, f: scores.__setitem__(f, model.frame_scores(s, f)))
+    session, masks = _run(
+        model, processor, on_frame=lambda s, f: scores.__setitem__(f, model.frame_scores(s, f))
+    )
     monkeypatch.undo()
     return session, masks, scores, used, steps
 
@@ -201,7 +203,9 @@ def test_a_mismatched_transformers_version_is_refused(hf_tiny_folders, monkeypat
     import transformers
 
     samurai_hf.check_transformers_version(samurai_hf.TRANSFORMERS_VERSION)
-    with pytest.raises(samurai_hf.TransformersVersionError, match=r"transformers 5\.99\.0 is installed.*pip install"):
+    with pytest.raises(
+        samurai_hf.TransformersVersionError, match=r"transformers 5\.99\.0 is installed.*pip install"
+    ):
         samurai_hf.check_transformers_version("5.99.0")
     monkeypatch.setattr(transformers, "__version__", "4.56.1")
     with pytest.raises(samurai_hf.TransformersVersionError, match="written against transformers 5.24"):
@@ -227,8 +231,9 @@ def test_bad_folders_are_explained(tmp_path, hf_tiny_folders):
 
 
 def test_the_package_pins_the_release_the_backend_checks():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
     assert f"transformers=={samurai_hf.TRANSFORMERS_VERSION}" in project["optional-dependencies"]["hf"]
@@ -259,6 +264,7 @@ def test_streamed_tracking_reads_a_video_until_its_frames_end(hf_tiny_folders, t
     masks of the same frames given in memory."""
     pytest.importorskip("cv2")
     from fixtures_sam2 import write_truncated_avi, write_underannounced_avi
+
     from samurai_hf import HFVideoPredictor
 
     folder = hf_tiny_folders["sam2_video"]

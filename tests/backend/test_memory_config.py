@@ -10,8 +10,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import samurai_core as sc  # noqa: E402
 from fixtures_sam2 import IMAGE_SIZE  # noqa: E402
+
+import samurai_core as sc  # noqa: E402
 
 MEMORY = {"num_maskmem": 5, "max_obj_ptrs_in_encoder": 8}
 
@@ -24,7 +25,10 @@ class _Sam2:
         from samurai_sam2 import build_samurai_video_predictor
 
         self.owner = build_samurai_video_predictor(
-            "tiny", None, device="cpu", image_size=IMAGE_SIZE,
+            "tiny",
+            None,
+            device="cpu",
+            image_size=IMAGE_SIZE,
             hydra_overrides_extra=[f"++model.{k}={v}" for k, v in MEMORY.items()],
         )
 
@@ -46,7 +50,8 @@ class _HF:
         from samurai_hf import build_samurai_hf_model
 
         library = tiny_hf_model(
-            "sam2_video", num_maskmem=MEMORY["num_maskmem"],
+            "sam2_video",
+            num_maskmem=MEMORY["num_maskmem"],
             max_object_pointers_in_encoder=MEMORY["max_obj_ptrs_in_encoder"],
         )
         self.owner = build_samurai_hf_model(library, samurai="tiny")
@@ -91,12 +96,17 @@ def test_a_config_with_other_memory_sizes_is_refused(backend, fields, named):
         assert part in message
     for name in set(MEMORY) - {p.split("=")[0] for p in named}:
         assert f"{name}={MEMORY[name]} (the model" not in message  # only the fields that differ
-    assert "samurai_preset(size" in message and "config._replace(num_maskmem=5, max_obj_ptrs_in_encoder=8)" in message
+    assert (
+        "samurai_preset(size" in message
+        and "config._replace(num_maskmem=5, max_obj_ptrs_in_encoder=8)" in message
+    )
     assert backend.config == before  # nothing changed, nothing rewritten
 
 
 def test_a_config_that_is_not_a_samurai_config_is_refused(backend):
-    with pytest.raises(TypeError, match=r"must be a samurai_core.SamuraiConfig .*samurai_preset\('tiny'.*got dict"):
+    with pytest.raises(
+        TypeError, match=r"must be a samurai_core.SamuraiConfig .*samurai_preset\('tiny'.*got dict"
+    ):
         backend.configure(dict(sc.preset("tiny", **MEMORY)._asdict()))
 
 
@@ -112,7 +122,9 @@ def test_hf_build_session_and_predictor_follow_the_rule(tmp_path):
     from samurai_hf import HFVideoPredictor, build_samurai_hf_model, default_processor
 
     library = tiny_hf_model(
-        "sam2_video", num_maskmem=MEMORY["num_maskmem"], max_object_pointers_in_encoder=MEMORY["max_obj_ptrs_in_encoder"]
+        "sam2_video",
+        num_maskmem=MEMORY["num_maskmem"],
+        max_object_pointers_in_encoder=MEMORY["max_obj_ptrs_in_encoder"],
     )
     library_class = type(library)
     with pytest.raises(ValueError, match=r"num_maskmem=7 \(the model has 5\)"):
@@ -125,7 +137,9 @@ def test_hf_build_session_and_predictor_follow_the_rule(tmp_path):
 
     session = processor.init_video_session(video=make_synthetic_frames(2), inference_device="cpu")
     session.samurai_config = sc.preset("tiny")  # a session's own setting is checked as well
-    processor.add_inputs_to_inference_session(session, frame_idx=0, obj_ids=1, input_boxes=[[[8.0, 8.0, 40.0, 40.0]]])
+    processor.add_inputs_to_inference_session(
+        session, frame_idx=0, obj_ids=1, input_boxes=[[[8.0, 8.0, 40.0, 40.0]]]
+    )
     with pytest.raises(ValueError, match=r"num_maskmem=7 \(the model has 5\).*model\.samurai_preset"):
         model(inference_session=session, frame_idx=0)
 

@@ -14,9 +14,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 
-import samurai_core as sc  # noqa: E402
 from fixtures_sam2 import IMAGE_SIZE, SYNTHETIC_BOXES  # noqa: E402
 
+import samurai_core as sc  # noqa: E402
 from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -46,17 +46,21 @@ def _official_demo_loop(predictor, video_path, bbox):
 def test_official_demo_script_runs_on_the_alias(sam2_tiny_checkpoint, synthetic_jpeg_video):
     box = tuple(int(v) for v in SYNTHETIC_BOXES[1])  # the script passes int corners (x1, y1, x2, y2)
     predictor = build_samurai_video_predictor(
-        "configs/samurai/sam2.1_hiera_t.yaml", str(sam2_tiny_checkpoint), device="cpu",
+        "configs/samurai/sam2.1_hiera_t.yaml",
+        str(sam2_tiny_checkpoint),
+        device="cpu",
         image_size=IMAGE_SIZE,
     )
     assert predictor.samurai and predictor.samurai_config == sc.preset("tiny").validate()
     got = _official_demo_loop(predictor, synthetic_jpeg_video, box)
     assert sorted(got) == list(range(8))
-    assert all(obj_id == 0 and mask.shape == (96, 128) and mask.dtype == bool
-               for obj_id, mask, _ in got.values())
+    assert all(
+        obj_id == 0 and mask.shape == (96, 128) and mask.dtype == bool for obj_id, mask, _ in got.values()
+    )
 
-    reference = build_samurai_video_predictor("tiny", str(sam2_tiny_checkpoint), device="cpu",
-                                              image_size=IMAGE_SIZE)
+    reference = build_samurai_video_predictor(
+        "tiny", str(sam2_tiny_checkpoint), device="cpu", image_size=IMAGE_SIZE
+    )
     want = _official_demo_loop(reference, synthetic_jpeg_video, box)
     for t in range(8):
         assert np.array_equal(got[t][1], want[t][1]), t

@@ -12,7 +12,6 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 
-import samurai_core as sc  # noqa: E402
 import samurai_reference  # noqa: E402
 from fixtures_sam2 import (  # noqa: E402
     IMAGE_SIZE,
@@ -23,6 +22,7 @@ from fixtures_sam2 import (  # noqa: E402
     write_underannounced_avi,
 )
 
+import samurai_core as sc  # noqa: E402
 from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -56,9 +56,7 @@ def samurai_on(sam2_tiny_checkpoint):
 
 def _prompt(predictor, state, frame_box=0, frame_click=0):
     predictor.add_new_points_or_box(state, frame_box, 1, box=SYNTHETIC_BOXES[1])
-    predictor.add_new_points_or_box(
-        state, frame_click, 2, points=[[95.0, 60.0]], labels=[1]
-    )
+    predictor.add_new_points_or_box(state, frame_click, 2, points=[[95.0, 60.0]], labels=[1])
 
 
 def _run(predictor, state, **kwargs):
@@ -153,9 +151,7 @@ def _check_against_reference(predictor, state, scores, used, box_frames):
                 boxes[t, b], aff[t, b], obj[t, b], stepped[t, b] = s["boxes"], s["aff"], s["obj"], True
                 np.testing.assert_array_equal(s["aff"], s["ious"])
     ref = samurai_reference.run_reference(cfg, boxes, aff, obj, stepped, np.array(frames))
-    out_dicts = {
-        o: id(state["output_dict_per_obj"][state["obj_id_to_idx"][o]]) for o in obj_ids
-    }
+    out_dicts = {o: id(state["output_dict_per_obj"][state["obj_id_to_idx"][o]]) for o in obj_ids}
     for t, f in enumerate(frames):
         for b, o in enumerate(obj_ids):
             if not stepped[t, b]:
@@ -180,9 +176,7 @@ def test_samurai_decisions_match_reference(sam2_tiny_checkpoint, synthetic_jpeg_
     # memory gate in the middle of it and starts motion scoring after 2 frames, so that every
     # branch (warm-up, motion scoring, gate open and shut) fires.
     probe = _build(sam2_tiny_checkpoint)
-    _, _, scores, _, _ = _samurai_run(
-        probe, video, monkeypatch, box_frames, max_frame_num_to_track=3
-    )
+    _, _, scores, _, _ = _samurai_run(probe, video, monkeypatch, box_frames, max_frame_num_to_track=3)
     chosen_aff = sorted(s["aff"][s["chosen"]] for fs in scores.values() for s in fs.values())
     gate = float(np.median(chosen_aff))
     cfg = sc.preset("tiny", stable_frames_threshold=2, memory_bank_iou_threshold=gate)
@@ -193,9 +187,7 @@ def test_samurai_decisions_match_reference(sam2_tiny_checkpoint, synthetic_jpeg_
     assert ref["kf_valid"].any() and not ref["kf_valid"].all()
     # The gate shut on some frames: fewer memory frames than the frames stepped so far
     # (frames 1..f; at most 6), which SAM 2's own rule would have used.
-    assert any(
-        len(s["memory_frames"]) < min(6, f) for f, fs in scores.items() for s in fs.values()
-    )
+    assert any(len(s["memory_frames"]) < min(6, f) for f, fs in scores.items() for s in fs.values())
     # One core step per frame for both objects together; none on the prompted frame.
     assert [f for f, _ in steps] == list(range(1, 8))
     assert all(st[:2].tolist() == [True, True] for _, st in steps)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+import samurai_reference as ref
 
 import samurai_core as sc
-import samurai_reference as ref
 from samurai_common.tracks import VideoTracks
 
 CFG = sc.preset("tiny", stable_frames_threshold=3, memory_window=8, num_maskmem=4)
@@ -45,7 +45,12 @@ def _candidates(rng, t: int, n: int):
         boxes[k, 0] = base + rng.normal(0.0, 1.5, 4)
         boxes[k, 1] = base + rng.normal(0.0, 6.0, 4)
         if rng.random() > 0.2:
-            boxes[k, 2] = [rng.uniform(0, 100), rng.uniform(0, 100), rng.uniform(110, 200), rng.uniform(110, 200)]
+            boxes[k, 2] = [
+                rng.uniform(0, 100),
+                rng.uniform(0, 100),
+                rng.uniform(110, 200),
+                rng.uniform(110, 200),
+            ]
     aff = rng.uniform(0.1, 1.0, (n, M)).astype(np.float32)
     obj = rng.normal(1.0, 1.5, n).astype(np.float32)
     return boxes, aff, obj
@@ -157,5 +162,7 @@ def test_every_slot_decided_out_of_slot_order_keeps_each_object_on_its_own_row()
             obj[row] = {"a": 1.5, "b": -0.5}[o]
         chosen, records = tracks.decide(order, f, boxes, aff, obj)
         assert chosen.tolist() == [pick[o] for o in order], (f, order)
-        assert [r.as_dict()["obj"] for r in records] == pytest.approx([{"a": 1.5, "b": -0.5}[o] for o in order])
+        assert [r.as_dict()["obj"] for r in records] == pytest.approx(
+            [{"a": 1.5, "b": -0.5}[o] for o in order]
+        )
     assert tracks.slot_of == {"a": 0, "b": 1} and tracks.state.capacity == 2

@@ -26,11 +26,39 @@ def florence(tmp_path_factory):
     root = tmp_path_factory.mktemp("florence2")
     model = write_tiny_florence(root / "tiny", image_size=64)
     write_generic(root / "data", n_videos=1, n_frames=4)
-    assert main(["train", "--model", "florence2", "--checkpoint", str(model), "--data", str(root / "data"),
-                 "--train-split", "none", "--val-split", "none", "--epochs", "150", "--lr", "1e-2",
-                 "--warmup-steps", "1", "--lora-r", "8", "--lora-alpha", "16", "--no-progress",
-                 "--set", "polygon_points=6",
-                 "--out", str(root / "run")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "florence2",
+                "--checkpoint",
+                str(model),
+                "--data",
+                str(root / "data"),
+                "--train-split",
+                "none",
+                "--val-split",
+                "none",
+                "--epochs",
+                "150",
+                "--lr",
+                "1e-2",
+                "--warmup-steps",
+                "1",
+                "--lora-r",
+                "8",
+                "--lora-alpha",
+                "16",
+                "--no-progress",
+                "--set",
+                "polygon_points=6",
+                "--out",
+                str(root / "run"),
+            ]
+        )
+        == 0
+    )
     return model, root / "run" / "adapter", root / "data"
 
 
@@ -61,10 +89,9 @@ def _first_frame(data):
 
 
 def test_prompter_finds_the_chambers_as_transformers_does(florence):
-    from samurai_core.boxes import mask_to_box
-
     from samurai.prompters import make_prompter
     from samurai.train.florence import box_iou
+    from samurai_core.boxes import mask_to_box
 
     model_dir, adapter, data = florence
     case, frame = _first_frame(data)
@@ -86,14 +113,39 @@ def test_track_chambers_with_the_florence2_prompter(florence, sam2_tiny_checkpoi
     _, frame = _first_frame(data)
     frames = sorted((data / "video00" / "frames").iterdir())
     out = tmp_path / "track"
-    assert main(["track", str(frames[0].parent), "--chambers", "lv,la", "--prompter", "florence2",
-                 "--prompter-model", str(model_dir), "--prompter-adapter", str(adapter),
-                 "--checkpoint", str(sam2_tiny_checkpoint), "--image-size", "256", "--no-video",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "track",
+                str(frames[0].parent),
+                "--chambers",
+                "lv,la",
+                "--prompter",
+                "florence2",
+                "--prompter-model",
+                str(model_dir),
+                "--prompter-adapter",
+                str(adapter),
+                "--checkpoint",
+                str(sam2_tiny_checkpoint),
+                "--image-size",
+                "256",
+                "--no-video",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     prompts = json.loads((out / "manifest.json").read_text())["prompts"]
     assert [c["name"] for c in prompts["chambers"]] == ["lv", "la"] and prompts["prompter"] == "florence2"
-    want = _direct(model_dir, adapter, np.array(Image.open(frames[0]).convert("RGB")),
-                   "<CAPTION_TO_PHRASE_GROUNDING>left ventricle", 80)
+    want = _direct(
+        model_dir,
+        adapter,
+        np.array(Image.open(frames[0]).convert("RGB")),
+        "<CAPTION_TO_PHRASE_GROUNDING>left ventricle",
+        80,
+    )
     assert prompts["chambers"][0]["box"] == [float(v) for v in want["bboxes"][0]]
     assert sorted(p.name for p in (out / "boxes").iterdir()) == ["obj_1.txt", "obj_2.txt"]
 
@@ -108,9 +160,27 @@ def test_eval_florence2_scores_its_polygons(florence, sam2_tiny_checkpoint, tmp_
 
     model_dir, adapter, data = florence
     out = tmp_path / "eval"
-    assert main(["eval", str(data), "--methods", "samurai,florence2", "--florence2", str(model_dir),
-                 "--florence2-adapter", str(adapter), "--checkpoint", str(sam2_tiny_checkpoint),
-                 "--image-size", "256", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(data),
+                "--methods",
+                "samurai,florence2",
+                "--florence2",
+                str(model_dir),
+                "--florence2-adapter",
+                str(adapter),
+                "--checkpoint",
+                str(sam2_tiny_checkpoint),
+                "--image-size",
+                "256",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader((out / "per_case.csv").read_text().splitlines()))
     assert [r["method"] for r in rows if r["structure"] == "LV"] == ["samurai", "florence2"]
     assert "| florence2" in (out / "summary.md").read_text()
@@ -131,16 +201,39 @@ def test_eval_florence2_scores_its_polygons(florence, sam2_tiny_checkpoint, tmp_
     assert float(row["dice"]) == pytest.approx(dice(canvas.astype(bool), case.masks[t] == 1), abs=1e-6)
 
 
-@pytest.mark.parametrize("argv, needles", [
-    (["track", "{frames}", "--chambers", "lv", "--checkpoint", "{ckpt}"], ["--prompter"]),
-    (["track", "{frames}", "--chambers", "lv", "--prompter", "florence2", "--checkpoint", "{ckpt}"],
-     ["--prompter-model", "Florence-2-base"]),
-    (["track", "{frames}", "--chambers", "lv", "--prompter", "sam9", "--checkpoint", "{ckpt}"],
-     ["unknown prompter", "florence2"]),
-    (["track", "{frames}", "--chambers", "lv", "--box", "1,1,9,9", "--prompter", "florence2",
-      "--checkpoint", "{ckpt}"], ["replaces --box"]),
-    (["eval", "{data}", "--methods", "florence2", "--checkpoint", "{ckpt}"], ["--florence2 DIR", "save_pretrained"]),
-])
+@pytest.mark.parametrize(
+    "argv, needles",
+    [
+        (["track", "{frames}", "--chambers", "lv", "--checkpoint", "{ckpt}"], ["--prompter"]),
+        (
+            ["track", "{frames}", "--chambers", "lv", "--prompter", "florence2", "--checkpoint", "{ckpt}"],
+            ["--prompter-model", "Florence-2-base"],
+        ),
+        (
+            ["track", "{frames}", "--chambers", "lv", "--prompter", "sam9", "--checkpoint", "{ckpt}"],
+            ["unknown prompter", "florence2"],
+        ),
+        (
+            [
+                "track",
+                "{frames}",
+                "--chambers",
+                "lv",
+                "--box",
+                "1,1,9,9",
+                "--prompter",
+                "florence2",
+                "--checkpoint",
+                "{ckpt}",
+            ],
+            ["replaces --box"],
+        ),
+        (
+            ["eval", "{data}", "--methods", "florence2", "--checkpoint", "{ckpt}"],
+            ["--florence2 DIR", "save_pretrained"],
+        ),
+    ],
+)
 def test_user_errors(argv, needles, florence, sam2_tiny_checkpoint, tmp_path, capsys):
     from samurai.cli import main
 

@@ -14,21 +14,33 @@ pytestmark = pytest.mark.slow
 # segment-anything's own module names for a few tensors of every part of SAM (its source:
 # segment_anything/modeling/{image_encoder,prompt_encoder,mask_decoder,transformer}.py).
 OFFICIAL_KEYS = {
-    "image_encoder.pos_embed", "image_encoder.patch_embed.proj.weight",
-    "image_encoder.blocks.0.norm1.weight", "image_encoder.blocks.0.attn.qkv.weight",
-    "image_encoder.blocks.0.attn.rel_pos_h", "image_encoder.blocks.1.mlp.lin2.bias",
-    "image_encoder.neck.0.weight", "image_encoder.neck.1.bias", "image_encoder.neck.2.weight",
-    "image_encoder.neck.3.weight", "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix",
-    "prompt_encoder.point_embeddings.3.weight", "prompt_encoder.not_a_point_embed.weight",
-    "prompt_encoder.mask_downscaling.0.weight", "prompt_encoder.mask_downscaling.4.bias",
-    "prompt_encoder.mask_downscaling.6.weight", "prompt_encoder.no_mask_embed.weight",
+    "image_encoder.pos_embed",
+    "image_encoder.patch_embed.proj.weight",
+    "image_encoder.blocks.0.norm1.weight",
+    "image_encoder.blocks.0.attn.qkv.weight",
+    "image_encoder.blocks.0.attn.rel_pos_h",
+    "image_encoder.blocks.1.mlp.lin2.bias",
+    "image_encoder.neck.0.weight",
+    "image_encoder.neck.1.bias",
+    "image_encoder.neck.2.weight",
+    "image_encoder.neck.3.weight",
+    "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix",
+    "prompt_encoder.point_embeddings.3.weight",
+    "prompt_encoder.not_a_point_embed.weight",
+    "prompt_encoder.mask_downscaling.0.weight",
+    "prompt_encoder.mask_downscaling.4.bias",
+    "prompt_encoder.mask_downscaling.6.weight",
+    "prompt_encoder.no_mask_embed.weight",
     "mask_decoder.transformer.layers.0.self_attn.q_proj.weight",
     "mask_decoder.transformer.layers.1.cross_attn_image_to_token.out_proj.bias",
     "mask_decoder.transformer.layers.0.norm4.weight",
     "mask_decoder.transformer.final_attn_token_to_image.v_proj.weight",
-    "mask_decoder.transformer.norm_final_attn.weight", "mask_decoder.iou_token.weight",
-    "mask_decoder.mask_tokens.weight", "mask_decoder.output_upscaling.0.weight",
-    "mask_decoder.output_upscaling.1.weight", "mask_decoder.output_upscaling.3.bias",
+    "mask_decoder.transformer.norm_final_attn.weight",
+    "mask_decoder.iou_token.weight",
+    "mask_decoder.mask_tokens.weight",
+    "mask_decoder.output_upscaling.0.weight",
+    "mask_decoder.output_upscaling.1.weight",
+    "mask_decoder.output_upscaling.3.bias",
     "mask_decoder.output_hypernetworks_mlps.0.layers.0.weight",
     "mask_decoder.output_hypernetworks_mlps.3.layers.2.bias",
     "mask_decoder.iou_prediction_head.layers.1.weight",
@@ -67,16 +79,20 @@ def to_official(state: dict) -> dict:
         new = key
         for a, b in swaps:
             if new.startswith(a):
-                new = b + new[len(a):]
+                new = b + new[len(a) :]
                 break
         new = re.sub(r"(image_encoder\.blocks\.\d+)\.layer_norm(\d)", r"\1.norm\2", new)
         new = re.sub(r"(transformer\.layers\.\d+)\.layer_norm(\d)", r"\1.norm\2", new)
         head = re.match(r"(mask_decoder\.(?:output_hypernetworks_mlps\.\d+|iou_prediction_head))\.(.*)", new)
         if head:  # depth-3 MLPs: proj_in, layers.0, proj_out -> layers.0, 1, 2
             rest = head.group(2)
-            rest = rest.replace("proj_in.", "layers.0.", 1) if rest.startswith("proj_in.") else \
-                rest.replace("proj_out.", "layers.2.", 1) if rest.startswith("proj_out.") else \
-                re.sub(r"^layers\.0\.", "layers.1.", rest)
+            rest = (
+                rest.replace("proj_in.", "layers.0.", 1)
+                if rest.startswith("proj_in.")
+                else rest.replace("proj_out.", "layers.2.", 1)
+                if rest.startswith("proj_out.")
+                else re.sub(r"^layers\.0\.", "layers.1.", rest)
+            )
             new = f"{head.group(1)}.{rest}"
         out[new] = value.clone()
     return out
@@ -95,16 +111,22 @@ def test_official_checkpoint_loads_bitwise_and_folder_too(tmp_path):
     frames = np.random.default_rng(0).integers(0, 255, (2, 48, 64, 3), dtype=np.uint8)
     boxes = np.array([[5, 6, 40, 30], [20, 10, 60, 44]], np.float32)
     with torch.no_grad():
-        expected = ref(pixel_values=torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(1)),
-                       input_boxes=torch.tensor(boxes)[None], multimask_output=False).pred_masks
+        expected = ref(
+            pixel_values=torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(1)),
+            input_boxes=torch.tensor(boxes)[None],
+            multimask_output=False,
+        ).pred_masks
     for path in ("medsam_vit_b.pth", "wrapped.pth", "hf"):
         model = load_medsam(tmp_path / path)
         assert model.config.vision_config.global_attn_indexes == [1]
         for k, v in ref.state_dict().items():
             assert torch.equal(model.state_dict()[k], v), (path, k)
         with torch.no_grad():
-            got = model(pixel_values=torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(1)),
-                        input_boxes=torch.tensor(boxes)[None], multimask_output=False).pred_masks
+            got = model(
+                pixel_values=torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(1)),
+                input_boxes=torch.tensor(boxes)[None],
+                multimask_output=False,
+            ).pred_masks
         assert torch.equal(got, expected), path
         seg = MedSamSegmenter(model)
         seg.encode(list(frames))

@@ -90,18 +90,18 @@ def test_first_box_follows_its_own_masks_and_keeps_the_last_box_when_empty():
 def test_sam2_image_matches_sam2_image_predictor(sam2_tiny_checkpoint):
     from fixtures_sam2 import make_synthetic_frames
     from sam2.sam2_image_predictor import SAM2ImagePredictor
-    from samurai_core.boxes import mask_to_box
-    from samurai_sam2 import build_samurai_video_predictor
 
     from samurai.baselines.sam2_image import Sam2ImageSegmenter
+    from samurai_core.boxes import mask_to_box
+    from samurai_sam2 import build_samurai_video_predictor
 
     torch = pytest.importorskip("torch")
     model = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=256)
     frames = np.stack(make_synthetic_frames(num_frames=4, height=64, width=80))
     truth = np.zeros(frames.shape[:3], np.uint8)
     for t in range(4):
-        truth[t, 10 + t:40, 8:36 + 2 * t] = 1
-        truth[t, 30:60, 45:75 - t] = 2
+        truth[t, 10 + t : 40, 8 : 36 + 2 * t] = 1
+        truth[t, 30:60, 45 : 75 - t] = 2
     labelled = np.array([True, False, True, True])
     seg = Sam2ImageSegmenter(model)
     oracle = segment_case(seg, frames, truth, labelled, [1, 2], start=0, protocol="oracle-box", batch_size=3)
@@ -115,8 +115,10 @@ def test_sam2_image_matches_sam2_image_predictor(sam2_tiny_checkpoint):
     ref._bb_feat_sizes = [(64, 64), (32, 32), (16, 16)]  # sam2 assumes 1024 px; this model is 256
     with torch.inference_mode():
         ref.set_image_batch([frames[t] for t in (0, 2, 3)])
-        got, _, _ = ref.predict_batch(box_batch=[mask_to_box(truth[t] == np.array([1, 2])[:, None, None])
-                                                 for t in (0, 2, 3)], multimask_output=False)
+        got, _, _ = ref.predict_batch(
+            box_batch=[mask_to_box(truth[t] == np.array([1, 2])[:, None, None]) for t in (0, 2, 3)],
+            multimask_output=False,
+        )
     for t, m in zip((0, 2, 3), got):
         assert np.array_equal(oracle[t], m[:, 0] > 0)
     assert not oracle[1].any()

@@ -44,17 +44,35 @@ def stds(model: str, n: dict, z: np.ndarray):
     """(process[8], measurement[4], initial[8]) standard deviations at position components z."""
     if model == "xyah":
         h = z[3]
-        q = [n["std_position"] * h, n["std_position"] * h, n["std_aspect"], n["std_size"] * h,
-             n["std_velocity"] * h, n["std_velocity"] * h, n["std_aspect_velocity"],
-             n["std_size_velocity"] * h]
-        r = [n["std_measurement"] * h, n["std_measurement"] * h, n["std_aspect_measurement"],
-             n["std_measurement"] * h]
+        q = [
+            n["std_position"] * h,
+            n["std_position"] * h,
+            n["std_aspect"],
+            n["std_size"] * h,
+            n["std_velocity"] * h,
+            n["std_velocity"] * h,
+            n["std_aspect_velocity"],
+            n["std_size_velocity"] * h,
+        ]
+        r = [
+            n["std_measurement"] * h,
+            n["std_measurement"] * h,
+            n["std_aspect_measurement"],
+            n["std_measurement"] * h,
+        ]
         p0 = [2 * q[0], 2 * q[1], q[2], 2 * q[3], 10 * q[4], 10 * q[5], q[6], 10 * q[7]]
     else:
         w, h = (z[2], z[3]) if model == "xywh" else (z[2] - z[0], z[3] - z[1])
-        q = [n["std_position"] * w, n["std_position"] * h, n["std_size"] * w, n["std_size"] * h,
-             n["std_velocity"] * w, n["std_velocity"] * h, n["std_size_velocity"] * w,
-             n["std_size_velocity"] * h]
+        q = [
+            n["std_position"] * w,
+            n["std_position"] * h,
+            n["std_size"] * w,
+            n["std_size"] * h,
+            n["std_velocity"] * w,
+            n["std_velocity"] * h,
+            n["std_size_velocity"] * w,
+            n["std_size_velocity"] * h,
+        ]
         r = [n["std_measurement"] * s for s in (w, h, w, h)]
         p0 = [2 * v for v in q[:4]] + [10 * v for v in q[4:]]
     return np.array(q), np.array(r), np.array(p0)

@@ -70,8 +70,23 @@ def test_calibrate_echo_dataset_masks(tmp_path, capsys):
 
     write_camus2023(tmp_path / "camus", n_patients=3, n_frames=6)
     out = tmp_path / "noise.json"
-    rc = main(["calibrate", "--dataset", str(tmp_path / "camus"), "--label", "1", "--holdout", "0",
-               "--steps", "5", "--motion-model", "xywh", "-o", str(out)])
+    rc = main(
+        [
+            "calibrate",
+            "--dataset",
+            str(tmp_path / "camus"),
+            "--label",
+            "1",
+            "--holdout",
+            "0",
+            "--steps",
+            "5",
+            "--motion-model",
+            "xywh",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     n_cases = len(open_dataset(tmp_path / "camus"))
     report = json.loads(out.with_suffix(".report.json").read_text())

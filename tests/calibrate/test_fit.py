@@ -50,8 +50,10 @@ def test_calibration_improves_held_out_prediction_on_cardiac_tracks():
     test_boxes, test_valid = simulate_cardiac_tracks(16, 100, seed=1)
     before = score_noise("xyah", NoiseParams(), test_boxes, test_valid)
     after = score_noise("xyah", fitted, test_boxes, test_valid)
-    print(f"held-out: NLL/frame {before.nll_per_frame:.3f} -> {after.nll_per_frame:.3f}, "
-          f"IoU {before.prediction_iou:.4f} -> {after.prediction_iou:.4f}")
+    print(
+        f"held-out: NLL/frame {before.nll_per_frame:.3f} -> {after.nll_per_frame:.3f}, "
+        f"IoU {before.prediction_iou:.4f} -> {after.prediction_iou:.4f}"
+    )
     assert after.nll_per_frame < before.nll_per_frame - 1.0
     assert after.prediction_iou > before.prediction_iou + 0.005
     # One compile for the whole fit, and none for a second fit of the same shape.

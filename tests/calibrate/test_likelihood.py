@@ -2,10 +2,10 @@
 
 import jax
 import jax.numpy as jnp
+import np_reference as ref
 import numpy as np
 import pytest
 
-import np_reference as ref
 from samurai_core.calibrate import (
     filter_sequence,
     mean_nll,

@@ -48,7 +48,6 @@ def learned_adapter(sam2_tiny_checkpoint, tmp_path_factory):
 
 
 def _predictor(ckpt, adapter, object_bias=None):
-    import torch
 
     from samurai.train.lora import load_adapter
     from samurai_sam2 import build_samurai_video_predictor
@@ -81,8 +80,14 @@ def test_lost_tracks_are_requeried_and_reseeded(sam2_tiny_checkpoint, learned_ad
     assert [t for t, _, _ in out] == list(range(N))
     got = [(e.frame, e.name, e.kind) for e in events]
     assert got == [
-        (0, "lv", "seed"), (0, "la", "seed"), (2, "lv", "lost"), (2, "la", "lost"),
-        (3, "lv", "reseed"), (3, "la", "reseed"), (5, "lv", "lost"), (5, "la", "lost"),
+        (0, "lv", "seed"),
+        (0, "la", "seed"),
+        (2, "lv", "lost"),
+        (2, "la", "lost"),
+        (3, "lv", "reseed"),
+        (3, "la", "reseed"),
+        (5, "lv", "lost"),
+        (5, "la", "lost"),
     ]
     # Seed and re-seed frames are conditioning frames (no scores), their masks the class
     # prompts' own masks on that frame.
@@ -119,7 +124,8 @@ def test_absent_chamber_is_looked_for_again_and_starts_late(sam2_tiny_checkpoint
 
 
 def test_a_lost_chamber_that_stays_absent_is_reported_and_asked_for_every_k_frames(
-        sam2_tiny_checkpoint, learned_adapter, rgb):
+    sam2_tiny_checkpoint, learned_adapter, rgb
+):
     """Found on frame 0, then gone for good: every tracked frame is bad (lost_threshold above
     any score) and every later search finds nothing. With k = 2 the track is lost on frames 2
     and 4 (k bad frames each time: 1-2, then 3-4 after the search on frame 3 found nothing),
@@ -140,7 +146,11 @@ def test_a_lost_chamber_that_stays_absent_is_reported_and_asked_for_every_k_fram
     events = []
     out = list(track_chambers(predictor, rgb, ["lv"], lost_frames=2, lost_threshold=1e9, events=events))
     assert [t for t, _, _ in out] == list(range(N))
-    assert [(e.frame, e.name, e.kind) for e in events] == [(0, "lv", "seed"), (2, "lv", "lost"), (4, "lv", "lost")]
+    assert [(e.frame, e.name, e.kind) for e in events] == [
+        (0, "lv", "seed"),
+        (2, "lv", "lost"),
+        (4, "lv", "lost"),
+    ]
     assert asked == [(0, ["lv"]), (3, ["lv"]), (5, ["lv"])]
 
 
@@ -183,15 +193,34 @@ def test_track_chambers_cli(sam2_tiny_checkpoint, learned_adapter, rgb, tmp_path
     video = _frames(rgb, tmp_path / "frames")
     out = tmp_path / "run"
     ckpt = _checkpoint_that_finds_everything(sam2_tiny_checkpoint, tmp_path)
-    rc = main(["track", str(video), "--chambers", "lv,la,rv,ra", "--adapter", str(learned_adapter),
-               "--checkpoint", str(ckpt), "--image-size", "256", "--out", str(out), "--no-video"])
+    rc = main(
+        [
+            "track",
+            str(video),
+            "--chambers",
+            "lv,la,rv,ra",
+            "--adapter",
+            str(learned_adapter),
+            "--checkpoint",
+            str(ckpt),
+            "--image-size",
+            "256",
+            "--out",
+            str(out),
+            "--no-video",
+        ]
+    )
     assert rc == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["objects"] == [1, 2, 3, 4] and manifest["prompter"] == "learned"
     assert manifest["names"] == {"1": "lv", "2": "la", "3": "rv", "4": "ra"}
     # Every chamber seeded on frame 0, none lost: the events are known, not just well-formed.
     assert [(e["frame"], e["obj_id"], e["name"], e["event"]) for e in manifest["events"]] == [
-        (0, 1, "lv", "seed"), (0, 2, "la", "seed"), (0, 3, "rv", "seed"), (0, 4, "ra", "seed")]
+        (0, 1, "lv", "seed"),
+        (0, 2, "la", "seed"),
+        (0, 3, "rv", "seed"),
+        (0, 4, "ra", "seed"),
+    ]
     masks = np.stack([read_mask_png(out / "masks" / f"{t:05d}.png") for t in range(N)])
     assert set(np.unique(masks)) <= {0, 1, 2, 3, 4}
     assert all(masks[t].any() for t in range(N))  # something segmented on every frame
@@ -207,7 +236,9 @@ def test_track_chambers_cli(sam2_tiny_checkpoint, learned_adapter, rgb, tmp_path
         (["--adapter", "PLAIN"], "no class prompts"),
     ],
 )
-def test_track_chambers_cli_errors(extra, message, sam2_tiny_checkpoint, learned_adapter, rgb, tmp_path, capsys):
+def test_track_chambers_cli_errors(
+    extra, message, sam2_tiny_checkpoint, learned_adapter, rgb, tmp_path, capsys
+):
     from samurai.train.lora import apply_lora, save_adapter
     from samurai.train.model import build_model
 
@@ -217,8 +248,21 @@ def test_track_chambers_cli_errors(extra, message, sam2_tiny_checkpoint, learned
     extra = [str(learned_adapter) if a == "ADAPTER" else str(plain) if a == "PLAIN" else a for a in extra]
     chambers = [] if "--chambers" in extra else ["--chambers", "lv,la"]
     video = _frames(rgb[:2], tmp_path / "frames")
-    rc = main(["track", str(video), *chambers, *extra, "--checkpoint", str(sam2_tiny_checkpoint),
-               "--image-size", "256", "--out", str(tmp_path / "run"), "--no-video"])
+    rc = main(
+        [
+            "track",
+            str(video),
+            *chambers,
+            *extra,
+            "--checkpoint",
+            str(sam2_tiny_checkpoint),
+            "--image-size",
+            "256",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-video",
+        ]
+    )
     assert rc == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
@@ -237,13 +281,39 @@ def test_eval_prompt_learned(sam2_tiny_checkpoint, learned_adapter, clip, tmp_pa
         _save_png(clip.masks[t], root / "masks" / f"{t:05d}.png")
     (root / "labels.json").write_text(json.dumps({"1": "LV", "2": "LA", "3": "RV", "4": "RA"}))
     out = tmp_path / "eval"
-    rc = main(["eval", str(tmp_path / "data"), "--prompt", "learned", "--adapter", str(learned_adapter),
-               "--checkpoint", str(sam2_tiny_checkpoint), "--image-size", "256", "--out", str(out)])
+    rc = main(
+        [
+            "eval",
+            str(tmp_path / "data"),
+            "--prompt",
+            "learned",
+            "--adapter",
+            str(learned_adapter),
+            "--checkpoint",
+            str(sam2_tiny_checkpoint),
+            "--image-size",
+            "256",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     rows = list(csv.DictReader((out / "per_case.csv").read_text().splitlines()))
     assert [(r["method"], r["structure"]) for r in rows] == [
         (m, s) for m in ("vanilla+learned", "samurai+learned") for s in ("LV", "LA", "RV", "RA")
     ]
     assert all(0.0 <= float(r["dice"]) <= 1.0 and r["frames"] == "2" for r in rows)
-    assert main(["eval", str(tmp_path / "data"), "--prompt", "learned", "--random-weights",
-                 "--out", str(tmp_path / "e2")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                str(tmp_path / "data"),
+                "--prompt",
+                "learned",
+                "--random-weights",
+                "--out",
+                str(tmp_path / "e2"),
+            ]
+        )
+        == 2
+    )

@@ -48,10 +48,18 @@ RUNNER = textwrap.dedent(
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     # This checkout's code (the app and its backends), also beside an install from another one.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "backends")]), "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "backends")]),
+        "JAX_PLATFORMS": "cpu",
+    }
     proc = subprocess.run(
         [sys.executable, "-c", RUNNER, ",".join(BLOCKED), "demo", "--out", str(out), "--frames", str(FRAMES)],
-        capture_output=True, text=True, env=env, cwd=out.parent, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=out.parent,
+        timeout=300,
     )
     return proc, out
 
@@ -61,8 +69,19 @@ def test_demo_runs_without_torch_scipy_or_opencv(demo_run):
     assert proc.returncode == 0, proc.stderr
     assert "PHANTOM" in proc.stdout
     names = {p.name for p in out.iterdir()}
-    assert {"overlay.gif", "stills.png", "lv_area.png", "lv_dice.png", "rv_dice.png", "dice_per_chamber.png",
-            "metrics.csv", "per_frame.csv", "lv_ef.csv", "summary.json", "manifest.json"} <= names
+    assert {
+        "overlay.gif",
+        "stills.png",
+        "lv_area.png",
+        "lv_dice.png",
+        "rv_dice.png",
+        "dice_per_chamber.png",
+        "metrics.csv",
+        "per_frame.csv",
+        "lv_ef.csv",
+        "summary.json",
+        "manifest.json",
+    } <= names
     # Every file it wrote is named in its printout.
     assert all(name in proc.stdout for name in names)
     assert "overlay.mp4" not in names  # no encoder without OpenCV / imageio-ffmpeg
@@ -75,7 +94,9 @@ def test_demo_reports_each_half_of_samurai(demo_run):
     proc, out = demo_run
     rows = list(csv.DictReader((out / "metrics.csv").read_text().splitlines()))
     # Methods in the order vanilla, motion-only, memory-only, samurai; chambers LV, LA, RV, RA.
-    assert [(r["method"], r["chamber"]) for r in rows] == [(m, c) for m in PHANTOM for c in ("LV", "LA", "RV", "RA")]
+    assert [(r["method"], r["chamber"]) for r in rows] == [
+        (m, c) for m in PHANTOM for c in ("LV", "LA", "RV", "RA")
+    ]
     by = {(r["method"].split("/")[1], r["chamber"]): r for r in rows}
     lost = {key: r["lost"] == "True" for key, r in by.items()}
     dice = {key: float(r["mean_dice"]) for key, r in by.items()}
@@ -88,8 +109,10 @@ def test_demo_reports_each_half_of_samurai(demo_run):
     # The printed table is the CSV's, pivoted: one row per chamber, lost tracks starred.
     lv_line = next(line for line in proc.stdout.splitlines() if line.startswith("| LV "))
     cells = [c.strip() for c in lv_line.strip("|").split("|")]
-    assert cells == ["LV"] + [f"{dice[(m.split('/')[1], 'LV')]:.3f}" + ("*" if lost[(m.split('/')[1], "LV")] else "")
-                              for m in PHANTOM]
+    assert cells == ["LV"] + [
+        f"{dice[(m.split('/')[1], 'LV')]:.3f}" + ("*" if lost[(m.split("/")[1], "LV")] else "")
+        for m in PHANTOM
+    ]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["data"].startswith("synthetic echo phantom")
     assert summary["lv_ef"][0]["ef_area_length"] == pytest.approx(summary["true_ef_ellipsoid"], abs=3)
@@ -97,7 +120,9 @@ def test_demo_reports_each_half_of_samurai(demo_run):
     per_frame = list(csv.DictReader((out / "per_frame.csv").read_text().splitlines()))
 
     def track(method, chamber):
-        return [r for r in per_frame if r["method"] == f"phantom-segmenter/{method}" and r["chamber"] == chamber]
+        return [
+            r for r in per_frame if r["method"] == f"phantom-segmenter/{method}" and r["chamber"] == chamber
+        ]
 
     lv = track("samurai", "LV")
     assert len(lv) == FRAMES
@@ -143,8 +168,23 @@ def test_demo_argument_errors(args, message, tmp_path, capsys):
 def test_demo_with_a_sam2_checkpoint_on_a_short_clip(sam2_tiny_checkpoint, tmp_path, capsys):
     """The SAM 2 path of the demo, end to end, on 3 frames (a pipeline check: no fade yet)."""
     out = tmp_path / "o"
-    rc = main(["demo", "--checkpoint", str(sam2_tiny_checkpoint), "--image-size", "256",
-               "--frames", "3", "--size", "64", "--scale", "1", "--out", str(out)])
+    rc = main(
+        [
+            "demo",
+            "--checkpoint",
+            str(sam2_tiny_checkpoint),
+            "--image-size",
+            "256",
+            "--frames",
+            "3",
+            "--size",
+            "64",
+            "--scale",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "a quick pipeline check only" in printed and "no LV fade, no RV dropout" in printed
@@ -162,9 +202,14 @@ def test_demo_with_a_sam2_checkpoint_on_a_short_clip(sam2_tiny_checkpoint, tmp_p
 
     gif = imageio.mimread(out / "overlay.gif")
     assert len(gif) == 3 and gif[0].shape[1] == 64 * 7  # truth + 6 methods side by side
-    assert {"stills.png", "lv_area.png", "lv_dice.png", "rv_dice.png", "dice_per_chamber.png", "summary.json"} <= {
-        p.name for p in out.iterdir()
-    }
+    assert {
+        "stills.png",
+        "lv_area.png",
+        "lv_dice.png",
+        "rv_dice.png",
+        "dice_per_chamber.png",
+        "summary.json",
+    } <= {p.name for p in out.iterdir()}
     assert json.loads((out / "manifest.json").read_text())["complete"]
 
 
@@ -197,7 +242,11 @@ def test_demo_plots_keep_one_colour_per_method_and_the_tables_order(tmp_path, mo
             assert [t.get_text() for t in ax.get_xticklabels()] == ["LV", "LA", "RV", "RA"]
             drawn = {c.get_label(): c.patches[0].get_facecolor() for c in ax.containers}
         else:
-            drawn = {line.get_label(): line.get_color() for line in ax.get_lines() if not line.get_label().startswith("_")}
+            drawn = {
+                line.get_label(): line.get_color()
+                for line in ax.get_lines()
+                if not line.get_label().startswith("_")
+            }
             drawn = {k: v for k, v in drawn.items() if k not in ("ED", "ES")}
         for label, colour in drawn.items():
             colours.setdefault(label, set()).add(mcolors.to_hex(colour))

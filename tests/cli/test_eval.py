@@ -35,19 +35,22 @@ def test_eval_camus2023_per_structure_and_biplane_ef(sam2_tiny_checkpoint, tmp_p
     assert all(r["hd95_unit"] == "mm" and r["frames"] == "2" for r in rows)
 
     # Independent re-computation of one row: the backend's masks scored with the metrics.
-    from samurai_sam2 import build_samurai_video_predictor
-    from samurai_core import mask_to_box
     from samurai.data import open_dataset
     from samurai.eval.metrics import dice, hd95
+    from samurai_core import mask_to_box
+    from samurai_sam2 import build_samurai_video_predictor
 
     case = open_dataset(tmp_path / "camus")[0]
-    predictor = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu",
-                                              image_size=256, samurai=False)
+    predictor = build_samurai_video_predictor(
+        "tiny", sam2_tiny_checkpoint, device="cpu", image_size=256, samurai=False
+    )
     state = predictor.init_state(np.repeat(case.frames[..., None], 3, axis=3))
     for k in (1, 2, 3):
         predictor.add_new_points_or_box(state, frame_idx=0, obj_id=k, box=mask_to_box(case.masks[0] == k))
     lv = {t: (logits[0, 0] > 0).numpy() for t, _, logits in predictor.propagate_in_video(state)}
-    row = next(r for r in rows if r["case"] == case.case_id and r["method"] == "vanilla" and r["structure"] == "LV")
+    row = next(
+        r for r in rows if r["case"] == case.case_id and r["method"] == "vanilla" and r["structure"] == "LV"
+    )
     expected = np.mean([dice(lv[t], case.masks[t] == 1) for t in (1, 2)])
     assert float(row["dice"]) == pytest.approx(expected, abs=1e-5)
     hd = [hd95(lv[t], case.masks[t] == 1, case.spacing) for t in (1, 2)]
@@ -141,7 +144,10 @@ def test_eval_camus2019_ed_es_frames_and_biplane_ef(sam2_tiny_checkpoint, tmp_pa
     assert _eval(tmp_path / "camus", "--kind", "camus2019", "--out", out, ckpt=sam2_tiny_checkpoint) == 0
     rows = _rows(out / "per_case.csv")
     assert {(r["case"], r["method"], r["structure"]) for r in rows} == {
-        (f"patient0001_{v}", m, s) for v in ("2CH", "4CH") for m in ("vanilla", "samurai") for s in ("LV", "MYO", "LA")
+        (f"patient0001_{v}", m, s)
+        for v in ("2CH", "4CH")
+        for m in ("vanilla", "samurai")
+        for s in ("LV", "MYO", "LA")
     }
     assert all(r["frames"] == "1" and r["hd95_unit"] == "mm" for r in rows)  # ES only: ED is the prompt
     ef = _rows(out / "ef.csv")
@@ -182,16 +188,16 @@ def test_eval_generic_with_adapter_and_noise(sam2_tiny_checkpoint, tmp_path, mon
     adapter column comes from the adapted model, and every SAMURAI run uses the fitted noise."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("peft")
-    from samurai_core import mask_to_box
-    from samurai_sam2 import build_sam2_model, build_samurai_video_predictor
-    from samurai.eval.echo import track_case
     from samurai.data import open_dataset
     from samurai.data.synthetic import write_generic
+    from samurai.eval.echo import track_case
     from samurai.eval.metrics import dice
-    from samurai.train.lora import apply_lora, load_adapter, save_adapter
     from samurai.formats import save_calibration
+    from samurai.train.lora import apply_lora, load_adapter, save_adapter
+    from samurai_core import mask_to_box
     from samurai_core.calibrate import Calibration
     from samurai_core.types import NoiseParams
+    from samurai_sam2 import build_sam2_model, build_samurai_video_predictor
 
     write_generic(tmp_path / "data", n_videos=1, n_frames=3)
     peft_model = apply_lora(build_sam2_model("tiny", sam2_tiny_checkpoint, image_size=256))
@@ -206,8 +212,21 @@ def test_eval_generic_with_adapter_and_noise(sam2_tiny_checkpoint, tmp_path, mon
 
     seen = _noise_recorder(monkeypatch)
     out = tmp_path / "eval"
-    assert _eval(tmp_path / "data", "--kind", "generic", "--adapter", tmp_path / "adapter",
-                 "--noise", noise, "--out", out, ckpt=sam2_tiny_checkpoint) == 0
+    assert (
+        _eval(
+            tmp_path / "data",
+            "--kind",
+            "generic",
+            "--adapter",
+            tmp_path / "adapter",
+            "--noise",
+            noise,
+            "--out",
+            out,
+            ckpt=sam2_tiny_checkpoint,
+        )
+        == 0
+    )
     # One video, three methods (vanilla / samurai share a model; the adapter has its own).
     assert [enabled for enabled, _ in seen] == [False, True, True]
     assert all(cfg.noise == fitted and cfg.motion_model == "xyah" for _, cfg in seen)
@@ -225,19 +244,24 @@ def test_eval_generic_with_adapter_and_noise(sam2_tiny_checkpoint, tmp_path, mon
     case = open_dataset(tmp_path / "data")[0]
     prompts = {k: ("box", mask_to_box(case.masks[0] == k)) for k in (1, 2, 3)}
     monkeypatch.undo()
-    adapted = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=256,
-                                            samurai_config=seen[-1][1])
+    adapted = build_samurai_video_predictor(
+        "tiny", sam2_tiny_checkpoint, device="cpu", image_size=256, samurai_config=seen[-1][1]
+    )
     load_adapter(adapted, tmp_path / "adapter")
     masks = track_case(adapted, True, case.frames, prompts, 0)
     for i, (k, name) in enumerate(((1, "LV"), (2, "MYO"), (3, "LA"))):
         expected = dice(masks[2, i], case.masks[2] == k)
         assert float(rows[("samurai+adapter", name)]["dice"]) == pytest.approx(expected, abs=1e-5)
-    differs = [abs(float(rows[("samurai+adapter", s)]["dice"]) - float(rows[("samurai", s)]["dice"])) > 1e-4
-               for s in ("LV", "MYO", "LA")]
+    differs = [
+        abs(float(rows[("samurai+adapter", s)]["dice"]) - float(rows[("samurai", s)]["dice"])) > 1e-4
+        for s in ("LV", "MYO", "LA")
+    ]
     assert any(differs)
 
 
-def test_cases_the_dataset_skips_are_recorded_and_said_by_the_exit_status(sam2_tiny_checkpoint, tmp_path, capsys):
+def test_cases_the_dataset_skips_are_recorded_and_said_by_the_exit_status(
+    sam2_tiny_checkpoint, tmp_path, capsys
+):
     """CAMUS 2019 without --split: the unlabelled testing/ patient's two views are skipped, and
     the run says so in summary.md, summary.json, the manifest and its exit status (4)."""
     from samurai.data.synthetic import write_camus2019
@@ -245,8 +269,21 @@ def test_cases_the_dataset_skips_are_recorded_and_said_by_the_exit_status(sam2_t
 
     write_camus2019(tmp_path / "camus", n_patients=1, n_testing=1, n_frames=3)
     out = tmp_path / "eval"
-    status = main(["eval", str(tmp_path / "camus"), "--random-weights", "--model", "tiny", "--image-size", "256",
-                   "--methods", "samurai", "--out", str(out)])
+    status = main(
+        [
+            "eval",
+            str(tmp_path / "camus"),
+            "--random-weights",
+            "--model",
+            "tiny",
+            "--image-size",
+            "256",
+            "--methods",
+            "samurai",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == EXIT_SOME_SKIPPED == 4
     expected = {"patient0002_2CH", "patient0002_4CH"}  # write_camus2019: the testing/ patient
     summary = json.loads((out / "summary.json").read_text())

@@ -26,27 +26,48 @@ def medsam_folder(tmp_path_factory):
     return path
 
 
-ALL = ["vanilla", "samurai", "sam2-image/oracle-box", "sam2-image/first-box", "medsam/oracle-box",
-       "medsam/first-box"]
+ALL = [
+    "vanilla",
+    "samurai",
+    "sam2-image/oracle-box",
+    "sam2-image/first-box",
+    "medsam/oracle-box",
+    "medsam/first-box",
+]
 
 
 def test_one_table_with_every_method_and_both_protocols(sam2_tiny_checkpoint, medsam_folder, tmp_path):
     import torch
-    from sam2.sam2_image_predictor import SAM2ImagePredictor
     from fixtures_medsam import medsam_recipe
-    from samurai_core.boxes import mask_to_box
-    from samurai_sam2 import build_samurai_video_predictor
+    from sam2.sam2_image_predictor import SAM2ImagePredictor
     from transformers import SamModel
 
     from samurai.data import open_dataset
     from samurai.data.synthetic import write_camus2023
     from samurai.eval.metrics import dice
+    from samurai_core.boxes import mask_to_box
+    from samurai_sam2 import build_samurai_video_predictor
 
     write_camus2023(tmp_path / "camus", n_patients=1, n_frames=4)
     out = tmp_path / "eval"
-    code = main(["eval", str(tmp_path / "camus"), "--out", str(out), "--checkpoint", str(sam2_tiny_checkpoint),
-                 "--image-size", "256", "--methods", "vanilla,samurai,sam2-image,medsam",
-                 "--medsam", str(medsam_folder), "--frame-batch", "2"])
+    code = main(
+        [
+            "eval",
+            str(tmp_path / "camus"),
+            "--out",
+            str(out),
+            "--checkpoint",
+            str(sam2_tiny_checkpoint),
+            "--image-size",
+            "256",
+            "--methods",
+            "vanilla,samurai,sam2-image,medsam",
+            "--medsam",
+            str(medsam_folder),
+            "--frame-batch",
+            "2",
+        ]
+    )
     assert code == 0
     rows = _rows(out / "per_case.csv")
     assert [r["method"] for r in rows if r["case"] == rows[0]["case"] and r["structure"] == "LV"] == ALL
@@ -78,7 +99,9 @@ def test_one_table_with_every_method_and_both_protocols(sam2_tiny_checkpoint, me
     oracle = {t: medsam_recipe(medsam, rgb[t], mask_to_box(lv[t])) for t in scored}
 
     def row(method):
-        return next(r for r in rows if r["case"] == case.case_id and r["method"] == method and r["structure"] == "LV")
+        return next(
+            r for r in rows if r["case"] == case.case_id and r["method"] == method and r["structure"] == "LV"
+        )
 
     want = np.mean([dice(first[t], lv[t]) for t in scored])
     assert float(row("sam2-image/first-box")["dice"]) == pytest.approx(want, abs=1e-6)
@@ -92,8 +115,25 @@ def test_oracle_box_has_no_ef_when_frames_are_unlabelled(sam2_tiny_checkpoint, m
 
     write_echonet(tmp_path / "echonet", n_videos=1, n_frames=6, size=(64, 64))
     out = tmp_path / "eval"
-    assert main(["eval", str(tmp_path / "echonet"), "--out", str(out), "--checkpoint", str(sam2_tiny_checkpoint),
-                 "--image-size", "256", "--methods", "medsam", "--medsam", str(medsam_folder)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(tmp_path / "echonet"),
+                "--out",
+                str(out),
+                "--checkpoint",
+                str(sam2_tiny_checkpoint),
+                "--image-size",
+                "256",
+                "--methods",
+                "medsam",
+                "--medsam",
+                str(medsam_folder),
+            ]
+        )
+        == 0
+    )
     rows = _rows(out / "per_case.csv")
     assert [r["method"] for r in rows] == ["medsam/oracle-box", "medsam/first-box"]
     assert [r["method"] for r in _rows(out / "ef.csv")] == ["medsam/first-box"]

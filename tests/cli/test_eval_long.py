@@ -20,9 +20,9 @@ import json
 
 import numpy as np
 import pytest
+import samurai_reference
 from PIL import Image
 
-import samurai_reference
 from samurai.cli import main
 
 pytestmark = pytest.mark.slow
@@ -71,8 +71,18 @@ def recorded_eval(lv_clip, sam2_tiny_checkpoint, tmp_path_factory):
     mp.setitem(sc_config.PRESETS, "tiny", sc_config.PRESETS["tiny"]._replace(memory_bank_iou_threshold=GATE))
     out = tmp_path_factory.mktemp("eval") / "out"
     try:
-        rc = main(["eval", str(root), "--checkpoint", str(sam2_tiny_checkpoint), "--image-size", "256",
-                   "--out", str(out)])
+        rc = main(
+            [
+                "eval",
+                str(root),
+                "--checkpoint",
+                str(sam2_tiny_checkpoint),
+                "--image-size",
+                "256",
+                "--out",
+                str(out),
+            ]
+        )
     finally:
         mp.undo()
     assert rc == 0
@@ -137,4 +147,6 @@ def test_long_eval_vanilla_and_samurai_differ_as_the_rules_say(recorded_eval, lv
         j = np.mean([iou(run["masks"][t], truth[t]) for t in frames])
         assert float(rows[name]["dice"]) == pytest.approx(d, abs=1e-6)
         assert float(rows[name]["iou"]) == pytest.approx(j, abs=1e-6)
-    assert rows["vanilla"]["dice"] != rows["samurai"]["dice"] or rows["vanilla"]["iou"] != rows["samurai"]["iou"]
+    assert (
+        rows["vanilla"]["dice"] != rows["samurai"]["dice"] or rows["vanilla"]["iou"] != rows["samurai"]["iou"]
+    )

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-
 from user_errors import leftovers, tree_digest
 
 pytestmark = pytest.mark.slow
@@ -28,9 +27,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _start(args, cwd):
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "backends")]))
-    return subprocess.Popen([sys.executable, "-m", "samurai", *map(str, args)], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "backends")])
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "samurai", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _kill_at_frame(proc, root: Path, frame: int, sig: int, seed: int) -> tuple[int, str]:
@@ -46,7 +53,8 @@ def _kill_at_frame(proc, root: Path, frame: int, sig: int, seed: int) -> tuple[i
 
 
 def test_sigterm_and_sigkill_leave_no_partial_folder_and_keep_the_earlier_result(
-        tmp_path, sam2_tiny_checkpoint):
+    tmp_path, sam2_tiny_checkpoint
+):
     from samurai_phantom import make_phantom
 
     seed = int(os.environ.get("SAMURAI_FAULT_SEED", time.time_ns() % 2**32))
@@ -56,8 +64,19 @@ def test_sigterm_and_sigkill_leave_no_partial_folder_and_keep_the_earlier_result
     frames.mkdir()
     for t, f in enumerate(ph.frames):
         Image.fromarray(f).convert("RGB").save(frames / f"{t:05d}.png")
-    track = ["track", frames, "--box", "6,8,30,44", "--checkpoint", sam2_tiny_checkpoint,
-             "--image-size", "256", "--no-video", "--out", "run"]
+    track = [
+        "track",
+        frames,
+        "--box",
+        "6,8,30,44",
+        "--checkpoint",
+        sam2_tiny_checkpoint,
+        "--image-size",
+        "256",
+        "--no-video",
+        "--out",
+        "run",
+    ]
 
     first = _start(track, tmp_path)
     _, err = first.communicate(timeout=300)
@@ -65,14 +84,16 @@ def test_sigterm_and_sigkill_leave_no_partial_folder_and_keep_the_earlier_result
     earlier = tree_digest(tmp_path / "run")
     assert len(earlier) == N_FRAMES + 4  # masks, one box file, scores.csv, masks.nii.gz, manifest.json
 
-    code, err = _kill_at_frame(_start([*track, "--force"], tmp_path), tmp_path,
-                               rng.randrange(1, N_FRAMES - 3), signal.SIGTERM, seed)
+    code, err = _kill_at_frame(
+        _start([*track, "--force"], tmp_path), tmp_path, rng.randrange(1, N_FRAMES - 3), signal.SIGTERM, seed
+    )
     assert code == 143 and "terminated (SIGTERM)" in err and "Traceback" not in err, (seed, err)
     assert leftovers(tmp_path) == [], seed
     assert tree_digest(tmp_path / "run") == earlier, seed
 
-    code, _ = _kill_at_frame(_start([*track, "--force"], tmp_path), tmp_path,
-                             rng.randrange(1, N_FRAMES - 3), signal.SIGKILL, seed)
+    code, _ = _kill_at_frame(
+        _start([*track, "--force"], tmp_path), tmp_path, rng.randrange(1, N_FRAMES - 3), signal.SIGKILL, seed
+    )
     assert code == -signal.SIGKILL
     stale = leftovers(tmp_path)
     assert len(stale) == 1 and stale[0].startswith("run.partial-"), (seed, stale)

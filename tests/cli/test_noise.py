@@ -39,8 +39,11 @@ def test_samurai_config_takes_noise_and_motion_model_from_the_file(noise_file):
     assert samurai_config("tiny") == preset("tiny")
     only_model = samurai_config("tiny", None, "xyxy")
     assert only_model.motion_model == "xyxy" and only_model.noise == NoiseParams()
-    with pytest.raises(CLIError, match="fitted for motion model 'xywh' but --motion-model is 'xyah'.*"
-                                       "samurai calibrate --motion-model xyah"):
+    with pytest.raises(
+        CLIError,
+        match="fitted for motion model 'xywh' but --motion-model is 'xyah'.*"
+        "samurai calibrate --motion-model xyah",
+    ):
         samurai_config("tiny", noise_file, "xyah")
 
 
@@ -93,8 +96,23 @@ def test_noise_file_reaches_the_sam2_tracker(noise_file, sam2_tiny_checkpoint, t
     for t, f in enumerate(ph.frames):
         Image.fromarray(f).convert("RGB").save(tmp_path / f"{t:05d}.png")
     out = tmp_path / "run"
-    rc = main(["track", str(tmp_path), "--box", "6,8,30,44", "--checkpoint", str(sam2_tiny_checkpoint),
-               "--image-size", "256", "--noise", str(noise_file), "--out", str(out), "--no-video"])
+    rc = main(
+        [
+            "track",
+            str(tmp_path),
+            "--box",
+            "6,8,30,44",
+            "--checkpoint",
+            str(sam2_tiny_checkpoint),
+            "--image-size",
+            "256",
+            "--noise",
+            str(noise_file),
+            "--out",
+            str(out),
+            "--no-video",
+        ]
+    )
     assert rc == 0
     assert len(seen) == 1
     assert seen[0].noise == FITTED and seen[0].motion_model == "xywh"
@@ -103,8 +121,11 @@ def test_noise_file_reaches_the_sam2_tracker(noise_file, sam2_tiny_checkpoint, t
 
 
 def _phantom_decisions(path, method):
-    rows = [r for r in csv.DictReader(path.read_text().splitlines())
-            if r["method"] == f"phantom-segmenter/{method}"]
+    rows = [
+        r
+        for r in csv.DictReader(path.read_text().splitlines())
+        if r["method"] == f"phantom-segmenter/{method}"
+    ]
     motion = np.array([float(r["motion_iou"] or "nan") for r in rows]).reshape(-1, 4)
     chosen = np.array([int(r["chosen"]) for r in rows]).reshape(-1, 4)
     return motion, chosen
@@ -125,11 +146,33 @@ def test_demo_with_noise_file_tracks_with_the_fitted_filter(noise_file, tmp_path
     monkeypatch.setattr(phantom, "track", recording)
     out = tmp_path / "demo"
     n = 32
-    assert main(["demo", "--frames", str(n), "--size", "64", "--scale", "1", "--noise", str(noise_file),
-                 "--out", str(out)]) == 0
-    expected_cfg = config_with_noise(preset("tiny")._replace(motion_model="xywh"), load_calibration(noise_file))
-    assert configs == [(expected_cfg, False, False), (expected_cfg, True, False),
-                       (expected_cfg, False, True), (expected_cfg, True, True)]
+    assert (
+        main(
+            [
+                "demo",
+                "--frames",
+                str(n),
+                "--size",
+                "64",
+                "--scale",
+                "1",
+                "--noise",
+                str(noise_file),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    expected_cfg = config_with_noise(
+        preset("tiny")._replace(motion_model="xywh"), load_calibration(noise_file)
+    )
+    assert configs == [
+        (expected_cfg, False, False),
+        (expected_cfg, True, False),
+        (expected_cfg, False, True),
+        (expected_cfg, True, True),
+    ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["noise"] == str(noise_file) and manifest["motion_model"] == "xywh"
 

@@ -9,11 +9,11 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from user_errors import run_cli
 
 from samurai.drawing import PALETTE
 from samurai.formats import read_lasot_boxes, read_mask_png
 from samurai.provenance import file_sha256
-from user_errors import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +26,7 @@ def truncated_avi(tmp_path_factory):
     container still announces N frames, N - 1 decode. Returns (path, the decodable frames)."""
     pytest.importorskip("cv2")
     from fixtures_sam2 import write_truncated_avi
+
     from samurai_phantom import make_phantom
 
     path = tmp_path_factory.mktemp("avi") / "cut.avi"
@@ -60,22 +61,39 @@ def _assert_masks_as_from_a_folder(out, decoded, common, tmp_path):
     ref = run_cli(["track", folder, *common, "--out", tmp_path / "ref"])
     assert ref.code == 0, ref.stderr
     for t in range(len(decoded)):
-        np.testing.assert_array_equal(read_mask_png(out / "masks" / f"{t:05d}.png"),
-                                      read_mask_png(tmp_path / "ref" / "masks" / f"{t:05d}.png"))
+        np.testing.assert_array_equal(
+            read_mask_png(out / "masks" / f"{t:05d}.png"),
+            read_mask_png(tmp_path / "ref" / "masks" / f"{t:05d}.png"),
+        )
 
 
-def test_eval_lasot_scores_a_video_that_ends_early_on_the_frames_read(truncated_avi, sam2_tiny_checkpoint, tmp_path):
+def test_eval_lasot_scores_a_video_that_ends_early_on_the_frames_read(
+    truncated_avi, sam2_tiny_checkpoint, tmp_path
+):
     path, decoded = truncated_avi
     seq = tmp_path / "lasot" / "cut"
     seq.mkdir(parents=True)
     (seq / "cut.avi").write_bytes(path.read_bytes())
     (seq / "groundtruth.txt").write_text("6,8,24,36\n" * len(decoded))  # one line per decodable frame
-    result = run_cli(["eval", tmp_path / "lasot", "--lasot", "--checkpoint", sam2_tiny_checkpoint,
-                      "--image-size", "256", "--out", tmp_path / "eval"])
+    result = run_cli(
+        [
+            "eval",
+            tmp_path / "lasot",
+            "--lasot",
+            "--checkpoint",
+            sam2_tiny_checkpoint,
+            "--image-size",
+            "256",
+            "--out",
+            tmp_path / "eval",
+        ]
+    )
     assert result.code == 0, result.stderr
     assert f"read {N - 1} of {N} announced frames" in result.stderr
     rows = list(csv.DictReader((tmp_path / "eval" / "per_case.csv").read_text().splitlines()))
-    assert [(r["status"], r["frames"], r["frames_announced"]) for r in rows] == [("ok", str(N - 2), str(N))] * 2
+    assert [(r["status"], r["frames"], r["frames_announced"]) for r in rows] == [
+        ("ok", str(N - 2), str(N))
+    ] * 2
 
 
 def test_track_tracks_every_frame_of_a_video_that_announces_fewer(sam2_tiny_checkpoint, tmp_path):
@@ -83,11 +101,13 @@ def test_track_tracks_every_frame_of_a_video_that_announces_fewer(sam2_tiny_chec
     the masks of the same frames as a lossless folder."""
     pytest.importorskip("cv2")
     from fixtures_sam2 import write_underannounced_avi
+
     from samurai_phantom import make_phantom
 
     ph = make_phantom(n_frames=7, size=64, dropout=None)
-    announced, decoded = write_underannounced_avi(tmp_path / "under.avi",
-                                                  [np.repeat(f[..., None], 3, axis=2) for f in ph.frames], 4)
+    announced, decoded = write_underannounced_avi(
+        tmp_path / "under.avi", [np.repeat(f[..., None], 3, axis=2) for f in ph.frames], 4
+    )
     assert (announced, len(decoded)) == (4, 7)  # the premise, read with OpenCV itself
     common = ["--box", "6,8,30,44", "--checkpoint", sam2_tiny_checkpoint, "--image-size", "256", "--no-video"]
     result = run_cli(["track", tmp_path / "under.avi", *common, "--out", tmp_path / "under"])
@@ -128,8 +148,10 @@ def test_track_keeps_the_frames_before_an_unreadable_frame_file(sam2_tiny_checkp
     ref = run_cli(["track", tmp_path / "ref", *common, "--no-video", "--out", tmp_path / "refout"])
     assert ref.code == 0, ref.stderr
     for t in range(3):
-        np.testing.assert_array_equal(read_mask_png(out / "masks" / f"{t:05d}.png"),
-                                      read_mask_png(tmp_path / "refout" / "masks" / f"{t:05d}.png"))
+        np.testing.assert_array_equal(
+            read_mask_png(out / "masks" / f"{t:05d}.png"),
+            read_mask_png(tmp_path / "refout" / "masks" / f"{t:05d}.png"),
+        )
 
 
 def test_eval_lasot_scores_every_frame_read(sam2_tiny_checkpoint, tmp_path):
@@ -139,6 +161,7 @@ def test_eval_lasot_scores_every_frame_read(sam2_tiny_checkpoint, tmp_path):
     sequence is untouched."""
     pytest.importorskip("cv2")
     from fixtures_sam2 import write_underannounced_avi
+
     from samurai_phantom import make_phantom
 
     ph = make_phantom(n_frames=5, size=64, dropout=None)
@@ -149,19 +172,34 @@ def test_eval_lasot_scores_every_frame_read(sam2_tiny_checkpoint, tmp_path):
         (tmp_path / "lasot" / name / "groundtruth.txt").write_text("6,8,24,36\n" * 5)
     (tmp_path / "lasot" / "bad" / "img" / "00000004.jpg").write_bytes(b"truncated jpeg")
     (tmp_path / "lasot" / "under").mkdir()
-    announced, decoded = write_underannounced_avi(tmp_path / "lasot" / "under" / "under.avi",
-                                                  [np.repeat(f[..., None], 3, axis=2) for f in ph.frames], 3)
+    announced, decoded = write_underannounced_avi(
+        tmp_path / "lasot" / "under" / "under.avi", [np.repeat(f[..., None], 3, axis=2) for f in ph.frames], 3
+    )
     assert (announced, len(decoded)) == (3, 5)
     (tmp_path / "lasot" / "under" / "groundtruth.txt").write_text("6,8,24,36\n" * 5)
-    result = run_cli(["eval", tmp_path / "lasot", "--lasot", "--checkpoint", sam2_tiny_checkpoint,
-                      "--image-size", "256", "--out", tmp_path / "eval"])
+    result = run_cli(
+        [
+            "eval",
+            tmp_path / "lasot",
+            "--lasot",
+            "--checkpoint",
+            sam2_tiny_checkpoint,
+            "--image-size",
+            "256",
+            "--out",
+            tmp_path / "eval",
+        ]
+    )
     assert result.code == 0, result.stderr
     assert "sequence bad: read 3 of 5 announced frames" in result.stderr and "00000004.jpg" in result.stderr
     assert "sequence under: read 5 frames, 2 more than its container announces (3" in result.stderr
     rows = list(csv.DictReader((tmp_path / "eval" / "per_case.csv").read_text().splitlines()))
     got = {(r["case"], r["method"]): (r["status"], r["frames"], r["frames_announced"]) for r in rows}
-    assert got == {(c, m): ("ok", str(n - 1), a) for c, n, a in (("bad", 3, "5"), ("good", 5, "5"), ("under", 5, "3"))
-                   for m in ("vanilla", "samurai")}
+    assert got == {
+        (c, m): ("ok", str(n - 1), a)
+        for c, n, a in (("bad", 3, "5"), ("good", 5, "5"), ("under", 5, "3"))
+        for m in ("vanilla", "samurai")
+    }
     manifest = json.loads((tmp_path / "eval" / "manifest.json").read_text())
     assert list(manifest["ended_early"]) == ["bad"] and "00000004.jpg" in manifest["ended_early"]["bad"]
 
@@ -173,6 +211,7 @@ def test_eval_echonet_videos_that_end_early(sam2_tiny_checkpoint, tmp_path):
     intact dataset's on the same frames."""
     pytest.importorskip("cv2")
     from fixtures_sam2 import cut_avi
+
     from samurai.data.synthetic import write_echonet
 
     data = write_echonet(tmp_path / "echonet", n_videos=3, n_frames=6, size=(64, 64))
@@ -186,12 +225,17 @@ def test_eval_echonet_videos_that_end_early(sam2_tiny_checkpoint, tmp_path):
     result = run_cli(["eval", data["root"], *common, "--out", tmp_path / "cut"])
     assert result.code == 0, result.stderr
     assert f"case {tail}: {tail}.avi decodes 5 of the 6 frames" in result.stderr
-    assert (f"case {before_es}: {before_es}.avi decodes 3 of the 6 frames" in result.stderr
-            and "labelled frame(s) 3 went with the end" in result.stderr)
+    assert (
+        f"case {before_es}: {before_es}.avi decodes 3 of the 6 frames" in result.stderr
+        and "labelled frame(s) 3 went with the end" in result.stderr
+    )
     assert intact not in result.stderr
 
     def rows(folder):
-        return {(r["case"], r["method"]): r for r in csv.DictReader((folder / "per_case.csv").read_text().splitlines())}
+        return {
+            (r["case"], r["method"]): r
+            for r in csv.DictReader((folder / "per_case.csv").read_text().splitlines())
+        }
 
     cut, full = rows(tmp_path / "cut"), rows(tmp_path / "ref")
     for (case, method), row in cut.items():
@@ -199,8 +243,9 @@ def test_eval_echonet_videos_that_end_early(sam2_tiny_checkpoint, tmp_path):
         if case == before_es:  # only its prompt frame is left to score
             assert row["frames"] == "1" and row["dice"] != ""
         else:
-            assert {k: row[k] for k in ("frames", "dice", "iou", "hd95")} == \
-                   {k: full[case, method][k] for k in ("frames", "dice", "iou", "hd95")}
+            assert {k: row[k] for k in ("frames", "dice", "iou", "hd95")} == {
+                k: full[case, method][k] for k in ("frames", "dice", "iou", "hd95")
+            }
     manifest = json.loads((tmp_path / "cut" / "manifest.json").read_text())
     assert sorted(manifest["ended_early"]) == sorted([tail, before_es])
     assert "2 case(s) ended before the frames" in (tmp_path / "cut" / "summary.md").read_text()
@@ -210,8 +255,8 @@ def test_eval_names_the_objects_empty_on_every_frame(tmp_path, monkeypatch):
     """Random weights leave objects empty: eval names them (case/method/structure) on stderr,
     in summary.json and in the manifest, as track does; the named ones are those whose masks
     are empty on every frame."""
-    from samurai.eval import echo
     from samurai.data.synthetic import write_generic
+    from samurai.eval import echo
 
     write_generic(tmp_path / "data", n_videos=1, n_frames=3)
     masks = {}
@@ -223,12 +268,27 @@ def test_eval_names_the_objects_empty_on_every_frame(tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr(echo, "track_case", spy)
-    result = run_cli(["eval", tmp_path / "data", "--random-weights", "--seed", "5",
-                      "--image-size", "128", "--out", tmp_path / "eval"])
+    result = run_cli(
+        [
+            "eval",
+            tmp_path / "data",
+            "--random-weights",
+            "--seed",
+            "5",
+            "--image-size",
+            "128",
+            "--out",
+            tmp_path / "eval",
+        ]
+    )
     assert result.code == 0, result.stderr
     labels = json.loads((tmp_path / "data" / "labels.json").read_text())
-    expected = [f"video00/{m}/{labels[str(k)]}" for m, (out, ids, start) in masks.items()
-                for i, k in enumerate(ids) if not out[start:, i].any()]
+    expected = [
+        f"video00/{m}/{labels[str(k)]}"
+        for m, (out, ids, start) in masks.items()
+        for i, k in enumerate(ids)
+        if not out[start:, i].any()
+    ]
     assert expected and len(expected) < 6  # seed 5: some structures never segmented, not all
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     manifest = json.loads((tmp_path / "eval" / "manifest.json").read_text())
@@ -239,9 +299,8 @@ def test_eval_names_the_objects_empty_on_every_frame(tmp_path, monkeypatch):
 
 
 def test_eval_records_a_failing_case_and_keeps_the_others(sam2_tiny_checkpoint, tmp_path, monkeypatch):
-    from samurai.eval import runner
-    from samurai.eval import echo
     from samurai.data.synthetic import write_generic
+    from samurai.eval import echo, runner
 
     write_generic(tmp_path / "data", n_videos=2, n_frames=3)
     real = echo.echo_case
@@ -252,8 +311,18 @@ def test_eval_records_a_failing_case_and_keeps_the_others(sam2_tiny_checkpoint, 
         return real(case, *args)
 
     monkeypatch.setattr(echo, "echo_case", flaky)
-    result = run_cli(["eval", tmp_path / "data", "--checkpoint", sam2_tiny_checkpoint,
-                      "--image-size", "256", "--out", tmp_path / "eval"])
+    result = run_cli(
+        [
+            "eval",
+            tmp_path / "data",
+            "--checkpoint",
+            sam2_tiny_checkpoint,
+            "--image-size",
+            "256",
+            "--out",
+            tmp_path / "eval",
+        ]
+    )
     assert result.code == runner.EXIT_SOME_FAILED == 3, result.stderr
     assert "1 of 2 case(s) failed" in result.stderr and "video01" in result.stderr
     out = tmp_path / "eval"
@@ -268,8 +337,11 @@ def test_eval_records_a_failing_case_and_keeps_the_others(sam2_tiny_checkpoint, 
     assert summary["failed_cases"] == ["video01"]
     # Every per-case metric reaches the summary, norm_precision_auc included.
     for entry in summary["segmentation"]:
-        mine = [float(r["norm_precision_auc"]) for r in ok
-                if (r["method"], r["structure"]) == (entry["method"], entry["structure"])]
+        mine = [
+            float(r["norm_precision_auc"])
+            for r in ok
+            if (r["method"], r["structure"]) == (entry["method"], entry["structure"])
+        ]
         assert entry["norm_precision_auc"] == pytest.approx(np.mean(mine), abs=1e-5)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["failed_cases"] == ["video01"] and manifest["cases"] == ["video00", "video01"]
@@ -287,8 +359,22 @@ def test_track_manifest_overlay_and_empty_objects(sam2_tiny_checkpoint, tmp_path
 
     # Random weights, two boxes, SAMURAI off: UNTRAINED stamp, prompt boxes, the progress label.
     box = (4, 6, 40, 50)
-    result = run_cli(["track", frames, "--box", ",".join(map(str, box)), "--box", "30,10,60,40",
-                      "--random-weights", "--image-size", "128", "--vanilla", "--out", tmp_path / "r"])
+    result = run_cli(
+        [
+            "track",
+            frames,
+            "--box",
+            ",".join(map(str, box)),
+            "--box",
+            "30,10,60,40",
+            "--random-weights",
+            "--image-size",
+            "128",
+            "--vanilla",
+            "--out",
+            tmp_path / "r",
+        ]
+    )
     assert result.code == 0, result.stderr
     assert "propagate in video (SAM 2)" in result.stderr and "(SAMURAI)" not in result.stderr
     out = tmp_path / "r"
@@ -308,14 +394,26 @@ def test_track_manifest_overlay_and_empty_objects(sam2_tiny_checkpoint, tmp_path
         gif.seek(1)
         second = np.asarray(gif.convert("RGB"))
     x1, y1, x2, y2 = box
-    assert (first[y2 - 1, x1 + 5:x2 - 5] == PALETTE[0]).all()  # the bottom edge of box 1
-    assert not (second[y2 - 1, x1 + 5:x2 - 5] == PALETTE[0]).all(axis=1).all()  # frame 0 only
+    assert (first[y2 - 1, x1 + 5 : x2 - 5] == PALETTE[0]).all()  # the bottom edge of box 1
+    assert not (second[y2 - 1, x1 + 5 : x2 - 5] == PALETTE[0]).all(axis=1).all()  # frame 0 only
     for t, frame in enumerate((first, second)):  # the UNTRAINED band: black, white text, top left
         assert _blacked_out(frame, ph.frames[t]) > 0.5 and (frame[:12, :60].min(axis=2) > 150).any()
 
     # A mask prompt: its file's hash is recorded; a checkpoint run carries no UNTRAINED band.
-    result = run_cli(["track", frames, "--mask", tmp_path / "mask.png", "--checkpoint", sam2_tiny_checkpoint,
-                      "--image-size", "256", "--out", tmp_path / "m"])
+    result = run_cli(
+        [
+            "track",
+            frames,
+            "--mask",
+            tmp_path / "mask.png",
+            "--checkpoint",
+            sam2_tiny_checkpoint,
+            "--image-size",
+            "256",
+            "--out",
+            tmp_path / "m",
+        ]
+    )
     assert result.code == 0, result.stderr
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert manifest["prompts"]["mask_sha256"] == file_sha256(tmp_path / "mask.png")

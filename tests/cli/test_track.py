@@ -63,7 +63,9 @@ def test_track_frame_folder_with_boxes(frame_folder, sam2_tiny_checkpoint, tmp_p
     predictor = build_samurai_video_predictor("tiny", sam2_tiny_checkpoint, device="cpu", image_size=256)
     state = predictor.init_state(str(frame_folder))
     for oid, box in enumerate(BOXES, 1):
-        predictor.add_new_points_or_box(state, frame_idx=0, obj_id=oid, box=[float(v) for v in box.split(",")])
+        predictor.add_new_points_or_box(
+            state, frame_idx=0, obj_id=oid, box=[float(v) for v in box.split(",")]
+        )
     expected = np.zeros_like(masks)
     per_object = np.zeros((2,) + masks.shape, bool)
     for t, ids, logits in predictor.propagate_in_video(state):
@@ -101,7 +103,9 @@ def test_track_frame_folder_with_boxes(frame_folder, sam2_tiny_checkpoint, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
-def test_track_video_file_with_mask_vanilla_and_force(mp4_video, clip, sam2_tiny_checkpoint, tmp_path, capsys):
+def test_track_video_file_with_mask_vanilla_and_force(
+    mp4_video, clip, sam2_tiny_checkpoint, tmp_path, capsys
+):
     Image.fromarray(clip.masks[0]).save(tmp_path / "first.png")
     out = tmp_path / "run"
     out.mkdir()
@@ -138,8 +142,20 @@ def test_interrupted_run_leaves_no_output(frame_folder, sam2_tiny_checkpoint, tm
 
 def test_random_weights_are_labelled(frame_folder, tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["track", str(frame_folder), "--box", BOXES[0], "--random-weights", "--image-size", "256",
-               "--out", str(out), "--no-video"])
+    rc = main(
+        [
+            "track",
+            str(frame_folder),
+            "--box",
+            BOXES[0],
+            "--random-weights",
+            "--image-size",
+            "256",
+            "--out",
+            str(out),
+            "--no-video",
+        ]
+    )
     assert rc == 0
     assert "UNTRAINED" in capsys.readouterr().out
     assert json.loads((out / "manifest.json").read_text())["random_weights"] is True
@@ -158,8 +174,14 @@ def test_random_weights_are_labelled(frame_folder, tmp_path, capsys):
         (lambda d, v: ["track", str(v), "--mask", str(d / "m.png")], "is empty"),
         (lambda d, v: ["track", str(v), "--mask", str(d / "small.png")], "at the video's resolution"),
         (lambda d, v: ["track", str(v), "--box", "1,1,5,5"], "--checkpoint"),
-        (lambda d, v: ["track", str(v), "--box", "1,1,5,5", "--checkpoint", str(d / "nope.pt")], "does not exist"),
-        (lambda d, v: ["track", str(v), "--box", "1,1,5,5", "--checkpoint", str(d / "m.png")], "cannot build"),
+        (
+            lambda d, v: ["track", str(v), "--box", "1,1,5,5", "--checkpoint", str(d / "nope.pt")],
+            "does not exist",
+        ),
+        (
+            lambda d, v: ["track", str(v), "--box", "1,1,5,5", "--checkpoint", str(d / "m.png")],
+            "cannot build",
+        ),
     ],
 )
 def test_user_errors_name_the_fix(make_args, message, frame_folder, tmp_path, capsys):
@@ -180,10 +202,20 @@ def test_adapter_that_does_not_fit_the_model(frame_folder, sam2_tiny_checkpoint,
 
     adapter = tmp_path / "adapter"
     LoraConfig(r=8, lora_alpha=8, target_modules=["not_a_layer"]).save_pretrained(str(adapter))
-    save_file({"base_model.model.not_a_layer.lora_A.weight": torch.zeros(8, 16)},
-              str(adapter / "adapter_model.safetensors"))
-    rc = _track(frame_folder, "--box", BOXES[0], "--adapter", adapter, "--out", tmp_path / "out",
-                ckpt=sam2_tiny_checkpoint)
+    save_file(
+        {"base_model.model.not_a_layer.lora_A.weight": torch.zeros(8, 16)},
+        str(adapter / "adapter_model.safetensors"),
+    )
+    rc = _track(
+        frame_folder,
+        "--box",
+        BOXES[0],
+        "--adapter",
+        adapter,
+        "--out",
+        tmp_path / "out",
+        ckpt=sam2_tiny_checkpoint,
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "cannot be loaded into the tiny model" in err and "another SAM 2 architecture" in err
@@ -192,14 +224,23 @@ def test_adapter_that_does_not_fit_the_model(frame_folder, sam2_tiny_checkpoint,
 
 def test_adapter_from_samurai_train_is_applied(frame_folder, sam2_tiny_checkpoint, tmp_path):
     pytest.importorskip("peft")
-    from samurai_sam2 import build_sam2_model
     from samurai.train.lora import apply_lora, save_adapter
+    from samurai_sam2 import build_sam2_model
 
     peft_model = apply_lora(build_sam2_model("tiny", sam2_tiny_checkpoint, image_size=256))
     save_adapter(peft_model, tmp_path / "adapter")
     out = tmp_path / "run"
-    rc = _track(frame_folder, "--box", BOXES[0], "--adapter", tmp_path / "adapter", "--out", out,
-                "--no-video", ckpt=sam2_tiny_checkpoint)
+    rc = _track(
+        frame_folder,
+        "--box",
+        BOXES[0],
+        "--adapter",
+        tmp_path / "adapter",
+        "--out",
+        out,
+        "--no-video",
+        ckpt=sam2_tiny_checkpoint,
+    )
     assert rc == 0
     assert json.loads((out / "manifest.json").read_text())["adapter"] == str(tmp_path / "adapter")
     assert len(list((out / "masks").iterdir())) == N

@@ -38,14 +38,17 @@ def _library_streaming_masks(folder, frame_folder):
     frames = [np.array(Image.open(frame_folder / f"{t:05d}.png").convert("RGB")) for t in range(N)]
     session = processor.init_video_session(inference_device="cpu")
     boxes = [[float(v) for v in b.split(",")] for b in BOXES]
-    processor.add_inputs_to_inference_session(session, frame_idx=0, obj_ids=[1, 2], input_boxes=[boxes],
-                                              original_size=(64, 64))
+    processor.add_inputs_to_inference_session(
+        session, frame_idx=0, obj_ids=[1, 2], input_boxes=[boxes], original_size=(64, 64)
+    )
     labels = np.zeros((N, 64, 64), np.uint8)
     with torch.inference_mode():
         for t, frame in enumerate(frames):
             pixels = processor(images=frame, return_tensors="pt").pixel_values[0]
             out = model(inference_session=session, frame_idx=t, frame=pixels)
-            masks = processor.post_process_masks([out.pred_masks], original_sizes=[[64, 64]], binarize=False)[0]
+            masks = processor.post_process_masks([out.pred_masks], original_sizes=[[64, 64]], binarize=False)[
+                0
+            ]
             for i, oid in enumerate(out.object_ids):
                 labels[t][(masks[i, 0] > 0).numpy()] = oid
     return labels
@@ -57,8 +60,23 @@ def test_track_with_a_transformers_edgetam_folder(hf_tiny_folders, frame_folder,
     folder = hf_tiny_folders["edgetam_video"]
     model = f"hf:{folder}"
     out = tmp_path / "samurai"
-    rc = main(["track", str(frame_folder), "--box", BOXES[0], "--box", BOXES[1], "--model", model,
-               "--out", str(out), "--no-video", "--device", "cpu"])
+    rc = main(
+        [
+            "track",
+            str(frame_folder),
+            "--box",
+            BOXES[0],
+            "--box",
+            BOXES[1],
+            "--model",
+            model,
+            "--out",
+            str(out),
+            "--no-video",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0 and "wrote" in capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] and manifest["samurai"] is True and manifest["model"] == model
@@ -71,8 +89,24 @@ def test_track_with_a_transformers_edgetam_folder(hf_tiny_folders, frame_folder,
 
     # SAMURAI off: exactly transformers' own streaming tracker.
     vanilla = tmp_path / "vanilla"
-    rc = main(["track", str(frame_folder), "--box", BOXES[0], "--box", BOXES[1], "--model", model,
-               "--vanilla", "--out", str(vanilla), "--no-video", "--device", "cpu"])
+    rc = main(
+        [
+            "track",
+            str(frame_folder),
+            "--box",
+            BOXES[0],
+            "--box",
+            BOXES[1],
+            "--model",
+            model,
+            "--vanilla",
+            "--out",
+            str(vanilla),
+            "--no-video",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     with (vanilla / "scores.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -127,11 +161,27 @@ def test_track_hf_with_an_adapter(hf_tiny_folders, frame_folder, tmp_path, capsy
     runs = {}
     for name, extra in (("plain", []), ("adapted", ["--adapter", str(tmp_path / "adapter")])):
         out = tmp_path / name
-        rc = main(["track", str(frame_folder), "--box", BOXES[0], "--model", f"hf:{folder}", *extra,
-                   "--out", str(out), "--no-video", "--device", "cpu"])
+        rc = main(
+            [
+                "track",
+                str(frame_folder),
+                "--box",
+                BOXES[0],
+                "--model",
+                f"hf:{folder}",
+                *extra,
+                "--out",
+                str(out),
+                "--no-video",
+                "--device",
+                "cpu",
+            ]
+        )
         assert rc == 0
         runs[name] = np.stack([read_mask_png(out / "masks" / f"{t:05d}.png") for t in range(N)])
-    assert json.loads((tmp_path / "adapted" / "manifest.json").read_text())["adapter"] == str(tmp_path / "adapter")
+    assert json.loads((tmp_path / "adapted" / "manifest.json").read_text())["adapter"] == str(
+        tmp_path / "adapter"
+    )
     assert not np.array_equal(runs["plain"], runs["adapted"])
 
     # An adapter for another architecture is refused with the reason.
@@ -140,11 +190,25 @@ def test_track_hf_with_an_adapter(hf_tiny_folders, frame_folder, tmp_path, capsy
     from safetensors.torch import save_file
 
     LoraConfig(r=8, lora_alpha=8, target_modules=["not_a_layer"]).save_pretrained(str(tmp_path / "bad"))
-    save_file({"base_model.model.not_a_layer.lora_A.weight": torch.zeros(8, 16)},
-              str(tmp_path / "bad" / "adapter_model.safetensors"))
+    save_file(
+        {"base_model.model.not_a_layer.lora_A.weight": torch.zeros(8, 16)},
+        str(tmp_path / "bad" / "adapter_model.safetensors"),
+    )
     capsys.readouterr()
-    rc = main(["track", str(frame_folder), "--box", BOXES[0], "--model", f"hf:{folder}",
-               "--adapter", str(tmp_path / "bad"), "--out", str(tmp_path / "out")])
+    rc = main(
+        [
+            "track",
+            str(frame_folder),
+            "--box",
+            BOXES[0],
+            "--model",
+            f"hf:{folder}",
+            "--adapter",
+            str(tmp_path / "bad"),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert rc == 2 and "does not fit the model" in capsys.readouterr().err
 
 
@@ -153,8 +217,23 @@ def test_demo_runs_a_transformers_tracker(hf_tiny_folders, tmp_path, capsys):
     phantom comparison (3 frames: a pipeline check)."""
     folder = hf_tiny_folders["edgetam_video"]
     out = tmp_path / "demo"
-    rc = main(["demo", "--model", f"hf:{folder}", "--frames", "3", "--size", "64", "--scale", "1",
-               "--out", str(out), "--device", "cpu"])
+    rc = main(
+        [
+            "demo",
+            "--model",
+            f"hf:{folder}",
+            "--frames",
+            "3",
+            "--size",
+            "64",
+            "--scale",
+            "1",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     label = f"hf-{folder.name}"
     with (out / "metrics.csv").open() as f:
@@ -164,16 +243,28 @@ def test_demo_runs_a_transformers_tracker(hf_tiny_folders, tmp_path, capsys):
 
 def test_track_hf_from_a_label_mask(hf_tiny_folders, frame_folder, tmp_path):
     """Mask prompts (one per label) go through the processor's mask path for every object."""
-    from samurai_phantom import make_phantom
-
     from samurai.formats import write_png
+    from samurai_phantom import make_phantom
 
     labels = make_phantom(n_frames=N, size=64, dropout=None).masks[0].astype(np.uint8)
     ids = sorted(int(v) for v in np.unique(labels) if v)
     write_png(tmp_path / "first.png", labels)
     out = tmp_path / "run"
-    rc = main(["track", str(frame_folder), "--mask", str(tmp_path / "first.png"), "--model",
-               f"hf:{hf_tiny_folders['sam2_video']}", "--out", str(out), "--no-video", "--device", "cpu"])
+    rc = main(
+        [
+            "track",
+            str(frame_folder),
+            "--mask",
+            str(tmp_path / "first.png"),
+            "--model",
+            f"hf:{hf_tiny_folders['sam2_video']}",
+            "--out",
+            str(out),
+            "--no-video",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     with (out / "scores.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -188,8 +279,18 @@ def test_eval_with_a_transformers_folder(hf_tiny_folders, tmp_path, capsys):
 
     write_camus2023(tmp_path / "camus", n_patients=1, n_frames=3)
     out = tmp_path / "eval"
-    rc = main(["eval", str(tmp_path / "camus"), "--model", f"hf:{hf_tiny_folders['edgetam_video']}",
-               "--out", str(out), "--device", "cpu"])
+    rc = main(
+        [
+            "eval",
+            str(tmp_path / "camus"),
+            "--model",
+            f"hf:{hf_tiny_folders['edgetam_video']}",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     with (out / "per_case.csv").open() as f:
         rows = list(csv.DictReader(f))

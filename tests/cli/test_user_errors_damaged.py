@@ -63,8 +63,12 @@ def world(tmp_path_factory, sam2_tiny_checkpoint):
     nan = root / "adapters" / "nan"
     with torch.no_grad():
         prompts.tokens[2, 0, 0] = float("inf")
-    save_adapter(apply_lora(build_model("tiny", sam2_tiny_checkpoint, image_size=256)), nan,
-                 {"prompts": "learned"}, prompts)
+    save_adapter(
+        apply_lora(build_model("tiny", sam2_tiny_checkpoint, image_size=256)),
+        nan,
+        {"prompts": "learned"},
+        prompts,
+    )
 
     frames = root / "frames"
     frames.mkdir()
@@ -77,30 +81,80 @@ def world(tmp_path_factory, sam2_tiny_checkpoint):
 
 
 EVAL = ["eval", "--checkpoint", "{ckpt}", "--image-size", "256", "--out", "{root}/o"]
-CHAMBERS = ["track", "{root}/frames", "--chambers", "lv,la", "--checkpoint", "{ckpt}", "--image-size", "256",
-            "--no-video", "--out", "{root}/o"]
-TRAIN = ["train", "--data", "{root}/generic", "--kind", "generic", "--train-split", "none", "--val-split", "none",
-         "--prompts", "learned", "--checkpoint", "{ckpt}", "--out", "{root}/run", "--no-progress"]
+CHAMBERS = [
+    "track",
+    "{root}/frames",
+    "--chambers",
+    "lv,la",
+    "--checkpoint",
+    "{ckpt}",
+    "--image-size",
+    "256",
+    "--no-video",
+    "--out",
+    "{root}/o",
+]
+TRAIN = [
+    "train",
+    "--data",
+    "{root}/generic",
+    "--kind",
+    "generic",
+    "--train-split",
+    "none",
+    "--val-split",
+    "none",
+    "--prompts",
+    "learned",
+    "--checkpoint",
+    "{ckpt}",
+    "--out",
+    "{root}/run",
+    "--no-progress",
+]
 
 # (id, command line, words the message must contain: the problem and the fix)
 CASES = [
-    ("eval-camus-truncated-ground-truth", [*EVAL, "{root}/camus", "--kind", "camus2023"],
-     ["patient0001_2CH_half_sequence_gt.nii.gz", "truncated", "re-download"]),
-    ("eval-echonet-tracing-outside-the-frame", [*EVAL, "{root}/echonet", "--kind", "echonet"],
-     ["VolumeTracings.csv", "outside its 32x32 frame", "3200", "fix those rows"]),
-    ("eval-generic-one-name-for-two-labels", [*EVAL, "{root}/shared_names"],
-     ["labels.json", "'cavity' for ids 2, 3", "its own name"]),
-    ("track-chambers-class-prompts-truncated", [*CHAMBERS, "--adapter", "{root}/adapters/truncated"],
-     ["class_prompts.safetensors", "damaged", "re-save"]),
-    ("track-chambers-class-prompts-inf", [*CHAMBERS, "--adapter", "{root}/adapters/nan"],
-     ["class_prompts.safetensors", "['la']", "NaN, infinite", "earlier adapter"]),
-    ("eval-learned-class-prompts-inf", [*EVAL, "{root}/generic", "--prompt", "learned", "--adapter",
-                                        "{root}/adapters/nan"], ["class_prompts.safetensors", "NaN, infinite"]),
-    ("eval-learned-classes-the-adapter-does-not-know", [*EVAL, "{root}/other_labels", "--prompt", "learned",
-                                                       "--adapter", "{root}/adapters/good"],
-     ["--prompt learned", "'ra'", "do not know", "['lv', 'myo', 'la']", "adapters/good"]),
-    ("train-val-data-with-other-classes", [*TRAIN, "--val-data", "{root}/other_labels"],
-     ["other_labels", "'ra'", "do not know", "['lv', 'myo', 'la']", "--classes"]),
+    (
+        "eval-camus-truncated-ground-truth",
+        [*EVAL, "{root}/camus", "--kind", "camus2023"],
+        ["patient0001_2CH_half_sequence_gt.nii.gz", "truncated", "re-download"],
+    ),
+    (
+        "eval-echonet-tracing-outside-the-frame",
+        [*EVAL, "{root}/echonet", "--kind", "echonet"],
+        ["VolumeTracings.csv", "outside its 32x32 frame", "3200", "fix those rows"],
+    ),
+    (
+        "eval-generic-one-name-for-two-labels",
+        [*EVAL, "{root}/shared_names"],
+        ["labels.json", "'cavity' for ids 2, 3", "its own name"],
+    ),
+    (
+        "track-chambers-class-prompts-truncated",
+        [*CHAMBERS, "--adapter", "{root}/adapters/truncated"],
+        ["class_prompts.safetensors", "damaged", "re-save"],
+    ),
+    (
+        "track-chambers-class-prompts-inf",
+        [*CHAMBERS, "--adapter", "{root}/adapters/nan"],
+        ["class_prompts.safetensors", "['la']", "NaN, infinite", "earlier adapter"],
+    ),
+    (
+        "eval-learned-class-prompts-inf",
+        [*EVAL, "{root}/generic", "--prompt", "learned", "--adapter", "{root}/adapters/nan"],
+        ["class_prompts.safetensors", "NaN, infinite"],
+    ),
+    (
+        "eval-learned-classes-the-adapter-does-not-know",
+        [*EVAL, "{root}/other_labels", "--prompt", "learned", "--adapter", "{root}/adapters/good"],
+        ["--prompt learned", "'ra'", "do not know", "['lv', 'myo', 'la']", "adapters/good"],
+    ),
+    (
+        "train-val-data-with-other-classes",
+        [*TRAIN, "--val-data", "{root}/other_labels"],
+        ["other_labels", "'ra'", "do not know", "['lv', 'myo', 'la']", "--classes"],
+    ),
 ]
 
 

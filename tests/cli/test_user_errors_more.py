@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -73,20 +73,40 @@ def env(tmp_path_factory, sam2_tiny_checkpoint):
         adapters[name] = folder
 
     boxes = {}
-    for name, lines in (("two_rows", "10,10,50,60\n12,11,50,61\n"),
-                        ("still", "10,10,50,60\n" * 3)):
+    for name, lines in (("two_rows", "10,10,50,60\n12,11,50,61\n"), ("still", "10,10,50,60\n" * 3)):
         boxes[name] = root / f"{name}.txt"
         boxes[name].write_text(lines)
 
     earlier = root / "work" / "earlier"
     earlier.parent.mkdir()
-    result = run_cli(["track", frames, "--box", BOX, "--random-weights", "--image-size", "256",
-                      "--no-video", "--out", earlier])
+    result = run_cli(
+        [
+            "track",
+            frames,
+            "--box",
+            BOX,
+            "--random-weights",
+            "--image-size",
+            "256",
+            "--no-video",
+            "--out",
+            earlier,
+        ]
+    )
     assert result.code == 0, result.stderr
     (root / "work" / "noise.json").write_text('{"an": "earlier calibration"}\n')
     (root / "work" / "a_folder").mkdir()
-    return {"root": root, "work": root / "work", "frames": frames, "lasot": lasot.parent, "generic": generic,
-            "ckpt": ckpt, "adapter": adapters, "boxes": boxes, "earlier": earlier}
+    return {
+        "root": root,
+        "work": root / "work",
+        "frames": frames,
+        "lasot": lasot.parent,
+        "generic": generic,
+        "ckpt": ckpt,
+        "adapter": adapters,
+        "boxes": boxes,
+        "earlier": earlier,
+    }
 
 
 class _Opaque:
@@ -102,13 +122,35 @@ class Case:
 
 def _track(e, *extra, ckpt="good"):
     weights = ["--random-weights"] if ckpt is None else ["--checkpoint", e["ckpt"][ckpt]]
-    return ["track", e["frames"], "--box", BOX, *weights, "--image-size", "256", "--no-video",
-            "--out", e["earlier"], "--force", *extra]
+    return [
+        "track",
+        e["frames"],
+        "--box",
+        BOX,
+        *weights,
+        "--image-size",
+        "256",
+        "--no-video",
+        "--out",
+        e["earlier"],
+        "--force",
+        *extra,
+    ]
 
 
 def _eval(e, *extra):
-    return ["eval", e["lasot"], "--lasot", "--random-weights", "--image-size", "256",
-            "--out", e["earlier"], "--force", *extra]
+    return [
+        "eval",
+        e["lasot"],
+        "--lasot",
+        "--random-weights",
+        "--image-size",
+        "256",
+        "--out",
+        e["earlier"],
+        "--force",
+        *extra,
+    ]
 
 
 def _train(e, *extra):
@@ -121,63 +163,243 @@ def _calibrate(e, *extra):
 
 CASES = {
     # --image-size: one rule (a multiple of 32), the same message for every command
-    "track-image-size-80": Case(lambda e: _track(e, "--image-size", "80"), ("--image-size", "multiple of 32", "use e.g. 64 or 96")),
+    "track-image-size-80": Case(
+        lambda e: _track(e, "--image-size", "80"), ("--image-size", "multiple of 32", "use e.g. 64 or 96")
+    ),
     "track-image-size-0": Case(lambda e: _track(e, "--image-size", "0"), ("--image-size", "positive")),
     "eval-image-size-100": Case(lambda e: _eval(e, "--image-size", "100"), ("multiple of 32", "96 or 128")),
-    "train-image-size-80": Case(lambda e: _train(e, "--image-size", "80"), ("image_size=80", "multiple of 32")),
+    "train-image-size-80": Case(
+        lambda e: _train(e, "--image-size", "80"), ("image_size=80", "multiple of 32")
+    ),
     # --device
-    "track-device-cuda": Case(lambda e: _track(e, "--device", "cuda"), ("no CUDA device is visible", "--device cpu"), needs_no_cuda=True),
-    "eval-device-cuda1": Case(lambda e: _eval(e, "--device", "cuda:1"), ("no CUDA device is visible", "--device cpu"), needs_no_cuda=True),
-    "train-device-cuda": Case(lambda e: _train(e, "--device", "cuda"), ("no CUDA device is visible", "--device cpu"), needs_no_cuda=True),
-    "track-device-nonsense": Case(lambda e: _track(e, "--device", "gpu0"), ("'gpu0' is not a torch device", "cpu, cuda")),
+    "track-device-cuda": Case(
+        lambda e: _track(e, "--device", "cuda"),
+        ("no CUDA device is visible", "--device cpu"),
+        needs_no_cuda=True,
+    ),
+    "eval-device-cuda1": Case(
+        lambda e: _eval(e, "--device", "cuda:1"),
+        ("no CUDA device is visible", "--device cpu"),
+        needs_no_cuda=True,
+    ),
+    "train-device-cuda": Case(
+        lambda e: _train(e, "--device", "cuda"),
+        ("no CUDA device is visible", "--device cpu"),
+        needs_no_cuda=True,
+    ),
+    "track-device-nonsense": Case(
+        lambda e: _track(e, "--device", "gpu0"), ("'gpu0' is not a torch device", "cpu, cuda")
+    ),
     # checkpoints
-    "track-checkpoint-text": Case(lambda e: _track(e, ckpt="text"), ("not a readable PyTorch checkpoint", "download it again")),
-    "track-checkpoint-pickle": Case(lambda e: _track(e, ckpt="pickle"), ("not an official SAM 2 checkpoint", "never load an untrusted pickle", "_Opaque")),
-    "track-checkpoint-nan": Case(lambda e: _track(e, ckpt="nan"), ("NaN or infinite weights", "no_obj_ptr", "use another checkpoint")),
-    "eval-checkpoint-nan": Case(lambda e: ["eval", e["lasot"], "--lasot", "--checkpoint", e["ckpt"]["nan"], "--image-size", "256", "--out", e["earlier"], "--force"], ("NaN or infinite weights", "no_obj_ptr")),
+    "track-checkpoint-text": Case(
+        lambda e: _track(e, ckpt="text"), ("not a readable PyTorch checkpoint", "download it again")
+    ),
+    "track-checkpoint-pickle": Case(
+        lambda e: _track(e, ckpt="pickle"),
+        ("not an official SAM 2 checkpoint", "never load an untrusted pickle", "_Opaque"),
+    ),
+    "track-checkpoint-nan": Case(
+        lambda e: _track(e, ckpt="nan"), ("NaN or infinite weights", "no_obj_ptr", "use another checkpoint")
+    ),
+    "eval-checkpoint-nan": Case(
+        lambda e: [
+            "eval",
+            e["lasot"],
+            "--lasot",
+            "--checkpoint",
+            e["ckpt"]["nan"],
+            "--image-size",
+            "256",
+            "--out",
+            e["earlier"],
+            "--force",
+        ],
+        ("NaN or infinite weights", "no_obj_ptr"),
+    ),
     # adapters
-    "track-adapter-garbage-weights": Case(lambda e: _track(e, "--adapter", e["adapter"]["garbage_weights"]), ("adapter_model.safetensors is damaged", "re-save the adapter")),
-    "track-adapter-bad-json": Case(lambda e: _track(e, "--adapter", e["adapter"]["bad_json"]), ("adapter_config.json is damaged", "re-save the adapter")),
-    "track-adapter-bad-rank": Case(lambda e: _track(e, "--adapter", e["adapter"]["bad_rank"]), ("adapter_config.json", "re-save the adapter")),
-    "eval-adapter-garbage-weights": Case(lambda e: _eval(e, "--adapter", e["adapter"]["garbage_weights"]), ("adapter_model.safetensors is damaged",)),
+    "track-adapter-garbage-weights": Case(
+        lambda e: _track(e, "--adapter", e["adapter"]["garbage_weights"]),
+        ("adapter_model.safetensors is damaged", "re-save the adapter"),
+    ),
+    "track-adapter-bad-json": Case(
+        lambda e: _track(e, "--adapter", e["adapter"]["bad_json"]),
+        ("adapter_config.json is damaged", "re-save the adapter"),
+    ),
+    "track-adapter-bad-rank": Case(
+        lambda e: _track(e, "--adapter", e["adapter"]["bad_rank"]),
+        ("adapter_config.json", "re-save the adapter"),
+    ),
+    "eval-adapter-garbage-weights": Case(
+        lambda e: _eval(e, "--adapter", e["adapter"]["garbage_weights"]),
+        ("adapter_model.safetensors is damaged",),
+    ),
     # --seed is an int
-    "track-seed-not-int": Case(lambda e: _track(e, "--seed", "abc", ckpt=None), ("--seed", "invalid int value")),
+    "track-seed-not-int": Case(
+        lambda e: _track(e, "--seed", "abc", ckpt=None), ("--seed", "invalid int value")
+    ),
     # training options: type and range, named, before any folder is made
-    "train-epochs-abc": Case(lambda e: _train(e, "--set", "epochs=abc"), ("epochs='abc'", "whole number", "epochs=10")),
-    "train-loss-weights-5": Case(lambda e: _train(e, "--set", "loss_weights=5"), ("loss_weights=5", "mapping", '"focal": 20')),
-    "train-loss-weight-text": Case(lambda e: _train(e, "--set", 'loss_weights={"dice": "x"}'), ("loss_weights.dice='x'", "number")),
-    "train-clip-len-2.5": Case(lambda e: _train(e, "--set", "clip_len=2.5"), ("clip_len=2.5", "whole number")),
+    "train-epochs-abc": Case(
+        lambda e: _train(e, "--set", "epochs=abc"), ("epochs='abc'", "whole number", "epochs=10")
+    ),
+    "train-loss-weights-5": Case(
+        lambda e: _train(e, "--set", "loss_weights=5"), ("loss_weights=5", "mapping", '"focal": 20')
+    ),
+    "train-loss-weight-text": Case(
+        lambda e: _train(e, "--set", 'loss_weights={"dice": "x"}'), ("loss_weights.dice='x'", "number")
+    ),
+    "train-clip-len-2.5": Case(
+        lambda e: _train(e, "--set", "clip_len=2.5"), ("clip_len=2.5", "whole number")
+    ),
     "train-amp-no": Case(lambda e: _train(e, "--set", 'amp="no"'), ("amp='no'", "true or false")),
-    "train-box-jitter-negative": Case(lambda e: _train(e, "--set", "box_jitter=-5"), ("box_jitter=-5", "[0, 1]")),
-    "train-val-data-missing": Case(lambda e: _train(e, "--val-data", e["work"] / "no_such_folder"),
-                                   ("val_data=", "is not a folder", "held-out")),
+    "train-box-jitter-negative": Case(
+        lambda e: _train(e, "--set", "box_jitter=-5"), ("box_jitter=-5", "[0, 1]")
+    ),
+    "train-val-data-missing": Case(
+        lambda e: _train(e, "--val-data", e["work"] / "no_such_folder"),
+        ("val_data=", "is not a folder", "held-out"),
+    ),
     "train-lr-text": Case(lambda e: _train(e, "--set", "lr=fast"), ("lr='fast'", "number", "lr=0.0001")),
     "train-lr-zero": Case(lambda e: _train(e, "--set", "lr=0"), ("lr=0.0", "> 0")),
     "train-seed-negative": Case(lambda e: _train(e, "--seed", "-1"), ("seed=-1", ">= 0")),
-    "train-targets-not-list": Case(lambda e: _train(e, "--set", "lora_targets=5"), ("lora_targets=5", "list of module names")),
-    "train-kind-unknown": Case(lambda e: _train(e, "--set", "kind=camus2000"), ("kind='camus2000'", "camus2023")),
+    "train-targets-not-list": Case(
+        lambda e: _train(e, "--set", "lora_targets=5"), ("lora_targets=5", "list of module names")
+    ),
+    "train-kind-unknown": Case(
+        lambda e: _train(e, "--set", "kind=camus2000"), ("kind='camus2000'", "camus2023")
+    ),
     "train-max-objects-0": Case(lambda e: _train(e, "--max-objects", "0"), ("max_objects=0", ">= 1")),
-    "train-checkpoint-missing": Case(lambda e: _train(e, "--checkpoint", e["root"] / "nope.pt"), ("nope.pt' does not exist", "SAM 2 .pt file")),
+    "train-checkpoint-missing": Case(
+        lambda e: _train(e, "--checkpoint", e["root"] / "nope.pt"),
+        ("nope.pt' does not exist", "SAM 2 .pt file"),
+    ),
     # ... and one that fails after the run folder was made: the folder goes again
-    "train-checkpoint-nan": Case(lambda e: ["train", "--data", e["generic"], "--kind", "generic", "--train-split", "none", "--val-split", "none", "--checkpoint", e["ckpt"]["nan"], "--out", e["work"] / "run", "--no-progress"], ("NaN or infinite weights", "no_obj_ptr")),
+    "train-checkpoint-nan": Case(
+        lambda e: [
+            "train",
+            "--data",
+            e["generic"],
+            "--kind",
+            "generic",
+            "--train-split",
+            "none",
+            "--val-split",
+            "none",
+            "--checkpoint",
+            e["ckpt"]["nan"],
+            "--out",
+            e["work"] / "run",
+            "--no-progress",
+        ],
+        ("NaN or infinite weights", "no_obj_ptr"),
+    ),
     # ... the same loader for Florence-2 training (--model florence2)
-    "train-florence2-epochs-abc": Case(lambda e: _train(e, "--model", "florence2", "--set", "epochs=abc"), ("epochs='abc'", "whole number", "epochs=10")),
-    "train-florence2-tasks-not-list": Case(lambda e: _train(e, "--model", "florence2", "--set", "tasks=box"), ("tasks='box'", "list of tasks", '["box", "polygon"]')),
-    "train-florence2-polygon-points-2.5": Case(lambda e: _train(e, "--model", "florence2", "--set", "polygon_points=2.5"), ("polygon_points=2.5", "whole number")),
-    "train-florence2-weight-decay-negative": Case(lambda e: _train(e, "--model", "florence2", "--set", "weight_decay=-1"), ("weight_decay=-1.0", ">= 0")),
-    "train-florence2-kind-unknown": Case(lambda e: _train(e, "--model", "florence2", "--set", "kind=camus2000"), ("kind='camus2000'", "camus2023")),
-    "train-florence2-sam2-option": Case(lambda e: _train(e, "--model", "florence2", "--set", "clip_len=4"), ("unknown option(s) for --model florence2", "clip_len")),
-    "train-florence2-yaml-types": Case(lambda e: ["train", "--model", "florence2", "--config", _yaml(e, "lr: fast\n"), "--data", e["frames"], "--out", e["work"] / "run"], ("lr='fast'", "number")),
-    "train-config-yaml-types": Case(lambda e: ["train", "--config", _yaml(e, "epochs: many\n"), "--data", e["frames"], "--out", e["work"] / "run"], ("epochs='many'", "whole number")),
+    "train-florence2-epochs-abc": Case(
+        lambda e: _train(e, "--model", "florence2", "--set", "epochs=abc"),
+        ("epochs='abc'", "whole number", "epochs=10"),
+    ),
+    "train-florence2-tasks-not-list": Case(
+        lambda e: _train(e, "--model", "florence2", "--set", "tasks=box"),
+        ("tasks='box'", "list of tasks", '["box", "polygon"]'),
+    ),
+    "train-florence2-polygon-points-2.5": Case(
+        lambda e: _train(e, "--model", "florence2", "--set", "polygon_points=2.5"),
+        ("polygon_points=2.5", "whole number"),
+    ),
+    "train-florence2-weight-decay-negative": Case(
+        lambda e: _train(e, "--model", "florence2", "--set", "weight_decay=-1"), ("weight_decay=-1.0", ">= 0")
+    ),
+    "train-florence2-kind-unknown": Case(
+        lambda e: _train(e, "--model", "florence2", "--set", "kind=camus2000"),
+        ("kind='camus2000'", "camus2023"),
+    ),
+    "train-florence2-sam2-option": Case(
+        lambda e: _train(e, "--model", "florence2", "--set", "clip_len=4"),
+        ("unknown option(s) for --model florence2", "clip_len"),
+    ),
+    "train-florence2-yaml-types": Case(
+        lambda e: [
+            "train",
+            "--model",
+            "florence2",
+            "--config",
+            _yaml(e, "lr: fast\n"),
+            "--data",
+            e["frames"],
+            "--out",
+            e["work"] / "run",
+        ],
+        ("lr='fast'", "number"),
+    ),
+    "train-config-yaml-types": Case(
+        lambda e: [
+            "train",
+            "--config",
+            _yaml(e, "epochs: many\n"),
+            "--data",
+            e["frames"],
+            "--out",
+            e["work"] / "run",
+        ],
+        ("epochs='many'", "whole number"),
+    ),
     # calibrate: the output paths are checked before fitting; tracks that cannot identify the noise
-    "calibrate-out-is-folder": Case(lambda e: _calibrate(e, e["lasot"] / "seq1" / "groundtruth.txt", "--holdout", "0", "-o", e["work"] / "a_folder"), ("is a folder", "give a file name")),
-    "calibrate-out-under-a-file": Case(lambda e: _calibrate(e, e["lasot"] / "seq1" / "groundtruth.txt", "--holdout", "0", "-o", e["work"] / "noise.json" / "n.json"), ("noise.json is a file, not a folder", "choose another path")),
-    "calibrate-report-is-folder": Case(lambda e: _calibrate(e, e["lasot"] / "seq1" / "groundtruth.txt", "--holdout", "0", "-o", e["work"] / "new.json", "--report", e["work"] / "a_folder"), ("--report", "is a folder")),
-    "calibrate-two-rows": Case(lambda e: _calibrate(e, e["boxes"]["two_rows"], "--holdout", "0", "-o", e["work"] / "noise.json"), ("too few to identify", "8 noise weights", "at least 3 boxes")),
-    "calibrate-still-box": Case(lambda e: _calibrate(e, e["boxes"]["still"], "--holdout", "0", "-o", e["work"] / "noise.json"), ("do not vary enough to identify the noise", "real motion")),
+    "calibrate-out-is-folder": Case(
+        lambda e: _calibrate(
+            e, e["lasot"] / "seq1" / "groundtruth.txt", "--holdout", "0", "-o", e["work"] / "a_folder"
+        ),
+        ("is a folder", "give a file name"),
+    ),
+    "calibrate-out-under-a-file": Case(
+        lambda e: _calibrate(
+            e,
+            e["lasot"] / "seq1" / "groundtruth.txt",
+            "--holdout",
+            "0",
+            "-o",
+            e["work"] / "noise.json" / "n.json",
+        ),
+        ("noise.json is a file, not a folder", "choose another path"),
+    ),
+    "calibrate-report-is-folder": Case(
+        lambda e: _calibrate(
+            e,
+            e["lasot"] / "seq1" / "groundtruth.txt",
+            "--holdout",
+            "0",
+            "-o",
+            e["work"] / "new.json",
+            "--report",
+            e["work"] / "a_folder",
+        ),
+        ("--report", "is a folder"),
+    ),
+    "calibrate-two-rows": Case(
+        lambda e: _calibrate(e, e["boxes"]["two_rows"], "--holdout", "0", "-o", e["work"] / "noise.json"),
+        ("too few to identify", "8 noise weights", "at least 3 boxes"),
+    ),
+    "calibrate-still-box": Case(
+        lambda e: _calibrate(e, e["boxes"]["still"], "--holdout", "0", "-o", e["work"] / "noise.json"),
+        ("do not vary enough to identify the noise", "real motion"),
+    ),
     # demo: --model has the same choices as track
-    "demo-model-unknown": Case(lambda e: ["demo", "--model", "huge", "--out", e["work"] / "demo"], ("--model", "'huge' is not a model", "medsam2 or hf:DIR")),
-    "demo-image-size-80": Case(lambda e: ["demo", "--frames", "3", "--checkpoint", e["ckpt"]["good"], "--image-size", "80", "--out", e["work"] / "demo"], ("multiple of 32",)),
+    "demo-model-unknown": Case(
+        lambda e: ["demo", "--model", "huge", "--out", e["work"] / "demo"],
+        ("--model", "'huge' is not a model", "medsam2 or hf:DIR"),
+    ),
+    "demo-image-size-80": Case(
+        lambda e: [
+            "demo",
+            "--frames",
+            "3",
+            "--checkpoint",
+            e["ckpt"]["good"],
+            "--image-size",
+            "80",
+            "--out",
+            e["work"] / "demo",
+        ],
+        ("multiple of 32",),
+    ),
 }
 
 
@@ -212,10 +434,25 @@ def test_the_table_covers_every_command():
 
 def test_random_weights_are_seeded(env, tmp_path):
     """Two runs with the same --seed give the same outputs; another seed, other weights."""
+
     def outputs(seed, name):
         out = tmp_path / name
-        result = run_cli(["track", env["frames"], "--box", BOX, "--random-weights", "--seed", seed,
-                          "--image-size", "256", "--no-video", "--out", out])
+        result = run_cli(
+            [
+                "track",
+                env["frames"],
+                "--box",
+                BOX,
+                "--random-weights",
+                "--seed",
+                seed,
+                "--image-size",
+                "256",
+                "--no-video",
+                "--out",
+                out,
+            ]
+        )
         assert result.code == 0, result.stderr
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["seed"] == int(seed) and manifest["random_weights"] is True
@@ -285,7 +522,12 @@ def test_cpu_notice_estimates_the_time_and_suggests_a_size():
     minutes = round(CPU_SECONDS_PER_FRAME[1024] * 200 / 60)
     assert f"about {minutes} min for 200 frames" in line and "estimate" in line
     assert "--image-size 512" in line and "--image-size 256" in line
-    assert cpu_notice(SimpleNamespace(device=torch.device("cpu"), image_size=256), "tiny", 10).count("--image-size") == 0
+    assert (
+        cpu_notice(SimpleNamespace(device=torch.device("cpu"), image_size=256), "tiny", 10).count(
+            "--image-size"
+        )
+        == 0
+    )
     per_frame = cpu_notice(SimpleNamespace(device=torch.device("cpu"), image_size=512), "large", None)  # eval
     large = CPU_MODEL_FACTOR["large"]
     assert f"about {CPU_SECONDS_PER_FRAME[512] * large:.1f} s per frame and object" in per_frame
@@ -297,8 +539,8 @@ def test_training_outputs_get_the_modes_of_track_outputs(tmp_path):
     """The checkpoint file and adapter folders are written like every other output (not 0600 /
     0700 as mkstemp / mkdtemp make them)."""
     from samurai.output import atomic_write_text
-    from samurai.train.lora import _atomic_dir
     from samurai.train.loop import atomic_torch_save
+    from samurai.train.lora import _atomic_dir
 
     atomic_write_text(tmp_path / "reference.txt", "x")
     (tmp_path / "reference_dir").mkdir()
@@ -306,7 +548,9 @@ def test_training_outputs_get_the_modes_of_track_outputs(tmp_path):
     _atomic_dir(tmp_path / "adapter", lambda folder: (folder / "a.json").write_text("{}"))
     mode = os.stat(tmp_path / "reference.txt").st_mode & 0o777
     assert os.stat(tmp_path / "checkpoint.pt").st_mode & 0o777 == mode
-    assert os.stat(tmp_path / "adapter").st_mode & 0o777 == os.stat(tmp_path / "reference_dir").st_mode & 0o777
+    assert (
+        os.stat(tmp_path / "adapter").st_mode & 0o777 == os.stat(tmp_path / "reference_dir").st_mode & 0o777
+    )
 
 
 def test_training_options_are_coerced_once_in_the_loader(tmp_path):

@@ -12,13 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-
 from user_errors import assert_user_error, run_cli, tree_digest
 
 pytestmark = pytest.mark.slow
@@ -29,8 +27,8 @@ BOX = "6,8,30,44"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from samurai_phantom import make_phantom
     from samurai.data.synthetic import write_generic
+    from samurai_phantom import make_phantom
 
     root = tmp_path_factory.mktemp("names")
     ph = make_phantom(n_frames=3, size=64, dropout=None)
@@ -52,7 +50,9 @@ def world(tmp_path_factory):
 
     for folder in ("a", "b"):
         (root / folder).mkdir()
-        writer = cv2.VideoWriter(str(root / folder / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 64))
+        writer = cv2.VideoWriter(
+            str(root / folder / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 64)
+        )
         for f in ph.frames:
             writer.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
         writer.release()
@@ -68,15 +68,31 @@ EVAL = ["eval", "--random-weights", "--model", "tiny", "--image-size", "256"]
 
 # (id, command line, words the message must contain: the problem and the fix)
 CASES = [
-    ("eval-lasot-same-sequence-name", [*EVAL, "{root}/lasot", "--lasot", "--out", "{root}/o"],
-     ["cat/cat-1", "dog/cat-1", "same name"]),
-    ("track-many-same-output-name", [*TRACK[:1], "{root}/same_name.txt", *TRACK[2:], "--boxes", "{root}/boxes.csv",
-                                     "--out", "{root}/o"], ["a/clip.mp4", "b/clip.mp4", "'clip'"]),
-    ("track-many-entry-outside-out", [*TRACK[:1], "{root}/dotdot.txt", *TRACK[2:], "--boxes", "{root}/boxes.csv",
-                                      "--out", "{root}/o"], ["..", "outside"]),
-    ("track-box-negative-as-option", [*TRACK, "--box", "-10,-10,30,30", "--out", "{root}/o"],
-     ["--box=-10,-10,30,30"]),
-    ("track-mask-is-a-folder", [*TRACK, "--mask", "{root}/a", "--out", "{root}/o"], ["is a folder", "--masks"]),
+    (
+        "eval-lasot-same-sequence-name",
+        [*EVAL, "{root}/lasot", "--lasot", "--out", "{root}/o"],
+        ["cat/cat-1", "dog/cat-1", "same name"],
+    ),
+    (
+        "track-many-same-output-name",
+        [*TRACK[:1], "{root}/same_name.txt", *TRACK[2:], "--boxes", "{root}/boxes.csv", "--out", "{root}/o"],
+        ["a/clip.mp4", "b/clip.mp4", "'clip'"],
+    ),
+    (
+        "track-many-entry-outside-out",
+        [*TRACK[:1], "{root}/dotdot.txt", *TRACK[2:], "--boxes", "{root}/boxes.csv", "--out", "{root}/o"],
+        ["..", "outside"],
+    ),
+    (
+        "track-box-negative-as-option",
+        [*TRACK, "--box", "-10,-10,30,30", "--out", "{root}/o"],
+        ["--box=-10,-10,30,30"],
+    ),
+    (
+        "track-mask-is-a-folder",
+        [*TRACK, "--mask", "{root}/a", "--out", "{root}/o"],
+        ["is a folder", "--masks"],
+    ),
 ]
 
 
@@ -105,14 +121,21 @@ def test_a_second_run_into_one_out_is_refused_naming_the_first(argv, world, monk
     refused at once, naming its PID, and leaves the first one's partial folder alone."""
     out = world / "busy"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "backends")])}
-    first = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True, env=env)
+    first = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         partial = Path(first.stdout.readline().strip())
         assert partial.is_dir()
         monkeypatch.chdir(world / "cwd")
         before = tree_digest(world)
-        result = subprocess.run([sys.executable, "-m", "samurai", *[a.format(root=world) for a in argv],
-                                 "--out", str(out)], env=env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "samurai", *[a.format(root=world) for a in argv], "--out", str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 2, result.stderr
         assert "being written by another samurai run" in result.stderr and f"pid {first.pid}" in result.stderr
         assert "Traceback" not in result.stderr
@@ -129,9 +152,24 @@ def test_library_chatter_stays_off_the_console(tmp_path):
     (tmp_path / "damaged.mp4").write_bytes(np.random.default_rng(0).bytes(3000))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "backends")])}
     env.pop("OPENCV_LOG_LEVEL", None), env.pop("OPENCV_FFMPEG_LOGLEVEL", None)
-    result = subprocess.run([sys.executable, "-m", "samurai", "track", str(tmp_path / "damaged.mp4"),
-                             "--box", BOX, "--random-weights", "--out", str(tmp_path / "o")],
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "samurai",
+            "track",
+            str(tmp_path / "damaged.mp4"),
+            "--box",
+            BOX,
+            "--random-weights",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("samurai track: error: cannot read"), result.stderr

@@ -41,23 +41,76 @@ def world(tmp_path_factory, sam2_tiny_checkpoint):
     return root
 
 
-TRAIN = ["train", "--data", "{root}/generic", "--kind", "generic", "--train-split", "none", "--val-split", "none",
-         "--checkpoint", "{ckpt}", "--image-size", "256", "--set", "epochs=1", "--no-progress"]
+TRAIN = [
+    "train",
+    "--data",
+    "{root}/generic",
+    "--kind",
+    "generic",
+    "--train-split",
+    "none",
+    "--val-split",
+    "none",
+    "--checkpoint",
+    "{ckpt}",
+    "--image-size",
+    "256",
+    "--set",
+    "epochs=1",
+    "--no-progress",
+]
 
 CASES = [
-    ("train-out-foreign-folder", [*TRAIN, "--out", "{root}/thesis"], ["thesis", "did not write", "chapter1.tex", "choose another --out"]),
-    ("train-out-foreign-folder-no-resume", [*TRAIN, "--out", "{root}/thesis", "--no-resume"], ["did not write", "chapter1.tex"]),
+    (
+        "train-out-foreign-folder",
+        [*TRAIN, "--out", "{root}/thesis"],
+        ["thesis", "did not write", "chapter1.tex", "choose another --out"],
+    ),
+    (
+        "train-out-foreign-folder-no-resume",
+        [*TRAIN, "--out", "{root}/thesis", "--no-resume"],
+        ["did not write", "chapter1.tex"],
+    ),
     ("train-out-is-the-data", [*TRAIN, "--out", "{root}/generic"], ["data folder", "outside the data"]),
-    ("train-out-inside-the-data", [*TRAIN, "--out", "{root}/generic/run"], ["data folder", "outside the data"]),
-    ("train-out-holds-the-data", ["train", "--data", "{root}/project/data", "--kind", "generic", "--train-split", "none",
-                                  "--checkpoint", "{ckpt}", "--out", "{root}/project"], ["holds or lies inside the data folder"]),
-    ("train-out-is-the-val-data", [*TRAIN, "--val-data", "{root}/project/data", "--out", "{root}/project/data/run"],
-     ["data folder"]),
-    ("train-out-foreign-checkpoint", [*TRAIN, "--out", "{root}/foreign_ckpt"],
-     ["checkpoint.pt is not a samurai training checkpoint", "move checkpoint.pt away"]),
+    (
+        "train-out-inside-the-data",
+        [*TRAIN, "--out", "{root}/generic/run"],
+        ["data folder", "outside the data"],
+    ),
+    (
+        "train-out-holds-the-data",
+        [
+            "train",
+            "--data",
+            "{root}/project/data",
+            "--kind",
+            "generic",
+            "--train-split",
+            "none",
+            "--checkpoint",
+            "{ckpt}",
+            "--out",
+            "{root}/project",
+        ],
+        ["holds or lies inside the data folder"],
+    ),
+    (
+        "train-out-is-the-val-data",
+        [*TRAIN, "--val-data", "{root}/project/data", "--out", "{root}/project/data/run"],
+        ["data folder"],
+    ),
+    (
+        "train-out-foreign-checkpoint",
+        [*TRAIN, "--out", "{root}/foreign_ckpt"],
+        ["checkpoint.pt is not a samurai training checkpoint", "move checkpoint.pt away"],
+    ),
     ("train-out-working-directory", [*TRAIN, "--out", "."], ["working directory", "folder of its own"]),
     ("train-out-plain-file", [*TRAIN, "--out", "{root}/notes.txt"], ["notes.txt", "not a folder"]),
-    ("train-out-under-a-file", [*TRAIN, "--out", "{root}/notes.txt/run"], ["notes.txt is a file, not a folder"]),
+    (
+        "train-out-under-a-file",
+        [*TRAIN, "--out", "{root}/notes.txt/run"],
+        ["notes.txt is a file, not a folder"],
+    ),
 ]
 
 

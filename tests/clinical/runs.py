@@ -33,8 +33,15 @@ def write_run(path, masks: dict, frames=None, **manifest):
     source = {k: manifest.pop(k) for k in SOURCE_KEYS if k in manifest}
     if source:
         manifest["source"] = source
-    info = {"tool": "samurai", "command": "track", "names": names, "complete": True,
-            "model": "tiny", "samurai": True, **manifest}
+    info = {
+        "tool": "samurai",
+        "command": "track",
+        "names": names,
+        "complete": True,
+        "model": "tiny",
+        "samurai": True,
+        **manifest,
+    }
     info["files"] = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
     (path / "manifest.json").write_text(json.dumps(info))
     return path
@@ -47,7 +54,13 @@ def phantom_run(path, size=192, n_frames=44, **manifest):
     ph = make_phantom(n_frames=n_frames, size=size, seed=0, mm_per_pixel=0.9 * 128 / size)
     masks = {name.lower(): ph.masks == k for k, name in ph.labels.items()}
     sp = ph.spacing[1] / 10.0
-    defaults = {"view": "A4C", "study_hash": "5f0c1a9e2b7d", "spacing_cm": [sp, sp],
-                "frame_time_ms": 1000.0 / ph.meta["fps"], "phantom": True, "random_weights": False}
+    defaults = {
+        "view": "A4C",
+        "study_hash": "5f0c1a9e2b7d",
+        "spacing_cm": [sp, sp],
+        "frame_time_ms": 1000.0 / ph.meta["fps"],
+        "phantom": True,
+        "random_weights": False,
+    }
     write_run(path, masks, frames=ph.frames, **{**defaults, **manifest})
     return ph

@@ -56,8 +56,7 @@ def semi_axes(chamber, p, across_factor=1.0, long_factor=1.0):
     return long_factor * a * (1 + (fa - 1) * p), across_factor * b * (1 + (fb - 1) * p)
 
 
-def heart_masks(p, theta, chambers=("lv", "la", "rv", "ra"), size=200, across_factor=1.0,
-                long_factor=1.0):
+def heart_masks(p, theta, chambers=("lv", "la", "rv", "ra"), size=200, across_factor=1.0, long_factor=1.0):
     """chamber -> bool [T, size, size] for contraction values ``p`` [T], the view's long axis at
     angle ``theta``; ``across_factor`` scales the widths (another view of the same chambers),
     ``long_factor`` the lengths (a foreshortened view)."""
@@ -71,7 +70,8 @@ def heart_masks(p, theta, chambers=("lv", "la", "rv", "ra"), size=200, across_fa
         frames = []
         for pt in p:
             a, b = semi_axes(name, pt, across_factor, long_factor)
-            frames.append(ellipse_mask((size, size), centre, a, b,
-                                       theta if side > 0 else theta + np.pi, cut=0.0))
+            frames.append(
+                ellipse_mask((size, size), centre, a, b, theta if side > 0 else theta + np.pi, cut=0.0)
+            )
         out[name] = np.stack(frames)
     return out

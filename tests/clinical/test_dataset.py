@@ -50,6 +50,7 @@ def test_case_rows_compared_with_closed_form_references():
     text = summary_markdown(agreements)
     assert "| lv_ef (%) | 3 |" in text
     from PIL import Image
+
     im = Image.open(io.BytesIO(bland_altman_png(*pairs["lv_edv"], "LV EDV", "mL")))
     assert im.size[0] > 200
 
@@ -64,7 +65,13 @@ def test_volumes_without_spacing_are_left_out_of_the_comparison():
 
 def test_reference_values_from_meta_and_camus_cfg():
     assert reference_values({"ef": 61.0, "edv": 120.0, "esv": 47.0}) == {
-        "lv_ef": 61.0, "lv_edv": 120.0, "lv_esv": 47.0}
+        "lv_ef": 61.0,
+        "lv_edv": 120.0,
+        "lv_esv": 47.0,
+    }
     assert reference_values({}, {"LVef": "55.2", "LVedv": "101", "LVesv": "45.3", "ED": "1"}) == {
-        "lv_ef": 55.2, "lv_edv": 101.0, "lv_esv": 45.3}
+        "lv_ef": 55.2,
+        "lv_edv": 101.0,
+        "lv_esv": 45.3,
+    }
     assert spacing_cm((0.154, 0.308)) == pytest.approx((0.0308, 0.0154))

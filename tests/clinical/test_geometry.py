@@ -43,7 +43,8 @@ def test_area_length_on_a_half_ellipse(theta):
     a, b = 80.0, 30.0
     shape = g.measure(ellipse_mask((210, 210), (104.37, 103.61), a, b, theta, cut=0.0))
     assert g.volume_area_length(shape.area, shape.axis.length) == pytest.approx(
-        2 / 3 * np.pi * a * b * b, rel=0.01)
+        2 / 3 * np.pi * a * b * b, rel=0.01
+    )
 
 
 @pytest.mark.parametrize("theta4, theta2", [(0.1, 1.2), (2.2, -0.4), (np.pi / 2, 0.0)])
@@ -66,7 +67,8 @@ def test_biplane_area_length_on_a_spheroid():
     s2 = g.measure(ellipse_mask((210, 210), (104.37, 103.61), a, b, 2.1, cut=0.0))
     length = min(s1.axis.length, s2.axis.length)
     assert g.volume_biplane_area_length(s1.area, s2.area, length) == pytest.approx(
-        2 / 3 * np.pi * a * b * b, rel=0.01)
+        2 / 3 * np.pi * a * b * b, rel=0.01
+    )
 
 
 def test_anisotropic_spacing_measures_physical_size():
@@ -98,7 +100,8 @@ def test_contour_based_strain_on_masks():
     ed = g.measure(ellipse_mask((210, 210), (104.37, 103.61), a, b, 1.1, cut=0.0))
     es = g.measure(ellipse_mask((210, 210), (104.37, 103.61), k * a, k * b, 1.1, cut=0.0))
     assert g.strain(g.endocardial_length(ed), g.endocardial_length(es)) == pytest.approx(
-        100 * (k - 1), abs=0.6)
+        100 * (k - 1), abs=0.6
+    )
 
 
 def test_fractional_area_change_of_known_area_ratio():

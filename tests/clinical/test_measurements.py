@@ -22,8 +22,7 @@ def half_volume(chamber, p, c_factor):
 def study():
     p = contraction(FRAMES, PERIOD, START)
     a4c = heart_masks(p, theta=-1.2)
-    a2c = heart_masks(p, theta=-2.0, chambers=("lv", "la"), across_factor=A2C_WIDTH,
-                      long_factor=A2C_LENGTH)
+    a2c = heart_masks(p, theta=-2.0, chambers=("lv", "la"), across_factor=A2C_WIDTH, long_factor=A2C_LENGTH)
     return a4c, a2c
 
 
@@ -48,8 +47,11 @@ def test_biplane_lv_volumes_and_ef_match_the_spheroid(study):
 
 def test_other_chambers_and_gls(study):
     a4c, a2c = study
-    r = read_out([View("A4C", a4c, (0.03, 0.03), 0.04), View("A2C", a2c, (0.03, 0.03), 0.04)],
-                 sex="female", bsa_m2=body_surface_area(165, 60))
+    r = read_out(
+        [View("A4C", a4c, (0.03, 0.03), 0.04), View("A2C", a2c, (0.03, 0.03), 0.04)],
+        sex="female",
+        bsa_m2=body_surface_area(165, 60),
+    )
     cm3 = 0.03**3
     # LA at LV end-systole (its largest): biplane discs of the half spheroid.
     assert r.get("la_volume").value == pytest.approx(half_volume("la", 1.0, A2C_WIDTH) * cm3, rel=0.02)
@@ -63,6 +65,7 @@ def test_other_chambers_and_gls(study):
     assert r.get("rv_fac").value == pytest.approx(100 * (1 - a1 * b1 / (a0 * b0)), abs=1.0)
     a, b = semi_axes("ra", 1.0)
     assert r.get("ra_area").value == pytest.approx(np.pi * a * b / 2 * 0.03**2, rel=0.02)
+
     # GLS: the LV endocardial length (half an ellipse's perimeter) from ED to ES, averaged
     # over the two views (whose widths and lengths differ).
     def half_perimeter(a, b):  # Ramanujan's approximation, error < 1e-4 at these ratios
@@ -72,6 +75,7 @@ def test_other_chambers_and_gls(study):
     def view_strain(across, long):
         ed = half_perimeter(*semi_axes("lv", 0.0, across, long))
         return 100 * (half_perimeter(*semi_axes("lv", 1.0, across, long)) / ed - 1)
+
     expect = (view_strain(1.0, 1.0) + view_strain(A2C_WIDTH, A2C_LENGTH)) / 2
     assert r.get("lv_gls").value == pytest.approx(expect, abs=1.0)
     assert r.get("lv_gls").flag == "not graded" and "contour" in r.get("lv_gls").label
@@ -85,9 +89,17 @@ def test_spacing_changes_values_by_the_right_powers(study):
     a4c, _ = study
     px = read_out([View("A4C", a4c, None, 0.04)])
     cm = read_out([View("A4C", a4c, (0.03, 0.03), 0.04)])
-    for key, power in (("lv_edv:A4C:discs", 3), ("lv_esv:A4C:al", 3), ("la_volume", 3),
-                       ("rv_eda", 2), ("ra_area", 2), ("lv_length:A4C", 1), ("lv_ef:A4C:discs", 0),
-                       ("rv_fac", 0), ("lv_gls", 0)):
+    for key, power in (
+        ("lv_edv:A4C:discs", 3),
+        ("lv_esv:A4C:al", 3),
+        ("la_volume", 3),
+        ("rv_eda", 2),
+        ("ra_area", 2),
+        ("lv_length:A4C", 1),
+        ("lv_ef:A4C:discs", 0),
+        ("rv_fac", 0),
+        ("lv_gls", 0),
+    ):
         assert cm.get(key).value == pytest.approx(px.get(key).value * 0.03**power, rel=1e-9), key
     assert px.get("lv_edv:A4C:discs").unit == "px³" and cm.get("lv_edv:A4C:discs").unit == "mL"
     assert px.get("rv_eda").flag == "not graded" and "spacing is unknown" in px.get("rv_eda").flag_note
@@ -107,6 +119,7 @@ def test_absent_chamber_is_missing_with_a_reason_and_the_rest_is_computed(study)
 def test_sex_not_given_grades_against_both_ranges():
     # An LVEF of 53 % is normal for men (52-72) and low for women (54-74).
     from samurai.clinical.ranges import flag
+
     f, ranges = flag("lv_ef", 53.0, "%", None)
     assert f.flag == "depends on sex" and {r.sex for r in ranges} == {"male", "female"}
     assert flag("lv_ef", 53.0, "%", "male")[0].flag == "normal"

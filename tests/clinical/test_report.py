@@ -20,8 +20,15 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     ph = phantom_run(root / "a4c")
     p = contraction(44, 20, 10.0)
-    write_run(root / "a2c", heart_masks(p, 0.4, chambers=("lv", "la")), view="2CH", study_hash=STUDY,
-              spacing_cm=[0.03, 0.03], frame_time_ms=40.0, phantom=True)
+    write_run(
+        root / "a2c",
+        heart_masks(p, 0.4, chambers=("lv", "la")),
+        view="2CH",
+        study_hash=STUDY,
+        spacing_cm=[0.03, 0.03],
+        frame_time_ms=40.0,
+        phantom=True,
+    )
     return root, ph
 
 
@@ -34,8 +41,10 @@ def test_phantom_study_report(runs, capsys):
 
     root, _ = runs
     out = root / "rep"
-    assert report(root / "a4c", root / "a2c", "--sex", "female", "--height", 170, "--weight", 65,
-                  "--out", out) == 0
+    assert (
+        report(root / "a4c", root / "a2c", "--sex", "female", "--height", 170, "--weight", 65, "--out", out)
+        == 0
+    )
     doc = json.loads((out / "report.json").read_text())
     values = {v["key"]: v for v in doc["values"]}
     # The phantom's LV is an ellipse whose radii shrink by (0.74, 0.86) at full contraction:
@@ -60,8 +69,9 @@ def test_phantom_study_report(runs, capsys):
     if (out / "report.pdf").exists():
         assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
         if shutil.which("pdftotext"):  # poppler reads back what Chromium printed
-            text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], capture_output=True,
-                                  text=True, check=True).stdout
+            text = subprocess.run(
+                ["pdftotext", str(out / "report.pdf"), "-"], capture_output=True, text=True, check=True
+            ).stdout
             assert "Chamber quantification" in text and "LV EF" in text and "PHANTOM" in text
     else:
         assert "Chromium" in capsys.readouterr().out
@@ -95,11 +105,19 @@ def test_refusals(runs, tmp_path, capsys):
     assert "no masks/*.png" in capsys.readouterr().err
     assert report(tmp_path / "nothing_here") == 2
     # A2C from another study: refused when paired by their manifests, allowed when named.
-    write_run(tmp_path / "other", heart_masks(contraction(30, 20, 10.0), 0.4, chambers=("lv", "la")),
-              view="A2C", study_hash="0a1b2c3d4e5f", spacing_cm=[0.03, 0.03], frame_time_ms=40.0)
+    write_run(
+        tmp_path / "other",
+        heart_masks(contraction(30, 20, 10.0), 0.4, chambers=("lv", "la")),
+        view="A2C",
+        study_hash="0a1b2c3d4e5f",
+        spacing_cm=[0.03, 0.03],
+        frame_time_ms=40.0,
+    )
     assert report(root / "a4c", tmp_path / "other", "--out", tmp_path / "x") == 2
     assert "different studies" in capsys.readouterr().err and not (tmp_path / "x").exists()
-    assert report("--a4c", root / "a4c", "--a2c", tmp_path / "other", "--no-pdf", "--out", tmp_path / "y") == 0
+    assert (
+        report("--a4c", root / "a4c", "--a2c", tmp_path / "other", "--no-pdf", "--out", tmp_path / "y") == 0
+    )
     doc = json.loads((tmp_path / "y" / "report.json").read_text())
     assert any("different studies" in n for n in doc["views"]["A4C"]["notes"])
     # A folder samurai did not write is never replaced.
@@ -167,4 +185,8 @@ def test_without_chromium_the_pdf_is_skipped_with_a_note(runs, tmp_path, monkeyp
     assert report(root / "a4c", "--out", tmp_path / "r") == 0
     out = capsys.readouterr().out
     assert "report.pdf not written: Chromium is not installed (apt-get install chromium)" in out
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["manifest.json", "report.html", "report.json"]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
+        "manifest.json",
+        "report.html",
+        "report.json",
+    ]

@@ -14,8 +14,14 @@ from samurai.cli import main
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
 
-CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", shutil.which("chromium"),
-                             shutil.which("chromium-browser")) if p and os.path.exists(p)), None)
+CHROMIUM = next(
+    (
+        p
+        for p in ("/usr/lib/chromium/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+        if p and os.path.exists(p)
+    ),
+    None,
+)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
 
 
@@ -30,8 +36,12 @@ def test_report_page_in_headless_chromium(tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
         # Anything but the page itself and its inline data is a request to the network: refuse it.
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-            ("file:", "data:")) else route.abort())
+        context.route(
+            "**/*",
+            lambda route: (
+                route.continue_() if route.request.url.startswith(("file:", "data:")) else route.abort()
+            ),
+        )
         page = context.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+import samurai_reference as ref
 
 import samurai_core as sc
-import samurai_reference as ref
 
 
 def random_boxes(rng, n):
@@ -71,8 +71,7 @@ def test_iou_identical_and_disjoint():
 
 def test_box_valid():
     b = np.array(
-        [[0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 1, 0], [1, 0, 0, 1], [0, 0, np.nan, 1],
-         [0, 0, np.inf, 1]],
+        [[0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 1, 0], [1, 0, 0, 1], [0, 0, np.nan, 1], [0, 0, np.inf, 1]],
         np.float32,
     )
     assert np.asarray(sc.box_valid(b)).tolist() == [True, False, False, False, False, False]

@@ -4,10 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import samurai_reference as ref
 from filterpy.kalman import KalmanFilter
 
 import samurai_core as sc
-import samurai_reference as ref
 
 # float64 throughout; the two filters differ only by rounding (filterpy uses the Joseph form
 # and an explicit inverse, the core a Cholesky solve).
@@ -210,14 +210,13 @@ def test_kernels_take_trailing_batch_axes(model):
         np.testing.assert_allclose(np.moveaxis(np.asarray(batched[0]), -1, 0), one[0])
         np.testing.assert_allclose(np.moveaxis(np.asarray(batched[1]), -1, 0), one[1])
         m1, P1 = jax.vmap(lambda m, P: sc.kf_predict(model, noise, m, P))(*one)
-        m1, P1 = jax.vmap(lambda m, P, z: sc.kf_update(model, noise, m, P, z))(
-            m1, P1, jnp.asarray(boxes[1])
-        )
+        m1, P1 = jax.vmap(lambda m, P, z: sc.kf_update(model, noise, m, P, z))(m1, P1, jnp.asarray(boxes[1]))
         mb, Pb = sc.kf_predict(model, noise, *batched)
         mb, Pb = sc.kf_update(model, noise, mb, Pb, jnp.asarray(boxes[1]))
         np.testing.assert_allclose(np.moveaxis(np.asarray(mb), -1, 0), m1, rtol=1e-12)
         np.testing.assert_allclose(np.moveaxis(np.asarray(Pb), -1, 0), P1, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(
-            np.asarray(sc.kf_box(model, mb)), jax.vmap(lambda m: sc.kf_box(model, m))(m1),
+            np.asarray(sc.kf_box(model, mb)),
+            jax.vmap(lambda m: sc.kf_box(model, m))(m1),
             rtol=1e-12,
         )

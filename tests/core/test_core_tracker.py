@@ -9,10 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-import samurai_core as sc
 import samurai_reference as ref
 from core_traces import make_traces, run_core
+
+import samurai_core as sc
 from samurai_core import tracker
 
 EXACT = ["chosen", "stable_frames", "memory_frames", "updated", "kf_score_valid"]
@@ -22,15 +22,34 @@ REF_NAME = {"stable_frames": "stable", "kf_score_valid": "kf_valid"}
 # Each case: (config, seed). Small ring buffers (memory_window) wrap around within T = 40;
 # low stable thresholds keep most frames in the motion-scoring branch.
 CASES = [
-    (sc.SamuraiConfig(motion_model="xyah", stable_frames_threshold=3, memory_window=8,
-                      num_maskmem=4), 10),
-    (sc.SamuraiConfig(motion_model="xywh", stable_frames_threshold=3, memory_window=8,
-                      max_obj_ptrs_in_encoder=3), 11),
+    (sc.SamuraiConfig(motion_model="xyah", stable_frames_threshold=3, memory_window=8, num_maskmem=4), 10),
+    (
+        sc.SamuraiConfig(
+            motion_model="xywh", stable_frames_threshold=3, memory_window=8, max_obj_ptrs_in_encoder=3
+        ),
+        11,
+    ),
     (sc.SamuraiConfig(motion_model="xyxy", stable_frames_threshold=5, memory_window=6), 12),
-    (sc.SamuraiConfig(motion_model="xyah", stable_frames_threshold=1, memory_window=16,
-                      kf_score_weight=1.0, memory_bank_kf_score_threshold=0.2), 13),
-    (sc.SamuraiConfig(motion_model="xyah", kf_score_weight=0.0, stable_frames_threshold=2,
-                      memory_window=7, min_obj_score_logits=0.5), 14),
+    (
+        sc.SamuraiConfig(
+            motion_model="xyah",
+            stable_frames_threshold=1,
+            memory_window=16,
+            kf_score_weight=1.0,
+            memory_bank_kf_score_threshold=0.2,
+        ),
+        13,
+    ),
+    (
+        sc.SamuraiConfig(
+            motion_model="xyah",
+            kf_score_weight=0.0,
+            stable_frames_threshold=2,
+            memory_window=7,
+            min_obj_score_logits=0.5,
+        ),
+        14,
+    ),
 ]
 SLOTS = 600  # per case: 200 traces of 3 tracks; 3000 tracks in all
 
@@ -71,7 +90,7 @@ def test_frame_idx_is_a_label_the_rules_never_compare():
     cfg, seed = CASES[0]
     tr = make_traces(seed + 200, T=30, B=120)
     rng = np.random.default_rng(seed)
-    labels = rng.choice(np.arange(-10**6, 10**6), size=30, replace=False)
+    labels = rng.choice(np.arange(-(10**6), 10**6), size=30, replace=False)
     labels[labels == -1] = -2
     labels[:10] = -np.arange(10, 0, -1) - 5  # negative frames early, when memory is filling
     relabelled = dict(tr, frame_idx=labels)
@@ -93,8 +112,13 @@ def test_checked_signatures_stay_bounded(monkeypatch):
     cfg = sc.SamuraiConfig(memory_window=8, num_maskmem=4)
     for capacity in (1, 2, 3, 1):
         state = sc.add_tracks(cfg, sc.init(cfg, capacity), np.ones(capacity, bool))
-        cand = sc.Candidates(np.zeros((capacity, 3, 4), np.float32), np.zeros((capacity, 3), np.float32),
-                             np.zeros(capacity, np.float32), np.int32(0), np.ones(capacity, bool))
+        cand = sc.Candidates(
+            np.zeros((capacity, 3, 4), np.float32),
+            np.zeros((capacity, 3), np.float32),
+            np.zeros(capacity, np.float32),
+            np.int32(0),
+            np.ones(capacity, bool),
+        )
         sc.step(cfg, state, cand)
         assert len(tracker._checked_signatures) <= 2
     # The newest two are kept, in use order; a bad input is still refused after eviction.
@@ -118,8 +142,11 @@ def test_memory_mask_agrees_with_memory_frames():
     state = sc.add_tracks(cfg, sc.init(cfg, 50), np.ones(50, bool))
     for t in range(30):
         cand = sc.Candidates(
-            tr["cand_boxes"][t].astype(np.float32), tr["aff"][t].astype(np.float32),
-            tr["obj"][t].astype(np.float32), np.int32(tr["frame_idx"][t]), tr["stepped"][t],
+            tr["cand_boxes"][t].astype(np.float32),
+            tr["aff"][t].astype(np.float32),
+            tr["obj"][t].astype(np.float32),
+            np.int32(tr["frame_idx"][t]),
+            tr["stepped"][t],
         )
         state, out = sc.step(cfg, state, cand)
         frames = np.asarray(state.hist_frame)
@@ -127,7 +154,7 @@ def test_memory_mask_agrees_with_memory_frames():
         for b in range(50):
             expected = sorted(frames[b][mask[b]], reverse=True)
             assert mf[b][: len(expected)].tolist() == expected
-            assert (mf[b][len(expected):] == -1).all()
+            assert (mf[b][len(expected) :] == -1).all()
             if tr["stepped"][t, b]:
                 assert mf[b, 0] == tr["frame_idx"][t]  # the newest frame always enters memory
 
@@ -141,8 +168,11 @@ def test_jit_matches_no_jit():
 
     def cand(t):
         return sc.Candidates(
-            tr["cand_boxes"][t].astype(np.float32), tr["aff"][t].astype(np.float32),
-            tr["obj"][t].astype(np.float32), np.int32(tr["frame_idx"][t]), tr["stepped"][t],
+            tr["cand_boxes"][t].astype(np.float32),
+            tr["aff"][t].astype(np.float32),
+            tr["obj"][t].astype(np.float32),
+            np.int32(tr["frame_idx"][t]),
+            tr["stepped"][t],
         )
 
     for t in range(8):
@@ -156,13 +186,14 @@ def test_jit_matches_no_jit():
         for k in EXACT:
             np.testing.assert_array_equal(getattr(out_j, k), getattr(out_e, k), err_msg=k)
         for k in CLOSE:
-            np.testing.assert_allclose(
-                getattr(out_j, k), getattr(out_e, k), rtol=1e-5, atol=1e-4, err_msg=k
-            )
+            np.testing.assert_allclose(getattr(out_j, k), getattr(out_e, k), rtol=1e-5, atol=1e-4, err_msg=k)
     for name in state._fields:
         np.testing.assert_allclose(
-            np.asarray(getattr(jitted, name)), np.asarray(getattr(eager, name)), rtol=1e-5,
-            atol=1e-3, err_msg=name,
+            np.asarray(getattr(jitted, name)),
+            np.asarray(getattr(eager, name)),
+            rtol=1e-5,
+            atol=1e-3,
+            err_msg=name,
         )
 
 
@@ -176,17 +207,18 @@ def test_batched_matches_looped_single_tracks():
         for k in EXACT:
             np.testing.assert_array_equal(single[k][:, 0], batched[k][:, b], err_msg=k)
         for k in CLOSE:
-            np.testing.assert_allclose(
-                single[k][:, 0], batched[k][:, b], rtol=1e-6, atol=1e-5, err_msg=k
-            )
+            np.testing.assert_allclose(single[k][:, 0], batched[k][:, b], rtol=1e-6, atol=1e-5, err_msg=k)
 
 
 def random_cand(rng, B, M, frame):
     boxes = rng.uniform(0, 100, (B, M, 4)).astype(np.float32)
     boxes[..., 2:] += boxes[..., :2]
     return sc.Candidates(
-        boxes, rng.uniform(0, 1, (B, M)).astype(np.float32),
-        rng.normal(0, 2, B).astype(np.float32), np.int32(frame), np.ones(B, bool),
+        boxes,
+        rng.uniform(0, 1, (B, M)).astype(np.float32),
+        rng.normal(0, 2, B).astype(np.float32),
+        np.int32(frame),
+        np.ones(B, bool),
     )
 
 
@@ -245,10 +277,8 @@ def test_add_and_remove_tracks():
 @pytest.mark.parametrize(
     "field, bad, message",
     [
-        ("boxes", np.zeros((4, 3, 5), np.float32),
-         r"cand.boxes: expected .*\(4, 3, 4\).*\(4, 3, 5\)"),
-        ("boxes", np.zeros((4, 2, 4), np.float32),
-         r"cand.boxes: expected .*\(4, 3, 4\).*\(4, 2, 4\)"),
+        ("boxes", np.zeros((4, 3, 5), np.float32), r"cand.boxes: expected .*\(4, 3, 4\).*\(4, 3, 5\)"),
+        ("boxes", np.zeros((4, 2, 4), np.float32), r"cand.boxes: expected .*\(4, 3, 4\).*\(4, 2, 4\)"),
         ("aff", np.zeros((3, 3), np.float32), r"cand.aff: expected .*\(4, 3\).*\(3, 3\)"),
         ("obj", np.zeros((4, 1), np.float32), r"cand.obj: expected .*\(4,\).*\(4, 1\)"),
         ("stepped", np.ones(4, np.float32), r"cand.stepped: expected bool.*float32"),
@@ -370,7 +400,9 @@ def test_grow_keeps_slots_and_adds_inactive_ones():
     pad = sc.Candidates(
         np.concatenate([cand.boxes, np.zeros((3, 3, 4), np.float32)]),
         np.concatenate([cand.aff, np.zeros((3, 3), np.float32)]),
-        np.concatenate([cand.obj, np.zeros(3, np.float32)]), cand.frame_idx, np.ones(5, bool),
+        np.concatenate([cand.obj, np.zeros(3, np.float32)]),
+        cand.frame_idx,
+        np.ones(5, bool),
     )
     _, out_small = sc.step(cfg, state, cand)
     _, out_big = sc.step(cfg, big, pad)

@@ -13,8 +13,9 @@ from samurai.data.synthetic import write_cardiacuda
 
 @pytest.fixture(scope="module")
 def uda(tmp_path_factory):
-    return write_cardiacuda(tmp_path_factory.mktemp("uda"), n_videos=3, n_frames=5, size=48,
-                            labelled=[0, 2, 4])
+    return write_cardiacuda(
+        tmp_path_factory.mktemp("uda"), n_videos=3, n_frames=5, size=48, labelled=[0, 2, 4]
+    )
 
 
 def test_index_layout_reads_back_the_phantom(uda):

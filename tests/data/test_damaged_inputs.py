@@ -17,10 +17,12 @@ from PIL import Image
 
 # Three 16-bit frames of a 12-bit detector (values up to 4095, stored in 16 bits): the video's
 # range is 100..4000, so 100 -> 0, 4000 -> 255 and v -> round((v - 100) * 255 / 3900).
-GREYS = [np.array([[100, 4000], [2050, 1000]]), np.array([[3000, 100], [100, 4000]]),
-         np.array([[1400, 1400], [2700, 3360]])]
-EXPECTED = [np.array([[0, 255], [128, 59]]), np.array([[190, 0], [0, 255]]),
-            np.array([[85, 85], [170, 213]])]
+GREYS = [
+    np.array([[100, 4000], [2050, 1000]]),
+    np.array([[3000, 100], [100, 4000]]),
+    np.array([[1400, 1400], [2700, 3360]]),
+]
+EXPECTED = [np.array([[0, 255], [128, 59]]), np.array([[190, 0], [0, 255]]), np.array([[85, 85], [170, 213]])]
 
 
 def _sixteen_bit_frames(folder, suffix):
@@ -69,7 +71,8 @@ def test_generic_dataset_stretches_sixteen_bit_frames(tmp_path):
     _sixteen_bit_frames(case / "frames", ".png")
     (case / "masks").mkdir()
     Image.fromarray(np.kron(np.array([[1, 0], [0, 0]], np.uint8), np.ones((8, 8), np.uint8))).save(
-        case / "masks" / "00000.png")
+        case / "masks" / "00000.png"
+    )
     frames = open_dataset(tmp_path / "generic", kind="generic")[0].frames
     assert frames.dtype == np.uint8
     for t, expected in enumerate(EXPECTED):
@@ -84,8 +87,10 @@ def test_camus_sequence_of_sixteen_bits_uses_the_same_stretch(tmp_path):
 
     root = write_camus2023(tmp_path / "camus", n_patients=1, n_frames=3, size=(16, 16))["root"]
     seq = np.stack([np.kron(g, np.ones((8, 8), int)) for g in GREYS]).astype(np.uint16)
-    sitk.WriteImage(sitk.GetImageFromArray(seq), str(root / "database_nifti" / "patient0001" /
-                                                     "patient0001_2CH_half_sequence.nii.gz"))
+    sitk.WriteImage(
+        sitk.GetImageFromArray(seq),
+        str(root / "database_nifti" / "patient0001" / "patient0001_2CH_half_sequence.nii.gz"),
+    )
     ds = open_dataset(root, kind="camus2023")
     frames = ds[ds.index("patient0001_2CH")].frames
     for t, expected in enumerate(EXPECTED):
@@ -181,18 +186,23 @@ def test_generic_labels_json_with_one_name_for_two_ids_is_refused(tmp_path):
     root = write_generic(tmp_path / "g", n_videos=1, n_frames=2)["root"]
     (root / "labels.json").write_text(json.dumps({"1": "LV", "2": "MYO", "3": "lv "}))
     ds = open_dataset(root, kind="generic")
-    with pytest.raises(DatasetError, match=r"labels\.json gives one name to several labels.*'LV' for ids 1, 3"):
+    with pytest.raises(
+        DatasetError, match=r"labels\.json gives one name to several labels.*'LV' for ids 1, 3"
+    ):
         ds[0]
 
 
 # ----------------------------------------------------------------------------- synthetic layouts
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["echonet", "--frames", "4"], "--frames 4 is too few; use at least 5"),
-    (["generic", "--cases", "0"], "--cases 0: write at least 1 case"),
-    (["camus2023", "--frames", "0"], "--frames 0 is too few; use at least 1"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["echonet", "--frames", "4"], "--frames 4 is too few; use at least 5"),
+        (["generic", "--cases", "0"], "--cases 0: write at least 1 case"),
+        (["camus2023", "--frames", "0"], "--frames 0 is too few; use at least 1"),
+    ],
+)
 def test_synthetic_counts_are_checked_before_anything_is_written(argv, needle, tmp_path, capsys):
     from samurai.data.synthetic import main
 

@@ -17,8 +17,8 @@ from samurai.data import (
     load_echonet,
     open_dataset,
     rasterise_tracing,
+    synthetic,
 )
-from samurai.data import synthetic
 
 
 def _centroid_row(mask: np.ndarray) -> float:
@@ -188,9 +188,7 @@ def test_rasterise_tracing_matches_an_independent_polygon_test():
     _, labels = synthetic.phantom((112, 112), 0.3, np.random.default_rng(2))
     rows = synthetic.lv_tracing(labels == 1)
     got = rasterise_tracing(rows, (112, 112)).astype(bool)
-    outline = np.concatenate(
-        [rows[1:, :2], rows[1:, 2:][::-1]], axis=0
-    )
+    outline = np.concatenate([rows[1:, :2], rows[1:, 2:][::-1]], axis=0)
     yy, xx = np.mgrid[0:112, 0:112]
     inside = MplPath(outline).contains_points(np.stack([xx.ravel(), yy.ravel()], 1), radius=-1e-9)
     inside = inside.reshape(112, 112)

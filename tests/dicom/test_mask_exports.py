@@ -22,8 +22,11 @@ def _labels():
 
 
 def test_dicom_source_gets_nifti_and_seg(tmp_path):
-    frames = open_frames(write_ultrasound(tmp_path / "echo.dcm", echo_frames(T, (H, W)),
-                                          spacing_cm=(0.02, 0.03), frame_time_ms=25.0))
+    frames = open_frames(
+        write_ultrasound(
+            tmp_path / "echo.dcm", echo_frames(T, (H, W)), spacing_cm=(0.02, 0.03), frame_time_ms=25.0
+        )
+    )
     labels = _labels()
     out = tmp_path / "run"
     out.mkdir()
@@ -42,8 +45,9 @@ def test_plain_video_gets_nifti_in_the_given_or_unknown_units(tmp_path):
     entry = write_mask_exports(tmp_path, frames, _labels())
     assert read_masks_nifti(tmp_path / "masks.nii.gz")[1] is None
     assert entry["source"]["units"]["area"] == "px²" and "seg" not in entry["exports"]
-    entry = write_mask_exports(tmp_path, frames, _labels(),
-                               info=SourceInfo(spacing=(0.05, 0.05), spacing_source="--spacing"))
+    entry = write_mask_exports(
+        tmp_path, frames, _labels(), info=SourceInfo(spacing=(0.05, 0.05), spacing_source="--spacing")
+    )
     assert entry["source"]["spacing_source"] == "--spacing"
     assert not (tmp_path / "seg.dcm").exists()
 

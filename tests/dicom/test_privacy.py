@@ -58,8 +58,9 @@ def test_manifest_entry_and_nifti_carry_no_identity(tmp_path):
     out.mkdir()
     entry = manifest_source(frames.info, len(frames))
     (out / "manifest.json").write_text(json.dumps({"source": entry}))
-    write_masks_nifti(out / "masks.nii.gz", np.zeros((3, 16, 16), np.uint8), frames.info.spacing,
-                      frames.info.frame_time_ms)
+    write_masks_nifti(
+        out / "masks.nii.gz", np.zeros((3, 16, 16), np.uint8), frames.info.spacing, frames.info.frame_time_ms
+    )
     assert entry["units"]["area"] == "cm²" and entry["study_hash"] == frames.info.study_hash
     assert _leaks(out, values) == []
 
@@ -68,8 +69,14 @@ def test_the_salt_is_never_recorded():
     from samurai.dicom.privacy import redact_argv
 
     argv = ["samurai", "track", "x.dcm", "--study-salt", "site secret", "--study-salt=other"]
-    assert redact_argv(argv) == ["samurai", "track", "x.dcm", "--study-salt", "(hidden)",
-                                 "--study-salt=(hidden)"]
+    assert redact_argv(argv) == [
+        "samurai",
+        "track",
+        "x.dcm",
+        "--study-salt",
+        "(hidden)",
+        "--study-salt=(hidden)",
+    ]
 
 
 @pytest.mark.slow
@@ -86,22 +93,50 @@ def test_track_on_a_dicom_cine_writes_no_identity(sam2_tiny_checkpoint, tmp_path
     from samurai.cli import main
     from samurai.dicom.seg import read_segmentation
 
-    path = write_ultrasound(tmp_path / "in" / "IM0001", echo_frames(3, (64, 64)), encoding="jpeg",
-                            photometric="YBR_FULL_422", spacing_cm=(0.03, 0.04), frame_time_ms=20.0,
-                            heart_rate=66)
+    path = write_ultrasound(
+        tmp_path / "in" / "IM0001",
+        echo_frames(3, (64, 64)),
+        encoding="jpeg",
+        photometric="YBR_FULL_422",
+        spacing_cm=(0.03, 0.04),
+        frame_time_ms=20.0,
+        heart_rate=66,
+    )
     ds = dcmread(path)
     values = identifying_values(ds)
     assert {"Phantom^Jane^Q", "PID-8675309", "19700101"} <= set(values)
     out = tmp_path / "run"
-    rc = main(["track", str(path), "--box", "20,12,44,40", "--box", "4,4,18,18", "--names", "lv,la",
-               "--view", "A4C", "--study-salt", "site secret", "--out", str(out),
-               "--checkpoint", str(sam2_tiny_checkpoint), "--image-size", "256"])
+    rc = main(
+        [
+            "track",
+            str(path),
+            "--box",
+            "20,12,44,40",
+            "--box",
+            "4,4,18,18",
+            "--names",
+            "lv,la",
+            "--view",
+            "A4C",
+            "--study-salt",
+            "site secret",
+            "--out",
+            str(out),
+            "--checkpoint",
+            str(sam2_tiny_checkpoint),
+            "--image-size",
+            "256",
+        ]
+    )
     printed = capsys.readouterr()
     assert rc == 0
     files = {p.name for p in out.iterdir() if p.is_file()} - {"overlay.mp4"}  # MP4: with an encoder
     assert files == {"manifest.json", "masks.nii.gz", "overlay.gif", "scores.csv", "seg.dcm"}
-    assert _leaks(out, values) == [(str(out / "seg.dcm"), v) for v in values
-                                   if v.encode().lower() in (out / "seg.dcm").read_bytes().lower()]
+    assert _leaks(out, values) == [
+        (str(out / "seg.dcm"), v)
+        for v in values
+        if v.encode().lower() in (out / "seg.dcm").read_bytes().lower()
+    ]
     assert str(dcmread(out / "seg.dcm").PatientName) == str(ds.PatientName)
     for value in values:
         assert value.lower() not in (printed.out + printed.err).lower(), value

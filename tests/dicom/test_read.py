@@ -40,14 +40,19 @@ def _dcmtk_frames(path, tmp_path, need_tool):
         src = tmp_path / "decompressed.dcm"
         subprocess.run(["dcmdjpeg", str(path), str(src)], check=True)
     subprocess.run(["dcm2pnm", "+Fa", "+op", str(src), str(tmp_path / "ref")], check=True)
-    return [np.asarray(Image.open(tmp_path / f"ref.{t}.{ext}").convert("RGB"))
-            for t in range(T) for ext in ("ppm", "pgm") if (tmp_path / f"ref.{t}.{ext}").exists()]
+    return [
+        np.asarray(Image.open(tmp_path / f"ref.{t}.{ext}").convert("RGB"))
+        for t in range(T)
+        for ext in ("ppm", "pgm")
+        if (tmp_path / f"ref.{t}.{ext}").exists()
+    ]
 
 
 @pytest.mark.parametrize("encoding, photometric, tolerance", CASES)
 def test_frames_match_dcmtk(encoding, photometric, tolerance, tmp_path, need_tool):
-    path = write_ultrasound(tmp_path / "echo.dcm", echo_frames(T, (H, W)), encoding=encoding,
-                            photometric=photometric)
+    path = write_ultrasound(
+        tmp_path / "echo.dcm", echo_frames(T, (H, W)), encoding=encoding, photometric=photometric
+    )
     ref = _dcmtk_frames(path, tmp_path, need_tool)
     frames = open_frames(path)
     assert isinstance(frames, DicomFrames) and len(frames) == T == len(ref)
@@ -74,8 +79,9 @@ def test_jpeg_frames_match_pillow_on_the_raw_fragments(tmp_path):
     from pydicom import dcmread
     from pydicom.encaps import generate_frames
 
-    path = write_ultrasound(tmp_path / "echo.dcm", echo_frames(T, (H, W)), encoding="jpeg",
-                            photometric="YBR_FULL_422")
+    path = write_ultrasound(
+        tmp_path / "echo.dcm", echo_frames(T, (H, W)), encoding="jpeg", photometric="YBR_FULL_422"
+    )
     ds = dcmread(path)
     raw = list(generate_frames(ds.PixelData, number_of_frames=T))
     frames = open_dicom(path)
@@ -91,8 +97,9 @@ def test_suffixless_file_is_found_by_its_preamble(tmp_path):
 
 def test_region_spacing_gives_the_area_of_a_drawn_rectangle(tmp_path):
     # A 10 x 6 pixel rectangle at 0.05 cm x 0.08 cm per pixel is 0.5 cm x 0.48 cm = 0.24 cm².
-    path = write_ultrasound(tmp_path / "echo.dcm", echo_frames(T, (H, W)), spacing_cm=(0.05, 0.08),
-                            pixel_spacing_mm=(9.0, 9.0))  # regions win over Pixel Spacing
+    path = write_ultrasound(
+        tmp_path / "echo.dcm", echo_frames(T, (H, W)), spacing_cm=(0.05, 0.08), pixel_spacing_mm=(9.0, 9.0)
+    )  # regions win over Pixel Spacing
     info = open_dicom(path).info
     mask = np.zeros((H, W), bool)
     mask[4:10, 3:13] = True
@@ -104,8 +111,11 @@ def test_region_spacing_gives_the_area_of_a_drawn_rectangle(tmp_path):
 
 def test_spacing_falls_back_to_pixel_spacing_then_to_pixels(tmp_path):
     # Pixel Spacing is row, column in mm: 0.2 mm rows, 0.5 mm columns -> sx 0.05 cm, sy 0.02 cm.
-    info = open_dicom(write_ultrasound(tmp_path / "a.dcm", echo_frames(T, (H, W)), spacing_cm=None,
-                                       pixel_spacing_mm=(0.2, 0.5))).info
+    info = open_dicom(
+        write_ultrasound(
+            tmp_path / "a.dcm", echo_frames(T, (H, W)), spacing_cm=None, pixel_spacing_mm=(0.2, 0.5)
+        )
+    ).info
     assert info.spacing == pytest.approx((0.05, 0.02)) and info.spacing_source == "DICOM Pixel Spacing"
     info = open_dicom(write_ultrasound(tmp_path / "b.dcm", echo_frames(T, (H, W)), spacing_cm=None)).info
     assert info.spacing is None and units(info.spacing) == {"length": "px", "area": "px²", "volume": "px³"}
@@ -113,11 +123,15 @@ def test_spacing_falls_back_to_pixel_spacing_then_to_pixels(tmp_path):
 
 
 def test_frame_time_from_vector_or_cine_rate(tmp_path):
-    info = open_dicom(write_ultrasound(tmp_path / "a.dcm", echo_frames(T, (H, W)), frame_time_ms=None,
-                                       frame_time_vector=[0, 20, 30])).info
+    info = open_dicom(
+        write_ultrasound(
+            tmp_path / "a.dcm", echo_frames(T, (H, W)), frame_time_ms=None, frame_time_vector=[0, 20, 30]
+        )
+    ).info
     assert info.frame_time_ms == pytest.approx(25.0)
-    info = open_dicom(write_ultrasound(tmp_path / "b.dcm", echo_frames(T, (H, W)), frame_time_ms=None,
-                                       cine_rate=50)).info
+    info = open_dicom(
+        write_ultrasound(tmp_path / "b.dcm", echo_frames(T, (H, W)), frame_time_ms=None, cine_rate=50)
+    ).info
     assert info.frame_time_ms == pytest.approx(20.0)
 
 
@@ -128,8 +142,9 @@ def test_same_calibration_in_two_tissue_regions_is_one_spacing(tmp_path):
 
 
 def test_frames_stream_without_reading_the_pixel_data_whole(tmp_path, monkeypatch):
-    path = write_ultrasound(tmp_path / "echo.dcm", echo_frames(8, (H, W)), encoding="jpeg",
-                            photometric="YBR_FULL_422")
+    path = write_ultrasound(
+        tmp_path / "echo.dcm", echo_frames(8, (H, W)), encoding="jpeg", photometric="YBR_FULL_422"
+    )
     frames = open_dicom(path)
     reads = []
     real_read = frames._fp.read
@@ -232,7 +247,9 @@ def test_missing_decoder_names_the_extra(tmp_path, monkeypatch):
     path = _bad(tmp_path, encoding="rle")
     monkeypatch.setattr(Decoder, "is_available", property(lambda self: False))
     monkeypatch.setattr(Decoder, "missing_dependencies", property(lambda self: ["pylibjpeg-rle"]))
-    with pytest.raises(DicomError, match=r"bad\.dcm.*RLE Lossless.*pylibjpeg-rle.*pip install -e '\.\[dicom\]'"):
+    with pytest.raises(
+        DicomError, match=r"bad\.dcm.*RLE Lossless.*pylibjpeg-rle.*pip install -e '\.\[dicom\]'"
+    ):
         open_frames(path)
 
 
@@ -275,9 +292,7 @@ def test_reader_imports_pydicom_only_when_a_file_is_opened():
     import subprocess
     import sys
 
-    code = ("import sys, samurai_common.frames, samurai_common.dicom; "
-            "print('pydicom' in sys.modules)")
+    code = "import sys, samurai_common.frames, samurai_common.dicom; print('pydicom' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))  # this checkout's code
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=env)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False"

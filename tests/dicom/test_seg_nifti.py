@@ -28,12 +28,18 @@ def _dciodvfy(path, need_tool):
     return errors, report
 
 
-@pytest.mark.parametrize("encoding, photometric, n_frames", [
-    ("jpeg", "YBR_FULL_422", T), ("rle", "RGB", T), ("native", "MONOCHROME2", 1),
-])
+@pytest.mark.parametrize(
+    "encoding, photometric, n_frames",
+    [
+        ("jpeg", "YBR_FULL_422", T),
+        ("rle", "RGB", T),
+        ("native", "MONOCHROME2", 1),
+    ],
+)
 def test_segmentation_is_valid_and_reads_back_exactly(encoding, photometric, n_frames, tmp_path, need_tool):
-    source = write_ultrasound(tmp_path / "echo.dcm", echo_frames(n_frames, (H, W)), encoding=encoding,
-                              photometric=photometric)
+    source = write_ultrasound(
+        tmp_path / "echo.dcm", echo_frames(n_frames, (H, W)), encoding=encoding, photometric=photometric
+    )
     masks = _masks(n_frames)
     seg = write_segmentation(tmp_path / "seg.dcm", source, masks)
     errors, report = _dciodvfy(seg, need_tool)
@@ -54,15 +60,21 @@ def test_segmentation_references_the_source_frames_and_codes_the_chambers(tmp_pa
     seg = hd.seg.segread(str(write_segmentation(tmp_path / "seg.dcm", source, _masks(T))))
     assert seg.StudyInstanceUID == src.StudyInstanceUID
     assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == src.SeriesInstanceUID
-    refs = {(r.ReferencedSOPInstanceUID, int(r.ReferencedFrameNumber))
-            for f in seg.PerFrameFunctionalGroupsSequence
-            for r in f.DerivationImageSequence[0].SourceImageSequence}
+    refs = {
+        (r.ReferencedSOPInstanceUID, int(r.ReferencedFrameNumber))
+        for f in seg.PerFrameFunctionalGroupsSequence
+        for r in f.DerivationImageSequence[0].SourceImageSequence
+    }
     assert refs == {(src.SOPInstanceUID, t) for t in range(1, T + 1)}
     # SNOMED CT codes as the DICOM standard's code tables give them (pydicom.sr.codedict).
     from pydicom.sr.codedict import codes
 
-    expected = {"LV": codes.SCT.LeftVentricle, "LA": codes.SCT.LeftAtrium,
-                "RV": codes.SCT.RightVentricle, "RA": codes.SCT.RightAtrium}
+    expected = {
+        "LV": codes.SCT.LeftVentricle,
+        "LA": codes.SCT.LeftAtrium,
+        "RV": codes.SCT.RightVentricle,
+        "RA": codes.SCT.RightAtrium,
+    }
     for item in seg.SegmentSequence:
         code = item.SegmentedPropertyTypeCodeSequence[0]
         assert code.CodingSchemeDesignator == "SCT"

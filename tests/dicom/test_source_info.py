@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from samurai_common.source_info import (SpacingError, parse_spacing_flag, pixel_area_cm2,
-                                        spacing_from_flag, spacing_from_medical_image, units)
+from samurai_common.source_info import (
+    SpacingError,
+    parse_spacing_flag,
+    pixel_area_cm2,
+    spacing_from_flag,
+    spacing_from_medical_image,
+    units,
+)
 
 
 @pytest.mark.parametrize("name", ["seq.nii.gz", "seq.mhd"])

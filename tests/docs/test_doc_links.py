@@ -54,8 +54,10 @@ def anchors(path: Path) -> set[str]:
 
 
 def test_slugs_follow_the_documented_rules():
-    assert slug("Learned chamber prompts on phantoms (`samurai train --prompts learned`)") == \
-        "learned-chamber-prompts-on-phantoms-samurai-train---prompts-learned"
+    assert (
+        slug("Learned chamber prompts on phantoms (`samurai train --prompts learned`)")
+        == "learned-chamber-prompts-on-phantoms-samurai-train---prompts-learned"
+    )
     assert slug("`samurai track VIDEO`") == "samurai-track-video"
     assert slug("Model, input size and device") == "model-input-size-and-device"
     assert slug("1. Track a video with SAM 2 + SAMURAI") == "1-track-a-video-with-sam-2--samurai"

@@ -61,8 +61,15 @@ def blocks(path: Path) -> list[Block]:
         end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
         before = next((lines[j].strip() for j in range(i - 1, -1, -1) if lines[j].strip()), "")
         marker = NORUN.match(before)
-        found.append(Block(path, i + 1, match.group(1), "\n".join(lines[i + 1 : end]) + "\n",
-                           marker.group(1) if marker else None))
+        found.append(
+            Block(
+                path,
+                i + 1,
+                match.group(1),
+                "\n".join(lines[i + 1 : end]) + "\n",
+                marker.group(1) if marker else None,
+            )
+        )
         i = end + 1
     return found
 
@@ -73,8 +80,9 @@ def test_every_block_runs_or_says_why_not():
     counts = {"run": 0, "norun": 0}
     for path in FILES:
         text = path.read_text()
-        assert len(re.findall(r"<!--\s*norun", text)) == sum(b.norun is not None for b in blocks(path)), \
+        assert len(re.findall(r"<!--\s*norun", text)) == sum(b.norun is not None for b in blocks(path)), (
             f"{path.name}: a norun marker that is not right before a fenced block"
+        )
         for block in blocks(path):
             if block.norun is not None:
                 assert block.lang in RUNNABLE, f"{path.name}:{block.line}: norun on a {block.lang!r} block"
@@ -105,7 +113,10 @@ def places(tmp_path_factory, sam2_tiny_checkpoint):
     writer.release()
     bin_dir = root / "bin"
     bin_dir.mkdir()
-    for name, command in (("samurai", f'"{sys.executable}" -m samurai "$@"'), ("python", f'"{sys.executable}" "$@"')):
+    for name, command in (
+        ("samurai", f'"{sys.executable}" -m samurai "$@"'),
+        ("python", f'"{sys.executable}" "$@"'),
+    ):
         (bin_dir / name).write_text(f"#!/bin/sh\nexec {command}\n")
         (bin_dir / name).chmod(0o755)
     return {"ckpt": str(sam2_tiny_checkpoint), "camus": str(camus), "video": str(video), "bin": str(bin_dir)}
@@ -121,10 +132,20 @@ def substitute(code: str, tmp: Path, places: dict) -> str:
 
 
 def _run_bash(code: str, tmp: Path, places: dict, where: str) -> None:
-    env = {**os.environ, "PATH": places["bin"] + os.pathsep + os.environ["PATH"],
-           "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "backends")]), "MPLBACKEND": "Agg"}
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=tmp, env=env,
-                            capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "PATH": places["bin"] + os.pathsep + os.environ["PATH"],
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "backends")]),
+        "MPLBACKEND": "Agg",
+    }
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", code],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, f"{where} exited {result.returncode}:\n{code}\n{result.stderr[-3000:]}"
 
 

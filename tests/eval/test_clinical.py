@@ -96,10 +96,14 @@ def test_biplane_ef_uses_each_views_frames():
     spacing = (0.5, 0.5)
     four = np.stack([ellipse((200, 200), (50, 50), s, spacing) for s in [(40, 16), (34, 12)]])
     two = np.stack([ellipse((200, 200), (50, 50), s, spacing) for s in [(34, 9), (40, 12)]])  # ES first
-    outlines = {(f"p1_{v}", "samurai"): measure_frames(m, xy(spacing)) for v, m in (("4CH", four), ("2CH", two))}
+    outlines = {
+        (f"p1_{v}", "samurai"): measure_frames(m, xy(spacing)) for v, m in (("4CH", four), ("2CH", two))
+    }
     assert extreme_frames(outlines[("p1_2CH", "samurai")]) == (1, 0)
-    rows = [dict.fromkeys(EF_COLUMNS, float("nan")) | {"case": case, "method": method, "ed_frame": 0}
-            for case, method in outlines]
+    rows = [
+        dict.fromkeys(EF_COLUMNS, float("nan")) | {"case": case, "method": method, "ed_frame": 0}
+        for case, method in outlines
+    ]
     add_biplane(rows, outlines)
     edv = 4 / 3 * np.pi * 40 * 16 * 12
     esv = 4 / 3 * np.pi * 34 * 12 * 9

@@ -44,8 +44,10 @@ def test_biplane_ef_is_that_of_the_ellipsoids():
     ed2, es2 = ellipse(shape, centre, (40, 13), 0.3), ellipse(shape, centre, (34, 9), 0.3)
     ed4, es4 = ellipse(shape, centre, (40, 16)), ellipse(shape, centre, (34, 11))
     expected = 100 * (1 - (34 * 11 * 9) / (40 * 16 * 13))  # 59.5 %
-    store = {("p1_2CH", "samurai"): measure_frames(np.stack([ed2, es2]), None),
-             ("p1_4CH", "samurai"): measure_frames(np.stack([ed4, es4]), None)}
+    store = {
+        ("p1_2CH", "samurai"): measure_frames(np.stack([ed2, es2]), None),
+        ("p1_4CH", "samurai"): measure_frames(np.stack([ed4, es4]), None),
+    }
     rows = [ef_row(_case(case, 55.0), method, outlines) for (case, method), outlines in store.items()]
     add_biplane(rows, store)
     for row in rows:

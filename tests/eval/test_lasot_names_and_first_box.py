@@ -12,11 +12,14 @@ from samurai.errors import UserError
 from samurai.eval.lasot import lasot_sequences, prompt_box
 
 
-@pytest.mark.parametrize("xywh, corners", [
-    ((-5, 10, 20, 8), (0, 10, 14, 17)),      # left edge: x = -5..14 -> 0..14
-    ((60, 40, 10, 10), (60, 40, 63, 47)),    # right and bottom: x 60..69 -> 63, y 40..49 -> 47
-    ((2, 3, 4, 5), (2, 3, 5, 7)),            # inside: unchanged, no note
-])
+@pytest.mark.parametrize(
+    "xywh, corners",
+    [
+        ((-5, 10, 20, 8), (0, 10, 14, 17)),  # left edge: x = -5..14 -> 0..14
+        ((60, 40, 10, 10), (60, 40, 63, 47)),  # right and bottom: x 60..69 -> 63, y 40..49 -> 47
+        ((2, 3, 4, 5), (2, 3, 5, 7)),  # inside: unchanged, no note
+    ],
+)
 def test_the_prompt_is_the_part_of_the_box_inside_the_frame(xywh, corners):
     box, note = prompt_box(xywh, 64, 48)
     np.testing.assert_array_equal(box, corners)
@@ -39,7 +42,7 @@ def _sequence(folder, first_line):
 
 def test_a_first_box_wholly_outside_is_a_problem_up_front(tmp_path):
     _sequence(tmp_path / "s", "70,0,5,5")
-    seq, = lasot_sequences(tmp_path)
+    (seq,) = lasot_sequences(tmp_path)
     assert any("wholly outside the 64x48 frame" in p for p in seq.problems())
     _sequence(tmp_path / "t", "-5,10,20,8")
     assert lasot_sequences(tmp_path)[1].problems() == []

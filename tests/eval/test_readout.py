@@ -20,8 +20,7 @@ from samurai.data.synthetic import write_camus2023  # noqa: E402
 MM = 0.3  # isotropic pixel, mm
 N_FRAMES = 4
 # Per patient: (overall scale of the heart, A2C width factor, the dataset's EF offset).
-PATIENTS = {"patient0001": (1.0, 0.8, 2.0), "patient0002": (0.9, 0.7, -3.0),
-            "patient0003": (1.1, 0.9, 1.0)}
+PATIENTS = {"patient0001": (1.0, 0.8, 2.0), "patient0002": (0.9, 0.7, -3.0), "patient0003": (1.1, 0.9, 1.0)}
 P = np.linspace(0.0, 1.0, N_FRAMES)  # a half sequence: ED -> ES
 
 
@@ -47,8 +46,9 @@ def _closed_form(patient, c_factor=None):
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     root = tmp_path_factory.mktemp("camus")
-    written = write_camus2023(root, n_patients=len(PATIENTS), n_frames=N_FRAMES, size=(200, 200),
-                              spacing=(MM, MM))
+    written = write_camus2023(
+        root, n_patients=len(PATIENTS), n_frames=N_FRAMES, size=(200, 200), spacing=(MM, MM)
+    )
     # The dataset's own values: the closed-form biplane volumes, EF with a known offset
     # (the 2023 release's Info_*.cfg keys).
     refs = {}
@@ -58,16 +58,21 @@ def evaluated(tmp_path_factory):
         for view in ("2CH", "4CH"):
             cfg = root / "database_nifti" / patient / f"Info_{view}.cfg"
             kept = [ln for ln in cfg.read_text().splitlines() if not ln.startswith("EF:")]
-            cfg.write_text("\n".join(kept + [f"LVedv: {edv * 1.05}", f"LVesv: {esv}",
-                                              f"LVef: {refs[patient][0]}"]) + "\n")
-    truth = {c["frames"].tobytes(): _views(case_id.rsplit("_", 1)[0])[case_id.rsplit("_", 1)[1]]
-             for case_id, c in written["cases"].items()}
+            cfg.write_text(
+                "\n".join(kept + [f"LVedv: {edv * 1.05}", f"LVesv: {esv}", f"LVef: {refs[patient][0]}"])
+                + "\n"
+            )
+    truth = {
+        c["frames"].tobytes(): _views(case_id.rsplit("_", 1)[0])[case_id.rsplit("_", 1)[1]]
+        for case_id, c in written["cases"].items()
+    }
 
     def track(predictor, samurai, frames, prompts, start):  # the masks of known geometry
         views = truth[frames.tobytes()]
         names = {1: "lv", 3: "la"}
-        return np.stack([views[names[k]] if k in names else np.zeros_like(views["lv"])
-                         for k in sorted(prompts)], axis=1)
+        return np.stack(
+            [views[names[k]] if k in names else np.zeros_like(views["lv"]) for k in sorted(prompts)], axis=1
+        )
 
     mp = pytest.MonkeyPatch()
     mp.setattr(echo, "track_case", track)
@@ -79,8 +84,9 @@ def evaluated(tmp_path_factory):
         records.append(({**json.loads(json.dumps(record)), "case_id": case.case_id}, arrays))
     mp.undo()
     out = tmp_path_factory.mktemp("eval")
-    text, failed = echo.write_echo_report(records, ["samurai"], out, False,
-                                          {"ended_early": {}, "empty_objects": []})
+    text, failed = echo.write_echo_report(
+        records, ["samurai"], out, False, {"ended_early": {}, "empty_objects": []}
+    )
     assert failed == []
     return out, text, refs
 
@@ -140,7 +146,9 @@ def test_ef_csv_is_the_area_length_and_biplane_ef_of_the_shapes(evaluated):
 def test_agreement_is_restated_with_numpy(evaluated):
     out, text, refs = evaluated
     biplane = {r["case"]: r for r in _rows(out / "readout.csv") if r["view"] == "A4C+A2C"}
-    stats = {a["key"]: a for a in json.loads((out / "summary.json").read_text())["readout_agreement"]["samurai"]}
+    stats = {
+        a["key"]: a for a in json.loads((out / "summary.json").read_text())["readout_agreement"]["samurai"]
+    }
     for key, col, k in (("lv_ef", "lv_ef", 0), ("lv_edv", "lv_edv", 1), ("lv_esv", "lv_esv", 2)):
         ours = np.array([float(biplane[p][col]) for p in PATIENTS])
         ref = np.array([refs[p][k] for p in PATIENTS])
@@ -152,11 +160,15 @@ def test_agreement_is_restated_with_numpy(evaluated):
         sd = np.std(d, ddof=1)
         assert stats[key]["loa"] == pytest.approx([d.mean() - 1.96 * sd, d.mean() + 1.96 * sd], abs=5 * tol)
         x, y = ours - ours.mean(), ref - ref.mean()
-        assert stats[key]["r"] == pytest.approx(np.sum(x * y) / np.sqrt(np.sum(x * x) * np.sum(y * y)), abs=1e-3)
+        assert stats[key]["r"] == pytest.approx(
+            np.sum(x * y) / np.sqrt(np.sum(x * x) * np.sum(y * y)), abs=1e-3
+        )
         assert (out / f"bland_altman_samurai_{key}.png").stat().st_size > 1000
     # The known offsets: EF bias = −mean(offset), EDV bias = −5 % of the mean EDV.
     assert stats["lv_ef"]["bias"] == pytest.approx(-np.mean([o for *_, o in PATIENTS.values()]), abs=1.0)
-    assert stats["lv_edv"]["bias"] == pytest.approx(-0.05 / 1.05 * np.mean([refs[p][1] for p in PATIENTS]), rel=0.4)
+    assert stats["lv_edv"]["bias"] == pytest.approx(
+        -0.05 / 1.05 * np.mean([refs[p][1] for p in PATIENTS]), rel=0.4
+    )
     assert "## Clinical read-out against the dataset's values" in text
     assert f"| lv_ef (%) | {len(PATIENTS)} |" in text
 
@@ -182,8 +194,9 @@ def test_echonet_two_beats_in_pixels_compares_ef_only(tmp_path, monkeypatch):
         records.append(({**json.loads(json.dumps(record)), "case_id": case.case_id}, arrays))
         assert arrays.keys() == {"area/samurai"}  # no view pair: no outlines kept
     (tmp_path / "out").mkdir()
-    text, _ = echo.write_echo_report(records, ["samurai"], tmp_path / "out", False,
-                                     {"ended_early": {}, "empty_objects": []})
+    text, _ = echo.write_echo_report(
+        records, ["samurai"], tmp_path / "out", False, {"ended_early": {}, "empty_objects": []}
+    )
     (a0, b0), (a1, b1) = semi_axes("lv", 0.0, 0.8, 0.8), semi_axes("lv", 1.0, 0.8, 0.8)
     edv, esv = truncated_spheroid_volume(a0, b0, b0, 0.0), truncated_spheroid_volume(a1, b1, b1, 0.0)
     rows = _rows(tmp_path / "out" / "readout.csv")
@@ -215,8 +228,10 @@ def test_stored_outlines_of_methods_whose_names_hold_a_slash_stay_apart():
     y, x = np.mgrid[:64, :64]
     disc = (y - 30) ** 2 + (x - 32) ** 2 <= 15**2
     shape = geo.measure(disc)
-    arrays = {**pack_shapes("shape/sam2-image/oracle-box/lv", [shape, None]),
-              **pack_shapes("shape/sam2-image/rv", [None, shape])}
+    arrays = {
+        **pack_shapes("shape/sam2-image/oracle-box/lv", [shape, None]),
+        **pack_shapes("shape/sam2-image/rv", [None, shape]),
+    }
     boxed = stored_views(arrays, "sam2-image/oracle-box")
     plain = stored_views(arrays, "sam2-image")
     assert sorted(boxed) == ["lv"] and sorted(plain) == ["rv"]

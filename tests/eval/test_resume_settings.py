@@ -22,7 +22,7 @@ def _store_with_one_case(tmp_path):
 @pytest.mark.parametrize("gained", [{"noise": "noise.json"}, {"prompt": "box"}, {"frame_batch": 8}])
 def test_a_setting_gained_since_the_earlier_run_is_refused_by_name(tmp_path, gained):
     store = _store_with_one_case(tmp_path)
-    (key, value), = gained.items()
+    ((key, value),) = gained.items()
     with pytest.raises(CLIError, match=rf"{key} \(was None, now {value!r}\).*--force"):
         store.open({**EARLIER, **gained}, force=False)
     assert store.finished() == {"case1"}  # nothing discarded

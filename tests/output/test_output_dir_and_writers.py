@@ -101,12 +101,14 @@ def test_output_dir_sweeps_partial_folders_of_dead_processes_only(tmp_path, caps
         (out.path / "result.txt").write_text("earlier result")
     dead = tmp_path / "run.partial-dead1"
     dead.mkdir()
-    (dead / output.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
-                                                        "pid": _dead_pid(), "start": None}))
+    (dead / output.PARTIAL_MARKER).write_text(
+        json.dumps({"tool": "samurai", "host": socket.gethostname(), "pid": _dead_pid(), "start": None})
+    )
     alive = tmp_path / "run.partial-live1"  # this very process: still running
     alive.mkdir()
-    (alive / output.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
-                                                         "pid": os.getpid(), "start": None}))
+    (alive / output.PARTIAL_MARKER).write_text(
+        json.dumps({"tool": "samurai", "host": socket.gethostname(), "pid": os.getpid(), "start": None})
+    )
     unmarked = tmp_path / "run.partial-user"  # not ours: no marker
     unmarked.mkdir()
     (unmarked / "data.txt").write_text("x")
@@ -128,8 +130,9 @@ def test_output_dir_restores_a_run_moved_aside_by_a_killed_process(tmp_path, cap
     aside = tmp_path / "run.old-abc"
     (aside / "previous").mkdir(parents=True)
     (aside / "previous" / "result.txt").write_text("earlier result")
-    (aside / output.PARTIAL_MARKER).write_text(json.dumps({"tool": "samurai", "host": socket.gethostname(),
-                                                        "pid": _dead_pid(), "start": None}))
+    (aside / output.PARTIAL_MARKER).write_text(
+        json.dumps({"tool": "samurai", "host": socket.gethostname(), "pid": _dead_pid(), "start": None})
+    )
     with pytest.raises(output.OutputError, match="already exists"):
         output.OutputDir(target)  # the sweep put the earlier run back first
     assert "restored" in capsys.readouterr().err
@@ -158,9 +161,13 @@ def small_disk(tmp_path):
 
     point = tmp_path / "disk"
     point.mkdir()
-    if shutil.which("mount") is None or subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)], capture_output=True
-    ).returncode != 0:
+    if (
+        shutil.which("mount") is None
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("needs permission to mount a small tmpfs")
     try:
         yield point
@@ -205,7 +212,10 @@ def test_lasot_boxes_round_trip(tmp_path):
     xyxy = np.array([[10, 20, 30, 60], [0, 0, 0, 0], [1.5, 2.5, 4.0, 8.0], [7, 3, 7, 3]], np.float32)
     formats.write_lasot_boxes(tmp_path / "b.txt", xyxy)
     assert (tmp_path / "b.txt").read_text().splitlines() == [
-        "10,20,21,41", "0,0,0,0", "1.5,2.5,3.5,6.5", "7,3,1,1"
+        "10,20,21,41",
+        "0,0,0,0",
+        "1.5,2.5,3.5,6.5",
+        "7,3,1,1",
     ]
     np.testing.assert_allclose(
         formats.read_lasot_boxes(tmp_path / "b.txt"),

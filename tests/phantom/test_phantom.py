@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from samurai_phantom import VARIANTS, PhantomSegmenter, make_phantom, track, vanilla_config, variant_config
-from samurai_phantom.phantom import cardiac_phase
-from samurai_core import mask_to_box
-from samurai_phantom.segmenter import dilate, label_components, memory_map
 from samurai.eval.ef import lv_masks_ef
 from samurai.eval.metrics import dice
+from samurai_core import mask_to_box
+from samurai_phantom import VARIANTS, PhantomSegmenter, make_phantom, track, vanilla_config, variant_config
+from samurai_phantom.phantom import cardiac_phase
+from samurai_phantom.segmenter import dilate, label_components, memory_map
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,12 @@ def dice_truth(runs, phantom):
     """Variant -> Dice float [T, B] of each track against the phantom's truth."""
     ids = sorted(phantom.labels)
     return {
-        name: np.array([[dice(r.masks[t, i], phantom.masks[t] == k) for i, k in enumerate(ids)]
-                        for t in range(len(phantom.frames))])
+        name: np.array(
+            [
+                [dice(r.masks[t, i], phantom.masks[t] == k) for i, k in enumerate(ids)]
+                for t in range(len(phantom.frames))
+            ]
+        )
         for name, r in runs.items()
     }
 
@@ -42,10 +46,14 @@ def dice_truth(runs, phantom):
 def _memory(run, t):
     """The memory map each track of ``run`` conditions frame ``t + 1`` on, from the run's record:
     mean of the masks of frame 0 and the memory frames chosen at frame ``t``."""
-    return np.stack([
-        np.mean([run.masks[f, i] for f in [0, *run.memory_frames[t, i][run.memory_frames[t, i] >= 0]]], axis=0)
-        for i in range(run.masks.shape[1])
-    ])
+    return np.stack(
+        [
+            np.mean(
+                [run.masks[f, i] for f in [0, *run.memory_frames[t, i][run.memory_frames[t, i] >= 0]]], axis=0
+            )
+            for i in range(run.masks.shape[1])
+        ]
+    )
 
 
 @pytest.mark.parametrize("seed", range(5))

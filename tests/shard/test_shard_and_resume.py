@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-ENV = dict(os.environ, OMP_NUM_THREADS="1",
-           PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "backends")]))
+ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "backends")]))
 
 
 # ----------------------------------------------------------------------------- balance
@@ -37,8 +36,10 @@ def test_balance_is_a_partition_within_the_greedy_bound_of_the_optimum():
         assert sorted(itertools.chain(*shards)) == list(range(n))
         assert all(s == sorted(s) for s in shards)
         assert balance(frames, m) == shards
-        best = min(max(sum(f for f, r in zip(frames, a) if r == k) for k in range(m))
-                   for a in itertools.product(range(m), repeat=n))
+        best = min(
+            max(sum(f for f, r in zip(frames, a) if r == k) for k in range(m))
+            for a in itertools.product(range(m), repeat=n)
+        )
         largest = max(sum(frames[i] for i in s) for s in shards)
         assert largest <= (4 / 3 - 1 / (3 * m)) * best + 1e-9, (frames, m, shards)
 
@@ -54,8 +55,11 @@ def test_case_store_keeps_finished_cases_refuses_other_settings_and_foreign_fold
 
     store = CaseStore(tmp_path / "run.cases")
     assert store.open({"model": "tiny", "image_size": 256}, force=False) == 0
-    store.write("p1/2CH", {"failed": False, "rows": [{"dice": 0.1 + 0.2, "hd95": float("nan")}]},
-                {"ed/samurai": np.eye(3, dtype=bool)})
+    store.write(
+        "p1/2CH",
+        {"failed": False, "rows": [{"dice": 0.1 + 0.2, "hd95": float("nan")}]},
+        {"ed/samurai": np.eye(3, dtype=bool)},
+    )
     store.write("p1_2CH", {"failed": True})  # same safe name, another case: its own files
     assert store.finished() == {"p1/2CH"}  # a failed case is tried again
     record, arrays = store.read("p1/2CH")
@@ -86,13 +90,14 @@ def test_progress_line_counts_the_shard_and_projects_the_eta_from_frames_left(mo
     progress.finish(20, failed=False)  # 20 frames in 4 s: 5 frames/s, 100 frames left: 20 s
     progress.finish(40, failed=True)  # 60 frames in 10 s: 6 frames/s, 60 left: 10 s
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["rank 1: [1/3] a",
-                     "rank 1: 1 done, 0 failed, 2 left | 5.0 frames/s | ETA 0:00:20",
-                     "rank 1: 1 done, 1 failed, 1 left | 6.0 frames/s | ETA 0:00:10"]
+    assert lines == [
+        "rank 1: [1/3] a",
+        "rank 1: 1 done, 0 failed, 2 left | 5.0 frames/s | ETA 0:00:20",
+        "rank 1: 1 done, 1 failed, 1 left | 6.0 frames/s | ETA 0:00:10",
+    ]
 
 
 # ----------------------------------------------------------------------------- eval on 2 ranks
-
 
 
 def _free_port() -> int:
@@ -102,8 +107,7 @@ def _free_port() -> int:
 
 
 def _eval_args(data, out, ckpt, *extra):
-    return ["eval", str(data), "--out", str(out), "--checkpoint", str(ckpt), "--image-size", "256",
-            *extra]
+    return ["eval", str(data), "--out", str(out), "--checkpoint", str(ckpt), "--image-size", "256", *extra]
 
 
 def _start_ranks(args, cwd, world=2):
@@ -111,16 +115,33 @@ def _start_ranks(args, cwd, world=2):
     port = str(_free_port())
     procs = []
     for rank in range(world):
-        env = dict(ENV, MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE=str(world),
-                   RANK=str(rank), LOCAL_RANK=str(rank))
-        procs.append(subprocess.Popen([sys.executable, "-m", "samurai", *args], cwd=cwd, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = dict(
+            ENV,
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=port,
+            WORLD_SIZE=str(world),
+            RANK=str(rank),
+            LOCAL_RANK=str(rank),
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "samurai", *args],
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     return procs
 
 
 def _files(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != "manifest.json"}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
 
 
 def _assert_same_output(got: Path, reference: Path):
@@ -148,19 +169,33 @@ def camus4(tmp_path_factory):
 def single_run(camus4, sam2_tiny_checkpoint):
     """The reference: one process, as without torchrun."""
     out = camus4.parent / "single"
-    done = subprocess.run([sys.executable, "-m", "samurai",
-                           *_eval_args(camus4, out, sam2_tiny_checkpoint)],
-                          env=ENV, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "samurai", *_eval_args(camus4, out, sam2_tiny_checkpoint)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     return out
 
 
 @pytest.mark.slow
 @pytest.mark.ddp
-def test_torchrun_two_gloo_ranks_write_what_one_process_writes(camus4, single_run,
-                                                                 sam2_tiny_checkpoint, tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "samurai", *_eval_args(camus4, tmp_path / "two", sam2_tiny_checkpoint)]
+def test_torchrun_two_gloo_ranks_write_what_one_process_writes(
+    camus4, single_run, sam2_tiny_checkpoint, tmp_path
+):
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "samurai",
+        *_eval_args(camus4, tmp_path / "two", sam2_tiny_checkpoint),
+    ]
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     # Each rank tracked its own shard (2 cases of 3 frames each) and said so.
@@ -174,7 +209,8 @@ def test_torchrun_two_gloo_ranks_write_what_one_process_writes(camus4, single_ru
 @pytest.mark.slow
 @pytest.mark.ddp
 def test_a_killed_rank_loses_only_its_case_in_flight_and_the_rerun_resumes(
-        camus4, single_run, sam2_tiny_checkpoint, tmp_path, monkeypatch):
+    camus4, single_run, sam2_tiny_checkpoint, tmp_path, monkeypatch
+):
     args = _eval_args(camus4, "run", sam2_tiny_checkpoint)
     work = tmp_path / "run.cases"
     procs = _start_ranks(args, tmp_path)
@@ -235,7 +271,8 @@ def test_a_folder_of_video_files_or_a_txt_list_means_many_videos(tmp_path):
 @pytest.mark.slow
 @pytest.mark.ddp
 def test_track_many_videos_on_two_ranks_writes_what_one_video_runs_write_and_resumes(
-        sam2_tiny_checkpoint, tmp_path):
+    sam2_tiny_checkpoint, tmp_path
+):
     from PIL import Image
 
     from samurai.cli import main
@@ -262,29 +299,54 @@ def test_track_many_videos_on_two_ranks_writes_what_one_video_runs_write_and_res
     assert "rank 1: 2 done, 0 failed, 0 left" in outs[1][0]
 
     for name in lengths:  # the reference: each video tracked on its own, as without torchrun
-        assert main(["track", str(tmp_path / name), "--box", "6,8,30,44", "--out",
-                     str(tmp_path / f"one_{name}"), *common]) == 0
+        assert (
+            main(
+                [
+                    "track",
+                    str(tmp_path / name),
+                    "--box",
+                    "6,8,30,44",
+                    "--out",
+                    str(tmp_path / f"one_{name}"),
+                    *common,
+                ]
+            )
+            == 0
+        )
         a, b = _files(tmp_path / "many" / name), _files(tmp_path / f"one_{name}")
         assert sorted(a) == sorted(b) and len(a) == lengths[name] + 3  # masks, box file, scores, masks.nii.gz
         assert all(a[k] == b[k] for k in a), name
 
-    again = subprocess.run([sys.executable, "-m", "samurai", *args], cwd=tmp_path, env=ENV,
-                           capture_output=True, text=True, timeout=600)
+    again = subprocess.run(
+        [sys.executable, "-m", "samurai", *args],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert again.returncode == 0, again.stderr
     assert "resuming: 3 video(s)" in again.stdout and "] v1\n" not in again.stdout
-    changed = subprocess.run([sys.executable, "-m", "samurai", *args, "--vanilla"], cwd=tmp_path,
-                             env=ENV, capture_output=True, text=True, timeout=600)
+    changed = subprocess.run(
+        [sys.executable, "-m", "samurai", *args, "--vanilla"],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert changed.returncode == 2 and "samurai (was True, now False)" in changed.stderr
 
 
 @pytest.mark.slow
-def test_one_process_interrupted_resumes_from_its_finished_cases(camus4, single_run,
-                                                                 sam2_tiny_checkpoint, tmp_path,
-                                                                 monkeypatch):
+def test_one_process_interrupted_resumes_from_its_finished_cases(
+    camus4, single_run, sam2_tiny_checkpoint, tmp_path, monkeypatch
+):
     """Without torchrun: Ctrl-C during the third case keeps the first two; the rerun tracks the
     other two only and writes what an uninterrupted run writes."""
-    from samurai.eval import echo
     from user_errors import run_cli
+
+    from samurai.eval import echo
 
     monkeypatch.chdir(tmp_path)
     real, calls = echo.echo_case, []

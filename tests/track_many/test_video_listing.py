@@ -8,6 +8,7 @@ import pytest
 def test_a_folder_of_any_video_kind_the_reader_opens_is_many_videos(tmp_path):
     pytest.importorskip("cv2")
     from samurai.track_many import is_many, list_videos
+
     pytest.importorskip("pydicom")
     from samurai.dicom.synthetic import echo_frames, write_ultrasound
     from samurai_common.dicom import DICOM_SUFFIXES
@@ -39,11 +40,11 @@ def test_frame_folders_are_videos_as_for_one_video(tmp_path):
     """A folder of frame folders (and video files) is many videos, listed with the frame
     folders, by the rule that decides what `track PATH` reads as one video: a folder with image
     frames is one, a folder without (or a hidden one) is not."""
-    from samurai.track_many import is_many, list_videos
-    from samurai_common.frames import is_video, open_frames
+    import numpy as np
     from PIL import Image
 
-    import numpy as np
+    from samurai.track_many import is_many, list_videos
+    from samurai_common.frames import is_video, open_frames
 
     for name in ("echo1", "echo2"):
         (tmp_path / name).mkdir()

@@ -12,8 +12,11 @@ def run(rank: int, world_size: int, port: int, cfg_dict: dict, out_dir: str) -> 
     from samurai.train.lora import lora_state_dict
 
     os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world_size),
-        RANK=str(rank), LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE=str(world_size),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
     )
     torch.set_num_threads(1)
     result = train(TrainConfig.from_dict(cfg_dict))

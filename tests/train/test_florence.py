@@ -35,7 +35,9 @@ def test_location_tokens_parse_back_to_boxes_and_polygons_in_pixels(florence_dir
     np.testing.assert_allclose(box, [30, 20, 90, 60], atol=1)  # the mask's box in pixels
     poly = polygon_target(mask, processor)
     assert len(poly.split("><")) <= 2 * 32
-    parsed = processor.post_process_generation(text="<s>" + poly + "</s>", task=TASK_POLYGON, image_size=(w, h))
+    parsed = processor.post_process_generation(
+        text="<s>" + poly + "</s>", task=TASK_POLYGON, image_size=(w, h)
+    )
     filled = polygons_to_mask(parsed[TASK_POLYGON]["polygons"][0], h, w)
     iou = (filled & mask).sum() / (filled | mask).sum()
     assert iou > 0.9
@@ -65,8 +67,10 @@ def test_training_lowers_the_loss_and_the_adapter_round_trips_bitwise(florence_d
     with peft_on_transformers():
         peft_model = apply_lora(model, targets, r=8, alpha=16)
     examples = frame_examples(_case(tmp_path / "data"), 0, processor)
-    assert [e[1].split(">")[0] + ">" for e in examples[:2]] == ["<CAPTION_TO_PHRASE_GROUNDING>",
-                                                                 "<REFERRING_EXPRESSION_SEGMENTATION>"]
+    assert [e[1].split(">")[0] + ">" for e in examples[:2]] == [
+        "<CAPTION_TO_PHRASE_GROUNDING>",
+        "<REFERRING_EXPRESSION_SEGMENTATION>",
+    ]
     loss_fn = FlorenceLoss(model, processor)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     model.train()
@@ -85,7 +89,11 @@ def test_training_lowers_the_loss_and_the_adapter_round_trips_bitwise(florence_d
     trained = lora_state_dict(model)
     assert len(saved) == len(trained) > 0
     for name, value in trained.items():
-        key = next(k for k in saved if name.endswith(k.removeprefix("base_model.model.").replace(".weight", ".default.weight")))
+        key = next(
+            k
+            for k in saved
+            if name.endswith(k.removeprefix("base_model.model.").replace(".weight", ".default.weight"))
+        )
         assert torch.equal(saved[key], value)
     model.eval()
     inputs = processor(text=[examples[0][1]], images=[examples[0][0]], return_tensors="pt")
@@ -107,9 +115,26 @@ def test_cli_train_resumes_to_the_same_adapter(florence_dir, tmp_path):
     from samurai.data.synthetic import write_generic
 
     write_generic(tmp_path / "data", n_videos=2, n_frames=2)
-    common = ["train", "--model", "florence2", "--checkpoint", str(florence_dir), "--data", str(tmp_path / "data"),
-              "--train-split", "none", "--val-split", "none", "--epochs", "2", "--lr", "1e-3",
-              "--no-progress", "--lora-r", "4"]
+    common = [
+        "train",
+        "--model",
+        "florence2",
+        "--checkpoint",
+        str(florence_dir),
+        "--data",
+        str(tmp_path / "data"),
+        "--train-split",
+        "none",
+        "--val-split",
+        "none",
+        "--epochs",
+        "2",
+        "--lr",
+        "1e-3",
+        "--no-progress",
+        "--lora-r",
+        "4",
+    ]
     assert main([*common, "--out", str(tmp_path / "whole")]) == 0
     assert main([*common, "--out", str(tmp_path / "split"), "--stop-after-steps", "3"]) == 0
     assert not (tmp_path / "split" / "adapter").exists()
@@ -125,9 +150,28 @@ def test_cli_train_without_florence_weights_names_what_to_get(tmp_path, capsys):
     from samurai.data.synthetic import write_generic
 
     write_generic(tmp_path / "data", n_videos=1, n_frames=2)
-    assert main(["train", "--model", "florence2", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "o")]) == 2
-    assert main(["train", "--model", "florence2", "--checkpoint", str(tmp_path / "nope"), "--data",
-                 str(tmp_path / "data"), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            ["train", "--model", "florence2", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "o")]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "florence2",
+                "--checkpoint",
+                str(tmp_path / "nope"),
+                "--data",
+                str(tmp_path / "data"),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("Florence-2-base") == 2 and "--checkpoint" in err
 
@@ -137,15 +181,23 @@ def test_two_process_ddp_keeps_ranks_identical(florence_dir, camus_tiny, tmp_pat
     import json
     import socket
 
-    import torch.multiprocessing as mp
-
     import ddp_florence_worker
+    import torch.multiprocessing as mp
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = dict(data=str(camus_tiny["root"]), out_dir=str(tmp_path / "run"), checkpoint=str(florence_dir),
-               epochs=1, lr=1e-3, warmup_steps=1, progress=False, device="cpu", lora_r=4)
+    cfg = dict(
+        data=str(camus_tiny["root"]),
+        out_dir=str(tmp_path / "run"),
+        checkpoint=str(florence_dir),
+        epochs=1,
+        lr=1e-3,
+        warmup_steps=1,
+        progress=False,
+        device="cpu",
+        lora_r=4,
+    )
     mp.spawn(ddp_florence_worker.run, args=(2, port, cfg, str(tmp_path)), nprocs=2, join=True)
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)

@@ -21,9 +21,17 @@ pytestmark = pytest.mark.slow
 
 def _cfg(camus_tiny, sam2_tiny_checkpoint, out, **kw):
     base = dict(
-        data=str(camus_tiny["root"]), out_dir=str(out), checkpoint=str(sam2_tiny_checkpoint),
-        clip_len=2, max_objects=2, epochs=2, lr=2e-3, warmup_steps=1, progress=False,
-        val_split=None, device="cpu",
+        data=str(camus_tiny["root"]),
+        out_dir=str(out),
+        checkpoint=str(sam2_tiny_checkpoint),
+        clip_len=2,
+        max_objects=2,
+        epochs=2,
+        lr=2e-3,
+        warmup_steps=1,
+        progress=False,
+        val_split=None,
+        device="cpu",
     )
     base.update(kw)
     return TrainConfig(**base)
@@ -35,12 +43,21 @@ def _fixed_loss(model, clip) -> float:
         return float(clip_forward(model, clip)[0])
 
 
-def test_short_run_lowers_the_loss_and_changes_only_lora(camus_tiny, sam2_tiny_checkpoint, tiny_model, tmp_path):
+def test_short_run_lowers_the_loss_and_changes_only_lora(
+    camus_tiny, sam2_tiny_checkpoint, tiny_model, tmp_path
+):
     case = open_dataset(camus_tiny["root"], split="train")[0]
     clip = make_clip(case, [0, 1], 256, max_objects=2)
     before = _fixed_loss(copy.deepcopy(tiny_model), clip)
-    cfg = _cfg(camus_tiny, sam2_tiny_checkpoint, tmp_path / "run", epochs=3, box_jitter=0.0,
-               val_split="val", max_val_cases=1)
+    cfg = _cfg(
+        camus_tiny,
+        sam2_tiny_checkpoint,
+        tmp_path / "run",
+        epochs=3,
+        box_jitter=0.0,
+        val_split="val",
+        max_val_cases=1,
+    )
     result = train(cfg)
     model = result["model"]
     after = _fixed_loss(model, clip)
@@ -75,21 +92,45 @@ def test_resume_after_a_stop_ends_with_the_same_weights(camus_tiny, sam2_tiny_ch
     """Uninterrupted run (through the CLI, config file + flags) vs stopped after 3 of 4 steps
     and resumed: bitwise the same adapter."""
     config = tmp_path / "train.json"
-    config.write_text(json.dumps({
-        "data": "overridden-below", "checkpoint": str(sam2_tiny_checkpoint), "clip_len": 2,
-        "max_objects": 1, "epochs": 2, "lr": 2e-3, "warmup_steps": 1, "val_split": None,
-        "checkpoint_every": 1, "device": "cpu",
-    }))
-    train_cmd, args = _cli_args([
-        "--config", str(config), "--data", str(camus_tiny["root"]), "--out", str(tmp_path / "a"),
-        "--no-progress",
-    ])
+    config.write_text(
+        json.dumps(
+            {
+                "data": "overridden-below",
+                "checkpoint": str(sam2_tiny_checkpoint),
+                "clip_len": 2,
+                "max_objects": 1,
+                "epochs": 2,
+                "lr": 2e-3,
+                "warmup_steps": 1,
+                "val_split": None,
+                "checkpoint_every": 1,
+                "device": "cpu",
+            }
+        )
+    )
+    train_cmd, args = _cli_args(
+        [
+            "--config",
+            str(config),
+            "--data",
+            str(camus_tiny["root"]),
+            "--out",
+            str(tmp_path / "a"),
+            "--no-progress",
+        ]
+    )
     assert train_cmd.run(args) == 0
     assert "done: 4 steps" in capsys.readouterr().out
     state_a = torch.load(tmp_path / "a" / CHECKPOINT_NAME, weights_only=True)
 
-    cfg_b = TrainConfig.from_dict({**json.loads(config.read_text()), "data": str(camus_tiny["root"]),
-                                   "out_dir": str(tmp_path / "b"), "progress": False})
+    cfg_b = TrainConfig.from_dict(
+        {
+            **json.loads(config.read_text()),
+            "data": str(camus_tiny["root"]),
+            "out_dir": str(tmp_path / "b"),
+            "progress": False,
+        }
+    )
     first = train(cfg_b, stop_after_steps=3)
     assert first["stopped"] and first["global_step"] == 3
     assert not (tmp_path / "b" / "adapter").exists()
@@ -146,8 +187,16 @@ def test_cli_user_errors_exit_2(tmp_path, capsys):
 def test_short_run_on_cuda_with_bf16_autocast(camus_tiny, sam2_tiny_checkpoint, tmp_path):
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
-    cfg = _cfg(camus_tiny, sam2_tiny_checkpoint, tmp_path / "gpu", device="cuda", amp=True,
-               epochs=1, val_split="val", max_val_cases=1)
+    cfg = _cfg(
+        camus_tiny,
+        sam2_tiny_checkpoint,
+        tmp_path / "gpu",
+        device="cuda",
+        amp=True,
+        epochs=1,
+        val_split="val",
+        max_val_cases=1,
+    )
     result = train(cfg)
     assert result["global_step"] == 2 and 0.0 <= result["history"][0]["mean_dice"] <= 1.0
     assert all(p.device.type == "cuda" for p in result["model"].parameters())
@@ -175,8 +224,11 @@ def test_training_leaves_the_global_generators_alone_and_repeats(camus_tiny, sam
     random.seed(123)
     before = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
     runs = [
-        train(_cfg(camus_tiny, sam2_tiny_checkpoint, tmp_path / name, epochs=1, max_objects=1,
-                   max_train_cases=1))
+        train(
+            _cfg(
+                camus_tiny, sam2_tiny_checkpoint, tmp_path / name, epochs=1, max_objects=1, max_train_cases=1
+            )
+        )
         for name in ("a", "b")
     ]
     assert torch.equal(torch.get_rng_state(), before[0])
@@ -193,8 +245,9 @@ def test_validation_on_a_folder_of_its_own(camus_tiny, sam2_tiny_checkpoint, tmp
     from samurai.train.loop import evaluate
 
     held_out = write_generic(tmp_path / "held_out", n_videos=2, n_frames=4)["root"]
-    cfg = _cfg(camus_tiny, sam2_tiny_checkpoint, tmp_path / "run", epochs=1, val_data=str(held_out),
-               val_split=None)
+    cfg = _cfg(
+        camus_tiny, sam2_tiny_checkpoint, tmp_path / "run", epochs=1, val_data=str(held_out), val_split=None
+    )
     result = train(cfg)
     record = result["history"][-1]
     scored = evaluate(result["model"], open_dataset(held_out, None, None), cfg)

@@ -60,7 +60,9 @@ def test_default_targets_are_the_40_attention_projections(adapted, tiny_model):
 def test_adapter_round_trip_gives_identical_outputs(adapted, tiny_model, val_clip):
     model, _, _, directory = adapted
     assert {p.name for p in directory.iterdir()} >= {
-        "adapter_model.safetensors", "adapter_config.json", "train_config.json"
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "train_config.json",
     }
     assert json.loads((directory / "train_config.json").read_text())["note"] == "test"
     fresh = copy.deepcopy(tiny_model)
@@ -79,8 +81,10 @@ def test_merged_checkpoint_loads_without_peft(adapted, sam2_tiny_checkpoint, val
     path = tmp_path / "merged.pt"
     state = merge_adapter(peft_model, path)
     assert set(state) == set(base)
-    assert torch.equal(state["image_encoder.trunk.patch_embed.proj.weight"],
-                       base["image_encoder.trunk.patch_embed.proj.weight"])
+    assert torch.equal(
+        state["image_encoder.trunk.patch_embed.proj.weight"],
+        base["image_encoder.trunk.patch_embed.proj.weight"],
+    )
     assert torch.load(path, weights_only=True)["model"].keys() == state.keys()
     merged = build_model("tiny", path, image_size=256)
     torch.testing.assert_close(_outputs(merged, val_clip), _outputs(model, val_clip), atol=1e-3, rtol=1e-4)
@@ -96,9 +100,9 @@ def _track(predictor, frames, box):
 def test_load_into_the_samurai_video_predictor(adapted, sam2_tiny_checkpoint):
     """`samurai track --adapter` path: the backend predictor runs with the adapter in place."""
     import numpy as np
-    from samurai_sam2 import build_samurai_video_predictor
 
     from samurai.data.synthetic import phantom_sequence
+    from samurai_sam2 import build_samurai_video_predictor
 
     _, _, _, directory = adapted
     frames, masks = phantom_sequence(3, (64, 64), np.random.default_rng(0))

@@ -48,7 +48,9 @@ def test_lora_attaches_to_the_40_layers_of_each_family(family):
 def _masks(model, processor):
     frames = make_synthetic_frames(num_frames=4)
     session = processor.init_video_session(video=frames, inference_device="cpu")
-    processor.add_inputs_to_inference_session(session, frame_idx=0, obj_ids=1, input_boxes=[[SYNTHETIC_BOXES[1]]])
+    processor.add_inputs_to_inference_session(
+        session, frame_idx=0, obj_ids=1, input_boxes=[[SYNTHETIC_BOXES[1]]]
+    )
     with torch.inference_mode():
         model(inference_session=session, frame_idx=0)
         return [out.pred_masks.clone() for out in model.propagate_in_video_iterator(session)]

@@ -55,8 +55,9 @@ def test_frame_losses_match_numpy_oracle(seed):
     target = np.zeros((n, h, w), dtype=np.float32)
     target[0, 2:8, 3:7] = 1
     target[1, 5:, :4] = 1  # object 2 absent: no mask terms, obj target 0
-    got = frame_losses(torch.from_numpy(logits), torch.from_numpy(ious), torch.from_numpy(obj),
-                       torch.from_numpy(target))
+    got = frame_losses(
+        torch.from_numpy(logits), torch.from_numpy(ious), torch.from_numpy(obj), torch.from_numpy(target)
+    )
     want = _oracle(logits, ious, obj, target)
     for key, value in want.items():
         assert float(got[key]) == pytest.approx(value, rel=1e-5, abs=1e-7), key
@@ -69,8 +70,7 @@ def test_gradient_flows_only_through_the_best_candidate():
     target[0, 2:6, 2:6] = 1
     with torch.no_grad():
         logits[0, 1] = 8 * (target[0] * 2 - 1)  # candidate 1 is near perfect
-    terms = frame_losses(logits, torch.zeros(1, 3), torch.zeros(1, 1), target,
-                         LossWeights(iou=0.0, obj=0.0))
+    terms = frame_losses(logits, torch.zeros(1, 3), torch.zeros(1, 1), target, LossWeights(iou=0.0, obj=0.0))
     terms["total"].backward()
     grad = logits.grad.abs().flatten(2).sum(-1)[0]
     assert grad[1] > 0 and grad[0] == 0 and grad[2] == 0

@@ -31,9 +31,18 @@ def learned_run(camus_tiny, sam2_tiny_checkpoint, tmp_path_factory):
     with one small module trained in full beside LoRA."""
     out = tmp_path_factory.mktemp("learned_run")
     cfg = TrainConfig(
-        data=str(camus_tiny["root"]), out_dir=str(out), checkpoint=str(sam2_tiny_checkpoint),
-        clip_len=2, epochs=2, lr=5e-3, warmup_steps=1, progress=False, val_split=None,
-        device="cpu", prompts="learned", train_modules=["sam_mask_decoder.iou_prediction_head"],
+        data=str(camus_tiny["root"]),
+        out_dir=str(out),
+        checkpoint=str(sam2_tiny_checkpoint),
+        clip_len=2,
+        epochs=2,
+        lr=5e-3,
+        warmup_steps=1,
+        progress=False,
+        val_split=None,
+        device="cpu",
+        prompts="learned",
+        train_modules=["sam_mask_decoder.iou_prediction_head"],
     )
     torch.set_num_threads(1)
     return train(cfg), out
@@ -75,7 +84,8 @@ def test_training_moves_every_class_token_and_saves_them_bitwise(learned_run, sa
     from samurai.train.model import build_model
 
     initial = ClassPrompts.for_model(
-        build_model("tiny", sam2_tiny_checkpoint, image_size=256), prompts.class_names,
+        build_model("tiny", sam2_tiny_checkpoint, image_size=256),
+        prompts.class_names,
         generator=torch.Generator().manual_seed(0),
     )
     moved = (prompts.tokens.detach() - initial.tokens).flatten(1).abs().amax(1)
@@ -90,7 +100,9 @@ def test_training_moves_every_class_token_and_saves_them_bitwise(learned_run, sa
 def test_every_class_token_gets_gradient_absent_ones_too(tiny_model, camus_tiny):
     case = open_dataset(camus_tiny["root"], split="val")[0]
     model = copy.deepcopy(tiny_model)
-    prompts = ClassPrompts.for_model(model, ["lv", "myo", "la", "rv"], generator=torch.Generator().manual_seed(0))
+    prompts = ClassPrompts.for_model(
+        model, ["lv", "myo", "la", "rv"], generator=torch.Generator().manual_seed(0)
+    )
     clip = class_clip(case, [0, 1], 256, prompts.class_names)
     loss, _, _ = clip_forward(model, clip, class_prompts=prompts)
     loss.backward()
@@ -113,14 +125,20 @@ def test_an_absent_class_is_trained_as_absent(tiny_model, camus_tiny):
     assert not clip.targets[:, 2].any() and not clip.boxes[2].any()
     with torch.no_grad():
         backbone = model.forward_image(clip.images[:1])
-        frame = {k: [f.expand(3, -1, -1, -1) for f in backbone[k]] for k in ("backbone_fpn", "vision_pos_enc")}
+        frame = {
+            k: [f.expand(3, -1, -1, -1) for f in backbone[k]] for k in ("backbone_fpn", "vision_pos_enc")
+        }
         _, feats, pos, sizes = model._prepare_backbone_features(frame)
         _, out = class_prompted_first_frame(model, prompts, clip, feats, pos, sizes)
     multi, ious, obj = out[1], out[2], out[6]
     terms = frame_losses(multi, ious, obj, clip.targets[0])
     both = frame_losses(multi[:2], ious[:2], obj[:2], clip.targets[0, :2])
-    expected_obj = torch.nn.functional.binary_cross_entropy_with_logits(
-        obj[:, 0], torch.tensor([1.0, 1.0, 0.0]), reduction="sum") / 3
+    expected_obj = (
+        torch.nn.functional.binary_cross_entropy_with_logits(
+            obj[:, 0], torch.tensor([1.0, 1.0, 0.0]), reduction="sum"
+        )
+        / 3
+    )
     assert torch.allclose(terms["obj"], expected_obj)
     for name in ("focal", "dice", "iou"):
         assert torch.allclose(terms[name], both[name] * 2 / 3), name

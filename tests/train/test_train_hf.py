@@ -9,7 +9,6 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("transformers")
 import torch.nn.functional as F  # noqa: E402
-
 from fixtures_hf import FAMILY_NAMES  # noqa: E402
 
 from samurai.data import open_dataset  # noqa: E402
@@ -74,7 +73,9 @@ def test_clip_forward_is_the_library_tracker(hf_tiny_folders, camus_tiny, family
         # The returned masks are the chosen candidates at the input size (upsampled with all
         # candidates at once, so equal to the library's upsampled mask up to rounding).
         for t, out in enumerate(outs):
-            want = F.interpolate(out.pred_masks.float(), size=(size, size), mode="bilinear", align_corners=False)
+            want = F.interpolate(
+                out.pred_masks.float(), size=(size, size), mode="bilinear", align_corners=False
+            )
             torch.testing.assert_close(masks[t, obj_idx], want[obj_idx, 0], rtol=1e-6, atol=1e-6)
     assert bool((masks > 0).any())
 
@@ -91,9 +92,19 @@ def test_short_hf_run_trains_only_the_adapters(hf_tiny_folders, camus_tiny, tmp_
 
     before = fixed_loss(copy.deepcopy(base))
     cfg = TrainConfig(
-        data=str(camus_tiny["root"]), out_dir=str(tmp_path / "run"), model=f"hf:{folder}",
-        image_size=base.image_size, clip_len=2, max_objects=2, epochs=3, lr=2e-3, warmup_steps=1,
-        progress=False, val_split=None, device="cpu", box_jitter=0.0,
+        data=str(camus_tiny["root"]),
+        out_dir=str(tmp_path / "run"),
+        model=f"hf:{folder}",
+        image_size=base.image_size,
+        clip_len=2,
+        max_objects=2,
+        epochs=3,
+        lr=2e-3,
+        warmup_steps=1,
+        progress=False,
+        val_split=None,
+        device="cpu",
+        box_jitter=0.0,
     )
     model = train(cfg)["model"]
     after = fixed_loss(model)
@@ -122,8 +133,9 @@ def test_sam3_clips_are_renormalised_as_its_processor_does(hf_tiny_folders, camu
 
     sam3 = build_model(f"hf:{hf_tiny_folders['sam3_tracker_video']}", image_size=None)
     clip = _clip(camus_tiny, sam3.image_size)
-    pixels = (clip.images[0].permute(1, 2, 0) * torch.tensor((0.229, 0.224, 0.225))
-              + torch.tensor((0.485, 0.456, 0.406)))
+    pixels = clip.images[0].permute(1, 2, 0) * torch.tensor((0.229, 0.224, 0.225)) + torch.tensor(
+        (0.485, 0.456, 0.406)
+    )
     uint8 = (pixels * 255).round().clamp(0, 255).to(torch.uint8).numpy()
     processor = default_processor("sam3_tracker_video", sam3.image_size)
     want = processor(images=uint8, return_tensors="pt").pixel_values[0]
@@ -136,7 +148,19 @@ def test_cli_train_hf_names_the_input_size(hf_tiny_folders, camus_tiny, tmp_path
     from samurai.cli import main
 
     folder = hf_tiny_folders["sam2_video"]
-    rc = main(["train", "--data", str(camus_tiny["root"]), "--model", f"hf:{folder}", "--image-size", "512",
-               "--out", str(tmp_path / "run"), "--no-progress"])
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(camus_tiny["root"]),
+            "--model",
+            f"hf:{folder}",
+            "--image-size",
+            "512",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+        ]
+    )
     assert rc == 2
     assert "takes 256 px inputs; set image_size 256 (--image-size 256)" in capsys.readouterr().err
