@@ -1,6 +1,10 @@
 """Ultrasound DICOM as a frame source: frames streamed one at a time, and what the file says
 about pixel spacing, frame time, heart rate and the study (hashed, never the patient).
 
+One file of ~600 lines on purpose: the frame reader, the clinical metadata (spacing, frame
+time, study hash) and the folder/DICOMDIR listing all read the same pydicom dataset through one
+lazy import and one set of checks.
+
 Reads Ultrasound Multi-frame Image Storage and Ultrasound Image Storage (and any other image
 object with pixel data) in the transfer syntaxes pydicom's pixel handlers decode: implicit and
 explicit VR little endian, JPEG baseline, RLE lossless, JPEG-LS and JPEG 2000 (the last two

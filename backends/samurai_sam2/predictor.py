@@ -1,5 +1,9 @@
 """``SamuraiVideoPredictor``: SAM 2's video predictor with SAMURAI's motion-aware decisions.
 
+One file of ~1000 lines on purpose: it is one subclass whose methods each override a hook of
+sam2's ``SAM2VideoPredictor`` / ``SAM2Base`` and share its per-video ``inference_state``; split
+across modules, one class's overrides would have to be read in several places.
+
 A thin subclass of ``sam2.sam2_video_predictor.SAM2VideoPredictor`` (sam2 1.1.0) with the same
 public API. Per frame, for every object at once, it
 
