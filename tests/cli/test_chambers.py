@@ -102,6 +102,54 @@ def test_lost_tracks_are_requeried_and_reseeded(sam2_tiny_checkpoint, learned_ad
     assert stable == {1: {1: 1, 2: 1}, 2: {1: 2, 2: 2}, 4: {1: 1, 2: 1}, 5: {1: 2, 2: 2}}
 
 
+def test_seed_and_reseed_masks_are_where_the_class_prompts_point(sam2_tiny_checkpoint, learned_adapter, rgb):
+    """An oracle outside the prompter: the mask decoder is made to answer each class prompt
+    with a known rectangle (a hook recognises the class by its token rows in the sparse
+    prompt), so the seed and re-seed masks must be exactly those rectangles at video
+    resolution, with each chamber on its own object id; tracked frames keep the model's own
+    answers (their sparse prompt holds no class token)."""
+    import torch
+
+    from samurai.prompters.learned import track_chambers
+
+    predictor = _predictor(sam2_tiny_checkpoint, learned_adapter, object_bias=30.0)
+    names = ["lv", "la"]
+    tokens = predictor._class_prompts.tokens_for(names).detach()
+    low = predictor.image_size // 4  # SAM 2's low-resolution mask side (64 at 256 px)
+    side = rgb.shape[1]
+    assert low == side  # so the expected rectangles need no resampling
+    boxes = {0: (8, 10, 30, 28), 1: (36, 20, 56, 50)}  # class index -> (y0, x0, y1, x1), exclusive ends
+    answered = []
+
+    def known_rectangles(module, args, kwargs, output):
+        low_multi, ious, out_tokens, obj_logits = output
+        sparse = kwargs["sparse_prompt_embeddings"]
+        if sparse.shape[1] != tokens.shape[1]:
+            return output
+        low_multi = low_multi.clone()
+        for b in range(sparse.shape[0]):
+            match = [c for c in range(len(names)) if torch.equal(sparse[b].float(), tokens[c].float())]
+            if match:
+                y0, x0, y1, x1 = boxes[match[0]]
+                low_multi[b] = -10.0
+                low_multi[b, :, y0:y1, x0:x1] = 10.0
+                answered.append(match[0])
+        return low_multi, ious, out_tokens, obj_logits
+
+    handle = predictor.sam_mask_decoder.register_forward_hook(known_rectangles, with_kwargs=True)
+    try:
+        out = list(track_chambers(predictor, rgb, names, lost_frames=2, lost_threshold=1e9, events=[]))
+    finally:
+        handle.remove()
+    assert sorted(set(answered)) == [0, 1]
+    for t in (0, 3):  # the seed frame and the re-seed frame (see the test above)
+        for obj_id, c in ((1, 0), (2, 1)):
+            y0, x0, y1, x1 = boxes[c]
+            expected = np.zeros((side, side), bool)
+            expected[y0:y1, x0:x1] = True
+            np.testing.assert_array_equal(out[t][1][obj_id], expected)
+
+
 def test_absent_chamber_is_looked_for_again_and_starts_late(sam2_tiny_checkpoint, learned_adapter, rgb):
     from samurai.prompters.learned import track_chambers
 
