@@ -26,7 +26,7 @@ from samurai.output import atomic_write_text
 LV, MYO, LA = 1, 2, 3
 # The fewest frames each layout can be written with: EchoNet traces ED on frame 1 and ES on
 # frame n - 3, which must come after it.
-MIN_FRAMES = {"camus2023": 1, "camus2019": 1, "echonet": 5, "generic": 1, "four_chamber": 1}
+MIN_FRAMES = {"camus2023": 1, "camus2019": 1, "echonet": 5, "generic": 1, "four_chamber": 1, "cardiacuda": 1}
 
 
 def check_counts(kind: str, n_cases: int, n_frames: int) -> None:

@@ -236,3 +236,15 @@ def test_camus2019_without_a_split_skips_the_unlabelled_testing_cases(tmp_path):
     assert all("testing/" in reason for _, reason in ds.skipped)
     test = load_camus2019(root, split="test")
     assert test.case_ids == ["patient0002_2CH", "patient0002_4CH"] and not test[0].labelled.any()
+
+
+def test_every_synthetic_layout_writes_with_its_fewest_frames(tmp_path):
+    """Each layout the writer offers has a least frame count (a layout added without one was a
+    KeyError before anything was written), and that many frames can be written."""
+    from samurai.data.synthetic import MIN_FRAMES, WRITERS, main
+
+    assert set(MIN_FRAMES) == set(WRITERS)
+    for kind in sorted(WRITERS):
+        root = tmp_path / kind
+        assert main([kind, str(root), "--cases", "1", "--frames", str(MIN_FRAMES[kind])]) in (None, 0)
+        assert any(root.iterdir()), kind
