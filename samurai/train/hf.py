@@ -80,8 +80,8 @@ def hf_clip_forward(model, clip, weights, need_loss: bool = True):
         chosen_masks.append(torch.cat(highs)[:, 0].detach().float())
         if need_loss and bool(clip.labelled[t]):
             terms = frame_losses(
-                torch.cat([c.high_res[:, 0] for c in cands]).float(),
-                torch.cat([c.ious[:, 0] for c in cands]).float(),
+                torch.cat([c.high_res for c in cands]).float(),  # [objects, M, S, S]
+                torch.cat([c.ious for c in cands]).float(),  # [objects, M]
                 torch.cat([c.object_score_logits.reshape(1, 1) for c in cands]).float(),
                 clip.targets[t].to(device),
                 weights,
