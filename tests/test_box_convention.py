@@ -35,7 +35,7 @@ def _oracle(mask) -> list[float]:
 
 @pytest.mark.parametrize("k", range(4))
 def test_app_boxes_agree(k, tmp_path):
-    from samurai.commands.calibrate import mask_boxes
+    from samurai.calibration_tracks import mask_boxes
     from samurai.eval.metrics import masks_to_xywh
     from samurai.formats import read_lasot_boxes, write_lasot_boxes
     from samurai.prompts import echo_prompts

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from samurai.calibration_tracks import mask_boxes
 from samurai.cli import build_parser, main
-from samurai.commands.calibrate import mask_boxes
 from samurai.formats import load_calibration
 from samurai_core.calibrate import DEFAULT_LEARNING_RATE, DEFAULT_STEPS, config_with_noise
 from samurai_core.config import preset
