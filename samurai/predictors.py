@@ -364,6 +364,26 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def predictor_from_args(args, device, **overrides):
+    """:func:`build_predictor` with a command's model options (``--model``, ``--checkpoint``,
+    ``--image-size``, ``--adapter``, ``--random-weights``, ``--noise``, ``--motion-model``,
+    ``--seed``, ``--vanilla``, ``--batch-objects``, ``--compile``, ``--dtype``); ``overrides`` win
+    (e.g. eval's ``samurai=True`` and its own adapter)."""
+    options = dict(
+        samurai=not getattr(args, "vanilla", False),
+        adapter=args.adapter,
+        random_weights=args.random_weights,
+        noise=args.noise,
+        motion_model=args.motion_model,
+        seed=args.seed,
+        batch_objects=args.batch_objects,
+        compile=args.compile,
+        dtype=args.dtype,
+    )
+    options.update(overrides)
+    return build_predictor(args.model, args.checkpoint, device, args.image_size, **options)
+
+
 def is_untrained(model: str, checkpoint) -> bool:
     """Whether a run's SAM 2 model has random weights (``--random-weights``, no checkpoint)."""
     return checkpoint is None and not model.startswith(HF_PREFIX)

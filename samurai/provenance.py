@@ -66,3 +66,18 @@ def prompt_info(boxes=(), mask=None) -> dict:
     if not isinstance(mask, (str, os.PathLike)):
         return {"frame": 0, "mask": "(label array)"}
     return {"frame": 0, "mask": str(mask), "mask_sha256": file_sha256(mask)}
+
+
+def run_info_from_args(args, predictor) -> dict:
+    """:func:`run_info` with a command's options (``--model``, ``--checkpoint``, ``--adapter``,
+    ``--noise``, ``--seed`` and the command line)."""
+    return run_info(
+        predictor,
+        command=args.command,
+        argv=getattr(args, "argv", None),
+        model=args.model,
+        checkpoint=args.checkpoint,
+        adapter=args.adapter,
+        noise=args.noise,
+        seed=args.seed,
+    )

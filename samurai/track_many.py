@@ -228,8 +228,8 @@ def _run(args, videos, out_root: Path, info) -> int:
     from samurai.api import object_names
     from samurai.distributed import device_for
     from samurai.mask_exports import write_run_exports
-    from samurai.predictors import build_predictor, is_untrained
-    from samurai.provenance import run_info
+    from samurai.predictors import is_untrained, predictor_from_args
+    from samurai.provenance import run_info_from_args
     from samurai.settings import result_settings
     from samurai.tracking import TRACK_DONE, report_empty, report_frames_read
 
@@ -243,32 +243,9 @@ def _run(args, videos, out_root: Path, info) -> int:
         raise shard.problems_error(problems, args.video, "fix them")
     predictor = shard.agree(
         info,
-        lambda: build_predictor(
-            args.model,
-            args.checkpoint,
-            device_for(args.device, info),
-            args.image_size,
-            samurai=not args.vanilla,
-            adapter=args.adapter,
-            random_weights=args.random_weights,
-            noise=args.noise,
-            motion_model=args.motion_model,
-            seed=args.seed,
-            batch_objects=args.batch_objects,
-            compile=args.compile,
-            dtype=args.dtype,
-        ),
+        lambda: predictor_from_args(args, device_for(args.device, info)),
     )
-    base = run_info(
-        predictor,
-        command=args.command,
-        argv=getattr(args, "argv", None),
-        model=args.model,
-        checkpoint=args.checkpoint,
-        adapter=args.adapter,
-        noise=args.noise,
-        seed=args.seed,
-    )
+    base = run_info_from_args(args, predictor)
     settings = {**result_settings(base), "samurai": not args.vanilla, "video_overlay": not args.no_video}
     given = {"spacing_cm": list(args.spacing) if args.spacing else None, "names": names, "view": args.view}
     settings.update({k: v for k, v in given.items() if v})  # absent when not given: as before

@@ -19,7 +19,7 @@ from samurai.commands.arguments import (
     add_speed_arguments,
 )
 from samurai.errors import UserError
-from samurai.predictors import build_predictor, is_untrained
+from samurai.predictors import build_predictor, is_untrained, predictor_from_args
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -128,21 +128,7 @@ def run(args) -> int:
     store = SessionStore(args.sessions or default_sessions())
 
     def build():
-        return build_predictor(
-            args.model,
-            args.checkpoint,
-            args.device,
-            args.image_size,
-            samurai=not args.vanilla,
-            adapter=args.adapter,
-            random_weights=args.random_weights,
-            noise=args.noise,
-            motion_model=args.motion_model,
-            seed=args.seed,
-            batch_objects=args.batch_objects,
-            compile=args.compile,
-            dtype=args.dtype,
-        )
+        return predictor_from_args(args, args.device)
 
     def describe(predictor):  # what an export's manifest records of the model
         from samurai.provenance import run_info

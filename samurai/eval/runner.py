@@ -109,28 +109,15 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
         write_echo_report,
     )
     from samurai.eval.lasot import lasot_case, write_lasot_report
-    from samurai.predictors import build_predictor, cpu_notice, is_untrained
+    from samurai.predictors import cpu_notice, is_untrained, predictor_from_args
+    from samurai.provenance import run_info_from_args
     from samurai.tracking import warn_empty
 
     out_dir = Path(args.out)
     device = device_for(args.device, info)
 
     def build(adapter):
-        return build_predictor(
-            args.model,
-            args.checkpoint,
-            device,
-            args.image_size,
-            samurai=True,
-            adapter=adapter,
-            random_weights=args.random_weights,
-            noise=args.noise,
-            motion_model=args.motion_model,
-            seed=args.seed,
-            batch_objects=args.batch_objects,
-            compile=args.compile,
-            dtype=args.dtype,
-        )
+        return predictor_from_args(args, device, samurai=True, adapter=adapter)
 
     t0 = time.perf_counter()
     with shard.main_output(info, out_dir, args.force) as out:
@@ -188,7 +175,7 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
             "skipped": skipped,
         }
         out.info.update(
-            _run_info(args, base),
+            run_info_from_args(args, base),
             data=str(args.data),
             methods=all_methods,
             prompt=prompt,
@@ -227,10 +214,11 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
 
 def _settings(args, base, methods, prompt, weights) -> dict:
     """Everything that changes a case's result (compared when a run resumes)."""
+    from samurai.provenance import run_info_from_args
     from samurai.settings import result_settings
 
     return {
-        **result_settings(_run_info(args, base)),
+        **result_settings(run_info_from_args(args, base)),
         "data": str(Path(args.data).resolve()),
         "kind": args.kind,
         "lasot": args.lasot,
@@ -238,21 +226,6 @@ def _settings(args, base, methods, prompt, weights) -> dict:
         "prompt": prompt,
         **weights,
     }
-
-
-def _run_info(args, predictor) -> dict:
-    from samurai.provenance import run_info
-
-    return run_info(
-        predictor,
-        command=args.command,
-        argv=getattr(args, "argv", None),
-        model=args.model,
-        checkpoint=args.checkpoint,
-        adapter=args.adapter,
-        noise=args.noise,
-        seed=args.seed,
-    )
 
 
 def _learned_predictor(args, build, cases):
