@@ -9,7 +9,9 @@ Reads Ultrasound Multi-frame Image Storage and Ultrasound Image Storage (and any
 object with pixel data) in the transfer syntaxes pydicom's pixel handlers decode: implicit and
 explicit VR little endian, JPEG baseline, RLE lossless, JPEG-LS and JPEG 2000 (the last two
 through the pylibjpeg plugins of the ``dicom`` extra). Photometric interpretations RGB,
-YBR_FULL, YBR_FULL_422, MONOCHROME1/2 and PALETTE COLOR become RGB as PS3.3 C.7.6.3 says.
+YBR_FULL, YBR_FULL_422, MONOCHROME1/2 and PALETTE COLOR become RGB as PS3.3 C.7.6.3 says;
+grey pixels pass through the file's modality rescale and first VOI window (C.11) when it records
+one, else their stored range is scaled to 8 bits.
 
 Streaming: the header is read once; each frame's bytes are located in the file (the native
 frame's offset, or the encapsulated fragments of the frame, found with pydicom's ``encaps``
@@ -479,6 +481,9 @@ class DicomFrames(FrameSource):
 
             lut_bits = int(ds.RedPaletteColorLookupTableDescriptor[2])
             return _as_rgb8(apply_color_lut(arr, ds), lut_bits, False, 0)
+        window = _voi_window(ds) if self.photometric.startswith("MONOCHROME") else None
+        if window is not None:
+            return _windowed_rgb8(arr, ds, window, self.photometric == "MONOCHROME1")
         return _as_rgb8(arr, bits, signed, self.photometric == "MONOCHROME1")
 
     def close(self) -> None:
@@ -505,10 +510,52 @@ def _pillow_jpeg(data: bytes) -> np.ndarray | None:
         return np.asarray(img)
 
 
+def _voi_window(ds) -> tuple[float, float, str] | None:
+    """The file's first VOI window as ``(center, width, function)`` (PS3.3 C.11.2), or None
+    when it records none or an unusable one (width below 1, or below 2 for LINEAR, which the
+    standard forbids): then the stored range is shown whole."""
+    if "WindowCenter" not in ds or "WindowWidth" not in ds:
+        return None
+
+    def first(value) -> float:  # a multi-valued element lists alternative windows
+        return float(value if isinstance(value, (int, float, str)) else value[0])
+
+    try:
+        center, width = first(ds.WindowCenter), first(ds.WindowWidth)
+    except (TypeError, ValueError, IndexError):
+        return None
+    function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+    if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
+        function = "LINEAR"
+    if not (np.isfinite(center) and np.isfinite(width)) or width < (2 if function == "LINEAR" else 1):
+        return None
+    return center, width, function
+
+
+def _windowed_rgb8(arr: np.ndarray, ds, window: tuple[float, float, str], invert: bool) -> np.ndarray:
+    """Grey pixels through the display pipeline of PS3.3 C.11: the modality rescale (slope,
+    intercept), then the VOI window onto 0..255 (LINEAR as C.11.2.1.2.1, LINEAR_EXACT and SIGMOID
+    as C.11.2.1.3), then MONOCHROME1's inversion, grey repeated into three channels."""
+    x = arr.astype(np.float64) * float(ds.get("RescaleSlope", 1) or 1) + float(
+        ds.get("RescaleIntercept", 0) or 0
+    )
+    center, width, function = window
+    if function == "LINEAR":
+        y = ((x - (center - 0.5)) / (width - 1) + 0.5) * 255.0
+    elif function == "LINEAR_EXACT":
+        y = ((x - center) / width + 0.5) * 255.0
+    else:
+        y = 255.0 / (1.0 + np.exp(-4.0 * (x - center) / width))
+    out = np.round(np.clip(y, 0.0, 255.0)).astype(np.uint8)
+    if invert:
+        out = 255 - out
+    return np.ascontiguousarray(np.repeat(out[:, :, None], 3, axis=2) if out.ndim == 2 else out)
+
+
 def _as_rgb8(arr: np.ndarray, bits: int, signed: bool, invert: bool) -> np.ndarray:
     """Decoded pixels as ``H×W×3`` uint8: MONOCHROME1 inverted (0 is white, PS3.3 C.7.6.3.1.2),
-    more than 8 stored bits scaled down linearly over the stored range (no VOI window: echo
-    is 8-bit), grey repeated into three channels."""
+    more than 8 stored bits scaled down linearly over the stored range (used where the file
+    records no VOI window; with one, :func:`_windowed_rgb8`), grey repeated into three channels."""
     if signed:
         arr = arr.astype(np.int32) + (1 << (bits - 1))
     if invert:
