@@ -9,6 +9,7 @@ bash scripts/setup.sh full
 # Lint and format (ruff, configured in pyproject.toml) before the tests: one style, checked.
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest tests "$@"
+# The 25 slowest tests are listed at the end, so a CI log shows where the time goes.
+.venv/bin/python -m pytest tests --durations=25 "$@"
 .venv/bin/python -m pytest benchmarks -q -p no:cacheprovider -o python_files='bench_*.py' \
   --benchmark-disable -m 'not slow'
