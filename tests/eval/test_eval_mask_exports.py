@@ -195,3 +195,30 @@ def test_generic_dicom_videos_get_a_valid_seg_of_exactly_the_written_masks(
             )
             assert np.array_equal(pixels[..., 0].astype(bool), labels == 1)
             assert np.array_equal(pixels[..., 1].astype(bool), labels == 2)
+
+
+def test_a_case_whose_masks_cannot_be_written_is_recorded_as_failed(
+    sam2_tiny_checkpoint, tmp_path, monkeypatch
+):
+    from samurai.data.synthetic import write_generic
+    from samurai.eval import mask_exports
+
+    write_generic(tmp_path / "data", n_videos=2, n_frames=3)
+    real = mask_exports.CaseExports.__call__
+
+    def full_disk_on_video01(self, method, masks, ids):
+        if self.case.case_id == "video01":
+            raise OSError(28, "No space left on device")
+        return real(self, method, masks, ids)
+
+    monkeypatch.setattr(mask_exports.CaseExports, "__call__", full_disk_on_video01)
+    out = tmp_path / "eval"
+    assert _eval(tmp_path / "data", out, sam2_tiny_checkpoint) == 3
+    rows = _rows(out / "per_case.csv")
+    assert {r["status"] for r in rows if r["case"] == "video01"} == {"failed"}
+    assert all("No space left" in r["error"] for r in rows if r["case"] == "video01")
+    assert {r["status"] for r in rows if r["case"] == "video00"} == {"ok"}
+    assert sorted(p.relative_to(out).as_posix() for p in (out / "masks").rglob("*.nii.gz")) == [
+        "masks/video00/samurai/masks.nii.gz",
+        "masks/video00/vanilla/masks.nii.gz",
+    ]
