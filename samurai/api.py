@@ -356,7 +356,9 @@ def object_names(names, chambers) -> list[str]:
 
 def evaluate(data, *, out="samurai_eval", force: bool = False, **options):
     """Evaluate trackers on a labelled dataset and write what ``samurai eval`` writes into
-    ``out``: per_case.csv, ef.csv, summary.md / summary.json, plots, manifest.json.
+    ``out``: per_case.csv, ef.csv, summary.md / summary.json, plots, manifest.json, and each
+    case's and method's masks (``masks/<case>/<method>/masks.nii.gz``, ``seg.dcm`` for a DICOM
+    video; ``mask_exports=False`` leaves them out).
 
     ``options``: the options of ``samurai eval`` by their Python names (``kind``, ``lasot``,
     ``split``, ``max_cases``, ``prompt``, ``methods``, ``model``, ``checkpoint``, ``adapter``,

@@ -9,7 +9,8 @@ One process (no torchrun) is a world of one rank and goes through the same steps
    settings is refused unless ``--force`` (which discards its cases);
 3. the cases not finished yet are balanced over the ranks by frame count (``balance``), each rank
    works through its shard and writes each finished case at once, atomically (``<case>.json``,
-   arrays in ``<case>.npz``), printing a progress line after each (:class:`Progress`);
+   arrays in ``<case>.npz``, files such as eval's mask exports in the folder ``<case>.files/``),
+   printing a progress line after each (:class:`Progress`);
 4. all ranks meet at a barrier; rank 0 reads every case back in the dataset's order and the
    command writes its usual output through ``OutputDir`` (``main_output``, which holds the lock of
    ``--out`` for the whole run); the work folder is removed only once that output is in place.
@@ -39,6 +40,9 @@ from samurai.errors import UserError
 
 SETTINGS = "settings.json"
 WORK_SUFFIX = ".cases"
+# A stored case's files, and the folder they are written into while the case is worked on.
+FILES_SUFFIX = ".files"
+PARTIAL_SUFFIX = ".partial"
 # Ranks meet at a barrier once their shards are done; balanced shards end close together, but a
 # rank may wait for a slower one for a long time (failed cases, resumed runs, uneven videos).
 RANK_TIMEOUT = datetime.timedelta(hours=48)
@@ -175,21 +179,26 @@ def problems_error(problems: Sequence[str], where, fix: str) -> UserError:
 # ----------------------------------------------------------------------------- the work folder
 
 
+def case_stem(case_id: str) -> str:
+    """A file name for case ``case_id``: readable, and unique even when two ids differ only
+    in the characters replaced here."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", case_id)[:80]
+    return f"{safe}-{hashlib.sha1(case_id.encode()).hexdigest()[:10]}"
+
+
 class CaseStore:
     """``OUT.cases/``: the settings of a run and one result per finished case.
 
     A case's result is a JSON record (rows, status) written last, after its arrays
-    (``.npz``), both atomically: a record on disk means a complete case.
+    (``.npz``) and its files, all atomically: a record on disk means a complete case. Files
+    (eval's ``masks.nii.gz`` / ``seg.dcm``) are written while the case is worked on into
+    :meth:`staging` ``<case>.files.partial/``, which :meth:`write` renames to ``<case>.files/``
+    before the record: a case killed half-way leaves only a partial folder, replaced when the
+    case is done again, and no case has the files of another attempt.
     """
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-
-    @staticmethod
-    def _stem(case_id: str) -> str:
-        # Readable, and unique even when two ids differ only in characters replaced here.
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", case_id)[:80]
-        return f"{safe}-{hashlib.sha1(case_id.encode()).hexdigest()[:10]}"
 
     def _ours(self) -> bool:
         try:
@@ -253,10 +262,35 @@ class CaseStore:
         """Case ids whose result is stored and ok (failed cases are tried again)."""
         return {r["case_id"] for _, r in self._records() if not r.get("failed")}
 
+    def staging(self, case_id: str) -> Path:
+        """An empty folder for the files of case ``case_id`` while it is worked on (what an
+        interrupted attempt left there is removed); :meth:`write` keeps them with the record."""
+        import shutil
+
+        folder = self.folder / f"{case_stem(case_id)}{FILES_SUFFIX}{PARTIAL_SUFFIX}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        return folder
+
+    def files(self, case_id: str) -> Path | None:
+        """The folder of a stored case's files, None when it has none."""
+        folder = self.folder / f"{case_stem(case_id)}{FILES_SUFFIX}"
+        return folder if folder.is_dir() else None
+
     def write(self, case_id: str, record: dict, arrays: dict | None = None) -> None:
+        """Store a finished case: its arrays, the files of its :meth:`staging` folder (when it
+        made one; a failed case's are dropped), then its record."""
+        import shutil
+
         from samurai.output import atomic_write_bytes, atomic_write_text
 
-        stem = self._stem(case_id)
+        stem = case_stem(case_id)
+        staged = self.folder / f"{stem}{FILES_SUFFIX}{PARTIAL_SUFFIX}"
+        files = self.folder / f"{stem}{FILES_SUFFIX}"
+        shutil.rmtree(files, ignore_errors=True)  # an earlier attempt's, never this record's
+        if staged.is_dir() and not record.get("failed"):
+            staged.rename(files)
+        shutil.rmtree(staged, ignore_errors=True)
         if arrays:
             buf = io.BytesIO()
             np.savez_compressed(buf, **arrays)
@@ -266,7 +300,7 @@ class CaseStore:
 
     def read(self, case_id: str) -> tuple[dict, dict]:
         """(record, arrays) of a stored case."""
-        stem = self._stem(case_id)
+        stem = case_stem(case_id)
         record = json.loads((self.folder / f"{stem}.json").read_text())
         arrays = {}
         if (self.folder / f"{stem}.npz").is_file():
@@ -275,9 +309,13 @@ class CaseStore:
         return record, arrays
 
     def _discard(self) -> int:
+        import shutil
+
         n = 0
         for path in self.folder.iterdir():
-            if path.suffix in (".json", ".npz", ".tmp") and path.is_file():
+            if path.is_dir() and not path.is_symlink() and path.name.endswith((FILES_SUFFIX, PARTIAL_SUFFIX)):
+                shutil.rmtree(path)
+            elif path.suffix in (".json", ".npz", ".tmp") and path.is_file():
                 n += path.suffix == ".json" and path.name != SETTINGS
                 path.unlink()
         return n

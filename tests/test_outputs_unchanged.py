@@ -5,9 +5,9 @@ manifest's ``packages`` (installed versions).
 The reference was recorded from the code before the app layer was reorganised into library
 modules (samurai/predictors.py, prompts.py, tracking.py, ...): a reorganisation moves code, it
 must not change a single output byte. Files added since (``track``'s masks.nii.gz) joined the
-reference with their own digests; the manifests are compared without the keys added with them
-(ADDED_MANIFEST_FIELDS, and the added files in its ``files`` list), so every byte recorded
-before still has to match. The runs are small (a 12-frame phantom, a 3-frame
+reference with their own digests, as did eval's ``masks/<case>/<method>/masks.nii.gz``; the
+manifests are compared without the keys added with them (ADDED_MANIFEST_FIELDS, and the added
+files in its ``files`` list), so every byte recorded before still has to match. The runs are small (a 12-frame phantom, a 3-frame
 synthetic CAMUS patient and a 4-frame clip at 256 px, random-init SAM 2 from a fixed seed), run
 in-process and from a relative output path so that the manifests' argv is the same on every
 machine.
@@ -34,8 +34,8 @@ REFERENCE = Path(__file__).with_name("outputs_reference.json")
 # Manifest fields that differ between installs, not between code versions.
 VOLATILE_MANIFEST_FIELDS = ("packages",)
 # Manifest fields and files added after the reference was recorded (the mask exports of issue 21:
-# the source's units, frame time and study hash, and masks.nii.gz); the files are in the
-# reference with their own digests.
+# the source's units, frame time and study hash, and masks.nii.gz, track's and eval's per case
+# and method); the files are in the reference with their own digests.
 ADDED_MANIFEST_FIELDS = ("source", "exports")
 ADDED_FILES = ("masks.nii.gz",)
 
@@ -47,7 +47,7 @@ def _digest(path: Path) -> str:
         for key in VOLATILE_MANIFEST_FIELDS + ADDED_MANIFEST_FIELDS:
             manifest.pop(key, None)
         if isinstance(manifest.get("files"), list):
-            manifest["files"] = [f for f in manifest["files"] if f not in ADDED_FILES]
+            manifest["files"] = [f for f in manifest["files"] if Path(f).name not in ADDED_FILES]
         data = json.dumps(manifest, sort_keys=True).encode()
     return hashlib.sha256(data).hexdigest()
 

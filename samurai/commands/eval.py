@@ -18,6 +18,10 @@ LaSOT-style data (``--lasot``): one folder per sequence with its frames (``img/`
 itself, or one video file) and ``groundtruth.txt`` (``x,y,w,h`` per frame); the first box is
 the prompt and the box metrics are reported.
 
+Echo datasets also get every case's and method's predicted masks, ``masks/<case>/<method>/
+masks.nii.gz`` and ``seg.dcm`` for a DICOM video (``samurai.eval.mask_exports``;
+``--no-mask-exports`` leaves them out).
+
 The run itself is the library's (``samurai.eval.runner.evaluate``, also ``samurai.evaluate``);
 see docs/evaluation.md.
 """
@@ -86,6 +90,13 @@ def add_parser(sub) -> None:
         type=int,
         default=8,
         help="frames per image-encoder call of the per-frame baselines (default: 8)",
+    )
+    p.add_argument(
+        "--no-mask-exports",
+        dest="mask_exports",
+        action="store_false",
+        help="do not write each case's and method's predicted masks as masks/<case>/<method>/"
+        "masks.nii.gz (and seg.dcm for a DICOM video); written by default",
     )
     add_motion_arguments(p)
     p.add_argument("--out", default="samurai_eval", help="output folder (default: samurai_eval)")

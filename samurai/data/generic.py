@@ -141,6 +141,7 @@ def _generic_loader(case_id: str, folder: Path, root: Path):
         from samurai_common.frames import IMAGE_SUFFIXES
 
         spacing = None  # known for DICOM videos only
+        dicom_video = None
         mask_files = {p.stem: p for p in (folder / "masks").iterdir() if p.suffix.lower() == ".png"}
         if (folder / "frames").is_dir():
             frame_files = sorted(
@@ -154,6 +155,7 @@ def _generic_loader(case_id: str, folder: Path, root: Path):
             video = _videos(folder)[0]
             if video.suffix.lower() in (".dcm", ".dicom"):
                 (frames, spacing), ended = _read_dicom_video(video), None
+                dicom_video = video
             else:
                 frames, ended = read_video(video)
             keys = {}
@@ -187,7 +189,8 @@ def _generic_loader(case_id: str, folder: Path, root: Path):
             masks[keys[stem]] = mask.astype(np.uint8)
             labelled[keys[stem]] = True
         ids = sorted(int(v) for v in np.unique(masks) if v != 0)
-        meta: dict = {}
+        # The file itself, for what eval writes beside the scores (seg.dcm references it).
+        meta: dict = {"dicom": str(dicom_video)} if dicom_video else {}
         note_ended_early(meta, frames.shape[0], ended, lost)
         return EchoCase(case_id, frames, masks, labelled, _label_names(folder, root, ids), spacing, meta)
 

@@ -236,10 +236,13 @@ def seg_scores(pred, gt, spacing):
     return row
 
 
-def echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
+def echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8, export=None):
     """One echo case tracked by every method: (seg rows, EF rows, read-out rows, the chambers'
     outlines per method (chamber -> [T] outlines, frames from the prompt on), area curves, the
-    (method, structure) pairs whose mask is empty on every frame from the prompt on)."""
+    (method, structure) pairs whose mask is empty on every frame from the prompt on).
+
+    ``export(method, masks, ids)``, when given, is called with each method's masks
+    ``bool [T, len(ids), H, W]`` of the label ids ``ids`` (``samurai.eval.mask_exports``)."""
     import numpy as np
 
     from samurai.eval.metrics import area_curve
@@ -264,6 +267,8 @@ def echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8):
     if baselines:
         runs = chain(runs, baseline_runs(case, baselines, ids, start, frame_batch))
     for method, masks, every_frame in runs:
+        if export is not None:
+            export(method, masks, ids)
         for i, k in enumerate(ids):
             if not masks[start:, i].any():
                 empty.append((method, case.labels[k]))
@@ -330,15 +335,27 @@ def baseline_runs(case, baselines, ids, start, frame_batch):
                 yield f"{name}/{protocol}", masks, protocol == "first-box" or every_labelled
 
 
-def echo_case_record(lazy, predictors, prompt_kind, baselines=None, frame_batch=8) -> tuple[dict, dict]:
-    """One case tracked by every method, as stored in the work folder: (record, arrays)."""
+def echo_case_record(
+    lazy, predictors, prompt_kind, baselines=None, frame_batch=8, exports_to=None
+) -> tuple[dict, dict]:
+    """One case tracked by every method, as stored in the work folder: (record, arrays).
+    ``exports_to``: a folder for its masks.nii.gz / seg.dcm per method (none written if None)."""
     import sys
 
+    from samurai.eval.mask_exports import CaseExports
+
+    exporter = None
     try:
         case = lazy.load()
-        seg, ef, readout, outlines, plots, empty = echo_case(
-            case, predictors, prompt_kind, baselines, frame_batch
-        )
+        if exports_to is not None:
+            exporter = CaseExports(exports_to, case, lazy.ds.kind)
+        try:
+            seg, ef, readout, outlines, plots, empty = echo_case(
+                case, predictors, prompt_kind, baselines, frame_batch, exporter
+            )
+        finally:
+            if exporter is not None:
+                exporter.close()
     except Exception as err:  # noqa: BLE001  one bad case must not lose the others
         print(
             f"warning: case {lazy.case_id} failed and is recorded as failed: {failure_text(err)}", flush=True
@@ -366,6 +383,8 @@ def echo_case_record(lazy, predictors, prompt_kind, baselines=None, frame_batch=
         "spacing": None if case.spacing is None else list(case.spacing),
         "empty": [{"method": m, "object": name} for m, name in empty],
     }
+    if exporter is not None:
+        record["exports"] = exporter.record()
     if "ended_early" in case.meta:
         lost = case.meta.get("labelled_lost", [])
         record["ended_early"] = case.meta["ended_early"]

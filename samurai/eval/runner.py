@@ -48,6 +48,7 @@ class EvalOptions:
     florence2: str | None = None
     florence2_adapter: str | None = None
     frame_batch: int = 8
+    mask_exports: bool = True
     command: str = "eval"
     argv: list | None = None
 
@@ -109,6 +110,7 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
         write_echo_report,
     )
     from samurai.eval.lasot import lasot_case, write_lasot_report
+    from samurai.eval.mask_exports import count_files, place_mask_exports
     from samurai.predictors import cpu_notice, is_untrained, predictor_from_args
     from samurai.provenance import run_info_from_args
     from samurai.tracking import warn_empty
@@ -164,7 +166,14 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
                 frames,
                 store,
                 info,
-                lambda c: echo_case_record(c, predictors, args.prompt, baselines, args.frame_batch),
+                lambda c: echo_case_record(
+                    c,
+                    predictors,
+                    args.prompt,
+                    baselines,
+                    args.frame_batch,
+                    store.staging(c.case_id) if args.mask_exports else None,
+                ),
             )
         if out is None:  # another rank than 0: its cases are stored, rank 0 writes the output
             return EvalResult(0, out_dir, "", [], [])
@@ -184,12 +193,22 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
             **weights,
             **notes,
         )
+        exports = None
         if args.lasot:
             summary, failed = write_lasot_report(records, predictors, out.path, notes)
         else:
             summary, failed = write_echo_report(records, all_methods, out.path, bool(baselines), notes)
+            exports = place_mask_exports(records, store, out.path, args.mask_exports)
+            out.info.update(exports=exports)
         out.info.update(failed_cases=failed)
     print(summary)
+    if exports and exports["cases"]:
+        nifti, seg = count_files(exports)
+        print(
+            f"masks of every case and method: {nifti} masks.nii.gz"
+            + (f" and {seg} seg.dcm" if seg else "")
+            + f" in {out_dir}/{exports['folder']}/<case>/<method>/"
+        )
     print(f"wrote {out_dir}/ in {time.perf_counter() - t0:.1f} s")
     warn_empty(
         [f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]],
@@ -225,6 +244,8 @@ def _settings(args, base, methods, prompt, weights) -> dict:
         "methods": methods,
         "prompt": prompt,
         **weights,
+        # A resumed run's finished cases must have the exports the run writes.
+        **({} if args.lasot else {"mask_exports": args.mask_exports}),
     }
 
 

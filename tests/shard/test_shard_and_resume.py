@@ -79,6 +79,45 @@ def test_case_store_keeps_finished_cases_refuses_other_settings_and_foreign_fold
         CaseStore(store.folder).open({}, force=True)
 
 
+def test_a_case_keeps_the_files_of_its_finished_attempt_only(tmp_path):
+    """Files written while a case is worked on (eval's mask exports) are kept with its record:
+    an attempt killed before its record leaves none that count, a failed attempt none, and
+    discarding or removing the work folder takes them with the records."""
+    from samurai.shard import CaseStore
+
+    store = CaseStore(tmp_path / "run.cases")
+    store.open({"model": "tiny"}, force=False)
+
+    def attempt(case_id, text, failed=None):
+        folder = store.staging(case_id)
+        assert list(folder.iterdir()) == []  # what a killed attempt left is gone
+        (folder / "vanilla").mkdir()
+        (folder / "vanilla" / "masks.nii.gz").write_text(text)
+        if failed is not None:  # None: killed before its record
+            store.write(case_id, {"failed": failed})
+
+    attempt("a", "killed")
+    assert store.files("a") is None and store.finished() == set()
+    attempt("a", "failed", failed=True)
+    assert store.files("a") is None
+    attempt("a", "done", failed=False)
+    attempt("b", "killed")
+    assert store.finished() == {"a"}
+    assert (store.files("a") / "vanilla" / "masks.nii.gz").read_text() == "done"
+    assert store.files("b") is None
+    attempt("b", "done too", failed=False)
+    assert (store.files("b") / "vanilla" / "masks.nii.gz").read_text() == "done too"
+    assert store.files("a") != store.files("b")
+
+    attempt("c", "killed")
+    assert CaseStore(store.folder).open({"model": "small"}, force=True) == 0
+    assert sorted(p.name for p in store.folder.iterdir()) == ["settings.json"]
+    attempt("a", "done", failed=False)
+    attempt("c", "killed")
+    store.remove()
+    assert not store.folder.exists()
+
+
 def test_progress_line_counts_the_shard_and_projects_the_eta_from_frames_left(monkeypatch, capsys):
     from samurai import shard
     from samurai.distributed import DistInfo
@@ -154,6 +193,12 @@ def _assert_same_output(got: Path, reference: Path):
     assert len(rows) == 24 and all(r["status"] == "ok" for r in rows)  # 4 cases x 2 methods x 3
     ma, mb = (json.loads((f / "manifest.json").read_text()) for f in (got, reference))
     assert ma["cases"] == mb["cases"] and ma["checkpoint_sha256"] == mb["checkpoint_sha256"]
+    # Every case's masks once per method, whichever rank or run tracked it (the bytes above).
+    exported = sorted(p.relative_to(got).as_posix() for p in (got / "masks").rglob("*.nii.gz"))
+    assert exported == sorted(
+        f"masks/{c}/{m}/masks.nii.gz" for c in ma["cases"] for m in ("samurai", "vanilla")
+    )
+    assert ma["exports"] == mb["exports"]
 
 
 @pytest.fixture(scope="module")
