@@ -58,6 +58,23 @@ class _ObjectMask:
         return self.labels[t] == self.obj
 
 
+def segment_labels(objects, names: Mapping | None) -> dict[int, str]:
+    """Object id -> SEG segment label, in id order: a chamber's name upper-cased ("lv" is "LV"),
+    another name as given, "object N" for an unnamed object; a label two objects share gets its
+    object's id appended, so each segment is told apart."""
+    from samurai.dicom.seg import CHAMBER_CODES
+
+    names = {int(k): str(v).strip() for k, v in (names or {}).items()}
+    out = {}
+    for obj in sorted(int(o) for o in objects):
+        name = names.get(obj) or f"object {obj}"
+        out[obj] = name.upper() if name.upper() in CHAMBER_CODES else name
+    taken = list(out.values())
+    return {
+        obj: label if taken.count(label) == 1 else f"{label} (object {obj})" for obj, label in out.items()
+    }
+
+
 def write_mask_exports(
     out_dir: str | os.PathLike,
     frames,
@@ -72,8 +89,10 @@ def write_mask_exports(
       frames: the run's frame source (a :class:`samurai_common.dicom.DicomFrames` gets a SEG).
       labels: ``uint8 [T, H, W]`` label map per frame (object ids): an array, or a sequence
         read a frame at a time with a ``shape`` (:class:`PngLabels`).
-      names: object id -> chamber name ("LV", "LA", "RV", "RA"); ids without a chamber name are
-        left out of the SEG (its segments need a SNOMED CT code) and listed in the entry.
+      names: object id -> structure name ("LV", "LA", "RV", "RA", "myocardium", anything):
+        each object becomes one SEG segment labelled with its name (chambers upper-cased) or
+        "object N" when it has none; :func:`samurai.dicom.seg.segment_type` codes it. The entry
+        lists ``seg_segments``: object id -> segment label.
       info: the source's clinical info when ``frames`` is not a DICOM (see :func:`source_info_of`).
       objects: the run's object ids (default: those found in ``labels``, an array).
 
@@ -90,19 +109,17 @@ def write_mask_exports(
     exports: dict[str, Any] = {"nifti": NIFTI_NAME}
     path = getattr(frames, "path", None)
     if hasattr(frames, "sop_instance_uid") and path is not None:
-        from samurai.dicom.seg import CHAMBER_CODES, write_segmentation
+        from samurai.dicom.seg import write_segmentation
 
-        names = {int(k): str(v).upper() for k, v in (names or {}).items()}  # "lv" or "LV"
-        chambers = {
-            name: _ObjectMask(labels, obj) for obj, name in sorted(names.items()) if name in CHAMBER_CODES
-        }
         if objects is None:
             objects = [int(o) for o in np.unique(np.asarray(labels)) if o]
-        left_out = sorted(int(o) for o in objects if names.get(int(o)) not in CHAMBER_CODES)
-        if chambers:
-            write_segmentation(out_dir / SEG_NAME, path, chambers)
+        segments = segment_labels(objects, names)
+        if segments:
+            write_segmentation(
+                out_dir / SEG_NAME, path, {label: _ObjectMask(labels, obj) for obj, label in segments.items()}
+            )
             exports["seg"] = SEG_NAME
-        exports["seg_objects_left_out"] = left_out
+            exports["seg_segments"] = {str(obj): label for obj, label in segments.items()}
     kind = "DICOM" if hasattr(frames, "sop_instance_uid") else "video"
     return {"source": manifest_source(info, len(labels), kind=kind), "exports": exports}
 
@@ -124,4 +141,12 @@ def write_run_exports(
     return write_mask_exports(out_dir, frames, labels, names, info, objects=list(objects))
 
 
-__all__ = ["NIFTI_NAME", "PngLabels", "write_run_exports", "SEG_NAME", "source_info_of", "write_mask_exports"]
+__all__ = [
+    "NIFTI_NAME",
+    "PngLabels",
+    "SEG_NAME",
+    "segment_labels",
+    "source_info_of",
+    "write_mask_exports",
+    "write_run_exports",
+]

@@ -1,6 +1,8 @@
 """Masks out as a DICOM Segmentation that references the ultrasound cine it was drawn on.
 
-One segment per chamber, coded with SNOMED CT (``CHAMBER_CODES``); one binary frame per
+One segment per tracked structure, coded with SNOMED CT: the chambers by their concepts
+(``CHAMBER_CODES``), the LV myocardium by its own, any other structure as "Anatomical
+Structure" under the label the user gave it (:func:`segment_type`); one binary frame per
 (segment, source frame), each frame naming its source frame in its Derivation Image functional
 group (Source Image Sequence > Referenced Frame Number), so a viewer overlays every mask on the
 frame it belongs to.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -38,6 +41,21 @@ CHAMBER_CODES = {
     "RA": ("73829009", "Right atrium"),
 }
 ANATOMICAL_STRUCTURE = ("91723000", "Anatomical Structure")
+LV_MYOCARDIUM = ("49848007", "Left Ventricle Myocardium")
+_MYOCARDIUM = re.compile(r"(LV[ _-]?)?MYO(CARDIUM)?", re.IGNORECASE)
+
+
+def segment_type(label: str) -> tuple[str, str]:
+    """The SNOMED CT concept (code value, meaning) of a segment labelled ``label``: a chamber
+    ("LV", "la", ...), the LV myocardium ("myo", "myocardium", "LV myocardium", CAMUS's second
+    label), else the generic "Anatomical Structure" (a box-prompted object the user named
+    otherwise, or did not name), whose meaning then lies in its segment label."""
+    key = label.strip().upper()
+    if key in CHAMBER_CODES:
+        return CHAMBER_CODES[key]
+    if _MYOCARDIUM.fullmatch(key.strip()):
+        return LV_MYOCARDIUM
+    return ANATOMICAL_STRUCTURE
 
 
 class SegmentationError(ValueError):
@@ -59,16 +77,12 @@ def _segment_descriptions(names: list[str], algorithm_version: str):
     )
     out = []
     for number, name in enumerate(names, start=1):
-        if name not in CHAMBER_CODES:
-            raise SegmentationError(
-                f"no SNOMED CT code for segment {name!r}; name segments one of {sorted(CHAMBER_CODES)}"
-            )
         out.append(
             hd.seg.SegmentDescription(
                 segment_number=number,
                 segment_label=name,
                 segmented_property_category=_code(*ANATOMICAL_STRUCTURE),
-                segmented_property_type=_code(*CHAMBER_CODES[name]),
+                segmented_property_type=_code(*segment_type(name)),
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
                 algorithm_identification=algorithm,
             )
@@ -105,7 +119,8 @@ def build_segmentation(
     Args:
       source: the source DICOM as a pydicom Dataset (pixel data not needed: read it with
         ``stop_before_pixels=True``) or a path.
-      masks: chamber name ("LV", "LA", "RV", "RA") -> boolean ``[T, H, W]`` over every frame of
+      masks: segment label ("LV", "LA", "RV", "RA", "myocardium", or any name up to 64
+        characters, coded by :func:`segment_type`) -> boolean ``[T, H, W]`` over every frame of
         the source, in the source's rows and columns: an array, or anything with that
         ``shape`` whose ``[t]`` gives frame ``t`` (read one frame at a time).
       series_number, instance_number: of the new Segmentation series and instance.
@@ -124,7 +139,13 @@ def build_segmentation(
         from samurai import __version__ as software_version
     names = list(masks)
     if not names:
-        raise SegmentationError("no masks to write; pass at least one chamber's masks")
+        raise SegmentationError("no masks to write; pass at least one structure's masks")
+    bad = [n for n in names if not str(n).strip() or len(str(n)) > 64 or "\\" in str(n)]
+    if bad:
+        raise SegmentationError(
+            f"segment labels {bad} cannot be written (a label is 1 to 64 characters without a "
+            "backslash, DICOM's LO); rename the structures"
+        )
     n_frames = int(source.get("NumberOfFrames", 1) or 1)
     shape = (n_frames, int(source.Rows), int(source.Columns))
     stack = []
@@ -314,6 +335,7 @@ def read_segmentation(path: str | os.PathLike, n_source_frames: int | None = Non
 __all__ = [
     "CHAMBER_CODES",
     "SegmentationError",
+    "segment_type",
     "build_segmentation",
     "read_segmentation",
     "write_segmentation",

@@ -36,7 +36,9 @@ def test_dicom_source_gets_nifti_and_seg(tmp_path):
     assert np.allclose(spacing, (0.02, 0.03)) and frame_time == 25.0
     seg = read_segmentation(out / "seg.dcm", n_source_frames=T)
     assert np.array_equal(seg["LV"], labels == 1) and np.array_equal(seg["RA"], labels == 2)
-    assert entry["exports"] == {"nifti": "masks.nii.gz", "seg": "seg.dcm", "seg_objects_left_out": [3]}
+    segments = {"1": "LV", "2": "RA", "3": "object 3"}
+    assert entry["exports"] == {"nifti": "masks.nii.gz", "seg": "seg.dcm", "seg_segments": segments}
+    assert np.array_equal(seg["object 3"], labels == 3)
     assert entry["source"]["kind"] == "DICOM" and entry["source"]["units"]["area"] == "cm²"
 
 

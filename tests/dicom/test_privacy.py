@@ -148,7 +148,11 @@ def test_track_on_a_dicom_cine_writes_no_identity(sam2_tiny_checkpoint, tmp_path
     assert source["spacing_cm"] == pytest.approx([0.03, 0.04]) and source["units"]["area"] == "cm²"
     assert source["frame_time_ms"] == pytest.approx(20.0) and source["heart_rate_bpm"] == 66
     assert manifest["view"] == "A4C" and manifest["names"] == {"1": "lv", "2": "la"}
-    assert manifest["exports"] == {"nifti": "masks.nii.gz", "seg": "seg.dcm", "seg_objects_left_out": []}
+    assert manifest["exports"] == {
+        "nifti": "masks.nii.gz",
+        "seg": "seg.dcm",
+        "seg_segments": {"1": "LV", "2": "LA"},
+    }
     pngs = np.stack([np.asarray(Image.open(p)) for p in sorted((out / "masks").glob("*.png"))])
     image = nib.load(str(out / "masks.nii.gz"))
     assert np.array_equal(np.asarray(image.dataobj)[:, :, 0, :].transpose(2, 1, 0), pngs)

@@ -81,12 +81,36 @@ def test_segmentation_references_the_source_frames_and_codes_the_chambers(tmp_pa
         assert code.CodeValue == expected[item.SegmentLabel].value == CHAMBER_CODES[item.SegmentLabel][0]
 
 
+def test_structures_other_than_chambers_are_coded_and_valid(tmp_path, need_tool):
+    # The LV myocardium by its own concept, anything else as the generic "Anatomical Structure"
+    # with the user's label: codes as the standard's tables (pydicom.sr.codedict) give them.
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    source = write_ultrasound(tmp_path / "echo.dcm", echo_frames(T, (H, W)))
+    masks = _masks(T, names=("LV", "myocardium", "mitral ring"))
+    path = write_segmentation(tmp_path / "seg.dcm", source, masks)
+    errors, report = _dciodvfy(path, need_tool)
+    assert errors == [], report
+    expected = {
+        "LV": codes.SCT.LeftVentricle,
+        "myocardium": codes.SCT.LeftVentricleMyocardium,
+        "mitral ring": codes.SCT.AnatomicalStructure,
+    }
+    seg = hd.seg.segread(str(path))
+    for item in seg.SegmentSequence:
+        code = item.SegmentedPropertyTypeCodeSequence[0]
+        assert (code.CodingSchemeDesignator, code.CodeValue) == ("SCT", expected[item.SegmentLabel].value)
+    back = read_segmentation(path, n_source_frames=T)
+    assert all(np.array_equal(back[name], masks[name]) for name in masks)
+
+
 def test_segmentation_refuses_masks_of_another_size(tmp_path):
     source = write_ultrasound(tmp_path / "echo.dcm", echo_frames(T, (H, W)))
     with pytest.raises(SegmentationError, match="source has 4 frames of 24x32"):
         write_segmentation(tmp_path / "seg.dcm", source, {"LV": np.zeros((T, H, W + 1), bool)})
-    with pytest.raises(SegmentationError, match="no SNOMED CT code for segment 'MYO'"):
-        write_segmentation(tmp_path / "seg.dcm", source, {"MYO": np.zeros((T, H, W), bool)})
+    with pytest.raises(SegmentationError, match="1 to 64 characters"):
+        write_segmentation(tmp_path / "seg.dcm", source, {"x" * 65: np.zeros((T, H, W), bool)})
     assert not (tmp_path / "seg.dcm").exists()
 
 
@@ -154,10 +178,12 @@ def test_nifti_and_seg_from_png_masks_read_one_frame_at_a_time(tmp_path, need_to
     monkeypatch.setattr(exports, "PngLabels", Counted)
     entry = write_run_exports(tmp_path, frames, T, [1, 2, 3], {1: "lv", 2: "la"})
     assert reads and set(reads) == set(range(T))
-    assert entry["exports"] == {"nifti": "masks.nii.gz", "seg": "seg.dcm", "seg_objects_left_out": [3]}
+    segments = {"1": "LV", "2": "LA", "3": "object 3"}
+    assert entry["exports"] == {"nifti": "masks.nii.gz", "seg": "seg.dcm", "seg_segments": segments}
     array = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "masks.nii.gz")))
     assert np.array_equal(array[:, 0], labels)
     back = read_segmentation(tmp_path / "seg.dcm", n_source_frames=T)
     assert np.array_equal(back["LV"], labels == 1) and np.array_equal(back["LA"], labels == 2)
+    assert np.array_equal(back["object 3"], labels == 3)  # unnamed: a generic segment, not dropped
     errors, report = _dciodvfy(tmp_path / "seg.dcm", need_tool)
     assert errors == [], report
