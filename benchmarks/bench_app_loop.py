@@ -18,6 +18,10 @@ phantoms (same settings); with ``annotator="random"`` it is the random-init base
 masks no few clicks can fix (the pytest case: the mechanics only).
 
     python benchmarks/bench_app_loop.py --out runs/app_loop
+
+The defaults are the run of docs/benchmarks.md sized to finish within 15 minutes on the shared
+2-core CPU (10 min there); ``result.json`` holds the figures, the time of each stage and the
+load average.
 """
 
 from __future__ import annotations
@@ -36,16 +40,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_chambers import CLASSES, PHANTOM_ONLY_MODULES, _dice, _predictor, _score  # noqa: E402
 
 DEFAULTS = dict(
-    n_train=8,
-    n_val=2,
-    n_test=4,
-    n_frames=12,
+    n_train=6,
+    n_val=1,
+    n_test=2,
+    n_frames=8,
     size=128,
     image_size=128,
-    epochs=20,
+    epochs=25,
     lr=5e-4,
     clip_len=2,
-    rounds=3,
+    rounds=2,
     annotator="trained",
 )
 
