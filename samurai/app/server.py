@@ -426,7 +426,7 @@ def create_app(
 def read_run(folder: Path, roots: Roots):
     """A ``track``/``eval`` run folder: its video (which must lie below an allowed folder), its
     masks, the prompts as an op log (boxes on frame 0, then one propagation), object names, the
-    spacing its manifest records (e.g. ``track --spacing``, a DICOM's, a CAMUS header's) and its
+    spacing its manifest's ``source`` block records (``track --spacing``, a DICOM's) and its
     view (A4C, A2C or None)."""
     from samurai.clinical.study import VIEW_NAMES, recorded_source
     from samurai.formats import read_mask_png
