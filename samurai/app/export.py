@@ -35,7 +35,9 @@ def export_run(session: Session, video: Path | None) -> dict:
     is tracked also ``masks.nii.gz`` and, for a DICOM, ``seg.dcm`` (``write_run_exports``, the
     writer of ``track``: spacing, frame time and the hashed study of ``video``, re-opened), and
     the chamber report beside it in ``<folder>_report`` (``report_after_track``), which
-    ``samurai report`` would write from the folder too.
+    ``samurai report`` would write from the folder too. The session's spacing (the video's own
+    or entered in the page) and view go into the manifest, so the NIfTI's zooms and the report's
+    units and view are theirs.
 
     Returns ``{"path", "files", "report", "notes"}``: what was written, and why not the rest."""
     from samurai.clinical.report import report_after_track
@@ -58,7 +60,7 @@ def export_run(session: Session, video: Path | None) -> dict:
             "seg.dcm and the report need every frame; propagate to the end and export again"
         )
     else:
-        source, info, why = _reopen(video, session.num_frames)
+        source, info, why = _reopen(video, session)
         if why:
             notes.append(why)
     provenance = session.state.get("provenance") or {
@@ -74,6 +76,7 @@ def export_run(session: Session, video: Path | None) -> dict:
             "objects": sorted(names),
             "names": names,
             "frames": len(frames),
+            **({"view": session.state["view"]} if session.state.get("view") else {}),
         },
     ) as out:
         (out.path / "masks").mkdir()
@@ -94,9 +97,12 @@ def export_run(session: Session, video: Path | None) -> dict:
     return {"path": str(out_dir), "files": files, "report": report, "notes": notes}
 
 
-def _reopen(video: Path | None, n_frames: int):
+def _reopen(video: Path | None, session: Session):
     """``(frames, info, None)`` of the session's video re-opened for the exports (the DICOM's
-    spacing, frame time and study; the SEG references its frames), or ``(None, None, why not)``."""
+    spacing, frame time and study; the SEG references its frames), with the session's spacing
+    where the file itself does not hold it, or ``(None, None, why not)``."""
+    import dataclasses
+
     from samurai.sources import open_video
 
     if video is None:
@@ -106,10 +112,15 @@ def _reopen(video: Path | None, n_frames: int):
             "the video of this session is not below the folders given to `samurai app` "
             "any more: masks.nii.gz, seg.dcm and the report need it; start the app with its folder",
         )
+    n_frames = session.num_frames
+    kept = session.state.get("spacing")
+    given = None if kept is None or kept["from"] == "video" else session.spacing
     try:
-        source, info = open_video(video)
+        source, info = open_video(video, spacing=given)
     except (OSError, UserError, ValueError) as err:
         return None, None, f"cannot read the video again ({err}): no masks.nii.gz, seg.dcm or report"
+    if given is not None:
+        info = dataclasses.replace(info, spacing_source=kept["source"])
     if not source.available(n_frames - 1) or source.available(n_frames):
         return (
             None,

@@ -110,6 +110,13 @@ class PropagateRequest(BaseModel):
     start: int | None = None
 
 
+class CalibrationRequest(BaseModel):
+    """Either field left out stays as it is; ``""`` or null clears it."""
+
+    spacing: str | None = Field(default=None, max_length=64)  # cm per pixel: "0.03" or "0.03,0.04"
+    view: str | None = Field(default=None, max_length=8)  # "A4C" or "A2C"
+
+
 class ExportRequest(BaseModel):
     kind: str = Field(pattern="^(png|training)$")
 
@@ -192,10 +199,10 @@ def create_app(
         from samurai_common.frames import FrameError, open_frames
 
         kind = kind_of(path)
-        masks, ops, names = {}, [], {}
+        masks, ops, names, spacing, view = {}, [], {}, None, None
         video_ref = source  # where the exports find the video again (roots and uploads only)
         if kind == "run":
-            video, masks, ops, names = read_run(path, roots)
+            video, masks, ops, names, spacing, view = read_run(path, roots)
             root, rel = roots.relative(video)
             video_ref = {"root": root, "path": rel}
         elif kind in ("video", "frames"):
@@ -204,6 +211,9 @@ def create_app(
             raise SessionError(f"{path.name} is not a video, a frame folder or a track/eval run folder")
         try:
             frames = open_frames(str(video))
+            info = getattr(frames, "info", None)  # a DICOM's own (its ultrasound regions)
+            if spacing is None and getattr(info, "spacing", None) is not None:
+                spacing = {"cm": list(info.spacing), "source": info.spacing_source, "from": "video"}
 
             def each():
                 for t in itertools.count():
@@ -214,7 +224,7 @@ def create_app(
 
             # a case's frames/ folder is named for its case
             name = path.parent.name if path.name == "frames" and path.parent != path else path.name
-            session = store.create(name, source, each(), masks, ops)
+            session = store.create(name, source, each(), masks, ops, spacing, view)
         except (FileNotFoundError, FrameError, OSError) as err:
             raise SessionError(f"cannot read {path.name}: {err}") from None
         for oid, name in names.items():
@@ -333,6 +343,14 @@ def create_app(
         s.check_frame(start)
         return worker.submit("propagate", s, start=start).view()
 
+    @app.post("/api/sessions/{sid}/calibration")
+    def calibration(sid: str, req: CalibrationRequest):
+        """The spacing (for a video without one) and the view, kept in the session."""
+        s = store.get(sid)
+        given = {k: getattr(req, k) for k in req.model_fields_set}
+        s.set_calibration(**given)
+        return s.summary()
+
     @app.post("/api/sessions/{sid}/undo")
     def undo(sid: str):
         return worker.run("undo", store.get(sid))
@@ -407,7 +425,10 @@ def create_app(
 
 def read_run(folder: Path, roots: Roots):
     """A ``track``/``eval`` run folder: its video (which must lie below an allowed folder), its
-    masks, the prompts as an op log (boxes on frame 0, then one propagation) and object names."""
+    masks, the prompts as an op log (boxes on frame 0, then one propagation), object names, the
+    spacing its manifest's ``source`` block records (``track --spacing``, a DICOM's) and its
+    view (A4C, A2C or None)."""
+    from samurai.clinical.study import VIEW_NAMES, recorded_source
     from samurai.formats import read_mask_png
 
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -431,4 +452,19 @@ def read_run(folder: Path, roots: Roots):
     if ops:
         ops.append({"kind": "propagate", "from": 0})
     names = {int(k): v for k, v in (manifest.get("names") or {}).items()}
-    return found, masks, ops, names
+    recorded = recorded_source(manifest)
+    spacing = None
+    if recorded.get("spacing_cm"):
+        from samurai_common.source_info import SpacingError, check_spacing
+
+        try:
+            cm = check_spacing(recorded["spacing_cm"], f"{folder.name}/manifest.json")
+        except SpacingError as err:
+            raise SessionError(f"{err}; open the video itself and enter its spacing") from None
+        spacing = {
+            "cm": list(cm),
+            "source": f"the run's manifest ({recorded.get('spacing_source')})",
+            "from": "run",
+        }
+    view = VIEW_NAMES.get(str(manifest.get("view") or "").upper().replace(" ", ""))
+    return found, masks, ops, names, spacing, view

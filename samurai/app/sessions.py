@@ -1,7 +1,8 @@
 """Review sessions on disk: one folder per opened video, every file written atomically.
 
     <store>/<session id>/
-      session.json        source, size, objects, the operation log, status, undo stack
+      session.json        source, size, objects, the operation log, status, undo stack, the
+                          pixel spacing and the view (``set_calibration``)
       frames/NNNNN.jpg    the video's frames, cached once at open (scrubbing reads these)
       masks/NNNNN.png     label masks (pixel value = object id), written as frames are tracked
       meta/NNNNN.json     per frame: each object's area (pixels) and SAMURAI's decision
@@ -28,8 +29,10 @@ from samurai.drawing import PALETTE
 from samurai.errors import UserError
 from samurai.formats import read_mask_png, write_json, write_png
 from samurai.output import atomic_write_bytes
+from samurai_common.source_info import SpacingError, parse_spacing_flag, pixel_area_cm2, units
 
 JPEG_QUALITY = 90
+VIEWS = ("A4C", "A2C")  # the apical views the chamber report reads
 
 
 class SessionError(UserError):
@@ -77,14 +80,24 @@ class Session:
     def meta(self, t: int) -> dict | None:
         return self._meta.get(t)
 
+    @property
+    def spacing(self) -> tuple[float, float] | None:
+        """``(sx_cm, sy_cm)`` per pixel (the video's own, or entered in the page), or None."""
+        sp = self.state.get("spacing")
+        return None if sp is None else (float(sp["cm"][0]), float(sp["cm"][1]))
+
     def summary(self) -> dict:
-        """What the page needs to draw: objects, per-frame areas, which frames have masks, status."""
+        """What the page needs to draw: objects, per-frame areas (cm² when the spacing is known,
+        else pixels; ``area_unit`` says which), which frames have masks, status, the spacing
+        (``{"cm", "source", "from"}`` or None) and the view."""
         with self.lock:
+            spacing = self.spacing
+            pixel = pixel_area_cm2(spacing)
             areas = {oid: [None] * self.num_frames for oid in self.state["objects"]}
             for t, m in self._meta.items():
                 for oid, a in m["areas"].items():
                     if oid in areas:
-                        areas[oid][t] = a
+                        areas[oid][t] = a if pixel is None else a * pixel
             return {
                 **{
                     k: self.state[k]
@@ -93,7 +106,9 @@ class Session:
                 "ops": len(self.state["ops"]),
                 "undo": len(self.state["undo"]),
                 "areas": areas,
-                "area_unit": "px²",
+                "area_unit": units(spacing)["area"],
+                "spacing": self.state.get("spacing"),
+                "view": self.state.get("view"),
                 "palette": PALETTE.tolist(),
                 "tracked": sorted(self._meta),
             }
@@ -106,6 +121,42 @@ class Session:
     def set_status(self, **status) -> None:
         with self.lock:
             self.state["status"] = {"time": time.time(), **status}
+            self.save()
+
+    def set_calibration(self, spacing=..., view=...) -> None:
+        """Set what the video does not say itself: ``spacing`` (text as ``--spacing`` takes it,
+        ``"0.03"`` or ``"0.03,0.04"`` cm per pixel; ``""`` or None clears it) and ``view``
+        (``"A4C"``, ``"A2C"``; ``""`` or None: not said). An argument left out stays as it is.
+        Both are kept in ``session.json`` and used by the area curve and the exports."""
+        with self.lock:
+            if spacing is not ...:
+                own = self.state.get("spacing")
+                if own is not None and own["from"] != "entered":
+                    raise SessionError(
+                        f"this video carries its own spacing ({own['source']}); "
+                        "it is used as it is and cannot be replaced here"
+                    )
+                text = "" if spacing is None else str(spacing).strip()
+                if not text:
+                    self.state["spacing"] = None
+                else:
+                    try:
+                        sx, sy = parse_spacing_flag(text)
+                    except SpacingError:
+                        raise SessionError(
+                            f"spacing {text!r}: enter the pixel size in cm per pixel as one positive "
+                            "number (square pixels, e.g. 0.03) or two, across and down (e.g. 0.03,0.04)"
+                        ) from None
+                    self.state["spacing"] = {
+                        "cm": [sx, sy],
+                        "source": "entered in samurai app",
+                        "from": "entered",
+                    }
+            if view is not ...:
+                name = "" if view is None else str(view).strip().upper()
+                if name and name not in VIEWS:
+                    raise SessionError(f"view {view!r}: choose {' or '.join(VIEWS)}, or leave it unsaid")
+                self.state["view"] = name or None
             self.save()
 
     def add_object(self, name: str) -> int:
@@ -229,9 +280,13 @@ class SessionStore:
                 return self.get(entry["id"])
         return None
 
-    def create(self, name: str, source: dict, frames, masks=None, ops=None) -> Session:
+    def create(
+        self, name: str, source: dict, frames, masks=None, ops=None, spacing=None, view=None
+    ) -> Session:
         """A new session caching ``frames`` (an iterable of RGB uint8 arrays) as JPEG; ``masks``
-        (frame -> label array) and ``ops`` come from a run folder when one is opened."""
+        (frame -> label array) and ``ops`` come from a run folder when one is opened;
+        ``spacing`` is what the video (or the run's manifest) says: ``{"cm": [sx, sy],
+        "source": where from, "from": "video" | "run"}`` or None; ``view`` a run's recorded view."""
         from PIL import Image
 
         sid = secrets.token_hex(6)
@@ -269,6 +324,8 @@ class SessionStore:
                     "ops": ops or [],
                     "undo": [],
                     "status": {"state": "idle"},
+                    "spacing": spacing,
+                    "view": view,
                     "created": time.time(),
                 },
             )

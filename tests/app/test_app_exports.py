@@ -150,6 +150,16 @@ def test_dicom_cine_open_propagate_export(make_app, tmp_path, monkeypatch):
     client.post(f"/api/sessions/{sid}/propagate", json={})
     assert wait(client, sid)["state"] == "done"
     masks = masks_on_disk(client.store, sid)
+
+    # the page's area curve: cm² with the spacing of the cine's ultrasound region (pydicom)
+    region = src.SequenceOfUltrasoundRegions[0]
+    delta = (float(region.PhysicalDeltaX), float(region.PhysicalDeltaY))
+    summary = client.get(f"/api/sessions/{sid}").json()
+    assert summary["area_unit"] == "cm²" and summary["spacing"]["cm"] == pytest.approx(delta)
+    for t in range(FRAMES):
+        for oid in (1, 2):
+            count = int((masks[t] == oid).sum())
+            assert summary["areas"][str(oid)][t] == pytest.approx(count * delta[0] * delta[1])
     export = client.post(f"/api/sessions/{sid}/export", json={"kind": "png"})
     assert export.status_code == 200, export.text
     out = export.json()

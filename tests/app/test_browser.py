@@ -1,8 +1,9 @@
 """End to end in headless Chromium (Debian's chromium + chromedriver, driven by Selenium),
 offline, against ``samurai app`` started from the command line with a random-init SAM 2 tiny
-at 128 px: open a 6-frame clip, box two structures, propagate, click-correct frame 3,
-re-propagate, check on disk that only frames 3.. changed, export masks and training data and
-check the files. The oracle is the disk (PIL decodes the PNGs; the generic loader reads the
+at 128 px: open a 6-frame clip, box two structures, propagate, enter a pixel spacing and the
+view (the area curve's axis turns from px² to cm², and both are there after a reload),
+click-correct frame 3, re-propagate, check on disk that only frames 3.. changed, export masks
+and training data and check the files. The oracle is the disk (PIL decodes the PNGs; the generic loader reads the
 training case) and the page's own pixels (the overlay is drawn where a mask is)."""
 
 from __future__ import annotations
@@ -145,6 +146,17 @@ def masks(sessions: Path, sid: str) -> dict[int, np.ndarray]:
     return {t: np.asarray(Image.open(sessions / sid / "masks" / f"{t:05d}.png")) for t in range(FRAMES)}
 
 
+def set_calibration(driver, spacing: str, view: str | None = None) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    field = driver.find_element("id", "spacing")
+    field.clear()
+    field.send_keys(spacing)
+    if view is not None:
+        Select(driver.find_element("id", "view-name")).select_by_value(view)
+    driver.find_element("id", "set-calibration").click()
+
+
 def propagate(driver):
     driver.find_element("id", "propagate").click()
     until(driver, "return document.body.dataset.busy === '1'", 30)
@@ -185,6 +197,22 @@ def test_review_in_the_browser(server, browser):
     frame0 = np.asarray(Image.open(sessions / sid / "frames" / "00000.jpg").convert("RGB"))
     assert np.abs(np.asarray(shown[:3], float) - frame0[ys[0], xs[0]]).max() > 20
 
+    # the curve's axis names its unit; a bad spacing gets a message, a good one turns the
+    # curve into cm² and, with the view, is there again after a reload
+    assert d.find_element("id", "curve-axis").text.startswith("area (px²")
+    set_calibration(d, "abc")
+    until(d, "return document.getElementById('msg').className === 'error'", 30)
+    assert "cm per pixel" in d.find_element("id", "msg").text
+    set_calibration(d, "0.05", "A4C")
+    until(d, "return document.getElementById('curve-axis').textContent === 'area (cm²)'", 30)
+    d.refresh()
+    until(d, f"return document.querySelector('#sessions li[data-sid=\"{sid}\"]') !== null", 30)
+    d.find_element("css selector", f'#sessions li[data-sid="{sid}"]').click()
+    until(d, "return window.samuraiApp.summary !== null && window.samuraiApp.sid !== null")
+    assert d.find_element("id", "curve-axis").text == "area (cm²)"
+    assert d.find_element("id", "spacing").get_attribute("value") == "0.05"
+    assert d.find_element("id", "view-name").get_attribute("value") == "A4C"
+
     # go to frame 3, choose lv, click inside it, propagate from there
     go_to(d, 3)
     d.find_element("css selector", "input[name=mode][value=pos]").click()
@@ -214,7 +242,8 @@ def test_review_in_the_browser(server, browser):
     report = Path(d.execute_script("return document.getElementById('msg').dataset.report"))
     assert report == out.with_name(out.name + "_report")
     values = {v["key"]: v for v in json.loads((report / "report.json").read_text())["values"]}
-    assert values["la_area"]["unit"] == "px²" and "lv_ef:A4C:discs" in values
+    assert values["la_area"]["unit"] == "cm²" and "lv_ef:A4C:discs" in values
+    assert nib.load(out / "masks.nii.gz").header.get_zooms()[:2] == pytest.approx((0.5, 0.5))  # mm
     d.execute_script("delete document.getElementById('msg').dataset.path")
     d.find_element("id", "export-train").click()
     case = Path(until(d, "return document.getElementById('msg').dataset.path", 60))

@@ -100,8 +100,25 @@ async function refresh() {
   app.summary = await api("GET", `/api/sessions/${app.sid}`);
   const ids = Object.keys(app.summary.objects);
   if (!ids.includes(String(app.selected))) app.selected = ids.length ? Number(ids[ids.length - 1]) : null;
-  showObjects(); drawCurves();
+  showObjects(); showCalibration(); drawCurves();
 }
+function showCalibration() {
+  const s = app.summary, sp = s.spacing, own = sp && sp.from !== "entered";
+  $("spacing").value = sp ? (sp.cm[0] === sp.cm[1] ? `${sp.cm[0]}` : `${sp.cm[0]},${sp.cm[1]}`) : "";
+  $("spacing").disabled = !!own;
+  $("spacing-source").textContent = sp ? `pixel spacing ${sp.cm.join(" × ")} cm, ${sp.source}` :
+    "no pixel spacing: areas are in pixels (px²); enter the spacing in cm per pixel to get cm²";
+  $("view-name").value = s.view || "";
+  $("curve-axis").textContent = sp ? `area (${s.area_unit})` : `area (${s.area_unit}: pixels, no spacing known)`;
+}
+$("set-calibration").onclick = () => guard(async () => {
+  if (!app.sid) return;
+  const body = { view: $("view-name").value };
+  if (!$("spacing").disabled) body.spacing = $("spacing").value;
+  app.summary = await api("POST", `/api/sessions/${app.sid}/calibration`, body);
+  showCalibration(); drawCurves();
+  say(app.summary.spacing ? `spacing ${app.summary.spacing.cm.join(" × ")} cm per pixel; areas in cm²` : "no spacing: areas in px²");
+});
 function colour(oid) { const p = app.summary.palette; return p[(oid - 1) % p.length]; }
 function css(c) { return `rgb(${c[0]},${c[1]},${c[2]})`; }
 function showObjects() {
@@ -176,7 +193,7 @@ function drawCurves() {
   const x = (t) => pad + (cv.width - 2 * pad) * (n > 1 ? t / (n - 1) : 0.5);
   const y = (v) => cv.height - pad - (cv.height - 2 * pad) * v / max;
   ctx.fillStyle = "#666"; ctx.font = "10px sans-serif";
-  ctx.fillText(`area (${s.area_unit}), max ${max}`, pad, 12);
+  ctx.fillText(`max ${s.spacing ? max.toFixed(2) : max} ${s.area_unit}`, pad, 12);
   for (const [oid, a] of Object.entries(s.areas)) {
     if (app.hidden.has(Number(oid))) continue;
     ctx.strokeStyle = css(colour(Number(oid))); ctx.lineWidth = 1.5; ctx.beginPath();
