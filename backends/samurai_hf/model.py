@@ -549,7 +549,8 @@ class SamuraiVideoMixin:
         """Per-object scores of a tracked frame (``samurai_common.candidates.frame_scores``):
         ``{obj_id: {"object_score", and where SAMURAI decided the frame "ious", "chosen",
         "kf_iou", "kf_score", "kf_score_valid", "stable_frames", "boxes", "kf_box",
-        "memory_frames", ...}}`` (the library's own tracker keeps only the object score);
+        "memory_frames", ...}}`` (the library's own tracker keeps only the object score; the
+        batched pass, SAMURAI off, also ``"ious"`` and ``"chosen"``);
         objects without a tracking output on that frame are absent."""
         return cd.frame_scores(
             (inference_session.obj_idx_to_id(obj_idx), outputs["non_cond_frame_outputs"].get(frame_idx))

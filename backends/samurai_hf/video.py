@@ -128,5 +128,6 @@ class HFVideoPredictor:
 
     def frame_scores(self, state, frame_idx: int) -> dict[Any, dict]:
         """Per-object scores of a tracked frame (``model.frame_scores``: SAMURAI's, or with
-        SAMURAI off only ``{"object_score"}``, as the library keeps no candidate scores)."""
+        SAMURAI off only ``{"object_score"}``, as the library keeps no candidate scores; batched,
+        also ``"ious"`` and ``"chosen"``)."""
         return self.model.frame_scores(state["session"], frame_idx)
