@@ -16,6 +16,10 @@ pass (``batch_objects=True``) against the per-object loop (sam2's structure).
   eager vs compiled, fp32 vs bf16, 512 and 1024 px, the card named (``scripts/gpu_bench.sh``).
 - ``test_stage_costs``: where a frame's time goes with 4 objects, batched and looped: image
   encoder, memory attention, mask decoder, memory encoder (CPU time inside each module).
+- ``test_hf_objects_per_frame``: the transformers backend (``model.batch_objects``), SAM 2
+  hiera-tiny (transformers' default ``Sam2VideoConfig``) and EdgeTAM (RepViT, its released
+  config; needs timm) at 256 px, random init, SAMURAI on: the same 1 vs 4 objects, batched vs
+  looped, and the CPU time per frame inside each module with 4 objects.
 
     python -m pytest benchmarks/bench_batched_objects.py -p no:cacheprovider --benchmark-only -o python_files='bench_*.py' -s
 """
@@ -100,16 +104,23 @@ def test_objects_per_frame(benchmark, predictor):
             cpu[case].extend(c)
 
     benchmark.pedantic(all_cases, rounds=3, iterations=1)
+    info = _objects_summary(wall, cpu)
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))
+
+
+def _objects_summary(wall: dict, cpu: dict) -> dict:
+    """Medians per ``(objects, batched)`` case of frame times (CPU and wall) in ms and the
+    ratios 4 objects / 1 object."""
     info = {}
     for label, samples in (("cpu", cpu), ("wall", wall)):
         med = {case: float(np.median(t)) for case, t in samples.items()}
-        info.update({f"{label}_{'batched' if b else 'loop'}_{n}obj_ms": 1e3 * med[(n, b)] for n, b in cases})
+        info.update({f"{label}_{'batched' if b else 'loop'}_{n}obj_ms": 1e3 * med[(n, b)] for n, b in med})
         info[f"{label}_ratio_4_to_1_loop"] = med[(4, False)] / med[(1, False)]
         info[f"{label}_ratio_4_to_1_batched"] = med[(4, True)] / med[(1, True)]
         info[f"{label}_ratio_batched_4_to_loop_1"] = med[(4, True)] / med[(1, False)]
     info.update(frames_each=len(wall[(1, True)]), torch_threads=THREADS, image_size=SIZE)
-    benchmark.extra_info.update(info)
-    print("\n" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))
+    return info
 
 
 def test_memory_attention_grouping(benchmark, predictor):
@@ -316,3 +327,111 @@ def test_samurai_added_cost_batched(benchmark, predictor, num_objects):
         print(
             f"\nbatched added cost, {num_objects} objects: {1e3 * median:.3f} ms ({1e3 * median / num_objects:.3f} per object)"
         )
+
+
+# ---------------------------------------------------------------- the transformers backend
+HF_STAGES = ("vision_encoder", "memory_attention", "mask_decoder", "memory_encoder")
+
+
+def _hf_model(family: str):
+    """A random-init full-size tracker of ``family`` at ``SIZE`` px with SAMURAI (tiny preset)."""
+    from transformers import (
+        EdgeTamVideoConfig,
+        EdgeTamVideoModel,
+        EdgeTamVisionConfig,
+        Sam2VideoConfig,
+        Sam2VideoModel,
+        TimmWrapperConfig,
+    )
+
+    from samurai_hf import build_samurai_hf_model
+
+    sizes = {"backbone_feature_sizes": [[SIZE // 4] * 2, [SIZE // 8] * 2, [SIZE // 16] * 2]}
+    at_size = {
+        "image_size": SIZE,
+        "prompt_encoder_config": {"image_size": SIZE},
+        "memory_attention_rope_feat_sizes": [SIZE // 16] * 2,
+    }
+    torch.manual_seed(0)
+    if family == "sam2_video":  # the default config is hiera-tiny
+        hiera = {"model_type": "sam2_hiera_det_model", "image_size": [SIZE, SIZE]}
+        vision = {"model_type": "sam2_vision_model", "backbone_config": hiera, **sizes}
+        return build_samurai_hf_model(Sam2VideoModel(Sam2VideoConfig(vision_config=vision, **at_size)).eval())
+    pytest.importorskip("timm")
+    repvit = TimmWrapperConfig(
+        architecture="repvit_m1",
+        model_args={"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]},
+    )
+    config = EdgeTamVideoConfig(vision_config=EdgeTamVisionConfig(backbone_config=repvit, **sizes), **at_size)
+    return build_samurai_hf_model(EdgeTamVideoModel(config).eval())
+
+
+def _hf_frame_times(model, processor, frames, num_objects: int, batch_objects: bool, skip: int = 2):
+    """:func:`_frame_times` for a transformers tracker (its session and propagation)."""
+    model.batch_objects = batch_objects
+    session = processor.init_video_session(video=frames, inference_device="cpu")
+    height, width = frames[0].shape[:2]
+    processor.add_inputs_to_inference_session(
+        session,
+        frame_idx=0,
+        obj_ids=list(range(1, num_objects + 1)),
+        input_boxes=[BOXES[:num_objects]],
+        original_size=(height, width),
+    )
+    wall, cpu = [], []
+    t0, c0 = time.perf_counter(), time.process_time()
+    with torch.inference_mode():
+        for out in model.propagate_in_video_iterator(session, start_frame_idx=0):
+            t1, c1 = time.perf_counter(), time.process_time()
+            if out.frame_idx >= skip:
+                wall.append(t1 - t0)
+                cpu.append(c1 - c0)
+            t0, c0 = time.perf_counter(), time.process_time()
+    return wall, cpu
+
+
+@pytest.mark.parametrize("family", ["sam2_video", "edgetam_video"])
+def test_hf_objects_per_frame(benchmark, family):
+    """As ``test_objects_per_frame``, for the transformers backend; plus the CPU time per frame
+    inside each module with 4 objects, batched and looped (forward hooks)."""
+    pytest.importorskip("transformers")
+    from samurai_hf import default_processor
+
+    torch.set_num_threads(THREADS)
+    model = _hf_model(family)
+    processor = default_processor(family, SIZE)
+    frames = _frames(8)
+    cases = [(1, False), (4, False), (1, True), (4, True)]
+    spent = {name: 0.0 for name in HF_STAGES}
+    started = {}
+    for name in HF_STAGES:
+        module = getattr(model, name)
+        module.register_forward_pre_hook(lambda m, a, n=name: started.__setitem__(n, time.process_time()))
+        module.register_forward_hook(
+            lambda m, a, o, n=name: spent.__setitem__(n, spent[n] + time.process_time() - started[n])
+        )
+    for n, batched in cases:  # warm-up: jit compiles (core capacities 1 and 4), allocator
+        _hf_frame_times(model, processor, frames[:4], n, batched)
+    wall = {case: [] for case in cases}
+    cpu = {case: [] for case in cases}
+    stages = {case: {name: 0.0 for name in HF_STAGES} for case in cases}
+
+    def all_cases():
+        for case in cases:
+            before = dict(spent)
+            w, c = _hf_frame_times(model, processor, frames, *case)
+            wall[case].extend(w)
+            cpu[case].extend(c)
+            for name in HF_STAGES:
+                stages[case][name] += (spent[name] - before[name]) / len(frames)
+
+    rounds = 3
+    benchmark.pedantic(all_cases, rounds=rounds, iterations=1)
+    info = _objects_summary(wall, cpu)
+    for n, batched in cases:
+        if n == 4:
+            key = "batched" if batched else "loop"
+            info.update({f"stage_{key}_4obj_{k}_ms": 1e3 * v / rounds for k, v in stages[n, batched].items()})
+    info["family"] = family
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))

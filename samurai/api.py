@@ -257,7 +257,7 @@ def track(
       study_salt: the salt of a DICOM's study hash (default: ``$SAMURAI_STUDY_SALT``).
       batch_objects, compile, dtype: how a SAM 2 model runs (``--batch-objects``,
         ``--compile``, ``--dtype``; see ``samurai.predictors.build_predictor``); the
-        transformers backend refuses them.
+        transformers backend takes ``batch_objects`` and refuses the other two.
 
     Returns:
       a :class:`Tracking`: iterate it for :class:`TrackedFrame` s, or ``.save(out_dir)``.

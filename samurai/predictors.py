@@ -242,19 +242,17 @@ def build_hf_predictor(
     dtype=None,
 ):
     """The transformers backend's predictor for ``--model hf:DIR`` (SAM 2, EdgeTAM or SAM 3
-    tracker, read from the folder's config), with user errors as UserErrors. It runs objects
-    one by one, eager, in float32: ``batch_objects``, ``compile`` and ``dtype="bf16"`` are
-    refused."""
+    tracker, read from the folder's config), with user errors as UserErrors. ``batch_objects``
+    runs all objects of a frame in one pass, as for SAM 2 models; it runs eager, in float32:
+    ``compile`` and ``dtype="bf16"`` are refused."""
     for flag, value in (
-        ("--batch-objects", batch_objects),
         ("--compile", compile),
         ("--dtype bf16", dtype == "bf16"),
     ):
         if value:
             raise UserError(
                 f"{flag} is for SAM 2 models (--model {', '.join(MODELS)}); the "
-                "transformers backend (--model hf:DIR) runs objects one by one, "
-                "eager, in float32: drop the flag"
+                "transformers backend (--model hf:DIR) runs eager, in float32: drop the flag"
             )
     for flag, value in (
         ("--checkpoint", checkpoint),
@@ -305,6 +303,8 @@ def build_hf_predictor(
     predictor.configure_samurai(
         enabled=samurai, config=motion_config(predictor.samurai_config, calibration, motion_model, noise)
     )
+    predictor.batch_objects = batch_objects
+    predictor.run_options = {"batch_objects": True} if batch_objects else {}
     return predictor
 
 

@@ -35,6 +35,14 @@ class Candidates:
     features: Any = None  # the backend's image features of the frame, for its memory encoder
 
 
+def split_objects(cand: Candidates) -> list[Candidates]:
+    """The ``B`` objects of ``cand`` as ``B`` candidates of one object each (views; the
+    frame's features shared)."""
+    fields = ("low_res", "high_res", "ious", "tokens", "object_score_logits")
+    parts = zip(*(getattr(cand, name).split(1) for name in fields))
+    return [Candidates(*rows, multimask=cand.multimask, features=cand.features) for rows in parts]
+
+
 def select_candidate(cand: Candidates, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The chosen candidates' ``(low_res [B, 1, h, w], high_res [B, 1, S, S], token [B, C])``.
 

@@ -47,7 +47,9 @@ def _check_samurai_argument(samurai) -> None:
         )
 
 
-def build_samurai_hf_model(path_or_model, samurai="tiny", jax_device=None, **from_pretrained_kwargs):
+def build_samurai_hf_model(
+    path_or_model, samurai="tiny", jax_device=None, batch_objects=False, **from_pretrained_kwargs
+):
     """A transformers SAM 2 / EdgeTAM / SAM 3 tracker video model with SAMURAI.
 
     Args:
@@ -59,6 +61,8 @@ def build_samurai_hf_model(path_or_model, samurai="tiny", jax_device=None, **fro
         ``max_obj_ptrs_in_encoder`` must be the model's), or None (the library's own tracker,
         bitwise).
       jax_device: where the core runs (default: the CPU).
+      batch_objects: all tracked objects of a frame in one pass (``model.batch_objects``,
+        settable between calls; docs/backend.md); False: one by one, the library's structure.
       from_pretrained_kwargs: passed to ``from_pretrained`` (e.g. ``torch_dtype``).
 
     Returns:
@@ -97,6 +101,7 @@ def build_samurai_hf_model(path_or_model, samurai="tiny", jax_device=None, **fro
     except ValueError:
         model.__class__ = library_class  # a refused config leaves a given model as it was
         raise
+    model.batch_objects = bool(batch_objects)
     return model.eval()
 
 

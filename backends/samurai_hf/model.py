@@ -16,7 +16,10 @@ model
 4. finishes each object with the chosen candidate (object pointer, memory encoding) and, on the
    next frame, attends to the conditioning frames plus the core's memory frames.
 
-With SAMURAI off (``samurai=None``) ``forward`` is the library's own: bitwise its masks.
+With SAMURAI off (``samurai=None``) ``forward`` is the library's own: bitwise its masks. With
+``batch_objects`` (SAMURAI on or off) step 1 runs for all tracked objects at once: the image
+features once, memory attention once per group of objects whose memories have the same shape,
+the mask decoder once (:meth:`SamuraiVideoMixin._batched_candidates`).
 
 Per-video state (:class:`samurai_common.tracks.VideoTracks`) lives on the inference session
 (``inference_session.samurai``), never on the model.
@@ -26,8 +29,11 @@ construction, see ``TRANSFORMERS_VERSION``): the session's ``output_dict_per_obj
 ``_obj_id_to_idx``, ``obj_with_new_inputs``, ``point_inputs_per_obj``, ``mask_inputs_per_obj``,
 ``frames_tracked_per_obj``, ``store_output``, ``get_output``, ``add_new_frame`` (and, in
 ``samurai_hf.video``, ``processed_frames``); the model's
-``_prepare_vision_features``, ``_prepare_memory_conditioned_features``,
-``_gather_memory_frame_outputs``, ``_select_closest_cond_frames``, ``_run_single_frame_inference``,
+``_prepare_vision_features``, ``_prepare_memory_conditioned_features`` (whose steps 2-4,
+``_build_memory_attention_inputs``, ``_get_object_pointers``, ``_process_object_pointers``,
+and its ``memory_attention`` call, :meth:`SamuraiVideoMixin._memory_inputs` and
+``_batched_candidates`` restate), ``_gather_memory_frame_outputs``,
+``_select_closest_cond_frames``, ``_run_single_frame_inference``,
 ``_use_multimask``, ``_encode_new_memory``, ``_batch_encode_memories`` (SAM 2, SAM 3),
 ``get_image_wide_positional_embeddings``, ``prompt_encoder``, ``mask_decoder``,
 ``object_pointer_proj``, ``no_object_pointer``, ``backbone_feature_sizes``, and the tail of
@@ -92,6 +98,15 @@ class SamuraiVideoMixin:
     _output_class: type
     _session_class: type
     _batched_memory: bool
+    # EdgeTAM's memory attention is told how many spatial memories precede the pointers
+    # (its perceiver keys take their own rotary encoding) and EdgeTAM leaves the memory in its
+    # stored dtype; SAM 2 and SAM 3 cast it to the session's dtype and count no memories.
+    _spatial_memory_count: bool = False
+
+    # All tracked objects of a frame in one pass (memory attention batched per group of equal
+    # memory shapes, the mask decoder once), SAMURAI on or off; False: one by one, the
+    # library's structure (and with SAMURAI off the library's own forward).
+    batch_objects: bool = False
 
     samurai_config = None  # a samurai_core.SamuraiConfig, or None: SAMURAI off
     # Where the core runs, as (platform, id): a JAX Device object would make the model
@@ -163,9 +178,10 @@ class SamuraiVideoMixin:
 
     # ------------------------------------------------------------------ forward
     def forward(self, inference_session, frame_idx=None, frame=None, reverse=False, **kwargs):
-        """The library's ``forward`` for one frame, with SAMURAI's choice on tracking frames."""
+        """The library's ``forward`` for one frame, with SAMURAI's choice on tracking frames
+        and, with ``batch_objects``, all tracked objects in one pass (SAMURAI on or off)."""
         tracks = self._samurai_tracks(inference_session)
-        if tracks is None:
+        if tracks is None and not self.batch_objects:
             return super().forward(
                 inference_session, frame_idx=frame_idx, frame=frame, reverse=reverse, **kwargs
             )
@@ -173,7 +189,8 @@ class SamuraiVideoMixin:
 
     def _samurai_forward(self, session, tracks, frame_idx, frame, reverse, run_mem_encoder=True):
         # The object loop of the library's forward, with tracking frames deferred until every
-        # object has its candidates (one core step for all).
+        # object has its candidates (one core step for all). ``tracks`` None: SAMURAI off
+        # (batched objects, the library's memory rule and argmax choice).
         if frame is not None:
             frame_idx = session.add_new_frame(frame, frame_idx)
         if frame is not None and session.get_obj_num() == 0:
@@ -184,9 +201,11 @@ class SamuraiVideoMixin:
         scores_per_obj = [None] * num_objects
         to_encode: list[tuple[int, torch.Tensor, torch.Tensor, bool]] = []
         pending: list[tuple[int, Any, Candidates]] = []
+        deferred: list[tuple[int, Any, list[int] | None]] = []  # batched: (obj_idx, obj_id, memory)
         for obj_idx in range(num_objects):
             obj_id = session.obj_idx_to_id(obj_idx)
-            tracks.handles[obj_id] = session.output_dict_per_obj[obj_idx]
+            if tracks is not None:
+                tracks.handles[obj_id] = session.output_dict_per_obj[obj_idx]
             has_new_inputs = obj_id in session.obj_with_new_inputs
             has_cond_output = frame_idx in session.output_dict_per_obj[obj_idx]["cond_frame_outputs"]
             if not has_new_inputs and has_cond_output:
@@ -194,19 +213,18 @@ class SamuraiVideoMixin:
                 object_score_logits = session.get_output(
                     obj_idx, frame_idx, "object_score_logits", is_conditioning_frame=True
                 )
-                tracks.visit(obj_id, frame_idx, reverse)
+                if tracks is not None:
+                    tracks.visit(obj_id, frame_idx, reverse)
                 pred_masks_per_obj[obj_idx] = pred_masks
                 scores_per_obj[obj_idx] = object_score_logits.squeeze(-1)
                 continue
             if not has_new_inputs:
-                memory = tracks.memory_frames(obj_id, frame_idx, reverse)
-                pending.append(
-                    (
-                        obj_idx,
-                        obj_id,
-                        self._candidates(session, obj_idx, frame_idx, reverse, streaming, memory),
-                    )
-                )
+                memory = None if tracks is None else tracks.memory_frames(obj_id, frame_idx, reverse)
+                if self.batch_objects:
+                    deferred.append((obj_idx, obj_id, memory))
+                else:
+                    cand = self._candidates(session, obj_idx, frame_idx, reverse, streaming, memory)
+                    pending.append((obj_idx, obj_id, cand))
                 session.frames_tracked_per_obj[obj_idx][frame_idx] = {"reverse": reverse}
                 continue
             # New prompts: exactly the library's path (as its forward, which also keeps
@@ -233,10 +251,21 @@ class SamuraiVideoMixin:
             scores_per_obj[obj_idx] = current_out["object_score_logits"].squeeze(-1)
             if not is_init_cond_frame:
                 session.frames_tracked_per_obj[obj_idx][frame_idx] = {"reverse": reverse}
-                tracks.visit(obj_id, frame_idx, reverse)
+                if tracks is not None:
+                    tracks.visit(obj_id, frame_idx, reverse)
 
+        if deferred:
+            # Tracking objects run after the prompted ones: each reads only its own memory.
+            cands = self._batched_candidates(
+                session, frame_idx, reverse, streaming, [(obj_idx, memory) for obj_idx, _, memory in deferred]
+            )
+            pending = [(obj_idx, obj_id, c) for (obj_idx, obj_id, _), c in zip(deferred, cands)]
         if pending:
-            chosen, records = self._decide(tracks, frame_idx, pending)
+            if tracks is None:
+                chosen = [torch.argmax(c.ious, dim=-1) for _, _, c in pending]
+                records = [None] * len(pending)
+            else:
+                chosen, records = self._decide(tracks, frame_idx, pending)
             for (obj_idx, _, cand), idx, record in zip(pending, chosen, records):
                 current_out, _ = self._finish(session, cand, idx, record, run_mem_encoder)
                 session.store_output(
@@ -326,10 +355,6 @@ class SamuraiVideoMixin:
         chosen. A tracking frame attends to ``memory_frames`` (None: the library's rule); with
         ``point_inputs`` (the session's form of clicks/boxes) it is a new conditioning frame."""
         feats, pos = self._prepare_vision_features(session, frame_idx, 1)
-        high_res_features = [
-            x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
-            for x, s in zip(feats[:-1], self.backbone_feature_sizes[:-1])
-        ]
         conditioning = point_inputs is not None
         if memory_frames is not None:
             session.samurai_attend = (obj_idx, frame_idx, memory_frames)
@@ -347,26 +372,108 @@ class SamuraiVideoMixin:
             )
         finally:
             session.samurai_attend = None
-        multimask = self._use_multimask(conditioning, point_inputs)
-        # _single_frame_forward with image embeddings (and no mask prompt), up to its argmax.
-        image_embeddings = high_res_features + [pix_feat]
-        image_pe = self.get_image_wide_positional_embeddings().repeat(1, 1, 1, 1)
-        device, dtype = image_embeddings[-1].device, image_embeddings[-1].dtype
-        if conditioning:
+        return self._decoder_candidates(
+            feats, pix_feat, self._use_multimask(conditioning, point_inputs), point_inputs
+        )
+
+    def _batched_candidates(self, session, frame_idx, reverse, streaming, tracked) -> list[Candidates]:
+        """:meth:`_candidates` of several objects on a tracking frame in one pass, one
+        ``Candidates`` per object in the order of ``tracked`` (``(obj_idx, memory frames or
+        None)``): the image features once, memory attention once per group of objects whose
+        memories have the same shape (each object attends to its own memory), the mask
+        decoder once for all."""
+        feats, pos = self._prepare_vision_features(session, frame_idx, 1)
+        curr, curr_pos = feats[-1], pos[-1]  # [HW, 1, C]: the image's, shared by every object
+        B, C = len(tracked), self.hidden_dim
+        H, W = self.backbone_feature_sizes[-1]
+        if self.num_maskmem == 0:  # no memory: the image's own features (the library's rule)
+            pix_feat = curr.permute(1, 2, 0).view(1, C, H, W).expand(B, -1, -1, -1)
+        else:
+            inputs = [
+                self._memory_inputs(session, obj_idx, frame_idx, reverse, streaming, memory, curr.device)
+                for obj_idx, memory in tracked
+            ]
+            # Objects whose memories have the same length, pointer tokens and spatial memories
+            # attend in one batch: SAMURAI's sets of frames differ between objects, their sizes
+            # mostly do not (grouping measured faster than padding in the SAM 2 backend).
+            groups: dict[tuple[int, int, int], list[int]] = {}
+            for k, (memory, _, num_ptr, num_spatial) in enumerate(inputs):
+                groups.setdefault((memory.shape[0], num_ptr, num_spatial), []).append(k)
+            rows: list = [None] * B
+            for (_, num_ptr, num_spatial), members in groups.items():
+                G = len(members)
+                extra = {"num_spatial_memory_tokens": num_spatial} if self._spatial_memory_count else {}
+                flat = self.memory_attention(
+                    current_vision_features=curr.expand(-1, G, -1),
+                    current_vision_position_embeddings=curr_pos.expand(-1, G, -1),
+                    memory=torch.cat([inputs[k][0] for k in members], dim=1),
+                    memory_posision_embeddings=torch.cat([inputs[k][1] for k in members], dim=1),
+                    num_object_pointer_tokens=num_ptr,
+                    **extra,
+                )
+                # [1, G, HW, C] (the prompt axis first) -> [G, C, H, W]
+                attended = flat[0].transpose(1, 2).reshape(G, C, H, W)
+                for j, k in enumerate(members):
+                    rows[k] = attended[j : j + 1]
+            pix_feat = torch.cat(rows, dim=0) if B > 1 else rows[0]
+        return cd.split_objects(self._decoder_candidates(feats, pix_feat, self._use_multimask(False, None)))
+
+    def _memory_inputs(self, session, obj_idx, frame_idx, reverse, streaming, memory_frames, device):
+        """Steps 2-4 of the library's ``_prepare_memory_conditioned_features`` for one object
+        (its memory frames, object pointers and their encodings, as memory attention reads
+        them): ``(memory [L, 1, Cm], memory_pos [L, 1, Cm], pointer tokens, spatial memories)``.
+        ``memory_frames``: SAMURAI's (None: the library's rule)."""
+        if memory_frames is not None:
+            session.samurai_attend = (obj_idx, frame_idx, memory_frames)
+        try:
+            gathered = self._gather_memory_frame_outputs(session, obj_idx, frame_idx, reverse)
+        finally:
+            session.samurai_attend = None
+        memories, positions = self._build_memory_attention_inputs(gathered, device)
+        num_spatial = len(memories)
+        offsets, pointers, max_pointers = self._get_object_pointers(
+            session, obj_idx, frame_idx, session.num_frames, device, reverse, streaming
+        )
+        num_ptr = 0
+        if pointers:
+            pointer, pointer_pos = self._process_object_pointers(
+                offsets, pointers, max_pointers, 1, self.hidden_dim, device
+            )
+            if pointer is not None:
+                memories.append(pointer)
+                positions.append(pointer_pos)
+                num_ptr = pointer.shape[0]
+        memory = torch.cat(memories, dim=0)
+        if not self._spatial_memory_count:  # SAM 2, SAM 3 (see the class attribute)
+            memory = memory.to(dtype=session.dtype)
+        return memory, torch.cat(positions, dim=0), num_ptr, num_spatial
+
+    def _decoder_candidates(self, feats, pix_feat, multimask: bool, point_inputs=None) -> Candidates:
+        """``_single_frame_forward`` with image embeddings (and no mask prompt), up to its argmax,
+        for the ``B`` objects of ``pix_feat [B, C, H, W]`` (the memory-conditioned features;
+        ``point_inputs`` only with ``B = 1``)."""
+        B = pix_feat.size(0)
+        high_res_features = [
+            x.permute(1, 2, 0).view(x.size(1), x.size(2), *s).expand(B, -1, -1, -1)
+            for x, s in zip(feats[:-1], self.backbone_feature_sizes[:-1])
+        ]
+        image_pe = self.get_image_wide_positional_embeddings().repeat(B, 1, 1, 1)
+        device, dtype = pix_feat.device, pix_feat.dtype
+        if point_inputs is not None:
             points, labels = point_inputs["point_coords"], point_inputs["point_labels"]
         else:
-            points = torch.zeros(1, 1, 1, 2, dtype=dtype, device=device)
-            labels = -torch.ones(1, 1, 1, dtype=torch.int32, device=device)
+            points = torch.zeros(B, 1, 1, 2, dtype=dtype, device=device)
+            labels = -torch.ones(B, 1, 1, dtype=torch.int32, device=device)
         sparse, dense = self.prompt_encoder(
             input_points=points, input_labels=labels, input_boxes=None, input_masks=None
         )
         low, ious, tokens, obj_logits = self.mask_decoder(
-            image_embeddings=image_embeddings[-1],
+            image_embeddings=pix_feat,
             image_positional_embeddings=image_pe,
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=multimask,
-            high_resolution_features=image_embeddings[:-1],
+            high_resolution_features=high_res_features,
             attention_similarity=None,
             target_embedding=None,
         )
@@ -381,7 +488,7 @@ class SamuraiVideoMixin:
             .unsqueeze(1)
             .to(low.dtype)
         )
-        # The library's [1, 1, M, ...] (object, prompt batch, candidate) as the shared [1, M, ...].
+        # The library's [B, 1, M, ...] (object, prompt batch, candidate) as the shared [B, M, ...].
         return Candidates(
             low.squeeze(1),
             high.squeeze(1),
@@ -442,7 +549,8 @@ class SamuraiVideoMixin:
         """Per-object scores of a tracked frame (``samurai_common.candidates.frame_scores``):
         ``{obj_id: {"object_score", and where SAMURAI decided the frame "ious", "chosen",
         "kf_iou", "kf_score", "kf_score_valid", "stable_frames", "boxes", "kf_box",
-        "memory_frames", ...}}`` (the library's own tracker keeps only the object score);
+        "memory_frames", ...}}`` (the library's own tracker keeps only the object score; the
+        batched pass, SAMURAI off, also ``"ious"`` and ``"chosen"``);
         objects without a tracking output on that frame are absent."""
         return cd.frame_scores(
             (inference_session.obj_idx_to_id(obj_idx), outputs["non_cond_frame_outputs"].get(frame_idx))
@@ -469,6 +577,7 @@ class SamuraiEdgeTamVideoModel(SamuraiVideoMixin, _edgetam.EdgeTamVideoModel):
     _output_class = _edgetam.EdgeTamVideoSegmentationOutput
     _session_class = _edgetam.EdgeTamVideoInferenceSession
     _batched_memory = False
+    _spatial_memory_count = True
 
 
 class SamuraiSam3TrackerVideoModel(SamuraiVideoMixin, _sam3.Sam3TrackerVideoModel):

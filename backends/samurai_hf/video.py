@@ -38,6 +38,16 @@ class HFVideoPredictor:
         self.configure_samurai(self.samurai, self.samurai_config)
 
     @property
+    def batch_objects(self) -> bool:
+        """All tracked objects of a frame in one pass (the model's ``batch_objects``); settable
+        between videos."""
+        return self.model.batch_objects
+
+    @batch_objects.setter
+    def batch_objects(self, value: bool) -> None:
+        self.model.batch_objects = bool(value)
+
+    @property
     def image_size(self) -> int:
         """The model's input size in pixels (what ``--image-size`` sets for SAM 2 models)."""
         return int(self.model.image_size)
@@ -118,5 +128,6 @@ class HFVideoPredictor:
 
     def frame_scores(self, state, frame_idx: int) -> dict[Any, dict]:
         """Per-object scores of a tracked frame (``model.frame_scores``: SAMURAI's, or with
-        SAMURAI off only ``{"object_score"}``, as the library keeps no candidate scores)."""
+        SAMURAI off only ``{"object_score"}``, as the library keeps no candidate scores; batched,
+        also ``"ious"`` and ``"chosen"``)."""
         return self.model.frame_scores(state["session"], frame_idx)

@@ -27,7 +27,8 @@ def add_model_arguments(p) -> None:
 
 def add_speed_arguments(p) -> None:
     """``--batch-objects``, ``--compile`` and ``--dtype``: how a SAM 2 model runs (track, eval);
-    the transformers backend (hf:DIR) refuses them (docs/backend.md)."""
+    the transformers backend (hf:DIR) takes ``--batch-objects`` and refuses the other two
+    (docs/backend.md)."""
     import argparse
 
     from samurai.predictors import DTYPES

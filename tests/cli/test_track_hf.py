@@ -118,6 +118,45 @@ def test_track_with_a_transformers_edgetam_folder(hf_tiny_folders, frame_folder,
     np.testing.assert_array_equal(got, want)
 
 
+def test_track_hf_batch_objects_reaches_the_model(hf_tiny_folders, frame_folder, tmp_path, monkeypatch):
+    """``--batch-objects`` with ``hf:DIR``: both objects of each tracking frame go through one
+    batched pass, the manifest records it, and SAMURAI chooses as in the per-object run
+    (parity itself: tests/backend/test_batched_objects_hf.py)."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from samurai_hf.model import SamuraiVideoMixin
+
+    batched = []
+    original = SamuraiVideoMixin._batched_candidates
+
+    def spy(self, session, frame_idx, reverse, streaming, tracked):
+        batched.append(len(tracked))
+        return original(self, session, frame_idx, reverse, streaming, tracked)
+
+    monkeypatch.setattr(SamuraiVideoMixin, "_batched_candidates", spy)
+    chosen = {}
+    for name, extra in (("loop", []), ("batched", ["--batch-objects"])):
+        out = tmp_path / name
+        argv = ["track", str(frame_folder), "--box", BOXES[0], "--box", BOXES[1], "--model"]
+        argv += [
+            f"hf:{hf_tiny_folders['sam2_video']}",
+            *extra,
+            "--out",
+            str(out),
+            "--no-video",
+            "--device",
+            "cpu",
+        ]
+        assert main(argv) == 0
+        with (out / "scores.csv").open() as f:
+            chosen[name] = [(r["frame"], r["obj_id"], r["chosen"]) for r in csv.DictReader(f)]
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest.get("batch_objects") is (True if extra else None)
+        assert batched == ([2] * (N - 1) if extra else [])  # frame 0 is the prompt
+    assert chosen["batched"] == chosen["loop"]
+    assert {c for _, _, c in chosen["loop"]} > {""}  # SAMURAI's choices were compared
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [

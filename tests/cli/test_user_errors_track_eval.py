@@ -433,21 +433,6 @@ CASES = [
         ["--compile", "hf:DIR", "drop the flag"],
     ),
     (
-        "track-batch-objects-on-hf-model",
-        [
-            "track",
-            "{root}/frames",
-            "--box",
-            BOX,
-            "--model",
-            "hf:{root}/thesis",
-            "--batch-objects",
-            "--out",
-            "{root}/o",
-        ],
-        ["--batch-objects", "hf:DIR"],
-    ),
-    (
         "track-bf16-on-cpu",
         [*TRACK, "--box", BOX, "--device", "cpu", "--dtype", "bf16", "--out", "{root}/o"],
         ["--dtype bf16", "CUDA only", "drop --dtype"],
