@@ -21,14 +21,14 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 
+from batched_scene import LOST, LOST_OBJ, T, scene_frames  # noqa: E402
+
 import samurai_core as sc  # noqa: E402
 from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("single_torch_thread")]
 
 SIZE = 128  # model input size (px)
-T = 30
-LOST_OBJ, LOST = 2, range(10, 16)  # object 2 is absent on these frames, then found again
 # obj_id -> (first prompted frame, box xyxy); object 3 enters late, object 4 is re-seeded.
 PROMPTS = {
     1: (0, [12, 14, 36, 34]),
@@ -37,21 +37,6 @@ PROMPTS = {
     4: (0, [92, 12, 108, 28]),
 }
 RESEED = (4, 20, [92, 12, 108, 28])
-
-
-def _frames(height=96, width=128):
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:height, 0:width]
-    frames = []
-    for t in range(T):
-        img = rng.integers(0, 40, size=(height, width), dtype=np.int32)
-        blobs = [(24 + t, 24, 12, 10, 220), (64, 20 + t, 9, 9, 120), (100, 20, 8, 8, 250)]
-        if t not in LOST:
-            blobs.append((100 - t, 70, 10, 12, 160))
-        for cx, cy, rx, ry, level in blobs:
-            img[((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1] = level
-        frames.append(np.repeat(img.astype(np.uint8)[..., None], 3, axis=2))
-    return frames
 
 
 class _DecisionDriver:
@@ -100,7 +85,7 @@ class _DecisionDriver:
 
 def _run(predictor, batch_objects, reverse=False):
     predictor.batch_objects = batch_objects
-    state = predictor.init_state(_frames())
+    state = predictor.init_state(scene_frames())
     driver = _DecisionDriver(predictor, state)
     try:
         for obj_id, (frame, box) in PROMPTS.items():
@@ -117,14 +102,6 @@ def _run(predictor, batch_objects, reverse=False):
         driver.handle.remove()
         del predictor._memory_inputs, predictor._propagate_frame
     return logits, scores
-
-
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

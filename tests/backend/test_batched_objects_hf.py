@@ -25,14 +25,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from batched_scene import LOST, LOST_OBJ, T, scene_frames  # noqa: E402
 from fixtures_hf import tiny_hf_model  # noqa: E402
 
 from samurai_hf import build_samurai_hf_model, default_processor  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("single_torch_thread")]
 
-T = 30
-LOST_OBJ, LOST = 2, range(10, 16)  # object 2 is absent on these frames, then found again
 # (first frame, objects prompted there with their boxes, xyxy on the 96x128 frames); each entry
 # starts a propagation that runs until the next one.
 PROMPTS = [
@@ -47,22 +46,7 @@ OBJECT_ORDER = [1, 2, 4, 3]  # the session's object indices: order of first prom
 INIT_RANGE = 0.05
 
 
-def _frames(height=96, width=128):
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:height, 0:width]
-    frames = []
-    for t in range(T):
-        img = rng.integers(0, 40, size=(height, width), dtype=np.int32)
-        blobs = [(24 + t, 24, 12, 10, 220), (64, 20 + t, 9, 9, 120), (100, 20, 8, 8, 250)]
-        if t not in LOST:
-            blobs.append((100 - t, 70, 10, 12, 160))
-        for cx, cy, rx, ry, level in blobs:
-            img[((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1] = level
-        frames.append(np.repeat(img.astype(np.uint8)[..., None], 3, axis=2))
-    return frames
-
-
-FRAMES = _frames()
+FRAMES = scene_frames()
 
 
 class _DecisionDriver:
@@ -129,14 +113,6 @@ def _run(model, processor, batch_objects, monkeypatch):
         driver.handle.remove()
         monkeypatch.undo()
     return out, driver.largest
-
-
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _model(family, samurai=True):

@@ -24,7 +24,7 @@ import samurai_core as sc  # noqa: E402
 import samurai_hf  # noqa: E402
 from samurai_hf import build_samurai_hf_model, load_processor  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("single_torch_thread")]
 
 FRAMES = make_synthetic_frames()
 # Decisions equal to the library's: argmax predicted IoU, every past frame kept in memory.
@@ -35,14 +35,6 @@ LIBRARY_RULES = sc.preset(
     memory_bank_obj_score_threshold=-1e9,
     memory_bank_kf_score_threshold=-1e9,
 )
-
-
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _library(folder):
