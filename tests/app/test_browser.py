@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -21,18 +20,16 @@ import numpy as np
 import pytest
 from app_helpers import FRAMES
 from fixtures_sam2 import SYNTHETIC_BOXES
+from headless_chromium import chromium, need_chromium
 from PIL import Image
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
 SCREENSHOT = os.environ.get("SAMURAI_APP_SCREENSHOT")  # where to save the page (docs/images/app.png)
 
 
 @pytest.fixture
 def server(video_root, tmp_path):
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip("needs Debian's chromium and chromium-driver (.ci/run installs them)")
+    need_chromium()
     pytest.importorskip("sam2")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), str(Path.cwd() / "backends")])}
     sessions = tmp_path / "sessions"
@@ -73,23 +70,8 @@ def server(video_root, tmp_path):
 
 @pytest.fixture
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,900",
-        "--disable-gpu",
-        "--no-first-run",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
+    with chromium(1400, 900) as driver:
+        yield driver
 
 
 def until(driver, script, timeout=180):
