@@ -65,7 +65,7 @@ def console_errors(driver) -> list[str]:
 
 def network_requests(driver) -> tuple[list[str], list[str]]:
     """``(requested, failed)`` since the last call: the URL of every request the page sent and
-    of those whose loading failed, from the DevTools ``Network`` events of the performance log."""
+    of those whose loading failed (not cancelled by the page), from the DevTools ``Network`` events of the performance log."""
     url, requested, failed = {}, [], []
     for entry in driver.get_log("performance"):
         event = json.loads(entry["message"])["message"]
@@ -73,6 +73,8 @@ def network_requests(driver) -> tuple[list[str], list[str]]:
         if event["method"] == "Network.requestWillBeSent":
             url[params["requestId"]] = params["request"]["url"]
             requested.append(params["request"]["url"])
-        elif event["method"] == "Network.loadingFailed":
+        elif event["method"] == "Network.loadingFailed" and not params.get("canceled"):
+            # A request the page itself cancelled (a superseded fetch, a closed event stream)
+            # is no failure; any other error (refused, offline, blocked) is.
             failed.append(url.get(params["requestId"], f"request {params['requestId']}"))
     return requested, failed

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from app_helpers import FRAMES
 from fixtures_sam2 import SYNTHETIC_BOXES
-from headless_chromium import chromium, need_chromium
+from headless_chromium import chromium, console_errors, need_chromium, network_requests
 from PIL import Image
 
 pytestmark = pytest.mark.slow
@@ -185,6 +185,8 @@ def test_review_in_the_browser(server, browser):
     set_calibration(d, "abc")
     until(d, "return document.getElementById('msg').className === 'error'", 30)
     assert "cm per pixel" in d.find_element("id", "msg").text
+    refused = console_errors(d)  # the page's only errors so far: that one refused entry
+    assert len(refused) == 1 and "400" in refused[0], refused
     set_calibration(d, "0.05", "A4C")
     until(d, "return document.getElementById('curve-axis').textContent === 'area (cm²)'", 30)
     d.refresh()
@@ -236,6 +238,12 @@ def test_review_in_the_browser(server, browser):
     assert loaded.masks.shape == (FRAMES, 96, 128)
     assert np.array_equal(loaded.masks[3], after[3])
     assert {v.lower() for v in loaded.labels.values()} == {"lv", "la"}
+    # Offline by construction: every request of the whole review went to the app itself (no
+    # CDN, no font, no analytics), and the page logged no error but the refused entry's.
+    requested, failed = network_requests(d)
+    origin = url.rstrip("/") + "/"
+    assert requested and [u for u in requested if not u.startswith((origin, "data:", "blob:"))] == []
+    assert failed == [] and console_errors(d) == []
     if SCREENSHOT:
         go_to(d, 4)
         d.execute_script("document.getElementById('msg').textContent = ''")
