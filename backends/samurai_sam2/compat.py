@@ -64,6 +64,9 @@ SAM2_MODULE_INTERNALS = (
     ("sam2.modeling.sam2_utils", "get_1d_sine_pe"),
     ("sam2.modeling.sam2_utils", "select_closest_cond_frames"),
     ("sam2.utils.misc", "fill_holes_in_mask_scores"),
+    # samurai_sam2.memory_attention (restated memory attention of the batched path)
+    ("sam2.modeling.memory_attention", "MemoryAttention"),
+    ("sam2.modeling.sam.transformer", "RoPEAttention"),
 )
 
 

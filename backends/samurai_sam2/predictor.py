@@ -47,6 +47,7 @@ from samurai_common.frames import FrameSource, open_frames
 from samurai_common.tracks import VideoTracks
 from samurai_sam2.class_prompts import ClassPromptError, class_prompt_heads, first_frame_features
 from samurai_sam2.compat import check_sam2
+from samurai_sam2.memory_attention import attend_memories, restatement_applies
 
 try:  # sam2 internals (listed in samurai_sam2.compat)
     from sam2.modeling.sam2_base import NO_OBJ_SCORE
@@ -651,16 +652,25 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         groups: dict[tuple[int, int], list[int]] = {}
         for k, (memory, _, num_ptr) in enumerate(inputs):
             groups.setdefault((memory.shape[0], num_ptr), []).append(k)
+        # The restatement shares the image's part of memory attention between the objects and
+        # attends to the memory in its own width (samurai_sam2.memory_attention); a compiled
+        # module or a model it does not fit runs sam2's module.
+        restated = not self.compiled and restatement_applies(self.memory_attention)
         per_object: list = [None] * B
         for (_, num_ptr), members in groups.items():
             G = len(members)
-            attended = self.memory_attention(
-                curr=[curr.expand(-1, G, -1)],
-                curr_pos=[curr_pos.expand(-1, G, -1)],
-                memory=torch.cat([inputs[k][0] for k in members], dim=1),
-                memory_pos=torch.cat([inputs[k][1] for k in members], dim=1),
-                num_obj_ptr_tokens=num_ptr,
-            )
+            memory = torch.cat([inputs[k][0] for k in members], dim=1)
+            memory_pos = torch.cat([inputs[k][1] for k in members], dim=1)
+            if restated:
+                attended = attend_memories(self.memory_attention, curr, curr_pos, memory, memory_pos, num_ptr)
+            else:
+                attended = self.memory_attention(
+                    curr=[curr.expand(-1, G, -1)],
+                    curr_pos=[curr_pos.expand(-1, G, -1)],
+                    memory=memory,
+                    memory_pos=memory_pos,
+                    num_obj_ptr_tokens=num_ptr,
+                )
             attended = attended.permute(1, 2, 0).view(G, C, H, W)
             if G == B:
                 pix_feat = attended
