@@ -16,6 +16,10 @@ pass (``batch_objects=True``) against the per-object loop (sam2's structure).
   eager vs compiled, fp32 vs bf16, 512 and 1024 px, the card named (``scripts/gpu_bench.sh``).
 - ``test_stage_costs``: where a frame's time goes with 4 objects, batched and looped: image
   encoder, memory attention, mask decoder, memory encoder (CPU time inside each module).
+- ``test_memory_attention_restated``: memory attention alone, 1 and 4 objects at the full
+  memory, sam2's module against the restatement the batched path runs
+  (``samurai_sam2/memory_attention.py``); ``test_objects_per_frame_restated``: whole batched
+  frames, 1 and 4 objects, with each (the batched path before and after the restatement).
 
     python -m pytest benchmarks/bench_batched_objects.py -p no:cacheprovider --benchmark-only -o python_files='bench_*.py' -s
 """
@@ -159,9 +163,22 @@ def test_memory_attention_grouping(benchmark, predictor):
     print("\n" + ", ".join(f"{k} {v}" for k, v in info.items()))
 
 
-def test_stage_costs(benchmark, predictor):
+def test_stage_costs(benchmark, predictor, monkeypatch):
     """Where a frame's time goes with 4 objects, batched and looped: CPU time inside each
-    module (forward hooks), per frame, averaged over the video's frames."""
+    module (forward hooks; for the batched path's restated memory attention, a timer around
+    ``attend_memories``), per frame, averaged over the video's frames."""
+    import samurai_sam2.predictor as sp
+
+    restated = sp.attend_memories
+    current = {}  # the running pass's ``spent``
+
+    def timed_attend_memories(*args):
+        t0 = time.process_time()
+        out = restated(*args)
+        current["spent"]["memory_attention"] += time.process_time() - t0
+        return out
+
+    monkeypatch.setattr(sp, "attend_memories", timed_attend_memories)
     frames = _frames(6)
     stages = {
         "image_encoder": predictor.image_encoder,
@@ -177,7 +194,7 @@ def test_stage_costs(benchmark, predictor):
             state = predictor.init_state(frames)
             for k in range(4):
                 predictor.add_new_points_or_box(state, 0, k + 1, box=BOXES[k])
-            spent = {name: 0.0 for name in stages}
+            spent = current["spent"] = {name: 0.0 for name in stages}
             started = {}
             handles = []
             for name, module in stages.items():
@@ -316,3 +333,92 @@ def test_samurai_added_cost_batched(benchmark, predictor, num_objects):
         print(
             f"\nbatched added cost, {num_objects} objects: {1e3 * median:.3f} ms ({1e3 * median / num_objects:.3f} per object)"
         )
+
+
+# ---------------------------------------------------------------- memory attention restated
+# (samurai_sam2/memory_attention.py): sam2's module against the restatement the batched path
+# runs, alone and in whole frames, interleaved in one process.
+
+
+def test_memory_attention_restated(benchmark, predictor):
+    """Memory attention alone, 1 and 4 objects whose memories hold 7 frames and 16 object
+    pointers (the full memory at 256 px: 1 856 tokens): sam2's module on the objects'
+    batch against ``attend_memories``; CPU time, medians of 9 interleaved rounds."""
+    from samurai_sam2.memory_attention import attend_memories
+
+    torch.manual_seed(0)
+    attn = predictor.memory_attention
+    hw = (SIZE // 16) ** 2
+    C, D = predictor.hidden_dim, predictor.mem_dim
+    ptr_tokens = 16 * (C // D)
+    length = 7 * hw + ptr_tokens
+    curr, curr_pos = torch.randn(hw, 1, C), torch.randn(hw, 1, C)
+    cases = {}
+    for n in (1, 4):
+        memory, memory_pos = torch.randn(length, n, D), torch.randn(length, n, D)
+        cases[f"sam2_{n}obj"] = lambda n=n, m=memory, p=memory_pos: attn(
+            curr=[curr.expand(-1, n, -1)],
+            curr_pos=[curr_pos.expand(-1, n, -1)],
+            memory=m,
+            memory_pos=p,
+            num_obj_ptr_tokens=ptr_tokens,
+        )
+        cases[f"restated_{n}obj"] = lambda m=memory, p=memory_pos: attend_memories(
+            attn, curr, curr_pos, m, p, ptr_tokens
+        )
+    samples = {name: [] for name in cases}
+    with torch.inference_mode():
+        for run in cases.values():
+            run()
+
+        def all_cases():
+            for name, run in cases.items():
+                t0 = time.process_time()
+                run()
+                samples[name].append(time.process_time() - t0)
+
+        benchmark.pedantic(all_cases, rounds=9, iterations=1)
+    info = {f"{k}_ms": 1e3 * float(np.median(v)) for k, v in samples.items()}
+    for n in (1, 4):
+        info[f"restated_to_sam2_{n}obj"] = info[f"restated_{n}obj_ms"] / info[f"sam2_{n}obj_ms"]
+    info["memory_tokens"] = length
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))
+
+
+def test_objects_per_frame_restated(benchmark, predictor, monkeypatch):
+    """Whole frames, batched, 1 and 4 objects, with the restated memory attention and with
+    sam2's module (the batched path before it), interleaved in one process (as
+    ``test_objects_per_frame``: CPU and wall time per tracked frame, medians, SAMURAI on)."""
+    import samurai_sam2.predictor as sp
+
+    restates = sp.restatement_applies
+    frames = _frames(8)
+    cases = [(1, "sam2"), (4, "sam2"), (1, "restated"), (4, "restated")]
+
+    def run(n, how):
+        monkeypatch.setattr(sp, "restatement_applies", restates if how == "restated" else lambda attn: False)
+        return _frame_times(predictor, frames, n, batch_objects=True)
+
+    for case in cases:  # warm-up
+        run(*case)
+    wall = {case: [] for case in cases}
+    cpu = {case: [] for case in cases}
+
+    def all_cases():
+        for case in cases:
+            w, c = run(*case)
+            wall[case].extend(w)
+            cpu[case].extend(c)
+
+    benchmark.pedantic(all_cases, rounds=3, iterations=1)
+    monkeypatch.setattr(sp, "restatement_applies", restates)
+    info = {}
+    for label, samples in (("cpu", cpu), ("wall", wall)):
+        med = {case: float(np.median(t)) for case, t in samples.items()}
+        info.update({f"{label}_{how}_{n}obj_ms": 1e3 * med[(n, how)] for n, how in cases})
+        for how in ("sam2", "restated"):
+            info[f"{label}_ratio_4_to_1_{how}"] = med[(4, how)] / med[(1, how)]
+    info.update(frames_each=len(wall[(1, "sam2")]), torch_threads=THREADS, image_size=SIZE)
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))

@@ -50,6 +50,7 @@ from samurai_sam2.compat import check_sam2
 from samurai_sam2.memory_attention import attend_memories, restatement_applies
 
 try:  # sam2 internals (listed in samurai_sam2.compat)
+    from sam2.modeling.memory_encoder import MemoryEncoder
     from sam2.modeling.sam2_base import NO_OBJ_SCORE
     from sam2.modeling.sam2_utils import get_1d_sine_pe, select_closest_cond_frames
     from sam2.sam2_video_predictor import SAM2VideoPredictor
@@ -711,7 +712,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             ]
             features = torch.cat([f for f, _ in parts], dim=0)
             pos_enc = parts[0][1]
-        else:
+        elif self.compiled or type(self.memory_encoder) is not MemoryEncoder:
             features, pos_enc = self._encode_new_memory(
                 current_vision_feats=[feats[-1].expand(-1, B, -1)],
                 feat_sizes=sizes,
@@ -719,9 +720,37 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 object_score_logits=cand.object_score_logits,
                 is_mask_from_pts=False,
             )
+        else:
+            features, pos_enc = self._encode_tracked_memories(
+                feats[-1], sizes, high, cand.object_score_logits
+            )
         features = features.to(torch.bfloat16).to(inference_state["storage_device"], non_blocking=True)
         pos_enc = self._get_maskmem_pos_enc(inference_state, {"maskmem_pos_enc": [p[:1] for p in pos_enc]})
         return features, pos_enc
+
+    def _encode_tracked_memories(self, image_feat, feat_sizes, high, object_score_logits):
+        """sam2 1.1.0's ``SAM2Base._encode_new_memory`` and ``MemoryEncoder.forward`` for the
+        chosen masks ``high [B, 1, S, S]`` of ``B`` objects on one tracking frame, with the
+        memory encoder's image projection (``pix_feat_proj``) run once on the frame's features
+        ``image_feat [HW, 1, C]`` and broadcast over the objects; the rest is upstream's
+        (tracking frames only: masks never come from clicks, so no binarising branch; the
+        non-overlap option is handled by the caller)."""
+        H, W = feat_sizes[-1]
+        pix_feat = image_feat.permute(1, 2, 0).view(1, self.hidden_dim, H, W)
+        mask_for_mem = torch.sigmoid(high)
+        if self.sigmoid_scale_for_mem_enc != 1.0:
+            mask_for_mem = mask_for_mem * self.sigmoid_scale_for_mem_enc
+        if self.sigmoid_bias_for_mem_enc != 0.0:
+            mask_for_mem = mask_for_mem + self.sigmoid_bias_for_mem_enc
+        encoder = self.memory_encoder
+        masks = encoder.mask_downsampler(mask_for_mem)
+        x = encoder.pix_feat_proj(pix_feat.to(masks.device)) + masks
+        x = encoder.out_proj(encoder.fuser(x))
+        pos = encoder.position_encoding(x).to(x.dtype)
+        if self.no_obj_embed_spatial is not None:
+            absent = 1 - (object_score_logits > 0).float()
+            x += absent[..., None, None] * self.no_obj_embed_spatial[..., None, None].expand(*x.shape)
+        return x, [pos]
 
     # ------------------------------------------------------------------ SAM 2 pieces
     def _frame_candidates(
