@@ -387,17 +387,23 @@ def test_memory_attention_restated(benchmark, predictor):
 
 
 def test_objects_per_frame_restated(benchmark, predictor, monkeypatch):
-    """Whole frames, batched, 1 and 4 objects, with the restated memory attention and with
-    sam2's module (the batched path before it), interleaved in one process (as
-    ``test_objects_per_frame``: CPU and wall time per tracked frame, medians, SAMURAI on)."""
+    """Whole frames, batched, 1 and 4 objects, with the restated memory attention and memory
+    encoder (image projection once per frame) and with sam2's modules (the batched path before
+    them), interleaved in one process (as ``test_objects_per_frame``: CPU and wall time per
+    tracked frame, medians, SAMURAI on)."""
     import samurai_sam2.predictor as sp
 
-    restates = sp.restatement_applies
+    restates, encoder_type = sp.restatement_applies, sp.MemoryEncoder
     frames = _frames(8)
     cases = [(1, "sam2"), (4, "sam2"), (1, "restated"), (4, "restated")]
 
+    class NoEncoder:  # no module is one: the predictor calls sam2's _encode_new_memory
+        pass
+
     def run(n, how):
-        monkeypatch.setattr(sp, "restatement_applies", restates if how == "restated" else lambda attn: False)
+        restated = how == "restated"
+        monkeypatch.setattr(sp, "restatement_applies", restates if restated else lambda attn: False)
+        monkeypatch.setattr(sp, "MemoryEncoder", encoder_type if restated else NoEncoder)
         return _frame_times(predictor, frames, n, batch_objects=True)
 
     for case in cases:  # warm-up
@@ -413,6 +419,7 @@ def test_objects_per_frame_restated(benchmark, predictor, monkeypatch):
 
     benchmark.pedantic(all_cases, rounds=3, iterations=1)
     monkeypatch.setattr(sp, "restatement_applies", restates)
+    monkeypatch.setattr(sp, "MemoryEncoder", encoder_type)
     info = {}
     for label, samples in (("cpu", cpu), ("wall", wall)):
         med = {case: float(np.median(t)) for case, t in samples.items()}

@@ -13,6 +13,8 @@ work per object:
    ``A V = (A M) Wvᵀ + bv``: the attention-weighted sum runs over the raw 64-dim memory and
    ``v_proj`` is applied to the 256 results instead of to the ~1 850 memory tokens (4× fewer
    multiply-adds in ``A·V``, and none in the value projection of the memory).
+3. **Fewer passes over large tensors.** The rotary encoding and the MLP's ReLU act in place,
+   and the softmax is normalised after ``A·M`` (over 64 columns instead of ~1 850).
 
 Keys cannot be treated so: the rotary encoding rotates each key *after* its projection by an
 angle that depends on the key's position, so ``Q Kᵀ`` does not factor through the 64-dim memory.
