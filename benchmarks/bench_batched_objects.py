@@ -165,20 +165,25 @@ def test_memory_attention_grouping(benchmark, predictor):
 
 def test_stage_costs(benchmark, predictor, monkeypatch):
     """Where a frame's time goes with 4 objects, batched and looped: CPU time inside each
-    module (forward hooks; for the batched path's restated memory attention, a timer around
-    ``attend_memories``), per frame, averaged over the video's frames."""
+    module (forward hooks; the batched path's restatements, which call the modules' parts, are
+    timed around ``attend_memories`` and ``_encode_tracked_memories``), per frame, averaged
+    over the video's frames."""
     import samurai_sam2.predictor as sp
 
-    restated = sp.attend_memories
     current = {}  # the running pass's ``spent``
 
-    def timed_attend_memories(*args):
-        t0 = time.process_time()
-        out = restated(*args)
-        current["spent"]["memory_attention"] += time.process_time() - t0
-        return out
+    def timed(name, fn):
+        def run(*args):
+            t0 = time.process_time()
+            out = fn(*args)
+            current["spent"][name] += time.process_time() - t0
+            return out
 
-    monkeypatch.setattr(sp, "attend_memories", timed_attend_memories)
+        return run
+
+    monkeypatch.setattr(sp, "attend_memories", timed("memory_attention", sp.attend_memories))
+    encode = predictor._encode_tracked_memories
+    monkeypatch.setattr(predictor, "_encode_tracked_memories", timed("memory_encoder", encode))
     frames = _frames(6)
     stages = {
         "image_encoder": predictor.image_encoder,
