@@ -20,6 +20,9 @@ pass (``batch_objects=True``) against the per-object loop (sam2's structure).
   memory, sam2's module against the restatement the batched path runs
   (``samurai_sam2/memory_attention.py``); ``test_objects_per_frame_restated``: whole batched
   frames, 1 and 4 objects, with each (the batched path before and after the restatement).
+- ``test_multiply_adds_per_object``: multiply-adds of each part for 1 and 4 objects (what is
+  shared, what is per object); ``test_cached_keys_bound``: what caching the memory's keys
+  could save at most (not done).
 
     python -m pytest benchmarks/bench_batched_objects.py -p no:cacheprovider --benchmark-only -o python_files='bench_*.py' -s
 """
@@ -434,3 +437,101 @@ def test_objects_per_frame_restated(benchmark, predictor, monkeypatch):
     info.update(frames_each=len(wall[(1, "sam2")]), torch_threads=THREADS, image_size=SIZE)
     benchmark.extra_info.update(info)
     print("\n" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))
+
+
+def test_multiply_adds_per_object(benchmark, predictor):
+    """Multiply-adds (``torch.utils.flop_counter.FlopCounterMode``, FLOPs / 2) of each part
+    for 1 and 4 objects on one frame at the full memory (1 856 tokens): memory attention
+    (sam2's module, restated), mask decoder, memory encoder (sam2's, and with the image
+    projection once), and the image encoder. The counter sees matrix products and
+    convolutions, not ``scaled_dot_product_attention`` on the CPU: sam2's memory attention
+    runs its attention products there (and the restatement its self-attention's)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from samurai_sam2.memory_attention import attend_memories
+
+    torch.manual_seed(0)
+    p = predictor
+    hw = (SIZE // 16) ** 2
+    C, D = p.hidden_dim, p.mem_dim
+    ptr_tokens = 16 * (C // D)
+    length = 7 * hw + ptr_tokens
+
+    def macs(fn, *args, **kwargs) -> float:
+        with FlopCounterMode(display=False) as counter:
+            fn(*args, **kwargs)
+        return counter.get_total_flops() / 2e6
+
+    info = {}
+    with torch.inference_mode():
+        image = torch.randn(1, 3, SIZE, SIZE)
+        _, feats, pos, sizes = p._prepare_backbone_features(p.forward_image(image))
+        info["image_encoder_M"] = macs(p.forward_image, image)
+        curr, curr_pos = feats[-1], pos[-1]
+        for n in (1, 4):
+            memory, memory_pos = torch.randn(length, n, D), torch.randn(length, n, D)
+            info[f"memory_attention_sam2_{n}obj_M"] = macs(
+                p.memory_attention,
+                curr=[curr.expand(-1, n, -1)],
+                curr_pos=[curr_pos.expand(-1, n, -1)],
+                memory=memory,
+                memory_pos=memory_pos,
+                num_obj_ptr_tokens=ptr_tokens,
+            )
+            info[f"memory_attention_restated_{n}obj_M"] = macs(
+                attend_memories, p.memory_attention, curr, curr_pos, memory, memory_pos, ptr_tokens
+            )
+            pix = curr.permute(1, 2, 0).view(1, C, *sizes[-1]).expand(n, -1, -1, -1)
+            high_res = [
+                x.permute(1, 2, 0).view(1, x.size(2), *s).expand(n, -1, -1, -1)
+                for x, s in zip(feats[:-1], sizes[:-1])
+            ]
+            info[f"mask_decoder_{n}obj_M"] = macs(p._sam_head_candidates, pix, high_res, True)
+            masks, scores = torch.randn(n, 1, SIZE, SIZE), torch.randn(n, 1)
+            info[f"memory_encoder_sam2_{n}obj_M"] = macs(
+                p._encode_new_memory, [curr.expand(-1, n, -1)], sizes, masks, scores, False
+            )
+            info[f"memory_encoder_shared_image_{n}obj_M"] = macs(
+                p._encode_tracked_memories, curr, sizes, masks, scores
+            )
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    benchmark.extra_info.update(info, memory_tokens=length)
+    print("\n" + ", ".join(f"{k} {v:.1f}" for k, v in info.items()))
+
+
+def test_cached_keys_bound(benchmark, predictor):
+    """What caching each memory frame's projected, rotated keys could save (not done): per
+    memory-attention layer, 4 objects at the full memory, the key path the restatement runs
+    (projection of memory + position, rotary encoding) against adding a cached ``[4, N, C]``
+    to a shared ``[1, N, C]`` (what a cache would leave); CPU time, medians of 15."""
+    from samurai_sam2.memory_attention import _rope_table, _rotate_
+
+    torch.manual_seed(0)
+    ca = predictor.memory_attention.layers[0].cross_attn_image
+    hw = (SIZE // 16) ** 2
+    C, D, G = predictor.hidden_dim, predictor.mem_dim, 4
+    length = 7 * hw + 16 * (C // D)
+    memory = torch.randn(length, G, D).transpose(0, 1)
+    memory_pos = torch.randn(length, G, D).transpose(0, 1)
+    table = _rope_table(ca, torch.randn(1, hw, C))
+    cached, shared = torch.randn(G, length, C), torch.randn(1, length, C)
+
+    def key_path():
+        k = ca.k_proj(memory + memory_pos).float().contiguous()
+        _rotate_(k[:, : 7 * hw], table, repeat=True)
+
+    cases = {"key_path": key_path, "cached_assembly": lambda: cached + shared}
+    samples = {name: [] for name in cases}
+    with torch.inference_mode():
+
+        def all_cases():
+            for name, run in cases.items():
+                t0 = time.process_time()
+                run()
+                samples[name].append(time.process_time() - t0)
+
+        all_cases()
+        benchmark.pedantic(all_cases, rounds=15, iterations=1)
+    info = {f"{k}_ms": 1e3 * float(np.median(v)) for k, v in samples.items()}
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k} {v:.2f}" for k, v in info.items()))
