@@ -21,6 +21,15 @@ pass (``batch_objects=True``) against the per-object loop (sam2's structure).
   config; needs timm) at 256 px, random init, SAMURAI on: the same 1 vs 4 objects, batched vs
   looped, and the CPU time per frame inside each module with 4 objects.
 
+
+- ``test_memory_attention_restated``: memory attention alone, 1 and 4 objects at the full
+  memory, sam2's module against the restatement the batched path runs
+  (``samurai_sam2/memory_attention.py``); ``test_objects_per_frame_restated``: whole batched
+  frames, 1 and 4 objects, with each (the batched path before and after the restatement).
+- ``test_multiply_adds_per_object``: multiply-adds of each part for 1 and 4 objects (what is
+  shared, what is per object); ``test_cached_keys_bound``: what caching the memory's keys
+  could save at most (not done).
+
     python -m pytest benchmarks/bench_batched_objects.py -p no:cacheprovider --benchmark-only -o python_files='bench_*.py' -s
 """
 
@@ -170,9 +179,27 @@ def test_memory_attention_grouping(benchmark, predictor):
     print("\n" + ", ".join(f"{k} {v}" for k, v in info.items()))
 
 
-def test_stage_costs(benchmark, predictor):
+def test_stage_costs(benchmark, predictor, monkeypatch):
     """Where a frame's time goes with 4 objects, batched and looped: CPU time inside each
-    module (forward hooks), per frame, averaged over the video's frames."""
+    module (forward hooks; the batched path's restatements, which call the modules' parts, are
+    timed around ``attend_memories`` and ``_encode_tracked_memories``), per frame, averaged
+    over the video's frames."""
+    import samurai_sam2.predictor as sp
+
+    current = {}  # the running pass's ``spent``
+
+    def timed(name, fn):
+        def run(*args):
+            t0 = time.process_time()
+            out = fn(*args)
+            current["spent"][name] += time.process_time() - t0
+            return out
+
+        return run
+
+    monkeypatch.setattr(sp, "attend_memories", timed("memory_attention", sp.attend_memories))
+    encode = predictor._encode_tracked_memories
+    monkeypatch.setattr(predictor, "_encode_tracked_memories", timed("memory_encoder", encode))
     frames = _frames(6)
     stages = {
         "image_encoder": predictor.image_encoder,
@@ -188,7 +215,7 @@ def test_stage_costs(benchmark, predictor):
             state = predictor.init_state(frames)
             for k in range(4):
                 predictor.add_new_points_or_box(state, 0, k + 1, box=BOXES[k])
-            spent = {name: 0.0 for name in stages}
+            spent = current["spent"] = {name: 0.0 for name in stages}
             started = {}
             handles = []
             for name, module in stages.items():
@@ -435,3 +462,197 @@ def test_hf_objects_per_frame(benchmark, family):
     info["family"] = family
     benchmark.extra_info.update(info)
     print("\n" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))
+
+
+# ---------------------------------------------------------------- memory attention restated
+# (samurai_sam2/memory_attention.py): sam2's module against the restatement the batched path
+# runs, alone and in whole frames, interleaved in one process.
+
+
+def test_memory_attention_restated(benchmark, predictor):
+    """Memory attention alone, 1 and 4 objects whose memories hold 7 frames and 16 object
+    pointers (the full memory at 256 px: 1 856 tokens): sam2's module on the objects'
+    batch against ``attend_memories``; CPU time, medians of 9 interleaved rounds."""
+    from samurai_sam2.memory_attention import attend_memories
+
+    torch.manual_seed(0)
+    attn = predictor.memory_attention
+    hw = (SIZE // 16) ** 2
+    C, D = predictor.hidden_dim, predictor.mem_dim
+    ptr_tokens = 16 * (C // D)
+    length = 7 * hw + ptr_tokens
+    curr, curr_pos = torch.randn(hw, 1, C), torch.randn(hw, 1, C)
+    cases = {}
+    for n in (1, 4):
+        memory, memory_pos = torch.randn(length, n, D), torch.randn(length, n, D)
+        cases[f"sam2_{n}obj"] = lambda n=n, m=memory, p=memory_pos: attn(
+            curr=[curr.expand(-1, n, -1)],
+            curr_pos=[curr_pos.expand(-1, n, -1)],
+            memory=m,
+            memory_pos=p,
+            num_obj_ptr_tokens=ptr_tokens,
+        )
+        cases[f"restated_{n}obj"] = lambda m=memory, p=memory_pos: attend_memories(
+            attn, curr, curr_pos, m, p, ptr_tokens
+        )
+    samples = {name: [] for name in cases}
+    with torch.inference_mode():
+        for run in cases.values():
+            run()
+
+        def all_cases():
+            for name, run in cases.items():
+                t0 = time.process_time()
+                run()
+                samples[name].append(time.process_time() - t0)
+
+        benchmark.pedantic(all_cases, rounds=9, iterations=1)
+    info = {f"{k}_ms": 1e3 * float(np.median(v)) for k, v in samples.items()}
+    for n in (1, 4):
+        info[f"restated_to_sam2_{n}obj"] = info[f"restated_{n}obj_ms"] / info[f"sam2_{n}obj_ms"]
+    info["memory_tokens"] = length
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))
+
+
+def test_objects_per_frame_restated(benchmark, predictor, monkeypatch):
+    """Whole frames, batched, 1 and 4 objects, with the restated memory attention and memory
+    encoder (image projection once per frame) and with sam2's modules (the batched path before
+    them), interleaved in one process (as ``test_objects_per_frame``: CPU and wall time per
+    tracked frame, medians, SAMURAI on)."""
+    import samurai_sam2.predictor as sp
+
+    restates, encoder_type = sp.restatement_applies, sp.MemoryEncoder
+    frames = _frames(8)
+    cases = [(1, "sam2"), (4, "sam2"), (1, "restated"), (4, "restated")]
+
+    class NoEncoder:  # no module is one: the predictor calls sam2's _encode_new_memory
+        pass
+
+    def run(n, how):
+        restated = how == "restated"
+        monkeypatch.setattr(sp, "restatement_applies", restates if restated else lambda attn: False)
+        monkeypatch.setattr(sp, "MemoryEncoder", encoder_type if restated else NoEncoder)
+        return _frame_times(predictor, frames, n, batch_objects=True)
+
+    for case in cases:  # warm-up
+        run(*case)
+    wall = {case: [] for case in cases}
+    cpu = {case: [] for case in cases}
+
+    def all_cases():
+        for case in cases:
+            w, c = run(*case)
+            wall[case].extend(w)
+            cpu[case].extend(c)
+
+    benchmark.pedantic(all_cases, rounds=3, iterations=1)
+    monkeypatch.setattr(sp, "restatement_applies", restates)
+    monkeypatch.setattr(sp, "MemoryEncoder", encoder_type)
+    info = {}
+    for label, samples in (("cpu", cpu), ("wall", wall)):
+        med = {case: float(np.median(t)) for case, t in samples.items()}
+        info.update({f"{label}_{how}_{n}obj_ms": 1e3 * med[(n, how)] for n, how in cases})
+        for how in ("sam2", "restated"):
+            info[f"{label}_ratio_4_to_1_{how}"] = med[(4, how)] / med[(1, how)]
+    info.update(frames_each=len(wall[(1, "sam2")]), torch_threads=THREADS, image_size=SIZE)
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))
+
+
+def test_multiply_adds_per_object(benchmark, predictor):
+    """Multiply-adds (``torch.utils.flop_counter.FlopCounterMode``, FLOPs / 2) of each part
+    for 1 and 4 objects on one frame at the full memory (1 856 tokens): memory attention
+    (sam2's module, restated), mask decoder, memory encoder (sam2's, and with the image
+    projection once), and the image encoder. The counter sees matrix products and
+    convolutions, not ``scaled_dot_product_attention`` on the CPU: sam2's memory attention
+    runs its attention products there (and the restatement its self-attention's)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from samurai_sam2.memory_attention import attend_memories
+
+    torch.manual_seed(0)
+    p = predictor
+    hw = (SIZE // 16) ** 2
+    C, D = p.hidden_dim, p.mem_dim
+    ptr_tokens = 16 * (C // D)
+    length = 7 * hw + ptr_tokens
+
+    def macs(fn, *args, **kwargs) -> float:
+        with FlopCounterMode(display=False) as counter:
+            fn(*args, **kwargs)
+        return counter.get_total_flops() / 2e6
+
+    info = {}
+    with torch.inference_mode():
+        image = torch.randn(1, 3, SIZE, SIZE)
+        _, feats, pos, sizes = p._prepare_backbone_features(p.forward_image(image))
+        info["image_encoder_M"] = macs(p.forward_image, image)
+        curr, curr_pos = feats[-1], pos[-1]
+        for n in (1, 4):
+            memory, memory_pos = torch.randn(length, n, D), torch.randn(length, n, D)
+            info[f"memory_attention_sam2_{n}obj_M"] = macs(
+                p.memory_attention,
+                curr=[curr.expand(-1, n, -1)],
+                curr_pos=[curr_pos.expand(-1, n, -1)],
+                memory=memory,
+                memory_pos=memory_pos,
+                num_obj_ptr_tokens=ptr_tokens,
+            )
+            info[f"memory_attention_restated_{n}obj_M"] = macs(
+                attend_memories, p.memory_attention, curr, curr_pos, memory, memory_pos, ptr_tokens
+            )
+            pix = curr.permute(1, 2, 0).view(1, C, *sizes[-1]).expand(n, -1, -1, -1)
+            high_res = [
+                x.permute(1, 2, 0).view(1, x.size(2), *s).expand(n, -1, -1, -1)
+                for x, s in zip(feats[:-1], sizes[:-1])
+            ]
+            info[f"mask_decoder_{n}obj_M"] = macs(p._sam_head_candidates, pix, high_res, True)
+            masks, scores = torch.randn(n, 1, SIZE, SIZE), torch.randn(n, 1)
+            info[f"memory_encoder_sam2_{n}obj_M"] = macs(
+                p._encode_new_memory, [curr.expand(-1, n, -1)], sizes, masks, scores, False
+            )
+            info[f"memory_encoder_shared_image_{n}obj_M"] = macs(
+                p._encode_tracked_memories, curr, sizes, masks, scores
+            )
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    benchmark.extra_info.update(info, memory_tokens=length)
+    print("\n" + ", ".join(f"{k} {v:.1f}" for k, v in info.items()))
+
+
+def test_cached_keys_bound(benchmark, predictor):
+    """What caching each memory frame's projected, rotated keys could save (not done): per
+    memory-attention layer, 4 objects at the full memory, the key path the restatement runs
+    (projection of memory + position, rotary encoding) against adding a cached ``[4, N, C]``
+    to a shared ``[1, N, C]`` (what a cache would leave); CPU time, medians of 15."""
+    from samurai_sam2.memory_attention import _rope_table, _rotate_
+
+    torch.manual_seed(0)
+    ca = predictor.memory_attention.layers[0].cross_attn_image
+    hw = (SIZE // 16) ** 2
+    C, D, G = predictor.hidden_dim, predictor.mem_dim, 4
+    length = 7 * hw + 16 * (C // D)
+    memory = torch.randn(length, G, D).transpose(0, 1)
+    memory_pos = torch.randn(length, G, D).transpose(0, 1)
+    table = _rope_table(ca, torch.randn(1, hw, C))
+    cached, shared = torch.randn(G, length, C), torch.randn(1, length, C)
+
+    def key_path():
+        k = ca.k_proj(memory + memory_pos).float().contiguous()
+        _rotate_(k[:, : 7 * hw], table, repeat=True)
+
+    cases = {"key_path": key_path, "cached_assembly": lambda: cached + shared}
+    samples = {name: [] for name in cases}
+    with torch.inference_mode():
+
+        def all_cases():
+            for name, run in cases.items():
+                t0 = time.process_time()
+                run()
+                samples[name].append(time.process_time() - t0)
+
+        all_cases()
+        benchmark.pedantic(all_cases, rounds=15, iterations=1)
+    info = {f"{k}_ms": 1e3 * float(np.median(v)) for k, v in samples.items()}
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k} {v:.2f}" for k, v in info.items()))

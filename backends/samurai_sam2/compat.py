@@ -30,7 +30,8 @@ SAM2_PRIVATE_METHODS = (
     "propagate_in_video_preflight",
 )
 # SAM2Base attributes (set by its __init__): the modules of the candidate heads, object
-# pointers and memory attention, and the settings the re-implemented memory step reads.
+# pointers, memory attention and memory encoder, and the settings the re-implemented memory
+# steps read.
 SAM2_MODEL_ATTRIBUTES = (
     "sam_prompt_encoder",
     "sam_mask_decoder",
@@ -39,6 +40,10 @@ SAM2_MODEL_ATTRIBUTES = (
     "no_obj_ptr",
     "maskmem_tpos_enc",
     "memory_attention",
+    "memory_encoder",
+    "sigmoid_scale_for_mem_enc",
+    "sigmoid_bias_for_mem_enc",
+    "no_obj_embed_spatial",
     "num_maskmem",
     "max_obj_ptrs_in_encoder",
     "max_cond_frames_in_attn",
@@ -64,6 +69,11 @@ SAM2_MODULE_INTERNALS = (
     ("sam2.modeling.sam2_utils", "get_1d_sine_pe"),
     ("sam2.modeling.sam2_utils", "select_closest_cond_frames"),
     ("sam2.utils.misc", "fill_holes_in_mask_scores"),
+    # samurai_sam2.memory_attention (restated memory attention of the batched path)
+    ("sam2.modeling.memory_attention", "MemoryAttention"),
+    ("sam2.modeling.sam.transformer", "RoPEAttention"),
+    # the batched path's memory encoder (SamuraiVideoPredictor._encode_tracked_memories)
+    ("sam2.modeling.memory_encoder", "MemoryEncoder"),
 )
 
 

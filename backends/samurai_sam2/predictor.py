@@ -47,8 +47,10 @@ from samurai_common.frames import FrameSource, open_frames
 from samurai_common.tracks import VideoTracks
 from samurai_sam2.class_prompts import ClassPromptError, class_prompt_heads, first_frame_features
 from samurai_sam2.compat import check_sam2
+from samurai_sam2.memory_attention import attend_memories, restatement_applies
 
 try:  # sam2 internals (listed in samurai_sam2.compat)
+    from sam2.modeling.memory_encoder import MemoryEncoder
     from sam2.modeling.sam2_base import NO_OBJ_SCORE
     from sam2.modeling.sam2_utils import get_1d_sine_pe, select_closest_cond_frames
     from sam2.sam2_video_predictor import SAM2VideoPredictor
@@ -651,16 +653,25 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         groups: dict[tuple[int, int], list[int]] = {}
         for k, (memory, _, num_ptr) in enumerate(inputs):
             groups.setdefault((memory.shape[0], num_ptr), []).append(k)
+        # The restatement shares the image's part of memory attention between the objects and
+        # attends to the memory in its own width (samurai_sam2.memory_attention); a compiled
+        # module or a model it does not fit runs sam2's module.
+        restated = not self.compiled and restatement_applies(self.memory_attention)
         per_object: list = [None] * B
         for (_, num_ptr), members in groups.items():
             G = len(members)
-            attended = self.memory_attention(
-                curr=[curr.expand(-1, G, -1)],
-                curr_pos=[curr_pos.expand(-1, G, -1)],
-                memory=torch.cat([inputs[k][0] for k in members], dim=1),
-                memory_pos=torch.cat([inputs[k][1] for k in members], dim=1),
-                num_obj_ptr_tokens=num_ptr,
-            )
+            memory = torch.cat([inputs[k][0] for k in members], dim=1)
+            memory_pos = torch.cat([inputs[k][1] for k in members], dim=1)
+            if restated:
+                attended = attend_memories(self.memory_attention, curr, curr_pos, memory, memory_pos, num_ptr)
+            else:
+                attended = self.memory_attention(
+                    curr=[curr.expand(-1, G, -1)],
+                    curr_pos=[curr_pos.expand(-1, G, -1)],
+                    memory=memory,
+                    memory_pos=memory_pos,
+                    num_obj_ptr_tokens=num_ptr,
+                )
             attended = attended.permute(1, 2, 0).view(G, C, H, W)
             if G == B:
                 pix_feat = attended
@@ -701,7 +712,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
             ]
             features = torch.cat([f for f, _ in parts], dim=0)
             pos_enc = parts[0][1]
-        else:
+        elif self.compiled or type(self.memory_encoder) is not MemoryEncoder:
             features, pos_enc = self._encode_new_memory(
                 current_vision_feats=[feats[-1].expand(-1, B, -1)],
                 feat_sizes=sizes,
@@ -709,9 +720,37 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
                 object_score_logits=cand.object_score_logits,
                 is_mask_from_pts=False,
             )
+        else:
+            features, pos_enc = self._encode_tracked_memories(
+                feats[-1], sizes, high, cand.object_score_logits
+            )
         features = features.to(torch.bfloat16).to(inference_state["storage_device"], non_blocking=True)
         pos_enc = self._get_maskmem_pos_enc(inference_state, {"maskmem_pos_enc": [p[:1] for p in pos_enc]})
         return features, pos_enc
+
+    def _encode_tracked_memories(self, image_feat, feat_sizes, high, object_score_logits):
+        """sam2 1.1.0's ``SAM2Base._encode_new_memory`` and ``MemoryEncoder.forward`` for the
+        chosen masks ``high [B, 1, S, S]`` of ``B`` objects on one tracking frame, with the
+        memory encoder's image projection (``pix_feat_proj``) run once on the frame's features
+        ``image_feat [HW, 1, C]`` and broadcast over the objects; the rest is upstream's
+        (tracking frames only: masks never come from clicks, so no binarising branch; the
+        non-overlap option is handled by the caller)."""
+        H, W = feat_sizes[-1]
+        pix_feat = image_feat.permute(1, 2, 0).view(1, self.hidden_dim, H, W)
+        mask_for_mem = torch.sigmoid(high)
+        if self.sigmoid_scale_for_mem_enc != 1.0:
+            mask_for_mem = mask_for_mem * self.sigmoid_scale_for_mem_enc
+        if self.sigmoid_bias_for_mem_enc != 0.0:
+            mask_for_mem = mask_for_mem + self.sigmoid_bias_for_mem_enc
+        encoder = self.memory_encoder
+        masks = encoder.mask_downsampler(mask_for_mem)
+        x = encoder.pix_feat_proj(pix_feat.to(masks.device)) + masks
+        x = encoder.out_proj(encoder.fuser(x))
+        pos = encoder.position_encoding(x).to(x.dtype)
+        if self.no_obj_embed_spatial is not None:
+            absent = 1 - (object_score_logits > 0).float()
+            x += absent[..., None, None] * self.no_obj_embed_spatial[..., None, None].expand(*x.shape)
+        return x, [pos]
 
     # ------------------------------------------------------------------ SAM 2 pieces
     def _frame_candidates(
