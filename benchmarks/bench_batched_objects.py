@@ -20,8 +20,6 @@ pass (``batch_objects=True``) against the per-object loop (sam2's structure).
   hiera-tiny (transformers' default ``Sam2VideoConfig``) and EdgeTAM (RepViT, its released
   config; needs timm) at 256 px, random init, SAMURAI on: the same 1 vs 4 objects, batched vs
   looped, and the CPU time per frame inside each module with 4 objects.
-
-
 - ``test_memory_attention_restated``: memory attention alone, 1 and 4 objects at the full
   memory, sam2's module against the restatement the batched path runs
   (``samurai_sam2/memory_attention.py``); ``test_objects_per_frame_restated``: whole batched
@@ -79,6 +77,12 @@ def predictor():
     return build_samurai_video_predictor("tiny", None, device="cpu", image_size=SIZE)
 
 
+def _clip_length(benchmark) -> int:
+    """Frames per timed clip: 8, or 4 in the suite's untimed smoke run (``--benchmark-disable``,
+    where one pass only proves the benchmark still runs)."""
+    return 4 if benchmark.disabled else 8
+
+
 def _frame_times(predictor, frames, num_objects: int, batch_objects: bool, skip: int = 2):
     """Per tracked frame (the prompted frame and the next ``skip - 1`` excluded): wall seconds
     and this process's CPU seconds. On a shared machine the CPU time is the steadier measure
@@ -99,9 +103,9 @@ def _frame_times(predictor, frames, num_objects: int, batch_objects: bool, skip:
 
 
 def test_objects_per_frame(benchmark, predictor):
-    frames = _frames(8)
+    frames = _frames(_clip_length(benchmark))
     cases = [(1, False), (4, False), (1, True), (4, True)]
-    for n, batched in cases:  # warm-up: jit compiles (core capacities 1 and 4), allocator
+    for n, batched in cases if not benchmark.disabled else []:  # warm-up: jit, allocator
         _frame_times(predictor, frames[:4], n, batched)
     wall = {case: [] for case in cases}
     cpu = {case: [] for case in cases}
@@ -427,7 +431,7 @@ def test_hf_objects_per_frame(benchmark, family):
     torch.set_num_threads(THREADS)
     model = _hf_model(family)
     processor = default_processor(family, SIZE)
-    frames = _frames(8)
+    frames = _frames(_clip_length(benchmark))
     cases = [(1, False), (4, False), (1, True), (4, True)]
     spent = {name: 0.0 for name in HF_STAGES}
     started = {}
@@ -437,7 +441,7 @@ def test_hf_objects_per_frame(benchmark, family):
         module.register_forward_hook(
             lambda m, a, o, n=name: spent.__setitem__(n, spent[n] + time.process_time() - started[n])
         )
-    for n, batched in cases:  # warm-up: jit compiles (core capacities 1 and 4), allocator
+    for n, batched in cases if not benchmark.disabled else []:  # warm-up: jit, allocator
         _hf_frame_times(model, processor, frames[:4], n, batched)
     wall = {case: [] for case in cases}
     cpu = {case: [] for case in cases}
@@ -523,7 +527,7 @@ def test_objects_per_frame_restated(benchmark, predictor, monkeypatch):
     import samurai_sam2.predictor as sp
 
     restates, encoder_type = sp.restatement_applies, sp.MemoryEncoder
-    frames = _frames(8)
+    frames = _frames(_clip_length(benchmark))
     cases = [(1, "sam2"), (4, "sam2"), (1, "restated"), (4, "restated")]
 
     class NoEncoder:  # no module is one: the predictor calls sam2's _encode_new_memory
@@ -535,7 +539,7 @@ def test_objects_per_frame_restated(benchmark, predictor, monkeypatch):
         monkeypatch.setattr(sp, "MemoryEncoder", encoder_type if restated else NoEncoder)
         return _frame_times(predictor, frames, n, batch_objects=True)
 
-    for case in cases:  # warm-up
+    for case in cases if not benchmark.disabled else []:  # warm-up
         run(*case)
     wall = {case: [] for case in cases}
     cpu = {case: [] for case in cases}
