@@ -301,9 +301,19 @@ class SamuraiVideoMixin:
         )
 
     def _run_prompted(
-        self, session, obj_idx, frame_idx, is_init_cond_frame, point_inputs, mask_inputs, reverse, streaming
+        self,
+        session,
+        obj_idx,
+        frame_idx,
+        is_init_cond_frame,
+        point_inputs,
+        mask_inputs,
+        reverse,
+        streaming,
+        prev_sam_mask_logits=None,
     ):
-        """The library's ``_run_single_frame_inference`` for a frame with new prompts."""
+        """The library's ``_run_single_frame_inference`` for a frame with new prompts
+        (``prev_sam_mask_logits``: the frame's earlier mask, fed with new clicks as SAM 2 does)."""
         extra = {} if self._batched_memory else {"run_mem_encoder": True}
         return self._run_single_frame_inference(
             inference_session=session,
@@ -314,6 +324,7 @@ class SamuraiVideoMixin:
             point_inputs=point_inputs,
             mask_inputs=mask_inputs,
             reverse=reverse,
+            prev_sam_mask_logits=prev_sam_mask_logits,
             streaming=streaming,
             **extra,
         )
