@@ -28,7 +28,9 @@ transformers internals relied upon (checked by the parity tests; the version is 
 construction, see ``TRANSFORMERS_VERSION``): the session's ``output_dict_per_obj``,
 ``_obj_id_to_idx``, ``obj_with_new_inputs``, ``point_inputs_per_obj``, ``mask_inputs_per_obj``,
 ``frames_tracked_per_obj``, ``store_output``, ``get_output``, ``add_new_frame`` (and, in
-``samurai_hf.video``, ``processed_frames``); the model's
+``samurai_hf.video``, ``processed_frames``, and the model's ``_batch_encode_memories`` and
+``_run_single_frame_inference``'s ``prev_sam_mask_logits`` for prompts on a tracked frame);
+the model's
 ``_prepare_vision_features``, ``_prepare_memory_conditioned_features`` (whose steps 2-4,
 ``_build_memory_attention_inputs``, ``_get_object_pointers``, ``_process_object_pointers``,
 and its ``memory_attention`` call, :meth:`SamuraiVideoMixin._memory_inputs` and
