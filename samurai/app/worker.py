@@ -227,6 +227,12 @@ class ModelWorker:
                 points=np.asarray([op["point"]], np.float32),
                 labels=np.asarray([op["label"]], np.int32),
             )
+        if not hasattr(p, "add_new_class_prompt"):  # a session started with a SAM 2 model
+            raise SessionError(
+                f"structure {op['obj']} of this session was found by a SAM 2 model's learned "
+                "class prompts, which this transformers model lacks; start the app with that "
+                "model and adapter to correct it"
+            )
         out = p.add_new_class_prompt(state, op["frame"], op["obj"], op["name"])
         return out[:3]
 

@@ -129,13 +129,10 @@ def test_review_round_trip_matches_the_library(make_app, vanilla, hf_tiny_folder
 def test_samurai_decisions_and_find_on_a_transformers_tracker(make_app, hf_tiny_folders):
     """SAMURAI on: the side panel's decisions (chosen candidate, predicted IoUs, memory frames);
     a corrected frame is a prompt frame and the motion track restarts after it; "find" says that
-    a transformers model has no learned class prompts (boxes keep working)."""
+    a transformers model has no learned class prompts (boxes keep working), and so does a
+    correction of a structure such prompts found."""
     predictor = _hf_predictor(hf_tiny_folders["sam2_video"], samurai=True)
     client = make_app(build=lambda: predictor)
-    sid = client.post("/api/open", json={"root": 0, "path": "clip"}).json()["id"]
-    r = client.post(f"/api/sessions/{sid}/find", json={"names": ["lv"]})
-    assert r.status_code == 400 and "no learned class prompts" in r.json()["error"]
-    assert "draw a box" in r.json()["error"] and "Traceback" not in r.text
     sid = boxed(client)
     before = client.get(f"/api/sessions/{sid}/meta/{CORRECT_AT + 1}").json()["decisions"]["1"]
     assert 0 <= before["chosen"] < len(before["ious"]) == 3
@@ -148,3 +145,13 @@ def test_samurai_decisions_and_find_on_a_transformers_tracker(make_app, hf_tiny_
     assert client.get(f"/api/sessions/{sid}/meta/{CORRECT_AT}").json()["decisions"]["1"] == {"prompt": True}
     after = client.get(f"/api/sessions/{sid}/meta/{CORRECT_AT + 1}").json()["decisions"]["1"]
     assert after["stable_frames"] == 1 and after["memory_frames"] == [CORRECT_AT + 1]
+
+    sid = client.post("/api/open", json={"root": 0, "path": "clip", "new": True}).json()["id"]
+    r = client.post(f"/api/sessions/{sid}/find", json={"names": ["lv"]})
+    assert r.status_code == 400 and "no learned class prompts" in r.json()["error"]
+    assert "draw a box" in r.json()["error"] and "Traceback" not in r.text
+    # a session whose structure a SAM 2 model's class prompt found cannot be replayed here
+    s = client.store.get(sid)
+    s.append_op({"kind": "class", "frame": 0, "obj": s.add_object("lv"), "name": "lv"})
+    r = client.post(f"/api/sessions/{sid}/click", json={**CLICK, "frame": 0})
+    assert r.status_code == 400 and "learned class prompts" in r.json()["error"]
