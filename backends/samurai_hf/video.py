@@ -226,13 +226,7 @@ class HFVideoPredictor:
             objs = sorted(state["unencoded"].pop(frame_idx))
             if not objs:
                 continue
-            outs = []
-            for obj_idx in objs:
-                outputs = session.output_dict_per_obj[obj_idx]
-                outs.append(
-                    outputs["cond_frame_outputs"].get(frame_idx)
-                    or outputs["non_cond_frame_outputs"][frame_idx]
-                )
+            outs = [_frame_output(session, obj_idx, frame_idx) for obj_idx in objs]
             with self._frame_in_session(state, frame_idx):
                 model._batch_encode_memories(
                     inference_session=session,
@@ -252,10 +246,7 @@ class HFVideoPredictor:
         session = state["session"]
         low = []
         for obj_idx in range(session.get_obj_num()):
-            outputs = session.output_dict_per_obj[obj_idx]
-            out = outputs["cond_frame_outputs"].get(frame_idx) or outputs["non_cond_frame_outputs"].get(
-                frame_idx
-            )
+            out = _frame_output(session, obj_idx, frame_idx)
             low.append(None if out is None else out["pred_masks"].to(self.device))
         shape = next(m for m in low if m is not None).shape
         low = [torch.full(shape, NO_OBJ_SCORE, device=self.device) if m is None else m for m in low]
@@ -310,3 +301,10 @@ class HFVideoPredictor:
         SAMURAI off only ``{"object_score"}``, as the library keeps no candidate scores; batched,
         also ``"ious"`` and ``"chosen"``)."""
         return self.model.frame_scores(state["session"], frame_idx)
+
+
+def _frame_output(session, obj_idx: int, frame_idx: int) -> dict | None:
+    """An object's output on a frame: its conditioning one, else its tracking one, else None."""
+    outputs = session.output_dict_per_obj[obj_idx]
+    out = outputs["cond_frame_outputs"].get(frame_idx)
+    return outputs["non_cond_frame_outputs"].get(frame_idx) if out is None else out

@@ -155,3 +155,15 @@ def test_samurai_decisions_and_find_on_a_transformers_tracker(make_app, hf_tiny_
     s.append_op({"kind": "class", "frame": 0, "obj": s.add_object("lv"), "name": "lv"})
     r = client.post(f"/api/sessions/{sid}/click", json={**CLICK, "frame": 0})
     assert r.status_code == 400 and "learned class prompts" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [(["--image-size", "128"], "--image-size is for SAM 2 models"), (["--dtype", "bf16"], "float32")],
+)
+def test_cli_refuses_sam2_flags_before_serving(video_root, hf_tiny_folders, capsys, extra, words):
+    """The folder is loaded at start: a flag it cannot take stops `samurai app` (exit 2)."""
+    from samurai.cli import main
+
+    assert main(["app", str(video_root), "--model", f"hf:{hf_tiny_folders['sam2_video']}", *extra]) == 2
+    assert words in capsys.readouterr().err
