@@ -28,7 +28,9 @@ transformers internals relied upon (checked by the parity tests; the version is 
 construction, see ``TRANSFORMERS_VERSION``): the session's ``output_dict_per_obj``,
 ``_obj_id_to_idx``, ``obj_with_new_inputs``, ``point_inputs_per_obj``, ``mask_inputs_per_obj``,
 ``frames_tracked_per_obj``, ``store_output``, ``get_output``, ``add_new_frame`` (and, in
-``samurai_hf.video``, ``processed_frames``); the model's
+``samurai_hf.video``, ``processed_frames``, and the model's ``_batch_encode_memories`` and
+``_run_single_frame_inference``'s ``prev_sam_mask_logits`` for prompts on a tracked frame);
+the model's
 ``_prepare_vision_features``, ``_prepare_memory_conditioned_features`` (whose steps 2-4,
 ``_build_memory_attention_inputs``, ``_get_object_pointers``, ``_process_object_pointers``,
 and its ``memory_attention`` call, :meth:`SamuraiVideoMixin._memory_inputs` and
@@ -301,9 +303,19 @@ class SamuraiVideoMixin:
         )
 
     def _run_prompted(
-        self, session, obj_idx, frame_idx, is_init_cond_frame, point_inputs, mask_inputs, reverse, streaming
+        self,
+        session,
+        obj_idx,
+        frame_idx,
+        is_init_cond_frame,
+        point_inputs,
+        mask_inputs,
+        reverse,
+        streaming,
+        prev_sam_mask_logits=None,
     ):
-        """The library's ``_run_single_frame_inference`` for a frame with new prompts."""
+        """The library's ``_run_single_frame_inference`` for a frame with new prompts
+        (``prev_sam_mask_logits``: the frame's earlier mask, fed with new clicks as SAM 2 does)."""
         extra = {} if self._batched_memory else {"run_mem_encoder": True}
         return self._run_single_frame_inference(
             inference_session=session,
@@ -314,6 +326,7 @@ class SamuraiVideoMixin:
             point_inputs=point_inputs,
             mask_inputs=mask_inputs,
             reverse=reverse,
+            prev_sam_mask_logits=prev_sam_mask_logits,
             streaming=streaming,
             **extra,
         )

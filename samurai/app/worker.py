@@ -1,6 +1,7 @@
 """The one thread that runs the model, fed by a queue.
 
-Every request that needs SAM 2 becomes a :class:`Job`; jobs run one at a time in submission
+Every request that needs the model (SAM 2, or a transformers tracker through
+``samurai_hf.HFVideoPredictor``, which takes the same calls) becomes a :class:`Job`; jobs run one at a time in submission
 order. A second propagation of a video whose propagation is queued or running is refused with a
 message. The worker keeps the model's state of the videos it worked on last (SAM 2's
 ``inference_state`` with every frame's output kept), so a correction at frame ``t`` re-runs the
@@ -226,6 +227,12 @@ class ModelWorker:
                 points=np.asarray([op["point"]], np.float32),
                 labels=np.asarray([op["label"]], np.int32),
             )
+        if not hasattr(p, "add_new_class_prompt"):  # a session started with a SAM 2 model
+            raise SessionError(
+                f"structure {op['obj']} of this session was found by a SAM 2 model's learned "
+                "class prompts, which this transformers model lacks; start the app with that "
+                "model and adapter to correct it"
+            )
         out = p.add_new_class_prompt(state, op["frame"], op["obj"], op["name"])
         return out[:3]
 
@@ -258,6 +265,12 @@ class ModelWorker:
         """The learned class prompts of the adapter: find ``names`` on a frame, prompt those present."""
         s, frame, names = job.session, job.args["frame"], job.args["names"]
         p = self.predictor
+        if not hasattr(p, "find_classes"):
+            raise SessionError(
+                "this transformers model (--model hf:DIR) has no learned class prompts (they "
+                "come with a SAM 2 model's --adapter trained by `samurai train --prompts "
+                "learned`): draw a box per structure"
+            )
         if getattr(p, "class_prompts", None) is None:
             raise SessionError(
                 "this model has no learned class prompts: start the app with --adapter "
@@ -319,9 +332,12 @@ class ModelWorker:
 def decision(s: dict | None) -> dict:
     """SAMURAI's decision on one frame for one object, as JSON: the chosen candidate, every
     candidate's predicted IoU, the object score, the motion IoU (None while the motion track is
-    warming up), the stable-frame count and the memory frames for the next frame."""
+    warming up), the stable-frame count and the memory frames for the next frame (of these,
+    only the object score where the backend kept no candidates)."""
     if s is None:  # a prompted (conditioning) frame: SAM 2 makes one mask, no choice
         return {"prompt": True}
+    if "ious" not in s:  # transformers' own tracker (SAMURAI off) keeps no candidate scores
+        return {"object_score": float(s["object_score"])}
     ious = [float(v) for v in np.asarray(s["ious"]).reshape(-1)]
     chosen = int(s["chosen"])
     out = {

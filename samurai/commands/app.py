@@ -19,7 +19,7 @@ from samurai.commands.arguments import (
     add_speed_arguments,
 )
 from samurai.errors import UserError
-from samurai.predictors import build_predictor, is_untrained, predictor_from_args
+from samurai.predictors import HF_PREFIX, build_predictor, is_untrained, predictor_from_args
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -114,21 +114,19 @@ def run(args) -> int:
             f"`samurai app` needs FastAPI and uvicorn ({err}); install them with "
             "pip install 'samurai-track[app]'"
         ) from None
-    if args.model.startswith("hf:"):
-        raise UserError(
-            "samurai app runs SAM 2 models (--model tiny, small, base_plus, large, medsam2); "
-            "--model hf:DIR is not supported by the app yet"
-        )
     roots = Roots(args.folders)
     token = access_token(args.host, args.token or os.environ.get("SAMURAI_APP_TOKEN"))
     if args.max_upload_mb < 1:
         raise UserError("--max-upload-mb must be at least 1")
-    if args.checkpoint is None and not args.random_weights:
+    loaded = None
+    if args.model.startswith(HF_PREFIX):  # a bad folder or flag stops here, not in the page
+        loaded = predictor_from_args(args, args.device)
+    elif args.checkpoint is None and not args.random_weights:
         build_predictor(args.model, None, None, None, True, None, False)  # raises the usual message
     store = SessionStore(args.sessions or default_sessions())
 
     def build():
-        return predictor_from_args(args, args.device)
+        return loaded if loaded is not None else predictor_from_args(args, args.device)
 
     def describe(predictor):  # what an export's manifest records of the model
         from samurai.provenance import run_info

@@ -230,7 +230,7 @@ def test_ctrl_c_stops_cleanly_and_non_loopback_needs_token(video_root, tmp_path)
     [
         (["--host", "0.0.0.0", "--token", "short"], "at least 16"),
         (["--host", "my.example.org", "--random-weights"], "not an IP address"),
-        (["--model", "hf:/nowhere"], "not supported by the app"),
+        (["--model", "hf:/nowhere"], "is not a folder"),
         ([], "needs weights"),
     ],
 )
