@@ -21,6 +21,10 @@ With SAMURAI off (``samurai=None``) ``forward`` is the library's own: bitwise it
 features once, memory attention once per group of objects whose memories have the same shape,
 the mask decoder once (:meth:`SamuraiVideoMixin._batched_candidates`).
 
+One file of ~600 lines on purpose: every method of the mixin overrides or restates internals of
+the one library class it sits on (listed below), and the list is the contract a transformers
+upgrade must be checked against; split over files, that contract would be too.
+
 Per-video state (:class:`samurai_common.tracks.VideoTracks`) lives on the inference session
 (``inference_session.samurai``), never on the model.
 
