@@ -6,8 +6,8 @@ import io
 
 import numpy as np
 from headless_chromium import chromium, console_errors, need_chromium, network_requests
-
 from runs import phantom_run
+
 from samurai.cli import main
 
 
