@@ -95,16 +95,31 @@ def test_api_default_runs_objects_one_by_one_and_records_no_speed_options(clip, 
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex operators")
-def test_compile_compiles_first_and_reports_the_time_apart(clip, tmp_path, capsys):
+def test_compile_compiles_first_and_reports_the_time_apart(clip, tmp_path, capsys, monkeypatch):
+    import torch
+
     import samurai
+
+    # What is checked here is the flag's way through the API (the model compiled before the
+    # first frame, the time reported apart, the manifest): torch.compile runs with its "eager"
+    # backend (Dynamo captures the graphs, no code is generated), ~20 s instead of ~3 min of
+    # inductor's C++ builds on a fresh 2-core machine. That the inductor-compiled model tracks
+    # as the eager one does is tests/backend/test_compile.py's.
+    module_compile = torch.nn.Module.compile
+    backends = []
+
+    def compile_eagerly(self, *args, **kwargs):
+        backends.append(kwargs.setdefault("backend", "eager"))
+        return module_compile(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "compile", compile_eagerly)
 
     result = samurai.track(
         clip, boxes=BOXES[:1], random_weights=True, image_size=64, device="cpu", compile=True
     )
     predictor = result.predictor
     err = capsys.readouterr().err
-    assert predictor.compiled
+    assert predictor.compiled and backends == ["eager"] * len(predictor.COMPILED_MODULES)
     # nn.Module.compile wraps the module's forward in place: the modules that run are compiled.
     for name in predictor.COMPILED_MODULES:
         assert getattr(predictor, name)._compiled_call_impl is not None, name
