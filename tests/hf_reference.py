@@ -7,7 +7,8 @@ frame=pixels)`` on the library's class, not the SAMURAI subclass). A correction 
 the clicks go in with the processor's ``add_inputs_to_inference_session``, the frame runs
 through the library's ``_run_single_frame_inference`` with the object's memory and its earlier
 mask as a mask prompt, its output replaces the tracking one as a conditioning frame and its
-memory is encoded before propagation resumes at that frame.
+memory is encoded before propagation resumes at that frame. ``spy_frames`` records which
+frames a model ran and whose image features it asked for (what a re-propagation may touch).
 """
 
 from __future__ import annotations
@@ -86,3 +87,21 @@ class LibraryReview:
             )
         s.obj_with_new_inputs.remove(obj_id)
         return self._logits(out["pred_masks"])
+
+
+def spy_frames(monkeypatch, model) -> tuple[list, list]:
+    """Frames the model's forward ran (tracked or prompted) and frames whose image features it asked for."""
+    forwards, features = [], []
+    forward, prepare = model.forward, model._prepare_vision_features
+
+    def spy_forward(inference_session, frame_idx=None, frame=None, **kwargs):
+        forwards.append(frame_idx)
+        return forward(inference_session, frame_idx=frame_idx, frame=frame, **kwargs)
+
+    def spy_prepare(session, frame_idx, batch_size):
+        features.append(frame_idx)
+        return prepare(session, frame_idx, batch_size)
+
+    monkeypatch.setattr(model, "forward", spy_forward)
+    monkeypatch.setattr(model, "_prepare_vision_features", spy_prepare)
+    return forwards, features

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from app_helpers import FRAMES
 from fixtures_sam2 import SYNTHETIC_BOXES
-from hf_reference import LibraryReview
+from hf_reference import LibraryReview, spy_frames
 from PIL import Image
 from test_app_api import boxed, masks_on_disk, wait
 
@@ -50,24 +50,6 @@ def _labels(logits) -> np.ndarray:
     return labels
 
 
-def _spy_frames(monkeypatch, model) -> tuple[list, list]:
-    """Frames the model's forward tracked and frames whose image features it asked for."""
-    forwards, features = [], []
-    forward, prepare = model.forward, model._prepare_vision_features
-
-    def spy_forward(inference_session, frame_idx=None, frame=None, **kwargs):
-        forwards.append(frame_idx)
-        return forward(inference_session, frame_idx=frame_idx, frame=frame, **kwargs)
-
-    def spy_prepare(session, frame_idx, batch_size):
-        features.append(frame_idx)
-        return prepare(session, frame_idx, batch_size)
-
-    monkeypatch.setattr(model, "forward", spy_forward)
-    monkeypatch.setattr(model, "_prepare_vision_features", spy_prepare)
-    return forwards, features
-
-
 def test_review_round_trip_matches_the_library(make_app, vanilla, hf_tiny_folders, monkeypatch):
     from samurai_common.frames import open_frames
     from samurai_hf import FAMILIES, load_processor
@@ -90,7 +72,7 @@ def test_review_round_trip_matches_the_library(make_app, vanilla, hf_tiny_folder
 
     # correct frame 3: only frames 3.. are tracked again and rewritten
     inodes = {t: (session_folder / "masks" / f"{t:05d}.png").stat().st_ino for t in range(FRAMES)}
-    forwards, features = _spy_frames(monkeypatch, vanilla.model)
+    forwards, features = spy_frames(monkeypatch, vanilla.model)
     r = client.post(f"/api/sessions/{sid}/click", json=CLICK)
     assert r.status_code == 200, r.text
     assert client.post(f"/api/sessions/{sid}/propagate", json={}).status_code == 200

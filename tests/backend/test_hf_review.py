@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 import samurai_reference  # noqa: E402
 from fixtures_hf import FAMILY_NAMES  # noqa: E402
 from fixtures_sam2 import SYNTHETIC_BOXES, make_synthetic_frames  # noqa: E402
-from hf_reference import LibraryReview  # noqa: E402
+from hf_reference import LibraryReview, spy_frames  # noqa: E402
 
 from samurai_hf import FAMILIES, HFVideoPredictor, build_samurai_hf_model, load_processor, read_family  # noqa: E402
 
@@ -60,24 +60,6 @@ def _assert_same(want: dict, got: dict) -> None:
         assert torch.equal(want[t], got[t]), f"frame {t} differs"
 
 
-def _spy_frames(monkeypatch, model) -> tuple[list, list]:
-    """Frames the model's forward ran and frames whose image features it asked for."""
-    forwards, features = [], []
-    forward, prepare = model.forward, model._prepare_vision_features
-
-    def spy_forward(inference_session, frame_idx=None, frame=None, **kwargs):
-        forwards.append(frame_idx)
-        return forward(inference_session, frame_idx=frame_idx, frame=frame, **kwargs)
-
-    def spy_prepare(session, frame_idx, batch_size):
-        features.append(frame_idx)
-        return prepare(session, frame_idx, batch_size)
-
-    monkeypatch.setattr(model, "forward", spy_forward)
-    monkeypatch.setattr(model, "_prepare_vision_features", spy_prepare)
-    return forwards, features
-
-
 @pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_box_click_and_repropagation_match_the_library(hf_tiny_folders, family, monkeypatch):
     folder = hf_tiny_folders[family]
@@ -95,7 +77,7 @@ def test_box_click_and_repropagation_match_the_library(hf_tiny_folders, family, 
     assert torch.equal(one, want[0][:1]) and torch.equal(both, want[0])
     _assert_same(want, tracked)
 
-    forwards, features = _spy_frames(monkeypatch, predictor.model)
+    forwards, features = spy_frames(monkeypatch, predictor.model)
     frame, ids, logits = predictor.add_new_points_or_box(
         state, CORRECT_AT, 1, points=np.array([CLICK]), labels=np.array([1]), clear_old_points=False
     )
