@@ -129,18 +129,9 @@ def run(args) -> int:
         return loaded if loaded is not None else predictor_from_args(args, args.device)
 
     def describe(predictor):  # what an export's manifest records of the model
-        from samurai.provenance import run_info
+        from samurai.provenance import run_info_from_args
 
-        return run_info(
-            predictor,
-            command="app",
-            argv=getattr(args, "argv", None),
-            model=args.model,
-            checkpoint=args.checkpoint,
-            adapter=args.adapter,
-            noise=args.noise,
-            seed=args.seed,
-        )
+        return run_info_from_args(args, predictor)
 
     app = create_app(
         roots,
