@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import re
+import shutil
 import socket
 import sys
 import time
@@ -262,31 +263,29 @@ class CaseStore:
         """Case ids whose result is stored and ok (failed cases are tried again)."""
         return {r["case_id"] for _, r in self._records() if not r.get("failed")}
 
+    def _files_folder(self, stem: str, partial: bool = False) -> Path:
+        return self.folder / f"{stem}{FILES_SUFFIX}{PARTIAL_SUFFIX if partial else ''}"
+
     def staging(self, case_id: str) -> Path:
         """An empty folder for the files of case ``case_id`` while it is worked on (what an
         interrupted attempt left there is removed); :meth:`write` keeps them with the record."""
-        import shutil
-
-        folder = self.folder / f"{case_stem(case_id)}{FILES_SUFFIX}{PARTIAL_SUFFIX}"
+        folder = self._files_folder(case_stem(case_id), partial=True)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         return folder
 
     def files(self, case_id: str) -> Path | None:
         """The folder of a stored case's files, None when it has none."""
-        folder = self.folder / f"{case_stem(case_id)}{FILES_SUFFIX}"
+        folder = self._files_folder(case_stem(case_id))
         return folder if folder.is_dir() else None
 
     def write(self, case_id: str, record: dict, arrays: dict | None = None) -> None:
         """Store a finished case: its arrays, the files of its :meth:`staging` folder (when it
         made one; a failed case's are dropped), then its record."""
-        import shutil
-
         from samurai.output import atomic_write_bytes, atomic_write_text
 
         stem = case_stem(case_id)
-        staged = self.folder / f"{stem}{FILES_SUFFIX}{PARTIAL_SUFFIX}"
-        files = self.folder / f"{stem}{FILES_SUFFIX}"
+        staged, files = self._files_folder(stem, partial=True), self._files_folder(stem)
         shutil.rmtree(files, ignore_errors=True)  # an earlier attempt's, never this record's
         if staged.is_dir() and not record.get("failed"):
             staged.rename(files)
@@ -309,8 +308,6 @@ class CaseStore:
         return record, arrays
 
     def _discard(self) -> int:
-        import shutil
-
         n = 0
         for path in self.folder.iterdir():
             if path.is_dir() and not path.is_symlink() and path.name.endswith((FILES_SUFFIX, PARTIAL_SUFFIX)):

@@ -7,8 +7,8 @@ In the output folder: ``masks/<case>/<method>/masks.nii.gz`` (a baseline's metho
 ``NAME/PROTOCOL`` is two folders). Each file holds every frame of the case's video (frames
 before the prompt empty, as are a per-frame baseline's unlabelled frames under ``oracle-box``),
 labelled with the dataset's label ids; where two structures' masks overlap the higher id wins,
-as in track's PNG masks (``per_case.csv`` scores each structure's own mask). The segments of
-``seg.dcm`` are the structures whose dataset name is a chamber (LV, LA, RV, RA).
+as in track's PNG masks (``per_case.csv`` scores each structure's own mask). ``seg.dcm`` has
+one segment per structure, under its dataset name, coded as track's are.
 
 While a case is worked on, its files go into the work folder's staging folder of the case
 (:meth:`samurai.shard.CaseStore.staging`) and are kept with its record; rank 0 links them into
@@ -78,9 +78,7 @@ class CaseExports:
             target, self.frames, label_map(masks, ids), names, self.info, objects=list(ids)
         )
         self.source = entry["source"]
-        self.methods[method] = {
-            k: f"{method}/{v}" if k in ("nifti", "seg") else v for k, v in entry["exports"].items()
-        }
+        self.methods[method] = _under(f"{method}/", entry["exports"])
 
     def close(self) -> None:
         close = getattr(self.frames, "close", None)
@@ -116,12 +114,14 @@ def place_mask_exports(records, store, out_path: str | os.PathLike, written: boo
         name = case_folder(record["case_id"])
         _link_tree(files, Path(out_path) / EXPORTS_FOLDER / name)
         prefix = f"{EXPORTS_FOLDER}/{name}/"
-        methods = {
-            method: {k: prefix + v if k in ("nifti", "seg") else v for k, v in entry.items()}
-            for method, entry in exports["methods"].items()
-        }
+        methods = {method: _under(prefix, entry) for method, entry in exports["methods"].items()}
         cases.append({"case": record["case_id"], "source": exports["source"], "methods": methods})
     return {"mask_exports": written, "folder": EXPORTS_FOLDER, "cases": cases}
+
+
+def _under(prefix: str, exports: dict) -> dict:
+    """An ``exports`` entry with its file names (``nifti``, ``seg``) under the folder ``prefix``."""
+    return {k: prefix + v if k in ("nifti", "seg") else v for k, v in exports.items()}
 
 
 def _link_tree(src: Path, dst: Path) -> None:
