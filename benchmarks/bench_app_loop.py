@@ -37,7 +37,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_chambers import CLASSES, PHANTOM_ONLY_MODULES, _dice, _predictor, _score  # noqa: E402
+from bench_chambers import CLASSES, PHANTOM_ONLY_MODULES, _predictor, _score, _train  # noqa: E402
+
+from samurai.eval.metrics import dice  # noqa: E402
 
 DEFAULTS = dict(
     n_train=6,
@@ -88,7 +90,7 @@ def annotate(client, video: str, truth: np.ndarray, rounds: int) -> dict:
         labels = _labels(client, sid, len(truth))
         worst = min(
             (
-                (_dice(labels[t] == k, truth[t] == k), t, k)
+                (dice(labels[t] == k, truth[t] == k), t, k)
                 for t in range(len(truth))
                 if t not in corrected
                 for k in range(1, len(CLASSES) + 1)
@@ -110,12 +112,12 @@ def annotate(client, video: str, truth: np.ndarray, rounds: int) -> dict:
         corrected.add(t)
         _propagate(client, sid, t)
     labels = _labels(client, sid, len(truth))
-    dice = {
-        name: float(np.mean([_dice(labels[t] == k, truth[t] == k) for t in range(len(truth))]))
+    per_chamber = {
+        name: float(np.mean([dice(labels[t] == k, truth[t] == k) for t in range(len(truth))]))
         for k, name in enumerate(CLASSES, 1)
     }
     path = client.post(f"/api/sessions/{sid}/export", json={"kind": "training"}).json()["path"]
-    return {"session": sid, "clicks": clicks, "dice": dice, "case": path}
+    return {"session": sid, "clicks": clicks, "dice": per_chamber, "case": path}
 
 
 def _labels(client, sid, n):
@@ -136,32 +138,6 @@ def _propagate(client, sid, start):
             assert job["state"] == "done", job
             return
         time.sleep(0.05)
-
-
-def _train_on(data: Path, val: Path, base: Path, out: Path, p: dict, prompts: str = "learned") -> Path:
-    from samurai.train.loop import TrainConfig, train
-
-    cfg = TrainConfig(
-        data=str(data),
-        kind="generic",
-        train_split=None,
-        val_split=None,
-        val_data=str(val),
-        out_dir=str(out),
-        checkpoint=str(base),
-        image_size=p["image_size"],
-        device="cpu",
-        clip_len=p["clip_len"],
-        epochs=p["epochs"],
-        lr=p["lr"],
-        warmup_steps=10,
-        prompts=prompts,
-        classes=CLASSES if prompts == "learned" else None,
-        train_modules=PHANTOM_ONLY_MODULES,
-        progress=False,
-    )
-    train(cfg, resume=False)
-    return out / "best_adapter"
 
 
 def run(
@@ -202,6 +178,7 @@ def run(
         image_size=image_size,
         epochs=epochs,
         lr=lr,
+        train_modules=PHANTOM_ONLY_MODULES,  # bench_chambers' settings
         clip_len=clip_len,
         rounds=rounds,
         annotator=annotator,
@@ -221,14 +198,9 @@ def run(
         write_four_chamber(out_dir / "annotator_data", n_train, n_frames, size, seed=seed + 4)
         model = _predictor(
             base,
-            _train_on(
-                out_dir / "annotator_data",
-                out_dir / "val",
-                base,
-                out_dir / "annotator",
-                params,
-                prompts="box",
-            ),
+            _train(out_dir / "annotator_data", out_dir / "val", base, out_dir / "annotator", "box", params)[
+                0
+            ],
             image_size,
         )
     else:
@@ -254,7 +226,7 @@ def run(
         ("truth masks", "truth", "on_truth"),
     ):
         t0 = time.perf_counter()
-        adapters[label] = _train_on(out_dir / data, out_dir / "val", base, out_dir / name, params)
+        adapters[label] = _train(out_dir / data, out_dir / "val", base, out_dir / name, "learned", params)[0]
         seconds[f"training on {label}"] = time.perf_counter() - t0
     table = {}
     t0 = time.perf_counter()

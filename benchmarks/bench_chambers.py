@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from samurai.eval.metrics import dice
+
 CLASSES = ["lv", "la", "rv", "ra"]
 PHANTOM_ONLY_MODULES = ["sam_mask_decoder", "image_encoder.neck", "memory_attention", "memory_encoder"]
 
@@ -53,20 +55,18 @@ FULL = dict(
 )
 
 
-def _dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    denom = pred.sum() + truth.sum()
-    return 1.0 if denom == 0 else float(2 * np.logical_and(pred, truth).sum() / denom)
-
-
-def _train(root: Path, base: Path, out: Path, prompts: str, p: dict):
+def _train(data: Path, val: Path, base: Path, out: Path, prompts: str, p: dict):
+    """Train ``prompts`` ("learned" or "box") on the generic folder ``data``, validated on
+    ``val``, from the random-init ``base``: ``(best adapter, seconds, trainable parameters,
+    best epoch)``."""
     from samurai.train.loop import TrainConfig, train
 
     cfg = TrainConfig(
-        data=str(root / "train"),
+        data=str(data),
         kind="generic",
         train_split=None,
         val_split=None,
-        val_data=str(root / "val"),
+        val_data=str(val),
         out_dir=str(out),
         checkpoint=str(base),
         image_size=p["image_size"],
@@ -103,7 +103,7 @@ def _score(masks_per_frame, truth: np.ndarray, frames=None) -> dict[str, float]:
         out[name] = float(
             np.mean(
                 [
-                    _dice(masks_per_frame[t].get(k, np.zeros(truth.shape[1:], bool)), truth[t] == k)
+                    dice(masks_per_frame[t].get(k, np.zeros(truth.shape[1:], bool)), truth[t] == k)
                     for t in frames
                 ]
             )
@@ -156,8 +156,11 @@ def run(
     base = out_dir / "base_random_init.pt"
     torch.save({"model": build_model("tiny", None, "cpu", image_size).state_dict()}, base)
 
-    learned, t_learned, n_learned, e_learned = _train(out_dir, base, out_dir / "learned", "learned", params)
-    boxed, t_box, _, e_box = _train(out_dir, base, out_dir / "box", "box", params)
+    train_val = (out_dir / "train", out_dir / "val")
+    learned, t_learned, n_learned, e_learned = _train(
+        *train_val, base, out_dir / "learned", "learned", params
+    )
+    boxed, t_box, _, e_box = _train(*train_val, base, out_dir / "box", "box", params)
     p_learned = _predictor(base, learned, image_size)
     p_box = _predictor(base, boxed, image_size)
 
