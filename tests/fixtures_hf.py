@@ -14,6 +14,21 @@ FAMILY_NAMES = ("sam2_video", "edgetam_video", "sam3_tracker_video")
 OBJECT_SCORE_BIAS = 1.0
 
 
+# The tiny SAM 3 image encoder of the SAM 3 tracker and SAM 3 test models.
+SAM3_TINY_VIT = dict(
+    model_type="sam3_vit_model",
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    image_size=224,
+    patch_size=14,
+    window_size=8,
+    global_attn_indexes=[1],
+    pretrain_image_size=224,
+)
+
+
 def _hiera(size: int) -> dict:
     return dict(
         model_type="sam2_vision_model",
@@ -77,18 +92,7 @@ def tiny_config(family: str):
             perceiver_resampler_num_layers=1,
             **_common(256),
         )
-    vit = dict(
-        model_type="sam3_vit_model",
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=224,
-        patch_size=14,
-        window_size=8,
-        global_attn_indexes=[1],
-        pretrain_image_size=224,
-    )
+    vit = dict(SAM3_TINY_VIT)
     return Sam3TrackerVideoConfig(
         vision_config=dict(model_type="sam3_vision_model", backbone_config=vit, fpn_hidden_size=128),
         image_size=224,
@@ -171,18 +175,7 @@ def tiny_sam3_detector():
         vocab[c] = len(vocab)
         vocab[c + "</w>"] = len(vocab)
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
-    vit = dict(
-        model_type="sam3_vit_model",
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=224,
-        patch_size=14,
-        window_size=8,
-        global_attn_indexes=[1],
-        pretrain_image_size=224,
-    )
+    vit = dict(SAM3_TINY_VIT)
     small = dict(hidden_size=32, num_attention_heads=2, intermediate_size=64)
     config = Sam3Config(
         vision_config=dict(
