@@ -29,6 +29,8 @@ import pytest
 torch = pytest.importorskip("torch")
 psutil = pytest.importorskip("psutil")
 
+import gpu_target  # noqa: E402
+
 import samurai_core as sc  # noqa: E402
 from samurai_common.candidates import Candidates  # noqa: E402
 from samurai_sam2 import build_samurai_video_predictor  # noqa: E402
@@ -206,13 +208,20 @@ def test_streaming_memory_flat(benchmark):
 @pytest.mark.gpu
 @pytest.mark.parametrize("num_objects", [1, 3])
 def test_cuda_frame_time(benchmark, num_objects):
-    """Per-frame time SAMURAI vs vanilla on CUDA, 1024 px, bf16 autocast; overhead in %."""
-    if not torch.cuda.is_available():
-        pytest.skip("needs a CUDA device")
+    """Per-frame time SAMURAI vs vanilla on CUDA, 1024 px, bf16 autocast; overhead in %
+    (``SAMURAI_GPU_REHEARSAL=1`` rehearses it on the CPU, see ``gpu_target``)."""
+    device = gpu_target.device(torch)
     torch.manual_seed(0)
-    pred = build_samurai_video_predictor("tiny", None, device="cuda", image_size=1024)
-    frames = list(_frames(24, 480, 640))
-    boxes = [[100.0 + 150 * k, 150.0, 220.0 + 150 * k, 300.0] for k in range(num_objects)]
+    (image_size,) = gpu_target.image_sizes([1024])
+    pred = build_samurai_video_predictor("tiny", None, device=device, image_size=image_size)
+    gpu_target.prepare(pred)
+    num_frames, height, width = gpu_target.clip_shape(24, 480, 640)
+    frames = list(_frames(num_frames, height, width))
+    scale = width / 640  # the boxes were drawn for 640x480 frames
+    boxes = [
+        [(100.0 + 150 * k) * scale, 150.0 * scale, (220.0 + 150 * k) * scale, 300.0 * scale]
+        for k in range(num_objects)
+    ]
 
     def times(samurai: bool) -> list[float]:
         pred.configure_samurai(samurai, pred.samurai_config)
@@ -241,9 +250,9 @@ def test_cuda_frame_time(benchmark, num_objects):
         samurai_ms_per_frame=1e3 * med_on,
         vanilla_ms_per_frame=1e3 * med_off,
         overhead_percent=100 * (med_on / med_off - 1),
-        device=torch.cuda.get_device_name(),
+        device=gpu_target.device_name(torch),
     )
     print(
-        f"\nCUDA {num_objects} obj: SAMURAI {1e3 * med_on:.2f} ms, vanilla {1e3 * med_off:.2f} ms, "
+        f"\nframe time on {gpu_target.device_name(torch)}, {num_objects} obj: SAMURAI {1e3 * med_on:.2f} ms, vanilla {1e3 * med_off:.2f} ms, "
         f"overhead {100 * (med_on / med_off - 1):.2f} %"
     )

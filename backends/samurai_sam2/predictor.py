@@ -176,7 +176,7 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         "memory_encoder": True,
     }
 
-    def compile_model(self, mode: str | None = None) -> None:
+    def compile_model(self, mode: str | None = None, backend: str = "inductor") -> None:
         """``torch.compile`` the image encoder and the per-frame heads (memory attention, mask
         decoder, memory encoder), as sam2's ``vos_optimized`` predictor does.
 
@@ -184,10 +184,12 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         unchanged. The image encoder is compiled for a static input (one frame at the model's
         size); the heads with dynamic shapes. Compilation happens on the first frames that
         reach each module (seconds to minutes; ``benchmarks/bench_compile.py`` reports it apart
-        from the per-frame time). ``mode``: torch.compile's (e.g. ``"max-autotune"`` on CUDA).
+        from the per-frame time). ``mode``: torch.compile's (e.g. ``"max-autotune"`` on CUDA);
+        ``backend``: torch.compile's (``"eager"`` traces the modules without generating code:
+        ``scripts/gpu_bench.sh``'s rehearsal on a CPU uses it to prove the way, not the speed).
         """
         for name, dynamic in self.COMPILED_MODULES.items():
-            getattr(self, name).compile(mode=mode, dynamic=dynamic)
+            getattr(self, name).compile(mode=mode, dynamic=dynamic, backend=backend)
         self.compiled = True
 
     # ------------------------------------------------------------------ configuration
@@ -456,9 +458,16 @@ class SamuraiVideoPredictor(SAM2VideoPredictor):
         return frame_idx, inference_state["obj_ids"], video_res, float(obj_logits.float().reshape(-1)[0])
 
     # ------------------------------------------------------------------ propagation
+    # Device types on which ``bf16_on_cuda`` autocasts propagation to bfloat16. Users get CUDA
+    # only (``--dtype bf16`` is refused on the CPU); adding "cpu" rehearses the CUDA path's
+    # bfloat16 arithmetic on a machine without a GPU (tests, ``scripts/gpu_bench.sh``'s
+    # rehearsal): the same autocast, through the same code, with the CPU's kernels.
+    autocast_device_types: tuple[str, ...] = ("cuda",)
+
     def _autocast(self, inference_state):
-        if self.bf16_on_cuda and inference_state["device"].type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        device_type = inference_state["device"].type
+        if self.bf16_on_cuda and device_type in self.autocast_device_types:
+            return torch.autocast(device_type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     @torch.inference_mode()
