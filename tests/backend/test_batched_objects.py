@@ -150,6 +150,43 @@ def test_batched_objects_in_reverse(predictor):
     _assert_parity(_run(predictor, False, reverse=True), _run(predictor, True, reverse=True))
 
 
+def _run_with_removal(predictor, batch_objects, removed=3, at=10, end=18):
+    """Frames 0..``at - 1`` with the four objects, then ``removed`` taken out (sam2's
+    ``remove_object``: the objects after it move down one index) and tracking resumed on frames
+    ``at``..``end - 1`` with the three others."""
+    predictor.batch_objects = batch_objects
+    state = predictor.init_state(scene_frames())
+    driver = _DecisionDriver(predictor, state)
+    logits, scores = {}, {}
+    try:
+        for obj_id, (frame, box) in PROMPTS.items():
+            if frame < at:
+                predictor.add_new_points_or_box(state, frame, obj_id, box=box)
+        for f, ids, masks in predictor.propagate_in_video(state, max_frame_num_to_track=at - 1):
+            assert list(ids) == [1, 2, 3, 4]
+            logits[f], scores[f] = masks.clone(), predictor.frame_scores(state, f)
+        predictor.remove_object(state, removed)
+        assert removed not in state["samurai"]["tracks"].slot_of  # its motion track freed
+        kept = [o for o in PROMPTS if o != removed]
+        for f, ids, masks in predictor.propagate_in_video(
+            state, start_frame_idx=at, max_frame_num_to_track=end - at - 1
+        ):
+            assert list(ids) == kept
+            logits[f], scores[f] = masks.clone(), predictor.frame_scores(state, f)
+    finally:
+        driver.handle.remove()
+        del predictor._memory_inputs, predictor._propagate_frame
+    return logits, scores
+
+
+def test_batched_objects_with_an_object_removed_mid_video(predictor):
+    loop = _run_with_removal(predictor, batch_objects=False)
+    batched = _run_with_removal(predictor, batch_objects=True)
+    _assert_parity(loop, batched)
+    assert list(loop[0]) == list(range(18))
+    assert all(3 not in loop[1][f] and set(loop[1][f]) >= {1, 2, 4} for f in range(11, 18))
+
+
 def test_batched_objects_with_samurai_off(sam2_tiny_checkpoint):
     """SAMURAI off: the batched pass against the loop (itself bitwise SAM2VideoPredictor), with
     SAM 2's own memory rule and argmax choice; two objects, one prompted late."""
