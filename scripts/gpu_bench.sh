@@ -8,7 +8,7 @@
 # The machine's image has torch, JAX, pytest and pytest-benchmark but lacks sam2 / hydra-core /
 # omegaconf / antlr4 / iopath. Here, once, fill ./.whl with their pure-Python wheels (needs a
 # Python with torch, for sam2's build):
-#   .venv/bin/pip download --no-deps -d .whl hydra-core==1.3.2 omegaconf==2.3.0 antlr4-python3-runtime==4.9.3 iopath==0.1.10
+#   .venv/bin/pip wheel --no-deps -w .whl hydra-core==1.3.2 omegaconf==2.3.0 antlr4-python3-runtime==4.9.3 iopath==0.1.10
 #   SAM2_BUILD_CUDA=0 .venv/bin/pip wheel --no-deps --no-build-isolation -w .whl sam2==1.1.0
 # On the GPU machine, with ./.whl copied along: bash scripts/gpu_bench.sh
 # Results land in $OUT when it is set (else /tmp/samurai_gpu_bench): gpu.txt (card, versions),
