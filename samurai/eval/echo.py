@@ -4,7 +4,7 @@ the mask itself, or the adapter's learned class prompts) and tracked forward; th
 labelled frames are scored (Dice, IoU, HD95 — mm where the spacing is known — and box metrics on
 the masks' boxes). Every method that tracks every frame gets the chambers' clinical read-out
 (``samurai.eval.readout``: readout.csv, agreement with the dataset's values) and the LV EF rows
-(``samurai.eval.ef``). The per-frame image baselines (SAM 2 image predictor, MedSAM,
+(``samurai.eval.ef``); the dataset's own masks get the read-out too (method ``truth``). The per-frame image baselines (SAM 2 image predictor, MedSAM,
 Florence-2) are scored beside the trackers.
 
 A case's result is a record (``echo_case_record``) that ``samurai.shard`` stores, so that a run
@@ -430,7 +430,7 @@ def write_echo_report(
             failed.append(case_id)
             continue
         ef_rows += record["ef"]
-        # A case stored by an earlier version (resumed) has no read-out: it is left out of it.
+        # A case stored by an earlier version (resumed) may have no read-out, or no truth row.
         readout_rows += record.get("readout", [])
         metas[case_id] = (record.get("meta", {}), record.get("spacing"))
         for row in record.get("readout", []):
