@@ -82,8 +82,6 @@ def truth_frames(case, lv_id: int) -> list[int]:
     (``meta`` ``ed_index`` / ``es_index``) where it names and labels both, else every frame from
     the first labelled one where all of them are labelled; [] where neither holds, or where
     fewer than two of those frames show the LV (no ED/ES pair: every quantity is read at them)."""
-    import numpy as np
-
     t = len(case.labelled)
     ed, es = case.meta.get("ed_index"), case.meta.get("es_index")
     named = [f for f in (ed, es) if f is not None and 0 <= f < t and case.labelled[f]]
@@ -101,8 +99,6 @@ def truth_shapes(case, ids, lv_id: int) -> dict[str, list]:
     """Chamber -> outlines of the dataset's own masks on :func:`truth_frames` (in time order,
     the frames between them left out, so that the read-out's ED and ES can only be labelled
     frames); {} where those frames cannot give an ED/ES pair."""
-    import numpy as np
-
     frames = truth_frames(case, lv_id)
     if not frames:
         return {}
@@ -277,6 +273,8 @@ def write_agreement(folder, rows: list[dict], biplane: list[dict], methods) -> t
                 folder / f"bland_altman_{safe}_{a.key}.png", bland_altman_png(*pairs[a.key], a.key, a.unit)
             )
     truth = {r["case"]: r for r in chosen_rows(rows, biplane, TRUTH)}
+    if not truth:  # cases stored by an earlier version have no truth row
+        return text, {"readout_agreement": found}
     text += (
         f"\n## Clinical read-out against the {TRUTH}'s\n\nEach method's read-out against the "
         f"`{TRUTH}` read-out of the same case (the same rows as above): the error its "

@@ -333,3 +333,24 @@ def test_named_ed_es_with_the_lv_on_one_of_them_only_leaves_the_truth_empty(monk
     case.labels[3] = "LA"
     rows = _readout_rows(case, monkeypatch)
     assert all(rows["truth"][k] is None for k in ROW_KEYS), rows["truth"]
+
+
+def test_cases_stored_before_the_truth_read_out_are_reported_without_it(tmp_path, monkeypatch):
+    """A resumed run may read cases an earlier version stored, with no truth row: the report
+    has the methods' read-out and no comparison with a truth it does not have."""
+    case = _lv_case({2: 1.0, 7: 0.0}, 10, meta={"ed_index": 7, "es_index": 2, "ef": 50.0})
+    monkeypatch.setattr(echo, "track_case", lambda pr, s, frames, prompts, start: (case.masks == 1)[:, None])
+    record, arrays = echo.echo_case_record(_Lazy(case, "echonet"), {"samurai": (None, True)}, "box")
+    record["readout"] = [r for r in record["readout"] if r["method"] != "truth"]
+    echo.write_echo_report(
+        [({**record, "case_id": case.case_id}, arrays)],
+        ["samurai"],
+        tmp_path,
+        False,
+        {"ended_early": {}, "empty_objects": []},
+    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert list(summary["readout_agreement"]) == ["samurai"]
+    assert "readout_agreement_with_truth" not in summary
+    assert [r["method"] for r in _rows(tmp_path / "readout.csv")] == ["samurai"]
+    assert "against the truth's" not in (tmp_path / "summary.md").read_text()
