@@ -276,7 +276,7 @@ def write_agreement(folder, rows: list[dict], biplane: list[dict], methods) -> t
     if not truth:  # cases stored by an earlier version have no truth row
         return text, {"readout_agreement": found}
     text += (
-        f"\n## Clinical read-out against the {TRUTH}'s\n\nEach method's read-out against the "
+        f"\n## Clinical read-out against the {TRUTH}'s read-out\n\nEach method's read-out against the "
         f"`{TRUTH}` read-out of the same case (the same rows as above): the error its "
         "segmentation adds to the geometry's.\n"
     )

@@ -244,7 +244,7 @@ def test_truth_against_the_dataset_and_each_method_against_the_truth(camus):
         [_ef(*_lv_volumes(s, f, (1.0, 1 + OVER))) - _ef(*_lv_volumes(s, f)) for s, f, _ in PATIENTS.values()]
     )
     assert to_truth["samurai"]["lv_ef"]["bias"] == pytest.approx(ef_drop, abs=1.0)
-    assert "## Clinical read-out against the truth's" in text
+    assert "## Clinical read-out against the truth's read-out\n" in text
     assert "bias (ours − truth)" in text and "### truth\n\n| quantity | n |" in text
 
 
