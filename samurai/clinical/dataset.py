@@ -126,12 +126,13 @@ def compare(rows: list[dict], refs: list[dict]) -> tuple[list[Agreement], dict, 
     return out, pairs, notes
 
 
-def summary_markdown(agreements: list[Agreement], notes: list[str] = ()) -> str:
-    """The agreement table for eval's ``summary.md``."""
+def summary_markdown(agreements: list[Agreement], notes: list[str] = (), against: str = "dataset") -> str:
+    """The agreement table for eval's ``summary.md``; ``against`` names the reference values
+    (the dataset's own, or another read-out's)."""
     if not agreements:
-        return "No case had both a read-out and the dataset's own EF / EDV / ESV.\n"
+        return f"No case had both a read-out and the {against}'s EF / EDV / ESV.\n"
     lines = [
-        "| quantity | n | MAE | bias (ours − dataset) | 95 % limits of agreement | r |",
+        f"| quantity | n | MAE | bias (ours − {against}) | 95 % limits of agreement | r |",
         "|---|---|---|---|---|---|",
     ]
     for a in agreements:

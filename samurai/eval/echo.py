@@ -4,7 +4,7 @@ the mask itself, or the adapter's learned class prompts) and tracked forward; th
 labelled frames are scored (Dice, IoU, HD95 — mm where the spacing is known — and box metrics on
 the masks' boxes). Every method that tracks every frame gets the chambers' clinical read-out
 (``samurai.eval.readout``: readout.csv, agreement with the dataset's values) and the LV EF rows
-(``samurai.eval.ef``). The per-frame image baselines (SAM 2 image predictor, MedSAM,
+(``samurai.eval.ef``); the dataset's own masks get the read-out too (method ``truth``). The per-frame image baselines (SAM 2 image predictor, MedSAM,
 Florence-2) are scored beside the trackers.
 
 A case's result is a record (``echo_case_record``) that ``samurai.shard`` stores, so that a run
@@ -22,12 +22,14 @@ from samurai.errors import UserError
 from samurai.eval.ef import EF_COLUMNS, add_biplane, ef_row
 from samurai.eval.readout import (
     READOUT_COLUMNS,
+    TRUTH,
     biplane_rows,
     chamber_shapes,
     pack_shapes,
     patient_view,
     readout_row,
     stored_views,
+    truth_shapes,
     view_name,
     write_agreement,
 )
@@ -239,7 +241,9 @@ def seg_scores(pred, gt, spacing):
 def echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8, export=None):
     """One echo case tracked by every method: (seg rows, EF rows, read-out rows, the chambers'
     outlines per method (chamber -> [T] outlines, frames from the prompt on), area curves, the
-    (method, structure) pairs whose mask is empty on every frame from the prompt on).
+    (method, structure) pairs whose mask is empty on every frame from the prompt on). The
+    read-out rows and outlines also hold :data:`~samurai.eval.readout.TRUTH`'s, the read-out
+    of the dataset's own masks (outlines of its :func:`~samurai.eval.readout.truth_frames` only).
 
     ``export(method, masks, ids)``, when given, is called with each method's masks
     ``bool [T, len(ids), H, W]`` of the label ids ``ids`` (``samurai.eval.mask_exports``)."""
@@ -287,7 +291,9 @@ def echo_case(case, predictors, prompt_kind, baselines=None, frame_batch=8, expo
     if lv_id is not None:
         gt_lv = case.masks[start:] == lv_id
         if case.labelled[start:].all():
-            area_plots[case.case_id]["truth"] = area_curve(gt_lv, case.spacing)
+            area_plots[case.case_id][TRUTH] = area_curve(gt_lv, case.spacing)
+        outlines[TRUTH] = truth_shapes(case, ids, lv_id)
+        readout_rows.append(readout_row(case, TRUTH, outlines[TRUTH], view_name(case)))
     return seg_rows, ef_rows, readout_rows, outlines, area_plots, empty
 
 
@@ -402,10 +408,15 @@ def echo_case_record(
     return record, arrays
 
 
-def write_echo_report(records, methods, folder, baselines: bool, notes: dict) -> tuple[str, list[str]]:
-    """Write per_case.csv, ef.csv, the summaries and plots from every case's stored record."""
+def write_echo_report(
+    records, methods, folder, baselines: bool, notes: dict, exports: dict | None = None
+) -> tuple[str, list[str]]:
+    """Write per_case.csv, ef.csv, the summaries and plots from every case's stored record;
+    ``exports``: the manifest's entry of the mask exports placed in ``folder`` (summary.md names
+    them in one line)."""
     import numpy as np
 
+    from samurai.eval.mask_exports import exports_text
     from samurai.eval.report import format_table, plot_bars, plot_curves
     from samurai.formats import write_csv
     from samurai.output import atomic_write_text
@@ -419,7 +430,7 @@ def write_echo_report(records, methods, folder, baselines: bool, notes: dict) ->
             failed.append(case_id)
             continue
         ef_rows += record["ef"]
-        # A case stored by an earlier version (resumed) has no read-out: it is left out of it.
+        # A case stored by an earlier version (resumed) may have no read-out, or no truth row.
         readout_rows += record.get("readout", [])
         metas[case_id] = (record.get("meta", {}), record.get("spacing"))
         for row in record.get("readout", []):
@@ -482,10 +493,16 @@ def write_echo_report(records, methods, folder, baselines: bool, notes: dict) ->
         if baselines
         else ""
     )
+    exported = exports_text(exports)
     text = (
         f"# samurai eval\n\nMeans over cases (HD95 in {unit}; box metrics on the masks' boxes).\n{protocols}"
         f"{failed_note(failed, len(records))}{notes_text(notes)}\n{table}\n\nLV ejection fraction: mean absolute error against the dataset's EF label "
         f"(area-length, or biplane disks where both views exist).\n\n{ef_table}\n{readout_md}"
+        + (
+            f"\nMasks of every case and method: {exported} (manifest.json, `exports`, lists them).\n"
+            if exported
+            else ""
+        )
     )
     atomic_write_text(folder / "summary.md", text)
     atomic_write_text(

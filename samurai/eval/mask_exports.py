@@ -142,12 +142,26 @@ def count_files(entry: dict) -> tuple[int, int]:
     return sum("nifti" in m for m in methods), sum("seg" in m for m in methods)
 
 
+def exports_text(entry: dict | None) -> str:
+    """The files a manifest ``exports`` entry lists, in a few words for summary.md:
+    ``N masks.nii.gz and M seg.dcm in masks/<case>/<method>/``; "" when no case has exports."""
+    if not entry or not entry["cases"]:
+        return ""
+    nifti, seg = count_files(entry)
+    return (
+        f"{nifti} masks.nii.gz"
+        + (f" and {seg} seg.dcm" if seg else "")
+        + f" in {entry['folder']}/<case>/<method>/"
+    )
+
+
 __all__ = [
     "EXPORTS_FOLDER",
     "CaseExports",
     "case_folder",
     "case_source",
     "count_files",
+    "exports_text",
     "label_map",
     "place_mask_exports",
 ]

@@ -2,7 +2,9 @@
 tracked chambers' outlines over the clip, the read-out's row (``readout.csv``), the LV EF rows
 (``ef.csv``, ``samurai.eval.ef``), biplane rows for a patient's A4C + A2C pair, and the
 agreement with the dataset's own EF / EDV / ESV (``summary.md``, ``summary.json``, one
-Bland–Altman plot per method and quantity).
+Bland–Altman plot per method and quantity). The same read-out of the dataset's own masks
+(method :data:`TRUTH`, on the frames they label) separates the geometry's error from the
+segmentation's: the truth against the dataset's values, each method against the truth.
 
 A case keeps its outlines, not its masks: for a view that may pair with another view of the same
 patient (CAMUS 2CH / 4CH) the outlines of every tracked frame are stored in the case's arrays
@@ -43,6 +45,9 @@ READOUT_COLUMNS = [
 # view (EchoNet-Dynamic's only view).
 VIEW_NAMES = {"2CH": "A2C", "4CH": "A4C", "A2C": "A2C", "A4C": "A4C"}
 PAIRED = {"A4C": "4CH", "A2C": "2CH"}
+# The method name of the read-out of the dataset's own masks (as the LV area curve of the
+# dataset's masks is named in the case's arrays and plots).
+TRUTH = "truth"
 
 
 def patient_view(case_id: str) -> tuple[str, str | None]:
@@ -70,6 +75,35 @@ def chamber_shapes(case, ids, masks) -> dict[str, list]:
         if name in CHAMBERS:
             out[name] = measure_frames(masks[:, i], spacing)
     return out
+
+
+def truth_frames(case, lv_id: int) -> list[int]:
+    """The frames whose masks the truth's read-out is made of: the dataset's ED and ES
+    (``meta`` ``ed_index`` / ``es_index``) where it names and labels both, else every frame from
+    the first labelled one where all of them are labelled; [] where neither holds, or where
+    fewer than two of those frames show the LV (no ED/ES pair: every quantity is read at them)."""
+    t = len(case.labelled)
+    ed, es = case.meta.get("ed_index"), case.meta.get("es_index")
+    named = [f for f in (ed, es) if f is not None and 0 <= f < t and case.labelled[f]]
+    if len(named) == 2 and ed != es:
+        frames = sorted(named)
+    else:
+        first = int(np.flatnonzero(case.labelled)[0])
+        frames = list(range(first, t)) if case.labelled[first:].all() else []
+    if sum(bool((case.masks[f] == lv_id).any()) for f in frames) < 2:
+        return []
+    return frames
+
+
+def truth_shapes(case, ids, lv_id: int) -> dict[str, list]:
+    """Chamber -> outlines of the dataset's own masks on :func:`truth_frames` (in time order,
+    the frames between them left out, so that the read-out's ED and ES can only be labelled
+    frames); {} where those frames cannot give an ED/ES pair."""
+    frames = truth_frames(case, lv_id)
+    if not frames:
+        return {}
+    labels = case.masks[frames]
+    return chamber_shapes(case, ids, np.stack([labels == k for k in ids], axis=1))
 
 
 def readout_row(case, method: str, shapes: dict[str, list], view: str | None = None) -> dict:
@@ -173,34 +207,42 @@ class _Case:
         self.spacing = None if spacing is None else tuple(spacing)
 
 
-def agreement_rows(rows: list[dict], biplane: list[dict], method: str) -> tuple[list[dict], list[dict]]:
-    """The rows of ``method`` compared with the dataset: a patient's biplane row where it has
-    one, its single-view rows otherwise. Returns (read-out rows as ``compare`` reads them, refs)."""
+def chosen_rows(rows: list[dict], biplane: list[dict], method: str) -> list[dict]:
+    """The rows of ``method`` that are compared: a patient's biplane row where it has one, its
+    single-view rows otherwise."""
     both = {r["case"] for r in biplane if r["method"] == method}
     chosen = [r for r in biplane if r["method"] == method]
-    chosen += [r for r in rows if r["method"] == method and patient_view(r["case"])[0] not in both]
+    return chosen + [r for r in rows if r["method"] == method and patient_view(r["case"])[0] not in both]
+
+
+def agreement_rows(
+    rows: list[dict], biplane: list[dict], method: str, truth: dict | None = None
+) -> tuple[list[dict], list[dict]]:
+    """The :func:`chosen_rows` of ``method`` and what they are compared with: the dataset's
+    values, or with ``truth`` (case -> the truth's chosen row) the truth's read-out of the same
+    case (cases without one left out). Returns (read-out rows as ``compare`` reads them, refs)."""
     outs, refs = [], []
-    for r in chosen:
+    for r in chosen_rows(rows, biplane, method):
+        if truth is not None and r["case"] not in truth:
+            continue
         outs.append(
             {
                 **{k: r[k] for k in REFERENCE_KEYS},
                 **{f"{k}_unit": (r["volume_unit"] if k != "lv_ef" else "%") for k in REFERENCE_KEYS},
             }
         )
-        refs.append(
-            {
-                key: r[f"ref_{meta_key}"]
-                for key, (meta_key, _) in REFERENCE_KEYS.items()
-                if r.get(f"ref_{meta_key}") is not None
-            }
-        )
+        ref = {key: r[f"ref_{meta_key}"] for key, (meta_key, _) in REFERENCE_KEYS.items()}
+        if truth is not None:
+            ref = {key: truth[r["case"]][key] for key in REFERENCE_KEYS}
+        refs.append({key: v for key, v in ref.items() if v is not None})
     return outs, refs
 
 
 def write_agreement(folder, rows: list[dict], biplane: list[dict], methods) -> tuple[str, dict]:
-    """Per method: the agreement of the read-out with the dataset's own values, a Bland–Altman
-    plot per quantity (``bland_altman_<method>_<quantity>.png``). Returns summary.md's section
-    and summary.json's entry (both empty when no case has a read-out)."""
+    """Per method and for the truth: the agreement of the read-out with the dataset's own
+    values, a Bland–Altman plot per quantity (``bland_altman_<method>_<quantity>.png``); per
+    method, its agreement with the truth's read-out. Returns summary.md's sections and
+    summary.json's entries (both empty when no case has a read-out)."""
     from samurai.clinical.dataset import bland_altman_png, compare, summary_markdown
     from samurai.output import atomic_write_bytes
 
@@ -209,13 +251,16 @@ def write_agreement(folder, rows: list[dict], biplane: list[dict], methods) -> t
     text = (
         "\n## Clinical read-out against the dataset's values\n\nreadout.csv has the read-out of "
         "every case (LV volumes and EF by the method available: biplane discs for a patient's "
-        "A4C + A2C, else single-plane discs; GLS, LA volume, RV FAC, RA area where labelled). "
-        "Compared here: a patient's biplane row where both views were tracked, else each "
-        "view's own row; MAE, bias (read-out − dataset), 95 % limits of agreement, Pearson r "
-        "(with 3 cases or more).\n"
+        "A4C + A2C, else single-plane discs; GLS, LA volume, RV FAC, RA area where labelled), "
+        f"and the same read-out of the dataset's own masks (method `{TRUTH}`: on the dataset's "
+        "ED and ES frames, or on every frame where all are labelled; empty where its labelled "
+        "frames give no ED/ES pair). Compared here: a patient's biplane row where both views "
+        "were tracked, else each view's own row; MAE, bias (read-out − dataset), 95 % limits of "
+        f"agreement, Pearson r (with 3 cases or more). The `{TRUTH}` entry is the geometry's own "
+        "error; the next section separates each method's segmentation error from it.\n"
     )
     found = {}
-    for method in methods:
+    for method in [TRUTH, *methods]:
         ours, refs = agreement_rows(rows, biplane, method)
         if not ours:
             continue
@@ -227,4 +272,20 @@ def write_agreement(folder, rows: list[dict], biplane: list[dict], methods) -> t
             atomic_write_bytes(
                 folder / f"bland_altman_{safe}_{a.key}.png", bland_altman_png(*pairs[a.key], a.key, a.unit)
             )
-    return text, {"readout_agreement": found}
+    truth = {r["case"]: r for r in chosen_rows(rows, biplane, TRUTH)}
+    if not truth:  # cases stored by an earlier version have no truth row
+        return text, {"readout_agreement": found}
+    text += (
+        f"\n## Clinical read-out against the {TRUTH}'s read-out\n\nEach method's read-out against the "
+        f"`{TRUTH}` read-out of the same case (the same rows as above): the error its "
+        "segmentation adds to the geometry's.\n"
+    )
+    against = {}
+    for method in methods:
+        ours, refs = agreement_rows(rows, biplane, method, truth)
+        if not ours:
+            continue
+        agreements, _, notes = compare(ours, refs)
+        text += f"\n### {method}\n\n{summary_markdown(agreements, notes, against=TRUTH)}"
+        against[method] = [{**a._asdict(), "loa": list(a.loa)} for a in agreements]
+    return text, {"readout_agreement": found, "readout_agreement_with_truth": against}

@@ -110,7 +110,7 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
         write_echo_report,
     )
     from samurai.eval.lasot import lasot_case, write_lasot_report
-    from samurai.eval.mask_exports import count_files, place_mask_exports
+    from samurai.eval.mask_exports import place_mask_exports
     from samurai.predictors import cpu_notice, is_untrained, predictor_from_args
     from samurai.provenance import run_info_from_args
     from samurai.tracking import warn_empty
@@ -197,18 +197,13 @@ def _run(args, cases, methods, info, skipped) -> EvalResult:
         if args.lasot:
             summary, failed = write_lasot_report(records, predictors, out.path, notes)
         else:
-            summary, failed = write_echo_report(records, all_methods, out.path, bool(baselines), notes)
             exports = place_mask_exports(records, store, out.path, args.mask_exports)
             out.info.update(exports=exports)
+            summary, failed = write_echo_report(
+                records, all_methods, out.path, bool(baselines), notes, exports
+            )
         out.info.update(failed_cases=failed)
-    print(summary)
-    if exports and exports["cases"]:
-        nifti, seg = count_files(exports)
-        print(
-            f"masks of every case and method: {nifti} masks.nii.gz"
-            + (f" and {seg} seg.dcm" if seg else "")
-            + f" in {out_dir}/{exports['folder']}/<case>/<method>/"
-        )
+    print(summary)  # it names the mask exports too
     print(f"wrote {out_dir}/ in {time.perf_counter() - t0:.1f} s")
     warn_empty(
         [f"{e['case']}/{e['method']}/{e['object']}" for e in notes["empty_objects"]],

@@ -130,6 +130,9 @@ def test_echonet_masks_match_the_scores_and_no_mask_exports_leaves_only_them_out
 
     got, want = files(out), files(bare)
     assert sorted(got) == sorted([*want, *(f"masks/{case}/{m}/masks.nii.gz" for m in ("samurai", "vanilla"))])
+    # summary.md names the exports in one more line.
+    line = "\nMasks of every case and method: 2 masks.nii.gz in masks/<case>/<method>/ (manifest.json, `exports`, lists them).\n"
+    assert got.pop("summary.md") == want.pop("summary.md") + line.encode()
     assert all(got[name] == want[name] for name in want)
     manifest = json.loads((bare / "manifest.json").read_text())
     assert manifest["exports"] == {"mask_exports": False, "folder": "masks", "cases": []}
