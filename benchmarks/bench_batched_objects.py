@@ -253,7 +253,9 @@ def test_stage_costs(benchmark, predictor, monkeypatch):
 @pytest.mark.gpu
 @pytest.mark.parametrize("image_size", gpu_target.image_sizes([512, 1024]))
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
-@pytest.mark.parametrize("bf16", [True, False], ids=["bf16", "fp32"])
+@pytest.mark.parametrize(
+    "bf16", gpu_target.bf16_settings([True, False]), ids=lambda on: "bf16" if on else "fp32"
+)
 def test_cuda_objects_per_frame(benchmark, image_size, compiled, bf16):
     """Frames/s and peak GPU memory with 1 and 4 objects (batched; 4 also looped), hiera-tiny,
     SAMURAI on, eager or compiled, fp32 or bf16 autocast. Compile time is the first pass's

@@ -3,10 +3,11 @@ a rehearsal of ``scripts/gpu_bench.sh``.
 
 No GPU is at hand while the project is developed, and one lent for a few minutes must not be
 spent finding a typo. The rehearsal runs the GPU benchmarks' own code on the CPU, small: 128 px
-instead of 512 / 1024, 4 frames of 128 × 96 instead of 24 of 640 × 480, bfloat16 through the
-CPU's autocast (the predictor's ``autocast_device_types``), ``torch.compile`` with its "eager"
-backend (the modules are traced, no code is generated), no peak-memory figure. Its timings mean
-nothing; it proves that every case runs and that its results land where the script says.
+instead of 512 / 1024, 4 frames of 128 × 96 instead of 24 of 640 × 480, the bfloat16 cases
+only, through the CPU's autocast (the predictor's ``autocast_device_types``), ``torch.compile``
+with its "eager" backend (the modules are traced, no code is generated), no peak-memory figure.
+Its timings mean nothing; it proves that every case runs and that its results land where the
+script says.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ REHEARSAL = os.environ.get("SAMURAI_GPU_REHEARSAL", "") == "1"
 def image_sizes(sizes: list[int]) -> list[int]:
     """The image sizes a GPU benchmark is parametrized with (one small one in a rehearsal)."""
     return [128] if REHEARSAL else sizes
+
+
+def bf16_settings(settings: list[bool]) -> list[bool]:
+    """The bf16 on/off settings a GPU benchmark is parametrized with (bf16 only in a rehearsal:
+    float32 is the CPU's everyday path, tested throughout the suite)."""
+    return [True] if REHEARSAL else settings
 
 
 def clip_shape(num_frames: int, height: int, width: int) -> tuple[int, int, int]:
