@@ -291,7 +291,7 @@ def test_cuda_objects_per_frame(benchmark, image_size, compiled, bf16):
     first = {}
     t0 = time.perf_counter()
     if compiled:
-        torch._dynamo.reset()  # no compiled versions left by the previous cases' predictors
+        torch._dynamo.reset()  # the earlier cases' compiled versions count against the limit
         pred.compile_model(backend=gpu_target.compile_backend())
     with gpu_target.RecompileLimitWatch() as watch:
         for case in cases:  # warm-up (and compilation)

@@ -52,7 +52,7 @@ def test_compiled_vs_eager(benchmark, num_objects):
     compiled = build_samurai_video_predictor("tiny", None, device="cpu", image_size=SIZE, batch_objects=True)
     frames = _frames(8)
     _pass(eager, frames, num_objects)  # warm-up: the core's jit, the allocator
-    torch._dynamo.reset()  # no compiled versions left by the other case's predictor
+    torch._dynamo.reset()  # the other case's compiled versions count against the limit
     compiled.compile_model()
     samples = {"eager": [], "compiled": []}
 

@@ -75,9 +75,10 @@ def peak_memory_mib(torch) -> float | None:
 class RecompileLimitWatch(logging.Handler):
     """Counts torch.compile's "hit config.recompile_limit" warnings while attached.
 
-    Past the limit (8 compiled versions per function, counted over every module instance of
-    the process) torch.compile runs the function eagerly without failing: a "compiled" figure
-    would then be partly eager. The benchmark starts each compiled case from a clean slate
+    Past the limit (8 compiled versions per function, counted over the whole process: each
+    precision, autocast state or memory shape that fails the earlier versions' guards adds
+    one, whichever predictor made it) torch.compile runs the function eagerly without
+    failing: a "compiled" figure would then be partly eager. The benchmark starts each compiled case from a clean slate
     (``torch._dynamo.reset()``) and reports this count beside its figures."""
 
     def __init__(self):
