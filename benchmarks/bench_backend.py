@@ -210,7 +210,7 @@ def test_streaming_memory_flat(benchmark):
 def test_cuda_frame_time(benchmark, num_objects):
     """Per-frame time SAMURAI vs vanilla on CUDA, 1024 px, bf16 autocast; overhead in %
     (``SAMURAI_GPU_REHEARSAL=1`` rehearses it on the CPU, see ``gpu_target``)."""
-    device = gpu_target.device(torch)
+    device = gpu_target.device()
     torch.manual_seed(0)
     (image_size,) = gpu_target.image_sizes([1024])
     pred = build_samurai_video_predictor("tiny", None, device=device, image_size=image_size)
@@ -250,9 +250,9 @@ def test_cuda_frame_time(benchmark, num_objects):
         samurai_ms_per_frame=1e3 * med_on,
         vanilla_ms_per_frame=1e3 * med_off,
         overhead_percent=100 * (med_on / med_off - 1),
-        device=gpu_target.device_name(torch),
+        device=gpu_target.device_name(),
     )
     print(
-        f"\nframe time on {gpu_target.device_name(torch)}, {num_objects} obj: SAMURAI {1e3 * med_on:.2f} ms, vanilla {1e3 * med_off:.2f} ms, "
+        f"\nframe time on {gpu_target.device_name()}, {num_objects} obj: SAMURAI {1e3 * med_on:.2f} ms, vanilla {1e3 * med_off:.2f} ms, "
         f"overhead {100 * (med_on / med_off - 1):.2f} %"
     )

@@ -261,7 +261,7 @@ def test_cuda_objects_per_frame(benchmark, image_size, compiled, bf16):
     SAMURAI on, eager or compiled, fp32 or bf16 autocast. Compile time is the first pass's
     excess over a warm pass, reported apart. Skips without a GPU (``scripts/gpu_bench.sh``;
     ``SAMURAI_GPU_REHEARSAL=1`` rehearses it on the CPU, see ``gpu_target``)."""
-    device = gpu_target.device(torch)
+    device = gpu_target.device()
     torch.manual_seed(0)
     pred = build_samurai_video_predictor("tiny", None, device=device, image_size=image_size)
     gpu_target.prepare(pred)
@@ -275,7 +275,7 @@ def test_cuda_objects_per_frame(benchmark, image_size, compiled, bf16):
         state = pred.init_state(frames)
         for k in range(num_objects):
             pred.add_new_points_or_box(state, 0, k + 1, box=[v * scale for v in BOXES[k]])
-        gpu_target.reset_peak_memory(torch)
+        gpu_target.reset_peak_memory()
         t_start = time.perf_counter()
         times, t0 = [], time.perf_counter()
         for f, _, masks in pred.propagate_in_video(state):
@@ -285,7 +285,7 @@ def test_cuda_objects_per_frame(benchmark, image_size, compiled, bf16):
                 times.append(t1 - t0)
             t0 = time.perf_counter()
         total = time.perf_counter() - t_start
-        return float(np.median(times)), gpu_target.peak_memory_mib(torch), total
+        return float(np.median(times)), gpu_target.peak_memory_mib(), total
 
     cases = [(1, True), (4, True), (4, False)]
     first = {}
@@ -301,7 +301,7 @@ def test_cuda_objects_per_frame(benchmark, image_size, compiled, bf16):
         results = {}
         benchmark.pedantic(lambda: results.update({c: run(*c) for c in cases}), rounds=1, iterations=1)
     info = {
-        "device": gpu_target.device_name(torch),
+        "device": gpu_target.device_name(),
         "image_size": image_size,
         "compiled": compiled,
         "dtype": "bf16" if bf16 else "fp32",

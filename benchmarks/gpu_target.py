@@ -18,6 +18,8 @@ import re
 
 import pytest
 
+torch = pytest.importorskip("torch")
+
 REHEARSAL = os.environ.get("SAMURAI_GPU_REHEARSAL", "") == "1"
 
 
@@ -37,7 +39,7 @@ def clip_shape(num_frames: int, height: int, width: int) -> tuple[int, int, int]
     return (4, 96, 128) if REHEARSAL else (num_frames, height, width)
 
 
-def device(torch) -> str:
+def device() -> str:
     """``"cuda"``, ``"cpu"`` in a rehearsal; skips the benchmark when neither applies."""
     if REHEARSAL:
         return "cpu"
@@ -57,17 +59,17 @@ def compile_backend() -> str:
     return "eager" if REHEARSAL else "inductor"
 
 
-def device_name(torch) -> str:
+def device_name() -> str:
     return "cpu (rehearsal)" if REHEARSAL else torch.cuda.get_device_name()
 
 
-def reset_peak_memory(torch) -> None:
+def reset_peak_memory() -> None:
     if not REHEARSAL:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
 
 
-def peak_memory_mib(torch) -> float | None:
+def peak_memory_mib() -> float | None:
     """Peak GPU memory since the last reset, MiB; ``None`` in a rehearsal (not measured)."""
     return None if REHEARSAL else torch.cuda.max_memory_allocated() / 2**20
 
