@@ -231,8 +231,9 @@ def agreement_rows(
                 **{f"{k}_unit": (r["volume_unit"] if k != "lv_ef" else "%") for k in REFERENCE_KEYS},
             }
         )
-        ref = {key: r[f"ref_{meta_key}"] for key, (meta_key, _) in REFERENCE_KEYS.items()}
-        if truth is not None:
+        if truth is None:
+            ref = {key: r[f"ref_{meta_key}"] for key, (meta_key, _) in REFERENCE_KEYS.items()}
+        else:
             ref = {key: truth[r["case"]][key] for key in REFERENCE_KEYS}
         refs.append({key: v for key, v in ref.items() if v is not None})
     return outs, refs
